@@ -1,0 +1,32 @@
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+
+
+validate(config, "config/schema.yaml")
+
+
+include: "rules/data.smk"
+include: "rules/classifier.smk"
+include: "rules/train_base.smk"
+include: "rules/prune.smk"
+include: "rules/subsets.smk"
+include: "rules/unlearn.smk"
+include: "rules/retrain.smk"
+include: "rules/behaviour.smk"
+include: "rules/matrix.smk"
+include: "rules/datamodel.smk"
+include: "rules/lds.smk"
+include: "rules/run.smk"
+
+
+rule all:
+    input:
+        RUN_OUTPUTS,
+    default_target: True

@@ -1,0 +1,128 @@
+"""Stages after the models: the HDF5 matrix, the datamodels and the LDS (no torch import)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import platform
+from importlib import metadata
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .atomic import read_json, write_json, write_text
+from .datamodel import LinearDatamodel, fit_datamodel, helpfulness, ranks
+from .lds import bootstrap_ci, lds
+from .matrix import Matrix, read_matrix, write_matrix
+
+PathLike = str | os.PathLike
+PACKAGES = ("torch", "diffusers", "torch-fidelity", "torch-pruning", "numpy", "scikit-learn", "h5py", "snakemake")
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
+def build_matrix(rows: Sequence[tuple[str, PathLike, PathLike]], out_h5: PathLike, config_hash: str) -> Matrix:
+    """rows: (source, subset JSON, behaviour JSON), one per model."""
+    masks, behaviours, sids, sources, seconds = [], [], [], [], []
+    names: list[str] | None = None
+    for source, subset_json, behaviour_json in rows:
+        sub, beh = read_json(subset_json), read_json(behaviour_json)
+        if names is None:
+            names = sorted(beh["metrics"])
+        if sorted(beh["metrics"]) != names:
+            raise ValueError(f"{behaviour_json}: metrics {sorted(beh['metrics'])} differ from {names}")
+        mask = np.zeros(sub["n_units"], dtype=bool)
+        mask[sub["unit_indices"]] = True
+        masks.append(mask)
+        behaviours.append([beh["metrics"][n] for n in names])
+        sids.append(sub["id"])
+        sources.append(source)
+        seconds.append(float(beh.get("train_seconds") or np.nan))
+    first_sub = read_json(rows[0][1])
+    attrs = {"config_hash": config_hash, "unit": first_sub["unit"], "alpha": first_sub["alpha"],
+             "package_versions": str(package_versions())}
+    m = Matrix(np.array(masks), np.array(behaviours, dtype=np.float64), names or [], _unit_ids(rows),
+               sids, sources, np.array(seconds), attrs)
+    write_matrix(out_h5, m)
+    return m
+
+
+def _unit_ids(rows) -> list[str]:
+    """Unit ids as named in the subset files (each names the units it holds; a unit that no subset
+    holds keeps a positional name)."""
+    names: dict[int, str] = {}
+    n = 0
+    for _, subset_json, _ in rows:
+        sub = read_json(subset_json)
+        n = sub["n_units"]
+        names.update(zip(sub["unit_indices"], sub["unit_ids"]))
+    return [names.get(i, f"unit-{i}") for i in range(n)]
+
+
+def fit_all(matrix_h5: PathLike, target: str, estimators: Sequence[str], primary: str, alphas: Sequence[float],
+            cv_folds: int, seed: int, lower_is_better: bool, out_csv: PathLike, out_json: PathLike,
+            out_h5: PathLike) -> dict[str, LinearDatamodel]:
+    """Fit each estimator on the unlearned models; attributions CSV for the primary one."""
+    m = read_matrix(matrix_h5)
+    rows = m.rows("unlearn")
+    if len(rows) < 2:
+        raise ValueError(f"{matrix_h5}: only {len(rows)} unlearned models; need at least 2")
+    y = m.behaviour(target)[rows]
+    fitted = {name: fit_datamodel(m.masks[rows], y, name, alphas, cv_folds, seed) for name in estimators}
+    extra = {}
+    for name, dm in fitted.items():
+        score = helpfulness(dm.coef, lower_is_better)
+        extra[f"attributions/{name}"] = {"unit_ids": np.array(m.unit_ids, dtype=object), "coefficient": dm.coef,
+                                         "score": score, "rank": ranks(score), "intercept": np.array(dm.intercept)}
+    write_matrix(out_h5, m, extra)
+    dm = fitted[primary]
+    score = helpfulness(dm.coef, lower_is_better)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["unit_id", "coefficient", "score", "rank"])
+    for uid, c, s, r in sorted(zip(m.unit_ids, dm.coef, score, ranks(score)), key=lambda t: t[3]):
+        w.writerow([uid, f"{c:.6g}", f"{s:.6g}", r])
+    write_text(out_csv, buf.getvalue())
+    write_json(out_json, {
+        "target": target, "primary": primary, "lower_is_better": lower_is_better, "n_train_models": int(len(rows)),
+        "score_convention": "score = -coefficient when lower is better (else coefficient): higher score = the unit "
+                            "makes the model better; rank 1 = most helpful",
+        "estimators": {name: {"alpha": d.alpha, "cv_spearman": d.cv_spearman, "intercept": d.intercept,
+                              "coefficients": dict(zip(m.unit_ids, d.coef.tolist()))} for name, d in fitted.items()},
+    })
+    return fitted
+
+
+def evaluate_lds(datamodel_json: PathLike, matrix_h5: PathLike, n_boot: int, level: float, seed: int,
+                 out_json: PathLike) -> dict[str, Any]:
+    """LDS of every fitted estimator on the retrained test models, with a bootstrap CI."""
+    dm = read_json(datamodel_json)
+    m = read_matrix(matrix_h5)
+    rows = m.rows("retrain")
+    if len(rows) < 3:
+        raise ValueError(f"{matrix_h5}: only {len(rows)} retrained test models; the LDS needs at least 3")
+    actual = m.behaviour(dm["target"])[rows]
+    per_est = {}
+    for name, est in dm["estimators"].items():
+        coef = np.array([est["coefficients"][u] for u in m.unit_ids])
+        pred = est["intercept"] + m.masks[rows].astype(float) @ coef
+        lo, hi = bootstrap_ci(pred, actual, n_boot, level, seed)
+        per_est[name] = {"lds": lds(pred, actual), "ci95": [lo, hi], "predicted": pred.tolist()}
+    primary = per_est[dm["primary"]]
+    out = {"lds": primary["lds"], "ci95": primary["ci95"], "ci_level": level, "n_bootstrap": n_boot,
+           "estimator": dm["primary"], "behaviour": dm["target"], "lower_is_better": dm["lower_is_better"],
+           "n_train_models": dm["n_train_models"], "n_test_models": int(len(rows)),
+           "sign_convention": "Spearman(predicted behaviour, actual behaviour) over models retrained from scratch on "
+                              "held-out subsets; +1 = perfect ranking, whatever the behaviour's direction",
+           "test_subsets": [m.subset_ids[i] for i in rows], "actual": actual.tolist(), "estimators": per_est}
+    write_json(out_json, out)
+    return out

@@ -1,0 +1,42 @@
+"""Config validation with one-line errors that name the offending key."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _key(path) -> str:
+    return ".".join(str(p) for p in path) or "<top level>"
+
+
+def validate_config(config: Mapping[str, Any], schema_path: str | os.PathLike) -> None:
+    """Raise ConfigError with one line naming the key and the fix; then check cross-key rules."""
+    import jsonschema
+    import yaml
+
+    with open(schema_path) as fh:
+        schema = yaml.safe_load(fh)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.path), list(map(str, e.path))))
+    if errors:
+        err = jsonschema.exceptions.best_match(errors)
+        key = _key(err.path)
+        if err.validator == "additionalProperties":
+            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+            key = _key(list(err.path) + extra[:1])
+            raise ConfigError(f"config key {key}: unknown key; remove it or fix its spelling (see config/config.yaml)")
+        hint = ""
+        if isinstance(err.instance, str) and err.validator in ("type", "minimum", "exclusiveMinimum"):
+            hint = " (--config passes nested values as strings: put them in an overlay --configfile)"
+        raise ConfigError(f"config key {key}: {err.message}{hint}")
+    if config["behaviour"]["target"] not in config["behaviour"]["metrics"]:
+        raise ConfigError("config key behaviour.target: must be one of behaviour.metrics "
+                          f"{config['behaviour']['metrics']}")
+    if config["datamodel"]["primary"] not in config["datamodel"]["estimators"]:
+        raise ConfigError("config key datamodel.primary: must be one of datamodel.estimators "
+                          f"{config['datamodel']['estimators']}")

@@ -1,0 +1,26 @@
+"""What every workflow job does first: pin threads, import its heavy modules, open its log, and
+measure its start-up (interpreter + imports) so its share of the job can be reported."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+
+from .progress import get_logger, process_age_seconds
+
+HEAVY = ("torch", "diffusers.models.unets.unet_2d", "diffusers.training_utils", "torch_fidelity")
+
+
+def start(log_path: str | os.PathLike | None, threads: int, heavy: tuple[str, ...] = HEAVY) -> tuple[logging.Logger, float | None]:
+    if heavy:
+        import torch
+
+        torch.set_num_threads(max(1, int(threads)))
+        for name in heavy:
+            importlib.import_module(name)
+    startup = process_age_seconds()
+    logger = get_logger(log_path)
+    if startup is not None:
+        logger.info(f"start-up (interpreter + imports): {startup:.2f}s")
+    return logger, startup

@@ -1,0 +1,96 @@
+"""The HDF5 mask/behaviour matrix: one row per model, one column per unit (readable with h5py alone)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+
+
+def _str_dtype():
+    import h5py
+
+    return h5py.string_dtype("utf-8")
+
+
+@dataclass
+class Matrix:
+    masks: np.ndarray  # bool, models x units
+    behaviours: np.ndarray  # float64, models x behaviours
+    behaviour_names: list[str]
+    unit_ids: list[str]
+    subset_ids: list[str]
+    source: list[str]  # "unlearn" or "retrain" per row
+    train_seconds: np.ndarray  # float64 per row
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n, u = self.masks.shape
+        if self.behaviours.shape != (n, len(self.behaviour_names)):
+            raise ValueError(f"behaviours shape {self.behaviours.shape} != ({n}, {len(self.behaviour_names)})")
+        if u != len(self.unit_ids) or not (len(self.subset_ids) == len(self.source) == len(self.train_seconds) == n):
+            raise ValueError("matrix: row/column labels do not match the mask shape")
+        if len(set(zip(self.source, self.subset_ids))) != n:
+            raise ValueError("matrix: a (source, subset) row appears twice")
+
+    def rows(self, source: str) -> np.ndarray:
+        return np.flatnonzero(np.asarray(self.source) == source)
+
+    def behaviour(self, name: str) -> np.ndarray:
+        if name not in self.behaviour_names:
+            raise KeyError(f"behaviour {name!r} not in the matrix (has {self.behaviour_names})")
+        return self.behaviours[:, self.behaviour_names.index(name)]
+
+
+def write_matrix(path: str | os.PathLike, m: Matrix, extra: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> None:
+    """Write atomically; `extra` adds groups of datasets (e.g. attributions per estimator)."""
+    import h5py
+
+    from .atomic import atomic_path
+
+    s = _str_dtype()
+    with atomic_path(path, suffix=".h5") as tmp:
+        with h5py.File(tmp, "w") as f:
+            f.create_dataset("masks", data=m.masks.astype(bool))
+            f.create_dataset("behaviours", data=m.behaviours.astype(np.float64))
+            f.create_dataset("subset_ids", data=np.array(m.subset_ids, dtype=object), dtype=s)
+            f.create_dataset("source", data=np.array(m.source, dtype=object), dtype=s)
+            f.create_dataset("train_seconds", data=np.asarray(m.train_seconds, dtype=np.float64))
+            f.attrs["unit_ids"] = np.array(m.unit_ids, dtype=object)
+            f.attrs["behaviour_names"] = np.array(m.behaviour_names, dtype=object)
+            for key, value in m.attrs.items():
+                f.attrs[key] = value
+            for group, datasets in (extra or {}).items():
+                g = f.create_group(group)
+                for name, data in datasets.items():
+                    arr = np.asarray(data)
+                    if arr.dtype.kind in "UO":
+                        g.create_dataset(name, data=arr.astype(object), dtype=s)
+                    else:
+                        g.create_dataset(name, data=arr)
+
+
+def read_matrix(path: str | os.PathLike) -> Matrix:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            dec = lambda a: [x.decode() if isinstance(x, bytes) else str(x) for x in a]  # noqa: E731
+            attrs = {k: v for k, v in f.attrs.items() if k not in ("unit_ids", "behaviour_names")}
+            return Matrix(
+                masks=f["masks"][()].astype(bool),
+                behaviours=f["behaviours"][()],
+                behaviour_names=dec(f.attrs["behaviour_names"]),
+                unit_ids=dec(f.attrs["unit_ids"]),
+                subset_ids=dec(f["subset_ids"][()]),
+                source=dec(f["source"][()]),
+                train_seconds=f["train_seconds"][()],
+                attrs=attrs,
+            )
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: matrix missing; rerun the 'matrix' rule") from None
+    except (OSError, KeyError) as exc:
+        raise ValueError(f"{path}: corrupt matrix ({exc}); delete it and rerun the 'matrix' rule") from None

@@ -1,0 +1,12 @@
+"""Facts about the behaviours that downstream stages need without importing torch."""
+
+from __future__ import annotations
+
+# Whether a lower value means a better model; attribution scores are signed so higher = helpful.
+LOWER_IS_BETTER = {"fid": True}
+
+
+def lower_is_better(metric: str) -> bool:
+    if metric not in LOWER_IS_BETTER:
+        raise ValueError(f"behaviour.target: unknown metric {metric!r}; known: {sorted(LOWER_IS_BETTER)}")
+    return LOWER_IS_BETTER[metric]

@@ -1,0 +1,100 @@
+"""Building, saving and loading the DDPM UNet and its noise schedulers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+
+def build_unet(model_cfg: Mapping[str, Any], sample_size: int, channels: int) -> torch.nn.Module:
+    """A diffusers UNet2DModel; `attention` switches the second-from-top level to attention blocks."""
+    from diffusers import UNet2DModel
+
+    levels = len(model_cfg["block_out_channels"])
+    down = ["DownBlock2D"] * levels
+    up = ["UpBlock2D"] * levels
+    if model_cfg.get("attention", False) and levels > 1:
+        down[1] = "AttnDownBlock2D"
+        up[levels - 2] = "AttnUpBlock2D"
+    return UNet2DModel(
+        sample_size=sample_size,
+        in_channels=channels,
+        out_channels=channels,
+        layers_per_block=model_cfg["layers_per_block"],
+        block_out_channels=tuple(model_cfg["block_out_channels"]),
+        down_block_types=tuple(down),
+        up_block_types=tuple(up),
+        norm_num_groups=model_cfg["norm_num_groups"],
+        add_attention=bool(model_cfg.get("attention", False)),  # the mid-block's attention
+        dropout=model_cfg.get("dropout", 0.0),
+    )
+
+
+def ddpm_scheduler(sched_cfg: Mapping[str, Any]):
+    from diffusers import DDPMScheduler
+
+    return DDPMScheduler(
+        num_train_timesteps=sched_cfg["num_train_timesteps"],
+        beta_start=sched_cfg["beta_start"],
+        beta_end=sched_cfg["beta_end"],
+        beta_schedule=sched_cfg["beta_schedule"],
+        prediction_type=sched_cfg["prediction_type"],
+        clip_sample=sched_cfg["clip_sample"],
+    )
+
+
+def ddim_scheduler(sched_cfg: Mapping[str, Any]):
+    from diffusers import DDIMScheduler
+
+    return DDIMScheduler(
+        num_train_timesteps=sched_cfg["num_train_timesteps"],
+        beta_start=sched_cfg["beta_start"],
+        beta_end=sched_cfg["beta_end"],
+        beta_schedule=sched_cfg["beta_schedule"],
+        prediction_type=sched_cfg["prediction_type"],
+        clip_sample=sched_cfg["clip_sample"],
+    )
+
+
+def save_model(model: torch.nn.Module, path: str | os.PathLike) -> None:
+    """Unpruned models: diffusers' save_pretrained directory. Pruned ones: the whole pickled module,
+    because after structural pruning the diffusers config no longer describes the layers."""
+    from .atomic import atomic_dir, atomic_path
+
+    path = Path(path)
+    if path.suffix == ".pt":
+        with atomic_path(path, suffix=".pt") as tmp:
+            torch.save(model, tmp)
+    else:
+        with atomic_dir(path) as tmp:
+            model.save_pretrained(tmp)
+
+
+def load_model(path: str | os.PathLike) -> torch.nn.Module:
+    """Load a model written by save_model, naming the file when it is missing or corrupt."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: checkpoint missing; rerun the rule that writes it")
+    try:
+        if path.is_dir():
+            from diffusers import UNet2DModel
+
+            model = UNet2DModel.from_pretrained(path)
+        else:
+            import diffusers.models.unets.unet_2d  # noqa: F401  (classes the pickle refers to)
+
+            # weights_only=False: a pruned model is stored as a whole module (our own artifact).
+            model = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise ValueError(f"{path}: corrupt or unreadable checkpoint ({type(exc).__name__}: {exc}); "
+                         "delete it and rerun the rule that writes it") from None
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError(f"{path}: not a model checkpoint; delete it and rerun the rule that writes it")
+    return model.eval()
+
+
+def count_params(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

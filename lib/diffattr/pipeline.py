@@ -1,0 +1,240 @@
+"""One function per workflow stage: read inputs, call the library, write outputs atomically.
+
+The Snakemake scripts only translate the `snakemake` object into these explicit arguments, so
+every stage runs (and is tested) without Snakemake.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .atomic import read_json, write_json
+
+PathLike = str | os.PathLike
+
+
+def derived_seed(base: int, key: str) -> int:
+    """A per-subset seed: independent across subsets, stable across runs and batchings."""
+    return int.from_bytes(hashlib.sha256(f"{base}:{key}".encode()).digest()[:4], "little") & 0x7FFFFFFF
+
+
+def write_spec(out_dir: PathLike, spec: Mapping[str, Any]) -> None:
+    """Record beside the artifact exactly what was hashed into its path."""
+    path = Path(out_dir) / "spec.json"
+    write_json(path, dict(spec))
+
+
+# ---------------------------------------------------------------- data, classifier, reference
+def make_data(kind: str, out_npz: PathLike, out_json: PathLike) -> dict:
+    from .data import load_source, save_dataset
+
+    ds = load_source(kind)
+    save_dataset(out_npz, ds)
+    info = {"kind": kind, "n": int(len(ds.images)), "shape": list(ds.images.shape[1:]),
+            "classes": list(ds.class_names), "content_sha256": ds.content_hash}
+    write_json(out_json, info)
+    return info
+
+
+def make_classifier(data_npz: PathLike, epochs: int, seed: int, holdout: float, out_pt: PathLike,
+                    out_json: PathLike, logger: logging.Logger) -> dict:
+    from .classifier import save_classifier, train_classifier
+    from .data import load_dataset
+
+    ds = load_dataset(data_npz)
+    start = time.perf_counter()
+    model, info = train_classifier(ds.images, ds.labels, epochs, seed, holdout, logger)
+    info["train_seconds"] = time.perf_counter() - start
+    save_classifier(model, out_pt)
+    write_json(out_json, info)
+    return info
+
+
+def make_reference(data_npz: PathLike, classifier_pt: PathLike, out_npz: PathLike) -> None:
+    """Feature statistics of the training images, computed once and cached as an artifact."""
+    import torch
+
+    from .behaviour import extract_features, feature_statistics, make_extractor, save_statistics
+    from .data import load_dataset
+    from .sampling import to_uint8_rgb
+
+    ds = load_dataset(data_npz)
+    feats = extract_features(make_extractor(classifier_pt), to_uint8_rgb(torch.from_numpy(ds.images)))
+    save_statistics(out_npz, feature_statistics(feats), len(feats))
+
+
+# ---------------------------------------------------------------- training stages
+def _train_and_save(model, images: np.ndarray, recipe_cfg: Mapping[str, Any], sched_cfg: Mapping[str, Any],
+                    seed: int, out_model: PathLike, out_json: PathLike, logger: logging.Logger, label: str,
+                    extra: Mapping[str, Any] | None = None, startup: float | None = None) -> dict:
+    import torch
+
+    from .models import count_params, ddpm_scheduler, save_model
+    from .training import Recipe, train_ddpm
+
+    recipe = Recipe.from_config(recipe_cfg, seed=seed)
+    logger.info(f"{label}: {len(images)} images, {count_params(model)} params, {recipe}")
+    ema_model, stats = train_ddpm(model, torch.from_numpy(images), recipe, ddpm_scheduler(sched_cfg), logger,
+                                  log_every=int(recipe_cfg.get("log_every", 100)), label=label)
+    save_model(ema_model, out_model)
+    stats.update({"seed": seed, "n_images": int(len(images)), "params": count_params(ema_model),
+                  "startup_seconds": startup, **(extra or {})})
+    write_json(out_json, stats)
+    return stats
+
+
+def train_base(data_npz: PathLike, model_cfg: Mapping[str, Any], sched_cfg: Mapping[str, Any],
+               recipe_cfg: Mapping[str, Any], out_dir: PathLike, out_json: PathLike,
+               logger: logging.Logger, startup: float | None = None) -> dict:
+    import torch
+
+    from .data import load_dataset
+    from .models import build_unet
+
+    ds = load_dataset(data_npz)
+    torch.manual_seed(int(recipe_cfg["seed"]))  # weight initialisation
+    model = build_unet(model_cfg, ds.images.shape[-1], ds.images.shape[1])
+    return _train_and_save(model, ds.images, recipe_cfg, sched_cfg, int(recipe_cfg["seed"]), out_dir, out_json,
+                           logger, "train_base", startup=startup)
+
+
+def prune_and_finetune(base_dir: PathLike, data_npz: PathLike, ratio: float, importance_p: int,
+                       finetune_cfg: Mapping[str, Any], sched_cfg: Mapping[str, Any], out_pt: PathLike,
+                       out_json: PathLike, logger: logging.Logger, startup: float | None = None) -> dict:
+    from .data import load_dataset
+    from .models import load_model
+    from .pruning import macs_and_params, prune_unet
+
+    ds = load_dataset(data_npz)
+    model = load_model(base_dir)
+    macs0, params0 = macs_and_params(model)
+    model = prune_unet(model, ratio, importance_p)
+    macs1, params1 = macs_and_params(model)
+    logger.info(f"prune: params {params0} -> {params1} ({params1 / params0:.1%}), "
+                f"MACs {macs0} -> {macs1} ({macs1 / macs0:.1%})")
+    extra = {"ratio": ratio, "params_before": params0, "params_after": params1, "macs_before": macs0,
+             "macs_after": macs1}
+    return _train_and_save(model, ds.images, finetune_cfg, sched_cfg, int(finetune_cfg["seed"]), out_pt, out_json,
+                           logger, "prune_finetune", extra=extra, startup=startup)
+
+
+def make_subset(data_npz: PathLike, unit: str, alpha: float, seed: int, sid: str, out_json: PathLike) -> dict:
+    from .data import load_dataset
+    from .subsets import draw_subset, make_units, parse_subset_id
+
+    ds = load_dataset(data_npz)
+    units = make_units(ds.labels, ds.class_names, unit)
+    family, index = parse_subset_id(sid)
+    chosen = draw_subset(len(units), alpha, seed, family, index)
+    info = {"id": sid, "family": family, "index": index, "unit": unit, "alpha": alpha, "seed": seed,
+            "n_units": len(units), "unit_indices": chosen.tolist(),
+            "unit_ids": [units.ids[i] for i in chosen],
+            "sample_indices": units.indices(chosen).tolist()}
+    write_json(out_json, info)
+    return info
+
+
+def unlearn_batch(pruned_pt: PathLike, data_npz: PathLike, subset_jsons: Sequence[PathLike],
+                  unlearn_cfg: Mapping[str, Any], sched_cfg: Mapping[str, Any], out_dir: PathLike,
+                  logger: logging.Logger, startup: float | None = None) -> dict:
+    """Sparsified unlearning of several subsets in one process; one checkpoint per subset id."""
+    from .atomic import atomic_dir
+    from .data import load_dataset
+    from .models import load_model
+
+    job_start = time.perf_counter()
+    ds = load_dataset(data_npz)
+    per_subset = {}
+    with atomic_dir(out_dir) as tmp:
+        for path in subset_jsons:
+            sub = read_json(path)
+            model = load_model(pruned_pt)
+            model.requires_grad_(True)
+            sid = sub["id"]
+            images = ds.images[np.asarray(sub["sample_indices"], dtype=np.int64)]
+            stats = _train_and_save(model, images, unlearn_cfg, sched_cfg,
+                                    derived_seed(int(unlearn_cfg["seed"]), sid), tmp / sid / "model.pt",
+                                    tmp / sid / "train.json", logger, f"unlearn {sid}")
+            per_subset[sid] = stats["train_seconds"]
+        job = {"subsets": list(per_subset), "train_seconds": per_subset, "startup_seconds": startup,
+               "job_seconds": time.perf_counter() - job_start + (startup or 0.0)}
+        if startup is not None:
+            job["startup_share"] = startup / job["job_seconds"]
+            logger.info(f"unlearn job: start-up {startup:.1f}s of {job['job_seconds']:.1f}s "
+                        f"({job['startup_share']:.1%})")
+        write_json(tmp / "job.json", job)
+    return job
+
+
+def retrain(data_npz: PathLike, subset_json: PathLike, model_cfg: Mapping[str, Any], sched_cfg: Mapping[str, Any],
+            recipe_cfg: Mapping[str, Any], retrain_seed: int, out_dir: PathLike, out_json: PathLike,
+            logger: logging.Logger, startup: float | None = None) -> dict:
+    """Train from scratch on S_k with the base recipe: the ground truth the LDS is measured against."""
+    import torch
+
+    from .data import load_dataset
+    from .models import build_unet
+
+    ds = load_dataset(data_npz)
+    sub = read_json(subset_json)
+    seed = derived_seed(retrain_seed, sub["id"])
+    torch.manual_seed(seed)
+    model = build_unet(model_cfg, ds.images.shape[-1], ds.images.shape[1])
+    images = ds.images[np.asarray(sub["sample_indices"], dtype=np.int64)]
+    return _train_and_save(model, images, recipe_cfg, sched_cfg, seed, out_dir, out_json, logger,
+                           f"retrain {sub['id']}", startup=startup)
+
+
+# ---------------------------------------------------------------- behaviour
+def evaluate_model(model_path: PathLike, train_json: PathLike, classifier_pt: PathLike, reference_npz: PathLike,
+                   sched_cfg: Mapping[str, Any], behaviour_cfg: Mapping[str, Any], source: str, subset: str,
+                   out_json: PathLike, startup: float | None = None) -> dict:
+    """Generate n images from the shared initial noises and compute every configured behaviour."""
+    from .behaviour import extract_features, fid, load_statistics, make_extractor
+    from .metrics import LOWER_IS_BETTER
+    from .models import ddim_scheduler, load_model
+    from .sampling import ddim_sample, to_uint8_rgb
+
+    start = time.perf_counter()
+    model = load_model(model_path)
+    images = ddim_sample(model, ddim_scheduler(sched_cfg), int(behaviour_cfg["n_samples"]),
+                         int(behaviour_cfg["ddim_steps"]), int(behaviour_cfg["seed"]),
+                         int(behaviour_cfg["batch_size"]), float(behaviour_cfg["eta"]))
+    sample_seconds = time.perf_counter() - start
+    feats = extract_features(make_extractor(classifier_pt), to_uint8_rgb(images))
+    values: dict[str, float] = {}
+    for metric in behaviour_cfg["metrics"]:
+        if metric == "fid":
+            values["fid"] = fid(feats, load_statistics(reference_npz))
+        else:  # the schema admits only known metrics
+            raise ValueError(f"behaviour.metrics: unknown metric {metric!r}")
+    trained = read_json(train_json)
+    out = {"source": source, "subset": subset, "metrics": values,
+           "lower_is_better": {m: LOWER_IS_BETTER[m] for m in values},
+           "n_samples": int(behaviour_cfg["n_samples"]), "noise_seed": int(behaviour_cfg["seed"]),
+           "ddim_steps": int(behaviour_cfg["ddim_steps"]), "eta": float(behaviour_cfg["eta"]),
+           "train_seconds": trained.get("train_seconds"), "train_steps": trained.get("steps"),
+           "sample_seconds": sample_seconds, "eval_seconds": time.perf_counter() - start,
+           "startup_seconds": startup}
+    write_json(out_json, out)
+    return out
+
+
+def subset_rows(subset_jsons: Sequence[PathLike], behaviours: Mapping[str, Sequence[PathLike]]) -> list[tuple[str, str, str]]:
+    """Pair each behaviour JSON (named <subset>.json) with its subset JSON: (source, subset, behaviour)."""
+    by_id = {Path(p).stem: str(p) for p in subset_jsons}
+    rows = []
+    for source, paths in behaviours.items():
+        for p in paths:
+            sid = Path(p).stem
+            if sid not in by_id:
+                raise ValueError(f"{p}: no subset file for {sid!r}")
+            rows.append((source, by_id[sid], str(p)))
+    return rows

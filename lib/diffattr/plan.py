@@ -1,0 +1,100 @@
+"""The content-addressed layout: which config keys and upstream hashes name each artifact.
+
+Computed once at parse time from the config alone (never from cores, resources or paths), so a
+config change renames exactly the artifacts it affects, and changing it back finds the old ones.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .hashing import select, stage_hash, stage_spec
+from .subsets import subset_id
+
+STORE = "results/store"
+
+# stage: (version, config keys, upstream stages). Bump a version when a stage's code changes what it
+# produces, so old artifacts are not reused.
+STAGES: dict[str, tuple[str, list[str], list[str]]] = {
+    "data": ("1", ["data"], []),
+    "classifier": ("1", ["classifier"], ["data"]),
+    "reference": ("1", [], ["data", "classifier"]),
+    "train_base": ("1", ["model", "scheduler", "train_base"], ["data"]),
+    "prune": ("1", ["prune"], ["train_base"]),
+    "subsets": ("1", ["attribution", "subsets.alpha", "subsets.seed"], ["data"]),
+    "unlearn": ("1", ["unlearn"], ["prune", "subsets"]),
+    "retrain": ("1", ["model", "scheduler", "train_base", "retrain"], ["data", "subsets"]),
+    "behaviour_base": ("1", ["behaviour"], ["reference", "train_base"]),
+    "behaviour_prune": ("1", ["behaviour"], ["reference", "prune"]),
+    "behaviour_unlearn": ("1", ["behaviour"], ["reference", "unlearn"]),
+    "behaviour_retrain": ("1", ["behaviour"], ["reference", "retrain"]),
+    "matrix": ("1", ["subsets.n_train", "subsets.n_test"], ["behaviour_unlearn", "behaviour_retrain", "subsets"]),
+    "datamodel": ("1", ["datamodel", "behaviour.target"], ["matrix"]),
+    "lds": ("1", ["lds"], ["datamodel"]),
+}
+
+# Keys that change how a job runs or logs, not what it produces.
+UNHASHED = {
+    "train_base.log_every", "prune.finetune.log_every", "unlearn.log_every", "unlearn.subsets_per_job",
+    "behaviour.target", "behaviour.batch_size",
+}
+
+
+def _drop(cfg: dict, dotted: str) -> None:
+    head, _, rest = dotted.partition(".")
+    if head not in cfg:
+        return
+    if rest:
+        if isinstance(cfg[head], dict):
+            _drop(cfg[head], rest)
+    else:
+        del cfg[head]
+
+
+def stage_config(config: Mapping[str, Any], stage: str) -> dict:
+    keys = STAGES[stage][1]
+    selected = copy.deepcopy(select(config, keys))
+    for dotted in UNHASHED:
+        for key in keys:
+            if dotted.startswith(key + ".") and dotted not in keys:
+                _drop(selected[key], dotted[len(key) + 1:])
+    return selected
+
+
+@dataclass
+class Plan:
+    hashes: dict[str, str] = field(default_factory=dict)
+    specs: dict[str, dict] = field(default_factory=dict)
+
+    def dir(self, stage: str) -> str:
+        return f"{STORE}/{stage.split('_')[0] if stage.startswith('behaviour') else stage}/{self.hashes[stage]}"
+
+
+def build_plan(config: Mapping[str, Any]) -> Plan:
+    plan = Plan()
+    for stage, (version, _, upstream) in STAGES.items():
+        up = {name: plan.hashes[name] for name in upstream}
+        cfg = stage_config(config, stage)
+        plan.specs[stage] = stage_spec(stage, version, cfg, up)
+        plan.hashes[stage] = stage_hash(stage, version, cfg, up)
+    return plan
+
+
+def train_ids(config: Mapping[str, Any]) -> list[str]:
+    return [subset_id("train", i) for i in range(config["subsets"]["n_train"])]
+
+
+def test_ids(config: Mapping[str, Any]) -> list[str]:
+    return [subset_id("test", i) for i in range(config["subsets"]["n_test"])]
+
+
+def unlearn_batches(n_train: int, per_job: int) -> dict[str, list[str]]:
+    """Batch name -> its subset ids. The name spells its range, so a batch's content never changes
+    under the same name when n_train does."""
+    out = {}
+    for start in range(0, n_train, per_job):
+        stop = min(start + per_job, n_train)
+        out[f"train-{start:04d}-{stop - 1:04d}"] = [subset_id("train", i) for i in range(start, stop)]
+    return out

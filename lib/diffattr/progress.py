@@ -1,0 +1,56 @@
+"""Progress logging for long jobs (step, loss, steps/s, ETA) and process start-up accounting."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def get_logger(log_path: str | os.PathLike | None, name: str = "diffattr") -> logging.Logger:
+    """A logger writing to the rule's log file (and stderr when no file is given)."""
+    logger = logging.getLogger(f"{name}.{os.getpid()}")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    logger.handlers.clear()
+    if log_path:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.FileHandler(log_path, mode="a")
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    logger.addHandler(handler)
+    return logger
+
+
+class StepLogger:
+    """Logs every `every` steps: step, loss, steps/s and ETA."""
+
+    def __init__(self, logger: logging.Logger, total: int, every: int, label: str) -> None:
+        self.logger, self.total, self.every, self.label = logger, total, max(1, every), label
+        self.start = time.perf_counter()
+
+    def step(self, step: int, loss: float) -> None:
+        done = step + 1
+        if done % self.every and done != self.total:
+            return
+        elapsed = time.perf_counter() - self.start
+        rate = done / elapsed if elapsed > 0 else float("inf")
+        eta = (self.total - done) / rate if rate > 0 else float("nan")
+        self.logger.info(
+            f"{self.label} step {done}/{self.total} loss {loss:.5f} {rate:.1f} steps/s ETA {eta:.0f}s"
+        )
+
+
+def process_age_seconds() -> float | None:
+    """Seconds since this process started (interpreter start-up + imports so far); Linux only."""
+    try:
+        start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot = next(
+            float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime")
+        )
+        return time.time() - (boot + start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None

@@ -1,0 +1,39 @@
+"""The human view of a run: copies of the final artifacts plus a manifest of store paths."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from .atomic import atomic_path, read_json, write_json
+
+
+def unlearn_startup_summary(batch_dirs: Sequence[str]) -> dict:
+    jobs = [read_json(Path(d) / "job.json") for d in batch_dirs]
+    shares = [j["startup_share"] for j in jobs if j.get("startup_share") is not None]
+    return {"jobs": len(jobs), "subsets_per_job": [len(j["subsets"]) for j in jobs],
+            "startup_seconds": [j.get("startup_seconds") for j in jobs],
+            "job_seconds": [j["job_seconds"] for j in jobs],
+            "max_startup_share": max(shares) if shares else None}
+
+
+def write_run_view(inputs: Mapping[str, object], outputs: Sequence[str], stores: Mapping[str, str],
+                   hashes: Mapping[str, str], run_name: str) -> None:
+    by_name = {Path(o).name: o for o in outputs}
+    for key, name in (("lds", "lds.json"), ("attributions", "attributions.csv"), ("matrix", "matrix.h5")):
+        with atomic_path(by_name[name], suffix=Path(name).suffix) as tmp:
+            shutil.copyfile(str(inputs[key]), tmp)
+    lds = read_json(inputs["lds"])
+    base, pruned, prune_info = read_json(inputs["base"]), read_json(inputs["pruned"]), read_json(inputs["prune_info"])
+    batches = inputs["unlearn_jobs"]
+    batches = [batches] if isinstance(batches, str) else list(batches)
+    write_json(by_name["manifest.json"], {
+        "run_name": run_name,
+        "stores": dict(stores),
+        "hashes": dict(hashes),
+        "lds": {k: lds[k] for k in ("lds", "ci95", "estimator", "behaviour", "n_train_models", "n_test_models")},
+        "full_data_behaviour": {"base": base["metrics"], "pruned": pruned["metrics"]},
+        "pruning": {k: prune_info[k] for k in ("params_before", "params_after", "macs_before", "macs_after")},
+        "unlearn_jobs": unlearn_startup_summary(batches),
+    })

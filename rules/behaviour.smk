@@ -1,0 +1,23 @@
+# behaviour/{bhash}/{subset}: bhash names the model family (base, prune, unlearn, retrain) together
+# with the behaviour config and the reference statistics, so one rule serves them all.
+rule behaviour:
+    input:
+        unpack(model_inputs),
+        classifier=rules.classifier.output.weights,
+        reference=rules.reference.output.stats,
+    output:
+        behaviour="results/store/behaviour/{bhash}/{subset}.json",
+    params:
+        spec=lambda w: spec(f"behaviour_{BEHAVIOUR_SOURCE[w.bhash]}"),
+        source=lambda w: BEHAVIOUR_SOURCE[w.bhash],
+        behaviour=config["behaviour"],
+        scheduler=config["scheduler"],
+    threads: THREADS
+    log:
+        f"{LOGS}/behaviour/{{bhash}}/{{subset}}.log",
+    benchmark:
+        "results/store/behaviour/{bhash}/benchmarks/{subset}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow/scripts/behaviour.py"

@@ -1,0 +1,37 @@
+rule classifier:
+    input:
+        data=rules.data.output.data,
+    output:
+        weights=f"{D['classifier']}/classifier.pt",
+        info=f"{D['classifier']}/classifier.json",
+    params:
+        spec=spec("classifier"),
+        cfg=config["classifier"],
+    threads: THREADS
+    log:
+        f"{LOGS}/classifier/{PLAN.hashes['classifier']}.log",
+    benchmark:
+        f"{D['classifier']}/benchmark.tsv"
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow/scripts/classifier.py"
+
+
+rule reference:
+    input:
+        data=rules.data.output.data,
+        classifier=rules.classifier.output.weights,
+    output:
+        stats=f"{D['reference']}/stats.npz",
+    params:
+        spec=spec("reference"),
+    threads: THREADS
+    log:
+        f"{LOGS}/reference/{PLAN.hashes['reference']}.log",
+    benchmark:
+        f"{D['reference']}/benchmark.tsv"
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow/scripts/reference.py"

@@ -1,0 +1,70 @@
+# Parse-time set-up shared by every rule: the library on the path, config checks with one-line
+# errors, and the content-addressed plan (stage hashes -> store paths).
+import os
+import sys
+from pathlib import Path
+
+LIBDIR = str(Path(workflow.basedir) / "lib")
+if LIBDIR not in sys.path:
+    sys.path.insert(0, LIBDIR)
+# Script jobs are new interpreters: let them import the same library.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [LIBDIR] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+)
+
+from diffattr.config import ConfigError, validate_config
+from diffattr.plan import build_plan, test_ids, train_ids, unlearn_batches
+
+try:
+    validate_config(config, Path(workflow.basedir) / "config" / "schema.yaml")
+except ConfigError as exc:
+    raise WorkflowError(str(exc)) from None
+
+PLAN = build_plan(config)
+D = {stage: PLAN.dir(stage) for stage in PLAN.hashes}
+TRAIN_IDS = train_ids(config)
+TEST_IDS = test_ids(config)
+BATCHES = unlearn_batches(config["subsets"]["n_train"], config["unlearn"]["subsets_per_job"])
+BATCH_OF = {sid: batch for batch, members in BATCHES.items() for sid in members}
+RUN_DIR = f"results/runs/{config['run_name']}"
+LOGS = "results/logs"
+THREADS = config["threads"]
+
+# Behaviour artifacts are keyed by the hash of (behaviour config, reference, model stage).
+BEHAVIOUR_SOURCE = {
+    PLAN.hashes[f"behaviour_{src}"]: src for src in ("base", "prune", "unlearn", "retrain")
+}
+
+
+def spec(stage):
+    return PLAN.specs[stage]
+
+
+def subset_json(sid):
+    return f"{D['subsets']}/{sid}.json"
+
+
+def model_inputs(wildcards):
+    """The checkpoint and training record that behaviour {bhash}/{subset} evaluates."""
+    src = BEHAVIOUR_SOURCE[wildcards.bhash]
+    sid = wildcards.subset
+    if src == "base":
+        return {"model": f"{D['train_base']}/model", "train": f"{D['train_base']}/train.json"}
+    if src == "prune":
+        return {"model": f"{D['prune']}/model.pt", "train": f"{D['prune']}/prune.json"}
+    if src == "unlearn":
+        return {"batch": f"{D['unlearn']}/{BATCH_OF[sid]}"}
+    return {
+        "model": f"{D['retrain']}/{sid}/model",
+        "train": f"{D['retrain']}/{sid}/train.json",
+    }
+
+
+def behaviour_json(stage, sid):
+    return f"{D[stage]}/{sid}.json"
+
+
+wildcard_constraints:
+    subset=r"(train|test)-\d{4}|full",
+    batch=r"train-\d{4}-\d{4}",
+    bhash="|".join(BEHAVIOUR_SOURCE),

@@ -1,0 +1,16 @@
+rule matrix:
+    input:
+        unlearn=[behaviour_json("behaviour_unlearn", sid) for sid in TRAIN_IDS],
+        retrain=[behaviour_json("behaviour_retrain", sid) for sid in TEST_IDS],
+        subsets=[subset_json(sid) for sid in TRAIN_IDS + TEST_IDS],
+    output:
+        matrix=f"{D['matrix']}/matrix.h5",
+    params:
+        spec=spec("matrix"),
+        config_hash=PLAN.hashes["matrix"],
+    log:
+        f"{LOGS}/matrix/{PLAN.hashes['matrix']}.log",
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow/scripts/matrix.py"

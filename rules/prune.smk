@@ -1,0 +1,20 @@
+rule prune:
+    input:
+        base=rules.train_base.output.model,
+        data=rules.data.output.data,
+    output:
+        model=f"{D['prune']}/model.pt",
+        info=f"{D['prune']}/prune.json",
+    params:
+        spec=spec("prune"),
+        prune=config["prune"],
+        scheduler=config["scheduler"],
+    threads: THREADS
+    log:
+        f"{LOGS}/prune/{PLAN.hashes['prune']}.log",
+    benchmark:
+        f"{D['prune']}/benchmark.tsv"
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow/scripts/prune.py"

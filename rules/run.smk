@@ -1,0 +1,32 @@
+# The human view: results/runs/<run_name>/ holds copies of the final artifacts and a manifest
+# naming every stage's store path; cheap to rebuild, so it is never the only copy of anything.
+RUN_OUTPUTS = [
+    f"{RUN_DIR}/lds.json",
+    f"{RUN_DIR}/attributions.csv",
+    f"{RUN_DIR}/matrix.h5",
+    f"{RUN_DIR}/manifest.json",
+]
+
+
+rule run_view:
+    input:
+        lds=rules.lds.output.lds,
+        attributions=rules.datamodel.output.attributions,
+        matrix=rules.datamodel.output.matrix,
+        base=behaviour_json("behaviour_base", "full"),
+        pruned=behaviour_json("behaviour_prune", "full"),
+        prune_info=rules.prune.output.info,
+        unlearn_jobs=[f"{D['unlearn']}/{batch}" for batch in BATCHES],
+    output:
+        RUN_OUTPUTS,
+    params:
+        stores=D,
+        hashes=PLAN.hashes,
+        run_name=config["run_name"],
+    log:
+        f"{LOGS}/run_view/{config['run_name']}.log",
+    localrule: True
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow/scripts/run_view.py"

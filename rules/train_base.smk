@@ -1,0 +1,20 @@
+rule train_base:
+    input:
+        data=rules.data.output.data,
+    output:
+        model=directory(f"{D['train_base']}/model"),
+        info=f"{D['train_base']}/train.json",
+    params:
+        spec=spec("train_base"),
+        model=config["model"],
+        scheduler=config["scheduler"],
+        recipe=config["train_base"],
+    threads: THREADS
+    log:
+        f"{LOGS}/train_base/{PLAN.hashes['train_base']}.log",
+    benchmark:
+        f"{D['train_base']}/benchmark.tsv"
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow/scripts/train_base.py"

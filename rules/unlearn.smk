@@ -1,0 +1,22 @@
+# One job unlearns a batch of subsets (unlearn.subsets_per_job) so interpreter start-up is paid
+# once per batch; each subset still gets its own checkpoint, {batch}/{subset}/model.pt.
+rule unlearn:
+    input:
+        pruned=rules.prune.output.model,
+        data=rules.data.output.data,
+        subsets=lambda w: [subset_json(sid) for sid in BATCHES[w.batch]],
+    output:
+        batch=directory(f"{D['unlearn']}/{{batch}}"),
+    params:
+        spec=spec("unlearn"),
+        recipe=config["unlearn"],
+        scheduler=config["scheduler"],
+    threads: THREADS
+    log:
+        f"{LOGS}/unlearn/{PLAN.hashes['unlearn']}/{{batch}}.log",
+    benchmark:
+        f"{D['unlearn']}/benchmarks/{{batch}}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow/scripts/unlearn.py"

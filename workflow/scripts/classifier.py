@@ -1,0 +1,9 @@
+"""Snakemake adapter: train the digits CNN used as the FID feature extractor."""
+from diffattr.jobs import start
+from diffattr.pipeline import make_classifier, write_spec
+
+sm = snakemake  # noqa: F821
+log, _ = start(sm.log[0], sm.threads, heavy=("torch",))
+cfg = sm.params.cfg
+make_classifier(sm.input.data, cfg["epochs"], cfg["seed"], cfg["holdout"], sm.output.weights, sm.output.info, log)
+write_spec(sm.output.weights.rsplit("/", 1)[0], sm.params.spec)

@@ -1,0 +1,11 @@
+"""Snakemake adapter: the linear datamodeling score on the retrained test models."""
+from diffattr.analysis import evaluate_lds
+from diffattr.jobs import start
+from diffattr.pipeline import write_spec
+
+sm = snakemake  # noqa: F821
+log, _ = start(sm.log[0], 1, heavy=())
+c = sm.params.cfg
+out = evaluate_lds(sm.input.datamodel, sm.input.matrix, c["n_bootstrap"], c["ci_level"], c["seed"], sm.output.lds)
+write_spec(sm.output.lds.rsplit("/", 1)[0], sm.params.spec)
+log.info(f"LDS ({out['estimator']}, {out['behaviour']}) = {out['lds']:.3f}, CI {out['ci95']}")

@@ -1,0 +1,10 @@
+"""Snakemake adapter: magnitude-prune the base model and fine-tune it on all data."""
+from diffattr.jobs import start
+from diffattr.pipeline import prune_and_finetune, write_spec
+
+sm = snakemake  # noqa: F821
+log, startup = start(sm.log[0], sm.threads)
+cfg = sm.params.prune
+prune_and_finetune(sm.input.base, sm.input.data, cfg["ratio"], cfg["importance_p"], cfg["finetune"],
+                   sm.params.scheduler, sm.output.model, sm.output.info, log, startup)
+write_spec(sm.output.info.rsplit("/", 1)[0], sm.params.spec)

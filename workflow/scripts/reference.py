@@ -1,0 +1,9 @@
+"""Snakemake adapter: cache the feature statistics of the training images."""
+from diffattr.jobs import start
+from diffattr.pipeline import make_reference, write_spec
+
+sm = snakemake  # noqa: F821
+log, _ = start(sm.log[0], sm.threads, heavy=("torch", "torch_fidelity"))
+make_reference(sm.input.data, sm.input.classifier, sm.output.stats)
+write_spec(sm.output.stats.rsplit("/", 1)[0], sm.params.spec)
+log.info("reference statistics written")

@@ -1,0 +1,10 @@
+"""Snakemake adapter: retrain from scratch on one subset (the LDS ground truth)."""
+from diffattr.jobs import start
+from diffattr.pipeline import retrain, write_spec
+
+sm = snakemake  # noqa: F821
+log, startup = start(sm.log[0], sm.threads)
+p = sm.params
+retrain(sm.input.data, sm.input.subset, p.model, p.scheduler, p.recipe, p.seed, sm.output.model, sm.output.info,
+        log, startup)
+write_spec(sm.output.info.rsplit("/", 2)[0], p.spec)

@@ -1,0 +1,10 @@
+"""Snakemake adapter: sparsified unlearning of one batch of subsets (one checkpoint per subset)."""
+from diffattr.jobs import start
+from diffattr.pipeline import unlearn_batch, write_spec
+
+sm = snakemake  # noqa: F821
+log, startup = start(sm.log[0], sm.threads)
+p = sm.params
+unlearn_batch(sm.input.pruned, sm.input.data, list(sm.input.subsets), p.recipe, p.scheduler, sm.output.batch,
+              log, startup)
+write_spec(sm.output.batch.rsplit("/", 1)[0], p.spec)
