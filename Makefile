@@ -1,0 +1,31 @@
+# Quick start:  make run   (set up .venv, run the embedded default)
+#               make test  (set up .venv, run the test suite; what CI runs)
+PY := .venv/bin/python
+SNAKEMAKE := .venv/bin/snakemake
+
+.PHONY: setup run smoke test lint bench clean-runs
+
+setup: .venv/.installed
+
+# pip on these machines takes torch==2.14.1/torchvision==0.29.1 from local disk (see pyproject.toml).
+.venv/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+run: setup
+	$(SNAKEMAKE) --cores all
+
+smoke: setup
+	$(SNAKEMAKE) --cores all --configfile config/config.yaml config/presets/smoke.yaml
+
+test: setup
+	$(PY) -m pytest -q -ra tests
+
+lint: setup
+	$(SNAKEMAKE) --lint
+	.venv/bin/snakefmt --check Snakefile rules/
+
+bench: setup
+	$(PY) bench/common_noise.py

@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+from diffattr.datamodel import fit_datamodel, helpfulness, ranks
+from diffattr.lds import bootstrap_ci, lds
+
+
+def _planted(n_models=60, n_units=10, noise=0.1, seed=0):
+    rng = np.random.default_rng(seed)
+    beta = rng.normal(0, 1, n_units)
+    masks = rng.random((n_models, n_units)) < 0.5
+    y = 3.0 + masks @ beta + rng.normal(0, noise, n_models)
+    return masks, y, beta
+
+
+@pytest.mark.parametrize("estimator", ["ridge", "lasso"])
+def test_datamodel_recovers_planted_coefficients(estimator):
+    masks, y, beta = _planted()
+    dm = fit_datamodel(masks, y, estimator, [1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0], 5, 0)
+    assert np.corrcoef(dm.coef, beta)[0, 1] > 0.98
+    assert np.max(np.abs(dm.coef - beta)) < 0.25
+    assert abs(dm.intercept - 3.0) < 0.3
+    test_masks = np.random.default_rng(1).random((30, 10)) < 0.5
+    assert lds(dm.predict(test_masks), 3.0 + test_masks @ beta) > 0.95
+
+
+def test_datamodel_cv_prefers_regularisation_on_pure_noise():
+    rng = np.random.default_rng(0)
+    masks = rng.random((40, 10)) < 0.5
+    dm = fit_datamodel(masks, rng.normal(size=40), "ridge", [1e-3, 1e3], 5, 0)
+    assert dm.cv_spearman < 0.5
+
+
+def test_helpfulness_sign_and_ranks():
+    coef = np.array([2.0, -1.0, 0.5])  # effect on FID of including each unit
+    score = helpfulness(coef, lower_is_better=True)
+    assert score.tolist() == [-2.0, 1.0, -0.5]
+    assert ranks(score).tolist() == [3, 1, 2]  # unit 1 lowers FID most: most helpful
+    assert helpfulness(coef, lower_is_better=False).tolist() == coef.tolist()
+
+
+def test_lds_matches_scipy():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=25), rng.normal(size=25)
+    assert lds(a, b) == pytest.approx(spearmanr(a, b).statistic)
+    assert lds(a, a * 2 + 1) == pytest.approx(1.0)
+    assert lds(a, -a) == pytest.approx(-1.0)
+    assert np.isnan(lds(a, np.ones(25)))
+
+
+def test_bootstrap_ci_covers_the_population_value():
+    # Population Spearman of a bivariate normal with correlation r is (6/pi) asin(r/2).
+    r = 0.6
+    truth = 6 / np.pi * np.arcsin(r / 2)
+    rng = np.random.default_rng(0)
+    covered = 0
+    trials = 60
+    for t in range(trials):
+        x = rng.multivariate_normal([0, 0], [[1, r], [r, 1]], size=40)
+        lo, hi = bootstrap_ci(x[:, 0], x[:, 1], 400, 0.95, t)
+        assert lo <= lds(x[:, 0], x[:, 1]) <= hi
+        covered += lo <= truth <= hi
+    assert covered / trials >= 0.85

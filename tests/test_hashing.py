@@ -1,0 +1,81 @@
+import copy
+
+import pytest
+
+from diffattr.hashing import canonical_json, stage_hash
+from diffattr.plan import STAGES, build_plan, unlearn_batches
+
+
+def test_hash_is_stable_and_order_independent():
+    a = stage_hash("s", "1", {"x": {"b": 1, "a": [1, 2]}}, {"up": "abc"})
+    b = stage_hash("s", "1", {"x": {"a": [1, 2], "b": 1}}, {"up": "abc"})
+    assert a == b and len(a) == 12
+    assert stage_hash("s", "2", {"x": {"b": 1, "a": [1, 2]}}, {"up": "abc"}) != a
+    assert stage_hash("s", "1", {"x": {"b": 1, "a": [1, 2]}}, {"up": "abd"}) != a
+    assert canonical_json({"b": 1, "a": 2}) == '{"a":2,"b":1}'
+
+
+def _changed(config, mutate):
+    before = build_plan(config).hashes
+    cfg = copy.deepcopy(config)
+    mutate(cfg)
+    after = build_plan(cfg).hashes
+    return {s for s in STAGES if before[s] != after[s]}
+
+
+DOWNSTREAM_OF_UNLEARN = {"unlearn", "behaviour_unlearn", "matrix", "datamodel", "lds"}
+
+
+@pytest.mark.parametrize(
+    "mutate, expected",
+    [
+        (lambda c: c["unlearn"].update(steps=7), DOWNSTREAM_OF_UNLEARN),
+        (lambda c: c["unlearn"].update(lr=0.1), DOWNSTREAM_OF_UNLEARN),
+        (lambda c: c["prune"].update(ratio=0.5), {"prune", "behaviour_prune"} | DOWNSTREAM_OF_UNLEARN),
+        (lambda c: c["datamodel"].update(cv_folds=3), {"datamodel", "lds"}),
+        (lambda c: c["lds"].update(n_bootstrap=500), {"lds"}),
+        (lambda c: c["subsets"].update(n_train=5), {"matrix", "datamodel", "lds"}),
+        (lambda c: c["retrain"].update(seed=9), {"retrain", "behaviour_retrain", "matrix", "datamodel", "lds"}),
+        (lambda c: c["classifier"].update(epochs=3),
+         {"classifier", "reference", "behaviour_base", "behaviour_prune", "behaviour_unlearn", "behaviour_retrain",
+          "matrix", "datamodel", "lds"}),
+    ],
+)
+def test_hash_sensitive_to_exactly_its_keys(config, mutate, expected):
+    assert _changed(config, mutate) == expected
+
+
+@pytest.mark.parametrize("key", ["run_name", "threads"])
+def test_runtime_settings_are_not_hashed(config, key):
+    assert _changed(config, lambda c: c.update({key: "other" if key == "run_name" else 2})) == set()
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda c: c["train_base"].update(log_every=1),
+        lambda c: c["prune"]["finetune"].update(log_every=1),
+        lambda c: c["unlearn"].update(log_every=1, subsets_per_job=3),
+        lambda c: c["behaviour"].update(batch_size=7),
+    ],
+)
+def test_logging_and_batching_are_not_hashed(config, mutate):
+    assert _changed(config, mutate) == set()
+
+
+def test_changing_back_restores_hashes(config):
+    original = build_plan(config).hashes
+    cfg = copy.deepcopy(config)
+    cfg["unlearn"]["steps"] += 1
+    assert build_plan(cfg).hashes != original
+    cfg["unlearn"]["steps"] -= 1
+    assert build_plan(cfg).hashes == original
+
+
+def test_unlearn_batches_cover_each_subset_once_and_name_their_range():
+    batches = unlearn_batches(23, 10)
+    assert list(batches) == ["train-0000-0009", "train-0010-0019", "train-0020-0022"]
+    members = [s for m in batches.values() for s in m]
+    assert members == [f"train-{i:04d}" for i in range(23)]
+    # Growing n_train never changes a complete batch under its name.
+    assert unlearn_batches(30, 10)["train-0010-0019"] == batches["train-0010-0019"]

@@ -1,0 +1,114 @@
+"""The smoke preset through the snakemake CLI in a temp copy of the workflow, then rerun-minimality."""
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+COPY = ["Snakefile", "rules", "workflow", "config", "lib", "profiles", "envs"]
+SMOKE = ["--configfile", "config/config.yaml", "config/presets/smoke.yaml"]
+
+pytestmark = pytest.mark.integration
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=workdir, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
+    out = snakemake(workdir, "-n", "--quiet", "rules", *args).stdout
+    if "Nothing to be done" in out:
+        return {}
+    jobs, table = {}, False
+    for line in out.splitlines():
+        parts = line.split()
+        if parts[:2] == ["job", "count"]:
+            table = True
+        elif table and len(parts) == 2 and parts[1].isdigit():
+            if parts[0] == "total":
+                break
+            jobs[parts[0]] = int(parts[1])
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("workflow")
+    for name in COPY:
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
+    snakemake(work, "--cores", "2", *SMOKE)
+    return work
+
+
+def test_smoke_run_writes_every_final_output(smoke_run):
+    smoke = yaml.safe_load((smoke_run / "config/presets/smoke.yaml").read_text())
+    n_train, n_test = smoke["subsets"]["n_train"], smoke["subsets"]["n_test"]
+    run = smoke_run / "results/runs/smoke"
+    lds = json.loads((run / "lds.json").read_text())
+    for key in ("lds", "ci95", "n_train_models", "n_test_models", "behaviour", "estimator"):
+        assert key in lds
+    assert lds["n_train_models"] == n_train and lds["n_test_models"] == n_test
+    assert lds["behaviour"] == "fid" and lds["estimator"] == "ridge"
+    assert -1 <= lds["ci95"][0] <= lds["ci95"][1] <= 1
+    rows = list(csv.DictReader((run / "attributions.csv").open()))
+    assert len(rows) == 10 and sorted(int(r["rank"]) for r in rows) == list(range(1, 11))
+    assert {r["unit_id"] for r in rows} == {f"class-{d}" for d in range(10)}
+    with h5py.File(run / "matrix.h5") as f:
+        assert f["masks"].shape == (n_train + n_test, 10) and f["masks"][()].sum(1).tolist() == [5] * (n_train + n_test)
+        assert f["behaviours"].shape == (n_train + n_test, 1)
+        sources = [s.decode() for s in f["source"][()]]
+        assert sources.count("unlearn") == n_train and sources.count("retrain") == n_test
+        assert (f["train_seconds"][()] > 0).all()
+        assert f["attributions/ridge/score"].shape == (10,)
+        assert "torch" in f.attrs["package_versions"]
+    manifest = json.loads((run / "manifest.json").read_text())
+    for stage, path in manifest["stores"].items():
+        assert (smoke_run / path / "spec.json").exists(), stage
+        spec = json.loads((smoke_run / path / "spec.json").read_text())
+        assert spec["stage"] == stage and path.endswith(manifest["hashes"][stage])
+    assert manifest["pruning"]["params_after"] < manifest["pruning"]["params_before"]
+    assert manifest["unlearn_jobs"]["subsets_per_job"] == [3, 3]
+
+
+def test_behaviour_json_records_value_seeds_and_times(smoke_run):
+    files = list((smoke_run / "results/store/behaviour").glob("*/train-0000.json"))
+    assert len(files) == 1
+    beh = json.loads(files[0].read_text())
+    assert beh["source"] == "unlearn" and beh["metrics"]["fid"] > 0 and beh["n_samples"] == 100
+    for key in ("noise_seed", "train_seconds", "eval_seconds", "startup_seconds"):
+        assert beh[key] is not None
+    log = next((smoke_run / "results/logs/retrain").glob("*/test-0000.log")).read_text()
+    assert "steps/s" in log and "ETA" in log and "start-up" in log
+
+
+def test_second_run_has_nothing_to_do(smoke_run):
+    assert planned_jobs(smoke_run, *SMOKE) == {}
+
+
+def test_unlearn_change_replans_only_downstream_and_back_reuses(smoke_run):
+    over = smoke_run / "over.yaml"
+    over.write_text("unlearn: {steps: 7}\n")
+    jobs = planned_jobs(smoke_run, *SMOKE, str(over))
+    assert set(jobs) == {"unlearn", "behaviour", "matrix", "datamodel", "lds", "run_view", "all"}
+    assert jobs["unlearn"] == 2 and jobs["behaviour"] == 6
+    # Changing it back plans nothing: the old artifacts are still in the store.
+    assert planned_jobs(smoke_run, *SMOKE) == {}
+
+
+def test_bad_config_fails_at_start_with_the_key(smoke_run):
+    over = smoke_run / "bad.yaml"
+    over.write_text("subsets: {alpha: 1.5}\n")
+    proc = snakemake(smoke_run, "-n", *SMOKE, str(over), check=False)
+    assert proc.returncode != 0
+    assert "config key subsets.alpha" in proc.stdout + proc.stderr

@@ -1,0 +1,67 @@
+import h5py
+import numpy as np
+import pytest
+
+from diffattr.config import ConfigError, validate_config
+from diffattr.matrix import Matrix, read_matrix, write_matrix
+
+
+def _matrix():
+    rng = np.random.default_rng(0)
+    return Matrix(masks=rng.random((5, 4)) < 0.5, behaviours=rng.normal(size=(5, 1)), behaviour_names=["fid"],
+                  unit_ids=["class-0", "class-1", "class-2", "class-3"],
+                  subset_ids=["train-0000", "train-0001", "train-0002", "test-0000", "test-0001"],
+                  source=["unlearn"] * 3 + ["retrain"] * 2, train_seconds=np.arange(5.0),
+                  attrs={"config_hash": "abc123"})
+
+
+def test_hdf5_round_trip_and_plain_h5py_layout(tmp_path):
+    m = _matrix()
+    write_matrix(tmp_path / "m.h5", m, {"attributions/ridge": {"score": np.ones(4), "unit_ids": np.array(m.unit_ids, dtype=object)}})
+    back = read_matrix(tmp_path / "m.h5")
+    assert np.array_equal(back.masks, m.masks) and np.allclose(back.behaviours, m.behaviours)
+    assert back.subset_ids == m.subset_ids and back.source == m.source and back.unit_ids == m.unit_ids
+    assert back.rows("retrain").tolist() == [3, 4] and back.attrs["config_hash"] == "abc123"
+    with h5py.File(tmp_path / "m.h5") as f:
+        assert f["masks"].dtype == bool and f["masks"].shape == (5, 4)
+        assert f["behaviours"].shape == (5, 1) and f["train_seconds"].shape == (5,)
+        assert f["attributions/ridge/score"][()].tolist() == [1, 1, 1, 1]
+
+
+def test_matrix_rejects_duplicate_rows():
+    m = _matrix()
+    with pytest.raises(ValueError, match="twice"):
+        Matrix(m.masks, m.behaviours, m.behaviour_names, m.unit_ids, ["train-0000"] * 5, ["unlearn"] * 5,
+               m.train_seconds)
+
+
+def test_corrupt_matrix_names_the_file(tmp_path):
+    (tmp_path / "m.h5").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="m.h5"):
+        read_matrix(tmp_path / "m.h5")
+
+
+def test_default_config_is_valid(config, schema_path):
+    validate_config(config, schema_path)
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda c: c["unlearn"].update(stpes=3), "unlearn.stpes: unknown key"),
+        (lambda c: c.update(bogus=1), "bogus: unknown key"),
+        (lambda c: c["unlearn"].update(steps="7"), "unlearn.steps: '7' is not of type 'integer' (--config"),
+        (lambda c: c["subsets"].update(alpha=1.5), "subsets.alpha"),
+        (lambda c: c["subsets"].update(alpha=0), "subsets.alpha"),
+        (lambda c: c["subsets"].update(n_train=1), "subsets.n_train"),
+        (lambda c: c["prune"].update(ratio=1.0), "prune.ratio"),
+        (lambda c: c["behaviour"].update(metrics=["fid"], target="kid"), "behaviour.target"),
+        (lambda c: c["datamodel"].update(estimators=["lasso"]), "datamodel.primary"),
+    ],
+)
+def test_bad_config_fails_with_one_line_naming_the_key(config, schema_path, mutate, message):
+    mutate(config)
+    with pytest.raises(ConfigError) as err:
+        validate_config(config, schema_path)
+    text = str(err.value)
+    assert message in text and "\n" not in text

@@ -1,0 +1,82 @@
+"""Pruning, checkpoints and the training loop on tiny models (CPU, seconds)."""
+
+import numpy as np
+import pytest
+import torch
+
+from diffattr.models import build_unet, count_params, ddpm_scheduler, load_model, save_model
+from diffattr.progress import get_logger
+from diffattr.pruning import macs_and_params, prune_unet
+from diffattr.training import Recipe, train_ddpm
+
+TINY = {"block_out_channels": [16, 32], "layers_per_block": 1, "norm_num_groups": 4, "attention": False}
+
+
+def _recipe(**kw):
+    base = dict(steps=3, batch_size=8, lr=1e-3, grad_clip=1.0, ema_max_decay=0.9999, ema_power=0.75, seed=0)
+    base.update(kw)
+    return Recipe(**base)
+
+
+@pytest.mark.parametrize("attention", [False, True])
+def test_pruning_shrinks_model_keeps_shape_and_reloads_exactly(tmp_path, config, attention):
+    torch.manual_seed(0)
+    model = build_unet({**TINY, "attention": attention}, 8, 1)
+    macs0, params0 = macs_and_params(model)
+    pruned = prune_unet(model, 0.3)
+    macs1, params1 = macs_and_params(pruned)
+    assert params1 < 0.75 * params0 and macs1 < macs0
+    x, t = torch.randn(4, 1, 8, 8), torch.tensor([0, 10, 500, 999])
+    with torch.no_grad():
+        out = pruned(x, t).sample
+    assert out.shape == x.shape
+    # Every conv except conv_out lost channels; conv_out still maps to the image channels.
+    assert pruned.conv_in.out_channels < 16 and pruned.conv_out.out_channels == 1
+    save_model(pruned, tmp_path / "pruned.pt")
+    reloaded = load_model(tmp_path / "pruned.pt")
+    with torch.no_grad():
+        assert torch.equal(reloaded(x, t).sample, out)
+    assert count_params(reloaded) == params1
+
+
+def test_unpruned_model_round_trips_through_save_pretrained(tmp_path):
+    model = build_unet(TINY, 8, 1).eval()
+    save_model(model, tmp_path / "model")
+    assert (tmp_path / "model" / "config.json").exists()
+    x, t = torch.randn(2, 1, 8, 8), torch.tensor([3, 700])
+    with torch.no_grad():
+        assert torch.equal(load_model(tmp_path / "model")(x, t).sample, model(x, t).sample)
+
+
+def test_missing_and_corrupt_checkpoints_name_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothere.pt"):
+        load_model(tmp_path / "nothere.pt")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="bad.pt.*corrupt"):
+        load_model(bad)
+
+
+def test_training_is_reproducible_and_changes_weights(config, tmp_path):
+    images = torch.from_numpy(np.random.default_rng(0).uniform(-1, 1, (32, 1, 8, 8)).astype(np.float32))
+    log = get_logger(tmp_path / "train.log")
+    sched = ddpm_scheduler(config["scheduler"])
+    results = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = build_unet(TINY, 8, 1)
+        before = [p.detach().clone() for p in model.parameters()]
+        ema, stats = train_ddpm(model, images, _recipe(), sched, log, log_every=1)
+        assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+        results.append([p.detach().clone() for p in ema.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*results))
+    assert stats["steps"] == 3 and np.isfinite(stats["final_loss"])
+    text = (tmp_path / "train.log").read_text()
+    assert "step 3/3" in text and "steps/s" in text and "ETA" in text
+
+
+def test_nan_loss_stops_with_the_step_number(config, tmp_path):
+    images = torch.full((8, 1, 8, 8), float("nan"))
+    with pytest.raises(FloatingPointError, match="at step 1"):
+        train_ddpm(build_unet(TINY, 8, 1), images, _recipe(), ddpm_scheduler(config["scheduler"]),
+                   get_logger(tmp_path / "log"))
