@@ -27,6 +27,6 @@ include: "rules/run.smk"
 
 
 rule all:
+    default_target: True
     input:
         RUN_OUTPUTS,
-    default_target: True

@@ -7,17 +7,17 @@ rule behaviour:
         reference=rules.reference.output.stats,
     output:
         behaviour="results/store/behaviour/{bhash}/{subset}.json",
-    params:
-        spec=lambda w: spec(f"behaviour_{BEHAVIOUR_SOURCE[w.bhash]}"),
-        source=lambda w: BEHAVIOUR_SOURCE[w.bhash],
-        behaviour=config["behaviour"],
-        scheduler=config["scheduler"],
-    threads: THREADS
     log:
         f"{LOGS}/behaviour/{{bhash}}/{{subset}}.log",
     benchmark:
         "results/store/behaviour/{bhash}/benchmarks/{subset}.tsv"
     conda:
         "../envs/torch.yaml"
+    threads: THREADS
+    params:
+        spec=lambda w: spec(f"behaviour_{BEHAVIOUR_SOURCE[w.bhash]}"),
+        source=lambda w: BEHAVIOUR_SOURCE[w.bhash],
+        behaviour=config["behaviour"],
+        scheduler=config["scheduler"],
     script:
         "../workflow/scripts/behaviour.py"

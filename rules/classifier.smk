@@ -4,16 +4,16 @@ rule classifier:
     output:
         weights=f"{D['classifier']}/classifier.pt",
         info=f"{D['classifier']}/classifier.json",
-    params:
-        spec=spec("classifier"),
-        cfg=config["classifier"],
-    threads: THREADS
     log:
         f"{LOGS}/classifier/{PLAN.hashes['classifier']}.log",
     benchmark:
         f"{D['classifier']}/benchmark.tsv"
     conda:
         "../envs/torch.yaml"
+    threads: THREADS
+    params:
+        spec=spec("classifier"),
+        cfg=config["classifier"],
     script:
         "../workflow/scripts/classifier.py"
 
@@ -24,14 +24,14 @@ rule reference:
         classifier=rules.classifier.output.weights,
     output:
         stats=f"{D['reference']}/stats.npz",
-    params:
-        spec=spec("reference"),
-    threads: THREADS
     log:
         f"{LOGS}/reference/{PLAN.hashes['reference']}.log",
     benchmark:
         f"{D['reference']}/benchmark.tsv"
     conda:
         "../envs/torch.yaml"
+    threads: THREADS
+    params:
+        spec=spec("reference"),
     script:
         "../workflow/scripts/reference.py"

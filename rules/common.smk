@@ -1,16 +1,12 @@
 # Parse-time set-up shared by every rule: the library on the path, config checks with one-line
-# errors, and the content-addressed plan (stage hashes -> store paths).
-import os
+# errors, and the content-addressed plan (stage hashes -> store paths). Script jobs find the same
+# library through workflow/scripts/_libpath.py.
 import sys
 from pathlib import Path
 
 LIBDIR = str(Path(workflow.basedir) / "lib")
 if LIBDIR not in sys.path:
     sys.path.insert(0, LIBDIR)
-# Script jobs are new interpreters: let them import the same library.
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    [LIBDIR] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-)
 
 from diffattr.config import ConfigError, validate_config
 from diffattr.plan import build_plan, test_ids, train_ids, unlearn_batches
@@ -24,7 +20,9 @@ PLAN = build_plan(config)
 D = {stage: PLAN.dir(stage) for stage in PLAN.hashes}
 TRAIN_IDS = train_ids(config)
 TEST_IDS = test_ids(config)
-BATCHES = unlearn_batches(config["subsets"]["n_train"], config["unlearn"]["subsets_per_job"])
+BATCHES = unlearn_batches(
+    config["subsets"]["n_train"], config["unlearn"]["subsets_per_job"]
+)
 BATCH_OF = {sid: batch for batch, members in BATCHES.items() for sid in members}
 RUN_DIR = f"results/runs/{config['run_name']}"
 LOGS = "results/logs"
@@ -32,7 +30,8 @@ THREADS = config["threads"]
 
 # Behaviour artifacts are keyed by the hash of (behaviour config, reference, model stage).
 BEHAVIOUR_SOURCE = {
-    PLAN.hashes[f"behaviour_{src}"]: src for src in ("base", "prune", "unlearn", "retrain")
+    PLAN.hashes[f"behaviour_{src}"]: src
+    for src in ("base", "prune", "unlearn", "retrain")
 }
 
 
@@ -49,7 +48,10 @@ def model_inputs(wildcards):
     src = BEHAVIOUR_SOURCE[wildcards.bhash]
     sid = wildcards.subset
     if src == "base":
-        return {"model": f"{D['train_base']}/model", "train": f"{D['train_base']}/train.json"}
+        return {
+            "model": f"{D['train_base']}/model",
+            "train": f"{D['train_base']}/train.json",
+        }
     if src == "prune":
         return {"model": f"{D['prune']}/model.pt", "train": f"{D['prune']}/prune.json"}
     if src == "unlearn":

@@ -2,14 +2,14 @@ rule data:
     output:
         data=f"{D['data']}/data.npz",
         info=f"{D['data']}/data.json",
-    params:
-        spec=spec("data"),
-        kind=config["data"]["kind"],
     log:
         f"{LOGS}/data/{PLAN.hashes['data']}.log",
     benchmark:
         f"{D['data']}/benchmark.tsv"
     conda:
         "../envs/torch.yaml"
+    params:
+        spec=spec("data"),
+        kind=config["data"]["kind"],
     script:
         "../workflow/scripts/data.py"

@@ -5,15 +5,15 @@ rule datamodel:
         attributions=f"{D['datamodel']}/attributions.csv",
         info=f"{D['datamodel']}/datamodel.json",
         matrix=f"{D['datamodel']}/matrix.h5",
-    params:
-        spec=spec("datamodel"),
-        cfg=config["datamodel"],
-        target=config["behaviour"]["target"],
     log:
         f"{LOGS}/datamodel/{PLAN.hashes['datamodel']}.log",
     benchmark:
         f"{D['datamodel']}/benchmark.tsv"
     conda:
         "../envs/analysis.yaml"
+    params:
+        spec=spec("datamodel"),
+        cfg=config["datamodel"],
+        target=config["behaviour"]["target"],
     script:
         "../workflow/scripts/datamodel.py"

@@ -4,12 +4,12 @@ rule lds:
         matrix=rules.datamodel.output.matrix,
     output:
         lds=f"{D['lds']}/lds.json",
-    params:
-        spec=spec("lds"),
-        cfg=config["lds"],
     log:
         f"{LOGS}/lds/{PLAN.hashes['lds']}.log",
     conda:
         "../envs/analysis.yaml"
+    params:
+        spec=spec("lds"),
+        cfg=config["lds"],
     script:
         "../workflow/scripts/lds.py"

@@ -5,12 +5,12 @@ rule matrix:
         subsets=[subset_json(sid) for sid in TRAIN_IDS + TEST_IDS],
     output:
         matrix=f"{D['matrix']}/matrix.h5",
-    params:
-        spec=spec("matrix"),
-        config_hash=PLAN.hashes["matrix"],
     log:
         f"{LOGS}/matrix/{PLAN.hashes['matrix']}.log",
     conda:
         "../envs/analysis.yaml"
+    params:
+        spec=spec("matrix"),
+        config_hash=PLAN.hashes["matrix"],
     script:
         "../workflow/scripts/matrix.py"

@@ -5,18 +5,18 @@ rule retrain:
     output:
         model=directory(f"{D['retrain']}/{{subset}}/model"),
         info=f"{D['retrain']}/{{subset}}/train.json",
-    params:
-        spec=spec("retrain"),
-        model=config["model"],
-        scheduler=config["scheduler"],
-        recipe=config["train_base"],
-        seed=config["retrain"]["seed"],
-    threads: THREADS
     log:
         f"{LOGS}/retrain/{PLAN.hashes['retrain']}/{{subset}}.log",
     benchmark:
         f"{D['retrain']}/{{subset}}/benchmark.tsv"
     conda:
         "../envs/torch.yaml"
+    threads: THREADS
+    params:
+        spec=spec("retrain"),
+        model=config["model"],
+        scheduler=config["scheduler"],
+        recipe=config["train_base"],
+        seed=config["retrain"]["seed"],
     script:
         "../workflow/scripts/retrain.py"

@@ -19,14 +19,14 @@ rule run_view:
         unlearn_jobs=[f"{D['unlearn']}/{batch}" for batch in BATCHES],
     output:
         RUN_OUTPUTS,
-    params:
-        stores=D,
-        hashes=PLAN.hashes,
-        run_name=config["run_name"],
     log:
         f"{LOGS}/run_view/{config['run_name']}.log",
     localrule: True
     conda:
         "../envs/analysis.yaml"
+    params:
+        stores=D,
+        hashes=PLAN.hashes,
+        run_name=config["run_name"],
     script:
         "../workflow/scripts/run_view.py"

@@ -3,15 +3,15 @@ rule subsets:
         data=rules.data.output.data,
     output:
         subset=f"{D['subsets']}/{{subset}}.json",
-    params:
-        spec=spec("subsets"),
-        unit=config["attribution"]["unit"],
-        alpha=config["subsets"]["alpha"],
-        seed=config["subsets"]["seed"],
     log:
         f"{LOGS}/subsets/{PLAN.hashes['subsets']}/{{subset}}.log",
     localrule: True
     conda:
         "../envs/analysis.yaml"
+    params:
+        spec=spec("subsets"),
+        unit=config["attribution"]["unit"],
+        alpha=config["subsets"]["alpha"],
+        seed=config["subsets"]["seed"],
     script:
         "../workflow/scripts/subsets.py"

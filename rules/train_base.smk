@@ -4,17 +4,17 @@ rule train_base:
     output:
         model=directory(f"{D['train_base']}/model"),
         info=f"{D['train_base']}/train.json",
-    params:
-        spec=spec("train_base"),
-        model=config["model"],
-        scheduler=config["scheduler"],
-        recipe=config["train_base"],
-    threads: THREADS
     log:
         f"{LOGS}/train_base/{PLAN.hashes['train_base']}.log",
     benchmark:
         f"{D['train_base']}/benchmark.tsv"
     conda:
         "../envs/torch.yaml"
+    threads: THREADS
+    params:
+        spec=spec("train_base"),
+        model=config["model"],
+        scheduler=config["scheduler"],
+        recipe=config["train_base"],
     script:
         "../workflow/scripts/train_base.py"

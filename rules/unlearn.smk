@@ -7,16 +7,16 @@ rule unlearn:
         subsets=lambda w: [subset_json(sid) for sid in BATCHES[w.batch]],
     output:
         batch=directory(f"{D['unlearn']}/{{batch}}"),
-    params:
-        spec=spec("unlearn"),
-        recipe=config["unlearn"],
-        scheduler=config["scheduler"],
-    threads: THREADS
     log:
         f"{LOGS}/unlearn/{PLAN.hashes['unlearn']}/{{batch}}.log",
     benchmark:
         f"{D['unlearn']}/benchmarks/{{batch}}.tsv"
     conda:
         "../envs/torch.yaml"
+    threads: THREADS
+    params:
+        spec=spec("unlearn"),
+        recipe=config["unlearn"],
+        scheduler=config["scheduler"],
     script:
         "../workflow/scripts/unlearn.py"

@@ -1,4 +1,5 @@
 """Snakemake adapter: sample one model from the shared noises and compute its behaviours."""
+import _libpath  # noqa: F401  (lib/ on sys.path)
 from pathlib import Path
 
 from diffattr.jobs import start

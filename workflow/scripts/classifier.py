@@ -1,4 +1,5 @@
 """Snakemake adapter: train the digits CNN used as the FID feature extractor."""
+import _libpath  # noqa: F401  (lib/ on sys.path)
 from diffattr.jobs import start
 from diffattr.pipeline import make_classifier, write_spec
 

@@ -1,4 +1,5 @@
 """Snakemake adapter: write the training tensor and its content hash."""
+import _libpath  # noqa: F401  (lib/ on sys.path)
 from diffattr.jobs import start
 from diffattr.pipeline import make_data, write_spec
 

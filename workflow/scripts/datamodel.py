@@ -1,4 +1,5 @@
 """Snakemake adapter: fit the linear datamodels and write the attributions."""
+import _libpath  # noqa: F401  (lib/ on sys.path)
 from diffattr.analysis import fit_all
 from diffattr.metrics import lower_is_better
 from diffattr.jobs import start

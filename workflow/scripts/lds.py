@@ -1,4 +1,5 @@
 """Snakemake adapter: the linear datamodeling score on the retrained test models."""
+import _libpath  # noqa: F401  (lib/ on sys.path)
 from diffattr.analysis import evaluate_lds
 from diffattr.jobs import start
 from diffattr.pipeline import write_spec

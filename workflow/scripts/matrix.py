@@ -1,4 +1,5 @@
 """Snakemake adapter: gather masks and behaviours into the HDF5 matrix."""
+import _libpath  # noqa: F401  (lib/ on sys.path)
 from diffattr.analysis import build_matrix
 from diffattr.jobs import start
 from diffattr.pipeline import subset_rows, write_spec

@@ -1,4 +1,5 @@
 """Snakemake adapter: magnitude-prune the base model and fine-tune it on all data."""
+import _libpath  # noqa: F401  (lib/ on sys.path)
 from diffattr.jobs import start
 from diffattr.pipeline import prune_and_finetune, write_spec
 

@@ -1,4 +1,5 @@
 """Snakemake adapter: cache the feature statistics of the training images."""
+import _libpath  # noqa: F401  (lib/ on sys.path)
 from diffattr.jobs import start
 from diffattr.pipeline import make_reference, write_spec
 

@@ -1,4 +1,5 @@
 """Snakemake adapter: retrain from scratch on one subset (the LDS ground truth)."""
+import _libpath  # noqa: F401  (lib/ on sys.path)
 from diffattr.jobs import start
 from diffattr.pipeline import retrain, write_spec
 

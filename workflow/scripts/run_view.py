@@ -1,4 +1,5 @@
 """Snakemake adapter: copy the final artifacts into results/runs/<run_name>/ with a manifest."""
+import _libpath  # noqa: F401  (lib/ on sys.path)
 from diffattr.jobs import start
 from diffattr.runview import write_run_view
 

@@ -1,4 +1,5 @@
 """Snakemake adapter: draw one training or test subset over the attribution units."""
+import _libpath  # noqa: F401  (lib/ on sys.path)
 from diffattr.jobs import start
 from diffattr.pipeline import make_subset, write_spec
 

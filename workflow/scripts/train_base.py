@@ -1,4 +1,5 @@
 """Snakemake adapter: train the base DDPM on all data."""
+import _libpath  # noqa: F401  (lib/ on sys.path)
 from diffattr.jobs import start
 from diffattr.pipeline import train_base, write_spec
 

@@ -1,4 +1,5 @@
 """Snakemake adapter: sparsified unlearning of one batch of subsets (one checkpoint per subset)."""
+import _libpath  # noqa: F401  (lib/ on sys.path)
 from diffattr.jobs import start
 from diffattr.pipeline import unlearn_batch, write_spec
 

@@ -1,0 +1,42 @@
+"""Per-job start-up (interpreter + imports) against job time, read from a finished run's records.
+
+Writes bench/out/startup.json: for each unlearn job its start-up seconds, job seconds and share,
+and the start-up of every behaviour, retrain and base job.
+Usage: python bench/startup.py [--run results/runs/default]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from diffattr.atomic import read_json, write_json
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--run", default="results/runs/default")
+    ap.add_argument("--out", default="bench/out/startup.json")
+    args = ap.parse_args()
+    stores = read_json(Path(args.run) / "manifest.json")["stores"]
+    jobs = [read_json(p) for p in sorted(Path(stores["unlearn"]).glob("train-*/job.json"))]
+    beh = [read_json(p) for p in Path(stores["behaviour_unlearn"]).glob("train-*.json")]
+    retr = [read_json(p) for p in Path(stores["retrain"]).glob("test-*/train.json")]
+    out = {
+        "unlearn_jobs": [{k: j[k] for k in ("startup_seconds", "job_seconds", "startup_share")} for j in jobs],
+        "unlearn_max_startup_share": max(j["startup_share"] for j in jobs),
+        "unlearn_seconds_per_subset": float(np.mean([s for j in jobs for s in j["train_seconds"].values()])),
+        "behaviour_startup_mean": float(np.mean([b["startup_seconds"] for b in beh])),
+        "behaviour_eval_mean": float(np.mean([b["eval_seconds"] for b in beh])),
+        "retrain_startup_mean": float(np.mean([r["startup_seconds"] for r in retr])),
+        "retrain_train_mean": float(np.mean([r["train_seconds"] for r in retr])),
+    }
+    write_json(args.out, out)
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
