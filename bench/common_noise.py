@@ -1,13 +1,13 @@
 """Common random numbers: how much noise does evaluation add to a behaviour, and how much does
 sharing the initial noises across models remove from behaviour *differences*?
 
-Reads a finished run (its manifest names the store paths), evaluates a few of its unlearned models
-under several noise seeds, and writes bench/out/common_noise.json:
+Reads a finished run (its manifest names the store paths), evaluates its pruned model and a few
+unlearned ones under several noise seeds, and writes bench/out/common_noise.json:
 - within_model_std: std of FID over noise seeds for one model (evaluation noise);
 - across_model_std: std of FID over the run's unlearned models at the shared seed (the signal);
 - diff_std_shared / diff_std_independent: std of FID(A) - FID(B) when A and B are sampled from the
   same noises vs from different noises, and their ratio.
-Usage: python bench/common_noise.py [--run results/runs/default] [--seeds 8] [--models 3]
+Usage: python bench/common_noise.py [--run results/runs/default] [--seeds 8] [--models 4]
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", default="results/runs/default")
     ap.add_argument("--seeds", type=int, default=8)
-    ap.add_argument("--models", type=int, default=3)
+    ap.add_argument("--models", type=int, default=4)
     ap.add_argument("--out", default="bench/out/common_noise.json")
     args = ap.parse_args()
     torch.set_num_threads(2)
@@ -42,7 +42,9 @@ def main() -> None:
     classifier = Path(stores["classifier"]) / "classifier.pt"
     reference = load_statistics(Path(stores["reference"]) / "stats.npz")
     extractor = make_extractor(classifier)
-    unlearned = sorted(Path(stores["unlearn"]).glob("train-*/train-*/model.pt"))[: args.models]
+    # The pruned model and a few unlearned ones (closely related models, as in a datamodel).
+    unlearned = [Path(stores["prune"]) / "model.pt"]
+    unlearned += sorted(Path(stores["unlearn"]).glob("train-*/train-*/model.pt"))[: args.models]
     across = [read_json(p)["metrics"]["fid"] for p in Path(stores["behaviour_unlearn"]).glob("train-*.json")]
     start = time.perf_counter()
     table = np.zeros((len(unlearned), args.seeds))
@@ -52,23 +54,28 @@ def main() -> None:
             images = ddim_sample(model, ddim_scheduler(sched_cfg), bspec["n_samples"], bspec["ddim_steps"],
                                  1000 + s, 500, bspec["eta"])
             table[i, s] = fid(extract_features(extractor, to_uint8_rgb(images)), reference)
-    shared, independent = [], []
+    # Per pair of models, the std over seeds of FID(A) - FID(B), averaged over pairs.
+    shared, independent, pairs = [], [], []
     for a, b in itertools.combinations(range(len(unlearned)), 2):
-        shared += list(table[a] - table[b])
-        independent += [table[a, s] - table[b, (s + 1) % args.seeds] for s in range(args.seeds)]
+        shared.append(np.std(table[a] - table[b], ddof=1))
+        independent.append(np.std(table[a] - np.roll(table[b], 1), ddof=1))
+        pairs.append({"a": str(unlearned[a]), "b": str(unlearned[b]), "shared": shared[-1],
+                      "independent": independent[-1], "ratio": shared[-1] / independent[-1]})
     out = {
         "models": [str(p) for p in unlearned], "seeds": args.seeds, "n_samples": bspec["n_samples"],
         "ddim_steps": bspec["ddim_steps"], "fid_table": table.tolist(),
         "within_model_std": float(table.std(axis=1, ddof=1).mean()),
         "across_model_std": float(np.std(across, ddof=1)), "n_models_across": len(across),
-        "diff_std_shared": float(np.std(shared, ddof=1)),
-        "diff_std_independent": float(np.std(independent, ddof=1)),
-        "seconds": time.perf_counter() - start,
+        "diff_std_shared": float(np.mean(shared)),
+        "diff_std_independent": float(np.mean(independent)),
+        "pairs": pairs, "seconds": time.perf_counter() - start,
     }
     out["diff_std_ratio_shared_over_independent"] = out["diff_std_shared"] / out["diff_std_independent"]
     out["signal_to_noise"] = out["across_model_std"] / out["within_model_std"]
     write_json(args.out, out)
-    print(json.dumps({k: v for k, v in out.items() if k not in ("fid_table", "models")}, indent=2))
+    for pair in pairs:
+        print(f"{Path(pair['a']).parent.name} vs {Path(pair['b']).parent.name}: ratio {pair['ratio']:.2f}")
+    print(json.dumps({k: v for k, v in out.items() if k not in ("fid_table", "models", "pairs")}, indent=2))
 
 
 if __name__ == "__main__":
