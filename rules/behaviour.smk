@@ -11,9 +11,13 @@ rule behaviour:
         f"{LOGS}/behaviour/{{bhash}}/{{subset}}.log",
     benchmark:
         "results/store/behaviour/{bhash}/benchmarks/{subset}.tsv"
+    group:
+        GROUPS.get("behaviour")
     conda:
         "../envs/torch.yaml"
-    threads: THREADS
+    threads: THREADS_OF["behaviour"]
+    resources:
+        **RESOURCES_OF["behaviour"],
     params:
         spec=lambda w: spec(f"behaviour_{BEHAVIOUR_SOURCE[w.bhash]}"),
         source=lambda w: BEHAVIOUR_SOURCE[w.bhash],

@@ -10,7 +10,9 @@ rule classifier:
         f"{D['classifier']}/benchmark.tsv"
     conda:
         "../envs/torch.yaml"
-    threads: THREADS
+    threads: THREADS_OF["classifier"]
+    resources:
+        **RESOURCES_OF["classifier"],
     params:
         spec=spec("classifier"),
         cfg=config["classifier"],
@@ -30,7 +32,9 @@ rule reference:
         f"{D['reference']}/benchmark.tsv"
     conda:
         "../envs/torch.yaml"
-    threads: THREADS
+    threads: THREADS_OF["reference"]
+    resources:
+        **RESOURCES_OF["reference"],
     params:
         spec=spec("reference"),
     script:

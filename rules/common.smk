@@ -10,6 +10,7 @@ if LIBDIR not in sys.path:
 
 from diffattr.config import ConfigError, validate_config
 from diffattr.plan import build_plan, test_ids, train_ids, unlearn_batches
+from diffattr.resources import rule_resources
 
 try:
     validate_config(config, Path(workflow.basedir) / "config" / "schema.yaml")
@@ -26,7 +27,21 @@ BATCHES = unlearn_batches(
 BATCH_OF = {sid: batch for batch, members in BATCHES.items() for sid in members}
 RUN_DIR = f"results/runs/{config['run_name']}"
 LOGS = "results/logs"
-THREADS = config["threads"]
+HEAVY_RULES = [
+    "classifier",
+    "reference",
+    "train_base",
+    "prune",
+    "unlearn",
+    "retrain",
+    "behaviour",
+]
+try:
+    THREADS_OF, RESOURCES_OF = rule_resources(config["resources"], HEAVY_RULES)
+except ValueError as exc:
+    raise WorkflowError(str(exc)) from None
+GROUPS = config.get("groups", {})
+RESUME = "results/resume"
 
 # Behaviour artifacts are keyed by the hash of (behaviour config, reference, model stage).
 BEHAVIOUR_SOURCE = {

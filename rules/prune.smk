@@ -11,10 +11,13 @@ rule prune:
         f"{D['prune']}/benchmark.tsv"
     conda:
         "../envs/torch.yaml"
-    threads: THREADS
+    threads: THREADS_OF["prune"]
+    resources:
+        **RESOURCES_OF["prune"],
     params:
         spec=spec("prune"),
         prune=config["prune"],
         scheduler=config["scheduler"],
+        resume=f"{RESUME}/prune/{PLAN.hashes['prune']}.pt",
     script:
         "../workflow/scripts/prune.py"

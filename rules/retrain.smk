@@ -11,12 +11,15 @@ rule retrain:
         f"{D['retrain']}/{{subset}}/benchmark.tsv"
     conda:
         "../envs/torch.yaml"
-    threads: THREADS
+    threads: THREADS_OF["retrain"]
+    resources:
+        **RESOURCES_OF["retrain"],
     params:
         spec=spec("retrain"),
         model=config["model"],
         scheduler=config["scheduler"],
         recipe=config["train_base"],
         seed=config["retrain"]["seed"],
+        resume=f"{RESUME}/retrain/{PLAN.hashes['retrain']}/{{subset}}.pt",
     script:
         "../workflow/scripts/retrain.py"

@@ -5,6 +5,8 @@ rule subsets:
         subset=f"{D['subsets']}/{{subset}}.json",
     log:
         f"{LOGS}/subsets/{PLAN.hashes['subsets']}/{{subset}}.log",
+    group:
+        GROUPS.get("subsets")
     localrule: True
     conda:
         "../envs/analysis.yaml"

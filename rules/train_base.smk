@@ -10,11 +10,14 @@ rule train_base:
         f"{D['train_base']}/benchmark.tsv"
     conda:
         "../envs/torch.yaml"
-    threads: THREADS
+    threads: THREADS_OF["train_base"]
+    resources:
+        **RESOURCES_OF["train_base"],
     params:
         spec=spec("train_base"),
         model=config["model"],
         scheduler=config["scheduler"],
         recipe=config["train_base"],
+        resume=f"{RESUME}/train_base/{PLAN.hashes['train_base']}.pt",
     script:
         "../workflow/scripts/train_base.py"

@@ -13,7 +13,9 @@ rule unlearn:
         f"{D['unlearn']}/benchmarks/{{batch}}.tsv"
     conda:
         "../envs/torch.yaml"
-    threads: THREADS
+    threads: THREADS_OF["unlearn"]
+    resources:
+        **RESOURCES_OF["unlearn"],
     params:
         spec=spec("unlearn"),
         recipe=config["unlearn"],

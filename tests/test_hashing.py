@@ -45,9 +45,17 @@ def test_hash_sensitive_to_exactly_its_keys(config, mutate, expected):
     assert _changed(config, mutate) == expected
 
 
-@pytest.mark.parametrize("key", ["run_name", "threads"])
-def test_runtime_settings_are_not_hashed(config, key):
-    assert _changed(config, lambda c: c.update({key: "other" if key == "run_name" else 2})) == set()
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda c: c.update(run_name="other"),
+        lambda c: c["resources"]["default"].update(threads=4, mem_mb=9999),
+        lambda c: c["resources"].update(unlearn={"gpu": 1, "runtime": 5}),
+        lambda c: c.update(groups={"behaviour": "x"}),
+    ],
+)
+def test_runtime_settings_are_not_hashed(config, mutate):
+    assert _changed(config, mutate) == set()
 
 
 @pytest.mark.parametrize(
@@ -79,3 +87,16 @@ def test_unlearn_batches_cover_each_subset_once_and_name_their_range():
     assert members == [f"train-{i:04d}" for i in range(23)]
     # Growing n_train never changes a complete batch under its name.
     assert unlearn_batches(30, 10)["train-0010-0019"] == batches["train-0010-0019"]
+
+
+def test_rule_resources_merge_default_and_drop_gpu_for_cpu_jobs():
+    from diffattr.resources import one_rule_resources as rule_resources
+
+    cfg = {"default": {"threads": 2, "runtime": 30, "mem_mb": 1000, "gpu": 0},
+           "unlearn": {"gpu": 1, "constraint": "a100", "runtime": 90}}
+    threads, res = rule_resources(cfg, "unlearn")
+    assert threads == 2 and res == {"runtime": 90, "mem_mb": 1000, "gpu": 1, "constraint": "a100", "cpus_per_task": 2}
+    threads, res = rule_resources(cfg, "behaviour")
+    assert "gpu" not in res and res["runtime"] == 30
+    with pytest.raises(ValueError, match="resources.retrain: unknown resource 'gpus'"):
+        rule_resources({"default": {}, "retrain": {"gpus": 1}}, "retrain")

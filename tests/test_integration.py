@@ -2,53 +2,14 @@
 
 import csv
 import json
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import h5py
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-COPY = ["Snakefile", "rules", "workflow", "config", "lib", "profiles", "envs"]
-SMOKE = ["--configfile", "config/config.yaml", "config/presets/smoke.yaml"]
+from conftest import SMOKE, planned_jobs, snakemake
 
 pytestmark = pytest.mark.integration
-
-
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=workdir, capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
-    return proc
-
-
-def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
-    out = snakemake(workdir, "-n", "--quiet", "rules", *args).stdout
-    if "Nothing to be done" in out:
-        return {}
-    jobs, table = {}, False
-    for line in out.splitlines():
-        parts = line.split()
-        if parts[:2] == ["job", "count"]:
-            table = True
-        elif table and len(parts) == 2 and parts[1].isdigit():
-            if parts[0] == "total":
-                break
-            jobs[parts[0]] = int(parts[1])
-    return jobs
-
-
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    work = tmp_path_factory.mktemp("workflow")
-    for name in COPY:
-        src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
-    snakemake(work, "--cores", "2", *SMOKE)
-    return work
 
 
 def test_smoke_run_writes_every_final_output(smoke_run):

@@ -73,7 +73,8 @@ def make_reference(data_npz: PathLike, classifier_pt: PathLike, out_npz: PathLik
 # ---------------------------------------------------------------- training stages
 def _train_and_save(model, images: np.ndarray, recipe_cfg: Mapping[str, Any], sched_cfg: Mapping[str, Any],
                     seed: int, out_model: PathLike, out_json: PathLike, logger: logging.Logger, label: str,
-                    extra: Mapping[str, Any] | None = None, startup: float | None = None) -> dict:
+                    extra: Mapping[str, Any] | None = None, startup: float | None = None,
+                    resume_path: PathLike | None = None) -> dict:
     import torch
 
     from .models import count_params, ddpm_scheduler, save_model
@@ -82,7 +83,8 @@ def _train_and_save(model, images: np.ndarray, recipe_cfg: Mapping[str, Any], sc
     recipe = Recipe.from_config(recipe_cfg, seed=seed)
     logger.info(f"{label}: {len(images)} images, {count_params(model)} params, {recipe}")
     ema_model, stats = train_ddpm(model, torch.from_numpy(images), recipe, ddpm_scheduler(sched_cfg), logger,
-                                  log_every=int(recipe_cfg.get("log_every", 100)), label=label)
+                                  log_every=int(recipe_cfg.get("log_every", 100)), label=label,
+                                  resume_path=resume_path, checkpoint_every=int(recipe_cfg.get("checkpoint_every", 0)))
     save_model(ema_model, out_model)
     stats.update({"seed": seed, "n_images": int(len(images)), "params": count_params(ema_model),
                   "startup_seconds": startup, **(extra or {})})
@@ -92,7 +94,7 @@ def _train_and_save(model, images: np.ndarray, recipe_cfg: Mapping[str, Any], sc
 
 def train_base(data_npz: PathLike, model_cfg: Mapping[str, Any], sched_cfg: Mapping[str, Any],
                recipe_cfg: Mapping[str, Any], out_dir: PathLike, out_json: PathLike,
-               logger: logging.Logger, startup: float | None = None) -> dict:
+               logger: logging.Logger, startup: float | None = None, resume_path: PathLike | None = None) -> dict:
     import torch
 
     from .data import load_dataset
@@ -102,12 +104,13 @@ def train_base(data_npz: PathLike, model_cfg: Mapping[str, Any], sched_cfg: Mapp
     torch.manual_seed(int(recipe_cfg["seed"]))  # weight initialisation
     model = build_unet(model_cfg, ds.images.shape[-1], ds.images.shape[1])
     return _train_and_save(model, ds.images, recipe_cfg, sched_cfg, int(recipe_cfg["seed"]), out_dir, out_json,
-                           logger, "train_base", startup=startup)
+                           logger, "train_base", startup=startup, resume_path=resume_path)
 
 
 def prune_and_finetune(base_dir: PathLike, data_npz: PathLike, ratio: float, importance_p: int,
                        finetune_cfg: Mapping[str, Any], sched_cfg: Mapping[str, Any], out_pt: PathLike,
-                       out_json: PathLike, logger: logging.Logger, startup: float | None = None) -> dict:
+                       out_json: PathLike, logger: logging.Logger, startup: float | None = None,
+                       resume_path: PathLike | None = None) -> dict:
     from .data import load_dataset
     from .models import load_model
     from .pruning import macs_and_params, prune_unet
@@ -122,7 +125,7 @@ def prune_and_finetune(base_dir: PathLike, data_npz: PathLike, ratio: float, imp
     extra = {"ratio": ratio, "params_before": params0, "params_after": params1, "macs_before": macs0,
              "macs_after": macs1}
     return _train_and_save(model, ds.images, finetune_cfg, sched_cfg, int(finetune_cfg["seed"]), out_pt, out_json,
-                           logger, "prune_finetune", extra=extra, startup=startup)
+                           logger, "prune_finetune", extra=extra, startup=startup, resume_path=resume_path)
 
 
 def make_subset(data_npz: PathLike, unit: str, alpha: float, seed: int, sid: str, out_json: PathLike) -> dict:
@@ -175,7 +178,7 @@ def unlearn_batch(pruned_pt: PathLike, data_npz: PathLike, subset_jsons: Sequenc
 
 def retrain(data_npz: PathLike, subset_json: PathLike, model_cfg: Mapping[str, Any], sched_cfg: Mapping[str, Any],
             recipe_cfg: Mapping[str, Any], retrain_seed: int, out_dir: PathLike, out_json: PathLike,
-            logger: logging.Logger, startup: float | None = None) -> dict:
+            logger: logging.Logger, startup: float | None = None, resume_path: PathLike | None = None) -> dict:
     """Train from scratch on S_k with the base recipe: the ground truth the LDS is measured against."""
     import torch
 
@@ -189,7 +192,7 @@ def retrain(data_npz: PathLike, subset_json: PathLike, model_cfg: Mapping[str, A
     model = build_unet(model_cfg, ds.images.shape[-1], ds.images.shape[1])
     images = ds.images[np.asarray(sub["sample_indices"], dtype=np.int64)]
     return _train_and_save(model, images, recipe_cfg, sched_cfg, seed, out_dir, out_json, logger,
-                           f"retrain {sub['id']}", startup=startup)
+                           f"retrain {sub['id']}", startup=startup, resume_path=resume_path)
 
 
 # ---------------------------------------------------------------- behaviour

@@ -6,8 +6,10 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping
 
 import torch
@@ -48,11 +50,16 @@ def train_ddpm(
     logger: logging.Logger,
     log_every: int = 100,
     label: str = "train",
+    resume_path: str | os.PathLike | None = None,
+    checkpoint_every: int = 0,
 ) -> tuple[torch.nn.Module, dict]:
     """Train `model` in place on `images` (N x C x H x W in [-1, 1]); return (EMA copy, stats).
 
     All randomness (batch indices, noise, timesteps, flips) comes from one generator seeded with
-    `recipe.seed`, so a run is reproducible on the CPU.
+    `recipe.seed`, so a run is reproducible on the CPU. With `resume_path` and `checkpoint_every`,
+    the whole training state (weights, Adam, EMA, generator) is saved every `checkpoint_every` steps
+    and a killed run resumes from it, losing at most that many steps; the result equals the
+    uninterrupted one. The resume file is removed once training finishes.
     """
     from diffusers.training_utils import EMAModel
 
@@ -68,7 +75,12 @@ def train_ddpm(
     progress = StepLogger(logger, recipe.steps, log_every, label)
     start = time.perf_counter()
     loss_value = float("nan")
-    for step in range(recipe.steps):
+    first = 0
+    resume = Path(resume_path) if resume_path else None
+    if resume is not None and resume.exists():
+        first, loss_value = load_resume_state(resume, recipe, model, opt, ema, gen)
+        logger.info(f"{label}: resumed from {resume} at step {first}")
+    for step in range(first, recipe.steps):
         idx = torch.randint(len(images), (recipe.batch_size,), generator=gen)
         x0 = images[idx]
         if recipe.hflip:
@@ -88,10 +100,38 @@ def train_ddpm(
         opt.step()
         ema.step(model.parameters())
         progress.step(step, loss_value)
+        if resume is not None and checkpoint_every and (step + 1) % checkpoint_every == 0 and step + 1 < recipe.steps:
+            save_resume_state(resume, recipe, step + 1, loss_value, model, opt, ema, gen)
     seconds = time.perf_counter() - start
     ema_model = copy.deepcopy(model)
     ema.copy_to(ema_model.parameters())
     ema_model.eval()
-    stats = {"steps": recipe.steps, "final_loss": loss_value, "train_seconds": seconds,
+    if resume is not None and resume.exists():
+        resume.unlink()
+    stats = {"steps": recipe.steps, "resumed_from_step": first, "final_loss": loss_value, "train_seconds": seconds,
              "steps_per_second": recipe.steps / seconds if seconds > 0 else None}
     return ema_model, stats
+
+
+def save_resume_state(path: Path, recipe: Recipe, step: int, loss: float, model, opt, ema, gen) -> None:
+    from .atomic import atomic_path
+
+    state = {"recipe": recipe.__dict__, "step": step, "loss": loss, "model": model.state_dict(),
+             "optimizer": opt.state_dict(), "ema": ema.state_dict(), "generator": gen.get_state()}
+    with atomic_path(path, suffix=".pt") as tmp:
+        torch.save(state, tmp)
+
+
+def load_resume_state(path: Path, recipe: Recipe, model, opt, ema, gen) -> tuple[int, float]:
+    """Restore a saved training state; a file from another recipe or a corrupt one is an error."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise ValueError(f"{path}: corrupt resume state ({exc}); delete it to restart this job from step 0") from None
+    if state.get("recipe") != recipe.__dict__:
+        raise ValueError(f"{path}: resume state of another recipe ({state.get('recipe')}); delete it to restart")
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    ema.load_state_dict(state["ema"])
+    gen.set_state(state["generator"])
+    return int(state["step"]), float(state["loss"])

@@ -7,5 +7,5 @@ sm = snakemake  # noqa: F821
 log, startup = start(sm.log[0], sm.threads)
 cfg = sm.params.prune
 prune_and_finetune(sm.input.base, sm.input.data, cfg["ratio"], cfg["importance_p"], cfg["finetune"],
-                   sm.params.scheduler, sm.output.model, sm.output.info, log, startup)
+                   sm.params.scheduler, sm.output.model, sm.output.info, log, startup, sm.params.resume)
 write_spec(sm.output.info.rsplit("/", 1)[0], sm.params.spec)

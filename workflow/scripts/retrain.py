@@ -7,5 +7,5 @@ sm = snakemake  # noqa: F821
 log, startup = start(sm.log[0], sm.threads)
 p = sm.params
 retrain(sm.input.data, sm.input.subset, p.model, p.scheduler, p.recipe, p.seed, sm.output.model, sm.output.info,
-        log, startup)
+        log, startup, p.resume)
 write_spec(sm.output.info.rsplit("/", 2)[0], p.spec)

@@ -6,5 +6,6 @@ from diffattr.pipeline import train_base, write_spec
 sm = snakemake  # noqa: F821
 log, startup = start(sm.log[0], sm.threads)
 p = sm.params
-train_base(sm.input.data, p.model, p.scheduler, p.recipe, sm.output.model, sm.output.info, log, startup)
+train_base(sm.input.data, p.model, p.scheduler, p.recipe, sm.output.model, sm.output.info, log, startup,
+           p.resume)
 write_spec(sm.output.info.rsplit("/", 1)[0], p.spec)

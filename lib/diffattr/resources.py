@@ -1,0 +1,28 @@
+"""Per-rule cluster resources from the config's `resources` section (runtime settings, not hashed)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+# Resource names snakemake-executor-plugin-slurm reads; anything else in the config is an error.
+KNOWN = {"threads", "runtime", "mem_mb", "gpu", "gpu_model", "gres", "constraint", "slurm_partition",
+         "slurm_account", "qos", "slurm_extra", "tasks", "nodes"}
+
+
+def rule_resources(resources_cfg: Mapping[str, Mapping[str, Any]], rules: list[str]) -> tuple[dict[str, int], dict[str, dict]]:
+    """Threads and resources of each named rule."""
+    pairs = {name: one_rule_resources(resources_cfg, name) for name in rules}
+    return {k: v[0] for k, v in pairs.items()}, {k: v[1] for k, v in pairs.items()}
+
+
+def one_rule_resources(resources_cfg: Mapping[str, Mapping[str, Any]], rule: str) -> tuple[int, dict[str, Any]]:
+    """(threads, resources) for `rule`: its own entry over `default`. `cpus_per_task` follows the
+    threads; `gpu: 0` and empty values are dropped so a CPU job never asks for a GPU."""
+    merged = {**resources_cfg.get("default", {}), **resources_cfg.get(rule, {})}
+    unknown = set(merged) - KNOWN
+    if unknown:
+        raise ValueError(f"config key resources.{rule}: unknown resource {sorted(unknown)[0]!r}; known: {sorted(KNOWN)}")
+    threads = int(merged.pop("threads", 1))
+    out = {k: v for k, v in merged.items() if v not in (None, "", 0)}
+    out["cpus_per_task"] = threads
+    return threads, out

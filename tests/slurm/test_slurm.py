@@ -1,0 +1,64 @@
+"""The smoke preset on a real single-node Slurm through `--profile slurm`, compared with a local run."""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cluster import Cluster, missing_binaries
+from conftest import SMOKE, copy_workflow, snakemake
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    missing = missing_binaries()
+    if missing:
+        if os.environ.get("DIFFATTR_NO_APT"):
+            pytest.skip(f"Slurm tests skipped: {os.environ['DIFFATTR_NO_APT']}")
+        if os.environ.get("CI"):
+            pytest.fail(f"Slurm binaries missing in CI: {missing}; .ci/run installs slurm-wlm and munge")
+        pytest.skip(f"Slurm not installed ({', '.join(missing)} missing): apt-get install slurm-wlm munge")
+    c = Cluster(tmp_path_factory.mktemp("slurm"))
+    try:
+        c.start()
+    except Exception:
+        c.stop()
+        raise
+    yield c
+    c.stop()
+
+
+def _behaviours(root: Path) -> dict[str, float]:
+    return {str(p.relative_to(root)): json.loads(p.read_text())["metrics"]["fid"]
+            for p in (root / "results/store/behaviour").glob("*/*.json") if p.name != "spec.json"}
+
+
+def _store_paths(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in (root / "results/store").glob("*/*")}
+
+
+def test_profile_resolves_from_the_root():
+    root = Path(__file__).resolve().parents[2]
+    assert (root / "slurm").is_symlink() and (root / "slurm" / "config.yaml").exists()
+
+
+def test_smoke_on_slurm_matches_local_run(cluster, smoke_run, tmp_path):
+    work = copy_workflow(tmp_path / "wf")
+    proc = snakemake(work, "--profile", "slurm", "-j", "8", *SMOKE, check=False)
+    if proc.returncode != 0:
+        logs = "\n".join(p.read_text()[-2000:] for p in (work / ".snakemake/slurm_logs").rglob("*.log"))
+        raise AssertionError(f"slurm run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}\n{logs}\n{cluster.logs()}")
+    out = proc.stdout + proc.stderr
+    assert "submitted with SLURM jobid" in out
+    assert _store_paths(work) == _store_paths(smoke_run)
+    local, remote = _behaviours(smoke_run), _behaviours(work)
+    assert local.keys() == remote.keys() and len(local) > 10
+    for key, value in local.items():
+        assert remote[key] == pytest.approx(value, rel=1e-6, abs=1e-6), key
+    assert json.loads((work / "results/runs/smoke/lds.json").read_text())["lds"] == pytest.approx(
+        json.loads((smoke_run / "results/runs/smoke/lds.json").read_text())["lds"])
+    shutil.rmtree(work / "results")
