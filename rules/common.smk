@@ -9,7 +9,7 @@ if LIBDIR not in sys.path:
     sys.path.insert(0, LIBDIR)
 
 from diffattr.config import ConfigError, validate_config
-from diffattr.plan import build_plan, test_ids, train_ids, unlearn_batches
+from diffattr.plan import build_plan, matrix_ids, test_ids, train_ids, unlearn_batches
 from diffattr.resources import rule_resources
 
 try:
@@ -21,6 +21,7 @@ PLAN = build_plan(config)
 D = {stage: PLAN.dir(stage) for stage in PLAN.hashes}
 TRAIN_IDS = train_ids(config)
 TEST_IDS = test_ids(config)
+MATRIX_TRAIN_IDS, MATRIX_TEST_IDS = matrix_ids(config)
 BATCHES = unlearn_batches(
     config["subsets"]["n_train"], config["unlearn"]["subsets_per_job"]
 )

@@ -1,8 +1,8 @@
 rule matrix:
     input:
-        unlearn=[behaviour_json("behaviour_unlearn", sid) for sid in TRAIN_IDS],
-        retrain=[behaviour_json("behaviour_retrain", sid) for sid in TEST_IDS],
-        subsets=[subset_json(sid) for sid in TRAIN_IDS + TEST_IDS],
+        unlearn=[behaviour_json("behaviour_unlearn", sid) for sid in MATRIX_TRAIN_IDS],
+        retrain=[behaviour_json("behaviour_retrain", sid) for sid in MATRIX_TEST_IDS],
+        subsets=[subset_json(sid) for sid in MATRIX_TRAIN_IDS + MATRIX_TEST_IDS],
     output:
         matrix=f"{D['matrix']}/matrix.h5",
     log:

@@ -28,5 +28,6 @@ rule run_view:
         stores=D,
         hashes=PLAN.hashes,
         run_name=config["run_name"],
+        excluded=config["subsets"]["exclude"],
     script:
         "../workflow/scripts/run_view.py"

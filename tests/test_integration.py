@@ -73,3 +73,33 @@ def test_bad_config_fails_at_start_with_the_key(smoke_run):
     proc = snakemake(smoke_run, "-n", *SMOKE, str(over), check=False)
     assert proc.returncode != 0
     assert "config key subsets.alpha" in proc.stdout + proc.stderr
+
+
+def test_failed_subsets_can_be_excluded_and_the_rest_fitted(smoke_run, tmp_path):
+    """After failed jobs (simulated by deleting their behaviour), diffattr.missing names them and its
+    overlay fits the datamodel on the rows that exist, re-running only the analysis stages."""
+    import shutil
+    import subprocess
+    import sys
+
+    work = tmp_path / "wf"
+    shutil.copytree(smoke_run, work, symlinks=True)
+    lost = next((work / "results/store/behaviour").glob("*/train-0001.json"))
+    lost.unlink()
+    proc = subprocess.run([sys.executable, "-m", "diffattr.missing", "config/config.yaml", "config/presets/smoke.yaml"],
+                          cwd=work, capture_output=True, text=True, check=True,
+                          env={"PYTHONPATH": str(work / "lib"), "PATH": ""})
+    assert "train-0001" in proc.stderr and "1 subsets lack a behaviour" in proc.stderr
+    (work / "exclude.yaml").write_text(proc.stdout)
+    assert yaml.safe_load(proc.stdout) == {"subsets": {"exclude": ["train-0001"]}}
+    jobs = planned_jobs(work, *SMOKE, "exclude.yaml")
+    assert set(jobs) == {"matrix", "datamodel", "lds", "run_view", "all"}
+    snakemake(work, "--cores", "2", *SMOKE, "exclude.yaml")
+    lds = json.loads((work / "results/runs/smoke/lds.json").read_text())
+    assert lds["n_train_models"] == 5 and lds["n_test_models"] == 4
+    manifest = json.loads((work / "results/runs/smoke/manifest.json").read_text())
+    assert manifest["excluded_subsets"] == ["train-0001"]
+    # Excluding too much is refused before any job runs, naming the key.
+    (work / "too_many.yaml").write_text("subsets: {exclude: [test-0000, test-0001]}\n")
+    proc = snakemake(work, "-n", *SMOKE, "too_many.yaml", check=False)
+    assert proc.returncode != 0 and "config key subsets.exclude" in proc.stdout + proc.stderr

@@ -65,3 +65,27 @@ def test_bad_config_fails_with_one_line_naming_the_key(config, schema_path, muta
         validate_config(config, schema_path)
     text = str(err.value)
     assert message in text and "\n" not in text
+
+
+@pytest.mark.parametrize(
+    "exclude, message",
+    [
+        (["train-0099"], "'train-0099' is not among the configured subsets"),
+        ([f"train-{i:04d}" for i in range(39)], "fewer than datamodel.min_models=2"),
+        ([f"test-{i:04d}" for i in range(18)], "the LDS needs at least 3"),
+    ],
+)
+def test_bad_exclusions_fail_naming_the_key(config, schema_path, exclude, message):
+    config["subsets"]["exclude"] = exclude
+    with pytest.raises(ConfigError, match="subsets.exclude") as err:
+        validate_config(config, schema_path)
+    assert message in str(err.value)
+
+
+def test_exclusions_leave_the_other_subsets(config, schema_path):
+    from diffattr.plan import matrix_ids
+
+    config["subsets"]["exclude"] = ["train-0003", "test-0001"]
+    validate_config(config, schema_path)
+    train, test = matrix_ids(config)
+    assert len(train) == 39 and "train-0003" not in train and len(test) == 19 and "test-0001" not in test

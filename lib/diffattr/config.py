@@ -34,9 +34,28 @@ def validate_config(config: Mapping[str, Any], schema_path: str | os.PathLike) -
         if isinstance(err.instance, str) and err.validator in ("type", "minimum", "exclusiveMinimum"):
             hint = " (--config passes nested values as strings: put them in an overlay --configfile)"
         raise ConfigError(f"config key {key}: {err.message}{hint}")
+    _check_exclusions(config)
     if config["behaviour"]["target"] not in config["behaviour"]["metrics"]:
         raise ConfigError("config key behaviour.target: must be one of behaviour.metrics "
                           f"{config['behaviour']['metrics']}")
     if config["datamodel"]["primary"] not in config["datamodel"]["estimators"]:
         raise ConfigError("config key datamodel.primary: must be one of datamodel.estimators "
                           f"{config['datamodel']['estimators']}")
+
+
+def _check_exclusions(config: Mapping[str, Any]) -> None:
+    from .plan import matrix_ids, test_ids, train_ids
+
+    known = set(train_ids(config)) | set(test_ids(config))
+    unknown = [s for s in config["subsets"].get("exclude", []) if s not in known]
+    if unknown:
+        raise ConfigError(f"config key subsets.exclude: {unknown[0]!r} is not among the configured subsets "
+                          f"(train-0000..train-{config['subsets']['n_train'] - 1:04d}, "
+                          f"test-0000..test-{config['subsets']['n_test'] - 1:04d})")
+    train, test = matrix_ids(config)
+    need = config["datamodel"].get("min_models", 2)
+    if len(train) < need:
+        raise ConfigError(f"config key subsets.exclude: leaves {len(train)} unlearned models, fewer than "
+                          f"datamodel.min_models={need}; rerun the failed subsets or lower datamodel.min_models")
+    if len(test) < 3:
+        raise ConfigError(f"config key subsets.exclude: leaves {len(test)} test models; the LDS needs at least 3")

@@ -30,7 +30,7 @@ STAGES: dict[str, tuple[str, list[str], list[str]]] = {
     "behaviour_prune": ("1", ["behaviour"], ["reference", "prune"]),
     "behaviour_unlearn": ("1", ["behaviour"], ["reference", "unlearn"]),
     "behaviour_retrain": ("1", ["behaviour"], ["reference", "retrain"]),
-    "matrix": ("1", ["subsets.n_train", "subsets.n_test"], ["behaviour_unlearn", "behaviour_retrain", "subsets"]),
+    "matrix": ("1", ["subsets.n_train", "subsets.n_test", "subsets.exclude"], ["behaviour_unlearn", "behaviour_retrain", "subsets"]),
     "datamodel": ("1", ["datamodel", "behaviour.target"], ["matrix"]),
     "lds": ("1", ["lds"], ["datamodel"]),
 }
@@ -39,7 +39,7 @@ STAGES: dict[str, tuple[str, list[str], list[str]]] = {
 UNHASHED = {
     "train_base.log_every", "prune.finetune.log_every", "unlearn.log_every", "unlearn.subsets_per_job",
     "train_base.checkpoint_every", "prune.finetune.checkpoint_every", "unlearn.checkpoint_every",
-    "behaviour.target", "behaviour.batch_size",
+    "behaviour.target", "behaviour.batch_size", "datamodel.min_models",
 }
 
 
@@ -89,6 +89,12 @@ def train_ids(config: Mapping[str, Any]) -> list[str]:
 
 def test_ids(config: Mapping[str, Any]) -> list[str]:
     return [subset_id("test", i) for i in range(config["subsets"]["n_test"])]
+
+
+def matrix_ids(config: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """The train and test subsets whose models enter the matrix (all but `subsets.exclude`)."""
+    skip = set(config["subsets"].get("exclude", []))
+    return [s for s in train_ids(config) if s not in skip], [s for s in test_ids(config) if s not in skip]
 
 
 def unlearn_batches(n_train: int, per_job: int) -> dict[str, list[str]]:

@@ -19,7 +19,7 @@ def unlearn_startup_summary(batch_dirs: Sequence[str]) -> dict:
 
 
 def write_run_view(inputs: Mapping[str, object], outputs: Sequence[str], stores: Mapping[str, str],
-                   hashes: Mapping[str, str], run_name: str) -> None:
+                   hashes: Mapping[str, str], run_name: str, excluded: Sequence[str] = ()) -> None:
     by_name = {Path(o).name: o for o in outputs}
     for key, name in (("lds", "lds.json"), ("attributions", "attributions.csv"), ("matrix", "matrix.h5")):
         with atomic_path(by_name[name], suffix=Path(name).suffix) as tmp:
@@ -30,6 +30,7 @@ def write_run_view(inputs: Mapping[str, object], outputs: Sequence[str], stores:
     batches = [batches] if isinstance(batches, str) else list(batches)
     write_json(by_name["manifest.json"], {
         "run_name": run_name,
+        "excluded_subsets": list(excluded),
         "stores": dict(stores),
         "hashes": dict(hashes),
         "lds": {k: lds[k] for k in ("lds", "ci95", "estimator", "behaviour", "n_train_models", "n_test_models")},

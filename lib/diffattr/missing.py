@@ -1,0 +1,61 @@
+"""List the subsets whose behaviour is missing after a `--keep-going` run with failed jobs, and
+print the overlay that fits the datamodel on the rows that exist.
+
+Usage (from the workflow's directory, with the same config files as the run):
+    python -m diffattr.missing config/config.yaml [overlay.yaml ...] > exclude.yaml
+    snakemake --configfile config/config.yaml [overlay.yaml ...] exclude.yaml
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import yaml
+
+from .plan import build_plan, test_ids, train_ids
+
+
+def merge(base: dict, over: Mapping[str, Any]) -> dict:
+    """Nested update, as Snakemake merges several --configfile files."""
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def load_configs(paths: Sequence[str]) -> dict:
+    config: dict = {}
+    for path in paths:
+        with open(path) as fh:
+            merge(config, yaml.safe_load(fh) or {})
+    return config
+
+
+def missing_subsets(config: Mapping[str, Any], root: str | Path = ".") -> list[str]:
+    """Subset ids (train and test) whose behaviour JSON is not in the store."""
+    plan = build_plan(config)
+    root = Path(root)
+    out = [s for s in train_ids(config) if not (root / plan.dir("behaviour_unlearn") / f"{s}.json").exists()]
+    out += [s for s in test_ids(config) if not (root / plan.dir("behaviour_retrain") / f"{s}.json").exists()]
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        print(__doc__, file=sys.stderr)
+        return 2
+    config = load_configs(argv)
+    missing = missing_subsets(config)
+    already = list(config["subsets"].get("exclude", []))
+    print(f"# {len(missing)} subsets lack a behaviour: {', '.join(missing) or 'none'}", file=sys.stderr)
+    print(yaml.safe_dump({"subsets": {"exclude": sorted(set(already) | set(missing))}}, default_flow_style=None), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
