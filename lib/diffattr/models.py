@@ -33,30 +33,23 @@ def build_unet(model_cfg: Mapping[str, Any], sample_size: int, channels: int) ->
     )
 
 
+def _scheduler_kwargs(sched_cfg: Mapping[str, Any]) -> dict:
+    keys = ("num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "prediction_type", "clip_sample")
+    return {k: sched_cfg[k] for k in keys}
+
+
 def ddpm_scheduler(sched_cfg: Mapping[str, Any]):
+    """The training-time forward process."""
     from diffusers import DDPMScheduler
 
-    return DDPMScheduler(
-        num_train_timesteps=sched_cfg["num_train_timesteps"],
-        beta_start=sched_cfg["beta_start"],
-        beta_end=sched_cfg["beta_end"],
-        beta_schedule=sched_cfg["beta_schedule"],
-        prediction_type=sched_cfg["prediction_type"],
-        clip_sample=sched_cfg["clip_sample"],
-    )
+    return DDPMScheduler(**_scheduler_kwargs(sched_cfg))
 
 
 def ddim_scheduler(sched_cfg: Mapping[str, Any]):
+    """The same noise schedule, sampled with DDIM."""
     from diffusers import DDIMScheduler
 
-    return DDIMScheduler(
-        num_train_timesteps=sched_cfg["num_train_timesteps"],
-        beta_start=sched_cfg["beta_start"],
-        beta_end=sched_cfg["beta_end"],
-        beta_schedule=sched_cfg["beta_schedule"],
-        prediction_type=sched_cfg["prediction_type"],
-        clip_sample=sched_cfg["clip_sample"],
-    )
+    return DDIMScheduler(**_scheduler_kwargs(sched_cfg))
 
 
 def save_model(model: torch.nn.Module, path: str | os.PathLike) -> None:
