@@ -125,6 +125,11 @@ def test_sigkilled_run_is_completed_by_a_rerun(tmp_path):
             assert path.name.startswith("."), path
         elif path.suffix == ".json":
             json.loads(path.read_text())
+    # A SIGKILLed snakemake leaves its lock behind: the documented recovery is --unlock, then the
+    # same command (the default profile sets rerun-incomplete).
+    locked = snakemake(work, "--cores", "2", *SMOKE, check=False)
+    assert locked.returncode != 0 and "--unlock" in locked.stdout + locked.stderr
+    snakemake(work, "--unlock", *SMOKE)
     snakemake(work, "--cores", "2", *SMOKE)
     with h5py.File(work / "results/runs/smoke/matrix.h5") as f:
         rows = list(zip([s.decode() for s in f["source"][()]], [s.decode() for s in f["subset_ids"][()]]))
