@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 SNAKEMAKE := .venv/bin/snakemake
 
-.PHONY: setup run smoke test lint bench clean-runs
+.PHONY: setup run smoke test lint bench
 
 setup: .venv/.installed
 

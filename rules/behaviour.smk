@@ -21,7 +21,7 @@ rule behaviour:
     params:
         spec=lambda w: spec(f"behaviour_{BEHAVIOUR_SOURCE[w.bhash]}"),
         source=lambda w: BEHAVIOUR_SOURCE[w.bhash],
-        behaviour=config["behaviour"],
+        behaviour=hashed("behaviour_base", "behaviour"),
         scheduler=config["scheduler"],
     script:
         "../workflow/scripts/behaviour.py"

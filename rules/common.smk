@@ -55,6 +55,13 @@ def spec(stage):
     return PLAN.specs[stage]
 
 
+def hashed(stage, section):
+    """A config section as hashed into `stage`'s path: runtime keys (logging, checkpointing,
+    batching) are left out so that changing them does not trip the params rerun trigger.
+    """
+    return PLAN.specs[stage]["config"][section]
+
+
 def subset_json(sid):
     return f"{D['subsets']}/{sid}.json"
 

@@ -16,7 +16,7 @@ rule prune:
         **RESOURCES_OF["prune"],
     params:
         spec=spec("prune"),
-        prune=config["prune"],
+        prune=hashed("prune", "prune"),
         scheduler=config["scheduler"],
         resume=f"{RESUME}/prune/{PLAN.hashes['prune']}.pt",
     script:

@@ -18,7 +18,7 @@ rule retrain:
         spec=spec("retrain"),
         model=config["model"],
         scheduler=config["scheduler"],
-        recipe=config["train_base"],
+        recipe=hashed("retrain", "train_base"),
         seed=config["retrain"]["seed"],
         resume=f"{RESUME}/retrain/{PLAN.hashes['retrain']}/{{subset}}.pt",
     script:

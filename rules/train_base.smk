@@ -17,7 +17,7 @@ rule train_base:
         spec=spec("train_base"),
         model=config["model"],
         scheduler=config["scheduler"],
-        recipe=config["train_base"],
+        recipe=hashed("train_base", "train_base"),
         resume=f"{RESUME}/train_base/{PLAN.hashes['train_base']}.pt",
     script:
         "../workflow/scripts/train_base.py"

@@ -18,7 +18,7 @@ rule unlearn:
         **RESOURCES_OF["unlearn"],
     params:
         spec=spec("unlearn"),
-        recipe=config["unlearn"],
+        recipe=hashed("unlearn", "unlearn"),
         scheduler=config["scheduler"],
     script:
         "../workflow/scripts/unlearn.py"

@@ -100,3 +100,15 @@ def test_rule_resources_merge_default_and_drop_gpu_for_cpu_jobs():
     assert "gpu" not in res and res["runtime"] == 30
     with pytest.raises(ValueError, match="resources.retrain: unknown resource 'gpus'"):
         rule_resources({"default": {}, "retrain": {"gpus": 1}}, "retrain")
+
+
+def test_runtime_settings_are_exactly_the_unhashed_keys_of_a_section(config):
+    from diffattr.plan import runtime_settings, stage_config
+
+    assert runtime_settings(config, "train_base") == {"log_every": 200, "checkpoint_every": 500}
+    assert runtime_settings(config, "prune.finetune") == {"log_every": 100, "checkpoint_every": 200}
+    assert runtime_settings(config, "unlearn") == {"log_every": 100, "subsets_per_job": 10}
+    # Hashed part + runtime part = the whole section, with no key in both.
+    hashed = stage_config(config, "unlearn")["unlearn"]
+    assert not set(hashed) & set(runtime_settings(config, "unlearn"))
+    assert {**hashed, **runtime_settings(config, "unlearn")} == config["unlearn"]

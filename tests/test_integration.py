@@ -67,6 +67,17 @@ def test_unlearn_change_replans_only_downstream_and_back_reuses(smoke_run):
     assert planned_jobs(smoke_run, *SMOKE) == {}
 
 
+def test_runtime_settings_change_plans_nothing(smoke_run):
+    # Logging, checkpointing, batching and sampling batch size reach the jobs through the config,
+    # not params: changing them re-runs nothing (Snakemake's params trigger stays quiet).
+    over = smoke_run / "runtime.yaml"
+    over.write_text("train_base: {log_every: 3, checkpoint_every: 7}\n"
+                    "prune: {finetune: {log_every: 2, checkpoint_every: 5}}\n"
+                    "unlearn: {log_every: 1}\nbehaviour: {batch_size: 50}\n"
+                    "resources: {default: {threads: 1, mem_mb: 999}}\n")
+    assert planned_jobs(smoke_run, *SMOKE, str(over)) == {}
+
+
 def test_bad_config_fails_at_start_with_the_key(smoke_run):
     over = smoke_run / "bad.yaml"
     over.write_text("subsets: {alpha: 1.5}\n")

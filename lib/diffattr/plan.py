@@ -83,6 +83,18 @@ def build_plan(config: Mapping[str, Any]) -> Plan:
     return plan
 
 
+def runtime_settings(config: Mapping[str, Any], section: str) -> dict:
+    """The unhashed keys directly under a dotted config section (e.g. `train_base` -> log_every,
+    checkpoint_every). Jobs read these from the full config, not from params, so changing them
+    neither renames artifacts nor trips Snakemake's params rerun trigger."""
+    node: Any = config
+    for part in section.split("."):
+        node = node[part]
+    prefix = section + "."
+    names = {k[len(prefix):] for k in UNHASHED if k.startswith(prefix) and "." not in k[len(prefix):]}
+    return {k: node[k] for k in names if k in node}
+
+
 def train_ids(config: Mapping[str, Any]) -> list[str]:
     return [subset_id("train", i) for i in range(config["subsets"]["n_train"])]
 

@@ -54,7 +54,6 @@ class Cluster:
         self.root, self.cpus, self.mem = root, cpus, mem
         self.host = socket.gethostname().split(".")[0]
         self.conf = DEFAULT_CONF
-        self.env = dict(os.environ)
 
     def start(self) -> None:
         if self.conf.exists() and not self.conf.read_text().startswith(MARKER):
@@ -65,11 +64,11 @@ class Cluster:
         self.conf.write_text(CONF.format(host=self.host, d=self.root, cpus=self.cpus, mem=self.mem,
                                          ctld_port=16817, d_port=16818))
         self._start_munge()
-        subprocess.run(["slurmctld", "-f", str(self.conf)], check=True, env=self.env)
-        subprocess.run(["slurmd", "-f", str(self.conf)], check=True, env=self.env)
+        subprocess.run(["slurmctld", "-f", str(self.conf)], check=True)
+        subprocess.run(["slurmd", "-f", str(self.conf)], check=True)
         deadline = time.time() + 60
         while time.time() < deadline:
-            out = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, env=self.env)
+            out = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
             if out.returncode == 0 and out.stdout.strip() in ("idle", "mixed", "allocated"):
                 return
             time.sleep(1)

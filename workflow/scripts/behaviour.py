@@ -4,6 +4,7 @@ from pathlib import Path
 
 from diffattr.jobs import start
 from diffattr.pipeline import evaluate_model, write_spec
+from diffattr.plan import runtime_settings
 
 sm = snakemake  # noqa: F821
 log, startup = start(sm.log[0], sm.threads)
@@ -12,7 +13,8 @@ if "batch" in inp.keys():  # an unlearned model lives inside its batch folder
     model, train = Path(inp.batch) / sid / "model.pt", Path(inp.batch) / sid / "train.json"
 else:
     model, train = inp.model, inp.train
-out = evaluate_model(model, train, inp.classifier, inp.reference, sm.params.scheduler, sm.params.behaviour,
+out = evaluate_model(model, train, inp.classifier, inp.reference, sm.params.scheduler,
+                     {**sm.params.behaviour, **runtime_settings(sm.config, "behaviour")},
                      sm.params.source, sid, sm.output.behaviour, startup)
 write_spec(Path(sm.output.behaviour).parent, sm.params.spec)
 log.info(f"{sm.params.source} {sid}: {out['metrics']} in {out['eval_seconds']:.1f}s")

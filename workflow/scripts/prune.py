@@ -2,10 +2,12 @@
 import _libpath  # noqa: F401  (lib/ on sys.path)
 from diffattr.jobs import start
 from diffattr.pipeline import prune_and_finetune, write_spec
+from diffattr.plan import runtime_settings
 
 sm = snakemake  # noqa: F821
 log, startup = start(sm.log[0], sm.threads)
 cfg = sm.params.prune
-prune_and_finetune(sm.input.base, sm.input.data, cfg["ratio"], cfg["importance_p"], cfg["finetune"],
+finetune = {**cfg["finetune"], **runtime_settings(sm.config, "prune.finetune")}
+prune_and_finetune(sm.input.base, sm.input.data, cfg["ratio"], cfg["importance_p"], finetune,
                    sm.params.scheduler, sm.output.model, sm.output.info, log, startup, sm.params.resume)
 write_spec(sm.output.info.rsplit("/", 1)[0], sm.params.spec)

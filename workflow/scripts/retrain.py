@@ -2,10 +2,12 @@
 import _libpath  # noqa: F401  (lib/ on sys.path)
 from diffattr.jobs import start
 from diffattr.pipeline import retrain, write_spec
+from diffattr.plan import runtime_settings
 
 sm = snakemake  # noqa: F821
 log, startup = start(sm.log[0], sm.threads)
 p = sm.params
-retrain(sm.input.data, sm.input.subset, p.model, p.scheduler, p.recipe, p.seed, sm.output.model, sm.output.info,
+recipe = {**p.recipe, **runtime_settings(sm.config, "train_base")}
+retrain(sm.input.data, sm.input.subset, p.model, p.scheduler, recipe, p.seed, sm.output.model, sm.output.info,
         log, startup, p.resume)
 write_spec(sm.output.info.rsplit("/", 2)[0], p.spec)

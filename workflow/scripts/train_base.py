@@ -2,10 +2,12 @@
 import _libpath  # noqa: F401  (lib/ on sys.path)
 from diffattr.jobs import start
 from diffattr.pipeline import train_base, write_spec
+from diffattr.plan import runtime_settings
 
 sm = snakemake  # noqa: F821
 log, startup = start(sm.log[0], sm.threads)
 p = sm.params
-train_base(sm.input.data, p.model, p.scheduler, p.recipe, sm.output.model, sm.output.info, log, startup,
+recipe = {**p.recipe, **runtime_settings(sm.config, "train_base")}
+train_base(sm.input.data, p.model, p.scheduler, recipe, sm.output.model, sm.output.info, log, startup,
            p.resume)
 write_spec(sm.output.info.rsplit("/", 1)[0], p.spec)

@@ -2,10 +2,12 @@
 import _libpath  # noqa: F401  (lib/ on sys.path)
 from diffattr.jobs import start
 from diffattr.pipeline import unlearn_batch, write_spec
+from diffattr.plan import runtime_settings
 
 sm = snakemake  # noqa: F821
 log, startup = start(sm.log[0], sm.threads)
 p = sm.params
-unlearn_batch(sm.input.pruned, sm.input.data, list(sm.input.subsets), p.recipe, p.scheduler, sm.output.batch,
+recipe = {**p.recipe, **runtime_settings(sm.config, "unlearn")}
+unlearn_batch(sm.input.pruned, sm.input.data, list(sm.input.subsets), recipe, p.scheduler, sm.output.batch,
               log, startup)
 write_spec(sm.output.batch.rsplit("/", 1)[0], p.spec)
