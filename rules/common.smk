@@ -9,7 +9,15 @@ if LIBDIR not in sys.path:
     sys.path.insert(0, LIBDIR)
 
 from diffattr.config import ConfigError, validate_config
-from diffattr.plan import build_plan, matrix_ids, test_ids, train_ids, unlearn_batches
+from diffattr.plan import (
+    all_chunks,
+    build_plan,
+    chunk_of,
+    matrix_ids,
+    test_ids,
+    train_ids,
+    unlearn_batches,
+)
 from diffattr.resources import rule_resources
 
 try:
@@ -25,7 +33,8 @@ MATRIX_TRAIN_IDS, MATRIX_TEST_IDS = matrix_ids(config)
 BATCHES = unlearn_batches(
     config["subsets"]["n_train"], config["unlearn"]["subsets_per_job"]
 )
-BATCH_OF = {sid: batch for batch, members in BATCHES.items() for sid in members}
+ALL_CHUNKS = all_chunks(config)
+CHUNK_OF = chunk_of(config)
 RUN_DIR = f"results/runs/{config['run_name']}"
 LOGS = "results/logs"
 HEAVY_RULES = [
@@ -62,12 +71,14 @@ def hashed(stage, section):
     return PLAN.specs[stage]["config"][section]
 
 
-def subset_json(sid):
-    return f"{D['subsets']}/{sid}.json"
+def chunk_json(sid):
+    """The subsets file holding subset `sid` (one file per chunk of unlearn.subsets_per_job)."""
+    return f"{D['subsets']}/{CHUNK_OF[sid]}.json"
 
 
 def model_inputs(wildcards):
-    """The checkpoint and training record that behaviour {bhash}/{subset} evaluates."""
+    """The checkpoint and training record that behaviour {bhash}/{subset} evaluates (unlearned
+    models are evaluated per batch by rule behaviour_batch)."""
     src = BEHAVIOUR_SOURCE[wildcards.bhash]
     sid = wildcards.subset
     if src == "base":
@@ -77,8 +88,6 @@ def model_inputs(wildcards):
         }
     if src == "prune":
         return {"model": f"{D['prune']}/model.pt", "train": f"{D['prune']}/prune.json"}
-    if src == "unlearn":
-        return {"batch": f"{D['unlearn']}/{BATCH_OF[sid]}"}
     return {
         "model": f"{D['retrain']}/{sid}/model",
         "train": f"{D['retrain']}/{sid}/train.json",
@@ -86,10 +95,12 @@ def model_inputs(wildcards):
 
 
 def behaviour_json(stage, sid):
+    if stage == "behaviour_unlearn":
+        return f"{D[stage]}/{CHUNK_OF[sid]}/{sid}.json"
     return f"{D[stage]}/{sid}.json"
 
 
 wildcard_constraints:
     subset=r"(train|test)-\d{4}|full",
     batch=r"train-\d{4}-\d{4}",
-    bhash="|".join(BEHAVIOUR_SOURCE),
+    chunk=r"(train|test)-\d{4}-\d{4}",

@@ -1,8 +1,10 @@
 rule matrix:
     input:
-        unlearn=[behaviour_json("behaviour_unlearn", sid) for sid in MATRIX_TRAIN_IDS],
+        unlearn=sorted(
+            {f"{D['behaviour_unlearn']}/{CHUNK_OF[sid]}" for sid in MATRIX_TRAIN_IDS}
+        ),
         retrain=[behaviour_json("behaviour_retrain", sid) for sid in MATRIX_TEST_IDS],
-        subsets=[subset_json(sid) for sid in MATRIX_TRAIN_IDS + MATRIX_TEST_IDS],
+        subsets=sorted({chunk_json(sid) for sid in MATRIX_TRAIN_IDS + MATRIX_TEST_IDS}),
     output:
         matrix=f"{D['matrix']}/matrix.h5",
     log:
@@ -12,5 +14,6 @@ rule matrix:
     params:
         spec=spec("matrix"),
         config_hash=PLAN.hashes["matrix"],
+        train_ids=MATRIX_TRAIN_IDS,
     script:
         "../workflow/scripts/matrix.py"

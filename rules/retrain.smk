@@ -1,7 +1,7 @@
 rule retrain:
     input:
         data=rules.data.output.data,
-        subset=lambda w: subset_json(w.subset),
+        subsets=lambda w: chunk_json(w.subset),
     output:
         model=directory(f"{D['retrain']}/{{subset}}/model"),
         info=f"{D['retrain']}/{{subset}}/train.json",

@@ -1,10 +1,12 @@
+# One job per chunk of subsets (train chunks are the unlearning batches), so thousands of subsets
+# cost hundreds of jobs; each subset is still a pure function of (seed, family, index).
 rule subsets:
     input:
         data=rules.data.output.data,
     output:
-        subset=f"{D['subsets']}/{{subset}}.json",
+        chunk=f"{D['subsets']}/{{chunk}}.json",
     log:
-        f"{LOGS}/subsets/{PLAN.hashes['subsets']}/{{subset}}.log",
+        f"{LOGS}/subsets/{PLAN.hashes['subsets']}/{{chunk}}.log",
     group:
         GROUPS.get("subsets")
     localrule: True
@@ -15,5 +17,6 @@ rule subsets:
         unit=config["attribution"]["unit"],
         alpha=config["subsets"]["alpha"],
         seed=config["subsets"]["seed"],
+        members=lambda w: ALL_CHUNKS[w.chunk],
     script:
         "../workflow/scripts/subsets.py"

@@ -4,7 +4,7 @@ rule unlearn:
     input:
         pruned=rules.prune.output.model,
         data=rules.data.output.data,
-        subsets=lambda w: [subset_json(sid) for sid in BATCHES[w.batch]],
+        subsets=f"{D['subsets']}/{{batch}}.json",
     output:
         batch=directory(f"{D['unlearn']}/{{batch}}"),
     log:

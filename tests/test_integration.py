@@ -43,8 +43,10 @@ def test_smoke_run_writes_every_final_output(smoke_run):
 
 
 def test_behaviour_json_records_value_seeds_and_times(smoke_run):
-    files = list((smoke_run / "results/store/behaviour").glob("*/train-0000.json"))
+    files = list((smoke_run / "results/store/behaviour").glob("*/train-0000-0002/train-0000.json"))
     assert len(files) == 1
+    job = json.loads((files[0].parent / "job.json").read_text())
+    assert job["subsets"] == ["train-0000", "train-0001", "train-0002"] and 0 < job["startup_share"] < 1
     beh = json.loads(files[0].read_text())
     assert beh["source"] == "unlearn" and beh["metrics"]["fid"] > 0 and beh["n_samples"] == 100
     for key in ("noise_seed", "train_seconds", "eval_seconds", "startup_seconds"):
@@ -87,29 +89,30 @@ def test_bad_config_fails_at_start_with_the_key(smoke_run):
 
 
 def test_failed_subsets_can_be_excluded_and_the_rest_fitted(smoke_run, tmp_path):
-    """After failed jobs (simulated by deleting their behaviour), diffattr.missing names them and its
-    overlay fits the datamodel on the rows that exist, re-running only the analysis stages."""
+    """After a failed job (simulated by deleting one batch's behaviours), diffattr.missing names its
+    subsets and its overlay fits the datamodel on the rows that exist, re-running only the analysis."""
     import shutil
     import subprocess
     import sys
 
     work = tmp_path / "wf"
     shutil.copytree(smoke_run, work, symlinks=True)
-    lost = next((work / "results/store/behaviour").glob("*/train-0001.json"))
-    lost.unlink()
+    lost = next((work / "results/store/behaviour").glob("*/train-0003-0005"))
+    shutil.rmtree(lost)
     proc = subprocess.run([sys.executable, "-m", "diffattr.missing", "config/config.yaml", "config/presets/smoke.yaml"],
                           cwd=work, capture_output=True, text=True, check=True,
                           env={"PYTHONPATH": str(work / "lib"), "PATH": ""})
-    assert "train-0001" in proc.stderr and "1 subsets lack a behaviour" in proc.stderr
+    assert "train-0003, train-0004, train-0005" in proc.stderr and "3 subsets lack a behaviour" in proc.stderr
     (work / "exclude.yaml").write_text(proc.stdout)
-    assert yaml.safe_load(proc.stdout) == {"subsets": {"exclude": ["train-0001"]}}
+    lost_ids = ["train-0003", "train-0004", "train-0005"]
+    assert yaml.safe_load(proc.stdout) == {"subsets": {"exclude": lost_ids}}
     jobs = planned_jobs(work, *SMOKE, "exclude.yaml")
     assert set(jobs) == {"matrix", "datamodel", "lds", "run_view", "all"}
     snakemake(work, "--cores", "2", *SMOKE, "exclude.yaml")
     lds = json.loads((work / "results/runs/smoke/lds.json").read_text())
-    assert lds["n_train_models"] == 5 and lds["n_test_models"] == 4
+    assert lds["n_train_models"] == 3 and lds["n_test_models"] == 4
     manifest = json.loads((work / "results/runs/smoke/manifest.json").read_text())
-    assert manifest["excluded_subsets"] == ["train-0001"]
+    assert manifest["excluded_subsets"] == lost_ids
     # Excluding too much is refused before any job runs, naming the key.
     (work / "too_many.yaml").write_text("subsets: {exclude: [test-0000, test-0001]}\n")
     proc = snakemake(work, "-n", *SMOKE, "too_many.yaml", check=False)

@@ -30,12 +30,12 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def build_matrix(rows: Sequence[tuple[str, PathLike, PathLike]], out_h5: PathLike, config_hash: str) -> Matrix:
-    """rows: (source, subset JSON, behaviour JSON), one per model."""
+def build_matrix(rows: Sequence[tuple[str, Mapping[str, Any], PathLike]], out_h5: PathLike, config_hash: str) -> Matrix:
+    """rows: (source, subset record, behaviour JSON), one per model."""
     masks, behaviours, sids, sources, seconds = [], [], [], [], []
     names: list[str] | None = None
-    for source, subset_json, behaviour_json in rows:
-        sub, beh = read_json(subset_json), read_json(behaviour_json)
+    for source, sub, behaviour_json in rows:
+        beh = read_json(behaviour_json)
         if names is None:
             names = sorted(beh["metrics"])
         if sorted(beh["metrics"]) != names:
@@ -47,7 +47,7 @@ def build_matrix(rows: Sequence[tuple[str, PathLike, PathLike]], out_h5: PathLik
         sids.append(sub["id"])
         sources.append(source)
         seconds.append(float(beh.get("train_seconds") or np.nan))
-    first_sub = read_json(rows[0][1])
+    first_sub = rows[0][1]
     attrs = {"config_hash": config_hash, "unit": first_sub["unit"], "alpha": first_sub["alpha"],
              "package_versions": str(package_versions())}
     m = Matrix(np.array(masks), np.array(behaviours, dtype=np.float64), names or [], _unit_ids(rows),
@@ -61,8 +61,7 @@ def _unit_ids(rows) -> list[str]:
     holds keeps a positional name)."""
     names: dict[int, str] = {}
     n = 0
-    for _, subset_json, _ in rows:
-        sub = read_json(subset_json)
+    for _, sub, _ in rows:
         n = sub["n_units"]
         names.update(zip(sub["unit_indices"], sub["unit_ids"]))
     return [names.get(i, f"unit-{i}") for i in range(n)]

@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
-from .plan import build_plan, test_ids, train_ids
+from .plan import build_plan, chunk_of, test_ids, train_ids
 
 
 def merge(base: dict, over: Mapping[str, Any]) -> dict:
@@ -39,7 +39,9 @@ def missing_subsets(config: Mapping[str, Any], root: str | Path = ".") -> list[s
     """Subset ids (train and test) whose behaviour JSON is not in the store."""
     plan = build_plan(config)
     root = Path(root)
-    out = [s for s in train_ids(config) if not (root / plan.dir("behaviour_unlearn") / f"{s}.json").exists()]
+    chunk = chunk_of(config)
+    out = [s for s in train_ids(config)
+           if not (root / plan.dir("behaviour_unlearn") / chunk[s] / f"{s}.json").exists()]
     out += [s for s in test_ids(config) if not (root / plan.dir("behaviour_retrain") / f"{s}.json").exists()]
     return out
 

@@ -128,23 +128,38 @@ def prune_and_finetune(base_dir: PathLike, data_npz: PathLike, ratio: float, imp
                            logger, "prune_finetune", extra=extra, startup=startup, resume_path=resume_path)
 
 
-def make_subset(data_npz: PathLike, unit: str, alpha: float, seed: int, sid: str, out_json: PathLike) -> dict:
+def make_subsets(data_npz: PathLike, unit: str, alpha: float, seed: int, chunk: str, sids: Sequence[str],
+                 out_json: PathLike) -> dict:
+    """Draw the subsets of one chunk (one file per chunk keeps the job count low at thousands of
+    subsets); each subset is still a pure function of (seed, family, index)."""
     from .data import load_dataset
     from .subsets import draw_subset, make_units, parse_subset_id
 
     ds = load_dataset(data_npz)
     units = make_units(ds.labels, ds.class_names, unit)
-    family, index = parse_subset_id(sid)
-    chosen = draw_subset(len(units), alpha, seed, family, index)
-    info = {"id": sid, "family": family, "index": index, "unit": unit, "alpha": alpha, "seed": seed,
-            "n_units": len(units), "unit_indices": chosen.tolist(),
-            "unit_ids": [units.ids[i] for i in chosen],
-            "sample_indices": units.indices(chosen).tolist()}
+    subsets = {}
+    for sid in sids:
+        family, index = parse_subset_id(sid)
+        chosen = draw_subset(len(units), alpha, seed, family, index)
+        subsets[sid] = {"id": sid, "family": family, "index": index, "unit": unit, "alpha": alpha, "seed": seed,
+                        "n_units": len(units), "unit_indices": chosen.tolist(),
+                        "unit_ids": [units.ids[i] for i in chosen],
+                        "sample_indices": units.indices(chosen).tolist()}
+    info = {"chunk": chunk, "subsets": subsets}
     write_json(out_json, info)
     return info
 
 
-def unlearn_batch(pruned_pt: PathLike, data_npz: PathLike, subset_jsons: Sequence[PathLike],
+def read_subsets(chunk_jsons: Sequence[PathLike] | PathLike) -> dict[str, dict]:
+    """Subset id -> subset record, from one or several chunk files."""
+    paths = [chunk_jsons] if isinstance(chunk_jsons, (str, Path)) else list(chunk_jsons)
+    out: dict[str, dict] = {}
+    for p in paths:
+        out.update(read_json(p)["subsets"])
+    return out
+
+
+def unlearn_batch(pruned_pt: PathLike, data_npz: PathLike, chunk_json: PathLike,
                   unlearn_cfg: Mapping[str, Any], sched_cfg: Mapping[str, Any], out_dir: PathLike,
                   logger: logging.Logger, startup: float | None = None) -> dict:
     """Sparsified unlearning of several subsets in one process; one checkpoint per subset id."""
@@ -156,8 +171,7 @@ def unlearn_batch(pruned_pt: PathLike, data_npz: PathLike, subset_jsons: Sequenc
     ds = load_dataset(data_npz)
     per_subset = {}
     with atomic_dir(out_dir) as tmp:
-        for path in subset_jsons:
-            sub = read_json(path)
+        for sub in read_subsets(chunk_json).values():
             model = load_model(pruned_pt)
             model.requires_grad_(True)
             sid = sub["id"]
@@ -176,7 +190,7 @@ def unlearn_batch(pruned_pt: PathLike, data_npz: PathLike, subset_jsons: Sequenc
     return job
 
 
-def retrain(data_npz: PathLike, subset_json: PathLike, model_cfg: Mapping[str, Any], sched_cfg: Mapping[str, Any],
+def retrain(data_npz: PathLike, chunk_json: PathLike, sid: str, model_cfg: Mapping[str, Any], sched_cfg: Mapping[str, Any],
             recipe_cfg: Mapping[str, Any], retrain_seed: int, out_dir: PathLike, out_json: PathLike,
             logger: logging.Logger, startup: float | None = None, resume_path: PathLike | None = None) -> dict:
     """Train from scratch on S_k with the base recipe: the ground truth the LDS is measured against."""
@@ -186,7 +200,7 @@ def retrain(data_npz: PathLike, subset_json: PathLike, model_cfg: Mapping[str, A
     from .models import build_unet
 
     ds = load_dataset(data_npz)
-    sub = read_json(subset_json)
+    sub = read_subsets(chunk_json)[sid]
     seed = derived_seed(retrain_seed, sub["id"])
     torch.manual_seed(seed)
     model = build_unet(model_cfg, ds.images.shape[-1], ds.images.shape[1])
@@ -196,48 +210,99 @@ def retrain(data_npz: PathLike, subset_json: PathLike, model_cfg: Mapping[str, A
 
 
 # ---------------------------------------------------------------- behaviour
+class Evaluator:
+    """Samples a model from the shared initial noises and computes every configured behaviour.
+    Built once per job, so a batch of models pays for the extractor and reference only once."""
+
+    def __init__(self, classifier_pt: PathLike, reference_npz: PathLike, sched_cfg: Mapping[str, Any],
+                 behaviour_cfg: Mapping[str, Any]):
+        from .behaviour import load_statistics, make_extractor
+        from .models import ddim_scheduler
+
+        self.extractor = make_extractor(classifier_pt)
+        self.reference = load_statistics(reference_npz)
+        self.scheduler = ddim_scheduler(sched_cfg)
+        self.cfg = dict(behaviour_cfg)
+
+    def __call__(self, model_path: PathLike, train_json: PathLike, source: str, subset: str,
+                 startup: float | None = None) -> dict:
+        from .behaviour import extract_features, fid
+        from .metrics import LOWER_IS_BETTER
+        from .models import load_model
+        from .sampling import ddim_sample, to_uint8_rgb
+
+        cfg = self.cfg
+        start = time.perf_counter()
+        model = load_model(model_path)
+        images = ddim_sample(model, self.scheduler, int(cfg["n_samples"]), int(cfg["ddim_steps"]), int(cfg["seed"]),
+                             int(cfg["batch_size"]), float(cfg["eta"]))
+        sample_seconds = time.perf_counter() - start
+        feats = extract_features(self.extractor, to_uint8_rgb(images))
+        values: dict[str, float] = {}
+        for metric in cfg["metrics"]:
+            if metric == "fid":
+                values["fid"] = fid(feats, self.reference)
+            else:  # the schema admits only known metrics
+                raise ValueError(f"behaviour.metrics: unknown metric {metric!r}")
+        trained = read_json(train_json)
+        return {"source": source, "subset": subset, "metrics": values,
+                "lower_is_better": {m: LOWER_IS_BETTER[m] for m in values},
+                "n_samples": int(cfg["n_samples"]), "noise_seed": int(cfg["seed"]),
+                "ddim_steps": int(cfg["ddim_steps"]), "eta": float(cfg["eta"]),
+                "train_seconds": trained.get("train_seconds"), "train_steps": trained.get("steps"),
+                "sample_seconds": sample_seconds, "eval_seconds": time.perf_counter() - start,
+                "startup_seconds": startup}
+
+
 def evaluate_model(model_path: PathLike, train_json: PathLike, classifier_pt: PathLike, reference_npz: PathLike,
                    sched_cfg: Mapping[str, Any], behaviour_cfg: Mapping[str, Any], source: str, subset: str,
                    out_json: PathLike, startup: float | None = None) -> dict:
-    """Generate n images from the shared initial noises and compute every configured behaviour."""
-    from .behaviour import extract_features, fid, load_statistics, make_extractor
-    from .metrics import LOWER_IS_BETTER
-    from .models import ddim_scheduler, load_model
-    from .sampling import ddim_sample, to_uint8_rgb
-
-    start = time.perf_counter()
-    model = load_model(model_path)
-    images = ddim_sample(model, ddim_scheduler(sched_cfg), int(behaviour_cfg["n_samples"]),
-                         int(behaviour_cfg["ddim_steps"]), int(behaviour_cfg["seed"]),
-                         int(behaviour_cfg["batch_size"]), float(behaviour_cfg["eta"]))
-    sample_seconds = time.perf_counter() - start
-    feats = extract_features(make_extractor(classifier_pt), to_uint8_rgb(images))
-    values: dict[str, float] = {}
-    for metric in behaviour_cfg["metrics"]:
-        if metric == "fid":
-            values["fid"] = fid(feats, load_statistics(reference_npz))
-        else:  # the schema admits only known metrics
-            raise ValueError(f"behaviour.metrics: unknown metric {metric!r}")
-    trained = read_json(train_json)
-    out = {"source": source, "subset": subset, "metrics": values,
-           "lower_is_better": {m: LOWER_IS_BETTER[m] for m in values},
-           "n_samples": int(behaviour_cfg["n_samples"]), "noise_seed": int(behaviour_cfg["seed"]),
-           "ddim_steps": int(behaviour_cfg["ddim_steps"]), "eta": float(behaviour_cfg["eta"]),
-           "train_seconds": trained.get("train_seconds"), "train_steps": trained.get("steps"),
-           "sample_seconds": sample_seconds, "eval_seconds": time.perf_counter() - start,
-           "startup_seconds": startup}
+    """One model's behaviour JSON."""
+    out = Evaluator(classifier_pt, reference_npz, sched_cfg, behaviour_cfg)(model_path, train_json, source, subset,
+                                                                           startup)
     write_json(out_json, out)
     return out
 
 
-def subset_rows(subset_jsons: Sequence[PathLike], behaviours: Mapping[str, Sequence[PathLike]]) -> list[tuple[str, str, str]]:
-    """Pair each behaviour JSON (named <subset>.json) with its subset JSON: (source, subset, behaviour)."""
-    by_id = {Path(p).stem: str(p) for p in subset_jsons}
+def evaluate_batch(batch_dir: PathLike, classifier_pt: PathLike, reference_npz: PathLike,
+                   sched_cfg: Mapping[str, Any], behaviour_cfg: Mapping[str, Any], source: str, out_dir: PathLike,
+                   logger: logging.Logger, startup: float | None = None) -> dict:
+    """Behaviour of every model in an unlearning batch folder: <out_dir>/<subset>.json each, plus
+    job.json with the start-up share (one job per batch keeps the job count and start-up low)."""
+    from .atomic import atomic_dir
+
+    job_start = time.perf_counter()
+    evaluate = Evaluator(classifier_pt, reference_npz, sched_cfg, behaviour_cfg)
+    sids = read_json(Path(batch_dir) / "job.json")["subsets"]
+    with atomic_dir(out_dir) as tmp:
+        for sid in sids:
+            out = evaluate(Path(batch_dir) / sid / "model.pt", Path(batch_dir) / sid / "train.json", source, sid)
+            write_json(tmp / f"{sid}.json", out)
+            logger.info(f"{source} {sid}: {out['metrics']} in {out['eval_seconds']:.1f}s")
+        job = {"subsets": sids, "startup_seconds": startup, "job_seconds": time.perf_counter() - job_start + (startup or 0.0)}
+        if startup is not None:
+            job["startup_share"] = startup / job["job_seconds"]
+        write_json(tmp / "job.json", job)
+    return job
+
+
+def subset_rows(subsets: Mapping[str, dict], behaviours: Mapping[str, Sequence[PathLike]]) -> list[tuple[str, dict, str]]:
+    """Pair each behaviour JSON (named <subset>.json) with its subset record: (source, subset, behaviour)."""
     rows = []
     for source, paths in behaviours.items():
         for p in paths:
             sid = Path(p).stem
-            if sid not in by_id:
-                raise ValueError(f"{p}: no subset file for {sid!r}")
-            rows.append((source, by_id[sid], str(p)))
+            if sid not in subsets:
+                raise ValueError(f"{p}: no subset record for {sid!r}")
+            rows.append((source, subsets[sid], str(p)))
     return rows
+
+
+def batch_behaviours(batch_dirs: Sequence[PathLike], subset_ids: Sequence[str]) -> list[str]:
+    """The behaviour JSON of each wanted subset inside the per-batch behaviour folders (a subset
+    excluded from the matrix may share a batch with included ones)."""
+    found = {p.stem: str(p) for d in batch_dirs for p in Path(d).glob("*.json") if p.name != "job.json"}
+    missing = [s for s in subset_ids if s not in found]
+    if missing:
+        raise ValueError(f"no behaviour JSON for {missing[:5]} in {list(batch_dirs)[:2]}...; rerun the workflow")
+    return [found[s] for s in subset_ids]

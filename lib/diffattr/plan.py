@@ -109,11 +109,28 @@ def matrix_ids(config: Mapping[str, Any]) -> tuple[list[str], list[str]]:
     return [s for s in train_ids(config) if s not in skip], [s for s in test_ids(config) if s not in skip]
 
 
-def unlearn_batches(n_train: int, per_job: int) -> dict[str, list[str]]:
-    """Batch name -> its subset ids. The name spells its range, so a batch's content never changes
-    under the same name when n_train does."""
+def subset_chunks(family: str, n: int, per_job: int) -> dict[str, list[str]]:
+    """Chunk name -> its subset ids, `per_job` consecutive ids of one family per chunk. The name
+    spells its range (e.g. train-0010-0019), so a chunk's content never changes under the same name
+    when the number of subsets does. Train chunks are the unlearning batches."""
     out = {}
-    for start in range(0, n_train, per_job):
-        stop = min(start + per_job, n_train)
-        out[f"train-{start:04d}-{stop - 1:04d}"] = [subset_id("train", i) for i in range(start, stop)]
+    for start in range(0, n, per_job):
+        stop = min(start + per_job, n)
+        out[f"{family}-{start:04d}-{stop - 1:04d}"] = [subset_id(family, i) for i in range(start, stop)]
     return out
+
+
+def unlearn_batches(n_train: int, per_job: int) -> dict[str, list[str]]:
+    return subset_chunks("train", n_train, per_job)
+
+
+def all_chunks(config: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Every subset chunk of the config (train chunks = unlearning batches, then test chunks)."""
+    per_job = int(config["unlearn"]["subsets_per_job"])
+    return {**subset_chunks("train", int(config["subsets"]["n_train"]), per_job),
+            **subset_chunks("test", int(config["subsets"]["n_test"]), per_job)}
+
+
+def chunk_of(config: Mapping[str, Any]) -> dict[str, str]:
+    """Subset id -> the chunk that holds it."""
+    return {sid: name for name, members in all_chunks(config).items() for sid in members}

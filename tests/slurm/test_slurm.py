@@ -34,7 +34,7 @@ def cluster(tmp_path_factory):
 
 def _behaviours(root: Path) -> dict[str, float]:
     return {str(p.relative_to(root)): json.loads(p.read_text())["metrics"]["fid"]
-            for p in (root / "results/store/behaviour").glob("*/*.json") if p.name != "spec.json"}
+            for p in (root / "results/store/behaviour").rglob("*.json") if p.name not in ("spec.json", "job.json")}
 
 
 def _store_paths(root: Path) -> set[str]:

@@ -9,11 +9,7 @@ from diffattr.plan import runtime_settings
 sm = snakemake  # noqa: F821
 log, startup = start(sm.log[0], sm.threads)
 sid, inp = sm.wildcards.subset, sm.input
-if "batch" in inp.keys():  # an unlearned model lives inside its batch folder
-    model, train = Path(inp.batch) / sid / "model.pt", Path(inp.batch) / sid / "train.json"
-else:
-    model, train = inp.model, inp.train
-out = evaluate_model(model, train, inp.classifier, inp.reference, sm.params.scheduler,
+out = evaluate_model(inp.model, inp.train, inp.classifier, inp.reference, sm.params.scheduler,
                      {**sm.params.behaviour, **runtime_settings(sm.config, "behaviour")},
                      sm.params.source, sid, sm.output.behaviour, startup)
 write_spec(Path(sm.output.behaviour).parent, sm.params.spec)

@@ -8,6 +8,6 @@ sm = snakemake  # noqa: F821
 log, startup = start(sm.log[0], sm.threads)
 p = sm.params
 recipe = {**p.recipe, **runtime_settings(sm.config, "train_base")}
-retrain(sm.input.data, sm.input.subset, p.model, p.scheduler, recipe, p.seed, sm.output.model, sm.output.info,
+retrain(sm.input.data, sm.input.subsets, sm.wildcards.subset, p.model, p.scheduler, recipe, p.seed, sm.output.model, sm.output.info,
         log, startup, p.resume)
 write_spec(sm.output.info.rsplit("/", 2)[0], p.spec)

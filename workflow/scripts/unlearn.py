@@ -8,6 +8,6 @@ sm = snakemake  # noqa: F821
 log, startup = start(sm.log[0], sm.threads)
 p = sm.params
 recipe = {**p.recipe, **runtime_settings(sm.config, "unlearn")}
-unlearn_batch(sm.input.pruned, sm.input.data, list(sm.input.subsets), recipe, p.scheduler, sm.output.batch,
+unlearn_batch(sm.input.pruned, sm.input.data, sm.input.subsets, recipe, p.scheduler, sm.output.batch,
               log, startup)
 write_spec(sm.output.batch.rsplit("/", 1)[0], p.spec)
