@@ -6,6 +6,9 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 
 
@@ -19,10 +22,14 @@ include: "rules/prune.smk"
 include: "rules/subsets.smk"
 include: "rules/unlearn.smk"
 include: "rules/retrain.smk"
+include: "rules/baseline.smk"
 include: "rules/behaviour.smk"
 include: "rules/matrix.smk"
 include: "rules/datamodel.smk"
 include: "rules/lds.smk"
+include: "rules/budget.smk"
+include: "rules/table1.smk"
+include: "rules/report.smk"
 include: "rules/run.smk"
 
 

@@ -43,7 +43,7 @@ rule behaviour_batch:
     benchmark:
         f"{D['behaviour_unlearn']}/benchmarks/{{batch}}.tsv"
     group:
-        GROUPS.get("behaviour")
+        GROUPS.get("behaviour_batch")
     conda:
         "../envs/torch.yaml"
     threads: THREADS_OF["behaviour"]

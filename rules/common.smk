@@ -1,6 +1,7 @@
 # Parse-time set-up shared by every rule: the library on the path, config checks with one-line
 # errors, and the content-addressed plan (stage hashes -> store paths). Script jobs find the same
 # library through workflow/scripts/_libpath.py.
+import os
 import sys
 from pathlib import Path
 
@@ -11,14 +12,16 @@ if LIBDIR not in sys.path:
 from diffattr.config import ConfigError, validate_config
 from diffattr.plan import (
     all_chunks,
+    baseline_ids,
     build_plan,
     chunk_of,
     matrix_ids,
+    pair_ids,
     test_ids,
     train_ids,
     unlearn_batches,
 )
-from diffattr.resources import rule_resources
+from diffattr.resources import env_resources, rule_resources
 
 try:
     validate_config(config, Path(workflow.basedir) / "config" / "schema.yaml")
@@ -33,21 +36,36 @@ MATRIX_TRAIN_IDS, MATRIX_TEST_IDS = matrix_ids(config)
 BATCHES = unlearn_batches(
     config["subsets"]["n_train"], config["unlearn"]["subsets_per_job"]
 )
+BASELINE_IDS = baseline_ids(config)
+PAIR_IDS = pair_ids(config)
 ALL_CHUNKS = all_chunks(config)
 CHUNK_OF = chunk_of(config)
 RUN_DIR = f"results/runs/{config['run_name']}"
 LOGS = "results/logs"
-HEAVY_RULES = [
+# Rules sent to the cluster; each takes resources.<rule> over resources.default.
+CLUSTER_RULES = [
+    "data",
     "classifier",
     "reference",
     "train_base",
     "prune",
     "unlearn",
     "retrain",
+    "retrain_floor",
     "behaviour",
+    "pair_fid",
+    "budget",
+    "table1",
+    "samples",
+    "figures",
+    "matrix",
+    "datamodel",
+    "lds",
 ]
 try:
-    THREADS_OF, RESOURCES_OF = rule_resources(config["resources"], HEAVY_RULES)
+    THREADS_OF, RESOURCES_OF = rule_resources(
+        config["resources"], CLUSTER_RULES, env_resources(os.environ)
+    )
 except ValueError as exc:
     raise WorkflowError(str(exc)) from None
 GROUPS = config.get("groups", {})

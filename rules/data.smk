@@ -8,6 +8,9 @@ rule data:
         f"{D['data']}/benchmark.tsv"
     conda:
         "../envs/torch.yaml"
+    threads: THREADS_OF["data"]
+    resources:
+        **RESOURCES_OF["data"],
     params:
         spec=spec("data"),
         kind=config["data"]["kind"],

@@ -2,7 +2,12 @@ rule datamodel:
     input:
         matrix=rules.matrix.output.matrix,
     output:
-        attributions=f"{D['datamodel']}/attributions.csv",
+        attributions=report(
+            f"{D['datamodel']}/attributions.csv",
+            caption="../report/attributions.rst",
+            category="4. Attributions",
+            labels={"figure": "attributions (CSV)"},
+        ),
         info=f"{D['datamodel']}/datamodel.json",
         matrix=f"{D['datamodel']}/matrix.h5",
     log:
@@ -11,6 +16,9 @@ rule datamodel:
         f"{D['datamodel']}/benchmark.tsv"
     conda:
         "../envs/analysis.yaml"
+    threads: THREADS_OF["datamodel"]
+    resources:
+        **RESOURCES_OF["datamodel"],
     params:
         spec=spec("datamodel"),
         cfg=config["datamodel"],

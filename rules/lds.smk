@@ -8,6 +8,9 @@ rule lds:
         f"{LOGS}/lds/{PLAN.hashes['lds']}.log",
     conda:
         "../envs/analysis.yaml"
+    threads: THREADS_OF["lds"]
+    resources:
+        **RESOURCES_OF["lds"],
     params:
         spec=spec("lds"),
         cfg=config["lds"],

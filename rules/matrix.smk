@@ -11,6 +11,9 @@ rule matrix:
         f"{LOGS}/matrix/{PLAN.hashes['matrix']}.log",
     conda:
         "../envs/analysis.yaml"
+    threads: THREADS_OF["matrix"]
+    resources:
+        **RESOURCES_OF["matrix"],
     params:
         spec=spec("matrix"),
         config_hash=PLAN.hashes["matrix"],

@@ -9,6 +9,8 @@ rule retrain:
         f"{LOGS}/retrain/{PLAN.hashes['retrain']}/{{subset}}.log",
     benchmark:
         f"{D['retrain']}/{{subset}}/benchmark.tsv"
+    group:
+        GROUPS.get("retrain")
     conda:
         "../envs/torch.yaml"
     threads: THREADS_OF["retrain"]

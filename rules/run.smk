@@ -4,6 +4,9 @@ RUN_OUTPUTS = [
     f"{RUN_DIR}/lds.json",
     f"{RUN_DIR}/attributions.csv",
     f"{RUN_DIR}/matrix.h5",
+    f"{RUN_DIR}/budget.json",
+    f"{RUN_DIR}/table1.csv",
+    f"{RUN_DIR}/summary.html",
     f"{RUN_DIR}/manifest.json",
 ]
 
@@ -17,6 +20,16 @@ rule run_view:
         pruned=behaviour_json("behaviour_prune", "full"),
         prune_info=rules.prune.output.info,
         unlearn_jobs=[f"{D['unlearn']}/{batch}" for batch in BATCHES],
+        budget=rules.budget.output.budget,
+        table1=rules.table1.output.csv,
+        summary=rules.summary.output.html,
+        # Built here so `snakemake` alone leaves nothing for `--report` to miss.
+        report_items=[
+            *expand(rules.samples.output.grid, kind=SAMPLE_KINDS),
+            *rules.figures.output,
+            rules.budget.output.figure,
+            rules.table1.output.html,
+        ],
     output:
         RUN_OUTPUTS,
     log:

@@ -7,8 +7,6 @@ rule subsets:
         chunk=f"{D['subsets']}/{{chunk}}.json",
     log:
         f"{LOGS}/subsets/{PLAN.hashes['subsets']}/{{chunk}}.log",
-    group:
-        GROUPS.get("subsets")
     localrule: True
     conda:
         "../envs/analysis.yaml"

@@ -11,6 +11,8 @@ rule unlearn:
         f"{LOGS}/unlearn/{PLAN.hashes['unlearn']}/{{batch}}.log",
     benchmark:
         f"{D['unlearn']}/benchmarks/{{batch}}.tsv"
+    group:
+        GROUPS.get("unlearn")
     conda:
         "../envs/torch.yaml"
     threads: THREADS_OF["unlearn"]

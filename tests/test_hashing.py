@@ -102,6 +102,19 @@ def test_rule_resources_merge_default_and_drop_gpu_for_cpu_jobs():
         rule_resources({"default": {}, "retrain": {"gpus": 1}}, "retrain")
 
 
+def test_slurm_partition_account_qos_from_the_environment():
+    from diffattr.resources import env_resources, rule_resources
+
+    env = env_resources({"DIFFATTR_SLURM_PARTITION": "gpu", "DIFFATTR_SLURM_ACCOUNT": "lab", "DIFFATTR_SLURM_QOS": "",
+                         "SBATCH_PARTITION": "ignored"})
+    assert env == {"slurm_partition": "gpu", "slurm_account": "lab"}
+    cfg = {"default": {"slurm_partition": "cpu"}, "retrain": {"slurm_partition": "long"}}
+    _, res = rule_resources(cfg, ["unlearn", "retrain"], env)
+    # The environment beats resources.default, a rule's own entry beats the environment.
+    assert res["unlearn"]["slurm_partition"] == "gpu" and res["unlearn"]["slurm_account"] == "lab"
+    assert res["retrain"]["slurm_partition"] == "long"
+
+
 def test_runtime_settings_are_exactly_the_unhashed_keys_of_a_section(config):
     from diffattr.plan import runtime_settings, stage_config
 

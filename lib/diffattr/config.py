@@ -38,6 +38,7 @@ def validate_config(config: Mapping[str, Any], schema_path: str | os.PathLike) -
     if config["behaviour"]["target"] not in config["behaviour"]["metrics"]:
         raise ConfigError("config key behaviour.target: must be one of behaviour.metrics "
                           f"{config['behaviour']['metrics']}")
+    _check_baseline(config)
     if config["datamodel"]["primary"] not in config["datamodel"]["estimators"]:
         raise ConfigError("config key datamodel.primary: must be one of datamodel.estimators "
                           f"{config['datamodel']['estimators']}")
@@ -59,3 +60,20 @@ def _check_exclusions(config: Mapping[str, Any]) -> None:
                           f"datamodel.min_models={need}; rerun the failed subsets or lower datamodel.min_models")
     if len(test) < 3:
         raise ConfigError(f"config key subsets.exclude: leaves {len(test)} test models; the LDS needs at least 3")
+
+
+def _check_baseline(config: Mapping[str, Any]) -> None:
+    from .plan import baseline_ids
+
+    n_train, n_models = config["subsets"]["n_train"], config["baseline"]["n_models"]
+    if n_models > n_train:
+        raise ConfigError(f"config key baseline.n_models: {n_models} exceeds subsets.n_train={n_train} (the baseline "
+                          "retrains the first training subsets); lower it or raise subsets.n_train")
+    if len(baseline_ids(config)) < 2:
+        raise ConfigError("config key subsets.exclude: leaves fewer than 2 baseline models; raise baseline.n_models")
+    if config["table1"]["n_pairs"] > len(baseline_ids(config)):
+        raise ConfigError(f"config key table1.n_pairs: {config['table1']['n_pairs']} exceeds the "
+                          f"{len(baseline_ids(config))} baseline models; lower it or raise baseline.n_models")
+    if config["table1"]["floor_seed"] == config["retrain"]["seed"]:
+        raise ConfigError("config key table1.floor_seed: must differ from retrain.seed, or the floor retrains the "
+                          "same model")

@@ -306,3 +306,46 @@ def batch_behaviours(batch_dirs: Sequence[PathLike], subset_ids: Sequence[str]) 
     if missing:
         raise ValueError(f"no behaviour JSON for {missing[:5]} in {list(batch_dirs)[:2]}...; rerun the workflow")
     return [found[s] for s in subset_ids]
+
+
+# ---------------------------------------------------------------- Table 1 and the report
+def generate(model_path: PathLike, sched_cfg: Mapping[str, Any], behaviour_cfg: Mapping[str, Any], n: int):
+    """n images in [-1, 1] from the shared initial noises of behaviour.seed."""
+    from .models import ddim_scheduler, load_model
+    from .sampling import ddim_sample
+
+    return ddim_sample(load_model(model_path), ddim_scheduler(sched_cfg), n, int(behaviour_cfg["ddim_steps"]),
+                       int(behaviour_cfg["seed"]), int(behaviour_cfg["batch_size"]), float(behaviour_cfg["eta"]))
+
+
+def pair_fids(unlearned: PathLike, retrained: PathLike, floor: PathLike, classifier_pt: PathLike,
+              sched_cfg: Mapping[str, Any], behaviour_cfg: Mapping[str, Any], sid: str, out_json: PathLike) -> dict:
+    """FID2 between the unlearned and the retrained model of one subset, and its floor: FID between
+    two retrainings of that subset with different seeds. All from the same initial noises."""
+    from .behaviour import extract_features, feature_statistics, make_extractor
+    from .sampling import to_uint8_rgb
+    from torch_fidelity.metric_fid import fid_statistics_to_metric
+
+    start = time.perf_counter()
+    extractor = make_extractor(classifier_pt)
+    n = int(behaviour_cfg["n_samples"])
+    stats = {name: feature_statistics(extract_features(extractor, to_uint8_rgb(generate(path, sched_cfg, behaviour_cfg, n))))
+             for name, path in (("unlearn", unlearned), ("retrain", retrained), ("floor", floor))}
+
+    def dist(a: str, b: str) -> float:
+        return float(fid_statistics_to_metric(stats[a], stats[b], verbose=False)["frechet_inception_distance"])
+
+    out = {"subset": sid, "unlearn_vs_retrain": dist("unlearn", "retrain"), "retrain_vs_retrain": dist("retrain", "floor"),
+           "n_samples": n, "noise_seed": int(behaviour_cfg["seed"]), "seconds": time.perf_counter() - start}
+    write_json(out_json, out)
+    return out
+
+
+def sample_grid(model_path: PathLike, sched_cfg: Mapping[str, Any], behaviour_cfg: Mapping[str, Any], n: int,
+                title: str, out_png: PathLike) -> None:
+    """n images from initial noises seeded by behaviour.seed: every model's grid starts from the same
+    noises, so the grids compare image by image."""
+    from .figures import image_grid
+
+    images = generate(model_path, sched_cfg, {**behaviour_cfg, "batch_size": max(n, 1)}, n)
+    image_grid(((images.permute(0, 2, 3, 1) + 1) * 127.5).round().clamp(0, 255).byte().numpy(), out_png, title)

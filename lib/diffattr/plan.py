@@ -30,9 +30,18 @@ STAGES: dict[str, tuple[str, list[str], list[str]]] = {
     "behaviour_prune": ("1", ["behaviour"], ["reference", "prune"]),
     "behaviour_unlearn": ("1", ["behaviour"], ["reference", "unlearn"]),
     "behaviour_retrain": ("1", ["behaviour"], ["reference", "retrain"]),
+    "retrain_floor": ("1", ["model", "scheduler", "train_base", "table1.floor_seed"], ["data", "subsets"]),
     "matrix": ("1", ["subsets.n_train", "subsets.n_test", "subsets.exclude"], ["behaviour_unlearn", "behaviour_retrain", "subsets"]),
     "datamodel": ("1", ["datamodel", "behaviour.target"], ["matrix"]),
     "lds": ("1", ["lds"], ["datamodel"]),
+    "pairs": ("1", ["behaviour"], ["classifier", "unlearn", "retrain", "retrain_floor"]),
+    "budget": ("1", ["baseline", "budget", "datamodel", "lds", "behaviour.target"],
+               ["matrix", "behaviour_retrain", "behaviour_unlearn", "train_base", "prune"]),
+    "table1": ("1", ["table1", "baseline"], ["behaviour_base", "behaviour_prune", "behaviour_retrain", "matrix", "pairs"]),
+    "samples": ("1", ["report.n_images", "behaviour.seed", "behaviour.ddim_steps", "behaviour.eta"],
+                ["train_base", "prune", "unlearn", "retrain"]),
+    "figures": ("1", ["report.top_k"], ["lds", "datamodel", "data", "subsets"]),
+    "summary": ("1", [], ["lds", "budget", "table1"]),
 }
 
 # Keys that change how a job runs or logs, not what it produces.
@@ -107,6 +116,17 @@ def matrix_ids(config: Mapping[str, Any]) -> tuple[list[str], list[str]]:
     """The train and test subsets whose models enter the matrix (all but `subsets.exclude`)."""
     skip = set(config["subsets"].get("exclude", []))
     return [s for s in train_ids(config) if s not in skip], [s for s in test_ids(config) if s not in skip]
+
+
+def baseline_ids(config: Mapping[str, Any]) -> list[str]:
+    """Training subsets the retraining baseline retrains: the first baseline.n_models not excluded."""
+    skip = set(config["subsets"].get("exclude", []))
+    return [s for s in train_ids(config)[: int(config["baseline"]["n_models"])] if s not in skip]
+
+
+def pair_ids(config: Mapping[str, Any]) -> list[str]:
+    """Subsets whose unlearned and retrained models Table 1 compares (FID2)."""
+    return baseline_ids(config)[: int(config["table1"]["n_pairs"])]
 
 
 def subset_chunks(family: str, n: int, per_job: int) -> dict[str, list[str]]:

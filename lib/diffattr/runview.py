@@ -21,7 +21,8 @@ def unlearn_startup_summary(batch_dirs: Sequence[str]) -> dict:
 def write_run_view(inputs: Mapping[str, object], outputs: Sequence[str], stores: Mapping[str, str],
                    hashes: Mapping[str, str], run_name: str, excluded: Sequence[str] = ()) -> None:
     by_name = {Path(o).name: o for o in outputs}
-    for key, name in (("lds", "lds.json"), ("attributions", "attributions.csv"), ("matrix", "matrix.h5")):
+    for key, name in (("lds", "lds.json"), ("attributions", "attributions.csv"), ("matrix", "matrix.h5"),
+                      ("budget", "budget.json"), ("table1", "table1.csv"), ("summary", "summary.html")):
         with atomic_path(by_name[name], suffix=Path(name).suffix) as tmp:
             shutil.copyfile(str(inputs[key]), tmp)
     lds = read_json(inputs["lds"])
@@ -37,4 +38,5 @@ def write_run_view(inputs: Mapping[str, object], outputs: Sequence[str], stores:
         "full_data_behaviour": {"base": base["metrics"], "pruned": pruned["metrics"]},
         "pruning": {k: prune_info[k] for k in ("params_before", "params_after", "macs_before", "macs_after")},
         "unlearn_jobs": unlearn_startup_summary(batches),
+        "budget": {k: v for k, v in read_json(inputs["budget"])["costs"].items() if not isinstance(v, list)},
     })

@@ -42,6 +42,7 @@ SelectTypeParameters=CR_Core
 MinJobAge=300
 NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={mem} State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+PartitionName=ci Nodes=ALL Default=NO MaxTime=INFINITE State=UP
 """
 
 

@@ -48,13 +48,17 @@ def test_profile_resolves_from_the_root():
 
 def test_smoke_on_slurm_matches_local_run(cluster, smoke_run, tmp_path):
     work = copy_workflow(tmp_path / "wf")
-    proc = snakemake(work, "--profile", "slurm", "-j", "8", *SMOKE, check=False)
+    # The partition comes from the environment (the cluster's default is `debug`).
+    proc = snakemake(work, "--profile", "slurm", "-j", "8", *SMOKE, check=False,
+                     env={"DIFFATTR_SLURM_PARTITION": "ci"})
     if proc.returncode != 0:
         logs = "\n".join(p.read_text()[-2000:] for p in (work / ".snakemake/slurm_logs").rglob("*.log"))
         raise AssertionError(f"slurm run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}\n{logs}\n{cluster.logs()}")
     out = proc.stdout + proc.stderr
     assert "submitted with SLURM jobid" in out
     assert _store_paths(work) == _store_paths(smoke_run)
+    logs = [p.read_text() for p in (work / "results/logs/retrain").rglob("*.log")]
+    assert logs and all("partition ci " in text for text in logs)
     local, remote = _behaviours(smoke_run), _behaviours(work)
     assert local.keys() == remote.keys() and len(local) > 10
     for key, value in local.items():

@@ -1,0 +1,97 @@
+"""Compute accounting and the equal-budget comparison of unlearning- and retraining-based datamodels.
+
+Costs are the wall seconds Snakemake's `benchmark:` files measured for each job. The unit is one
+retraining: the median over retrain jobs of (retrain job + its evaluation job). The unlearning
+method pays its one-off costs (base training, pruning with its fine-tune) before its first model;
+the retraining method has none. Evaluation jobs that both methods need equally (the classifier,
+the reference statistics, the LDS test models) are not counted.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .datamodel import fit_datamodel
+from .lds import bootstrap_ci, lds
+
+PathLike = str | os.PathLike
+
+
+def benchmark_seconds(path: PathLike) -> dict[str, float]:
+    """Wall (`s`) and CPU (`cpu_time`) seconds of one Snakemake benchmark TSV (its last repeat)."""
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    if not rows:
+        raise ValueError(f"{path}: empty benchmark file; delete it and rerun its job")
+    last = rows[-1]
+
+    def num(key: str) -> float:
+        try:
+            return float(last[key])
+        except (KeyError, TypeError, ValueError):
+            return float("nan")
+
+    return {"wall": num("s"), "cpu": num("cpu_time")}
+
+
+def cost_model(retrain_jobs: Sequence[tuple[PathLike, PathLike]], unlearn_jobs: Sequence[tuple[PathLike, PathLike, int]],
+               one_off: Mapping[str, PathLike]) -> dict[str, Any]:
+    """retrain_jobs: (retrain benchmark, its evaluation benchmark) per retrained model;
+    unlearn_jobs: (unlearn batch benchmark, its evaluation benchmark, models in the batch);
+    one_off: name -> benchmark of a job the unlearning method pays once."""
+    retrain = [benchmark_seconds(t)["wall"] + benchmark_seconds(e)["wall"] for t, e in retrain_jobs]
+    retrain_train = [benchmark_seconds(t)["wall"] for t, _ in retrain_jobs]
+    if not retrain:
+        raise ValueError("budget: no retrain job to define the unit")
+    unit = float(np.median(retrain))
+    n_models = sum(n for _, _, n in unlearn_jobs)
+    unlearn_train = sum(benchmark_seconds(t)["wall"] for t, _, _ in unlearn_jobs)
+    unlearn_total = unlearn_train + sum(benchmark_seconds(e)["wall"] for _, e, _ in unlearn_jobs)
+    once = {name: benchmark_seconds(p)["wall"] for name, p in one_off.items()}
+    per_model = unlearn_total / n_models
+    return {"unit_seconds": unit, "retrain_seconds": retrain, "retrain_jobs": len(retrain),
+            "unlearn_seconds_per_model": per_model, "unlearn_models": n_models,
+            "one_off_seconds": once, "one_off_units": sum(once.values()) / unit,
+            "unlearn_units_per_model": per_model / unit, "speedup": unit / per_model,
+            # training jobs alone (retrain job / unlearn job share per model), the paper's Table 1 ratio
+            "train_job_speedup": float(np.median(retrain_train)) / (unlearn_train / n_models)}
+
+
+def models_within(budget: float, one_off_units: float, units_per_model: float, available: int) -> tuple[int, bool]:
+    """How many models a method affords at `budget` retrain units (and whether `available` capped it)."""
+    left = budget - one_off_units
+    n = 0 if left <= 0 else int(math.floor(left / units_per_model + 1e-9))
+    return min(n, available), n > available
+
+
+def lds_with_first(masks: np.ndarray, y: np.ndarray, m: int, test_masks: np.ndarray, test_y: np.ndarray,
+                   fit: Mapping[str, Any], boot: Mapping[str, Any]) -> dict[str, Any]:
+    """Fit the datamodel on the first m rows and score it on the test models."""
+    if m < 2:
+        return {"models": m, "lds": None, "ci95": None, "why": "fewer than 2 models within this budget"}
+    dm = fit_datamodel(masks[:m], y[:m], fit["estimator"], fit["alphas"], fit["cv_folds"], fit["seed"])
+    pred = dm.predict(test_masks)
+    lo, hi = bootstrap_ci(pred, test_y, boot["n_bootstrap"], boot["ci_level"], boot["seed"])
+    value = lds(pred, test_y)
+    clean = (lambda v: None if v is None or not np.isfinite(v) else float(v))
+    return {"models": m, "lds": clean(value), "ci95": [clean(lo), clean(hi)], "alpha": dm.alpha}
+
+
+def budget_curve(grid: Sequence[float], costs: Mapping[str, Any], unlearn: tuple[np.ndarray, np.ndarray],
+                 retrain: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray],
+                 fit: Mapping[str, Any], boot: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """LDS (95 % CI) of both methods at each budget (retrain units); rows are in subset order, so
+    'the first m models' is the same prefix whatever the budget."""
+    points = []
+    for b in grid:
+        m_u, capped_u = models_within(b, costs["one_off_units"], costs["unlearn_units_per_model"], len(unlearn[1]))
+        m_r, capped_r = models_within(b, 0.0, 1.0, len(retrain[1]))
+        points.append({"budget": float(b),
+                       "unlearn": {**lds_with_first(*unlearn, m_u, *test, fit, boot), "capped": capped_u},
+                       "retrain": {**lds_with_first(*retrain, m_r, *test, fit, boot), "capped": capped_r}})
+    return points

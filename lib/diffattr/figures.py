@@ -1,0 +1,106 @@
+"""The report's figures (matplotlib, Agg backend: no display needed on cluster nodes)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+PathLike = str | os.PathLike
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, out_png: PathLike) -> None:
+    from .atomic import atomic_path
+
+    with atomic_path(out_png, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
+    _plt().close(fig)
+
+
+def budget_figure(points: Sequence[Mapping[str, Any]], out_png: PathLike, title: str) -> None:
+    """LDS with its 95 % CI against the budget in retrain units, one line per method."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for method, label, color in (("unlearn", "sparsified unlearning", "C0"), ("retrain", "retraining", "C3")):
+        xs, ys, lo, hi = [], [], [], []
+        for p in points:
+            r = p[method]
+            if r["lds"] is None:
+                continue
+            xs.append(p["budget"])
+            ys.append(r["lds"])
+            ci = r["ci95"] or [None, None]
+            lo.append(r["lds"] - ci[0] if ci[0] is not None else 0.0)
+            hi.append(ci[1] - r["lds"] if ci[1] is not None else 0.0)
+        if xs:
+            ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, label=label, color=color)
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set_xlabel("compute budget (retrain units)")
+    ax.set_ylabel("LDS (Spearman), 95 % CI")
+    ax.set_title(title, fontsize=9)
+    ax.legend()
+    _save(fig, out_png)
+
+
+def scatter_figure(predicted: Sequence[float], actual: Sequence[float], out_png: PathLike, behaviour: str,
+                   title: str) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.scatter(predicted, actual, s=18)
+    ax.set_xlabel(f"predicted {behaviour} (datamodel)")
+    ax.set_ylabel(f"actual {behaviour} (retrained from scratch)")
+    ax.set_title(title, fontsize=9)
+    _save(fig, out_png)
+
+
+def histogram_figure(scores: Sequence[float], out_png: PathLike, title: str) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.hist(scores, bins=min(50, max(5, len(scores) // 2)))
+    ax.axvline(0, color="grey", lw=0.5)
+    ax.set_xlabel("attribution score (higher = the unit makes the model better)")
+    ax.set_ylabel("units")
+    ax.set_title(title, fontsize=9)
+    _save(fig, out_png)
+
+
+def image_grid(images: np.ndarray, out_png: PathLike, title: str, ncol: int = 8) -> None:
+    """images: N x H x W x C uint8."""
+    plt = _plt()
+    n = len(images)
+    nrow = max(1, int(np.ceil(n / ncol)))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(ncol * 0.8, nrow * 0.8 + 0.4), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, img in zip(axes.flat, images):
+        ax.imshow(img.squeeze(-1) if img.shape[-1] == 1 else img, cmap="gray" if img.shape[-1] == 1 else None)
+    fig.suptitle(title, fontsize=9)
+    _save(fig, out_png)
+
+
+def unit_rows_figure(rows: Sequence[tuple[str, float, np.ndarray]], out_png: PathLike, title: str,
+                     per_unit: int = 8) -> None:
+    """One row per unit: its label and score, then up to `per_unit` of its training images."""
+    plt = _plt()
+    n = max(1, len(rows))
+    fig, axes = plt.subplots(n, per_unit + 1, figsize=((per_unit + 1) * 0.7 + 1.2, n * 0.7 + 0.5), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for r, (label, score, imgs) in enumerate(rows):
+        axes[r, 0].text(1.0, 0.5, f"{label}\n{score:+.3g}", ha="right", va="center", fontsize=7,
+                        transform=axes[r, 0].transAxes)
+        for c, img in enumerate(imgs[:per_unit]):
+            axes[r, c + 1].imshow(img.squeeze(-1) if img.shape[-1] == 1 else img,
+                                  cmap="gray" if img.shape[-1] == 1 else None)
+    fig.suptitle(title, fontsize=9)
+    _save(fig, out_png)

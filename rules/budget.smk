@@ -1,0 +1,47 @@
+# LDS at equal compute: both methods' datamodels refitted on the models each affords at every
+# budget of budget.grid (retrain units), costs from the jobs' benchmark files.
+rule budget:
+    input:
+        matrix=rules.matrix.output.matrix,
+        baseline=[behaviour_json("behaviour_retrain", sid) for sid in BASELINE_IDS],
+        subsets=sorted({chunk_json(sid) for sid in BASELINE_IDS}),
+        retrain_bench=[
+            f"{D['retrain']}/{sid}/benchmark.tsv"
+            for sid in BASELINE_IDS + MATRIX_TEST_IDS
+        ],
+        retrain_eval_bench=[
+            f"{D['behaviour_retrain']}/benchmarks/{sid}.tsv"
+            for sid in BASELINE_IDS + MATRIX_TEST_IDS
+        ],
+        unlearn_bench=[f"{D['unlearn']}/benchmarks/{batch}.tsv" for batch in BATCHES],
+        unlearn_eval_bench=[
+            f"{D['behaviour_unlearn']}/benchmarks/{batch}.tsv" for batch in BATCHES
+        ],
+        base_bench=rules.train_base.benchmark,
+        prune_bench=rules.prune.benchmark,
+    output:
+        budget=f"{D['budget']}/budget.json",
+        figure=report(
+            f"{D['budget']}/budget.png",
+            caption="../report/budget.rst",
+            category="2. Equal-compute comparison",
+            labels={"figure": "LDS vs budget"},
+        ),
+    log:
+        f"{LOGS}/budget/{PLAN.hashes['budget']}.log",
+    benchmark:
+        f"{D['budget']}/benchmark.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    threads: THREADS_OF["budget"]
+    resources:
+        **RESOURCES_OF["budget"],
+    params:
+        spec=spec("budget"),
+        batch_sizes=[len(members) for members in BATCHES.values()],
+        grid=config["budget"]["grid"],
+        datamodel=config["datamodel"],
+        lds=config["lds"],
+        target=config["behaviour"]["target"],
+    script:
+        "../workflow/scripts/budget.py"

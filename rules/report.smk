@@ -1,0 +1,122 @@
+# What `snakemake --report report.html` shows besides Table 1 and the budget figure: sample grids,
+# the attribution figures and the summary page. Captions live in report/*.rst.
+SAMPLE_KINDS = ["base", "pruned", "unlearned", "retrained"]
+
+
+def sample_model(wildcards):
+    sid = PAIR_IDS[0]  # a subset with both an unlearned and a retrained model
+    return {
+        "base": f"{D['train_base']}/model",
+        "pruned": f"{D['prune']}/model.pt",
+        "unlearned": f"{D['unlearn']}/{CHUNK_OF[sid]}",
+        "retrained": f"{D['retrain']}/{sid}/model",
+    }[wildcards.kind]
+
+
+rule samples:
+    input:
+        model=sample_model,
+    output:
+        grid=report(
+            f"{D['samples']}/{{kind}}.png",
+            caption="../report/samples.rst",
+            category="3. Samples",
+            labels={"model": "{kind}"},
+        ),
+    log:
+        f"{LOGS}/samples/{PLAN.hashes['samples']}/{{kind}}.log",
+    benchmark:
+        f"{D['samples']}/benchmarks/{{kind}}.tsv"
+    wildcard_constraints:
+        kind="|".join(SAMPLE_KINDS),
+    conda:
+        "../envs/torch.yaml"
+    threads: THREADS_OF["samples"]
+    resources:
+        **RESOURCES_OF["samples"],
+    params:
+        spec=spec("samples"),
+        subset=PAIR_IDS[0],
+        behaviour={k: config["behaviour"][k] for k in ("seed", "ddim_steps", "eta")},
+        scheduler=config["scheduler"],
+        n=config["report"]["n_images"],
+    script:
+        "../workflow/scripts/samples.py"
+
+
+rule figures:
+    input:
+        lds=rules.lds.output.lds,
+        attributions=rules.datamodel.output.attributions,
+        data=rules.data.output.data,
+    output:
+        scatter=report(
+            f"{D['figures']}/scatter.png",
+            caption="../report/scatter.rst",
+            category="4. Attributions",
+            labels={"figure": "predicted vs actual"},
+        ),
+        histogram=report(
+            f"{D['figures']}/histogram.png",
+            caption="../report/histogram.rst",
+            category="4. Attributions",
+            labels={"figure": "histogram"},
+        ),
+        helpful=report(
+            f"{D['figures']}/helpful.png",
+            caption="../report/units.rst",
+            category="4. Attributions",
+            labels={"figure": "most helpful units"},
+        ),
+        harmful=report(
+            f"{D['figures']}/harmful.png",
+            caption="../report/units.rst",
+            category="4. Attributions",
+            labels={"figure": "most harmful units"},
+        ),
+    log:
+        f"{LOGS}/figures/{PLAN.hashes['figures']}.log",
+    benchmark:
+        f"{D['figures']}/benchmark.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    threads: THREADS_OF["figures"]
+    resources:
+        **RESOURCES_OF["figures"],
+    params:
+        spec=spec("figures"),
+        unit=config["attribution"]["unit"],
+        top_k=config["report"]["top_k"],
+    script:
+        "../workflow/scripts/figures.py"
+
+
+rule summary:
+    input:
+        lds=rules.lds.output.lds,
+        budget=rules.budget.output.budget,
+        table1=rules.table1.output.csv,
+    output:
+        html=report(
+            f"{D['summary']}/summary.html",
+            caption="../report/summary.rst",
+            category="1. Summary",
+            labels={"item": "summary"},
+        ),
+    log:
+        f"{LOGS}/summary/{PLAN.hashes['summary']}.log",
+    localrule: True
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        spec=spec("summary"),
+        config_line=(
+            f"run {config['run_name']}: {config['data']['kind']}, {config['attribution']['unit']} units, "
+            f"alpha {config['subsets']['alpha']}, {len(MATRIX_TRAIN_IDS)} unlearned models "
+            f"({config['unlearn']['steps']} steps each), {len(MATRIX_TEST_IDS)} retrained test models "
+            f"and {len(BASELINE_IDS)} retrained baseline models ({config['train_base']['steps']} steps each), "
+            f"{config['behaviour']['target']} on {config['behaviour']['n_samples']} samples "
+            f"(DDIM {config['behaviour']['ddim_steps']})"
+        ),
+    script:
+        "../workflow/scripts/summary.py"

@@ -1,0 +1,13 @@
+"""Snakemake adapter: predicted-vs-actual scatter, attribution histogram, most helpful/harmful units."""
+import _libpath  # noqa: F401  (lib/ on sys.path)
+from diffattr.comparison import attribution_figures
+from diffattr.jobs import start
+from diffattr.pipeline import write_spec
+
+sm = snakemake  # noqa: F821
+log, _ = start(sm.log[0], 1, heavy=())
+o, p = sm.output, sm.params
+attribution_figures(sm.input.lds, sm.input.attributions, sm.input.data, p.unit, p.top_k, o.scatter, o.histogram,
+                    o.helpful, o.harmful, f"{p.unit} units")
+write_spec(o.scatter.rsplit("/", 1)[0], p.spec)
+log.info(f"figures in {o.scatter.rsplit('/', 1)[0]}")
