@@ -26,7 +26,7 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        for name in ("Snakefile", "rules", "workflow", "config", "lib", "envs"):
+        for name in ("Snakefile", "rules", "workflow", "config", "lib", "envs", "report"):
             src = ROOT / name
             (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
         base = time.perf_counter()

@@ -118,6 +118,19 @@ def behaviour_json(stage, sid):
     return f"{D[stage]}/{sid}.json"
 
 
+SAMPLE_KINDS = ["base", "pruned", "unlearned", "retrained"]
+
+
+def sample_model(wildcards):
+    sid = PAIR_IDS[0]  # a subset with both an unlearned and a retrained model
+    return {
+        "base": f"{D['train_base']}/model",
+        "pruned": f"{D['prune']}/model.pt",
+        "unlearned": f"{D['unlearn']}/{CHUNK_OF[sid]}",
+        "retrained": f"{D['retrain']}/{sid}/model",
+    }[wildcards.kind]
+
+
 wildcard_constraints:
     subset=r"(train|test)-\d{4}|full",
     batch=r"train-\d{4}-\d{4}",

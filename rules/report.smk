@@ -1,18 +1,5 @@
 # What `snakemake --report report.html` shows besides Table 1 and the budget figure: sample grids,
 # the attribution figures and the summary page. Captions live in report/*.rst.
-SAMPLE_KINDS = ["base", "pruned", "unlearned", "retrained"]
-
-
-def sample_model(wildcards):
-    sid = PAIR_IDS[0]  # a subset with both an unlearned and a retrained model
-    return {
-        "base": f"{D['train_base']}/model",
-        "pruned": f"{D['prune']}/model.pt",
-        "unlearned": f"{D['unlearn']}/{CHUNK_OF[sid]}",
-        "retrained": f"{D['retrain']}/{sid}/model",
-    }[wildcards.kind]
-
-
 rule samples:
     input:
         model=sample_model,

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-COPY = ["Snakefile", "rules", "workflow", "config", "lib", "profiles", "envs", "slurm"]
+COPY = ["Snakefile", "rules", "workflow", "config", "lib", "profiles", "envs", "report", "slurm"]
 SMOKE = ["--configfile", "config/config.yaml", "config/presets/smoke.yaml"]
 
 

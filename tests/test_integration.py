@@ -49,8 +49,11 @@ def test_behaviour_json_records_value_seeds_and_times(smoke_run):
     assert job["subsets"] == ["train-0000", "train-0001", "train-0002"] and 0 < job["startup_share"] < 1
     beh = json.loads(files[0].read_text())
     assert beh["source"] == "unlearn" and beh["metrics"]["fid"] > 0 and beh["n_samples"] == 100
-    for key in ("noise_seed", "train_seconds", "eval_seconds", "startup_seconds"):
+    for key in ("noise_seed", "train_seconds", "eval_seconds"):
         assert beh[key] is not None
+    # A model evaluated on its own (here a retrained one) carries its job's start-up.
+    retrained = next((smoke_run / "results/store/behaviour").glob("*/test-0000.json"))
+    assert json.loads(retrained.read_text())["startup_seconds"] > 0
     log = next((smoke_run / "results/logs/retrain").glob("*/test-0000.log")).read_text()
     assert "steps/s" in log and "ETA" in log and "start-up" in log
 
@@ -117,3 +120,35 @@ def test_failed_subsets_can_be_excluded_and_the_rest_fitted(smoke_run, tmp_path)
     (work / "too_many.yaml").write_text("subsets: {exclude: [test-0000, test-0001]}\n")
     proc = snakemake(work, "-n", *SMOKE, "too_many.yaml", check=False)
     assert proc.returncode != 0 and "config key subsets.exclude" in proc.stdout + proc.stderr
+
+
+def test_budget_and_table1_in_the_run_view(smoke_run):
+    run = smoke_run / "results/runs/smoke"
+    budget = json.loads((run / "budget.json").read_text())
+    assert [p["budget"] for p in budget["points"]] == [1.0, 2.0, 3.0]
+    assert budget["baseline_subsets"] == ["train-0000", "train-0001", "train-0002"]
+    costs = budget["costs"]
+    assert costs["unit_seconds"] > 0 and costs["retrain_jobs"] == 3 + 4 and costs["unlearn_models"] == 6
+    assert costs["one_off_units"] > 0 and set(costs["one_off_seconds"]) == {"train_base", "prune_finetune"}
+    for p in budget["points"]:  # retraining affords floor(budget) models; never more than exist
+        assert p["retrain"]["models"] == min(int(p["budget"]), 3)
+    with open(run / "table1.csv", newline="") as fh:
+        rows = {r["model"]: r for r in csv.DictReader(fh)}
+    assert set(rows) == {"original", "pruned + fine-tuned", "retrained", "unlearned"}
+    assert float(rows["unlearned"]["fid2"]) > 0 and float(rows["retrained"]["fid2"]) > 0
+    assert rows["unlearned"]["n_models"] == "6" and rows["retrained"]["n_models"] == "3"
+
+
+def test_report_holds_every_item_with_captions_from_the_config(smoke_run, tmp_path):
+    report = tmp_path / "report.html"
+    snakemake(smoke_run, "--report", str(report), *SMOKE)
+    text = report.read_text()
+    for category in ("1. Summary", "2. Equal-compute comparison", "3. Samples", "4. Attributions"):
+        assert category in text, category
+    for name in ("summary.html", "table1.html", "budget.png", "base.png", "pruned.png", "unlearned.png",
+                 "retrained.png", "scatter.png", "helpful.png", "harmful.png", "histogram.png", "attributions.csv"):
+        assert f'"filename": "{name}"' in text, name
+    # Captions are rendered with this run's config (smoke: 3 baseline models, budgets 1-3, 16 images).
+    assert "the retrained (3 baseline models" in text
+    assert "At each budget of [1, 2, 3]" in text
+    assert "16 samples of the <strong>unlearned</strong> model" in text

@@ -1,0 +1,71 @@
+"""Screenshots of a Snakemake report opened in headless Chromium (for README).
+
+The report is a single-page app without URL routing, so a copy of it gets a script that waits for
+the app and opens one result; Chromium then renders that copy. Needs Debian's
+`chromium-headless-shell` (apt-get install -y chromium-headless-shell); nothing is downloaded.
+
+Usage: python docs/screenshot.py report.html OUT_DIR [NAME=CATEGORY:FILENAME ...]
+default shots: summary (1. Summary: summary.html) and budget (2. Equal-compute comparison: budget.png).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+DEFAULT = ["summary=1. Summary:summary.html", "budget=2. Equal-compute comparison:budget.png",
+           "helpful=4. Attributions:helpful.png"]
+OPEN = """<script>(function go() {{
+  if (typeof app === 'undefined' || !app) {{ return setTimeout(go, 50); }}
+  app.showCategory({category});
+  // let the category view render before opening the result in it
+  setTimeout(function () {{
+    app.setView({{content: {content}, contentPath: results[{path}].data_uri, resultPath: {path}}});
+  }}, 300);
+}})();</script>"""
+
+
+def result_path(report: str, filename: str) -> str:
+    """The report's key (the output path) of the result with this file name."""
+    hits = sorted(set(re.findall(r'"([^"]*/' + re.escape(filename) + r')"', report)))
+    if not hits:
+        raise SystemExit(f"{filename}: not in the report; build it with `snakemake --report` after the run")
+    return hits[0]
+
+
+def shoot(report_html: Path, out_png: Path, category: str, filename: str, size: str = "1400,1000") -> None:
+    browser = shutil.which("chromium-headless-shell") or shutil.which("chromium")
+    if browser is None:
+        raise SystemExit("no Chromium: apt-get install -y chromium-headless-shell")
+    text = report_html.read_text()
+    path = result_path(text, filename)
+    content = "html" if filename.endswith(".html") else "img"
+    script = OPEN.format(category=json.dumps(category), content=json.dumps(content), path=json.dumps(path))
+    with tempfile.TemporaryDirectory() as tmp:
+        page = Path(tmp) / "report.html"
+        head, _, tail = text.rpartition("</body>")  # the document's own, not one inside the bundled JS
+        page.write_text(head + script + "</body>" + tail)
+        subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                        "--virtual-time-budget=10000", f"--window-size={size}", f"--screenshot={out_png.resolve()}",
+                        page.as_uri()], check=True, capture_output=True)
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) < 2:
+        raise SystemExit(__doc__)
+    report, out = Path(argv[0]), Path(argv[1])
+    out.mkdir(parents=True, exist_ok=True)
+    for spec in argv[2:] or DEFAULT:
+        name, _, rest = spec.partition("=")
+        category, _, filename = rest.rpartition(":")
+        shoot(report, out / f"report-{name}.png", category, filename)
+        print(out / f"report-{name}.png")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

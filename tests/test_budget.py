@@ -1,0 +1,86 @@
+"""Compute accounting, the equal-budget curve and Table 1 on synthetic inputs."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from diffattr.budget import benchmark_seconds, budget_curve, cost_model, models_within
+from diffattr.comparison import table1
+
+HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+
+
+def bench(tmp_path, name, seconds, cpu=None):
+    p = tmp_path / f"{name}.tsv"
+    p.write_text(HEADER + f"{seconds}\t0:00:01\t1\t1\t1\t1\t0\t0\t50\t{cpu if cpu is not None else seconds}\n")
+    return p
+
+
+def test_benchmark_file_gives_wall_and_cpu_seconds(tmp_path):
+    assert benchmark_seconds(bench(tmp_path, "a", 12.5, 11.0)) == {"wall": 12.5, "cpu": 11.0}
+    (tmp_path / "empty.tsv").write_text(HEADER)
+    with pytest.raises(ValueError, match="empty.tsv: empty benchmark file"):
+        benchmark_seconds(tmp_path / "empty.tsv")
+
+
+def test_cost_model_unit_is_the_median_retrain_job_plus_its_evaluation(tmp_path):
+    retrain = [(bench(tmp_path, f"r{i}", s), bench(tmp_path, f"re{i}", 10)) for i, s in enumerate([90, 100, 300])]
+    unlearn = [(bench(tmp_path, "u0", 40), bench(tmp_path, "ue0", 10), 5), (bench(tmp_path, "u1", 30), bench(tmp_path, "ue1", 20), 5)]
+    costs = cost_model(retrain, unlearn, {"train_base": bench(tmp_path, "base", 110), "prune": bench(tmp_path, "p", 55)})
+    assert costs["unit_seconds"] == 110.0  # median of 100, 110, 310
+    assert costs["unlearn_seconds_per_model"] == 10.0  # (40 + 10 + 30 + 20) / 10
+    assert costs["one_off_units"] == pytest.approx(165 / 110)
+    assert costs["speedup"] == pytest.approx(11.0)
+    assert costs["train_job_speedup"] == pytest.approx(100 / 7.0)
+
+
+@pytest.mark.parametrize("budget, one_off, per_model, available, expected", [
+    (1.0, 1.5, 0.1, 40, (0, False)),   # the one-off cost alone exceeds the budget
+    (2.0, 1.5, 0.1, 40, (5, False)),
+    (2.0, 0.0, 1.0, 40, (2, False)),   # retraining: one model per unit
+    (9.0, 1.0, 0.1, 40, (40, True)),   # more affordable than exist: capped, and said so
+])
+def test_models_within_budget(budget, one_off, per_model, available, expected):
+    assert models_within(budget, one_off, per_model, available) == expected
+
+
+def test_budget_curve_refits_on_the_first_models_and_gains_with_budget():
+    rng = np.random.default_rng(0)
+    n_units, beta = 10, np.linspace(-2, 2, 10)
+
+    def draw(n, noise):
+        masks = np.array([rng.permutation(n_units) < n_units // 2 for _ in range(n)])
+        return masks, masks @ beta + noise * rng.standard_normal(n)
+
+    unlearn, retrain, test = draw(40, 0.5), draw(8, 0.5), draw(20, 0.0)
+    costs = {"one_off_units": 1.0, "unlearn_units_per_model": 0.1}
+    fit = {"estimator": "ridge", "alphas": [0.01, 0.1, 1.0, 10.0], "cv_folds": 5, "seed": 0}
+    boot = {"n_bootstrap": 100, "ci_level": 0.95, "seed": 0}
+    points = budget_curve([1, 2, 8], costs, unlearn, retrain, test, fit, boot)
+    assert [p["unlearn"]["models"] for p in points] == [0, 10, 40]
+    assert [p["retrain"]["models"] for p in points] == [1, 2, 8]
+    assert points[0]["unlearn"]["lds"] is None and "fewer than 2" in points[0]["unlearn"]["why"]
+    assert points[2]["unlearn"]["capped"] and not points[2]["retrain"]["capped"]
+    # 40 noisy rows recover the ranking of a 10-unit linear model; the CI brackets the estimate.
+    top = points[2]["unlearn"]
+    assert top["lds"] > 0.8 and top["ci95"][0] <= top["lds"] <= top["ci95"][1]
+    assert top["lds"] > points[1]["unlearn"]["lds"] - 1e-9
+
+
+def test_table1_rows_and_speedup(tmp_path):
+    def beh(fid, seconds, steps):
+        return {"metrics": {"fid": fid}, "train_seconds": seconds, "train_steps": steps}
+
+    rows = table1(beh(3.0, 0, 0), beh(4.0, 0, 0), {"steps": 2000, "train_seconds": 120.0},
+                  {"steps": 600, "train_seconds": 30.0}, [beh(6.0, 120.0, 2000), beh(8.0, 130.0, 2000)],
+                  [beh(5.0, 10.0, 200), beh(7.0, 10.0, 200), beh(6.0, 12.0, 200)],
+                  [{"unlearn_vs_retrain": 2.0, "retrain_vs_retrain": 1.0}, {"unlearn_vs_retrain": 4.0, "retrain_vs_retrain": 1.5}],
+                  "fid", tmp_path / "t.csv")
+    by = {r["model"]: r for r in rows}
+    assert by["retrained"]["fid"] == 7.0 and by["unlearned"]["fid"] == 6.0
+    assert by["unlearned"]["fid2"] == 3.0 and by["retrained"]["fid2"] == 1.25
+    assert by["unlearned"]["speedup"] == pytest.approx(125.0 / 10.0)
+    with open(tmp_path / "t.csv", newline="") as fh:
+        written = list(csv.DictReader(fh))
+    assert [r["model"] for r in written] == ["original", "pruned + fine-tuned", "retrained", "unlearned"]
