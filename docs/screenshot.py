@@ -30,11 +30,17 @@ OPEN = """<script>(function go() {{
 }})();</script>"""
 
 
-def result_path(report: str, filename: str) -> str:
-    """The report's key (the output path) of the result with this file name."""
-    hits = sorted(set(re.findall(r'"([^"]*/' + re.escape(filename) + r')"', report)))
+def result_path(report: str, category: str, filename: str) -> str:
+    """The report's key of the result FILENAME listed under CATEGORY.
+
+    Read from the report's own `var categories = {category: {subcategory: [path, ...]}}` rather than
+    by grepping for ".../FILENAME": rule info also lists outputs with the same base name (e.g.
+    results/runs/<run>/summary.html) that are no key of `results`, and opening one fails silently."""
+    start = report.index("var categories = ") + len("var categories = ")
+    categories, _ = json.JSONDecoder().raw_decode(report, start)
+    hits = [p for paths in categories.get(category, {}).values() for p in paths if p.rsplit("/", 1)[-1] == filename]
     if not hits:
-        raise SystemExit(f"{filename}: not in the report; build it with `snakemake --report` after the run")
+        raise SystemExit(f"{category}: {filename} not in the report; build it with `snakemake --report` after the run")
     return hits[0]
 
 
@@ -43,7 +49,7 @@ def shoot(report_html: Path, out_png: Path, category: str, filename: str, size: 
     if browser is None:
         raise SystemExit("no Chromium: apt-get install -y chromium-headless-shell")
     text = report_html.read_text()
-    path = result_path(text, filename)
+    path = result_path(text, category, filename)
     content = "html" if filename.endswith(".html") else "img"
     script = OPEN.format(category=json.dumps(category), content=json.dumps(content), path=json.dumps(path))
     with tempfile.TemporaryDirectory() as tmp:

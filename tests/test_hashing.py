@@ -23,7 +23,9 @@ def _changed(config, mutate):
     return {s for s in STAGES if before[s] != after[s]}
 
 
-DOWNSTREAM_OF_UNLEARN = {"unlearn", "behaviour_unlearn", "matrix", "datamodel", "lds"}
+# Everything fitted or reported after the matrix.
+ANALYSIS = {"matrix", "datamodel", "lds", "budget", "table1", "figures", "summary"}
+DOWNSTREAM_OF_UNLEARN = {"unlearn", "behaviour_unlearn", "pairs", "samples"} | ANALYSIS
 
 
 @pytest.mark.parametrize(
@@ -32,13 +34,17 @@ DOWNSTREAM_OF_UNLEARN = {"unlearn", "behaviour_unlearn", "matrix", "datamodel", 
         (lambda c: c["unlearn"].update(steps=7), DOWNSTREAM_OF_UNLEARN),
         (lambda c: c["unlearn"].update(lr=0.1), DOWNSTREAM_OF_UNLEARN),
         (lambda c: c["prune"].update(ratio=0.5), {"prune", "behaviour_prune"} | DOWNSTREAM_OF_UNLEARN),
-        (lambda c: c["datamodel"].update(cv_folds=3), {"datamodel", "lds"}),
-        (lambda c: c["lds"].update(n_bootstrap=500), {"lds"}),
-        (lambda c: c["subsets"].update(n_train=5), {"matrix", "datamodel", "lds"}),
-        (lambda c: c["retrain"].update(seed=9), {"retrain", "behaviour_retrain", "matrix", "datamodel", "lds"}),
+        (lambda c: c["datamodel"].update(cv_folds=3), {"datamodel", "lds", "budget", "figures", "summary"}),
+        (lambda c: c["lds"].update(n_bootstrap=500), {"lds", "budget", "figures", "summary"}),
+        (lambda c: c["subsets"].update(n_train=5), ANALYSIS),
+        (lambda c: c["retrain"].update(seed=9), {"retrain", "behaviour_retrain", "pairs", "samples"} | ANALYSIS),
+        # The floor's second retraining depends on its own seed, not on retrain.seed.
+        (lambda c: c["table1"].update(floor_seed=5), {"retrain_floor", "pairs", "table1", "summary"}),
+        (lambda c: c["budget"].update(grid=[1, 5]), {"budget", "summary"}),
+        (lambda c: c["report"].update(n_images=9), {"samples"}),
         (lambda c: c["classifier"].update(epochs=3),
          {"classifier", "reference", "behaviour_base", "behaviour_prune", "behaviour_unlearn", "behaviour_retrain",
-          "matrix", "datamodel", "lds"}),
+          "pairs"} | ANALYSIS),
     ],
 )
 def test_hash_sensitive_to_exactly_its_keys(config, mutate, expected):

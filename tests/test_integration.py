@@ -10,6 +10,8 @@ import yaml
 from conftest import SMOKE, planned_jobs, snakemake
 
 pytestmark = pytest.mark.integration
+# Rules that only read stored behaviours and benchmarks.
+ANALYSIS_RULES = {"matrix", "datamodel", "lds", "budget", "table1", "figures", "summary", "run_view", "all"}
 
 
 def test_smoke_run_writes_every_final_output(smoke_run):
@@ -66,8 +68,9 @@ def test_unlearn_change_replans_only_downstream_and_back_reuses(smoke_run):
     over = smoke_run / "over.yaml"
     over.write_text("unlearn: {steps: 7}\n")
     jobs = planned_jobs(smoke_run, *SMOKE, str(over))
-    assert set(jobs) == {"unlearn", "behaviour", "matrix", "datamodel", "lds", "run_view", "all"}
-    assert jobs["unlearn"] == 2 and jobs["behaviour"] == 6
+    assert set(jobs) == {"unlearn", "behaviour_batch", "pair_fid", "samples"} | ANALYSIS_RULES
+    # Only the unlearned models and what depends on them: their grid and their FID2 pair.
+    assert jobs["unlearn"] == 2 and jobs["behaviour_batch"] == 2 and jobs["samples"] == 1 and jobs["pair_fid"] == 1
     # Changing it back plans nothing: the old artifacts are still in the store.
     assert planned_jobs(smoke_run, *SMOKE) == {}
 
@@ -110,7 +113,7 @@ def test_failed_subsets_can_be_excluded_and_the_rest_fitted(smoke_run, tmp_path)
     lost_ids = ["train-0003", "train-0004", "train-0005"]
     assert yaml.safe_load(proc.stdout) == {"subsets": {"exclude": lost_ids}}
     jobs = planned_jobs(work, *SMOKE, "exclude.yaml")
-    assert set(jobs) == {"matrix", "datamodel", "lds", "run_view", "all"}
+    assert set(jobs) == ANALYSIS_RULES
     snakemake(work, "--cores", "2", *SMOKE, "exclude.yaml")
     lds = json.loads((work / "results/runs/smoke/lds.json").read_text())
     assert lds["n_train_models"] == 3 and lds["n_test_models"] == 4
