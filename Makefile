@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 SNAKEMAKE := .venv/bin/snakemake
 
-.PHONY: setup run smoke test lint bench
+.PHONY: setup run smoke report test lint bench
 
 setup: .venv/.installed
 
@@ -19,6 +19,10 @@ run: setup
 
 smoke: setup
 	$(SNAKEMAKE) --cores all --configfile config/config.yaml config/presets/smoke.yaml
+
+# The HTML report of the finished default run (offline, self-contained); builds nothing new.
+report: setup
+	$(SNAKEMAKE) --report report.html
 
 test: setup
 	$(PY) -m pytest -q -ra tests

@@ -51,7 +51,7 @@ def test_behaviour_json_records_value_seeds_and_times(smoke_run):
     assert job["subsets"] == ["train-0000", "train-0001", "train-0002"] and 0 < job["startup_share"] < 1
     beh = json.loads(files[0].read_text())
     assert beh["source"] == "unlearn" and beh["metrics"]["fid"] > 0 and beh["n_samples"] == 100
-    for key in ("noise_seed", "train_seconds", "eval_seconds"):
+    for key in ("noise_seed", "train_seconds", "train_cpu_seconds", "eval_seconds", "eval_cpu_seconds"):
         assert beh[key] is not None
     # A model evaluated on its own (here a retrained one) carries its job's start-up.
     retrained = next((smoke_run / "results/store/behaviour").glob("*/test-0000.json"))

@@ -232,7 +232,7 @@ class Evaluator:
         from .sampling import ddim_sample, to_uint8_rgb
 
         cfg = self.cfg
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         model = load_model(model_path)
         images = ddim_sample(model, self.scheduler, int(cfg["n_samples"]), int(cfg["ddim_steps"]), int(cfg["seed"]),
                              int(cfg["batch_size"]), float(cfg["eta"]))
@@ -250,7 +250,9 @@ class Evaluator:
                 "n_samples": int(cfg["n_samples"]), "noise_seed": int(cfg["seed"]),
                 "ddim_steps": int(cfg["ddim_steps"]), "eta": float(cfg["eta"]),
                 "train_seconds": trained.get("train_seconds"), "train_steps": trained.get("steps"),
+                "train_cpu_seconds": trained.get("train_cpu_seconds"),
                 "sample_seconds": sample_seconds, "eval_seconds": time.perf_counter() - start,
+                "eval_cpu_seconds": time.process_time() - cpu_start,
                 "startup_seconds": startup}
 
 

@@ -73,7 +73,7 @@ def train_ddpm(
     alphas = noise_scheduler.alphas_cumprod.to(torch.float32)
     n_t = noise_scheduler.config.num_train_timesteps
     progress = StepLogger(logger, recipe.steps, log_every, label)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     loss_value = float("nan")
     first = 0
     resume = Path(resume_path) if resume_path else None
@@ -102,14 +102,14 @@ def train_ddpm(
         progress.step(step, loss_value)
         if resume is not None and checkpoint_every and (step + 1) % checkpoint_every == 0 and step + 1 < recipe.steps:
             save_resume_state(resume, recipe, step + 1, loss_value, model, opt, ema, gen)
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     ema_model = copy.deepcopy(model)
     ema.copy_to(ema_model.parameters())
     ema_model.eval()
     if resume is not None and resume.exists():
         resume.unlink()
     stats = {"steps": recipe.steps, "resumed_from_step": first, "final_loss": loss_value, "train_seconds": seconds,
-             "steps_per_second": recipe.steps / seconds if seconds > 0 else None}
+             "train_cpu_seconds": cpu_seconds, "steps_per_second": recipe.steps / seconds if seconds > 0 else None}
     return ema_model, stats
 
 
