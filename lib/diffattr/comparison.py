@@ -66,9 +66,9 @@ def table1(base: Mapping[str, Any], pruned: Mapping[str, Any], base_train: Mappi
     """Table 1: FID (vs the training data) of each model kind, FID2 between unlearned and retrained
     models on the same subsets and its floor (two retrainings), train steps and measured minutes."""
 
-    def mean_sd(values: Sequence[float]) -> tuple[float, float]:
-        v = np.asarray(values, dtype=float)
-        return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
+    def mean_sd(values: Sequence[float]) -> tuple[float, float | str]:
+        v = np.asarray(values, dtype=float)  # one value has no sd: left blank
+        return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else ""
 
     def minutes(records: Sequence[Mapping[str, Any]]) -> float:
         return float(np.median([r["train_seconds"] for r in records])) / 60.0
