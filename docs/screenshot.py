@@ -5,13 +5,13 @@ the app and opens one result; Chromium then renders that copy. Needs Debian's
 `chromium-headless-shell` (apt-get install -y chromium-headless-shell); nothing is downloaded.
 
 Usage: python docs/screenshot.py report.html OUT_DIR [NAME=CATEGORY:FILENAME ...]
-default shots: summary (1. Summary: summary.html) and budget (2. Equal-compute comparison: budget.png).
+default shots: summary (1. Summary: summary.html), budget (2. Equal-compute comparison: budget.png)
+and helpful (4. Attributions: helpful.png).
 """
 
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +21,7 @@ from pathlib import Path
 DEFAULT = ["summary=1. Summary:summary.html", "budget=2. Equal-compute comparison:budget.png",
            "helpful=4. Attributions:helpful.png"]
 OPEN = """<script>(function go() {{
+  // `app` is set only once React has rendered the App, after this script has run: poll for it
   if (typeof app === 'undefined' || !app) {{ return setTimeout(go, 50); }}
   app.showCategory({category});
   // let the category view render before opening the result in it
