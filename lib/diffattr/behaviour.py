@@ -1,4 +1,6 @@
-"""Global behaviours of a model, computed from one set of generated images: FID (torch-fidelity)."""
+"""Global behaviours of a model, all computed from one set of generated images: FID, KID, Inception
+score, precision and recall (torch-fidelity, on the feature extractor's features or logits), and
+the share of one class and the entropy of the class histogram (the domain classifier's labels)."""
 
 from __future__ import annotations
 
@@ -15,14 +17,20 @@ def make_extractor(weights_path: str | os.PathLike):
     from .classifier import register_extractor
 
     name = register_extractor()
-    return create_feature_extractor(name, ["features"], cuda=False, verbose=False,
+    return create_feature_extractor(name, ["features", "logits_unbiased"], cuda=False, verbose=False,
                                     feature_extractor_weights_path=str(weights_path))
 
 
 @torch.no_grad()
 def extract_features(extractor, images_uint8: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-    chunks = [extractor(images_uint8[i:i + batch_size])[0] for i in range(0, len(images_uint8), batch_size)]
-    return torch.cat(chunks).double()
+    return extract(extractor, images_uint8, batch_size)[0]
+
+
+@torch.no_grad()
+def extract(extractor, images_uint8: torch.Tensor, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+    """(features, logits) of every image, float64."""
+    outs = [extractor(images_uint8[i:i + batch_size]) for i in range(0, len(images_uint8), batch_size)]
+    return torch.cat([o[0] for o in outs]).double(), torch.cat([o[1] for o in outs]).double()
 
 
 def feature_statistics(features: torch.Tensor) -> dict[str, np.ndarray]:
@@ -31,18 +39,23 @@ def feature_statistics(features: torch.Tensor) -> dict[str, np.ndarray]:
     return fid_features_to_statistics(features)
 
 
-def save_statistics(path: str | os.PathLike, stats: dict[str, np.ndarray], n: int) -> None:
+def save_statistics(path: str | os.PathLike, stats: dict[str, np.ndarray], features: np.ndarray,
+                    class_names: tuple[str, ...]) -> None:
+    """FID statistics plus the features themselves (KID, precision and recall need them) and the
+    class names the classifier's logits index."""
     from .atomic import atomic_path
 
     with atomic_path(path, suffix=".npz") as tmp:
         with open(tmp, "wb") as fh:
-            np.savez(fh, mu=stats["mu"], sigma=stats["sigma"], n=n)
+            np.savez(fh, mu=stats["mu"], sigma=stats["sigma"], n=len(features), features=features.astype(np.float32),
+                     class_names=np.array(class_names))
 
 
 def load_statistics(path: str | os.PathLike) -> dict[str, np.ndarray]:
     try:
         with np.load(path) as z:
-            return {"mu": z["mu"], "sigma": z["sigma"]}
+            return {"mu": z["mu"], "sigma": z["sigma"], "features": z["features"],
+                    "class_names": tuple(str(c) for c in z["class_names"])}
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: reference statistics missing; rerun the 'reference' rule") from None
     except Exception as exc:
@@ -54,3 +67,47 @@ def fid(features: torch.Tensor, reference: dict[str, np.ndarray]) -> float:
 
     stats = feature_statistics(features)
     return float(fid_statistics_to_metric(stats, reference, verbose=False)["frechet_inception_distance"])
+
+
+def class_histogram(logits: torch.Tensor, n_classes: int) -> np.ndarray:
+    """Share of the generated images the domain classifier assigns to each class."""
+    counts = np.bincount(logits.argmax(dim=1).numpy(), minlength=n_classes)
+    return counts / max(1, counts.sum())
+
+
+def compute_metrics(names: list[str], features: torch.Tensor, logits: torch.Tensor, reference: dict,
+                    share_class: str | None, seed: int, kid_subsets: int = 100) -> dict[str, float]:
+    """Every requested behaviour from one set of generated images' features and logits."""
+    from torch_fidelity.metric_isc import isc_features_to_metric
+    from torch_fidelity.metric_kid import kid_features_to_metric
+    from torch_fidelity.metric_prc import prc_features_to_metric
+
+    ref = torch.from_numpy(reference["features"]).double()
+    hist = class_histogram(logits, len(reference["class_names"]))
+    out: dict[str, float] = {}
+    prc = None
+    for name in names:
+        if name == "fid":
+            out[name] = fid(features, reference)
+        elif name == "kid":
+            size = min(1000, len(features), len(ref))
+            out[name] = float(kid_features_to_metric(features, ref, kid_subsets=kid_subsets, kid_subset_size=size,
+                                                     rng_seed=seed, verbose=False)["kernel_inception_distance_mean"])
+        elif name == "isc":
+            out[name] = float(isc_features_to_metric(logits, splits=10, shuffle=True, rng_seed=seed)["inception_score_mean"])
+        elif name in ("precision", "recall"):
+            if prc is None:  # torch-fidelity convention: generated first, real second
+                prc = prc_features_to_metric(features, ref, prc_neighborhood=3, prc_batch_size=10000,
+                                             save_cpu_ram=False, verbose=False)
+            out[name] = float(prc[name])
+        elif name == "class_share":
+            if share_class not in reference["class_names"]:
+                raise ValueError(f"behaviour.share_class: {share_class!r} is not a class of the data "
+                                 f"{list(reference['class_names'])}")
+            out[name] = float(hist[reference["class_names"].index(share_class)])
+        elif name == "class_entropy":
+            p = hist[hist > 0]
+            out[name] = float(-(p * np.log(p)).sum())
+        else:  # the schema admits only known metrics
+            raise ValueError(f"behaviour.metrics: unknown metric {name!r}")
+    return out

@@ -67,7 +67,7 @@ def make_reference(data_npz: PathLike, classifier_pt: PathLike, out_npz: PathLik
 
     ds = load_dataset(data_npz)
     feats = extract_features(make_extractor(classifier_pt), to_uint8_rgb(torch.from_numpy(ds.images)))
-    save_statistics(out_npz, feature_statistics(feats), len(feats))
+    save_statistics(out_npz, feature_statistics(feats), feats.numpy(), ds.class_names)
 
 
 # ---------------------------------------------------------------- training stages
@@ -226,7 +226,7 @@ class Evaluator:
 
     def __call__(self, model_path: PathLike, train_json: PathLike, source: str, subset: str,
                  startup: float | None = None) -> dict:
-        from .behaviour import extract_features, fid
+        from .behaviour import compute_metrics, extract
         from .metrics import LOWER_IS_BETTER
         from .models import load_model
         from .sampling import ddim_sample, to_uint8_rgb
@@ -237,13 +237,9 @@ class Evaluator:
         images = ddim_sample(model, self.scheduler, int(cfg["n_samples"]), int(cfg["ddim_steps"]), int(cfg["seed"]),
                              int(cfg["batch_size"]), float(cfg["eta"]))
         sample_seconds = time.perf_counter() - start
-        feats = extract_features(self.extractor, to_uint8_rgb(images))
-        values: dict[str, float] = {}
-        for metric in cfg["metrics"]:
-            if metric == "fid":
-                values["fid"] = fid(feats, self.reference)
-            else:  # the schema admits only known metrics
-                raise ValueError(f"behaviour.metrics: unknown metric {metric!r}")
+        feats, logits = extract(self.extractor, to_uint8_rgb(images))
+        values = compute_metrics(list(cfg["metrics"]), feats, logits, self.reference, cfg.get("share_class"),
+                                 int(cfg["seed"]), int(cfg.get("kid_subsets", 100)))
         trained = read_json(train_json)
         return {"source": source, "subset": subset, "metrics": values,
                 "lower_is_better": {m: LOWER_IS_BETTER[m] for m in values},

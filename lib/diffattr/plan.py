@@ -20,7 +20,7 @@ STORE = "results/store"
 STAGES: dict[str, tuple[str, list[str], list[str]]] = {
     "data": ("1", ["data"], []),
     "classifier": ("1", ["classifier"], ["data"]),
-    "reference": ("1", [], ["data", "classifier"]),
+    "reference": ("2", [], ["data", "classifier"]),
     "train_base": ("1", ["model", "scheduler", "train_base"], ["data"]),
     "prune": ("1", ["prune"], ["train_base"]),
     "subsets": ("1", ["attribution", "subsets.alpha", "subsets.seed"], ["data"]),

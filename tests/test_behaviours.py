@@ -1,0 +1,54 @@
+"""The global behaviours, computed from features and logits with known answers."""
+
+import numpy as np
+import pytest
+import torch
+
+from diffattr.behaviour import compute_metrics, feature_statistics
+from diffattr.metrics import LOWER_IS_BETTER
+
+ALL = ["fid", "kid", "isc", "precision", "recall", "class_share", "class_entropy"]
+NAMES = tuple(str(i) for i in range(10))
+
+
+def reference(features: torch.Tensor) -> dict:
+    return {**feature_statistics(features), "features": features.numpy().astype(np.float32), "class_names": NAMES}
+
+
+def one_hot_logits(labels: np.ndarray) -> torch.Tensor:
+    return torch.nn.functional.one_hot(torch.from_numpy(labels), 10).double() * 20.0
+
+
+def test_every_behaviour_is_known_and_signed():
+    assert set(ALL) == set(LOWER_IS_BETTER)
+
+
+def test_same_distribution_scores_near_perfect_and_shift_degrades():
+    rng = np.random.default_rng(0)
+    ref = torch.from_numpy(rng.standard_normal((600, 8)))
+    gen = torch.from_numpy(rng.standard_normal((600, 8)))
+    shifted = gen + 3.0
+    labels = np.arange(600) % 10  # every class equally often
+    good = compute_metrics(ALL, gen, one_hot_logits(labels), reference(ref), "3", seed=0, kid_subsets=20)
+    bad = compute_metrics(ALL, shifted, one_hot_logits(labels), reference(ref), "3", seed=0, kid_subsets=20)
+    assert good["fid"] < 0.5 < bad["fid"] and abs(good["kid"]) < 0.05 < bad["kid"]
+    assert good["precision"] > 0.8 > bad["precision"] and good["recall"] > 0.8 > bad["recall"]
+    # Confident, balanced labels: IS = exp(entropy of each split's label marginal) is at most the
+    # number of classes, slightly below because the shuffled splits are not exactly balanced;
+    # entropy log(10), each share 1/10.
+    assert 9.0 < good["isc"] <= 10.0
+    assert good["class_entropy"] == pytest.approx(np.log(10)) and good["class_share"] == pytest.approx(0.1)
+
+
+def test_collapse_to_one_class_shows_in_share_entropy_and_isc():
+    rng = np.random.default_rng(1)
+    feats = torch.from_numpy(rng.standard_normal((200, 8)))
+    out = compute_metrics(["isc", "class_share", "class_entropy"], feats, one_hot_logits(np.full(200, 3)),
+                          reference(feats), "3", seed=0)
+    assert out["class_share"] == 1.0 and out["class_entropy"] == 0.0 and out["isc"] == pytest.approx(1.0)
+
+
+def test_unknown_share_class_names_the_key():
+    feats = torch.zeros((20, 4), dtype=torch.float64)
+    with pytest.raises(ValueError, match="behaviour.share_class: 'cat' is not a class"):
+        compute_metrics(["class_share"], feats, one_hot_logits(np.zeros(20, dtype=np.int64)), reference(feats + 1e-3 * torch.randn(20, 4, dtype=torch.float64)), "cat", seed=0)
