@@ -65,15 +65,18 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--default-run", type=Path)
     ap.add_argument("--out", type=Path, default=ROOT / "bench/out/slurm_overhead.json")
+    ap.add_argument("--keep", type=Path, help="run in this folder and keep it (the job logs), instead of a temp one")
     args = ap.parse_args()
     if missing_binaries():
         raise SystemExit(f"Slurm missing ({missing_binaries()}): apt-get install -y slurm-wlm munge")
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = args.keep or Path(scratch)
         cluster = Cluster(Path(tmp) / "slurm")
         cluster.start()
         try:
             work = copy_workflow(Path(tmp) / "wf")
-            proc = subprocess.run([sys.executable, "-m", "snakemake", "--profile", "slurm", "-j", "8", *SMOKE],
+            proc = subprocess.run([sys.executable, "-m", "snakemake", "--profile", "slurm", "-j", "8",
+                                   "--slurm-keep-successful-logs", *SMOKE],
                                   cwd=work, capture_output=True, text=True)
             if proc.returncode != 0:
                 raise SystemExit(proc.stderr[-3000:])
