@@ -118,7 +118,18 @@ def behaviour_json(stage, sid):
     return f"{D[stage]}/{sid}.json"
 
 
-SAMPLE_KINDS = ["base", "pruned", "unlearned", "retrained"]
+# Report sample grids: kind -> the stage that names it (its own model's hash).
+SAMPLE_STAGE = {
+    "base": "samples_train_base",
+    "pruned": "samples_prune",
+    "unlearned": "samples_unlearn",
+    "retrained": "samples_retrain",
+}
+SAMPLE_KIND_OF = {PLAN.hashes[stage]: kind for kind, stage in SAMPLE_STAGE.items()}
+
+
+def sample_png(kind):
+    return f"{D[SAMPLE_STAGE[kind]]}/{kind}.png"
 
 
 def sample_model(wildcards):

@@ -5,24 +5,25 @@ rule samples:
         model=sample_model,
     output:
         grid=report(
-            f"{D['samples']}/{{kind}}.png",
+            "results/store/samples/{shash}/{kind}.png",
             caption="../report/samples.rst",
             category="3. Samples",
             labels={"model": "{kind}"},
         ),
     log:
-        f"{LOGS}/samples/{PLAN.hashes['samples']}/{{kind}}.log",
+        f"{LOGS}/samples/{{shash}}/{{kind}}.log",
     benchmark:
-        f"{D['samples']}/benchmarks/{{kind}}.tsv"
+        "results/store/samples/{shash}/benchmarks/{kind}.tsv"
     wildcard_constraints:
-        kind="|".join(SAMPLE_KINDS),
+        kind="|".join(SAMPLE_STAGE),
+        shash="|".join(SAMPLE_KIND_OF),
     conda:
         "../envs/torch.yaml"
     threads: THREADS_OF["samples"]
     resources:
         **RESOURCES_OF["samples"],
     params:
-        spec=spec("samples"),
+        spec=lambda w: spec(SAMPLE_STAGE[w.kind]),
         subset=PAIR_IDS[0],
         behaviour={k: config["behaviour"][k] for k in ("seed", "ddim_steps", "eta")},
         scheduler=config["scheduler"],

@@ -25,7 +25,7 @@ rule run_view:
         summary=rules.summary.output.html,
         # Built here so `snakemake` alone leaves nothing for `--report` to miss.
         report_items=[
-            *expand(rules.samples.output.grid, kind=SAMPLE_KINDS),
+            *[sample_png(kind) for kind in SAMPLE_STAGE],
             *rules.figures.output,
             rules.budget.output.figure,
             rules.table1.output.html,

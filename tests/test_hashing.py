@@ -25,7 +25,7 @@ def _changed(config, mutate):
 
 # Everything fitted or reported after the matrix.
 ANALYSIS = {"matrix", "datamodel", "lds", "budget", "table1", "figures", "summary"}
-DOWNSTREAM_OF_UNLEARN = {"unlearn", "behaviour_unlearn", "pairs", "samples"} | ANALYSIS
+DOWNSTREAM_OF_UNLEARN = {"unlearn", "behaviour_unlearn", "pairs", "samples_unlearn"} | ANALYSIS
 
 
 @pytest.mark.parametrize(
@@ -33,15 +33,16 @@ DOWNSTREAM_OF_UNLEARN = {"unlearn", "behaviour_unlearn", "pairs", "samples"} | A
     [
         (lambda c: c["unlearn"].update(steps=7), DOWNSTREAM_OF_UNLEARN),
         (lambda c: c["unlearn"].update(lr=0.1), DOWNSTREAM_OF_UNLEARN),
-        (lambda c: c["prune"].update(ratio=0.5), {"prune", "behaviour_prune"} | DOWNSTREAM_OF_UNLEARN),
+        (lambda c: c["prune"].update(ratio=0.5), {"prune", "behaviour_prune", "samples_prune"} | DOWNSTREAM_OF_UNLEARN),
         (lambda c: c["datamodel"].update(cv_folds=3), {"datamodel", "lds", "budget", "figures", "summary"}),
         (lambda c: c["lds"].update(n_bootstrap=500), {"lds", "budget", "figures", "summary"}),
         (lambda c: c["subsets"].update(n_train=5), ANALYSIS),
-        (lambda c: c["retrain"].update(seed=9), {"retrain", "behaviour_retrain", "pairs", "samples"} | ANALYSIS),
+        (lambda c: c["retrain"].update(seed=9), {"retrain", "behaviour_retrain", "pairs", "samples_retrain"} | ANALYSIS),
         # The floor's second retraining depends on its own seed, not on retrain.seed.
         (lambda c: c["table1"].update(floor_seed=5), {"retrain_floor", "pairs", "table1", "summary"}),
         (lambda c: c["budget"].update(grid=[1, 5]), {"budget", "summary"}),
-        (lambda c: c["report"].update(n_images=9), {"samples"}),
+        (lambda c: c["report"].update(n_images=9),
+         {"samples_train_base", "samples_prune", "samples_unlearn", "samples_retrain"}),
         (lambda c: c["classifier"].update(epochs=3),
          {"classifier", "reference", "behaviour_base", "behaviour_prune", "behaviour_unlearn", "behaviour_retrain",
           "pairs"} | ANALYSIS),

@@ -29,7 +29,8 @@ def test_smoke_run_writes_every_final_output(smoke_run):
     assert {r["unit_id"] for r in rows} == {f"class-{d}" for d in range(10)}
     with h5py.File(run / "matrix.h5") as f:
         assert f["masks"].shape == (n_train + n_test, 10) and f["masks"][()].sum(1).tolist() == [5] * (n_train + n_test)
-        assert f["behaviours"].shape == (n_train + n_test, 1)
+        # The smoke preset computes every behaviour; each lands in the matrix.
+        assert f["behaviours"].shape == (n_train + n_test, len(smoke["behaviour"]["metrics"]))
         sources = [s.decode() for s in f["source"][()]]
         assert sources.count("unlearn") == n_train and sources.count("retrain") == n_test
         assert (f["train_seconds"][()] > 0).all()

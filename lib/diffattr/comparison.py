@@ -123,9 +123,12 @@ def attribution_figures(lds_json: PathLike, attributions_csv: PathLike, data_npz
     def unit_rows(chosen):
         return [(r["unit_id"], float(r["score"]) + 0.0, imgs[units.members[index[r["unit_id"]]][:8]]) for r in chosen]
 
-    k = min(top_k, len(rows))
-    unit_rows_figure(unit_rows(rows[:k]), out_helpful, f"most helpful {k} units ({caption})")
-    unit_rows_figure(unit_rows(rows[::-1][:k]), out_harmful, f"most harmful {k} units ({caption})")
+    # Helpful means a positive score, harmful a negative one: with fewer than 2 x top_k units the
+    # two grids would otherwise show the same units.
+    helpful = [r for r in rows if float(r["score"]) > 0][:top_k]
+    harmful = [r for r in rows[::-1] if float(r["score"]) < 0][:top_k]
+    unit_rows_figure(unit_rows(helpful), out_helpful, f"most helpful {len(helpful)} units ({caption})")
+    unit_rows_figure(unit_rows(harmful), out_harmful, f"most harmful {len(harmful)} units ({caption})")
 
 
 def summary_html(lds_res: Mapping[str, Any], budget: Mapping[str, Any], table1_csv: PathLike, config_line: str,

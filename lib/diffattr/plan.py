@@ -38,9 +38,11 @@ STAGES: dict[str, tuple[str, list[str], list[str]]] = {
     "budget": ("1", ["baseline", "budget", "datamodel", "lds", "behaviour.target"],
                ["matrix", "behaviour_retrain", "behaviour_unlearn", "train_base", "prune"]),
     "table1": ("1", ["table1", "baseline"], ["behaviour_base", "behaviour_prune", "behaviour_retrain", "matrix", "pairs"]),
-    "samples": ("1", ["report.n_images", "behaviour.seed", "behaviour.ddim_steps", "behaviour.eta"],
-                ["train_base", "prune", "unlearn", "retrain"]),
-    "figures": ("1", ["report.top_k"], ["lds", "datamodel", "data", "subsets"]),
+    # One sample grid per model kind, each named by its own model, so a change to unlearning
+    # redraws only the unlearned model's grid.
+    **{f"samples_{src}": ("1", ["report.n_images", "behaviour.seed", "behaviour.ddim_steps", "behaviour.eta"], [src])
+       for src in ("train_base", "prune", "unlearn", "retrain")},
+    "figures": ("2", ["report.top_k"], ["lds", "datamodel", "data", "subsets"]),
     "summary": ("1", [], ["lds", "budget", "table1"]),
 }
 
@@ -79,7 +81,8 @@ class Plan:
     specs: dict[str, dict] = field(default_factory=dict)
 
     def dir(self, stage: str) -> str:
-        return f"{STORE}/{stage.split('_')[0] if stage.startswith('behaviour') else stage}/{self.hashes[stage]}"
+        family = stage.split("_")[0] if stage.startswith(("behaviour", "samples")) else stage
+        return f"{STORE}/{family}/{self.hashes[stage]}"
 
 
 def build_plan(config: Mapping[str, Any]) -> Plan:
