@@ -9,16 +9,20 @@ LIBDIR = str(Path(workflow.basedir) / "lib")
 if LIBDIR not in sys.path:
     sys.path.insert(0, LIBDIR)
 
+from diffattr.atomic import read_json
 from diffattr.config import ConfigError, validate_config
 from diffattr.plan import (
+    UNLEARN_FAMILIES,
     all_chunks,
     baseline_ids,
     build_plan,
     chunk_of,
+    family_ids,
     matrix_ids,
     pair_ids,
     test_ids,
     train_ids,
+    unit_count,
     unlearn_batches,
 )
 from diffattr.resources import env_resources, rule_resources
@@ -28,7 +32,12 @@ try:
 except ConfigError as exc:
     raise WorkflowError(str(exc)) from None
 
-PLAN = build_plan(config)
+try:
+    PLAN = build_plan(config)
+    # Units are counted at start-up only for leave-one-out (one subset per unit).
+    N_UNITS = unit_count(config)
+except ValueError as exc:
+    raise WorkflowError(str(exc)) from None
 D = {stage: PLAN.dir(stage) for stage in PLAN.hashes}
 TRAIN_IDS = train_ids(config)
 TEST_IDS = test_ids(config)
@@ -38,8 +47,28 @@ BATCHES = unlearn_batches(
 )
 BASELINE_IDS = baseline_ids(config)
 PAIR_IDS = pair_ids(config)
-ALL_CHUNKS = all_chunks(config)
-CHUNK_OF = chunk_of(config)
+ALL_CHUNKS = all_chunks(config, N_UNITS)
+CHUNK_OF = chunk_of(config, N_UNITS)
+# Every unlearning batch: the datamodel's train family and the other estimators' families.
+UNLEARN_BATCHES = {
+    name: members
+    for name, members in ALL_CHUNKS.items()
+    if name.split("-")[0] in UNLEARN_FAMILIES
+}
+# Subsets per family entering the matrix (all but subsets.exclude).
+FAMILY_IDS = {
+    family: family_ids(config, family, N_UNITS)
+    for family in {name.split("-")[0] for name in ALL_CHUNKS}
+}
+UNLEARN_IDS = [
+    sid for family in UNLEARN_FAMILIES for sid in FAMILY_IDS.get(family, [])
+]
+RETRAIN_TEST_IDS = [
+    sid
+    for family in ("test", "test25", "test75")
+    for sid in FAMILY_IDS.get(family, [])
+]
+WITH_INIT = "shapley" in config["datamodel"]["estimators"]
 RUN_DIR = f"results/runs/{config['run_name']}"
 LOGS = "results/logs"
 # Rules sent to the cluster; each takes resources.<rule> over resources.default.
@@ -61,6 +90,11 @@ CLUSTER_RULES = [
     "matrix",
     "datamodel",
     "lds",
+    "init_model",
+    "estimators",
+    "cf_plan",
+    "retrain_cf",
+    "counterfactual",
 ]
 try:
     THREADS_OF, RESOURCES_OF = rule_resources(
@@ -74,7 +108,7 @@ RESUME = "results/resume"
 # Behaviour artifacts are keyed by the hash of (behaviour config, reference, model stage).
 BEHAVIOUR_SOURCE = {
     PLAN.hashes[f"behaviour_{src}"]: src
-    for src in ("base", "prune", "unlearn", "retrain")
+    for src in ("base", "prune", "unlearn", "retrain", "init", "retrain_cf")
 }
 
 
@@ -87,6 +121,15 @@ def hashed(stage, section):
     batching) are left out so that changing them does not trip the params rerun trigger.
     """
     return PLAN.specs[stage]["config"][section]
+
+
+def unit_inputs(wildcards):
+    """What defines the attribution units: the data, plus the reference features for k-means
+    clusters (a CSV's content is hashed into the stage instead)."""
+    inputs = {"data": f"{D['data']}/data.npz"}
+    if config["attribution"]["unit"] == "kmeans":
+        inputs["reference"] = f"{D['reference']}/stats.npz"
+    return inputs
 
 
 def chunk_json(sid):
@@ -106,9 +149,12 @@ def model_inputs(wildcards):
         }
     if src == "prune":
         return {"model": f"{D['prune']}/model.pt", "train": f"{D['prune']}/prune.json"}
+    if src == "init":
+        return {"model": f"{D['init']}/model", "train": f"{D['init']}/train.json"}
+    stage = "retrain_cf" if src == "retrain_cf" else "retrain"
     return {
-        "model": f"{D['retrain']}/{sid}/model",
-        "train": f"{D['retrain']}/{sid}/train.json",
+        "model": f"{D[stage]}/{sid}/model",
+        "train": f"{D[stage]}/{sid}/train.json",
     }
 
 
@@ -143,6 +189,6 @@ def sample_model(wildcards):
 
 
 wildcard_constraints:
-    subset=r"(train|test)-\d{4}|full",
-    batch=r"train-\d{4}-\d{4}",
-    chunk=r"(train|test)-\d{4}-\d{4}",
+    subset=r"(train|test|test25|test75)-\d{4}|full|empty|cf-[0-9a-f]{12}",
+    batch=r"(train|uniform|kernel|loo|full)-\d{4}-\d{4}",
+    chunk=r"(train|test|test25|test75|uniform|kernel|loo|full)-\d{4}-\d{4}",

@@ -1,10 +1,13 @@
+# Every family's models in one matrix: the datamodel's train subsets, the other estimators' families
+# (uniform, kernel, loo, full), the untrained model (empty) and the retrained test sets.
 rule matrix:
     input:
         unlearn=sorted(
-            {f"{D['behaviour_unlearn']}/{CHUNK_OF[sid]}" for sid in MATRIX_TRAIN_IDS}
+            {f"{D['behaviour_unlearn']}/{CHUNK_OF[sid]}" for sid in UNLEARN_IDS}
         ),
-        retrain=[behaviour_json("behaviour_retrain", sid) for sid in MATRIX_TEST_IDS],
-        subsets=sorted({chunk_json(sid) for sid in MATRIX_TRAIN_IDS + MATRIX_TEST_IDS}),
+        retrain=[behaviour_json("behaviour_retrain", sid) for sid in RETRAIN_TEST_IDS],
+        init=[f"{D['behaviour_init']}/empty.json"] if WITH_INIT else [],
+        subsets=sorted({chunk_json(sid) for sid in UNLEARN_IDS + RETRAIN_TEST_IDS}),
     output:
         matrix=f"{D['matrix']}/matrix.h5",
     log:
@@ -17,6 +20,6 @@ rule matrix:
     params:
         spec=spec("matrix"),
         config_hash=PLAN.hashes["matrix"],
-        train_ids=MATRIX_TRAIN_IDS,
+        unlearn_ids=UNLEARN_IDS,
     script:
         "../workflow/scripts/matrix.py"

@@ -34,9 +34,9 @@ rule samples:
 
 rule figures:
     input:
+        unpack(unit_inputs),
         lds=rules.lds.output.lds,
         attributions=rules.datamodel.output.attributions,
-        data=rules.data.output.data,
     output:
         scatter=report(
             f"{D['figures']}/scatter.png",
@@ -74,6 +74,8 @@ rule figures:
     params:
         spec=spec("figures"),
         unit=config["attribution"]["unit"],
+        kmeans=config["attribution"]["kmeans"],
+        csv=config["attribution"]["csv"],
         top_k=config["report"]["top_k"],
     script:
         "../workflow/scripts/figures.py"

@@ -6,6 +6,8 @@ RUN_OUTPUTS = [
     f"{RUN_DIR}/matrix.h5",
     f"{RUN_DIR}/budget.json",
     f"{RUN_DIR}/table1.csv",
+    f"{RUN_DIR}/estimators.csv",
+    f"{RUN_DIR}/counterfactual.csv",
     f"{RUN_DIR}/summary.html",
     f"{RUN_DIR}/manifest.json",
 ]
@@ -22,6 +24,8 @@ rule run_view:
         unlearn_jobs=[f"{D['unlearn']}/{batch}" for batch in BATCHES],
         budget=rules.budget.output.budget,
         table1=rules.table1.output.csv,
+        estimators=rules.estimators.output.table,
+        counterfactual=rules.counterfactual.output.table,
         summary=rules.summary.output.html,
         # Built here so `snakemake` alone leaves nothing for `--report` to miss.
         report_items=[
@@ -29,6 +33,7 @@ rule run_view:
             *rules.figures.output,
             rules.budget.output.figure,
             rules.table1.output.html,
+            rules.counterfactual.output.figure,
         ],
     output:
         RUN_OUTPUTS,

@@ -2,7 +2,7 @@
 # cost hundreds of jobs; each subset is still a pure function of (seed, family, index).
 rule subsets:
     input:
-        data=rules.data.output.data,
+        unpack(unit_inputs),
     output:
         chunk=f"{D['subsets']}/{{chunk}}.json",
     log:
@@ -16,5 +16,7 @@ rule subsets:
         alpha=config["subsets"]["alpha"],
         seed=config["subsets"]["seed"],
         members=lambda w: ALL_CHUNKS[w.chunk],
+        kmeans=config["attribution"]["kmeans"],
+        csv=config["attribution"]["csv"],
     script:
         "../workflow/scripts/subsets.py"

@@ -12,7 +12,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .atomic import read_json, write_json, write_text
-from .datamodel import LinearDatamodel, fit_datamodel, helpfulness, ranks
+from .datamodel import helpfulness, ranks
+from .estimators import FAMILY_OF, Attribution, fit_estimators
 from .lds import bootstrap_ci, lds
 from .matrix import Matrix, read_matrix, write_matrix
 
@@ -67,55 +68,63 @@ def _unit_ids(rows) -> list[str]:
     return [names.get(i, f"unit-{i}") for i in range(n)]
 
 
-def fit_all(matrix_h5: PathLike, target: str, estimators: Sequence[str], primary: str, alphas: Sequence[float],
-            cv_folds: int, seed: int, lower_is_better: bool, out_csv: PathLike, out_json: PathLike,
-            out_h5: PathLike) -> dict[str, LinearDatamodel]:
-    """Fit each estimator on the unlearned models; attributions CSV for the primary one."""
+def fit_all(matrix_h5: PathLike, target: str, estimators: Sequence[str], primary: str, cfg: Mapping[str, Any],
+            lower_is_better: bool, out_csv: PathLike, out_json: PathLike, out_h5: PathLike) -> dict[str, Attribution]:
+    """Fit each estimator on its subset family; attributions CSV for the primary one."""
     m = read_matrix(matrix_h5)
-    rows = m.rows("unlearn")
-    if len(rows) < 2:
-        raise ValueError(f"{matrix_h5}: only {len(rows)} unlearned models; need at least 2")
-    y = m.behaviour(target)[rows]
-    fitted = {name: fit_datamodel(m.masks[rows], y, name, alphas, cv_folds, seed) for name in estimators}
+    fitted = fit_estimators(m, target, estimators, cfg)
     extra = {}
-    for name, dm in fitted.items():
-        score = helpfulness(dm.coef, lower_is_better)
-        extra[f"attributions/{name}"] = {"unit_ids": np.array(m.unit_ids, dtype=object), "coefficient": dm.coef,
-                                         "score": score, "rank": ranks(score), "intercept": np.array(dm.intercept)}
+    for name, att in fitted.items():
+        score = helpfulness(att.coef, lower_is_better)
+        extra[f"attributions/{name}"] = {"unit_ids": np.array(m.unit_ids, dtype=object), "coefficient": att.coef,
+                                         "score": score, "rank": ranks(score), "intercept": np.array(att.intercept)}
     write_matrix(out_h5, m, extra)
-    dm = fitted[primary]
-    score = helpfulness(dm.coef, lower_is_better)
+    att = fitted[primary]
+    score = helpfulness(att.coef, lower_is_better)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["unit_id", "coefficient", "score", "rank"])
-    for uid, c, s, r in sorted(zip(m.unit_ids, dm.coef, score, ranks(score)), key=lambda t: t[3]):
+    for uid, c, s, r in sorted(zip(m.unit_ids, att.coef, score, ranks(score)), key=lambda t: t[3]):
         w.writerow([uid, f"{c:.6g}", f"{s:.6g}", r])
     write_text(out_csv, buf.getvalue())
     write_json(out_json, {
-        "target": target, "primary": primary, "lower_is_better": lower_is_better, "n_train_models": int(len(rows)),
+        "target": target, "primary": primary, "lower_is_better": lower_is_better,
+        "n_train_models": int(fitted[primary].n_models),
         "score_convention": "score = -coefficient when lower is better (else coefficient): higher score = the unit "
                             "makes the model better; rank 1 = most helpful",
-        "estimators": {name: {"alpha": d.alpha, "cv_spearman": d.cv_spearman, "intercept": d.intercept,
-                              "coefficients": dict(zip(m.unit_ids, d.coef.tolist()))} for name, d in fitted.items()},
+        "estimators": {name: {**a.info, "family": FAMILY_OF[name], "n_models": a.n_models, "intercept": a.intercept,
+                              "coefficients": dict(zip(m.unit_ids, a.coef.tolist()))} for name, a in fitted.items()},
     })
     return fitted
 
 
+def lds_of(att_coef: np.ndarray, intercept: float, masks: np.ndarray, actual: np.ndarray, n_boot: int, level: float,
+           seed: int) -> dict[str, Any]:
+    pred = intercept + masks.astype(float) @ att_coef
+    lo, hi = bootstrap_ci(pred, actual, n_boot, level, seed)
+    return {"lds": lds(pred, actual), "ci95": [lo, hi], "predicted": pred.tolist(), "n_test_models": int(len(actual))}
+
+
 def evaluate_lds(datamodel_json: PathLike, matrix_h5: PathLike, n_boot: int, level: float, seed: int,
                  out_json: PathLike) -> dict[str, Any]:
-    """LDS of every fitted estimator on the retrained test models, with a bootstrap CI."""
+    """LDS of every fitted estimator on the retrained test models, with a bootstrap CI; also on the
+    alpha 0.25 / 0.75 test families when the matrix has them."""
     dm = read_json(datamodel_json)
     m = read_matrix(matrix_h5)
     rows = m.rows("retrain")
     if len(rows) < 3:
         raise ValueError(f"{matrix_h5}: only {len(rows)} retrained test models; the LDS needs at least 3")
-    actual = m.behaviour(dm["target"])[rows]
+    y = m.behaviour(dm["target"])
+    actual = y[rows]
     per_est = {}
     for name, est in dm["estimators"].items():
         coef = np.array([est["coefficients"][u] for u in m.unit_ids])
-        pred = est["intercept"] + m.masks[rows].astype(float) @ coef
-        lo, hi = bootstrap_ci(pred, actual, n_boot, level, seed)
-        per_est[name] = {"lds": lds(pred, actual), "ci95": [lo, hi], "predicted": pred.tolist()}
+        per_est[name] = lds_of(coef, est["intercept"], m.masks[rows], actual, n_boot, level, seed)
+        for family in m.families("retrain"):
+            extra_rows = m.rows("retrain", family)
+            if family != "test" and len(extra_rows) >= 3:
+                res = lds_of(coef, est["intercept"], m.masks[extra_rows], y[extra_rows], n_boot, level, seed)
+                per_est[name].setdefault("other_alphas", {})[family] = {k: res[k] for k in ("lds", "ci95", "n_test_models")}
     primary = per_est[dm["primary"]]
     out = {"lds": primary["lds"], "ci95": primary["ci95"], "ci_level": level, "n_bootstrap": n_boot,
            "estimator": dm["primary"], "behaviour": dm["target"], "lower_is_better": dm["lower_is_better"],
@@ -125,3 +134,37 @@ def evaluate_lds(datamodel_json: PathLike, matrix_h5: PathLike, n_boot: int, lev
            "test_subsets": [m.subset_ids[i] for i in rows], "actual": actual.tolist(), "estimators": per_est}
     write_json(out_json, out)
     return out
+
+
+TEST_ALPHA = {"test": None, "test25": 0.25, "test75": 0.75}
+
+
+def estimator_table(matrix_h5: PathLike, estimators: Sequence[str], cfg: Mapping[str, Any], n_boot: int, level: float,
+                    seed: int, out_csv: PathLike, out_json: PathLike) -> list[dict[str, Any]]:
+    """Estimator x behaviour -> LDS (CI) on every test family of the matrix: each estimator is refitted
+    for each behaviour the matrix holds, all on the same models."""
+    m = read_matrix(matrix_h5)
+    alpha = float(m.attrs.get("alpha", 0.5))
+    rows_out = []
+    for behaviour in m.behaviour_names:
+        y = m.behaviour(behaviour)
+        fitted = fit_estimators(m, behaviour, estimators, cfg)
+        for name, att in fitted.items():
+            for family in m.families("retrain"):
+                rows = m.rows("retrain", family)
+                if len(rows) < 3:
+                    continue
+                res = lds_of(att.coef, att.intercept, m.masks[rows], y[rows], n_boot, level, seed)
+                rows_out.append({"estimator": name, "behaviour": behaviour,
+                                 "alpha": TEST_ALPHA.get(family) or alpha, "lds": res["lds"],
+                                 "ci_low": res["ci95"][0], "ci_high": res["ci95"][1],
+                                 "n_fit_models": att.n_models, "n_test_models": res["n_test_models"]})
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["estimator", "behaviour", "alpha", "lds", "ci_low", "ci_high", "n_fit_models", "n_test_models"])
+    for r in rows_out:
+        w.writerow([r["estimator"], r["behaviour"], f"{r['alpha']:g}", f"{r['lds']:.3f}", f"{r['ci_low']:.3f}",
+                    f"{r['ci_high']:.3f}", r["n_fit_models"], r["n_test_models"]])
+    write_text(out_csv, buf.getvalue())
+    write_json(out_json, {"ci_level": level, "n_bootstrap": n_boot, "rows": rows_out})
+    return rows_out

@@ -101,11 +101,11 @@ def table1(base: Mapping[str, Any], pruned: Mapping[str, Any], base_train: Mappi
 
 def attribution_figures(lds_json: PathLike, attributions_csv: PathLike, data_npz: PathLike, unit: str,
                         top_k: int, out_scatter: PathLike, out_hist: PathLike, out_helpful: PathLike,
-                        out_harmful: PathLike, caption: str) -> None:
+                        out_harmful: PathLike, caption: str, reference_npz: PathLike | None = None,
+                        kmeans: Mapping[str, Any] | None = None, csv_path: str | None = None) -> None:
     """Predicted-vs-actual scatter, attribution histogram, and the most helpful / harmful units."""
-    from .data import load_dataset
     from .figures import histogram_figure, scatter_figure, unit_rows_figure
-    from .subsets import make_units
+    from .pipeline import load_units
 
     res = read_json(lds_json)
     pred = res["estimators"][res["estimator"]]["predicted"]
@@ -115,8 +115,7 @@ def attribution_figures(lds_json: PathLike, attributions_csv: PathLike, data_npz
         rows = list(csv.DictReader(fh))  # sorted by rank: most helpful first
     scores = [float(r["score"]) + 0.0 for r in rows]
     histogram_figure(scores, out_hist, f"{caption}\n{len(rows)} units")
-    ds = load_dataset(data_npz)
-    units = make_units(ds.labels, ds.class_names, unit)
+    ds, units = load_units(data_npz, unit, reference_npz, kmeans, csv_path)
     index = {uid: i for i, uid in enumerate(units.ids)}
     imgs = ((ds.images.transpose(0, 2, 3, 1) + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
 

@@ -45,14 +45,18 @@ def validate_config(config: Mapping[str, Any], schema_path: str | os.PathLike) -
 
 
 def _check_exclusions(config: Mapping[str, Any]) -> None:
-    from .plan import matrix_ids, test_ids, train_ids
+    from .plan import all_chunks, matrix_ids, unit_count
 
-    known = set(train_ids(config)) | set(test_ids(config))
+    try:
+        chunks = all_chunks(config, unit_count(config))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    known = {sid for members in chunks.values() for sid in members}
     unknown = [s for s in config["subsets"].get("exclude", []) if s not in known]
     if unknown:
         raise ConfigError(f"config key subsets.exclude: {unknown[0]!r} is not among the configured subsets "
                           f"(train-0000..train-{config['subsets']['n_train'] - 1:04d}, "
-                          f"test-0000..test-{config['subsets']['n_test'] - 1:04d})")
+                          f"test-0000..test-{config['subsets']['n_test'] - 1:04d}, and the estimators' families)")
     train, test = matrix_ids(config)
     need = config["datamodel"].get("min_models", 2)
     if len(train) < need:

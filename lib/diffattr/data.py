@@ -49,6 +49,11 @@ def load_source(kind: str) -> Dataset:
     raise ValueError(f"data.kind: unknown kind {kind!r}; use 'digits'")
 
 
+def class_names_of(data_cfg) -> tuple[str, ...]:
+    """The class names of the configured dataset, cheaply, at workflow start-up."""
+    return load_source(data_cfg["kind"]).class_names
+
+
 def save_dataset(path: str | os.PathLike, ds: Dataset) -> None:
     with atomic_path(path, suffix=".npz") as tmp:
         with open(tmp, "wb") as fh:

@@ -104,3 +104,24 @@ def unit_rows_figure(rows: Sequence[tuple[str, float, np.ndarray]], out_png: Pat
                                   cmap="gray" if img.shape[-1] == 1 else None)
     fig.suptitle(title, fontsize=9)
     _save(fig, out_png)
+
+
+def counterfactual_figure(result: Mapping[str, Any], out_png: PathLike) -> None:
+    """Behaviour change after removing each ranking's top units (bars) against random removals
+    (grey points), one panel per removed fraction."""
+    plt = _plt()
+    fractions = sorted({r["fraction"] for r in result["rows"]})
+    fig, axes = plt.subplots(1, max(1, len(fractions)), figsize=(4.5 * max(1, len(fractions)), 3.8), squeeze=False)
+    for ax, fraction in zip(axes[0], fractions):
+        rows = [r for r in result["rows"] if r["fraction"] == fraction]
+        names = [r["estimator"] for r in rows]
+        ax.bar(range(len(rows)), [r["change"] for r in rows], color="C0", label="top-ranked removed")
+        rand = result["random"][str(fraction)]
+        ax.scatter([len(rows)] * len(rand), rand, color="grey", zorder=3, label="random removed")
+        ax.axhline(float(np.mean(rand)), color="grey", ls="--", lw=0.8)
+        ax.axhline(0, color="black", lw=0.5)
+        ax.set_xticks(range(len(rows) + 1), names + ["random"], rotation=30)
+        ax.set_title(f"remove {rows[0]['k']} units ({fraction:g})", fontsize=9)
+        ax.set_ylabel(f"change of {result['behaviour']} vs all data")
+    axes[0][0].legend(fontsize=7)
+    _save(fig, out_png)

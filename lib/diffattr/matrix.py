@@ -23,7 +23,7 @@ class Matrix:
     behaviour_names: list[str]
     unit_ids: list[str]
     subset_ids: list[str]
-    source: list[str]  # "unlearn" or "retrain" per row
+    source: list[str]  # per row: "unlearn", "retrain" or "init" (the untrained model)
     train_seconds: np.ndarray  # float64 per row
     attrs: dict[str, Any] = field(default_factory=dict)
 
@@ -36,8 +36,16 @@ class Matrix:
         if len(set(zip(self.source, self.subset_ids))) != n:
             raise ValueError("matrix: a (source, subset) row appears twice")
 
-    def rows(self, source: str) -> np.ndarray:
-        return np.flatnonzero(np.asarray(self.source) == source)
+    def rows(self, source: str, family: str | None = None) -> np.ndarray:
+        """Rows of one source and subset family (the id's prefix, e.g. `uniform` in uniform-0003);
+        by default the datamodel's training family for unlearned models and the alpha test family
+        for retrained ones."""
+        family = family or {"unlearn": "train", "retrain": "test", "init": "empty"}[source]
+        return np.array([i for i, (src, sid) in enumerate(zip(self.source, self.subset_ids))
+                         if src == source and sid.split("-")[0] == family], dtype=np.int64)
+
+    def families(self, source: str) -> list[str]:
+        return sorted({sid.split("-")[0] for src, sid in zip(self.source, self.subset_ids) if src == source})
 
     def behaviour(self, name: str) -> np.ndarray:
         if name not in self.behaviour_names:

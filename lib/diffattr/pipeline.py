@@ -107,6 +107,24 @@ def train_base(data_npz: PathLike, model_cfg: Mapping[str, Any], sched_cfg: Mapp
                            logger, "train_base", startup=startup, resume_path=resume_path)
 
 
+def init_model(data_npz: PathLike, model_cfg: Mapping[str, Any], seed: int, out_dir: PathLike,
+               out_json: PathLike) -> dict:
+    """The model trained on nothing (train_base's initial weights): v(empty) for KernelSHAP."""
+    import torch
+
+    from .data import load_dataset
+    from .models import build_unet, count_params, save_model
+
+    ds = load_dataset(data_npz)
+    torch.manual_seed(int(seed))  # the same initialisation as train_base
+    model = build_unet(model_cfg, ds.images.shape[-1], ds.images.shape[1])
+    save_model(model, out_dir)
+    stats = {"steps": 0, "train_seconds": 0.0, "train_cpu_seconds": 0.0, "seed": int(seed), "n_images": 0,
+             "params": count_params(model)}
+    write_json(out_json, stats)
+    return stats
+
+
 def prune_and_finetune(base_dir: PathLike, data_npz: PathLike, ratio: float, importance_p: int,
                        finetune_cfg: Mapping[str, Any], sched_cfg: Mapping[str, Any], out_pt: PathLike,
                        out_json: PathLike, logger: logging.Logger, startup: float | None = None,
@@ -128,23 +146,39 @@ def prune_and_finetune(base_dir: PathLike, data_npz: PathLike, ratio: float, imp
                            logger, "prune_finetune", extra=extra, startup=startup, resume_path=resume_path)
 
 
-def make_subsets(data_npz: PathLike, unit: str, alpha: float, seed: int, chunk: str, sids: Sequence[str],
-                 out_json: PathLike) -> dict:
-    """Draw the subsets of one chunk (one file per chunk keeps the job count low at thousands of
-    subsets); each subset is still a pure function of (seed, family, index)."""
+def load_units(data_npz: PathLike, unit: str, reference_npz: PathLike | None = None,
+               kmeans: Mapping[str, Any] | None = None, csv_path: str | None = None):
+    """The attribution units of the data (k-means needs the reference features)."""
     from .data import load_dataset
-    from .subsets import draw_subset, make_units, parse_subset_id
+    from .subsets import make_units
 
     ds = load_dataset(data_npz)
-    units = make_units(ds.labels, ds.class_names, unit)
+    features = np.load(reference_npz)["features"] if reference_npz else None
+    return ds, make_units(ds.labels, ds.class_names, unit, features=features,
+                          kmeans_k=int((kmeans or {}).get("k", 0)), kmeans_seed=int((kmeans or {}).get("seed", 0)),
+                          csv_path=csv_path)
+
+
+def subset_record(units, sid: str, family: str, index: int, unit: str, alpha: float, seed: int,
+                  chosen: np.ndarray) -> dict:
+    return {"id": sid, "family": family, "index": index, "unit": unit, "alpha": alpha, "seed": seed,
+            "n_units": len(units), "unit_indices": [int(i) for i in chosen],
+            "unit_ids": [units.ids[i] for i in chosen], "sample_indices": units.indices(chosen).tolist()}
+
+
+def make_subsets(data_npz: PathLike, unit: str, alpha: float, seed: int, chunk: str, sids: Sequence[str],
+                 out_json: PathLike, reference_npz: PathLike | None = None, kmeans: Mapping[str, Any] | None = None,
+                 csv_path: str | None = None) -> dict:
+    """Draw the subsets of one chunk (one file per chunk keeps the job count low at thousands of
+    subsets); each subset is still a pure function of (seed, family, index)."""
+    from .subsets import draw_subset, parse_subset_id
+
+    _, units = load_units(data_npz, unit, reference_npz, kmeans, csv_path)
     subsets = {}
     for sid in sids:
         family, index = parse_subset_id(sid)
         chosen = draw_subset(len(units), alpha, seed, family, index)
-        subsets[sid] = {"id": sid, "family": family, "index": index, "unit": unit, "alpha": alpha, "seed": seed,
-                        "n_units": len(units), "unit_indices": chosen.tolist(),
-                        "unit_ids": [units.ids[i] for i in chosen],
-                        "sample_indices": units.indices(chosen).tolist()}
+        subsets[sid] = subset_record(units, sid, family, index, unit, alpha, seed, chosen)
     info = {"chunk": chunk, "subsets": subsets}
     write_json(out_json, info)
     return info
@@ -294,6 +328,14 @@ def subset_rows(subsets: Mapping[str, dict], behaviours: Mapping[str, Sequence[P
                 raise ValueError(f"{p}: no subset record for {sid!r}")
             rows.append((source, subsets[sid], str(p)))
     return rows
+
+
+def with_empty(subsets: Mapping[str, dict]) -> dict[str, dict]:
+    """Add the record of the empty set (the untrained model's row) to subset records."""
+    any_sub = next(iter(subsets.values()))
+    empty = {**any_sub, "id": "empty", "family": "empty", "index": 0, "unit_indices": [], "unit_ids": [],
+             "sample_indices": []}
+    return {**subsets, "empty": empty}
 
 
 def batch_behaviours(batch_dirs: Sequence[PathLike], subset_ids: Sequence[str]) -> list[str]:

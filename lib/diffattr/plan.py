@@ -30,10 +30,22 @@ STAGES: dict[str, tuple[str, list[str], list[str]]] = {
     "behaviour_prune": ("1", ["behaviour"], ["reference", "prune"]),
     "behaviour_unlearn": ("1", ["behaviour"], ["reference", "unlearn"]),
     "behaviour_retrain": ("1", ["behaviour"], ["reference", "retrain"]),
+    # The untrained model: v(empty) for the constrained KernelSHAP fit.
+    "init": ("1", ["model", "train_base.seed"], ["data"]),
+    "behaviour_init": ("1", ["behaviour"], ["reference", "init"]),
     "retrain_floor": ("1", ["model", "scheduler", "train_base", "table1.floor_seed"], ["data", "subsets"]),
-    "matrix": ("1", ["subsets.n_train", "subsets.n_test", "subsets.exclude"], ["behaviour_unlearn", "behaviour_retrain", "subsets"]),
-    "datamodel": ("1", ["datamodel", "behaviour.target"], ["matrix"]),
-    "lds": ("1", ["lds"], ["datamodel"]),
+    "matrix": ("2", ["subsets.n_train", "subsets.n_test", "subsets.exclude", "subsets.n_uniform", "subsets.n_kernel",
+                     "datamodel.estimators", "lds.extra_alphas"],
+               ["behaviour_unlearn", "behaviour_retrain", "behaviour_init", "subsets"]),
+    "datamodel": ("2", ["datamodel", "behaviour.target"], ["matrix"]),
+    "lds": ("2", ["lds"], ["datamodel"]),
+    "estimators": ("1", ["datamodel", "lds"], ["matrix"]),
+    # Counterfactual check: the removal sets follow the attributions; their retrainings are named by
+    # the removed units, so estimators that agree share one retraining.
+    "cf_plan": ("1", ["counterfactual"], ["datamodel", "subsets"]),
+    "retrain_cf": ("1", ["model", "scheduler", "train_base", "retrain"], ["data", "subsets"]),
+    "behaviour_retrain_cf": ("1", ["behaviour"], ["reference", "retrain_cf"]),
+    "counterfactual": ("1", [], ["cf_plan", "behaviour_retrain_cf", "behaviour_base"]),
     "pairs": ("1", ["behaviour"], ["classifier", "unlearn", "retrain", "retrain_floor"]),
     "budget": ("1", ["baseline", "budget", "datamodel", "lds", "behaviour.target"],
                ["matrix", "behaviour_retrain", "behaviour_unlearn", "train_base", "prune"]),
@@ -65,6 +77,11 @@ def _drop(cfg: dict, dotted: str) -> None:
         del cfg[head]
 
 
+# attribution.<unit> holds the settings of that unit only: the others are left out of the hash, so
+# adding a unit kind did not rename the sample and class stores.
+UNIT_SETTINGS = ("kmeans", "csv")
+
+
 def stage_config(config: Mapping[str, Any], stage: str) -> dict:
     keys = STAGES[stage][1]
     selected = copy.deepcopy(select(config, keys))
@@ -72,7 +89,32 @@ def stage_config(config: Mapping[str, Any], stage: str) -> dict:
         for key in keys:
             if dotted.startswith(key + ".") and dotted not in keys:
                 _drop(selected[key], dotted[len(key) + 1:])
+    if "attribution" in selected:
+        unit = selected["attribution"]["unit"]
+        for name in UNIT_SETTINGS:
+            if name != unit:
+                selected["attribution"].pop(name, None)
+        if unit == "csv":
+            # The file's content, not its path, decides the units.
+            selected["attribution"]["csv_sha256"] = file_sha256(selected["attribution"].get("csv", ""))
     return selected
+
+
+def file_sha256(path: str) -> str:
+    import hashlib
+
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()
+    except (FileNotFoundError, IsADirectoryError):
+        raise ValueError(f"attribution.csv: {path!r} not found; give a CSV with columns index,unit") from None
+
+
+def extra_upstream(config: Mapping[str, Any], stage: str) -> list[str]:
+    """Inputs a stage has under some configs only: k-means units cluster the reference features."""
+    if stage == "subsets" and config["attribution"]["unit"] == "kmeans":
+        return ["reference"]
+    return []
 
 
 @dataclass
@@ -88,7 +130,7 @@ class Plan:
 def build_plan(config: Mapping[str, Any]) -> Plan:
     plan = Plan()
     for stage, (version, _, upstream) in STAGES.items():
-        up = {name: plan.hashes[name] for name in upstream}
+        up = {name: plan.hashes[name] for name in upstream + extra_upstream(config, stage)}
         cfg = stage_config(config, stage)
         plan.specs[stage] = stage_spec(stage, version, cfg, up)
         plan.hashes[stage] = stage_hash(stage, version, cfg, up)
@@ -147,13 +189,69 @@ def unlearn_batches(n_train: int, per_job: int) -> dict[str, list[str]]:
     return subset_chunks("train", n_train, per_job)
 
 
-def all_chunks(config: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Every subset chunk of the config (train chunks = unlearning batches, then test chunks)."""
+def unit_count(config: Mapping[str, Any]) -> int | None:
+    """How many attribution units the config defines, known before any job runs; needed only for
+    leave-one-out (one subset per unit), else None. Leave-one-out is for group units."""
+    if "loo" not in config["datamodel"]["estimators"]:
+        return None
+    att = config["attribution"]
+    if att["unit"] == "sample":
+        raise ValueError("config key datamodel.estimators: 'loo' needs one model per unit, so group units "
+                         "(attribution.unit class, kmeans or csv), not 'sample'; remove 'loo'")
+    if att["unit"] == "kmeans":
+        return int(att["kmeans"]["k"])
+    if att["unit"] == "csv":
+        import csv
+
+        file_sha256(att["csv"])  # a clear error when the file is missing
+        with open(att["csv"], newline="") as fh:
+            return len({(row.get("unit") or "").strip() for row in csv.DictReader(fh)})
+    from .data import class_names_of
+
+    return len(class_names_of(config["data"]))
+
+
+def family_sizes(config: Mapping[str, Any], n_units: int | None = None) -> dict[str, int]:
+    """Subsets per family the config asks for. The estimators decide which families exist: Banzhaf
+    the uniform one, Shapley the kernel one plus the full set, leave-one-out one subset per unit
+    (`n_units`, needed only then) plus the full set; extra test families per lds.extra_alphas."""
+    sub, estimators = config["subsets"], set(config["datamodel"]["estimators"])
+    sizes = {"train": int(sub["n_train"]), "test": int(sub["n_test"])}
+    if "banzhaf" in estimators:
+        sizes["uniform"] = int(sub["n_uniform"])
+    if "shapley" in estimators:
+        sizes["kernel"] = int(sub["n_kernel"])
+    if "loo" in estimators:
+        if n_units is None:
+            raise ValueError("datamodel.estimators has 'loo': the number of units must be known")
+        sizes["loo"] = n_units
+    if estimators & {"shapley", "loo"}:
+        sizes["full"] = 1
+    for alpha in config["lds"].get("extra_alphas", []):
+        sizes[f"test{round(float(alpha) * 100):02d}"] = int(sub["n_test"])
+    return sizes
+
+
+UNLEARN_FAMILIES = ("train", "uniform", "kernel", "loo", "full")
+
+
+def all_chunks(config: Mapping[str, Any], n_units: int | None = None) -> dict[str, list[str]]:
+    """Every subset chunk of the config (train, uniform, kernel, loo and full chunks are unlearning
+    batches; the test families are retrained one model per job)."""
     per_job = int(config["unlearn"]["subsets_per_job"])
-    return {**subset_chunks("train", int(config["subsets"]["n_train"]), per_job),
-            **subset_chunks("test", int(config["subsets"]["n_test"]), per_job)}
+    out: dict[str, list[str]] = {}
+    for family, n in family_sizes(config, n_units).items():
+        out.update(subset_chunks(family, n, per_job))
+    return out
 
 
-def chunk_of(config: Mapping[str, Any]) -> dict[str, str]:
+def family_ids(config: Mapping[str, Any], family: str, n_units: int | None = None) -> list[str]:
+    """The subset ids of one family, all but `subsets.exclude`."""
+    skip = set(config["subsets"].get("exclude", []))
+    n = family_sizes(config, n_units).get(family, 0)
+    return [s for s in (subset_id(family, i) for i in range(n)) if s not in skip]
+
+
+def chunk_of(config: Mapping[str, Any], n_units: int | None = None) -> dict[str, str]:
     """Subset id -> the chunk that holds it."""
-    return {sid: name for name, members in all_chunks(config).items() for sid in members}
+    return {sid: name for name, members in all_chunks(config, n_units).items() for sid in members}

@@ -22,7 +22,8 @@ def write_run_view(inputs: Mapping[str, object], outputs: Sequence[str], stores:
                    hashes: Mapping[str, str], run_name: str, excluded: Sequence[str] = ()) -> None:
     by_name = {Path(o).name: o for o in outputs}
     for key, name in (("lds", "lds.json"), ("attributions", "attributions.csv"), ("matrix", "matrix.h5"),
-                      ("budget", "budget.json"), ("table1", "table1.csv"), ("summary", "summary.html")):
+                      ("budget", "budget.json"), ("table1", "table1.csv"), ("summary", "summary.html"),
+                      ("estimators", "estimators.csv"), ("counterfactual", "counterfactual.csv")):
         with atomic_path(by_name[name], suffix=Path(name).suffix) as tmp:
             shutil.copyfile(str(inputs[key]), tmp)
     lds = read_json(inputs["lds"])

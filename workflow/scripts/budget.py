@@ -2,6 +2,7 @@
 import _libpath  # noqa: F401  (lib/ on sys.path)
 from diffattr.budget import cost_model
 from diffattr.comparison import budget_stage
+from diffattr.estimators import DATAMODELS
 from diffattr.jobs import start
 from diffattr.pipeline import read_subsets, write_spec
 
@@ -11,7 +12,9 @@ inp, p = sm.input, sm.params
 costs = cost_model(list(zip(inp.retrain_bench, inp.retrain_eval_bench)),
                    list(zip(inp.unlearn_bench, inp.unlearn_eval_bench, p.batch_sizes)),
                    {"train_base": inp.base_bench, "prune_finetune": inp.prune_bench})
-fit = {"estimator": p.datamodel["primary"], **{k: p.datamodel[k] for k in ("alphas", "cv_folds", "seed")}}
+# Both sides of the comparison are linear datamodels (the paper's): the primary one when it is one.
+est = next(e for e in [p.datamodel["primary"], *p.datamodel["estimators"], "ridge"] if e in DATAMODELS)
+fit = {"estimator": est, **{k: p.datamodel[k] for k in ("alphas", "cv_folds", "seed")}}
 caption = f"{fit['estimator']} datamodel of {p.target}; unit = {costs['unit_seconds']:.0f} s"
 out = budget_stage(inp.matrix, read_subsets(inp.subsets), list(inp.baseline), p.target, costs, p.grid, fit, p.lds,
                    sm.output.budget, sm.output.figure, caption)

@@ -8,8 +8,8 @@ from diffattr.pipeline import write_spec
 sm = snakemake  # noqa: F821
 log, _ = start(sm.log[0], 1, heavy=())
 c, target = sm.params.cfg, sm.params.target
-fitted = fit_all(sm.input.matrix, target, c["estimators"], c["primary"], c["alphas"], c["cv_folds"], c["seed"],
-                 lower_is_better(target), sm.output.attributions, sm.output.info, sm.output.matrix)
+fitted = fit_all(sm.input.matrix, target, c["estimators"], c["primary"], c, lower_is_better(target),
+                 sm.output.attributions, sm.output.info, sm.output.matrix)
 write_spec(sm.output.info.rsplit("/", 1)[0], sm.params.spec)
-for name, dm in fitted.items():
-    log.info(f"{name}: alpha {dm.alpha}, CV Spearman {dm.cv_spearman:.3f}")
+for name, att in fitted.items():
+    log.info(f"{name}: {att.n_models} models, {att.info}")

@@ -8,6 +8,6 @@ sm = snakemake  # noqa: F821
 log, _ = start(sm.log[0], 1, heavy=())
 o, p = sm.output, sm.params
 attribution_figures(sm.input.lds, sm.input.attributions, sm.input.data, p.unit, p.top_k, o.scatter, o.histogram,
-                    o.helpful, o.harmful, f"{p.unit} units")
+                    o.helpful, o.harmful, f"{p.unit} units", sm.input.get("reference"), p.kmeans, p.csv)
 write_spec(o.scatter.rsplit("/", 1)[0], p.spec)
 log.info(f"figures in {o.scatter.rsplit('/', 1)[0]}")

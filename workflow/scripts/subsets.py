@@ -6,6 +6,7 @@ from diffattr.pipeline import make_subsets, write_spec
 sm = snakemake  # noqa: F821
 log, _ = start(sm.log[0], 1, heavy=())
 p = sm.params
-info = make_subsets(sm.input.data, p.unit, p.alpha, p.seed, sm.wildcards.chunk, p.members, sm.output.chunk)
+info = make_subsets(sm.input.data, p.unit, p.alpha, p.seed, sm.wildcards.chunk, p.members, sm.output.chunk,
+                    sm.input.get("reference"), p.kmeans, p.csv)
 write_spec(sm.output.chunk.rsplit("/", 1)[0], p.spec)
 log.info(f"{sm.wildcards.chunk}: {len(info['subsets'])} subsets")
