@@ -30,8 +30,14 @@ rule estimators:
         table=report(
             f"{D['estimators']}/estimators.csv",
             caption="../report/estimators.rst",
-            category="3. Linear datamodeling score",
-            labels={"figure": "estimator x behaviour table"},
+            category="4. Attributions",
+            labels={"figure": "estimators (CSV)"},
+        ),
+        html=report(
+            f"{D['estimators']}/estimators.html",
+            caption="../report/estimators.rst",
+            category="4. Attributions",
+            labels={"figure": "estimator x behaviour LDS"},
         ),
         info=f"{D['estimators']}/estimators.json",
     log:

@@ -34,6 +34,7 @@ rule run_view:
             rules.budget.output.figure,
             rules.table1.output.html,
             rules.counterfactual.output.figure,
+            rules.estimators.output.html,
         ],
     output:
         RUN_OUTPUTS,

@@ -24,7 +24,8 @@ def _changed(config, mutate):
 
 
 # Everything fitted or reported after the matrix.
-ANALYSIS = {"matrix", "datamodel", "lds", "budget", "table1", "figures", "summary"}
+ANALYSIS = {"matrix", "datamodel", "lds", "estimators", "budget", "table1", "figures", "summary", "cf_plan",
+            "counterfactual"}
 DOWNSTREAM_OF_UNLEARN = {"unlearn", "behaviour_unlearn", "pairs", "samples_unlearn"} | ANALYSIS
 
 
@@ -34,10 +35,22 @@ DOWNSTREAM_OF_UNLEARN = {"unlearn", "behaviour_unlearn", "pairs", "samples_unlea
         (lambda c: c["unlearn"].update(steps=7), DOWNSTREAM_OF_UNLEARN),
         (lambda c: c["unlearn"].update(lr=0.1), DOWNSTREAM_OF_UNLEARN),
         (lambda c: c["prune"].update(ratio=0.5), {"prune", "behaviour_prune", "samples_prune"} | DOWNSTREAM_OF_UNLEARN),
-        (lambda c: c["datamodel"].update(cv_folds=3), {"datamodel", "lds", "budget", "figures", "summary"}),
-        (lambda c: c["lds"].update(n_bootstrap=500), {"lds", "budget", "figures", "summary"}),
+        (lambda c: c["datamodel"].update(cv_folds=3), ANALYSIS - {"matrix", "table1"}),
+        (lambda c: c["lds"].update(n_bootstrap=500), {"lds", "estimators", "budget", "figures", "summary"}),
         (lambda c: c["subsets"].update(n_train=5), ANALYSIS),
-        (lambda c: c["retrain"].update(seed=9), {"retrain", "behaviour_retrain", "pairs", "samples_retrain"} | ANALYSIS),
+        # Other estimators' families enter the matrix only.
+        (lambda c: c["subsets"].update(n_uniform=5), ANALYSIS),
+        (lambda c: c["datamodel"].update(estimators=["ridge", "shapley"]), ANALYSIS),
+        (lambda c: c["lds"].update(extra_alphas=[0.25]), ANALYSIS),
+        (lambda c: c["counterfactual"].update(n_random=5), {"cf_plan", "counterfactual"}),
+        # A unit kind's settings are hashed only when that unit is used.
+        (lambda c: c["attribution"].update(kmeans={"k": 3, "seed": 1}, csv="elsewhere.csv"), set()),
+        (lambda c: c["attribution"].update(unit="kmeans"),
+         {"subsets", "unlearn", "retrain", "retrain_floor", "retrain_cf"} | {
+             s for s in STAGES if s.startswith(("behaviour_u", "behaviour_retrain", "samples_u", "samples_r"))}
+         | {"pairs"} | ANALYSIS),
+        (lambda c: c["retrain"].update(seed=9),
+         {"retrain", "behaviour_retrain", "pairs", "samples_retrain", "retrain_cf", "behaviour_retrain_cf"} | ANALYSIS),
         # The floor's second retraining depends on its own seed, not on retrain.seed.
         (lambda c: c["table1"].update(floor_seed=5), {"retrain_floor", "pairs", "table1", "summary"}),
         (lambda c: c["budget"].update(grid=[1, 5]), {"budget", "summary"}),
@@ -45,7 +58,7 @@ DOWNSTREAM_OF_UNLEARN = {"unlearn", "behaviour_unlearn", "pairs", "samples_unlea
          {"samples_train_base", "samples_prune", "samples_unlearn", "samples_retrain"}),
         (lambda c: c["classifier"].update(epochs=3),
          {"classifier", "reference", "behaviour_base", "behaviour_prune", "behaviour_unlearn", "behaviour_retrain",
-          "pairs"} | ANALYSIS),
+          "behaviour_init", "behaviour_retrain_cf", "pairs"} | ANALYSIS),
     ],
 )
 def test_hash_sensitive_to_exactly_its_keys(config, mutate, expected):

@@ -11,7 +11,9 @@ from conftest import SMOKE, planned_jobs, snakemake
 
 pytestmark = pytest.mark.integration
 # Rules that only read stored behaviours and benchmarks.
-ANALYSIS_RULES = {"matrix", "datamodel", "lds", "budget", "table1", "figures", "summary", "run_view", "all"}
+ANALYSIS_RULES = {"matrix", "datamodel", "lds", "estimators", "budget", "table1", "figures", "summary", "cf_plan",
+                  "counterfactual", "run_view", "all"}
+ESTIMATORS = ["ridge", "lasso", "banzhaf", "shapley", "loo"]
 
 
 def test_smoke_run_writes_every_final_output(smoke_run):
@@ -27,14 +29,27 @@ def test_smoke_run_writes_every_final_output(smoke_run):
     rows = list(csv.DictReader((run / "attributions.csv").open()))
     assert len(rows) == 10 and sorted(int(r["rank"]) for r in rows) == list(range(1, 11))
     assert {r["unit_id"] for r in rows} == {f"class-{d}" for d in range(10)}
+    n_uniform, n_kernel = smoke["subsets"]["n_uniform"], smoke["subsets"]["n_kernel"]
     with h5py.File(run / "matrix.h5") as f:
-        assert f["masks"].shape == (n_train + n_test, 10) and f["masks"][()].sum(1).tolist() == [5] * (n_train + n_test)
-        # The smoke preset computes every behaviour; each lands in the matrix.
-        assert f["behaviours"].shape == (n_train + n_test, len(smoke["behaviour"]["metrics"]))
+        sids = [s.decode() for s in f["subset_ids"][()]]
+        family = [s.split("-")[0] for s in sids]
         sources = [s.decode() for s in f["source"][()]]
-        assert sources.count("unlearn") == n_train and sources.count("retrain") == n_test
-        assert (f["train_seconds"][()] > 0).all()
-        assert f["attributions/ridge/score"].shape == (10,)
+        masks = f["masks"][()]
+        # Every estimator's family: train/test (alpha 0.5), test25, uniform, kernel, loo, full, empty.
+        counts = {fam: family.count(fam) for fam in set(family)}
+        assert counts == {"train": n_train, "test": n_test, "test25": n_test, "uniform": n_uniform,
+                          "kernel": n_kernel, "loo": 10, "full": 1, "empty": 1}
+        rows = lambda fam: masks[[i for i, x in enumerate(family) if x == fam]]  # noqa: E731
+        assert rows("train").sum(1).tolist() == [5] * n_train and rows("test25").sum(1).tolist() == [2] * n_test
+        assert rows("loo").sum(1).tolist() == [9] * 10 and rows("full").all() and not rows("empty").any()
+        assert ((rows("uniform").sum(1) > 0) & (rows("uniform").sum(1) < 10)).all()
+        assert sources.count("retrain") == 2 * n_test and sources.count("init") == 1
+        # The smoke preset computes every behaviour; each lands in the matrix.
+        assert f["behaviours"].shape == (len(sids), len(smoke["behaviour"]["metrics"]))
+        trained = [i for i, s in enumerate(sources) if s != "init"]
+        assert (f["train_seconds"][()][trained] > 0).all()
+        for name in ESTIMATORS:
+            assert f[f"attributions/{name}/score"].shape == (10,)
         assert "torch" in f.attrs["package_versions"]
     manifest = json.loads((run / "manifest.json").read_text())
     for stage, path in manifest["stores"].items():
@@ -70,8 +85,9 @@ def test_unlearn_change_replans_only_downstream_and_back_reuses(smoke_run):
     over.write_text("unlearn: {steps: 7}\n")
     jobs = planned_jobs(smoke_run, *SMOKE, str(over))
     assert set(jobs) == {"unlearn", "behaviour_batch", "pair_fid", "samples"} | ANALYSIS_RULES
-    # Only the unlearned models and what depends on them: their grid and their FID2 pair.
-    assert jobs["unlearn"] == 2 and jobs["behaviour_batch"] == 2 and jobs["samples"] == 1 and jobs["pair_fid"] == 1
+    # Only the unlearned models (every family's batches: train 2, uniform 2, kernel 2, loo 4, full 1)
+    # and what depends on them: their grid and their FID2 pair.
+    assert jobs["unlearn"] == 11 and jobs["behaviour_batch"] == 11 and jobs["samples"] == 1 and jobs["pair_fid"] == 1
     # Changing it back plans nothing: the old artifacts are still in the store.
     assert planned_jobs(smoke_run, *SMOKE) == {}
 
@@ -147,12 +163,49 @@ def test_report_holds_every_item_with_captions_from_the_config(smoke_run, tmp_pa
     report = tmp_path / "report.html"
     snakemake(smoke_run, "--report", str(report), *SMOKE)
     text = report.read_text()
-    for category in ("1. Summary", "2. Equal-compute comparison", "3. Samples", "4. Attributions"):
+    for category in ("1. Summary", "2. Equal-compute comparison", "3. Samples", "4. Attributions",
+                     "5. Counterfactual check"):
         assert category in text, category
     for name in ("summary.html", "table1.html", "budget.png", "base.png", "pruned.png", "unlearned.png",
-                 "retrained.png", "scatter.png", "helpful.png", "harmful.png", "histogram.png", "attributions.csv"):
+                 "retrained.png", "scatter.png", "helpful.png", "harmful.png", "histogram.png", "attributions.csv",
+                 "estimators.csv", "estimators.html", "counterfactual.csv", "counterfactual.png"):
         assert f'"filename": "{name}"' in text, name
     # Captions are rendered with this run's config (smoke: 3 baseline models, budgets 1-3, 16 images).
     assert "the retrained (3 baseline models" in text
     assert "At each budget of [1, 2, 3]" in text
     assert "16 samples of the <strong>unlearned</strong> model" in text
+
+
+def test_estimator_table_covers_every_estimator_behaviour_and_test_set(smoke_run):
+    smoke = yaml.safe_load((smoke_run / "config/presets/smoke.yaml").read_text())
+    rows = list(csv.DictReader((smoke_run / "results/runs/smoke/estimators.csv").open()))
+    keys = {(r["estimator"], r["behaviour"], r["alpha"]) for r in rows}
+    assert keys == {(e, b, a) for e in ESTIMATORS for b in smoke["behaviour"]["metrics"] for a in ("0.5", "0.25")}
+    fit = {r["estimator"]: int(r["n_fit_models"]) for r in rows}
+    assert fit == {"ridge": 6, "lasso": 6, "banzhaf": 6, "shapley": 6, "loo": 10}
+    for r in rows:
+        if r["lds"] != "nan":
+            assert -1 <= float(r["lds"]) <= 1 and float(r["ci_low"]) <= float(r["ci_high"])
+    lds = json.loads((smoke_run / "results/runs/smoke/lds.json").read_text())
+    assert set(lds["estimators"]) == set(ESTIMATORS)
+    assert set(lds["estimators"]["shapley"]["other_alphas"]) == {"test25"}
+
+
+def test_counterfactual_retrains_each_distinct_removal_once(smoke_run):
+    info = json.loads(next((smoke_run / "results/store/counterfactual").glob("*/counterfactual.json")).read_text())
+    assert sorted(r["estimator"] for r in info["rows"]) == sorted(ESTIMATORS)
+    assert all(r["k"] == 2 and len(r["removed"]) == 2 for r in info["rows"])
+    assert len(info["random"]["0.2"]) == 2
+    plan = json.loads(next((smoke_run / "results/store/cf_plan").glob("*/plan.json")).read_text())
+    distinct = {r["id"] for r in plan["removals"]}
+    retrained = list((smoke_run / "results/store/retrain_cf").glob("*/cf-*/model"))
+    assert len(retrained) == len(distinct) <= len(ESTIMATORS) + 2
+    for sid, sub in plan["subsets"].items():
+        assert len(sub["unit_ids"]) == 8 and sid.startswith("cf-")
+    # The change is measured against the base model (all data, the same recipe).
+    cf_dir = next((smoke_run / "results/store/counterfactual").glob("*/"))
+    base_hash = json.loads((cf_dir / "spec.json").read_text())["upstream"]["behaviour_base"]
+    base = json.loads((smoke_run / f"results/store/behaviour/{base_hash}/full.json").read_text())
+    assert info["all_data_behaviour"] == base["metrics"]["fid"]
+    for r in info["rows"]:
+        assert r["change"] == pytest.approx(r["behaviour"] - base["metrics"]["fid"])

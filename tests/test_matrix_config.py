@@ -57,6 +57,13 @@ def test_default_config_is_valid(config, schema_path):
         (lambda c: c["prune"].update(ratio=1.0), "prune.ratio"),
         (lambda c: c["behaviour"].update(metrics=["fid"], target="kid"), "behaviour.target"),
         (lambda c: c["datamodel"].update(estimators=["lasso"]), "datamodel.primary"),
+        (lambda c: c["datamodel"].update(estimators=["ridge", "tmc"]), "datamodel.estimators.1"),
+        (lambda c: c["attribution"].update(unit="sample"), "'loo' needs one model per unit"),
+        (lambda c: c["attribution"].update(unit="csv", csv="/nonexistent/units.csv"),
+         "attribution.csv: '/nonexistent/units.csv' not found"),
+        (lambda c: c["attribution"].update(unit="cluster"), "attribution.unit"),
+        (lambda c: c["lds"].update(extra_alphas=[0.3]), "lds.extra_alphas.0"),
+        (lambda c: c["counterfactual"].update(fractions=[1.0]), "counterfactual.fractions.0"),
     ],
 )
 def test_bad_config_fails_with_one_line_naming_the_key(config, schema_path, mutate, message):
@@ -71,6 +78,7 @@ def test_bad_config_fails_with_one_line_naming_the_key(config, schema_path, muta
     "exclude, message",
     [
         (["train-0099"], "'train-0099' is not among the configured subsets"),
+        (["uniform-0040"], "'uniform-0040' is not among the configured subsets"),
         ([f"train-{i:04d}" for i in range(39)], "fewer than datamodel.min_models=2"),
         ([f"test-{i:04d}" for i in range(18)], "the LDS needs at least 3"),
     ],
@@ -89,3 +97,12 @@ def test_exclusions_leave_the_other_subsets(config, schema_path):
     validate_config(config, schema_path)
     train, test = matrix_ids(config)
     assert len(train) == 39 and "train-0003" not in train and len(test) == 19 and "test-0001" not in test
+
+
+def test_family_subsets_can_be_excluded(config, schema_path):
+    from diffattr.plan import family_ids, unit_count
+
+    config["subsets"]["exclude"] = ["uniform-0003", "loo-0002"]
+    validate_config(config, schema_path)
+    assert len(family_ids(config, "uniform")) == 39 and "uniform-0003" not in family_ids(config, "uniform")
+    assert family_ids(config, "loo", unit_count(config)) == [f"loo-{i:04d}" for i in range(10) if i != 2]

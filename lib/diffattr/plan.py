@@ -222,9 +222,7 @@ def family_sizes(config: Mapping[str, Any], n_units: int | None = None) -> dict[
     if "shapley" in estimators:
         sizes["kernel"] = int(sub["n_kernel"])
     if "loo" in estimators:
-        if n_units is None:
-            raise ValueError("datamodel.estimators has 'loo': the number of units must be known")
-        sizes["loo"] = n_units
+        sizes["loo"] = n_units if n_units is not None else unit_count(config)
     if estimators & {"shapley", "loo"}:
         sizes["full"] = 1
     for alpha in config["lds"].get("extra_alphas", []):

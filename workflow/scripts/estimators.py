@@ -1,6 +1,7 @@
 """Snakemake adapter: the estimator x behaviour LDS table."""
 import _libpath  # noqa: F401  (lib/ on sys.path)
 from diffattr.analysis import estimator_table
+from diffattr.comparison import table_html
 from diffattr.jobs import start
 from diffattr.pipeline import write_spec
 
@@ -9,6 +10,7 @@ log, _ = start(sm.log[0], 1, heavy=())
 dm, c = sm.params.datamodel, sm.params.lds
 rows = estimator_table(sm.input.matrix, dm["estimators"], dm, c["n_bootstrap"], c["ci_level"], c["seed"],
                        sm.output.table, sm.output.info)
+table_html(sm.output.table, sm.output.html, "LDS of every estimator for every behaviour")
 write_spec(sm.output.info.rsplit("/", 1)[0], sm.params.spec)
 for r in rows:
     log.info(f"{r['estimator']:8s} {r['behaviour']:14s} alpha {r['alpha']:g}: LDS {r['lds']:.3f} "
