@@ -60,13 +60,9 @@ FAMILY_IDS = {
     family: family_ids(config, family, N_UNITS)
     for family in {name.split("-")[0] for name in ALL_CHUNKS}
 }
-UNLEARN_IDS = [
-    sid for family in UNLEARN_FAMILIES for sid in FAMILY_IDS.get(family, [])
-]
+UNLEARN_IDS = [sid for family in UNLEARN_FAMILIES for sid in FAMILY_IDS.get(family, [])]
 RETRAIN_TEST_IDS = [
-    sid
-    for family in ("test", "test25", "test75")
-    for sid in FAMILY_IDS.get(family, [])
+    sid for family in ("test", "test25", "test75") for sid in FAMILY_IDS.get(family, [])
 ]
 WITH_INIT = "shapley" in config["datamodel"]["estimators"]
 RUN_DIR = f"results/runs/{config['run_name']}"
@@ -192,3 +188,11 @@ wildcard_constraints:
     subset=r"(train|test|test25|test75)-\d{4}|full|empty|cf-[0-9a-f]{12}",
     batch=r"(train|uniform|kernel|loo|full)-\d{4}-\d{4}",
     chunk=r"(train|test|test25|test75|uniform|kernel|loo|full)-\d{4}-\d{4}",
+
+
+def cf_behaviours(wildcards):
+    """The behaviours of the counterfactual retrainings, known once checkpoint cf_plan has run."""
+    plan = read_json(checkpoints.cf_plan.get().output.plan)
+    return [
+        behaviour_json("behaviour_retrain_cf", sid) for sid in sorted(plan["subsets"])
+    ]

@@ -47,13 +47,6 @@ use rule retrain as retrain_cf with:
         resume=f"{RESUME}/retrain_cf/{PLAN.hashes['retrain_cf']}/{{subset}}.pt",
 
 
-def cf_behaviours(wildcards):
-    plan = read_json(checkpoints.cf_plan.get().output.plan)
-    return [
-        behaviour_json("behaviour_retrain_cf", sid) for sid in sorted(plan["subsets"])
-    ]
-
-
 rule counterfactual:
     input:
         plan=rules.cf_plan.output.plan,
