@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
-from .plan import build_plan, chunk_of, test_ids, train_ids
+from .plan import UNLEARN_FAMILIES, build_plan, chunk_of
 
 
 def merge(base: dict, over: Mapping[str, Any]) -> dict:
@@ -36,13 +36,17 @@ def load_configs(paths: Sequence[str]) -> dict:
 
 
 def missing_subsets(config: Mapping[str, Any], root: str | Path = ".") -> list[str]:
-    """Subset ids (train and test) whose behaviour JSON is not in the store."""
+    """Subset ids of every family (unlearned and retrained) whose behaviour JSON is not in the store."""
     plan = build_plan(config)
     root = Path(root)
     chunk = chunk_of(config)
-    out = [s for s in train_ids(config)
-           if not (root / plan.dir("behaviour_unlearn") / chunk[s] / f"{s}.json").exists()]
-    out += [s for s in test_ids(config) if not (root / plan.dir("behaviour_retrain") / f"{s}.json").exists()]
+    out = []
+    for s in chunk:  # in family order: train, test, then the other estimators' families
+        family = s.split("-")[0]
+        path = (root / plan.dir("behaviour_unlearn") / chunk[s] / f"{s}.json" if family in UNLEARN_FAMILIES
+                else root / plan.dir("behaviour_retrain") / f"{s}.json")
+        if not path.exists():
+            out.append(s)
     return out
 
 
