@@ -13,6 +13,6 @@ rule data:
         **RESOURCES_OF["data"],
     params:
         spec=spec("data"),
-        kind=config["data"]["kind"],
+        data=hashed("data", "data"),
     script:
         "../workflow/scripts/data.py"

@@ -33,7 +33,7 @@ def _data(tmp_path: Path) -> Path:
     sys.path.insert(0, str(ROOT / "lib"))
     from diffattr.pipeline import make_data
 
-    make_data("digits", tmp_path / "data.npz", tmp_path / "data.json")
+    make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")
     return tmp_path / "data.npz"
 
 

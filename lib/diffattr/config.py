@@ -34,6 +34,7 @@ def validate_config(config: Mapping[str, Any], schema_path: str | os.PathLike) -
         if isinstance(err.instance, str) and err.validator in ("type", "minimum", "exclusiveMinimum"):
             hint = " (--config passes nested values as strings: put them in an overlay --configfile)"
         raise ConfigError(f"config key {key}: {err.message}{hint}")
+    _check_data(config)
     _check_exclusions(config)
     if config["behaviour"]["target"] not in config["behaviour"]["metrics"]:
         raise ConfigError("config key behaviour.target: must be one of behaviour.metrics "
@@ -42,6 +43,17 @@ def validate_config(config: Mapping[str, Any], schema_path: str | os.PathLike) -
     if config["datamodel"]["primary"] not in config["datamodel"]["estimators"]:
         raise ConfigError("config key datamodel.primary: must be one of datamodel.estimators "
                           f"{config['datamodel']['estimators']}")
+
+
+def _check_data(config: Mapping[str, Any]) -> None:
+    from pathlib import Path
+
+    data = config["data"]
+    if data["kind"] in ("cifar10", "imagefolder") and not Path(data.get("path") or "").is_dir():
+        what = ("CIFAR-10's python batches (data_batch_1..5, batches.meta)" if data["kind"] == "cifar10"
+                else "one subfolder of images per class")
+        raise ConfigError(f"config key data.path: {data.get('path')!r} is not a directory; data.kind "
+                          f"{data['kind']} reads {what} from it")
 
 
 def _check_exclusions(config: Mapping[str, Any]) -> None:

@@ -42,16 +42,117 @@ def load_digits_dataset() -> Dataset:
     return Dataset(images, bunch.target.astype(np.int64), tuple(str(n) for n in bunch.target_names))
 
 
-def load_source(kind: str) -> Dataset:
-    """The dataset named by `data.kind`."""
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+CIFAR10_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+
+
+def _unpickle(path: Path) -> dict:
+    import pickle
+
+    if not path.is_file():
+        raise ValueError(f"data.path: {path} missing; put CIFAR-10's python batches (the files of "
+                         f"cifar-10-batches-py: data_batch_1..5, batches.meta) in {path.parent}")
+    try:
+        with open(path, "rb") as fh:
+            return pickle.load(fh, encoding="bytes")
+    except Exception as exc:  # truncated or not a pickle
+        raise ValueError(f"data.path: {path} is corrupt ({type(exc).__name__}); replace it with the original "
+                         "CIFAR-10 python batch") from None
+
+
+def cifar10_class_names(path: str | os.PathLike) -> tuple[str, ...]:
+    meta = _unpickle(Path(path) / "batches.meta")
+    return tuple(n.decode() if isinstance(n, bytes) else str(n) for n in meta[b"label_names"])
+
+
+def load_cifar10(path: str | os.PathLike) -> Dataset:
+    """CIFAR-10's training set from the standard python pickle batches in a local directory."""
+    root = Path(path)
+    images, labels = [], []
+    for name in CIFAR10_BATCHES:
+        batch = _unpickle(root / name)
+        try:
+            data = np.asarray(batch[b"data"], dtype=np.uint8)
+            lab = np.asarray(batch[b"labels"], dtype=np.int64)
+        except KeyError as exc:
+            raise ValueError(f"data.path: {root / name} lacks {exc}; is it a CIFAR-10 python batch?") from None
+        if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(lab) != len(data):
+            raise ValueError(f"data.path: {root / name} holds {data.shape} images and {len(lab)} labels; expected "
+                             "rows of 3072 bytes (3 x 32 x 32), one label each")
+        images.append(data.reshape(-1, 3, 32, 32))
+        labels.append(lab)
+    names = cifar10_class_names(root)
+    labels_all = np.concatenate(labels)
+    if labels_all.min() < 0 or labels_all.max() >= len(names):
+        raise ValueError(f"data.path: labels outside 0..{len(names) - 1} in {root}")
+    x = np.concatenate(images).astype(np.float32) / 127.5 - 1.0
+    return Dataset(x, labels_all, names)
+
+
+def imagefolder_class_names(path: str | os.PathLike) -> tuple[str, ...]:
+    root = Path(path)
+    if not root.is_dir():
+        raise ValueError(f"data.path: {root} is not a directory; give a folder with one subfolder of images per class")
+    names = tuple(sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")))
+    if not names:
+        raise ValueError(f"data.path: {root} has no class subfolders; put each class's images in its own subfolder")
+    return names
+
+
+def load_imagefolder(path: str | os.PathLike, resolution: int = 0) -> Dataset:
+    """A directory of images, one subfolder per class (the class is the image's group). Images are
+    converted to RGB and resized to `resolution` (bicubic) when it is > 0; otherwise all must share
+    one size."""
+    from PIL import Image, UnidentifiedImageError
+
+    root = Path(path)
+    names = imagefolder_class_names(root)
+    arrays, labels, size = [], [], None
+    for c, name in enumerate(names):
+        files = sorted(f for f in (root / name).iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise ValueError(f"data.path: class folder {root / name} has no images ({', '.join(IMAGE_SUFFIXES)})")
+        for f in files:
+            try:
+                with Image.open(f) as im:
+                    im = im.convert("RGB")
+                    if resolution:
+                        im = im.resize((resolution, resolution), Image.BICUBIC)
+                    arr = np.asarray(im, dtype=np.uint8)
+            except (UnidentifiedImageError, OSError) as exc:
+                raise ValueError(f"data.path: {f} is not a readable image ({type(exc).__name__}); remove or "
+                                 "replace it") from None
+            if size is None:
+                size = arr.shape
+            elif arr.shape != size:
+                raise ValueError(f"data.path: {f} is {arr.shape[1]}x{arr.shape[0]}, others {size[1]}x{size[0]}; "
+                                 "set data.resolution to resize all images")
+            arrays.append(arr.transpose(2, 0, 1))
+            labels.append(c)
+    x = np.stack(arrays).astype(np.float32) / 127.5 - 1.0
+    return Dataset(x, np.asarray(labels, dtype=np.int64), names)
+
+
+def load_source(data_cfg) -> Dataset:
+    """The dataset named by `data.kind` (digits ships with scikit-learn; cifar10 and imagefolder
+    read `data.path`)."""
+    kind = data_cfg["kind"]
     if kind == "digits":
         return load_digits_dataset()
-    raise ValueError(f"data.kind: unknown kind {kind!r}; use 'digits'")
+    if kind == "cifar10":
+        return load_cifar10(data_cfg["path"])
+    if kind == "imagefolder":
+        return load_imagefolder(data_cfg["path"], int(data_cfg.get("resolution") or 0))
+    raise ValueError(f"data.kind: unknown kind {kind!r}; use 'digits', 'cifar10' or 'imagefolder'")
 
 
 def class_names_of(data_cfg) -> tuple[str, ...]:
-    """The class names of the configured dataset, cheaply, at workflow start-up."""
-    return load_source(data_cfg["kind"]).class_names
+    """The class names of the configured dataset, cheaply (no images read), at workflow start-up."""
+    if data_cfg["kind"] == "cifar10":
+        return cifar10_class_names(data_cfg["path"])
+    if data_cfg["kind"] == "imagefolder":
+        return imagefolder_class_names(data_cfg["path"])
+    return load_source(data_cfg).class_names
 
 
 def save_dataset(path: str | os.PathLike, ds: Dataset) -> None:

@@ -32,12 +32,12 @@ def write_spec(out_dir: PathLike, spec: Mapping[str, Any]) -> None:
 
 
 # ---------------------------------------------------------------- data, classifier, reference
-def make_data(kind: str, out_npz: PathLike, out_json: PathLike) -> dict:
+def make_data(data_cfg: Mapping[str, Any], out_npz: PathLike, out_json: PathLike) -> dict:
     from .data import load_source, save_dataset
 
-    ds = load_source(kind)
+    ds = load_source(data_cfg)
     save_dataset(out_npz, ds)
-    info = {"kind": kind, "n": int(len(ds.images)), "shape": list(ds.images.shape[1:]),
+    info = {"kind": data_cfg["kind"], "path": data_cfg.get("path") or None, "n": int(len(ds.images)), "shape": list(ds.images.shape[1:]),
             "classes": list(ds.class_names), "content_sha256": ds.content_hash}
     write_json(out_json, info)
     return info

@@ -80,6 +80,7 @@ def _drop(cfg: dict, dotted: str) -> None:
 # attribution.<unit> holds the settings of that unit only: the others are left out of the hash, so
 # adding a unit kind did not rename the sample and class stores.
 UNIT_SETTINGS = ("kmeans", "csv")
+DATA_SETTINGS = {"path": ("cifar10", "imagefolder"), "resolution": ("imagefolder",)}
 
 
 def stage_config(config: Mapping[str, Any], stage: str) -> dict:
@@ -89,6 +90,12 @@ def stage_config(config: Mapping[str, Any], stage: str) -> dict:
         for key in keys:
             if dotted.startswith(key + ".") and dotted not in keys:
                 _drop(selected[key], dotted[len(key) + 1:])
+    if "data" in selected:
+        # A local dataset's location (and size) matter only for the kinds that read one.
+        kind = selected["data"]["kind"]
+        for name, kinds in DATA_SETTINGS.items():
+            if kind not in kinds:
+                selected["data"].pop(name, None)
     if "attribution" in selected:
         unit = selected["attribution"]["unit"]
         for name in UNIT_SETTINGS:

@@ -5,6 +5,6 @@ from diffattr.pipeline import make_data, write_spec
 
 sm = snakemake  # noqa: F821
 log, _ = start(sm.log[0], 1, heavy=())
-info = make_data(sm.params.kind, sm.output.data, sm.output.info)
+info = make_data(sm.params.data, sm.output.data, sm.output.info)
 write_spec(sm.output.data.rsplit("/", 1)[0], sm.params.spec)
 log.info(f"data: {info['n']} images of shape {info['shape']}, sha256 {info['content_sha256'][:16]}")

@@ -1,0 +1,104 @@
+"""CIFAR-10 python batches and image folders from local paths: tiny files written by the test."""
+
+import copy
+import pickle
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from diffattr.config import ConfigError, validate_config
+from diffattr.data import class_names_of, load_cifar10, load_imagefolder, load_source
+from diffattr.plan import build_plan
+
+NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def write_cifar(root, per_batch=4):
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(1, 6):
+        data = rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8)
+        labels = [(i * per_batch + j) % 10 for j in range(per_batch)]
+        with open(root / f"data_batch_{i}", "wb") as fh:
+            pickle.dump({b"data": data, b"labels": labels, b"batch_label": b"x"}, fh)
+    with open(root / "batches.meta", "wb") as fh:
+        pickle.dump({b"label_names": [n.encode() for n in NAMES]}, fh)
+    return root
+
+
+def test_cifar10_batches_load_as_images_in_range(tmp_path):
+    root = write_cifar(tmp_path / "cifar-10-batches-py")
+    ds = load_cifar10(root)
+    assert ds.images.shape == (20, 3, 32, 32) and ds.images.dtype == np.float32
+    assert ds.images.min() >= -1 and ds.images.max() <= 1 and ds.class_names == tuple(NAMES)
+    with open(root / "data_batch_1", "rb") as fh:
+        first = pickle.load(fh, encoding="bytes")
+    # Pixel (channel 0, row 0, col 1) of image 0: byte 1 of its row, scaled to [-1, 1].
+    assert ds.images[0, 0, 0, 1] == pytest.approx(first[b"data"][0, 1] / 127.5 - 1, abs=1e-6)
+    assert ds.labels[:4].tolist() == first[b"labels"]
+    assert class_names_of({"kind": "cifar10", "path": str(root)}) == tuple(NAMES)
+
+
+def test_cifar10_missing_or_corrupt_batches_are_named(tmp_path):
+    root = write_cifar(tmp_path / "c")
+    (root / "data_batch_3").write_bytes(b"not a pickle")
+    with pytest.raises(ValueError, match="data_batch_3 is corrupt"):
+        load_cifar10(root)
+    (root / "data_batch_3").unlink()
+    with pytest.raises(ValueError, match="data_batch_3 missing; put CIFAR-10's python batches"):
+        load_cifar10(root)
+    write_cifar(root)
+    with open(root / "data_batch_2", "wb") as fh:
+        pickle.dump({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}, fh)
+    with pytest.raises(ValueError, match="data_batch_2 holds"):
+        load_cifar10(root)
+
+
+def write_folder(root, size=(6, 6)):
+    for c, color in (("cats", (255, 0, 0)), ("dogs", (0, 0, 255))):
+        (root / c).mkdir(parents=True, exist_ok=True)
+        for i in range(3):
+            Image.new("RGB", size, color).save(root / c / f"{i}.png")
+    return root
+
+
+def test_imagefolder_subfolders_become_groups(tmp_path):
+    root = write_folder(tmp_path / "imgs")
+    ds = load_source({"kind": "imagefolder", "path": str(root), "resolution": 0})
+    assert ds.images.shape == (6, 3, 6, 6) and ds.class_names == ("cats", "dogs")
+    assert ds.labels.tolist() == [0, 0, 0, 1, 1, 1]
+    assert ds.images[0, 0].max() == 1.0 and ds.images[0, 2].max() == -1.0  # red cats
+    assert load_imagefolder(root, resolution=4).images.shape == (6, 3, 4, 4)
+
+
+def test_imagefolder_errors_name_the_file(tmp_path):
+    root = write_folder(tmp_path / "imgs")
+    Image.new("RGB", (8, 8)).save(root / "dogs" / "big.png")
+    with pytest.raises(ValueError, match="big.png is 8x8, others 6x6; set data.resolution"):
+        load_imagefolder(root)
+    (root / "dogs" / "big.png").unlink()
+    (root / "cats" / "broken.png").write_bytes(b"\x89PNG garbage")
+    with pytest.raises(ValueError, match="broken.png is not a readable image"):
+        load_imagefolder(root)
+    (root / "cats" / "broken.png").unlink()
+    (root / "birds").mkdir()
+    with pytest.raises(ValueError, match="class folder .*birds has no images"):
+        load_imagefolder(root)
+    with pytest.raises(ValueError, match="no class subfolders"):
+        load_imagefolder(tmp_path / "imgs" / "cats")
+
+
+def test_local_data_config_is_checked_and_hashed_by_path(config, schema_path, tmp_path):
+    cfg = copy.deepcopy(config)
+    cfg["data"].update(kind="cifar10", path=str(tmp_path / "nowhere"))
+    with pytest.raises(ConfigError, match="config key data.path: .*nowhere' is not a directory"):
+        validate_config(cfg, schema_path)
+    root = write_cifar(tmp_path / "c")
+    cfg["data"]["path"] = str(root)
+    validate_config(cfg, schema_path)
+    assert build_plan(cfg).hashes["data"] != build_plan(config).hashes["data"]
+    # digits ignores (and does not hash) the path and resolution.
+    other = copy.deepcopy(config)
+    other["data"].update(path="/somewhere", resolution=16)
+    assert build_plan(other).hashes == build_plan(config).hashes
