@@ -116,7 +116,7 @@ def hashed(stage, section):
     """A config section as hashed into `stage`'s path: runtime keys (logging, checkpointing,
     batching) are left out so that changing them does not trip the params rerun trigger.
     """
-    return PLAN.specs[stage]["config"][section]
+    return PLAN.specs[stage]["config"].get(section)
 
 
 def unit_inputs(wildcards):

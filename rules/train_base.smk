@@ -18,6 +18,7 @@ rule train_base:
         model=config["model"],
         scheduler=config["scheduler"],
         recipe=hashed("train_base", "train_base"),
+        pretrained=config["base_model"]["path"],
         resume=f"{RESUME}/train_base/{PLAN.hashes['train_base']}.pt",
     script:
         "../workflow/scripts/train_base.py"

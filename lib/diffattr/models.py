@@ -91,3 +91,35 @@ def load_model(path: str | os.PathLike) -> torch.nn.Module:
 
 def count_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def import_pretrained_unet(path: str | os.PathLike, model_cfg: Mapping[str, Any], sample_size: int,
+                           channels: int) -> torch.nn.Module:
+    """A local diffusers UNet2DModel directory (e.g. a copy of google/ddpm-cifar10-32's `unet`),
+    checked against the data and against the config's architecture, which retraining from scratch
+    uses: a mismatch would compare models of different shapes."""
+    from diffusers import UNet2DModel
+
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise ValueError(f"base_model.path: {path} has no config.json; give a diffusers UNet2DModel directory "
+                         "(the folder save_pretrained writes, e.g. the `unet` folder of a DDPM pipeline)")
+    try:
+        model = UNet2DModel.from_pretrained(path, local_files_only=True)
+    except Exception as exc:
+        raise ValueError(f"base_model.path: {path} is not a loadable UNet2DModel ({type(exc).__name__}: {exc})") from None
+    cfg = model.config
+    if cfg.sample_size != sample_size or cfg.in_channels != channels:
+        raise ValueError(f"base_model.path: {path} is for {cfg.in_channels} x {cfg.sample_size} x {cfg.sample_size} "
+                         f"images, the data are {channels} x {sample_size} x {sample_size}")
+    reference = build_unet(model_cfg, sample_size, channels).state_dict()
+    loaded = model.state_dict()
+    for key in sorted(set(reference) | set(loaded)):
+        a, b = reference.get(key), loaded.get(key)
+        if a is None or b is None or a.shape != b.shape:
+            raise ValueError(f"base_model.path: {path} differs from the config's model section at {key} "
+                             f"(config {None if a is None else tuple(a.shape)}, checkpoint "
+                             f"{None if b is None else tuple(b.shape)}); set model.* to the checkpoint's architecture "
+                             f"(its block_out_channels {list(cfg.block_out_channels)}, layers_per_block "
+                             f"{cfg.layers_per_block}, down blocks {list(cfg.down_block_types)})")
+    return model.eval()

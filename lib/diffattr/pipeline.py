@@ -107,6 +107,24 @@ def train_base(data_npz: PathLike, model_cfg: Mapping[str, Any], sched_cfg: Mapp
                            logger, "train_base", startup=startup, resume_path=resume_path)
 
 
+def import_base(pretrained: PathLike, data_npz: PathLike, model_cfg: Mapping[str, Any], out_dir: PathLike,
+                out_json: PathLike, logger: logging.Logger) -> dict:
+    """Start from a pretrained UNet (base_model.path) instead of training one: checked, then copied
+    into the store so every later stage reads it like a trained base model."""
+    from .data import load_dataset
+    from .models import count_params, import_pretrained_unet, save_model
+    from .plan import dir_sha256
+
+    ds = load_dataset(data_npz)
+    model = import_pretrained_unet(pretrained, model_cfg, ds.images.shape[-1], ds.images.shape[1])
+    save_model(model, out_dir)
+    stats = {"steps": 0, "train_seconds": 0.0, "train_cpu_seconds": 0.0, "pretrained": str(pretrained),
+             "pretrained_sha256": dir_sha256(pretrained), "params": count_params(model), "n_images": int(len(ds.images))}
+    write_json(out_json, stats)
+    logger.info(f"train_base: imported {pretrained} ({stats['params']} params) instead of training")
+    return stats
+
+
 def init_model(data_npz: PathLike, model_cfg: Mapping[str, Any], seed: int, out_dir: PathLike,
                out_json: PathLike) -> dict:
     """The model trained on nothing (train_base's initial weights): v(empty) for KernelSHAP."""

@@ -7,6 +7,7 @@ config change renames exactly the artifacts it affects, and changing it back fin
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -90,6 +91,12 @@ def stage_config(config: Mapping[str, Any], stage: str) -> dict:
         for key in keys:
             if dotted.startswith(key + ".") and dotted not in keys:
                 _drop(selected[key], dotted[len(key) + 1:])
+    pretrained = (config.get("base_model") or {}).get("path")
+    if stage == "train_base" and pretrained:
+        # An imported model is determined by its files (and checked against `model`), not by the
+        # training recipe.
+        selected = {"model": selected["model"], "scheduler": selected["scheduler"],
+                    "base_model": {"sha256": dir_sha256(pretrained)}}
     if "data" in selected:
         # A local dataset's location (and size) matter only for the kinds that read one.
         kind = selected["data"]["kind"]
@@ -105,6 +112,24 @@ def stage_config(config: Mapping[str, Any], stage: str) -> dict:
             # The file's content, not its path, decides the units.
             selected["attribution"]["csv_sha256"] = file_sha256(selected["attribution"].get("csv", ""))
     return selected
+
+
+def dir_sha256(path: str | os.PathLike) -> str:
+    """sha256 over the names and contents of a directory's files (a pretrained model's folder)."""
+    import hashlib
+    from pathlib import Path
+
+    root = Path(path)
+    if not root.is_dir():
+        raise ValueError(f"base_model.path: {str(path)!r} is not a directory; give a local diffusers UNet2DModel "
+                         "folder (config.json + weights), or leave it empty to train the base model")
+    h = hashlib.sha256()
+    for f in sorted(p for p in root.rglob("*") if p.is_file()):
+        h.update(str(f.relative_to(root)).encode() + b"\0")
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
 
 
 def file_sha256(path: str) -> str:
