@@ -37,5 +37,6 @@ rule reference:
         **RESOURCES_OF["reference"],
     params:
         spec=spec("reference"),
+        inception=inception_path(config["behaviour"]),
     script:
         "../workflow/scripts/reference.py"

@@ -25,6 +25,7 @@ from diffattr.plan import (
     unit_count,
     unlearn_batches,
 )
+from diffattr.pipeline import inception_path
 from diffattr.resources import env_resources, rule_resources
 
 try:

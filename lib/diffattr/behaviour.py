@@ -11,14 +11,34 @@ import torch
 
 
 
-def make_extractor(weights_path: str | os.PathLike):
+def make_extractor(weights_path: str | os.PathLike, inception_weights: str | os.PathLike | None = None):
+    """A callable: uint8 images -> (features, logits, class logits). With `inception_weights`, FID,
+    KID, precision and recall use torch-fidelity's Inception-v3 pool features (2048-d) and the
+    Inception score its logits, loaded from that local file (never downloaded); the class share and
+    entropy always use the domain classifier at `weights_path`."""
     from torch_fidelity.utils import create_feature_extractor
 
     from .classifier import register_extractor
 
-    name = register_extractor()
-    return create_feature_extractor(name, ["features", "logits_unbiased"], cuda=False, verbose=False,
-                                    feature_extractor_weights_path=str(weights_path))
+    domain = create_feature_extractor(register_extractor(), ["features", "logits_unbiased"], cuda=False,
+                                      verbose=False, feature_extractor_weights_path=str(weights_path))
+    if not inception_weights:
+        return lambda x: (*domain(x), None)
+    if not os.path.isfile(inception_weights):
+        raise ValueError(f"behaviour.inception_weights: {inception_weights} not found; put torch-fidelity's "
+                         "Inception-v3 weights (pt_inception-2015-12-05-6726825d.pth) there")
+    try:
+        inception = create_feature_extractor("inception-v3-compat", ["2048", "logits_unbiased"], cuda=False,
+                                             verbose=False, feature_extractor_weights_path=str(inception_weights))
+    except Exception as exc:
+        raise ValueError(f"behaviour.inception_weights: {inception_weights} is not an Inception-v3 state dict "
+                         f"({type(exc).__name__}: {str(exc)[:200]})") from None
+
+    def both(x):
+        feats, logits = inception(x)
+        return feats, logits, domain(x)[1]
+
+    return both
 
 
 @torch.no_grad()
@@ -27,10 +47,13 @@ def extract_features(extractor, images_uint8: torch.Tensor, batch_size: int = 50
 
 
 @torch.no_grad()
-def extract(extractor, images_uint8: torch.Tensor, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
-    """(features, logits) of every image, float64."""
+def extract(extractor, images_uint8: torch.Tensor, batch_size: int = 500
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """(features, logits, class logits) of every image, float64; class logits None when the logits
+    are the domain classifier's own."""
     outs = [extractor(images_uint8[i:i + batch_size]) for i in range(0, len(images_uint8), batch_size)]
-    return torch.cat([o[0] for o in outs]).double(), torch.cat([o[1] for o in outs]).double()
+    cat = [torch.cat([o[j] for o in outs]).double() if outs[0][j] is not None else None for j in range(3)]
+    return cat[0], cat[1], cat[2]
 
 
 def feature_statistics(features: torch.Tensor) -> dict[str, np.ndarray]:
@@ -76,14 +99,17 @@ def class_histogram(logits: torch.Tensor, n_classes: int) -> np.ndarray:
 
 
 def compute_metrics(names: list[str], features: torch.Tensor, logits: torch.Tensor, reference: dict,
-                    share_class: str | None, seed: int, kid_subsets: int = 100) -> dict[str, float]:
-    """Every requested behaviour from one set of generated images' features and logits."""
+                    share_class: str | None, seed: int, kid_subsets: int = 100,
+                    class_logits: torch.Tensor | None = None) -> dict[str, float]:
+    """Every requested behaviour from one set of generated images' features and logits (the
+    Inception score's); class share and entropy from `class_logits`, the domain classifier's
+    (the same as `logits` when the classifier is the feature extractor)."""
     from torch_fidelity.metric_isc import isc_features_to_metric
     from torch_fidelity.metric_kid import kid_features_to_metric
     from torch_fidelity.metric_prc import prc_features_to_metric
 
     ref = torch.from_numpy(reference["features"]).double()
-    hist = class_histogram(logits, len(reference["class_names"]))
+    hist = class_histogram(logits if class_logits is None else class_logits, len(reference["class_names"]))
     out: dict[str, float] = {}
     prc = None
     for name in names:

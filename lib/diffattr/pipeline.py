@@ -57,7 +57,8 @@ def make_classifier(data_npz: PathLike, epochs: int, seed: int, holdout: float, 
     return info
 
 
-def make_reference(data_npz: PathLike, classifier_pt: PathLike, out_npz: PathLike) -> None:
+def make_reference(data_npz: PathLike, classifier_pt: PathLike, out_npz: PathLike,
+                   inception_weights: PathLike | None = None) -> None:
     """Feature statistics of the training images, computed once and cached as an artifact."""
     import torch
 
@@ -66,7 +67,7 @@ def make_reference(data_npz: PathLike, classifier_pt: PathLike, out_npz: PathLik
     from .sampling import to_uint8_rgb
 
     ds = load_dataset(data_npz)
-    feats = extract_features(make_extractor(classifier_pt), to_uint8_rgb(torch.from_numpy(ds.images)))
+    feats = extract_features(make_extractor(classifier_pt, inception_weights), to_uint8_rgb(torch.from_numpy(ds.images)))
     save_statistics(out_npz, feature_statistics(feats), feats.numpy(), ds.class_names)
 
 
@@ -262,6 +263,13 @@ def retrain(data_npz: PathLike, chunk_json: PathLike, sid: str, model_cfg: Mappi
 
 
 # ---------------------------------------------------------------- behaviour
+def inception_path(behaviour_cfg: Mapping[str, Any]) -> str | None:
+    """The local Inception weights when behaviour.features is inception, else None (classifier)."""
+    if behaviour_cfg.get("features", "classifier") == "inception":
+        return behaviour_cfg.get("inception_weights") or None
+    return None
+
+
 class Evaluator:
     """Samples a model from the shared initial noises and computes every configured behaviour.
     Built once per job, so a batch of models pays for the extractor and reference only once."""
@@ -271,7 +279,7 @@ class Evaluator:
         from .behaviour import load_statistics, make_extractor
         from .models import ddim_scheduler
 
-        self.extractor = make_extractor(classifier_pt)
+        self.extractor = make_extractor(classifier_pt, inception_path(behaviour_cfg))
         self.reference = load_statistics(reference_npz)
         self.scheduler = ddim_scheduler(sched_cfg)
         self.cfg = dict(behaviour_cfg)
@@ -289,9 +297,9 @@ class Evaluator:
         images = ddim_sample(model, self.scheduler, int(cfg["n_samples"]), int(cfg["ddim_steps"]), int(cfg["seed"]),
                              int(cfg["batch_size"]), float(cfg["eta"]))
         sample_seconds = time.perf_counter() - start
-        feats, logits = extract(self.extractor, to_uint8_rgb(images))
+        feats, logits, class_logits = extract(self.extractor, to_uint8_rgb(images))
         values = compute_metrics(list(cfg["metrics"]), feats, logits, self.reference, cfg.get("share_class"),
-                                 int(cfg["seed"]), int(cfg.get("kid_subsets", 100)))
+                                 int(cfg["seed"]), int(cfg.get("kid_subsets", 100)), class_logits)
         trained = read_json(train_json)
         return {"source": source, "subset": subset, "metrics": values,
                 "lower_is_better": {m: LOWER_IS_BETTER[m] for m in values},
@@ -385,7 +393,7 @@ def pair_fids(unlearned: PathLike, retrained: PathLike, floor: PathLike, classif
     from torch_fidelity.metric_fid import fid_statistics_to_metric
 
     start = time.perf_counter()
-    extractor = make_extractor(classifier_pt)
+    extractor = make_extractor(classifier_pt, inception_path(behaviour_cfg))
     n = int(behaviour_cfg["n_samples"])
     stats = {name: feature_statistics(extract_features(extractor, to_uint8_rgb(generate(path, sched_cfg, behaviour_cfg, n))))
              for name, path in (("unlearn", unlearned), ("retrain", retrained), ("floor", floor))}

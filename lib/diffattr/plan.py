@@ -97,6 +97,14 @@ def stage_config(config: Mapping[str, Any], stage: str) -> dict:
         # training recipe.
         selected = {"model": selected["model"], "scheduler": selected["scheduler"],
                     "base_model": {"sha256": dir_sha256(pretrained)}}
+    features = config["behaviour"].get("features", "classifier")
+    if "behaviour" in selected and features == "classifier":
+        # The default feature extractor: left out so the digits stores kept their names.
+        for name in ("features", "inception_weights"):
+            selected["behaviour"].pop(name, None)
+    if stage == "reference" and features == "inception":
+        path = config["behaviour"].get("inception_weights", "")
+        selected = {"features": "inception", "inception_sha256": file_sha256(path, "behaviour.inception_weights")}
     if "data" in selected:
         # A local dataset's location (and size) matter only for the kinds that read one.
         kind = selected["data"]["kind"]
@@ -110,7 +118,8 @@ def stage_config(config: Mapping[str, Any], stage: str) -> dict:
                 selected["attribution"].pop(name, None)
         if unit == "csv":
             # The file's content, not its path, decides the units.
-            selected["attribution"]["csv_sha256"] = file_sha256(selected["attribution"].get("csv", ""))
+            selected["attribution"]["csv_sha256"] = file_sha256(selected["attribution"].get("csv", ""),
+                                                                "attribution.csv", "a CSV with columns index,unit")
     return selected
 
 
@@ -132,14 +141,17 @@ def dir_sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def file_sha256(path: str) -> str:
+def file_sha256(path: str, key: str, what: str = "the file") -> str:
     import hashlib
 
+    h = hashlib.sha256()
     try:
         with open(path, "rb") as fh:
-            return hashlib.sha256(fh.read()).hexdigest()
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
     except (FileNotFoundError, IsADirectoryError):
-        raise ValueError(f"attribution.csv: {path!r} not found; give a CSV with columns index,unit") from None
+        raise ValueError(f"{key}: {path!r} not found; give {what}") from None
+    return h.hexdigest()
 
 
 def extra_upstream(config: Mapping[str, Any], stage: str) -> list[str]:
@@ -235,7 +247,7 @@ def unit_count(config: Mapping[str, Any]) -> int | None:
     if att["unit"] == "csv":
         import csv
 
-        file_sha256(att["csv"])  # a clear error when the file is missing
+        file_sha256(att["csv"], "attribution.csv", "a CSV with columns index,unit")  # a clear error if missing
         with open(att["csv"], newline="") as fh:
             return len({(row.get("unit") or "").strip() for row in csv.DictReader(fh)})
     from .data import class_names_of

@@ -1,0 +1,74 @@
+"""FID on torch-fidelity's Inception-v3 from a local weights file (made here with random weights of
+the right shapes: the numbers are meaningless, the loading and feature path is the real one)."""
+
+import copy
+from unittest import mock
+
+import numpy as np
+import pytest
+import torch
+
+from diffattr.behaviour import compute_metrics, extract, feature_statistics, make_extractor
+from diffattr.classifier import DigitsCNN, save_classifier
+from diffattr.plan import build_plan
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    import torch_fidelity.feature_extractor_inceptionv3 as m
+
+    path = tmp_path_factory.mktemp("inception") / "pt_inception.pth"
+    torch.manual_seed(0)
+    with mock.patch.object(m.FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd, *a, **k: None), \
+            mock.patch.object(m.torch, "load", lambda *a, **k: {}):
+        net = m.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path="unused")
+    torch.save(net.state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory):
+    path = tmp_path_factory.mktemp("clf") / "classifier.pt"
+    torch.manual_seed(0)
+    save_classifier(DigitsCNN(n_classes=3, channels=3), path)
+    return path
+
+
+def test_inception_features_logits_and_domain_classes(weights, classifier):
+    images = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
+    feats, logits, class_logits = extract(make_extractor(classifier, weights), images, batch_size=4)
+    assert feats.shape == (6, 2048) and logits.shape == (6, 1008) and class_logits.shape == (6, 3)
+    ref = {"features": feats.numpy(), "class_names": ["a", "b", "c"], **feature_statistics(feats)}
+    out = compute_metrics(["fid", "class_share"], feats, logits, ref, "b", seed=0, class_logits=class_logits)
+    # FID of a set against its own statistics is 0; the class share comes from the domain classifier.
+    assert out["fid"] == pytest.approx(0, abs=1e-3)
+    expected = float(np.mean(class_logits.argmax(1).numpy() == 1))
+    assert out["class_share"] == pytest.approx(expected)
+    # Without Inception the classifier gives the features and there are no separate class logits.
+    f2, l2, c2 = extract(make_extractor(classifier), images)
+    assert f2.shape[1] == 64 and l2.shape == (6, 3) and c2 is None
+
+
+def test_missing_or_wrong_weights_name_the_key(tmp_path, classifier):
+    with pytest.raises(ValueError, match="behaviour.inception_weights: .*nope.pth not found"):
+        make_extractor(classifier, tmp_path / "nope.pth")
+    with pytest.raises(ValueError, match="is not an Inception-v3 state dict"):
+        make_extractor(classifier, classifier)
+
+
+def test_inception_weights_name_the_reference_by_content(config, weights, tmp_path):
+    cfg = copy.deepcopy(config)
+    cfg["behaviour"]["inception_weights"] = str(weights)
+    # Set but unused (features: classifier): nothing renamed.
+    assert build_plan(cfg).hashes == build_plan(config).hashes
+    cfg["behaviour"]["features"] = "inception"
+    first = build_plan(cfg).hashes
+    assert first["reference"] != build_plan(config).hashes["reference"]
+    assert first["classifier"] == build_plan(config).hashes["classifier"]
+    copy_path = tmp_path / "w.pth"
+    copy_path.write_bytes(weights.read_bytes())
+    cfg["behaviour"]["inception_weights"] = str(copy_path)
+    assert build_plan(cfg).hashes["reference"] == first["reference"]  # same content, same statistics
+    cfg["behaviour"]["inception_weights"] = str(tmp_path / "missing.pth")
+    with pytest.raises(ValueError, match="behaviour.inception_weights: .*missing.pth' not found"):
+        build_plan(cfg)
