@@ -11,7 +11,8 @@ import torch
 
 
 
-def make_extractor(weights_path: str | os.PathLike, inception_weights: str | os.PathLike | None = None):
+def make_extractor(weights_path: str | os.PathLike, inception_weights: str | os.PathLike | None = None,
+                   device: torch.device | str = "cpu"):
     """A callable: uint8 images -> (features, logits, class logits). With `inception_weights`, FID,
     KID, precision and recall use torch-fidelity's Inception-v3 pool features (2048-d) and the
     Inception score its logits, loaded from that local file (never downloaded); the class share and
@@ -20,23 +21,26 @@ def make_extractor(weights_path: str | os.PathLike, inception_weights: str | os.
 
     from .classifier import register_extractor
 
-    domain = create_feature_extractor(register_extractor(), ["features", "logits_unbiased"], cuda=False,
+    cuda = torch.device(device).type == "cuda"
+    domain = create_feature_extractor(register_extractor(), ["features", "logits_unbiased"], cuda=cuda,
                                       verbose=False, feature_extractor_weights_path=str(weights_path))
+    dev = torch.device("cuda" if cuda else "cpu")
     if not inception_weights:
-        return lambda x: (*domain(x), None)
+        return lambda x: (*(o.cpu() for o in domain(x.to(dev))), None)
     if not os.path.isfile(inception_weights):
         raise ValueError(f"behaviour.inception_weights: {inception_weights} not found; put torch-fidelity's "
                          "Inception-v3 weights (pt_inception-2015-12-05-6726825d.pth) there")
     try:
-        inception = create_feature_extractor("inception-v3-compat", ["2048", "logits_unbiased"], cuda=False,
+        inception = create_feature_extractor("inception-v3-compat", ["2048", "logits_unbiased"], cuda=cuda,
                                              verbose=False, feature_extractor_weights_path=str(inception_weights))
     except Exception as exc:
         raise ValueError(f"behaviour.inception_weights: {inception_weights} is not an Inception-v3 state dict "
                          f"({type(exc).__name__}: {str(exc)[:200]})") from None
 
     def both(x):
+        x = x.to(dev)
         feats, logits = inception(x)
-        return feats, logits, domain(x)[1]
+        return feats.cpu(), logits.cpu(), domain(x)[1].cpu()
 
     return both
 

@@ -75,7 +75,7 @@ def make_reference(data_npz: PathLike, classifier_pt: PathLike, out_npz: PathLik
 def _train_and_save(model, images: np.ndarray, recipe_cfg: Mapping[str, Any], sched_cfg: Mapping[str, Any],
                     seed: int, out_model: PathLike, out_json: PathLike, logger: logging.Logger, label: str,
                     extra: Mapping[str, Any] | None = None, startup: float | None = None,
-                    resume_path: PathLike | None = None) -> dict:
+                    resume_path: PathLike | None = None, compute=None) -> dict:
     import torch
 
     from .models import count_params, ddpm_scheduler, save_model
@@ -85,7 +85,8 @@ def _train_and_save(model, images: np.ndarray, recipe_cfg: Mapping[str, Any], sc
     logger.info(f"{label}: {len(images)} images, {count_params(model)} params, {recipe}")
     ema_model, stats = train_ddpm(model, torch.from_numpy(images), recipe, ddpm_scheduler(sched_cfg), logger,
                                   log_every=int(recipe_cfg.get("log_every", 100)), label=label,
-                                  resume_path=resume_path, checkpoint_every=int(recipe_cfg.get("checkpoint_every", 0)))
+                                  resume_path=resume_path, checkpoint_every=int(recipe_cfg.get("checkpoint_every", 0)),
+                                  compute=compute)
     save_model(ema_model, out_model)
     stats.update({"seed": seed, "n_images": int(len(images)), "params": count_params(ema_model),
                   "startup_seconds": startup, **(extra or {})})
@@ -95,7 +96,8 @@ def _train_and_save(model, images: np.ndarray, recipe_cfg: Mapping[str, Any], sc
 
 def train_base(data_npz: PathLike, model_cfg: Mapping[str, Any], sched_cfg: Mapping[str, Any],
                recipe_cfg: Mapping[str, Any], out_dir: PathLike, out_json: PathLike,
-               logger: logging.Logger, startup: float | None = None, resume_path: PathLike | None = None) -> dict:
+               logger: logging.Logger, startup: float | None = None, resume_path: PathLike | None = None,
+               compute=None) -> dict:
     import torch
 
     from .data import load_dataset
@@ -105,7 +107,7 @@ def train_base(data_npz: PathLike, model_cfg: Mapping[str, Any], sched_cfg: Mapp
     torch.manual_seed(int(recipe_cfg["seed"]))  # weight initialisation
     model = build_unet(model_cfg, ds.images.shape[-1], ds.images.shape[1])
     return _train_and_save(model, ds.images, recipe_cfg, sched_cfg, int(recipe_cfg["seed"]), out_dir, out_json,
-                           logger, "train_base", startup=startup, resume_path=resume_path)
+                           logger, "train_base", startup=startup, resume_path=resume_path, compute=compute)
 
 
 def import_base(pretrained: PathLike, data_npz: PathLike, model_cfg: Mapping[str, Any], out_dir: PathLike,
@@ -147,7 +149,7 @@ def init_model(data_npz: PathLike, model_cfg: Mapping[str, Any], seed: int, out_
 def prune_and_finetune(base_dir: PathLike, data_npz: PathLike, ratio: float, importance_p: int,
                        finetune_cfg: Mapping[str, Any], sched_cfg: Mapping[str, Any], out_pt: PathLike,
                        out_json: PathLike, logger: logging.Logger, startup: float | None = None,
-                       resume_path: PathLike | None = None) -> dict:
+                       resume_path: PathLike | None = None, compute=None) -> dict:
     from .data import load_dataset
     from .models import load_model
     from .pruning import macs_and_params, prune_unet
@@ -162,7 +164,8 @@ def prune_and_finetune(base_dir: PathLike, data_npz: PathLike, ratio: float, imp
     extra = {"ratio": ratio, "params_before": params0, "params_after": params1, "macs_before": macs0,
              "macs_after": macs1}
     return _train_and_save(model, ds.images, finetune_cfg, sched_cfg, int(finetune_cfg["seed"]), out_pt, out_json,
-                           logger, "prune_finetune", extra=extra, startup=startup, resume_path=resume_path)
+                           logger, "prune_finetune", extra=extra, startup=startup, resume_path=resume_path,
+                           compute=compute)
 
 
 def load_units(data_npz: PathLike, unit: str, reference_npz: PathLike | None = None,
@@ -214,7 +217,7 @@ def read_subsets(chunk_jsons: Sequence[PathLike] | PathLike) -> dict[str, dict]:
 
 def unlearn_batch(pruned_pt: PathLike, data_npz: PathLike, chunk_json: PathLike,
                   unlearn_cfg: Mapping[str, Any], sched_cfg: Mapping[str, Any], out_dir: PathLike,
-                  logger: logging.Logger, startup: float | None = None) -> dict:
+                  logger: logging.Logger, startup: float | None = None, compute=None) -> dict:
     """Sparsified unlearning of several subsets in one process; one checkpoint per subset id."""
     from .atomic import atomic_dir
     from .data import load_dataset
@@ -231,7 +234,7 @@ def unlearn_batch(pruned_pt: PathLike, data_npz: PathLike, chunk_json: PathLike,
             images = ds.images[np.asarray(sub["sample_indices"], dtype=np.int64)]
             stats = _train_and_save(model, images, unlearn_cfg, sched_cfg,
                                     derived_seed(int(unlearn_cfg["seed"]), sid), tmp / sid / "model.pt",
-                                    tmp / sid / "train.json", logger, f"unlearn {sid}")
+                                    tmp / sid / "train.json", logger, f"unlearn {sid}", compute=compute)
             per_subset[sid] = stats["train_seconds"]
         job = {"subsets": list(per_subset), "train_seconds": per_subset, "startup_seconds": startup,
                "job_seconds": time.perf_counter() - job_start + (startup or 0.0)}
@@ -245,7 +248,8 @@ def unlearn_batch(pruned_pt: PathLike, data_npz: PathLike, chunk_json: PathLike,
 
 def retrain(data_npz: PathLike, chunk_json: PathLike, sid: str, model_cfg: Mapping[str, Any], sched_cfg: Mapping[str, Any],
             recipe_cfg: Mapping[str, Any], retrain_seed: int, out_dir: PathLike, out_json: PathLike,
-            logger: logging.Logger, startup: float | None = None, resume_path: PathLike | None = None) -> dict:
+            logger: logging.Logger, startup: float | None = None, resume_path: PathLike | None = None,
+            compute=None) -> dict:
     """Train from scratch on S_k with the base recipe: the ground truth the LDS is measured against."""
     import torch
 
@@ -259,7 +263,7 @@ def retrain(data_npz: PathLike, chunk_json: PathLike, sid: str, model_cfg: Mappi
     model = build_unet(model_cfg, ds.images.shape[-1], ds.images.shape[1])
     images = ds.images[np.asarray(sub["sample_indices"], dtype=np.int64)]
     return _train_and_save(model, images, recipe_cfg, sched_cfg, seed, out_dir, out_json, logger,
-                           f"retrain {sub['id']}", startup=startup, resume_path=resume_path)
+                           f"retrain {sub['id']}", startup=startup, resume_path=resume_path, compute=compute)
 
 
 # ---------------------------------------------------------------- behaviour
@@ -275,11 +279,13 @@ class Evaluator:
     Built once per job, so a batch of models pays for the extractor and reference only once."""
 
     def __init__(self, classifier_pt: PathLike, reference_npz: PathLike, sched_cfg: Mapping[str, Any],
-                 behaviour_cfg: Mapping[str, Any]):
+                 behaviour_cfg: Mapping[str, Any], compute=None):
         from .behaviour import load_statistics, make_extractor
+        from .compute import CPU
         from .models import ddim_scheduler
 
-        self.extractor = make_extractor(classifier_pt, inception_path(behaviour_cfg))
+        self.compute = compute or CPU
+        self.extractor = make_extractor(classifier_pt, inception_path(behaviour_cfg), self.compute.device)
         self.reference = load_statistics(reference_npz)
         self.scheduler = ddim_scheduler(sched_cfg)
         self.cfg = dict(behaviour_cfg)
@@ -295,7 +301,7 @@ class Evaluator:
         start, cpu_start = time.perf_counter(), time.process_time()
         model = load_model(model_path)
         images = ddim_sample(model, self.scheduler, int(cfg["n_samples"]), int(cfg["ddim_steps"]), int(cfg["seed"]),
-                             int(cfg["batch_size"]), float(cfg["eta"]))
+                             int(cfg["batch_size"]), float(cfg["eta"]), self.compute)
         sample_seconds = time.perf_counter() - start
         feats, logits, class_logits = extract(self.extractor, to_uint8_rgb(images))
         values = compute_metrics(list(cfg["metrics"]), feats, logits, self.reference, cfg.get("share_class"),
@@ -314,9 +320,9 @@ class Evaluator:
 
 def evaluate_model(model_path: PathLike, train_json: PathLike, classifier_pt: PathLike, reference_npz: PathLike,
                    sched_cfg: Mapping[str, Any], behaviour_cfg: Mapping[str, Any], source: str, subset: str,
-                   out_json: PathLike, startup: float | None = None) -> dict:
+                   out_json: PathLike, startup: float | None = None, compute=None) -> dict:
     """One model's behaviour JSON."""
-    out = Evaluator(classifier_pt, reference_npz, sched_cfg, behaviour_cfg)(model_path, train_json, source, subset,
+    out = Evaluator(classifier_pt, reference_npz, sched_cfg, behaviour_cfg, compute)(model_path, train_json, source, subset,
                                                                            startup)
     write_json(out_json, out)
     return out
@@ -324,13 +330,13 @@ def evaluate_model(model_path: PathLike, train_json: PathLike, classifier_pt: Pa
 
 def evaluate_batch(batch_dir: PathLike, classifier_pt: PathLike, reference_npz: PathLike,
                    sched_cfg: Mapping[str, Any], behaviour_cfg: Mapping[str, Any], source: str, out_dir: PathLike,
-                   logger: logging.Logger, startup: float | None = None) -> dict:
+                   logger: logging.Logger, startup: float | None = None, compute=None) -> dict:
     """Behaviour of every model in an unlearning batch folder: <out_dir>/<subset>.json each, plus
     job.json with the start-up share (one job per batch keeps the job count and start-up low)."""
     from .atomic import atomic_dir
 
     job_start = time.perf_counter()
-    evaluate = Evaluator(classifier_pt, reference_npz, sched_cfg, behaviour_cfg)
+    evaluate = Evaluator(classifier_pt, reference_npz, sched_cfg, behaviour_cfg, compute)
     sids = read_json(Path(batch_dir) / "job.json")["subsets"]
     with atomic_dir(out_dir) as tmp:
         for sid in sids:

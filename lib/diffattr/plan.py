@@ -81,6 +81,13 @@ def _drop(cfg: dict, dotted: str) -> None:
 # attribution.<unit> holds the settings of that unit only: the others are left out of the hash, so
 # adding a unit kind did not rename the sample and class stores.
 UNIT_SETTINGS = ("kmeans", "csv")
+# compute settings that change the numbers, with their defaults (hashed only when changed), and
+# the stages that train or sample.
+NUMERICS = {"precision": "fp32", "tf32": False}
+COMPUTED_STAGES = {"train_base", "prune", "unlearn", "retrain", "retrain_floor", "retrain_cf", "behaviour_base",
+                   "behaviour_prune", "behaviour_unlearn", "behaviour_retrain", "behaviour_init",
+                   "behaviour_retrain_cf", "pairs", "samples_train_base", "samples_prune", "samples_unlearn",
+                   "samples_retrain"}
 DATA_SETTINGS = {"path": ("cifar10", "imagefolder"), "resolution": ("imagefolder",)}
 
 
@@ -105,6 +112,9 @@ def stage_config(config: Mapping[str, Any], stage: str) -> dict:
     if stage == "reference" and features == "inception":
         path = config["behaviour"].get("inception_weights", "")
         selected = {"features": "inception", "inception_sha256": file_sha256(path, "behaviour.inception_weights")}
+    numerics = {k: v for k, v in (config.get("compute") or {}).items() if k in NUMERICS and v != NUMERICS[k]}
+    if numerics and stage in COMPUTED_STAGES:
+        selected["compute"] = numerics
     if "data" in selected:
         # A local dataset's location (and size) matter only for the kinds that read one.
         kind = selected["data"]["kind"]

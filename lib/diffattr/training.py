@@ -52,6 +52,7 @@ def train_ddpm(
     label: str = "train",
     resume_path: str | os.PathLike | None = None,
     checkpoint_every: int = 0,
+    compute=None,
 ) -> tuple[torch.nn.Module, dict]:
     """Train `model` in place on `images` (N x C x H x W in [-1, 1]); return (EMA copy, stats).
 
@@ -60,17 +61,28 @@ def train_ddpm(
     the whole training state (weights, Adam, EMA, generator) is saved every `checkpoint_every` steps
     and a killed run resumes from it, losing at most that many steps; the result equals the
     uninterrupted one. The resume file is removed once training finishes.
+
+    On a GPU (`compute`), the images, the model, the EMA and the random generator live on the device
+    and the loss is read back (a host sync) only at log steps, where a non-finite loss stops the run;
+    the CPU checks every step. Results are reproducible per device, not across devices.
     """
     from diffusers.training_utils import EMAModel
 
+    from .compute import CPU
+
+    compute = compute or CPU
+    dev = compute.device
     if len(images) == 0:
         raise ValueError(f"{label}: no training images (empty subset?)")
-    gen = torch.Generator().manual_seed(recipe.seed)
+    images = images.to(dev)
+    model.to(dev)
+    gen = torch.Generator(device=dev).manual_seed(recipe.seed)
+    check_every = 1 if dev.type == "cpu" else max(1, int(log_every))
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=recipe.lr)
     # Fresh EMA from the current weights: for unlearning this is "a fresh EMA from the loaded weights".
     ema = EMAModel(model.parameters(), decay=recipe.ema_max_decay, use_ema_warmup=True, power=recipe.ema_power)
-    alphas = noise_scheduler.alphas_cumprod.to(torch.float32)
+    alphas = noise_scheduler.alphas_cumprod.to(torch.float32).to(dev)
     n_t = noise_scheduler.config.num_train_timesteps
     progress = StepLogger(logger, recipe.steps, log_every, label)
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -79,21 +91,25 @@ def train_ddpm(
     resume = Path(resume_path) if resume_path else None
     if resume is not None and resume.exists():
         first, loss_value = load_resume_state(resume, recipe, model, opt, ema, gen)
+        ema.to(dev)
         logger.info(f"{label}: resumed from {resume} at step {first}")
     for step in range(first, recipe.steps):
-        idx = torch.randint(len(images), (recipe.batch_size,), generator=gen)
+        idx = torch.randint(len(images), (recipe.batch_size,), generator=gen, device=dev)
         x0 = images[idx]
         if recipe.hflip:
-            flip = torch.rand(len(x0), generator=gen) < 0.5
+            flip = torch.rand(len(x0), generator=gen, device=dev) < 0.5
             x0 = torch.where(flip[:, None, None, None], x0.flip(-1), x0)
-        noise = torch.randn(x0.shape, generator=gen)
-        t = torch.randint(n_t, (len(x0),), generator=gen)
+        noise = torch.randn(x0.shape, generator=gen, device=dev)
+        t = torch.randint(n_t, (len(x0),), generator=gen, device=dev)
         a = alphas[t].view(-1, 1, 1, 1)
         xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        loss = torch.nn.functional.mse_loss(model(xt, t).sample, noise)
-        loss_value = loss.item()
-        if not math.isfinite(loss_value):
-            raise FloatingPointError(f"{label}: loss became {loss_value} at step {step + 1}; lower the lr")
+        with compute.autocast():
+            pred = model(xt, t).sample
+        loss = torch.nn.functional.mse_loss(pred.float(), noise)
+        if (step + 1) % check_every == 0 or step + 1 == recipe.steps:
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                raise FloatingPointError(f"{label}: loss became {loss_value} at step {step + 1}; lower the lr")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip)
@@ -105,10 +121,12 @@ def train_ddpm(
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     ema_model = copy.deepcopy(model)
     ema.copy_to(ema_model.parameters())
-    ema_model.eval()
+    ema_model.eval().to("cpu")
+    model.to("cpu")
     if resume is not None and resume.exists():
         resume.unlink()
     stats = {"steps": recipe.steps, "resumed_from_step": first, "final_loss": loss_value, "train_seconds": seconds,
+             "device": str(dev), "precision": compute.precision,
              "train_cpu_seconds": cpu_seconds, "steps_per_second": recipe.steps / seconds if seconds > 0 else None}
     return ema_model, stats
 

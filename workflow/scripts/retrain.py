@@ -1,13 +1,16 @@
 """Snakemake adapter: retrain from scratch on one subset (the LDS ground truth)."""
 import _libpath  # noqa: F401  (lib/ on sys.path)
+from diffattr.compute import resolve_compute
 from diffattr.jobs import start
 from diffattr.pipeline import retrain, write_spec
 from diffattr.plan import runtime_settings
 
 sm = snakemake  # noqa: F821
 log, startup = start(sm.log[0], sm.threads)
+compute = resolve_compute(sm.config.get("compute"))
+log.info(f"compute: {compute.device}, {compute.precision}")
 p = sm.params
 recipe = {**p.recipe, **runtime_settings(sm.config, "train_base")}
 retrain(sm.input.data, sm.input.subsets, sm.wildcards.subset, p.model, p.scheduler, recipe, p.seed, sm.output.model, sm.output.info,
-        log, startup, p.resume)
+        log, startup, p.resume, compute=compute)
 write_spec(sm.output.info.rsplit("/", 2)[0], p.spec)

@@ -1,13 +1,16 @@
 """Snakemake adapter: sparsified unlearning of one batch of subsets (one checkpoint per subset)."""
 import _libpath  # noqa: F401  (lib/ on sys.path)
+from diffattr.compute import resolve_compute
 from diffattr.jobs import start
 from diffattr.pipeline import unlearn_batch, write_spec
 from diffattr.plan import runtime_settings
 
 sm = snakemake  # noqa: F821
 log, startup = start(sm.log[0], sm.threads)
+compute = resolve_compute(sm.config.get("compute"))
+log.info(f"compute: {compute.device}, {compute.precision}")
 p = sm.params
 recipe = {**p.recipe, **runtime_settings(sm.config, "unlearn")}
 unlearn_batch(sm.input.pruned, sm.input.data, sm.input.subsets, recipe, p.scheduler, sm.output.batch,
-              log, startup)
+              log, startup, compute=compute)
 write_spec(sm.output.batch.rsplit("/", 1)[0], p.spec)

@@ -1,0 +1,45 @@
+"""Where and in what precision a job computes: `compute` in config (device, precision, tf32)."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import torch
+
+
+@dataclass(frozen=True)
+class Compute:
+    device: torch.device
+    precision: str = "fp32"  # "fp32" or "bf16" (autocast of the forward passes)
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    def autocast(self):
+        if self.precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+
+CPU = Compute(torch.device("cpu"))
+
+
+def resolve_compute(cfg: Mapping[str, Any] | None) -> Compute:
+    """`device: auto` takes CUDA when a GPU is visible, else the CPU; `cuda` without a GPU is an
+    error naming the key. TF32 matmuls and convolutions are switched on for the process when asked."""
+    cfg = dict(cfg or {})
+    want = cfg.get("device", "auto")
+    if want == "auto":
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    elif want == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("compute.device: 'cuda' but no GPU is visible to this job; use 'auto' or 'cpu', or ask "
+                           "the cluster for a GPU (resources.<rule>.gpu: 1)")
+    else:
+        device = torch.device(want)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = bool(cfg.get("tf32", False))
+        torch.backends.cudnn.allow_tf32 = bool(cfg.get("tf32", False))
+    return Compute(device, cfg.get("precision", "fp32"))
