@@ -1,0 +1,147 @@
+"""GPU check for the CIFAR-10 architecture (google/ddpm-cifar10-32's UNet, the paper's): train steps/s
+of the base and the pruned model (the pruning speed-up), DDIM images/s, seconds per unlearned subset
+at the paper's 4,000 steps, and whether unlearning several subsets side by side on one GPU (one CUDA
+stream per model, in threads) beats one after another. Writes JSON.
+
+Usage (on a machine with a GPU; bench/gpu_check.sh wraps it):
+    python bench/gpu_check.py --out bench/out/gpu_check.json
+`--quick` shrinks every size so the script can be checked on a CPU in a minute (the figures then
+mean nothing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import platform
+import sys
+import threading
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+
+from diffattr.compute import Compute, resolve_compute  # noqa: E402
+from diffattr.models import build_unet, count_params, ddim_scheduler, ddpm_scheduler  # noqa: E402
+from diffattr.pruning import macs_and_params, prune_unet  # noqa: E402
+from diffattr.sampling import ddim_sample  # noqa: E402
+from diffattr.training import Recipe, train_ddpm  # noqa: E402
+
+CIFAR = {"block_out_channels": [128, 256, 256, 256], "layers_per_block": 2, "norm_num_groups": 32,
+         "attention": True, "dropout": 0.0}
+SCHED = {"num_train_timesteps": 1000, "beta_start": 1e-4, "beta_end": 0.02, "beta_schedule": "linear",
+         "prediction_type": "epsilon", "clip_sample": True}
+QUIET = logging.getLogger("gpu_check")
+QUIET.addHandler(logging.NullHandler())
+QUIET.propagate = False
+
+
+def sync(compute: Compute) -> None:
+    if compute.is_cuda:
+        torch.cuda.synchronize()
+
+
+def steps_per_second(model, images, compute: Compute, steps: int, warmup: int, batch: int) -> float:
+    recipe = Recipe(steps=warmup, batch_size=batch, lr=1e-4, grad_clip=1.0, ema_max_decay=0.9999, ema_power=0.75,
+                    seed=0)
+    train_ddpm(model, images, recipe, ddpm_scheduler(SCHED), QUIET, log_every=10**9, compute=compute)
+    sync(compute)
+    start = time.perf_counter()
+    train_ddpm(model, images, Recipe(**{**recipe.__dict__, "steps": steps}), ddpm_scheduler(SCHED), QUIET,
+               log_every=10**9, compute=compute)
+    sync(compute)
+    return steps / (time.perf_counter() - start)
+
+
+def images_per_second(model, compute: Compute, n: int, ddim_steps: int, batch: int) -> float:
+    ddim_sample(model, ddim_scheduler(SCHED), min(n, batch), 2, 0, batch, compute=compute)  # warm-up
+    start = time.perf_counter()
+    ddim_sample(model, ddim_scheduler(SCHED), n, ddim_steps, 0, batch, compute=compute)
+    return n / (time.perf_counter() - start)
+
+
+def side_by_side(pruned, images, compute: Compute, k: int, steps: int, batch: int) -> dict:
+    """k unlearning runs one after another vs k at once (a thread and a CUDA stream each)."""
+    recipe = Recipe(steps=steps, batch_size=batch, lr=1e-4, grad_clip=1.0, ema_max_decay=0.9999, ema_power=0.75,
+                    seed=0)
+
+    def run(model):
+        train_ddpm(model, images, recipe, ddpm_scheduler(SCHED), QUIET, log_every=10**9, compute=compute)
+
+    models = [copy.deepcopy(pruned) for _ in range(k)]
+    sync(compute)
+    start = time.perf_counter()
+    for m in models:
+        run(m)
+    sync(compute)
+    sequential = time.perf_counter() - start
+
+    def in_stream(m):
+        if compute.is_cuda:
+            with torch.cuda.stream(torch.cuda.Stream()):
+                run(m)
+        else:
+            run(m)
+
+    models = [copy.deepcopy(pruned) for _ in range(k)]
+    threads = [threading.Thread(target=in_stream, args=(m,)) for m in models]
+    sync(compute)
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sync(compute)
+    concurrent = time.perf_counter() - start
+    return {"models": k, "steps_each": steps, "sequential_seconds": sequential, "concurrent_seconds": concurrent,
+            "concurrent_speedup": sequential / concurrent}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="bench/out/gpu_check.json")
+    ap.add_argument("--quick", action="store_true", help="tiny sizes, to check the script on a CPU")
+    ap.add_argument("--device", default="auto")
+    args = ap.parse_args()
+    q = args.quick
+    batch, steps, warmup = (8, 2, 1) if q else (128, 200, 20)
+    n_img, ddim_steps, sample_batch = (8, 2, 8) if q else (2000, 100, 1000)
+    k, k_steps = (2, 2) if q else (4, 100)
+    out: dict = {"python": platform.python_version(), "torch": torch.__version__, "quick": q}
+    compute = resolve_compute({"device": args.device})
+    out["device"] = torch.cuda.get_device_name() if compute.is_cuda else platform.processor() or "cpu"
+    torch.manual_seed(0)
+    base = build_unet(CIFAR, 32, 3)
+    macs0, params0 = macs_and_params(base)
+    pruned = prune_unet(copy.deepcopy(base), 0.3)
+    macs1, params1 = macs_and_params(pruned)
+    out["params"] = {"base": params0, "pruned": params1}
+    out["macs"] = {"base": macs0, "pruned": macs1}
+    images = (torch.rand(5000 if not q else 64, 3, 32, 32) * 2 - 1)
+    for precision in ("fp32", "bf16"):
+        c = Compute(compute.device, precision)
+        if c.is_cuda:
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+        rates = {name: steps_per_second(m, images, c, steps, warmup, batch)
+                 for name, m in (("base", copy.deepcopy(base)), ("pruned", copy.deepcopy(pruned)))}
+        out[f"train_steps_per_second_{precision}"] = rates
+        out[f"pruning_speedup_{precision}"] = rates["pruned"] / rates["base"]
+        out[f"seconds_per_unlearned_subset_4k_steps_{precision}"] = 4000 / rates["pruned"]
+        out[f"ddim{ddim_steps}_images_per_second_{precision}"] = {
+            name: images_per_second(m, c, n_img, ddim_steps, sample_batch)
+            for name, m in (("base", base), ("pruned", pruned))}
+        print(json.dumps({k2: v for k2, v in out.items() if precision in k2}), flush=True)
+    out["side_by_side_fp32"] = side_by_side(pruned, images, Compute(compute.device), k, k_steps, batch)
+    out["note"] = (f"seconds_per_unlearned_subset_4k_steps = 4000 / measured pruned steps/s (batch {batch}), the "
+                   f"training loop only; parameters: base {count_params(base)}, pruned {count_params(pruned)}")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(out, indent=1))
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
