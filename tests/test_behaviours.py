@@ -52,3 +52,26 @@ def test_unknown_share_class_names_the_key():
     feats = torch.zeros((20, 4), dtype=torch.float64)
     with pytest.raises(ValueError, match="behaviour.share_class: 'cat' is not a class"):
         compute_metrics(["class_share"], feats, one_hot_logits(np.zeros(20, dtype=np.int64)), reference(feats + 1e-3 * torch.randn(20, 4, dtype=torch.float64)), "cat", seed=0)
+
+
+def test_reference_chain_from_data_to_statistics(tmp_path):
+    """data -> classifier -> reference through the library, as the rules call it: the reference's
+    features are the classifier's on the quantised training images, one row per image."""
+    import logging
+
+    from diffattr.behaviour import load_statistics
+    from diffattr.pipeline import make_classifier, make_data, make_reference
+    from diffattr.sampling import to_uint8_rgb
+
+    make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")
+    make_classifier(tmp_path / "data.npz", 1, 0, 0.2, tmp_path / "clf.pt", tmp_path / "clf.json",
+                    logging.getLogger("test"))
+    make_reference(tmp_path / "data.npz", tmp_path / "clf.pt", tmp_path / "ref.npz")
+    ref = load_statistics(tmp_path / "ref.npz")
+    assert ref["features"].shape[0] == 1797
+    assert ref["mu"].shape == (ref["features"].shape[1],)
+    assert ref["class_names"] == tuple(str(d) for d in range(10))
+    grey = torch.tensor([[[[-1.0, 0.0, 1.0]]]])
+    rgb = to_uint8_rgb(grey)
+    assert rgb.dtype == torch.uint8 and rgb.shape == (1, 3, 1, 3)
+    assert rgb[0, :, 0].tolist() == [[0, 128, 255]] * 3

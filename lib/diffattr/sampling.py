@@ -36,3 +36,9 @@ def ddim_sample(model: torch.nn.Module, scheduler, n: int, steps: int, seed: int
             x = scheduler.step(eps.float(), t, x, eta=eta, generator=gen).prev_sample
         out.append(x.clamp(-1, 1))
     return torch.cat(out).cpu()
+
+
+def to_uint8_rgb(images: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] float N x C x H x W -> uint8 N x 3 x H x W, the input torch-fidelity extractors take."""
+    x = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.expand(-1, 3, -1, -1).contiguous() if x.shape[1] == 1 else x
