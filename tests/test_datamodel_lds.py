@@ -3,7 +3,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from diffattr.datamodel import fit_datamodel, helpfulness, ranks
-from diffattr.lds import bootstrap_ci, lds
+from diffattr.lds import bootstrap_ci, lds, paired_gap_ci
 
 
 def _planted(n_models=60, n_units=10, noise=0.1, seed=0):
@@ -62,3 +62,19 @@ def test_bootstrap_ci_covers_the_population_value():
         assert lo <= lds(x[:, 0], x[:, 1]) <= hi
         covered += lo <= truth <= hi
     assert covered / trials >= 0.85
+
+
+def test_paired_gap_ci_separates_a_gap_that_separate_cis_cannot():
+    """Two predictors sharing most of their error: their separate CIs overlap, yet the paired CI of
+    the LDS gap excludes 0; a predictor against itself has a gap CI of exactly [0, 0]."""
+    rng = np.random.default_rng(0)
+    actual = rng.normal(size=40)
+    shared = rng.normal(size=40)
+    good = actual + 0.3 * shared
+    worse = good + 0.5 * rng.normal(size=40)
+    lo_g, hi_g = bootstrap_ci(good, actual, 1000, 0.95, 0)
+    lo_w, hi_w = bootstrap_ci(worse, actual, 1000, 0.95, 0)
+    assert lds(good, actual) > lds(worse, actual) and lo_g < hi_w  # separate CIs overlap
+    lo, hi = paired_gap_ci(good, worse, actual, 1000, 0.95, 0)
+    assert 0 < lo < lds(good, actual) - lds(worse, actual) < hi
+    assert paired_gap_ci(good, good, actual, 200, 0.95, 0) == (0.0, 0.0)

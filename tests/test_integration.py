@@ -186,6 +186,16 @@ def test_estimator_table_covers_every_estimator_behaviour_and_test_set(smoke_run
     for r in rows:
         if r["lds"] != "nan":
             assert -1 <= float(r["lds"]) <= 1 and float(r["ci_low"]) <= float(r["ci_high"])
+    for key in {(r["behaviour"], r["alpha"]) for r in rows}:
+        group = [r for r in rows if (r["behaviour"], r["alpha"]) == key and r["lds"] != "nan"]
+        if not group:
+            continue
+        best = max(float(r["lds"]) for r in group)
+        for r in group:  # the winner's gap is 0 with no CI; every other gap is its LDS distance
+            assert float(r["gap_to_winner"]) == pytest.approx(best - float(r["lds"]), abs=2e-3)
+        winners = [r for r in group if r["gap_ci_low"] == ""]
+        assert len(winners) == 1 and float(winners[0]["lds"]) == best
+        assert all(float(r["gap_ci_low"]) <= float(r["gap_ci_high"]) for r in group if r is not winners[0])
     lds = json.loads((smoke_run / "results/runs/smoke/lds.json").read_text())
     assert set(lds["estimators"]) == set(ESTIMATORS)
     assert set(lds["estimators"]["shapley"]["other_alphas"]) == {"test25"}

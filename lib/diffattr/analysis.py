@@ -14,7 +14,7 @@ import numpy as np
 from .atomic import read_json, write_json, write_text
 from .datamodel import helpfulness, ranks
 from .estimators import FAMILY_OF, Attribution, fit_estimators
-from .lds import bootstrap_ci, lds
+from .lds import bootstrap_ci, lds, paired_gap_ci
 from .matrix import Matrix, read_matrix, write_matrix
 
 PathLike = str | os.PathLike
@@ -142,29 +142,41 @@ TEST_ALPHA = {"test": None, "test25": 0.25, "test75": 0.75}
 def estimator_table(matrix_h5: PathLike, estimators: Sequence[str], cfg: Mapping[str, Any], n_boot: int, level: float,
                     seed: int, out_csv: PathLike, out_json: PathLike) -> list[dict[str, Any]]:
     """Estimator x behaviour -> LDS (CI) on every test family of the matrix: each estimator is refitted
-    for each behaviour the matrix holds, all on the same models."""
+    for each behaviour the matrix holds, all on the same models. Per behaviour and test family, the
+    estimator with the highest LDS is the winner; every other row carries its gap to the winner with
+    a paired bootstrap CI (the winner's row: gap 0, no CI)."""
     m = read_matrix(matrix_h5)
     alpha = float(m.attrs.get("alpha", 0.5))
     rows_out = []
     for behaviour in m.behaviour_names:
         y = m.behaviour(behaviour)
         fitted = fit_estimators(m, behaviour, estimators, cfg)
-        for name, att in fitted.items():
-            for family in m.families("retrain"):
-                rows = m.rows("retrain", family)
-                if len(rows) < 3:
-                    continue
-                res = lds_of(att.coef, att.intercept, m.masks[rows], y[rows], n_boot, level, seed)
+        for family in m.families("retrain"):
+            rows = m.rows("retrain", family)
+            if len(rows) < 3:
+                continue
+            res = {name: lds_of(att.coef, att.intercept, m.masks[rows], y[rows], n_boot, level, seed)
+                   for name, att in fitted.items()}
+            best = max(res, key=lambda n: -np.inf if np.isnan(res[n]["lds"]) else res[n]["lds"])
+            for name, att in fitted.items():
+                r = res[name]
+                gap_ci = (paired_gap_ci(res[best]["predicted"], r["predicted"], y[rows], n_boot, level, seed)
+                          if name != best else (float("nan"), float("nan")))
                 rows_out.append({"estimator": name, "behaviour": behaviour,
-                                 "alpha": TEST_ALPHA.get(family) or alpha, "lds": res["lds"],
-                                 "ci_low": res["ci95"][0], "ci_high": res["ci95"][1],
-                                 "n_fit_models": att.n_models, "n_test_models": res["n_test_models"]})
+                                 "alpha": TEST_ALPHA.get(family) or alpha, "lds": r["lds"],
+                                 "ci_low": r["ci95"][0], "ci_high": r["ci95"][1],
+                                 "n_fit_models": att.n_models, "n_test_models": r["n_test_models"],
+                                 "winner": best, "gap_to_winner": res[best]["lds"] - r["lds"],
+                                 "gap_ci_low": gap_ci[0], "gap_ci_high": gap_ci[1]})
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["estimator", "behaviour", "alpha", "lds", "ci_low", "ci_high", "n_fit_models", "n_test_models"])
+    w.writerow(["estimator", "behaviour", "alpha", "lds", "ci_low", "ci_high", "n_fit_models", "n_test_models",
+                "gap_to_winner", "gap_ci_low", "gap_ci_high"])
     for r in rows_out:
         w.writerow([r["estimator"], r["behaviour"], f"{r['alpha']:g}", f"{r['lds']:.3f}", f"{r['ci_low']:.3f}",
-                    f"{r['ci_high']:.3f}", r["n_fit_models"], r["n_test_models"]])
+                    f"{r['ci_high']:.3f}", r["n_fit_models"], r["n_test_models"], f"{r['gap_to_winner']:.3f}",
+                    "" if np.isnan(r["gap_ci_low"]) else f"{r['gap_ci_low']:.3f}",
+                    "" if np.isnan(r["gap_ci_high"]) else f"{r['gap_ci_high']:.3f}"])
     write_text(out_csv, buf.getvalue())
     write_json(out_json, {"ci_level": level, "n_bootstrap": n_boot, "rows": rows_out})
     return rows_out

@@ -40,7 +40,7 @@ STAGES: dict[str, tuple[str, list[str], list[str]]] = {
                ["behaviour_unlearn", "behaviour_retrain", "behaviour_init", "subsets"]),
     "datamodel": ("2", ["datamodel", "behaviour.target"], ["matrix"]),
     "lds": ("2", ["lds"], ["datamodel"]),
-    "estimators": ("1", ["datamodel", "lds"], ["matrix"]),
+    "estimators": ("2", ["datamodel", "lds"], ["matrix"]),
     # Counterfactual check: the removal sets follow the attributions; their retrainings are named by
     # the removed units, so estimators that agree share one retraining.
     "cf_plan": ("1", ["counterfactual"], ["datamodel", "subsets"]),
