@@ -10,6 +10,7 @@ if LIBDIR not in sys.path:
     sys.path.insert(0, LIBDIR)
 
 from diffattr.atomic import read_json
+from diffattr.hashing import spec_hash
 from diffattr.config import ConfigError, validate_config
 from diffattr.plan import (
     UNLEARN_FAMILIES,
@@ -67,6 +68,9 @@ RETRAIN_TEST_IDS = [
 ]
 WITH_INIT = "shapley" in config["datamodel"]["estimators"]
 RUN_DIR = f"results/runs/{config['run_name']}"
+# The run view's outputs keep their names across configs; this marker's name changes with the plan,
+# so a stale view is rebuilt even where Snakemake lost its metadata (a fresh clone on a shared store).
+VIEW_MARKER = f"{RUN_DIR}/.view-{spec_hash({'hashes': PLAN.hashes, 'excluded': config['subsets']['exclude']})}"
 LOGS = "results/logs"
 # Rules sent to the cluster; each takes resources.<rule> over resources.default.
 CLUSTER_RULES = [

@@ -10,6 +10,7 @@ RUN_OUTPUTS = [
     f"{RUN_DIR}/counterfactual.csv",
     f"{RUN_DIR}/summary.html",
     f"{RUN_DIR}/manifest.json",
+    VIEW_MARKER,
 ]
 
 

@@ -92,6 +92,23 @@ def test_unlearn_change_replans_only_downstream_and_back_reuses(smoke_run):
     assert planned_jobs(smoke_run, *SMOKE) == {}
 
 
+def test_stale_run_view_is_rebuilt_without_snakemake_metadata(smoke_run):
+    """A fresh clone on a shared store has no .snakemake metadata, so Snakemake's input trigger cannot
+    see that the run view's inputs moved to new store paths; the plan-named marker makes it see."""
+    meta, moved = smoke_run / ".snakemake/metadata", smoke_run / ".snakemake/metadata.off"
+    meta.rename(moved)
+    try:
+        assert planned_jobs(smoke_run, *SMOKE) == {}
+        over = smoke_run / "bootstrap.yaml"
+        over.write_text("lds: {n_bootstrap: 500}\n")
+        assert {"lds", "estimators", "run_view"} <= set(planned_jobs(smoke_run, *SMOKE, str(over)))
+    finally:
+        moved.rename(meta)
+    markers = list((smoke_run / "results/runs/smoke").glob(".view-*"))
+    assert len(markers) == 1 and json.loads(markers[0].read_text())["hashes"]["lds"] in str(
+        json.loads((smoke_run / "results/runs/smoke/manifest.json").read_text())["stores"]["lds"])
+
+
 def test_runtime_settings_change_plans_nothing(smoke_run):
     # Logging, checkpointing, batching and sampling batch size reach the jobs through the config,
     # not params: changing them re-runs nothing (Snakemake's params trigger stays quiet).

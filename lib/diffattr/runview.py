@@ -21,6 +21,7 @@ def unlearn_startup_summary(batch_dirs: Sequence[str]) -> dict:
 def write_run_view(inputs: Mapping[str, object], outputs: Sequence[str], stores: Mapping[str, str],
                    hashes: Mapping[str, str], run_name: str, excluded: Sequence[str] = ()) -> None:
     by_name = {Path(o).name: o for o in outputs}
+    markers = [o for o in outputs if Path(o).name.startswith(".view-")]
     for key, name in (("lds", "lds.json"), ("attributions", "attributions.csv"), ("matrix", "matrix.h5"),
                       ("budget", "budget.json"), ("table1", "table1.csv"), ("summary", "summary.html"),
                       ("estimators", "estimators.csv"), ("counterfactual", "counterfactual.csv")):
@@ -41,3 +42,9 @@ def write_run_view(inputs: Mapping[str, object], outputs: Sequence[str], stores:
         "unlearn_jobs": unlearn_startup_summary(batches),
         "budget": {k: v for k, v in read_json(inputs["budget"])["costs"].items() if not isinstance(v, list)},
     })
+    # The marker names the plan this view shows; older markers only name views it replaced.
+    for marker in markers:
+        for stale in Path(marker).parent.glob(".view-*"):
+            if stale.name != Path(marker).name:
+                stale.unlink()
+        write_json(marker, {"hashes": dict(hashes), "excluded_subsets": list(excluded)})
