@@ -1,7 +1,7 @@
 """GPU check for the CIFAR-10 architecture (google/ddpm-cifar10-32's UNet, the paper's): train steps/s
 of the base and the pruned model (the pruning speed-up), DDIM images/s, seconds per unlearned subset
-at the paper's 4,000 steps, and whether unlearning several subsets side by side on one GPU (one CUDA
-stream per model, in threads) beats one after another. Writes JSON.
+at the paper's 4,000 steps, and whether the workflow's unlearn job with `unlearn.concurrent: k` (one
+thread and CUDA stream per subset) beats one subset after another. Writes JSON.
 
 Usage (on a machine with a GPU; bench/gpu_check.sh wraps it):
     python bench/gpu_check.py --out bench/out/gpu_check.json
@@ -17,7 +17,6 @@ import json
 import logging
 import platform
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -65,40 +64,41 @@ def images_per_second(model, compute: Compute, n: int, ddim_steps: int, batch: i
 
 
 def side_by_side(pruned, images, compute: Compute, k: int, steps: int, batch: int) -> dict:
-    """k unlearning runs one after another vs k at once (a thread and a CUDA stream each)."""
-    recipe = Recipe(steps=steps, batch_size=batch, lr=1e-4, grad_clip=1.0, ema_max_decay=0.9999, ema_power=0.75,
-                    seed=0)
+    """The workflow's unlearn job (diffattr.pipeline.unlearn_batch) on k subsets, with
+    unlearn.concurrent 1 (one after another) and k (a thread and a CUDA stream each), load and save
+    included: which setting to use on this GPU."""
+    import tempfile
 
-    def run(model):
-        train_ddpm(model, images, recipe, ddpm_scheduler(SCHED), QUIET, log_every=10**9, compute=compute)
+    import numpy as np
 
-    models = [copy.deepcopy(pruned) for _ in range(k)]
-    sync(compute)
-    start = time.perf_counter()
-    for m in models:
-        run(m)
-    sync(compute)
-    sequential = time.perf_counter() - start
+    from diffattr.data import Dataset, save_dataset
+    from diffattr.models import save_model
+    from diffattr.pipeline import unlearn_batch
 
-    def in_stream(m):
-        if compute.is_cuda:
-            with torch.cuda.stream(torch.cuda.Stream()):
-                run(m)
-        else:
-            run(m)
-
-    models = [copy.deepcopy(pruned) for _ in range(k)]
-    threads = [threading.Thread(target=in_stream, args=(m,)) for m in models]
-    sync(compute)
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    sync(compute)
-    concurrent = time.perf_counter() - start
-    return {"models": k, "steps_each": steps, "sequential_seconds": sequential, "concurrent_seconds": concurrent,
-            "concurrent_speedup": sequential / concurrent}
+    recipe = {"steps": steps, "batch_size": batch, "lr": 1e-4, "grad_clip": 1.0, "ema_max_decay": 0.9999,
+              "ema_power": 0.75, "seed": 0, "hflip": True, "log_every": 10**9}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        save_model(pruned, tmp / "pruned.pt")
+        arr = images.numpy().astype(np.float32)
+        save_dataset(tmp / "data.npz", Dataset(arr, np.zeros(len(arr), dtype=np.int64), ("all",)))
+        rng = np.random.default_rng(0)
+        subsets = {f"train-{i:04d}": {"id": f"train-{i:04d}",
+                                      "sample_indices": sorted(rng.choice(len(arr), len(arr) // 2, replace=False).tolist())}
+                   for i in range(k)}
+        (tmp / "chunk.json").write_text(json.dumps({"subsets": subsets}))
+        walls = {}
+        unlearn_batch(tmp / "pruned.pt", tmp / "data.npz", tmp / "chunk.json", {**recipe, "steps": 2}, SCHED,
+                      tmp / "warmup", QUIET, compute=compute, concurrent=k)  # allocator, cuDNN, thread pool
+        for concurrent in (1, k):
+            sync(compute)
+            start = time.perf_counter()
+            unlearn_batch(tmp / "pruned.pt", tmp / "data.npz", tmp / "chunk.json", recipe, SCHED,
+                          tmp / f"out{concurrent}", QUIET, compute=compute, concurrent=concurrent)
+            sync(compute)
+            walls[concurrent] = time.perf_counter() - start
+    return {"models": k, "steps_each": steps, "sequential_seconds": walls[1], "concurrent_seconds": walls[k],
+            "concurrent_speedup": walls[1] / walls[k]}
 
 
 def main() -> None:

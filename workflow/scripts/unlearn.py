@@ -12,5 +12,5 @@ log.info(f"compute: {compute.device}, {compute.precision}")
 p = sm.params
 recipe = {**p.recipe, **runtime_settings(sm.config, "unlearn")}
 unlearn_batch(sm.input.pruned, sm.input.data, sm.input.subsets, recipe, p.scheduler, sm.output.batch,
-              log, startup, compute=compute)
+              log, startup, compute=compute, concurrent=int(recipe.get("concurrent", 1)))
 write_spec(sm.output.batch.rsplit("/", 1)[0], p.spec)
