@@ -111,3 +111,25 @@ def test_concurrent_unlearning_gives_the_sequential_models(tmp_path, config):
     # Different subsets (different data and seeds) give different models.
     first, second = out[3]["train-0000"], out[3]["train-0001"]
     assert not all(torch.equal(first[name], second[name]) for name in first)
+
+
+def test_groupnorm_layers_lose_a_floored_multiple_of_their_groups():
+    """The authors' rule: remove C - int(0.7 C) channels rounded down to a multiple of the GroupNorm's
+    groups (16 -> 12 and 32 -> 24 with 4 groups), not torch-pruning 1.6's per-group rounding (16 -> 8)."""
+    torch.manual_seed(0)
+    pruned = prune_unet(build_unet(TINY, 8, 1), 0.3)
+    assert pruned.conv_in.out_channels == 12
+    assert pruned.down_blocks[1].resnets[0].conv1.out_channels == 24
+    assert pruned.mid_block.resnets[0].norm1.num_groups == 4
+
+
+def test_paper_architecture_prunes_to_the_authors_size():
+    """google/ddpm-cifar10-32's UNet (one attention head) at ratio 0.3: 35.7M -> 19.85M parameters and
+    6.06 -> 3.39 GMACs, the counts of the authors' pruner (reference: about 19.9M and 3.4G)."""
+    cifar = {"block_out_channels": [128, 256, 256, 256], "layers_per_block": 2, "norm_num_groups": 32,
+             "attention": True, "attention_head_dim": None}
+    torch.manual_seed(0)
+    model = build_unet(cifar, 32, 3)
+    assert round(macs_and_params(model)[1] / 1e6, 1) == 35.7
+    macs, params = macs_and_params(prune_unet(model, 0.3))
+    assert abs(params - 19.85e6) < 0.02e6 and abs(macs - 3.39e9) < 0.02e9

@@ -62,3 +62,19 @@ def test_pretrained_base_is_named_by_its_files(config, pretrained):
     cfg["base_model"]["path"] = str(path / "missing")
     with pytest.raises(ValueError, match="base_model.path: .*missing' is not a directory"):
         build_plan(cfg)
+
+
+def test_attention_head_count_mismatch_is_refused(tmp_path, config):
+    """Heads change no tensor shape, so the shape check alone would accept a checkpoint whose
+    attention differs from the model that retraining builds."""
+    with_attention = dict(config["model"], attention=True)
+    one_head = dict(with_attention, attention_head_dim=None)
+    torch.manual_seed(0)
+    build_unet(one_head, 8, 1).save_pretrained(tmp_path / "unet")
+    make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")
+    with pytest.raises(ValueError, match="attention heads at .*set model.attention_head_dim to null"):
+        import_base(tmp_path / "unet", tmp_path / "data.npz", with_attention, tmp_path / "b", tmp_path / "t.json",
+                    logging.getLogger("t"))
+    info = import_base(tmp_path / "unet", tmp_path / "data.npz", one_head, tmp_path / "b", tmp_path / "t.json",
+                       logging.getLogger("t"))
+    assert info["steps"] == 0

@@ -29,6 +29,8 @@ def build_unet(model_cfg: Mapping[str, Any], sample_size: int, channels: int) ->
         up_block_types=tuple(up),
         norm_num_groups=model_cfg["norm_num_groups"],
         add_attention=bool(model_cfg.get("attention", False)),  # the mid-block's attention
+        # None: one head per layer, as google/ddpm-cifar10-32; absent from the config: diffusers' 8.
+        attention_head_dim=model_cfg.get("attention_head_dim", 8),
         dropout=model_cfg.get("dropout", 0.0),
     )
 
@@ -122,4 +124,16 @@ def import_pretrained_unet(path: str | os.PathLike, model_cfg: Mapping[str, Any]
                              f"{None if b is None else tuple(b.shape)}); set model.* to the checkpoint's architecture "
                              f"(its block_out_channels {list(cfg.block_out_channels)}, layers_per_block "
                              f"{cfg.layers_per_block}, down blocks {list(cfg.down_block_types)})")
+    # Head counts change what attention computes but no tensor shape, so compare them on their own.
+    from diffusers.models.attention_processor import Attention
+
+    built = build_unet(model_cfg, sample_size, channels)
+    heads = [(n, m.heads) for n, m in built.named_modules() if isinstance(m, Attention)]
+    have = dict((n, m.heads) for n, m in model.named_modules() if isinstance(m, Attention))
+    for name, h in heads:
+        if have.get(name) != h:
+            raise ValueError(f"base_model.path: {path} has {have.get(name)} attention heads at {name}, the config's "
+                             f"model section {h}; set model.attention_head_dim to "
+                             f"{'null' if cfg.attention_head_dim is None else cfg.attention_head_dim} "
+                             "(null = one head per layer)")
     return model.eval()

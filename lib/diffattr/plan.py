@@ -23,7 +23,7 @@ STAGES: dict[str, tuple[str, list[str], list[str]]] = {
     "classifier": ("1", ["classifier"], ["data"]),
     "reference": ("2", [], ["data", "classifier"]),
     "train_base": ("1", ["model", "scheduler", "train_base"], ["data"]),
-    "prune": ("1", ["prune"], ["train_base"]),
+    "prune": ("2", ["prune"], ["train_base"]),
     "subsets": ("1", ["attribution", "subsets.alpha", "subsets.seed"], ["data"]),
     "unlearn": ("1", ["unlearn"], ["prune", "subsets"]),
     "retrain": ("1", ["model", "scheduler", "train_base", "retrain"], ["data", "subsets"]),
