@@ -12,8 +12,11 @@ from pathlib import Path
 
 import h5py
 import pytest
+import yaml
+from snakemake.utils import update_config
 
 from conftest import ROOT, SMOKE, copy_workflow, snakemake
+from diffattr.plan import UNLEARN_FAMILIES, family_ids
 
 TRAIN = textwrap.dedent("""
     import sys
@@ -133,5 +136,11 @@ def test_sigkilled_run_is_completed_by_a_rerun(tmp_path):
     snakemake(work, "--cores", "2", *SMOKE)
     with h5py.File(work / "results/runs/smoke/matrix.h5") as f:
         rows = list(zip([s.decode() for s in f["source"][()]], [s.decode() for s in f["subset_ids"][()]]))
-    assert len(rows) == len(set(rows)) == 10
+    # Every family's model exactly once: unlearned (train, uniform, kernel, loo, full), retrained
+    # (test, test25) and the untrained model.
+    cfg = yaml.safe_load((work / "config/config.yaml").read_text())
+    update_config(cfg, yaml.safe_load((work / "config/presets/smoke.yaml").read_text()))
+    expected = {("unlearn", sid) for fam in UNLEARN_FAMILIES for sid in family_ids(cfg, fam, 10)}
+    expected |= {("retrain", sid) for fam in ("test", "test25") for sid in family_ids(cfg, fam, 10)}
+    assert len(rows) == len(set(rows)) and set(rows) == expected | {("init", "empty")}
     assert snakemake(work, "-n", *SMOKE).stdout.count("Nothing to be done") == 1
