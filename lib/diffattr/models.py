@@ -114,7 +114,8 @@ def import_pretrained_unet(path: str | os.PathLike, model_cfg: Mapping[str, Any]
     if cfg.sample_size != sample_size or cfg.in_channels != channels:
         raise ValueError(f"base_model.path: {path} is for {cfg.in_channels} x {cfg.sample_size} x {cfg.sample_size} "
                          f"images, the data are {channels} x {sample_size} x {sample_size}")
-    reference = build_unet(model_cfg, sample_size, channels).state_dict()
+    built = build_unet(model_cfg, sample_size, channels)
+    reference = built.state_dict()
     loaded = model.state_dict()
     for key in sorted(set(reference) | set(loaded)):
         a, b = reference.get(key), loaded.get(key)
@@ -127,7 +128,6 @@ def import_pretrained_unet(path: str | os.PathLike, model_cfg: Mapping[str, Any]
     # Head counts change what attention computes but no tensor shape, so compare them on their own.
     from diffusers.models.attention_processor import Attention
 
-    built = build_unet(model_cfg, sample_size, channels)
     heads = [(n, m.heads) for n, m in built.named_modules() if isinstance(m, Attention)]
     have = dict((n, m.heads) for n, m in model.named_modules() if isinstance(m, Attention))
     for name, h in heads:
