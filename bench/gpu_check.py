@@ -1,7 +1,8 @@
 """GPU check for the CIFAR-10 architecture (google/ddpm-cifar10-32's UNet, the paper's): train steps/s
 of the base and the pruned model (the pruning speed-up), DDIM images/s, seconds per unlearned subset
-at the paper's 4,000 steps, and whether the workflow's unlearn job with `unlearn.concurrent: k` (one
-thread and CUDA stream per subset) beats one subset after another. Writes JSON.
+at the paper's 4,000 steps, and whether the workflow's unlearn job with `unlearn.concurrent: k` beats
+one subset after another, for both `unlearn.concurrent_mode`s: streams (a thread and CUDA stream per
+subset) and vmap (the k models stacked with torch.func). Writes JSON.
 
 Usage (on a machine with a GPU; bench/gpu_check.sh wraps it):
     python bench/gpu_check.py --out bench/out/gpu_check.json
@@ -64,9 +65,9 @@ def images_per_second(model, compute: Compute, n: int, ddim_steps: int, batch: i
 
 
 def side_by_side(pruned, images, compute: Compute, k: int, steps: int, batch: int) -> dict:
-    """The workflow's unlearn job (diffattr.pipeline.unlearn_batch) on k subsets, with
-    unlearn.concurrent 1 (one after another) and k (a thread and a CUDA stream each), load and save
-    included: which setting to use on this GPU."""
+    """The workflow's unlearn job (diffattr.pipeline.unlearn_batch) on k subsets: one after another
+    (unlearn.concurrent 1), then k at once as streams and as vmap, load and save included: which
+    setting to use on this GPU."""
     import tempfile
 
     import numpy as np
@@ -77,6 +78,7 @@ def side_by_side(pruned, images, compute: Compute, k: int, steps: int, batch: in
 
     recipe = {"steps": steps, "batch_size": batch, "lr": 1e-4, "grad_clip": 1.0, "ema_max_decay": 0.9999,
               "ema_power": 0.75, "seed": 0, "hflip": True, "log_every": 10**9}
+    settings = {"sequential": (1, "streams"), "streams": (k, "streams"), "vmap": (k, "vmap")}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         save_model(pruned, tmp / "pruned.pt")
@@ -88,17 +90,20 @@ def side_by_side(pruned, images, compute: Compute, k: int, steps: int, batch: in
                    for i in range(k)}
         (tmp / "chunk.json").write_text(json.dumps({"subsets": subsets}))
         walls = {}
-        unlearn_batch(tmp / "pruned.pt", tmp / "data.npz", tmp / "chunk.json", {**recipe, "steps": 2}, SCHED,
-                      tmp / "warmup", QUIET, compute=compute, concurrent=k)  # allocator, cuDNN, thread pool
-        for concurrent in (1, k):
+        for name, (concurrent, mode) in settings.items():
+            # Warm-up (allocator, cuDNN autotuning, thread pool, vmap tracing) outside the timing.
+            unlearn_batch(tmp / "pruned.pt", tmp / "data.npz", tmp / "chunk.json", {**recipe, "steps": 2}, SCHED,
+                          tmp / f"warmup-{name}", QUIET, compute=compute, concurrent=concurrent, mode=mode)
             sync(compute)
             start = time.perf_counter()
             unlearn_batch(tmp / "pruned.pt", tmp / "data.npz", tmp / "chunk.json", recipe, SCHED,
-                          tmp / f"out{concurrent}", QUIET, compute=compute, concurrent=concurrent)
+                          tmp / f"out-{name}", QUIET, compute=compute, concurrent=concurrent, mode=mode)
             sync(compute)
-            walls[concurrent] = time.perf_counter() - start
-    return {"models": k, "steps_each": steps, "sequential_seconds": walls[1], "concurrent_seconds": walls[k],
-            "concurrent_speedup": walls[1] / walls[k]}
+            walls[name] = time.perf_counter() - start
+            print(json.dumps({"side_by_side": name, "seconds": walls[name]}), flush=True)
+    return {"models": k, "steps_each": steps, **{f"{name}_seconds": w for name, w in walls.items()},
+            "streams_speedup": walls["sequential"] / walls["streams"],
+            "vmap_speedup": walls["sequential"] / walls["vmap"]}
 
 
 def main() -> None:

@@ -72,6 +72,7 @@ def test_hash_sensitive_to_exactly_its_keys(config, mutate, expected):
         lambda c: c["resources"]["default"].update(threads=4, mem_mb=9999),
         lambda c: c["resources"].update(unlearn={"gpu": 1, "runtime": 5}),
         lambda c: c["unlearn"].update(concurrent=4),
+        lambda c: c["unlearn"].update(concurrent=4, concurrent_mode="vmap"),
         lambda c: c.update(groups={"behaviour": "x"}),
     ],
 )
@@ -141,7 +142,8 @@ def test_runtime_settings_are_exactly_the_unhashed_keys_of_a_section(config):
 
     assert runtime_settings(config, "train_base") == {"log_every": 200, "checkpoint_every": 500}
     assert runtime_settings(config, "prune.finetune") == {"log_every": 100, "checkpoint_every": 200}
-    assert runtime_settings(config, "unlearn") == {"log_every": 100, "subsets_per_job": 10, "concurrent": 1}
+    assert runtime_settings(config, "unlearn") == {"log_every": 100, "subsets_per_job": 10, "concurrent": 1,
+                                                  "concurrent_mode": "streams"}
     # Hashed part + runtime part = the whole section, with no key in both.
     hashed = stage_config(config, "unlearn")["unlearn"]
     assert not set(hashed) & set(runtime_settings(config, "unlearn"))

@@ -113,6 +113,86 @@ def test_concurrent_unlearning_gives_the_sequential_models(tmp_path, config):
     assert not all(torch.equal(first[name], second[name]) for name in first)
 
 
+
+def _weights_distance(a: dict, b: dict) -> float:
+    return float(sum((a[n].double() - b[n].double()).norm() ** 2 for n in a) ** 0.5)
+
+
+@pytest.mark.parametrize("attention", [False, True])
+def test_vmap_stacked_unlearning_gives_the_sequential_models(tmp_path, config, attention):
+    """unlearn.concurrent_mode: vmap trains a job's subsets as one stacked model with torch.func.
+    Each subset keeps its seed, draws, loss, gradient clipping, Adam and EMA, so its checkpoint is
+    the one-after-another run's up to float rounding: far closer to it than to any other subset's
+    model. Subsets of different sizes, a group smaller than `concurrent`, attention and flips."""
+    import json
+
+    from diffattr.data import load_digits_dataset, save_dataset
+    from diffattr.pipeline import unlearn_batch
+
+    ds = load_digits_dataset()
+    save_dataset(tmp_path / "data.npz", ds)
+    torch.manual_seed(0)
+    pruned = prune_unet(build_unet({**TINY, "attention": attention}, 8, 1), 0.3)
+    save_model(pruned, tmp_path / "pruned.pt")
+    rng = np.random.default_rng(1)
+    subsets = {f"train-{i:04d}": {"id": f"train-{i:04d}",
+                                  "sample_indices": sorted(rng.choice(len(ds.images), 200 + 100 * i,
+                                                                      replace=False).tolist())}
+               for i in range(3)}
+    (tmp_path / "chunk.json").write_text(json.dumps({"subsets": subsets}))
+    recipe = {**config["unlearn"], "steps": 12, "batch_size": 16, "log_every": 5, "hflip": True}
+    out = {}
+    for mode, k in (("streams", 1), ("vmap", 2)):
+        job = unlearn_batch(tmp_path / "pruned.pt", tmp_path / "data.npz", tmp_path / "chunk.json", recipe,
+                            config["scheduler"], tmp_path / mode, get_logger(tmp_path / "log"), concurrent=k,
+                            mode=mode)
+        assert job["subsets"] == list(subsets) and job["concurrent_mode"] == mode
+        out[mode] = {sid: load_model(tmp_path / mode / sid / "model.pt").state_dict() for sid in subsets}
+    start = pruned.state_dict()
+    for sid in subsets:
+        moved = _weights_distance(out["streams"][sid], start)
+        assert moved > 1e-3
+        assert _weights_distance(out["vmap"][sid], out["streams"][sid]) < 1e-3 * moved
+        others = [other for other in subsets if other != sid]
+        assert all(_weights_distance(out["vmap"][sid], out["streams"][o]) > 0.1 * moved for o in others)
+        seq, stacked = (json.loads((tmp_path / m / sid / "train.json").read_text()) for m in ("streams", "vmap"))
+        assert seq["seed"] == stacked["seed"] and seq["n_images"] == stacked["n_images"]
+        assert stacked["final_loss"] == pytest.approx(seq["final_loss"], rel=1e-3)
+    with pytest.raises(ValueError, match="unlearn.concurrent_mode"):
+        unlearn_batch(tmp_path / "pruned.pt", tmp_path / "data.npz", tmp_path / "chunk.json", recipe,
+                      config["scheduler"], tmp_path / "bad", get_logger(tmp_path / "log"), concurrent=2, mode="fork")
+    assert not (tmp_path / "bad").exists()
+
+
+def test_stacked_gradient_clipping_is_torchs_per_model():
+    from diffattr.batched_training import clip_grad_norms_
+
+    torch.manual_seed(0)
+    models = [torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2)) for _ in range(3)]
+    for scale, m in zip((0.01, 1.0, 100.0), models):  # one under the bound, two over
+        for p in m.parameters():
+            p.grad = scale * torch.randn_like(p)
+    stacked = [torch.stack([m_p.grad for m_p in ps]).clone() for ps in zip(*(m.parameters() for m in models))]
+    norms = clip_grad_norms_(stacked, 1.0)
+    for k, m in enumerate(models):
+        assert norms[k].item() == pytest.approx(torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0).item(), rel=1e-6)
+        for g, p in zip(stacked, m.parameters()):
+            assert torch.allclose(g[k], p.grad, rtol=1e-6, atol=0)
+
+
+def test_stacked_training_needs_one_recipe_up_to_the_seed(config):
+    from diffattr.batched_training import train_ddpm_batched
+
+    model = build_unet(TINY, 8, 1)
+    images = [torch.zeros(4, 1, 8, 8)] * 2
+    with pytest.raises(ValueError, match="one recipe up to the seed"):
+        train_ddpm_batched(model, images, [_recipe(seed=0), _recipe(seed=1, lr=1.0)],
+                           ddpm_scheduler(config["scheduler"]), get_logger(None))
+    with pytest.raises(ValueError, match="no training images for model 1"):
+        train_ddpm_batched(model, [images[0], images[0][:0]], [_recipe(seed=0), _recipe(seed=1)],
+                           ddpm_scheduler(config["scheduler"]), get_logger(None))
+
+
 def test_groupnorm_layers_lose_a_floored_multiple_of_their_groups():
     """The authors' rule: remove C - int(0.7 C) channels rounded down to a multiple of the GroupNorm's
     groups (16 -> 12 and 32 -> 24 with 4 groups), not torch-pruning 1.6's per-group rounding (16 -> 8)."""

@@ -79,7 +79,7 @@ def _train_and_save(model, images: np.ndarray, recipe_cfg: Mapping[str, Any], sc
                     resume_path: PathLike | None = None, compute=None) -> dict:
     import torch
 
-    from .models import count_params, ddpm_scheduler, save_model
+    from .models import count_params, ddpm_scheduler
     from .training import Recipe, train_ddpm
 
     recipe = Recipe.from_config(recipe_cfg, seed=seed)
@@ -88,9 +88,16 @@ def _train_and_save(model, images: np.ndarray, recipe_cfg: Mapping[str, Any], sc
                                   log_every=int(recipe_cfg.get("log_every", 100)), label=label,
                                   resume_path=resume_path, checkpoint_every=int(recipe_cfg.get("checkpoint_every", 0)),
                                   compute=compute)
+    return _save_trained(ema_model, stats, seed, len(images), out_model, out_json, extra, startup)
+
+
+def _save_trained(ema_model, stats: dict, seed: int, n_images: int, out_model: PathLike, out_json: PathLike,
+                  extra: Mapping[str, Any] | None = None, startup: float | None = None) -> dict:
+    from .models import count_params, save_model
+
     save_model(ema_model, out_model)
-    stats.update({"seed": seed, "n_images": int(len(images)), "params": count_params(ema_model),
-                  "startup_seconds": startup, **(extra or {})})
+    stats = {**stats, "seed": seed, "n_images": int(n_images), "params": count_params(ema_model),
+             "startup_seconds": startup, **(extra or {})}
     write_json(out_json, stats)
     return stats
 
@@ -218,13 +225,18 @@ def read_subsets(chunk_jsons: Sequence[PathLike] | PathLike) -> dict[str, dict]:
 
 def unlearn_batch(pruned_pt: PathLike, data_npz: PathLike, chunk_json: PathLike,
                   unlearn_cfg: Mapping[str, Any], sched_cfg: Mapping[str, Any], out_dir: PathLike,
-                  logger: logging.Logger, startup: float | None = None, compute=None, concurrent: int = 1) -> dict:
+                  logger: logging.Logger, startup: float | None = None, compute=None, concurrent: int = 1,
+                  mode: str = "streams") -> dict:
     """Sparsified unlearning of several subsets in one process; one checkpoint per subset id.
 
-    With `concurrent` > 1, that many subsets train at once, each in its own thread and, on a GPU, its
-    own CUDA stream: a small pruned model leaves most of a GPU idle between kernel launches, and
-    independent streams fill it. Every subset keeps its own seed and generator, so its model is the
-    one the sequential run gives (bit-identical on the CPU; on a GPU up to its usual nondeterminism).
+    With `concurrent` > 1, that many subsets train at once; a small pruned model leaves most of a GPU
+    idle between kernel launches. `mode` says how:
+    - "streams": each subset in its own thread and, on a GPU, its own CUDA stream. Every subset keeps
+      its own seed and generator, so its model is the one the sequential run gives (bit-identical on
+      the CPU; on a GPU up to its usual nondeterminism).
+    - "vmap": the subsets' models stacked and trained as one with torch.func
+      (`batched_training.train_ddpm_batched`): one kernel launch serves them all. Same seeds and
+      draws; the models equal the sequential ones up to floating-point rounding.
     A model's `train_seconds` is then its wall time while sharing the device; the budget reads job
     walls, which count the sharing correctly."""
     from concurrent.futures import ThreadPoolExecutor
@@ -234,10 +246,18 @@ def unlearn_batch(pruned_pt: PathLike, data_npz: PathLike, chunk_json: PathLike,
     from .data import load_dataset
     from .models import load_model
 
+    if mode not in ("streams", "vmap"):
+        raise ValueError(f"unlearn.concurrent_mode: {mode!r}; use 'streams' or 'vmap'")
     compute = compute or CPU
     job_start = time.perf_counter()
     ds = load_dataset(data_npz)
     subsets = list(read_subsets(chunk_json).values())
+
+    def images_of(sub: dict) -> np.ndarray:
+        return ds.images[np.asarray(sub["sample_indices"], dtype=np.int64)]
+
+    def seed_of(sub: dict) -> int:
+        return derived_seed(int(unlearn_cfg["seed"]), sub["id"])
 
     def one(sub: dict, tmp: Path) -> float:
         import torch
@@ -245,23 +265,44 @@ def unlearn_batch(pruned_pt: PathLike, data_npz: PathLike, chunk_json: PathLike,
         model = load_model(pruned_pt)
         model.requires_grad_(True)
         sid = sub["id"]
-        images = ds.images[np.asarray(sub["sample_indices"], dtype=np.int64)]
         stream = torch.cuda.Stream(compute.device) if compute.is_cuda and concurrent > 1 else None
         with torch.cuda.stream(stream) if stream is not None else contextlib.nullcontext():
-            stats = _train_and_save(model, images, unlearn_cfg, sched_cfg,
-                                    derived_seed(int(unlearn_cfg["seed"]), sid), tmp / sid / "model.pt",
-                                    tmp / sid / "train.json", logger, f"unlearn {sid}", compute=compute)
+            stats = _train_and_save(model, images_of(sub), unlearn_cfg, sched_cfg, seed_of(sub),
+                                    tmp / sid / "model.pt", tmp / sid / "train.json", logger, f"unlearn {sid}",
+                                    compute=compute)
         return stats["train_seconds"]
 
+    def stacked(group: list[dict], tmp: Path) -> list[float]:
+        import torch
+
+        from .batched_training import train_ddpm_batched
+        from .models import ddpm_scheduler
+        from .training import Recipe
+
+        recipes = [Recipe.from_config(unlearn_cfg, seed=seed_of(sub)) for sub in group]
+        ids = ", ".join(sub["id"] for sub in group)
+        logger.info(f"unlearn {ids}: stacked with torch.func, {recipes[0]}")
+        trained = train_ddpm_batched(load_model(pruned_pt), [torch.from_numpy(images_of(sub)) for sub in group],
+                                     recipes, ddpm_scheduler(sched_cfg), logger,
+                                     log_every=int(unlearn_cfg.get("log_every", 100)), label=f"unlearn {ids}",
+                                     compute=compute)
+        for sub, recipe, (ema_model, stats) in zip(group, recipes, trained):
+            _save_trained(ema_model, stats, recipe.seed, len(sub["sample_indices"]), tmp / sub["id"] / "model.pt",
+                          tmp / sub["id"] / "train.json")
+        return [stats["train_seconds"] for _, stats in trained]
+
     with atomic_dir(out_dir) as tmp:
-        if concurrent > 1 and len(subsets) > 1:
+        if concurrent > 1 and len(subsets) > 1 and mode == "vmap":
+            seconds = [s for i in range(0, len(subsets), concurrent) for s in stacked(subsets[i:i + concurrent], tmp)]
+        elif concurrent > 1 and len(subsets) > 1:
             with ThreadPoolExecutor(max_workers=concurrent) as pool:
                 seconds = list(pool.map(lambda sub: one(sub, tmp), subsets))
         else:
             seconds = [one(sub, tmp) for sub in subsets]
         per_subset = {sub["id"]: s for sub, s in zip(subsets, seconds)}
         job = {"subsets": list(per_subset), "train_seconds": per_subset, "startup_seconds": startup,
-               "concurrent": int(concurrent), "job_seconds": time.perf_counter() - job_start + (startup or 0.0)}
+               "concurrent": int(concurrent), "concurrent_mode": mode,
+               "job_seconds": time.perf_counter() - job_start + (startup or 0.0)}
         if startup is not None:
             job["startup_share"] = startup / job["job_seconds"]
             logger.info(f"unlearn job: start-up {startup:.1f}s of {job['job_seconds']:.1f}s "

@@ -62,6 +62,7 @@ STAGES: dict[str, tuple[str, list[str], list[str]]] = {
 # Keys that change how a job runs or logs, not what it produces.
 UNHASHED = {
     "train_base.log_every", "prune.finetune.log_every", "unlearn.log_every", "unlearn.subsets_per_job", "unlearn.concurrent",
+    "unlearn.concurrent_mode",
     "train_base.checkpoint_every", "prune.finetune.checkpoint_every", "unlearn.checkpoint_every",
     "behaviour.target", "behaviour.batch_size", "datamodel.min_models",
 }

@@ -42,6 +42,23 @@ class Recipe:
         )
 
 
+def noisy_batch(images: torch.Tensor, recipe: Recipe, gen: torch.Generator,
+                alphas_cumprod: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One training step's draw from `gen`: a batch of `images` (flipped when the recipe says so),
+    its timesteps and noise, and the noised batch x_t. Returns (x_t, t, noise). Every trainer draws
+    through here, so a model's random stream does not depend on which trainer runs it."""
+    dev = images.device
+    idx = torch.randint(len(images), (recipe.batch_size,), generator=gen, device=dev)
+    x0 = images[idx]
+    if recipe.hflip:
+        flip = torch.rand(len(x0), generator=gen, device=dev) < 0.5
+        x0 = torch.where(flip[:, None, None, None], x0.flip(-1), x0)
+    noise = torch.randn(x0.shape, generator=gen, device=dev)
+    t = torch.randint(len(alphas_cumprod), (len(x0),), generator=gen, device=dev)
+    a = alphas_cumprod[t].view(-1, 1, 1, 1)
+    return a.sqrt() * x0 + (1 - a).sqrt() * noise, t, noise
+
+
 def train_ddpm(
     model: torch.nn.Module,
     images: torch.Tensor,
@@ -83,7 +100,6 @@ def train_ddpm(
     # Fresh EMA from the current weights: for unlearning this is "a fresh EMA from the loaded weights".
     ema = EMAModel(model.parameters(), decay=recipe.ema_max_decay, use_ema_warmup=True, power=recipe.ema_power)
     alphas = noise_scheduler.alphas_cumprod.to(torch.float32).to(dev)
-    n_t = noise_scheduler.config.num_train_timesteps
     progress = StepLogger(logger, recipe.steps, log_every, label)
     start, cpu_start = time.perf_counter(), time.process_time()
     loss_value = float("nan")
@@ -94,15 +110,7 @@ def train_ddpm(
         ema.to(dev)
         logger.info(f"{label}: resumed from {resume} at step {first}")
     for step in range(first, recipe.steps):
-        idx = torch.randint(len(images), (recipe.batch_size,), generator=gen, device=dev)
-        x0 = images[idx]
-        if recipe.hflip:
-            flip = torch.rand(len(x0), generator=gen, device=dev) < 0.5
-            x0 = torch.where(flip[:, None, None, None], x0.flip(-1), x0)
-        noise = torch.randn(x0.shape, generator=gen, device=dev)
-        t = torch.randint(n_t, (len(x0),), generator=gen, device=dev)
-        a = alphas[t].view(-1, 1, 1, 1)
-        xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
+        xt, t, noise = noisy_batch(images, recipe, gen, alphas)
         with compute.autocast():
             pred = model(xt, t).sample
         loss = torch.nn.functional.mse_loss(pred.float(), noise)

@@ -12,5 +12,6 @@ log.info(f"compute: {compute.device}, {compute.precision}")
 p = sm.params
 recipe = {**p.recipe, **runtime_settings(sm.config, "unlearn")}
 unlearn_batch(sm.input.pruned, sm.input.data, sm.input.subsets, recipe, p.scheduler, sm.output.batch,
-              log, startup, compute=compute, concurrent=int(recipe.get("concurrent", 1)))
+              log, startup, compute=compute, concurrent=int(recipe.get("concurrent", 1)),
+              mode=recipe.get("concurrent_mode", "streams"))
 write_spec(sm.output.batch.rsplit("/", 1)[0], p.spec)
