@@ -127,6 +127,15 @@ def main() -> None:
     out["params"] = {"base": params0, "pruned": params1}
     out["macs"] = {"base": macs0, "pruned": macs1}
     images = (torch.rand(5000 if not q else 64, 3, 32, 32) * 2 - 1)
+    out["note"] = (f"seconds_per_unlearned_subset_4k_steps = 4000 / measured pruned steps/s (batch {batch}), the "
+                   f"training loop only; parameters: base {count_params(base)}, pruned {count_params(pruned)}")
+    out["complete"] = False
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:  # after every section, so a run cut short by its time limit keeps what it measured
+        Path(args.out).write_text(json.dumps(out, indent=1))
+
+    save()
     for precision in ("fp32", "bf16"):
         c = Compute(compute.device, precision)
         if c.is_cuda:
@@ -136,17 +145,18 @@ def main() -> None:
         out[f"train_steps_per_second_{precision}"] = rates
         out[f"pruning_speedup_{precision}"] = rates["pruned"] / rates["base"]
         out[f"seconds_per_unlearned_subset_4k_steps_{precision}"] = 4000 / rates["pruned"]
+        save()
         out[f"ddim{ddim_steps}_images_per_second_{precision}"] = {
             name: images_per_second(m, c, n_img, ddim_steps, sample_batch)
             for name, m in (("base", base), ("pruned", pruned))}
+        save()
         print(json.dumps({k2: v for k2, v in out.items() if precision in k2}), flush=True)
-    out["side_by_side_fp32"] = side_by_side(pruned, images, Compute(compute.device), k, k_steps, batch)
-    out["note"] = (f"seconds_per_unlearned_subset_4k_steps = 4000 / measured pruned steps/s (batch {batch}), the "
-                   f"training loop only; parameters: base {count_params(base)}, pruned {count_params(pruned)}")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=1))
+        if precision == "fp32":  # which unlearn.concurrent setting to use: before bf16, as it decides a config key
+            out["side_by_side_fp32"] = side_by_side(pruned, images, Compute(compute.device), k, k_steps, batch)
+            save()
+    out["complete"] = True
+    save()
     print(json.dumps(out, indent=1))
-
 
 if __name__ == "__main__":
     main()
