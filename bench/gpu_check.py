@@ -158,5 +158,6 @@ def main() -> None:
     save()
     print(json.dumps(out, indent=1))
 
+
 if __name__ == "__main__":
     main()

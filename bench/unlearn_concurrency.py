@@ -1,6 +1,7 @@
 """The unlearn job on the embedded default's pruned architecture (digits, 8x8) on this machine: k
-subsets one after another, as streams, and stacked with vmap (`unlearn.concurrent_mode`), with the
-default's unlearning recipe for `--steps` steps. Writes JSON; the ratios are measured in one run.
+subsets one after another, as streams, and stacked with vmap (`unlearn.concurrent_mode`), through
+gpu_check's side_by_side: the default's batch size, `--steps` steps each (gpu_check's lr and flips; only
+the time is read). Writes JSON; the ratios are measured in one run.
 bench/gpu_check.sh does the same for the CIFAR-10 architecture on a GPU.
 
 Usage: python bench/unlearn_concurrency.py [--k 4] [--steps 100] [--out bench/out/unlearn_concurrency.json]

@@ -82,23 +82,31 @@ def test_nan_loss_stops_with_the_step_number(config, tmp_path):
                    get_logger(tmp_path / "log"))
 
 
-def test_concurrent_unlearning_gives_the_sequential_models(tmp_path, config):
-    """unlearn.concurrent trains a job's subsets in threads; each subset keeps its own seed and
-    generator, so every checkpoint equals the one-after-another run's, bit for bit on the CPU."""
+def _write_unlearn_inputs(tmp_path, pruned, sizes: list[int], seed: int) -> dict:
+    """An unlearn job's inputs in tmp_path (digits data.npz, pruned.pt, chunk.json with one subset of
+    each size, drawn with `seed`); returns the subsets."""
     import json
 
     from diffattr.data import load_digits_dataset, save_dataset
-    from diffattr.pipeline import unlearn_batch
 
     ds = load_digits_dataset()
     save_dataset(tmp_path / "data.npz", ds)
-    torch.manual_seed(0)
-    save_model(prune_unet(build_unet(TINY, 8, 1), 0.3), tmp_path / "pruned.pt")
-    rng = np.random.default_rng(0)
-    subsets = {f"train-{i:04d}": {"id": f"train-{i:04d}", "sample_indices": sorted(rng.choice(len(ds.images), 300,
-                                                                                              replace=False).tolist())}
-               for i in range(3)}
+    save_model(pruned, tmp_path / "pruned.pt")
+    rng = np.random.default_rng(seed)
+    subsets = {f"train-{i:04d}": {"id": f"train-{i:04d}",
+                                  "sample_indices": sorted(rng.choice(len(ds.images), size, replace=False).tolist())}
+               for i, size in enumerate(sizes)}
     (tmp_path / "chunk.json").write_text(json.dumps({"subsets": subsets}))
+    return subsets
+
+
+def test_concurrent_unlearning_gives_the_sequential_models(tmp_path, config):
+    """unlearn.concurrent trains a job's subsets in threads; each subset keeps its own seed and
+    generator, so every checkpoint equals the one-after-another run's, bit for bit on the CPU."""
+    from diffattr.pipeline import unlearn_batch
+
+    torch.manual_seed(0)
+    subsets = _write_unlearn_inputs(tmp_path, prune_unet(build_unet(TINY, 8, 1), 0.3), [300] * 3, seed=0)
     recipe = {**config["unlearn"], "steps": 4, "batch_size": 8, "log_every": 2}
     out = {}
     for k in (1, 3):
@@ -113,7 +121,6 @@ def test_concurrent_unlearning_gives_the_sequential_models(tmp_path, config):
     assert not all(torch.equal(first[name], second[name]) for name in first)
 
 
-
 def _weights_distance(a: dict, b: dict) -> float:
     return float(sum((a[n].double() - b[n].double()).norm() ** 2 for n in a) ** 0.5)
 
@@ -126,20 +133,11 @@ def test_vmap_stacked_unlearning_gives_the_sequential_models(tmp_path, config, a
     model. Subsets of different sizes, a group smaller than `concurrent`, attention and flips."""
     import json
 
-    from diffattr.data import load_digits_dataset, save_dataset
     from diffattr.pipeline import unlearn_batch
 
-    ds = load_digits_dataset()
-    save_dataset(tmp_path / "data.npz", ds)
     torch.manual_seed(0)
     pruned = prune_unet(build_unet({**TINY, "attention": attention}, 8, 1), 0.3)
-    save_model(pruned, tmp_path / "pruned.pt")
-    rng = np.random.default_rng(1)
-    subsets = {f"train-{i:04d}": {"id": f"train-{i:04d}",
-                                  "sample_indices": sorted(rng.choice(len(ds.images), 200 + 100 * i,
-                                                                      replace=False).tolist())}
-               for i in range(3)}
-    (tmp_path / "chunk.json").write_text(json.dumps({"subsets": subsets}))
+    subsets = _write_unlearn_inputs(tmp_path, pruned, [200, 300, 400], seed=1)
     recipe = {**config["unlearn"], "steps": 12, "batch_size": 16, "log_every": 5, "hflip": True}
     out = {}
     for mode, k in (("streams", 1), ("vmap", 2)):

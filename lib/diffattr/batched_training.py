@@ -16,20 +16,19 @@ import copy
 import logging
 import math
 import time
+from dataclasses import replace
 from typing import Sequence
 
 import torch
 
 from .progress import StepLogger
-from .training import Recipe, noisy_batch
+from .training import Recipe, noisy_batch, training_stats
 
 
 def _same_recipe_but_seed(recipes: Sequence[Recipe]) -> None:
-    first = {k: v for k, v in recipes[0].__dict__.items() if k != "seed"}
     for r in recipes[1:]:
-        other = {k: v for k, v in r.__dict__.items() if k != "seed"}
-        if other != first:
-            raise ValueError(f"batched training needs one recipe up to the seed; got {first} and {other}")
+        if replace(r, seed=recipes[0].seed) != recipes[0]:
+            raise ValueError(f"batched training needs one recipe up to the seed; got {recipes[0]} and {r}")
 
 
 def clip_grad_norms_(grads: Sequence[torch.Tensor], max_norm: float) -> torch.Tensor:
@@ -119,9 +118,6 @@ def train_ddpm_batched(
         with torch.no_grad():
             for p, shadow in zip(ema_model.parameters(), ema.shadow_params):
                 p.copy_(shadow[k])
-        stats = {"steps": recipe.steps, "resumed_from_step": 0, "final_loss": float(losses[k]),
-                 "train_seconds": seconds, "device": str(dev), "precision": compute.precision,
-                 "train_cpu_seconds": cpu_seconds, "steps_per_second": recipe.steps / seconds if seconds > 0 else None,
-                 "batched_models": n}
+        stats = {**training_stats(recipe, 0, float(losses[k]), seconds, cpu_seconds, compute), "batched_models": n}
         out.append((ema_model.eval(), stats))
     return out

@@ -133,10 +133,15 @@ def train_ddpm(
     model.to("cpu")
     if resume is not None and resume.exists():
         resume.unlink()
-    stats = {"steps": recipe.steps, "resumed_from_step": first, "final_loss": loss_value, "train_seconds": seconds,
-             "device": str(dev), "precision": compute.precision,
-             "train_cpu_seconds": cpu_seconds, "steps_per_second": recipe.steps / seconds if seconds > 0 else None}
-    return ema_model, stats
+    return ema_model, training_stats(recipe, first, loss_value, seconds, cpu_seconds, compute)
+
+
+def training_stats(recipe: Recipe, resumed_from_step: int, final_loss: float, seconds: float, cpu_seconds: float,
+                   compute) -> dict:
+    """The stats a trainer returns beside its EMA model (written to the model's train.json)."""
+    return {"steps": recipe.steps, "resumed_from_step": resumed_from_step, "final_loss": final_loss,
+            "train_seconds": seconds, "device": str(compute.device), "precision": compute.precision,
+            "train_cpu_seconds": cpu_seconds, "steps_per_second": recipe.steps / seconds if seconds > 0 else None}
 
 
 def save_resume_state(path: Path, recipe: Recipe, step: int, loss: float, model, opt, ema, gen) -> None:
