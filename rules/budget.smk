@@ -18,6 +18,7 @@ rule budget:
             f"{D['behaviour_unlearn']}/benchmarks/{batch}.tsv" for batch in BATCHES
         ],
         base_bench=rules.train_base.benchmark,
+        base_train=rules.train_base.output.info,
         prune_bench=rules.prune.benchmark,
     output:
         budget=f"{D['budget']}/budget.json",

@@ -4,6 +4,7 @@ rule prune:
         data=rules.data.output.data,
     output:
         model=f"{D['prune']}/model.pt",
+        raw=f"{D['prune']}/raw.pt",
         info=f"{D['prune']}/prune.json",
     log:
         f"{LOGS}/prune/{PLAN.hashes['prune']}.log",

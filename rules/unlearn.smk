@@ -1,8 +1,13 @@
 # One job unlearns a batch of subsets (unlearn.subsets_per_job) so interpreter start-up is paid
-# once per batch; each subset still gets its own checkpoint, {batch}/{subset}/model.pt.
+# once per batch; each subset still gets its own checkpoint, {batch}/{subset}/model.pt. It starts
+# from the pruned model's raw weights (unlearn.init: raw, the authors') or its EMA weights (ema).
 rule unlearn:
     input:
-        pruned=rules.prune.output.model,
+        start=(
+            rules.prune.output.raw
+            if config["unlearn"]["init"] == "raw"
+            else rules.prune.output.model
+        ),
         data=rules.data.output.data,
         subsets=f"{D['subsets']}/{{batch}}.json",
     output:

@@ -33,6 +33,12 @@ def test_cost_model_unit_is_the_median_retrain_job_plus_its_evaluation(tmp_path)
     assert costs["one_off_units"] == pytest.approx(165 / 110)
     assert costs["speedup"] == pytest.approx(11.0)
     assert costs["train_job_speedup"] == pytest.approx(100 / 7.0)
+    assert costs["base_imported"] is False and "base training" in costs["one_off_note"]
+    # An imported base model: the same figures, and the record says its training is not counted.
+    imported = cost_model(retrain, unlearn, {"train_base": bench(tmp_path, "imp", 2), "prune": bench(tmp_path, "p", 55)},
+                          base_imported=True)
+    assert imported["base_imported"] is True and "not counted" in imported["one_off_note"]
+    assert imported["one_off_units"] == pytest.approx(57 / 110)
 
 
 @pytest.mark.parametrize("budget, one_off, per_model, available, expected", [

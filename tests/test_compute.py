@@ -53,3 +53,76 @@ def test_precision_names_the_computed_artifacts_and_device_does_not(config):
     changed = {s for s, h in build_plan(cfg).hashes.items() if h != base[s]}
     assert COMPUTED_STAGES <= changed and "data" not in changed and "classifier" not in changed
     assert "subsets" not in changed and "init" not in changed
+
+
+# Library entry points that train, sample or extract features, and therefore need a device.
+MODEL_ENTRY_POINTS = {"train_base", "prune_and_finetune", "unlearn_batch", "retrain", "evaluate_model",
+                      "evaluate_batch", "pair_fids", "make_reference", "sample_grid", "make_classifier"}
+
+
+def test_every_stage_script_that_runs_a_model_resolves_compute_in_one_place():
+    """A stage script that calls a model-running entry point must get its device from
+    jobs.start_model_job (and nowhere else) and hand it to every such call; the entry points take it."""
+    import ast
+    import inspect
+    from pathlib import Path
+
+    import diffattr.pipeline as pipeline
+
+    scripts = sorted((Path(__file__).resolve().parents[1] / "workflow" / "scripts").glob("*.py"))
+    checked = set()
+    for script in scripts:
+        tree = ast.parse(script.read_text())
+        calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+        names = {c.func.id for c in calls}
+        runs_model = [c for c in calls if c.func.id in MODEL_ENTRY_POINTS]
+        assert "resolve_compute" not in names, f"{script.name}: resolve compute through jobs.start_model_job"
+        if not runs_model:
+            continue
+        assert "start_model_job" in names, f"{script.name} runs a model but does not call start_model_job"
+        for call in runs_model:
+            assert any(k.arg == "compute" for k in call.keywords), f"{script.name}: {call.func.id} without compute="
+            checked.add(call.func.id)
+    assert checked == MODEL_ENTRY_POINTS  # every entry point is called by some script
+    for name in MODEL_ENTRY_POINTS:
+        assert "compute" in inspect.signature(getattr(pipeline, name)).parameters, name
+
+
+def test_generation_stages_hand_their_device_down(tmp_path, monkeypatch):
+    """pair_fid, reference and samples sample and extract on the job's device: the Compute a stage
+    gets reaches ddim_sample and the feature extractor."""
+    import diffattr.behaviour as behaviour
+    import diffattr.pipeline as pipeline
+    import diffattr.sampling as sampling
+    from diffattr.models import save_model
+
+    marker = Compute(torch.device("cpu"), "bf16")
+    seen = {"sample": [], "extract": []}
+    real_sample, real_extractor = sampling.ddim_sample, behaviour.make_extractor
+
+    def spy_sample(*args, **kwargs):
+        seen["sample"].append(kwargs.get("compute", args[7] if len(args) > 7 else None))
+        return real_sample(*args, **kwargs)
+
+    def spy_extractor(weights, inception=None, device="cpu"):
+        seen["extract"].append(device)
+        return real_extractor(weights, inception, device)
+
+    monkeypatch.setattr(sampling, "ddim_sample", spy_sample)
+    monkeypatch.setattr(behaviour, "make_extractor", spy_extractor)
+    import logging
+
+    pipeline.make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")
+    pipeline.make_classifier(tmp_path / "data.npz", 1, 0, 0.2, tmp_path / "clf.pt", tmp_path / "clf.json",
+                             logging.getLogger("test"), compute=marker)
+    pipeline.make_reference(tmp_path / "data.npz", tmp_path / "clf.pt", tmp_path / "ref.npz", compute=marker)
+    torch.manual_seed(0)
+    save_model(build_unet(TINY, 8, 1), tmp_path / "m")
+    sched = {"num_train_timesteps": 1000, "beta_start": 1e-4, "beta_end": 0.02, "beta_schedule": "linear",
+             "prediction_type": "epsilon", "clip_sample": True}
+    beh = {"n_samples": 8, "ddim_steps": 2, "seed": 0, "batch_size": 8, "eta": 0.0}
+    pipeline.pair_fids(tmp_path / "m", tmp_path / "m", tmp_path / "m", tmp_path / "clf.pt", sched, beh, "train-0000",
+                       tmp_path / "pair.json", compute=marker)
+    pipeline.sample_grid(tmp_path / "m", sched, beh, 4, "t", tmp_path / "grid.png", compute=marker)
+    assert seen["sample"] == [marker] * 4  # three models of the pair, one grid
+    assert seen["extract"] == [marker.device] * 2  # reference, pair

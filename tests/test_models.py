@@ -103,6 +103,8 @@ def _write_unlearn_inputs(tmp_path, pruned, sizes: list[int], seed: int) -> dict
 def test_concurrent_unlearning_gives_the_sequential_models(tmp_path, config):
     """unlearn.concurrent trains a job's subsets in threads; each subset keeps its own seed and
     generator, so every checkpoint equals the one-after-another run's, bit for bit on the CPU."""
+    import json
+
     from diffattr.pipeline import unlearn_batch
 
     torch.manual_seed(0)
@@ -114,6 +116,10 @@ def test_concurrent_unlearning_gives_the_sequential_models(tmp_path, config):
                             config["scheduler"], tmp_path / f"batch{k}", get_logger(tmp_path / "log"), concurrent=k)
         assert job["subsets"] == list(subsets) and job["concurrent"] == k
         out[k] = {sid: load_model(tmp_path / f"batch{k}" / sid / "model.pt").state_dict() for sid in subsets}
+        seconds = [json.loads((tmp_path / f"batch{k}" / sid / "train.json").read_text())["train_seconds"]
+                   for sid in subsets]
+        # Models trained side by side are charged a share of the job, not the whole shared wall each.
+        assert sum(seconds) <= job["job_seconds"]
     for sid in subsets:
         assert all(torch.equal(out[1][sid][name], out[3][sid][name]) for name in out[1][sid])
     # Different subsets (different data and seeds) give different models.
@@ -156,6 +162,8 @@ def test_vmap_stacked_unlearning_gives_the_sequential_models(tmp_path, config, a
         seq, stacked = (json.loads((tmp_path / m / sid / "train.json").read_text()) for m in ("streams", "vmap"))
         assert seq["seed"] == stacked["seed"] and seq["n_images"] == stacked["n_images"]
         assert stacked["final_loss"] == pytest.approx(seq["final_loss"], rel=1e-3)
+        # Each stacked model is charged its share of the stack's wall time.
+        assert stacked["train_seconds"] * stacked["batched_models"] == pytest.approx(stacked["stack_train_seconds"])
     with pytest.raises(ValueError, match="unlearn.concurrent_mode"):
         unlearn_batch(tmp_path / "pruned.pt", tmp_path / "data.npz", tmp_path / "chunk.json", recipe,
                       config["scheduler"], tmp_path / "bad", get_logger(tmp_path / "log"), concurrent=2, mode="fork")
@@ -211,3 +219,63 @@ def test_paper_architecture_prunes_to_the_authors_size():
     assert round(macs_and_params(model)[1] / 1e6, 1) == 35.7
     macs, params = macs_and_params(prune_unet(model, 0.3))
     assert abs(params - 19.85e6) < 0.02e6 and abs(macs - 3.39e9) < 0.02e9
+
+
+def _snapshot(model: torch.nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("warmup", [False, True])
+def test_ema_follows_the_configured_decay_schedule(config, tmp_path, warmup):
+    """A fresh EMA from the start weights: without warm-up the authors' decay (1 + t) / (10 + t),
+    with it diffusers' 1 - (1 + t) ** -power; both capped at ema_max_decay. The raw weights after
+    each step come from reruns of 1, 2 and 3 steps (the same draws)."""
+    images = torch.from_numpy(np.random.default_rng(0).uniform(-1, 1, (32, 1, 8, 8)).astype(np.float32))
+    sched, log = ddpm_scheduler(config["scheduler"]), get_logger(None)
+    raw = []
+    for steps in (1, 2, 3):
+        torch.manual_seed(0)
+        model = build_unet(TINY, 8, 1)
+        ema, _ = train_ddpm(model, images, _recipe(steps=steps, ema_warmup=warmup, batching="epoch"), sched, log)
+        raw.append(_snapshot(model))
+    decays = [(1 + t) / (10 + t) if not warmup else 1 - (1 + t) ** -0.75 for t in (1, 2)]
+    expected = raw[0]  # the first update copies the weights (decay 0 at step 0)
+    for d, w in zip(decays, raw[1:]):
+        expected = [d * e + (1 - d) * x for e, x in zip(expected, w)]
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(expected, _snapshot(ema)))
+    # The other schedule gives another EMA: the setting is not ignored.
+    other = [(1 + t) / (10 + t) if warmup else 1 - (1 + t) ** -0.75 for t in (1, 2)]
+    wrong = raw[0]
+    for d, w in zip(other, raw[1:]):
+        wrong = [d * e + (1 - d) * x for e, x in zip(wrong, w)]
+    assert not all(torch.allclose(a, b, atol=1e-6) for a, b in zip(wrong, _snapshot(ema)))
+
+
+def test_epoch_batches_visit_every_image_once_per_epoch():
+    from diffattr.training import EpochBatches
+
+    batches = EpochBatches(n_images=10, batch_size=4, seed=3)
+    seen = torch.cat([batches.indices(s) for s in range(5)])  # 20 draws = 2 epochs, across boundaries
+    assert sorted(seen[:10].tolist()) == list(range(10)) and sorted(seen[10:].tolist()) == list(range(10))
+    assert not torch.equal(seen[:10], seen[10:])  # a fresh shuffle each epoch
+    assert torch.equal(EpochBatches(10, 4, 3).indices(3), batches.indices(3))  # step s alone decides it
+    assert not torch.equal(EpochBatches(10, 4, 4).indices(0), batches.indices(0))
+    with pytest.raises(ValueError, match="batching"):
+        _recipe(batching="shuffle")
+
+
+def test_prune_keeps_raw_and_ema_weights(config, tmp_path):
+    """The pruned model's fine-tune writes both weights: the EMA (evaluated) and the raw ones (where
+    unlearning starts with unlearn.init: raw, as the authors do)."""
+    from diffattr.data import load_digits_dataset, save_dataset
+    from diffattr.pipeline import prune_and_finetune
+
+    save_dataset(tmp_path / "data.npz", load_digits_dataset())
+    torch.manual_seed(0)
+    save_model(build_unet(TINY, 8, 1), tmp_path / "base")
+    recipe = {**config["prune"]["finetune"], "steps": 5, "batch_size": 8}
+    prune_and_finetune(tmp_path / "base", tmp_path / "data.npz", 0.3, 2, recipe, config["scheduler"],
+                       tmp_path / "model.pt", tmp_path / "prune.json", get_logger(None), out_raw=tmp_path / "raw.pt")
+    ema, raw = load_model(tmp_path / "model.pt"), load_model(tmp_path / "raw.pt")
+    assert count_params(ema) == count_params(raw)
+    assert not all(torch.equal(a, b) for a, b in zip(ema.parameters(), raw.parameters()))

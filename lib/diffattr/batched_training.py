@@ -22,7 +22,7 @@ from typing import Sequence
 import torch
 
 from .progress import StepLogger
-from .training import Recipe, noisy_batch, training_stats
+from .training import Draws, Recipe, training_stats
 
 
 def _same_recipe_but_seed(recipes: Sequence[Recipe]) -> None:
@@ -56,9 +56,10 @@ def train_ddpm_batched(
     """Train K copies of `model` at once, copy k on `image_sets[k]` with `recipes[k]` (recipes may
     differ only in the seed); return K (EMA model, stats) pairs as `train_ddpm` would. `model` itself
     is left as it was. Losses are read back only at log steps on a GPU (every step on the CPU), where
-    a non-finite loss in any model stops the run naming it. `train_seconds` of each model is the
-    shared wall time. Dropout, if the model has any, draws different masks per model from the
-    global generator (vmap's randomness="different")."""
+    a non-finite loss in any model stops the run naming it. Each model is charged its share of the
+    stack's wall and CPU time (`train_seconds` = wall / K; `stack_train_seconds` is the whole).
+    Dropout, if the model has any, draws different masks per model from the global generator
+    (vmap's randomness="different")."""
     from diffusers.training_utils import EMAModel
     from torch.func import functional_call, vmap
 
@@ -74,7 +75,7 @@ def train_ddpm_batched(
             raise ValueError(f"{label}: no training images for model {k} (empty subset?)")
     recipe, n = recipes[0], len(recipes)
     image_sets = [images.to(dev) for images in image_sets]
-    gens = [torch.Generator(device=dev).manual_seed(r.seed) for r in recipes]
+    draws = [Draws(r, len(images)) for r, images in zip(recipes, image_sets)]
     check_every = 1 if dev.type == "cpu" else max(1, int(log_every))
     shape = copy.deepcopy(model).to(dev).train()
     names = [name for name, _ in shape.named_parameters()]
@@ -83,7 +84,7 @@ def train_ddpm_batched(
     buffers = {name: b.unsqueeze(0).expand(n, *b.shape) for name, b in shape.named_buffers()}
     params = [stacked[name] for name in names]
     opt = torch.optim.Adam(params, lr=recipe.lr)
-    ema = EMAModel(params, decay=recipe.ema_max_decay, use_ema_warmup=True, power=recipe.ema_power)
+    ema = EMAModel(params, decay=recipe.ema_max_decay, use_ema_warmup=recipe.ema_warmup, power=recipe.ema_power)
     alphas = noise_scheduler.alphas_cumprod.to(torch.float32).to(dev)
 
     def forward(p, b, xt, t):
@@ -94,8 +95,8 @@ def train_ddpm_batched(
     start, cpu_start = time.perf_counter(), time.process_time()
     losses = torch.full((n,), float("nan"))
     for step in range(recipe.steps):
-        draws = [noisy_batch(images, r, g, alphas) for images, r, g in zip(image_sets, recipes, gens)]
-        xt, t, noise = (torch.stack(parts) for parts in zip(*draws))
+        batches = [d.batch(images, step, alphas) for d, images in zip(draws, image_sets)]
+        xt, t, noise = (torch.stack(parts) for parts in zip(*batches))
         with compute.autocast():
             pred = batched_forward(stacked, buffers, xt, t)
         per_model = (pred.float() - noise).pow(2).flatten(1).mean(dim=1)
@@ -118,6 +119,7 @@ def train_ddpm_batched(
         with torch.no_grad():
             for p, shadow in zip(ema_model.parameters(), ema.shadow_params):
                 p.copy_(shadow[k])
-        stats = {**training_stats(recipe, 0, float(losses[k]), seconds, cpu_seconds, compute), "batched_models": n}
+        stats = {**training_stats(recipe, 0, float(losses[k]), seconds / n, cpu_seconds / n, compute),
+                 "batched_models": n, "stack_train_seconds": seconds, "stack_train_cpu_seconds": cpu_seconds}
         out.append((ema_model.eval(), stats))
     return out

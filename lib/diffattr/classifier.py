@@ -37,24 +37,28 @@ def uint8_to_input(x: torch.Tensor, channels: int) -> torch.Tensor:
 
 
 def train_classifier(images: np.ndarray, labels: np.ndarray, epochs: int, seed: int, holdout: float,
-                     logger: logging.Logger) -> tuple[DigitsCNN, dict]:
-    """Train on a random (1 - holdout) share with +-1 pixel shifts; report held-out accuracy."""
+                     logger: logging.Logger, compute=None) -> tuple[DigitsCNN, dict]:
+    """Train on a random (1 - holdout) share with +-1 pixel shifts on `compute`'s device (the
+    shuffles and shifts are drawn on the CPU); report held-out accuracy. Returned on the CPU."""
+    from .compute import CPU
+
+    dev = (compute or CPU).device
     torch.manual_seed(seed)
     rng = np.random.RandomState(seed)
     perm = rng.permutation(len(images))
     n_hold = int(round(holdout * len(images)))
     hold, fit = perm[:n_hold], perm[n_hold:]
     # Quantise like generated images are before feature extraction.
-    x = torch.from_numpy(np.round((images + 1) * 127.5) / 127.5 - 1).float()
-    y = torch.from_numpy(labels).long()
-    model = DigitsCNN(int(labels.max()) + 1, images.shape[1])
+    x = torch.from_numpy(np.round((images + 1) * 127.5) / 127.5 - 1).float().to(dev)
+    y = torch.from_numpy(labels).long().to(dev)
+    model = DigitsCNN(int(labels.max()) + 1, images.shape[1]).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     gen = torch.Generator().manual_seed(seed)
     for epoch in range(epochs):
         model.train()
         order = torch.from_numpy(fit)[torch.randperm(len(fit), generator=gen)]
         for start in range(0, len(order), 64):
-            idx = order[start:start + 64]
+            idx = order[start:start + 64].to(dev)
             dx, dy = (int(v) for v in torch.randint(-1, 2, (2,), generator=gen))
             xb = torch.roll(x[idx], shifts=(dy, dx), dims=(2, 3))
             loss = nn.functional.cross_entropy(model(xb)[1], y[idx])
@@ -64,7 +68,9 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, epochs: int, seed: 
         logger.info(f"classifier epoch {epoch + 1}/{epochs} loss {loss.item():.4f}")
     model.eval()
     with torch.no_grad():
-        acc = float((model(x[hold])[1].argmax(1) == y[hold]).float().mean()) if n_hold else float("nan")
+        held = torch.from_numpy(hold).to(dev)
+        acc = float((model(x[held])[1].argmax(1) == y[held]).float().mean()) if n_hold else float("nan")
+    model.to("cpu")
     logger.info(f"classifier held-out accuracy {acc:.4f} on {n_hold} images")
     return model, {"heldout_accuracy": acc, "n_heldout": n_hold, "epochs": epochs, "seed": seed,
                    "n_classes": int(labels.max()) + 1, "channels": int(images.shape[1])}

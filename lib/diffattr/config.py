@@ -34,6 +34,9 @@ def validate_config(config: Mapping[str, Any], schema_path: str | os.PathLike) -
         if isinstance(err.instance, str) and err.validator in ("type", "minimum", "exclusiveMinimum"):
             hint = " (--config passes nested values as strings: put them in an overlay --configfile)"
         raise ConfigError(f"config key {key}: {err.message}{hint}")
+    for section, recipe in (("train_base", config["train_base"]), ("prune.finetune", config["prune"]["finetune"])):
+        if "init" in recipe:
+            raise ConfigError(f"config key {section}.init: only unlearn has a start point (unlearn.init); remove it")
     _check_data(config)
     _check_exclusions(config)
     if config["behaviour"]["target"] not in config["behaviour"]["metrics"]:

@@ -27,3 +27,19 @@ def start(log_path: str | os.PathLike | None, threads: int, heavy: tuple[str, ..
         logger.info(f"slurm job {os.environ['SLURM_JOB_ID']} partition {os.environ.get('SLURM_JOB_PARTITION')} "
                     f"node {os.environ.get('SLURMD_NODENAME')}")
     return logger, startup
+
+
+def start_model_job(log_path: str | os.PathLike | None, threads: int, compute_cfg: dict | None,
+                    heavy: tuple[str, ...] = HEAVY):
+    """`start` for every job that trains, samples or extracts features: also resolves `compute`
+    (the one place a job's device and precision are chosen) and logs the device, so a job's log
+    says where it ran. Returns (logger, start-up seconds, Compute)."""
+    import torch
+
+    from .compute import resolve_compute
+
+    logger, startup = start(log_path, threads, heavy)
+    compute = resolve_compute(compute_cfg)
+    name = torch.cuda.get_device_name(compute.device) if compute.is_cuda else "cpu"
+    logger.info(f"compute: device {compute.device} ({name}), precision {compute.precision}")
+    return logger, startup, compute

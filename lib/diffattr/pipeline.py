@@ -45,13 +45,13 @@ def make_data(data_cfg: Mapping[str, Any], out_npz: PathLike, out_json: PathLike
 
 
 def make_classifier(data_npz: PathLike, epochs: int, seed: int, holdout: float, out_pt: PathLike,
-                    out_json: PathLike, logger: logging.Logger) -> dict:
+                    out_json: PathLike, logger: logging.Logger, compute=None) -> dict:
     from .classifier import save_classifier, train_classifier
     from .data import load_dataset
 
     ds = load_dataset(data_npz)
     start = time.perf_counter()
-    model, info = train_classifier(ds.images, ds.labels, epochs, seed, holdout, logger)
+    model, info = train_classifier(ds.images, ds.labels, epochs, seed, holdout, logger, compute)
     info["train_seconds"] = time.perf_counter() - start
     save_classifier(model, out_pt)
     write_json(out_json, info)
@@ -59,16 +59,18 @@ def make_classifier(data_npz: PathLike, epochs: int, seed: int, holdout: float, 
 
 
 def make_reference(data_npz: PathLike, classifier_pt: PathLike, out_npz: PathLike,
-                   inception_weights: PathLike | None = None) -> None:
+                   inception_weights: PathLike | None = None, compute=None) -> None:
     """Feature statistics of the training images, computed once and cached as an artifact."""
     import torch
 
     from .behaviour import extract_features, feature_statistics, make_extractor, save_statistics
+    from .compute import CPU
     from .data import load_dataset
     from .sampling import to_uint8_rgb
 
     ds = load_dataset(data_npz)
-    feats = extract_features(make_extractor(classifier_pt, inception_weights), to_uint8_rgb(torch.from_numpy(ds.images)))
+    extractor = make_extractor(classifier_pt, inception_weights, (compute or CPU).device)
+    feats = extract_features(extractor, to_uint8_rgb(torch.from_numpy(ds.images)))
     save_statistics(out_npz, feature_statistics(feats), feats.numpy(), ds.class_names)
 
 
@@ -76,7 +78,9 @@ def make_reference(data_npz: PathLike, classifier_pt: PathLike, out_npz: PathLik
 def _train_and_save(model, images: np.ndarray, recipe_cfg: Mapping[str, Any], sched_cfg: Mapping[str, Any],
                     seed: int, out_model: PathLike, out_json: PathLike, logger: logging.Logger, label: str,
                     extra: Mapping[str, Any] | None = None, startup: float | None = None,
-                    resume_path: PathLike | None = None, compute=None) -> dict:
+                    resume_path: PathLike | None = None, compute=None, out_raw: PathLike | None = None) -> dict:
+    """Train `model` and save its EMA weights to `out_model` (what is sampled and evaluated) and,
+    with `out_raw`, its raw weights (where unlearning starts, as in the authors' code)."""
     import torch
 
     from .models import count_params, ddpm_scheduler
@@ -88,6 +92,10 @@ def _train_and_save(model, images: np.ndarray, recipe_cfg: Mapping[str, Any], sc
                                   log_every=int(recipe_cfg.get("log_every", 100)), label=label,
                                   resume_path=resume_path, checkpoint_every=int(recipe_cfg.get("checkpoint_every", 0)),
                                   compute=compute)
+    if out_raw is not None:
+        from .models import save_model
+
+        save_model(model, out_raw)
     return _save_trained(ema_model, stats, seed, len(images), out_model, out_json, extra, startup)
 
 
@@ -157,7 +165,8 @@ def init_model(data_npz: PathLike, model_cfg: Mapping[str, Any], seed: int, out_
 def prune_and_finetune(base_dir: PathLike, data_npz: PathLike, ratio: float, importance_p: int,
                        finetune_cfg: Mapping[str, Any], sched_cfg: Mapping[str, Any], out_pt: PathLike,
                        out_json: PathLike, logger: logging.Logger, startup: float | None = None,
-                       resume_path: PathLike | None = None, compute=None) -> dict:
+                       resume_path: PathLike | None = None, compute=None, out_raw: PathLike | None = None) -> dict:
+    """Prune, fine-tune on all data, save the EMA weights (`out_pt`) and the raw ones (`out_raw`)."""
     from .data import load_dataset
     from .models import load_model
     from .pruning import macs_and_params, prune_unet
@@ -173,7 +182,7 @@ def prune_and_finetune(base_dir: PathLike, data_npz: PathLike, ratio: float, imp
              "macs_after": macs1}
     return _train_and_save(model, ds.images, finetune_cfg, sched_cfg, int(finetune_cfg["seed"]), out_pt, out_json,
                            logger, "prune_finetune", extra=extra, startup=startup, resume_path=resume_path,
-                           compute=compute)
+                           compute=compute, out_raw=out_raw)
 
 
 def load_units(data_npz: PathLike, unit: str, reference_npz: PathLike | None = None,
@@ -237,8 +246,9 @@ def unlearn_batch(pruned_pt: PathLike, data_npz: PathLike, chunk_json: PathLike,
     - "vmap": the subsets' models stacked and trained as one with torch.func
       (`batched_training.train_ddpm_batched`): one kernel launch serves them all. Same seeds and
       draws; the models equal the sequential ones up to floating-point rounding.
-    A model's `train_seconds` is then its wall time while sharing the device; the budget reads job
-    walls, which count the sharing correctly."""
+    Models trained at once are each charged an equal share of their group's wall and CPU time
+    (`train_seconds`; the wall a model saw while sharing is kept as `shared_wall_seconds`), so the
+    per-model cost and Table 1's speed-up do not count the sharing k times."""
     from concurrent.futures import ThreadPoolExecutor
 
     from .atomic import atomic_dir
@@ -295,8 +305,11 @@ def unlearn_batch(pruned_pt: PathLike, data_npz: PathLike, chunk_json: PathLike,
         if concurrent > 1 and len(subsets) > 1 and mode == "vmap":
             seconds = [s for i in range(0, len(subsets), concurrent) for s in stacked(subsets[i:i + concurrent], tmp)]
         elif concurrent > 1 and len(subsets) > 1:
+            group_start, cpu_start = time.perf_counter(), time.process_time()
             with ThreadPoolExecutor(max_workers=concurrent) as pool:
-                seconds = list(pool.map(lambda sub: one(sub, tmp), subsets))
+                list(pool.map(lambda sub: one(sub, tmp), subsets))
+            seconds = _charge_shares([tmp / sub["id"] / "train.json" for sub in subsets],
+                                     time.perf_counter() - group_start, time.process_time() - cpu_start)
         else:
             seconds = [one(sub, tmp) for sub in subsets]
         per_subset = {sub["id"]: s for sub, s in zip(subsets, seconds)}
@@ -309,6 +322,17 @@ def unlearn_batch(pruned_pt: PathLike, data_npz: PathLike, chunk_json: PathLike,
                         f"({job['startup_share']:.1%})")
         write_json(tmp / "job.json", job)
     return job
+
+
+def _charge_shares(train_jsons: Sequence[PathLike], wall: float, cpu: float) -> list[float]:
+    """Charge each of n models trained side by side wall / n and cpu / n (their own timers each saw
+    the whole shared stretch); rewrites their train.json, returns the shares."""
+    share = wall / len(train_jsons)
+    for path in train_jsons:
+        stats = read_json(path)
+        write_json(path, {**stats, "shared_wall_seconds": stats["train_seconds"], "train_seconds": share,
+                          "train_cpu_seconds": cpu / len(train_jsons)})
+    return [share] * len(train_jsons)
 
 
 def retrain(data_npz: PathLike, chunk_json: PathLike, sid: str, model_cfg: Mapping[str, Any], sched_cfg: Mapping[str, Any],
@@ -446,43 +470,54 @@ def batch_behaviours(batch_dirs: Sequence[PathLike], subset_ids: Sequence[str]) 
 
 
 # ---------------------------------------------------------------- Table 1 and the report
-def generate(model_path: PathLike, sched_cfg: Mapping[str, Any], behaviour_cfg: Mapping[str, Any], n: int):
-    """n images in [-1, 1] from the shared initial noises of behaviour.seed."""
+def generate(model_path: PathLike, sched_cfg: Mapping[str, Any], behaviour_cfg: Mapping[str, Any], n: int,
+             compute=None):
+    """n images in [-1, 1] from the shared initial noises of behaviour.seed, on `compute`'s device."""
     from .models import ddim_scheduler, load_model
     from .sampling import ddim_sample
 
     return ddim_sample(load_model(model_path), ddim_scheduler(sched_cfg), n, int(behaviour_cfg["ddim_steps"]),
-                       int(behaviour_cfg["seed"]), int(behaviour_cfg["batch_size"]), float(behaviour_cfg["eta"]))
+                       int(behaviour_cfg["seed"]), int(behaviour_cfg["batch_size"]), float(behaviour_cfg["eta"]),
+                       compute)
 
 
 def pair_fids(unlearned: PathLike, retrained: PathLike, floor: PathLike, classifier_pt: PathLike,
-              sched_cfg: Mapping[str, Any], behaviour_cfg: Mapping[str, Any], sid: str, out_json: PathLike) -> dict:
+              sched_cfg: Mapping[str, Any], behaviour_cfg: Mapping[str, Any], sid: str, out_json: PathLike,
+              compute=None) -> dict:
     """FID2 between the unlearned and the retrained model of one subset, and its floor: FID between
     two retrainings of that subset with different seeds. All from the same initial noises."""
-    from .behaviour import extract_features, feature_statistics, make_extractor
-    from .sampling import to_uint8_rgb
     from torch_fidelity.metric_fid import fid_statistics_to_metric
 
+    from .behaviour import extract_features, feature_statistics, make_extractor
+    from .compute import CPU
+    from .sampling import to_uint8_rgb
+
     start = time.perf_counter()
-    extractor = make_extractor(classifier_pt, inception_path(behaviour_cfg))
+    compute = compute or CPU
+    extractor = make_extractor(classifier_pt, inception_path(behaviour_cfg), compute.device)
     n = int(behaviour_cfg["n_samples"])
-    stats = {name: feature_statistics(extract_features(extractor, to_uint8_rgb(generate(path, sched_cfg, behaviour_cfg, n))))
-             for name, path in (("unlearn", unlearned), ("retrain", retrained), ("floor", floor))}
+
+    def stats_of(path: PathLike) -> dict:
+        images = generate(path, sched_cfg, behaviour_cfg, n, compute)
+        return feature_statistics(extract_features(extractor, to_uint8_rgb(images)))
+
+    stats = {name: stats_of(path) for name, path in (("unlearn", unlearned), ("retrain", retrained), ("floor", floor))}
 
     def dist(a: str, b: str) -> float:
         return float(fid_statistics_to_metric(stats[a], stats[b], verbose=False)["frechet_inception_distance"])
 
     out = {"subset": sid, "unlearn_vs_retrain": dist("unlearn", "retrain"), "retrain_vs_retrain": dist("retrain", "floor"),
-           "n_samples": n, "noise_seed": int(behaviour_cfg["seed"]), "seconds": time.perf_counter() - start}
+           "n_samples": n, "noise_seed": int(behaviour_cfg["seed"]), "device": str(compute.device),
+           "seconds": time.perf_counter() - start}
     write_json(out_json, out)
     return out
 
 
 def sample_grid(model_path: PathLike, sched_cfg: Mapping[str, Any], behaviour_cfg: Mapping[str, Any], n: int,
-                title: str, out_png: PathLike) -> None:
-    """n images from initial noises seeded by behaviour.seed: every model's grid starts from the same
-    noises, so the grids compare image by image."""
+                title: str, out_png: PathLike, compute=None) -> None:
+    """The first n images of the behaviour samples (image j from the same initial noise as image j of
+    every model's evaluation), so the grids compare image by image."""
     from .figures import image_grid
 
-    images = generate(model_path, sched_cfg, {**behaviour_cfg, "batch_size": max(n, 1)}, n)
+    images = generate(model_path, sched_cfg, {**behaviour_cfg, "batch_size": max(n, 1)}, n, compute)
     image_grid(((images.permute(0, 2, 3, 1) + 1) * 127.5).round().clamp(0, 255).byte().numpy(), out_png, title)

@@ -17,23 +17,25 @@ from .subsets import subset_id
 STORE = "results/store"
 
 # stage: (version, config keys, upstream stages). Bump a version when a stage's code changes what it
-# produces, so old artifacts are not reused.
+# produces, so old artifacts are not reused. (prune 3: also keeps the raw weights; unlearn 2: starts
+# from them by default; behaviour 2, pairs 2, samples 2: image j's initial noise depends only on
+# (seed, j), no longer on the batch size.)
 STAGES: dict[str, tuple[str, list[str], list[str]]] = {
     "data": ("1", ["data"], []),
     "classifier": ("1", ["classifier"], ["data"]),
     "reference": ("2", [], ["data", "classifier"]),
     "train_base": ("1", ["model", "scheduler", "train_base"], ["data"]),
-    "prune": ("2", ["prune"], ["train_base"]),
+    "prune": ("3", ["prune"], ["train_base"]),
     "subsets": ("1", ["attribution", "subsets.alpha", "subsets.seed"], ["data"]),
-    "unlearn": ("1", ["unlearn"], ["prune", "subsets"]),
+    "unlearn": ("2", ["unlearn"], ["prune", "subsets"]),
     "retrain": ("1", ["model", "scheduler", "train_base", "retrain"], ["data", "subsets"]),
-    "behaviour_base": ("1", ["behaviour"], ["reference", "train_base"]),
-    "behaviour_prune": ("1", ["behaviour"], ["reference", "prune"]),
-    "behaviour_unlearn": ("1", ["behaviour"], ["reference", "unlearn"]),
-    "behaviour_retrain": ("1", ["behaviour"], ["reference", "retrain"]),
+    "behaviour_base": ("2", ["behaviour"], ["reference", "train_base"]),
+    "behaviour_prune": ("2", ["behaviour"], ["reference", "prune"]),
+    "behaviour_unlearn": ("2", ["behaviour"], ["reference", "unlearn"]),
+    "behaviour_retrain": ("2", ["behaviour"], ["reference", "retrain"]),
     # The untrained model: v(empty) for the constrained KernelSHAP fit.
     "init": ("1", ["model", "train_base.seed"], ["data"]),
-    "behaviour_init": ("1", ["behaviour"], ["reference", "init"]),
+    "behaviour_init": ("2", ["behaviour"], ["reference", "init"]),
     "retrain_floor": ("1", ["model", "scheduler", "train_base", "table1.floor_seed"], ["data", "subsets"]),
     "matrix": ("2", ["subsets.n_train", "subsets.n_test", "subsets.exclude", "subsets.n_uniform", "subsets.n_kernel",
                      "datamodel.estimators", "lds.extra_alphas"],
@@ -45,15 +47,15 @@ STAGES: dict[str, tuple[str, list[str], list[str]]] = {
     # the removed units, so estimators that agree share one retraining.
     "cf_plan": ("1", ["counterfactual"], ["datamodel", "subsets"]),
     "retrain_cf": ("1", ["model", "scheduler", "train_base", "retrain"], ["data", "subsets"]),
-    "behaviour_retrain_cf": ("1", ["behaviour"], ["reference", "retrain_cf"]),
+    "behaviour_retrain_cf": ("2", ["behaviour"], ["reference", "retrain_cf"]),
     "counterfactual": ("1", [], ["cf_plan", "behaviour_retrain_cf", "behaviour_base"]),
-    "pairs": ("1", ["behaviour"], ["classifier", "unlearn", "retrain", "retrain_floor"]),
+    "pairs": ("2", ["behaviour"], ["classifier", "unlearn", "retrain", "retrain_floor"]),
     "budget": ("1", ["baseline", "budget", "datamodel", "lds", "behaviour.target"],
                ["matrix", "behaviour_retrain", "behaviour_unlearn", "train_base", "prune"]),
     "table1": ("1", ["table1", "baseline"], ["behaviour_base", "behaviour_prune", "behaviour_retrain", "matrix", "pairs"]),
     # One sample grid per model kind, each named by its own model, so a change to unlearning
     # redraws only the unlearned model's grid.
-    **{f"samples_{src}": ("1", ["report.n_images", "behaviour.seed", "behaviour.ddim_steps", "behaviour.eta"], [src])
+    **{f"samples_{src}": ("2", ["report.n_images", "behaviour.seed", "behaviour.ddim_steps", "behaviour.eta"], [src])
        for src in ("train_base", "prune", "unlearn", "retrain")},
     "figures": ("2", ["report.top_k"], ["lds", "datamodel", "data", "subsets"]),
     "summary": ("1", [], ["lds", "budget", "table1"]),

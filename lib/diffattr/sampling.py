@@ -2,22 +2,46 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
-def initial_noise(n: int, shape: tuple[int, ...], seed: int, batch_size: int, batch_index: int) -> torch.Tensor:
-    """The noise of one batch depends only on (seed, batch index): every model sees the same noises."""
-    gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + batch_index)
-    count = min(batch_size, n - batch_index * batch_size)
-    return torch.randn((count, *shape), generator=gen)
+def _image_seed(seed: int, index: int, stream: int) -> int:
+    # SeedSequence mixes (seed, stream, index) so that no two images, streams or seeds share a
+    # generator (a linear formula such as seed * K + index would collide across seeds).
+    return int(np.random.SeedSequence([int(seed), int(stream), int(index)]).generate_state(1, np.uint64)[0])
+
+
+def initial_noise(shape: tuple[int, ...], seed: int, start: int, count: int) -> torch.Tensor:
+    """The initial noises of images start .. start + count - 1. Image j's noise depends only on
+    (seed, j), not on the batch it is sampled in, so every model, batch size and device starts
+    image j from the same noise. Drawn on the CPU."""
+    out = torch.empty((count, *shape))
+    for i in range(count):
+        gen = torch.Generator().manual_seed(_image_seed(seed, start + i, 0))
+        out[i] = torch.randn(shape, generator=gen)
+    return out
+
+
+class _EtaNoise:
+    """The per-step noise DDIM adds when eta > 0, one generator per image (seeded by (seed, j)),
+    so it too is independent of the batching."""
+
+    def __init__(self, shape: tuple[int, ...], seed: int, start: int, count: int):
+        self.shape = shape
+        self.gens = [torch.Generator().manual_seed(_image_seed(seed, start + i, 1)) for i in range(count)]
+
+    def next(self) -> torch.Tensor:
+        return torch.stack([torch.randn(self.shape, generator=g) for g in self.gens])
 
 
 @torch.no_grad()
 def ddim_sample(model: torch.nn.Module, scheduler, n: int, steps: int, seed: int, batch_size: int,
                 eta: float = 0.0, compute=None) -> torch.Tensor:
     """Generate `n` images in [-1, 1] with DDIM (`eta` 0: deterministic given the initial noise).
-    The initial noises are drawn on the CPU whatever the device, so every model on every device
-    starts from the same ones; on a GPU the images stay there until the end (one copy back)."""
+    The noises are drawn on the CPU per image whatever the device and batch size, so every model on
+    every device starts image j from the same noise; on a GPU the images stay there until the end
+    (one copy back)."""
     from .compute import CPU
 
     compute = compute or CPU
@@ -27,13 +51,15 @@ def ddim_sample(model: torch.nn.Module, scheduler, n: int, steps: int, seed: int
     shape = (model.config.in_channels, size, size)
     scheduler.set_timesteps(steps)
     out = []
-    for b in range((n + batch_size - 1) // batch_size):
-        x = initial_noise(n, shape, seed, batch_size, b).to(compute.device)
-        gen = torch.Generator().manual_seed(int(seed) * 7919 + b)  # only used when eta > 0
+    for start in range(0, n, batch_size):
+        count = min(batch_size, n - start)
+        x = initial_noise(shape, seed, start, count).to(compute.device)
+        eta_noise = _EtaNoise(shape, seed, start, count) if eta > 0 else None
         for t in scheduler.timesteps:
             with compute.autocast():
                 eps = model(x, t).sample
-            x = scheduler.step(eps.float(), t, x, eta=eta, generator=gen).prev_sample
+            extra = {"variance_noise": eta_noise.next().to(compute.device)} if eta_noise else {}
+            x = scheduler.step(eps.float(), t, x, eta=eta, **extra).prev_sample
         out.append(x.clamp(-1, 1))
     return torch.cat(out).cpu()
 

@@ -1,9 +1,11 @@
 """The DDPM training loop shared by base training, the pruned model's fine-tune, unlearning and
-retraining: epsilon-prediction MSE, Adam, grad-norm clipping, EMA with warm-up."""
+retraining: epsilon-prediction MSE, Adam, grad-norm clipping, an EMA (with or without warm-up), and
+batches drawn with replacement or walked through a shuffled epoch."""
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 import math
 import os
@@ -17,6 +19,9 @@ import torch
 from .progress import StepLogger
 
 
+BATCHINGS = ("random", "epoch")
+
+
 @dataclass(frozen=True)
 class Recipe:
     steps: int
@@ -27,6 +32,16 @@ class Recipe:
     ema_power: float
     seed: int
     hflip: bool = False
+    # EMA decay schedule: warm-up min(max, 1 - (1 + t) ** -power) (diffusers' EMAModel with
+    # use_ema_warmup), or (1 + t) / (10 + t) capped at the max (the authors' unlearning EMA).
+    ema_warmup: bool = True
+    # "random": every batch drawn with replacement; "epoch": a fresh permutation of the images each
+    # epoch (a shuffled DataLoader, the authors' unlearning).
+    batching: str = "random"
+
+    def __post_init__(self) -> None:
+        if self.batching not in BATCHINGS:
+            raise ValueError(f"batching: {self.batching!r}; use one of {list(BATCHINGS)}")
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any], seed: int | None = None) -> "Recipe":
@@ -39,24 +54,70 @@ class Recipe:
             ema_power=float(cfg["ema_power"]),
             seed=int(cfg["seed"] if seed is None else seed),
             hflip=bool(cfg.get("hflip", False)),
+            ema_warmup=bool(cfg.get("ema_warmup", True)),
+            batching=str(cfg.get("batching", "random")),
         )
 
 
-def noisy_batch(images: torch.Tensor, recipe: Recipe, gen: torch.Generator,
-                alphas_cumprod: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One training step's draw from `gen`: a batch of `images` (flipped when the recipe says so),
-    its timesteps and noise, and the noised batch x_t. Returns (x_t, t, noise). Every trainer draws
-    through here, so a model's random stream does not depend on which trainer runs it."""
-    dev = images.device
-    idx = torch.randint(len(images), (recipe.batch_size,), generator=gen, device=dev)
-    x0 = images[idx]
-    if recipe.hflip:
-        flip = torch.rand(len(x0), generator=gen, device=dev) < 0.5
-        x0 = torch.where(flip[:, None, None, None], x0.flip(-1), x0)
-    noise = torch.randn(x0.shape, generator=gen, device=dev)
-    t = torch.randint(len(alphas_cumprod), (len(x0),), generator=gen, device=dev)
-    a = alphas_cumprod[t].view(-1, 1, 1, 1)
-    return a.sqrt() * x0 + (1 - a).sqrt() * noise, t, noise
+class EpochBatches:
+    """Batches that walk through a fresh permutation of the images every epoch, as a shuffled
+    DataLoader does: training sample k is perm_e[k mod n] with e = k // n, and epoch e's permutation
+    comes from its own generator seeded by (seed, e). The batch of step s follows from s alone, so a
+    resumed run continues it with no saved state. Batches run on across epoch boundaries."""
+
+    def __init__(self, n_images: int, batch_size: int, seed: int):
+        self.n, self.batch_size, self.seed = int(n_images), int(batch_size), int(seed)
+        self._perms: dict[int, torch.Tensor] = {}
+
+    def _perm(self, epoch: int) -> torch.Tensor:
+        if epoch not in self._perms:
+            self._perms = {e: p for e, p in self._perms.items() if e >= epoch - 1}
+            gen = torch.Generator().manual_seed(int.from_bytes(
+                hashlib.sha256(f"{self.seed}:epoch:{epoch}".encode()).digest()[:8], "little") & (2**63 - 1))
+            self._perms[epoch] = torch.randperm(self.n, generator=gen)
+        return self._perms[epoch]
+
+    def indices(self, step: int) -> torch.Tensor:
+        pos = torch.arange(step * self.batch_size, (step + 1) * self.batch_size)
+        out = torch.empty(self.batch_size, dtype=torch.int64)
+        for epoch in range(int(pos[0]) // self.n, int(pos[-1]) // self.n + 1):
+            sel = pos // self.n == epoch
+            out[sel] = self._perm(epoch)[pos[sel] % self.n]
+        return out
+
+
+class Draws:
+    """One model's training randomness: batch indices, flips, noise and timesteps, all drawn on the
+    CPU (from one generator seeded with `recipe.seed`, plus the epoch permutations) and then moved to
+    the images' device. So a model gets the same draws on every device, and every trainer (one model
+    or a vmapped stack) draws through here in the same order."""
+
+    def __init__(self, recipe: Recipe, n_images: int):
+        self.recipe = recipe
+        self.gen = torch.Generator().manual_seed(recipe.seed)
+        self.epochs = EpochBatches(n_images, recipe.batch_size, recipe.seed) if recipe.batching == "epoch" else None
+
+    def batch(self, images: torch.Tensor, step: int, alphas_cumprod: torch.Tensor
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Step `step`'s batch of `images` (flipped when the recipe says so), its timesteps and noise,
+        and the noised batch x_t. Returns (x_t, t, noise) on the images' device."""
+        dev, gen, bs = images.device, self.gen, self.recipe.batch_size
+        idx = self.epochs.indices(step) if self.epochs else torch.randint(len(images), (bs,), generator=gen)
+        x0 = images[_to(idx, dev)]
+        if self.recipe.hflip:
+            flip = torch.rand(bs, generator=gen) < 0.5
+            x0 = torch.where(_to(flip, dev)[:, None, None, None], x0.flip(-1), x0)
+        noise = _to(torch.randn(x0.shape, generator=gen), dev)
+        t = _to(torch.randint(len(alphas_cumprod), (bs,), generator=gen), dev)
+        a = alphas_cumprod[t].view(-1, 1, 1, 1)
+        return a.sqrt() * x0 + (1 - a).sqrt() * noise, t, noise
+
+
+def _to(x: torch.Tensor, dev: torch.device) -> torch.Tensor:
+    """CPU draws to the device without stalling the host: pinned memory allows an asynchronous copy."""
+    if dev.type == "cpu":
+        return x
+    return x.pin_memory().to(dev, non_blocking=True)
 
 
 def train_ddpm(
@@ -73,15 +134,16 @@ def train_ddpm(
 ) -> tuple[torch.nn.Module, dict]:
     """Train `model` in place on `images` (N x C x H x W in [-1, 1]); return (EMA copy, stats).
 
-    All randomness (batch indices, noise, timesteps, flips) comes from one generator seeded with
-    `recipe.seed`, so a run is reproducible on the CPU. With `resume_path` and `checkpoint_every`,
+    All randomness (batch indices, noise, timesteps, flips) is drawn on the CPU from `Draws`
+    (seeded with `recipe.seed`), so a model gets the same draws on every device. With `resume_path` and `checkpoint_every`,
     the whole training state (weights, Adam, EMA, generator) is saved every `checkpoint_every` steps
     and a killed run resumes from it, losing at most that many steps; the result equals the
     uninterrupted one. The resume file is removed once training finishes.
 
-    On a GPU (`compute`), the images, the model, the EMA and the random generator live on the device
-    and the loss is read back (a host sync) only at log steps, where a non-finite loss stops the run;
-    the CPU checks every step. Results are reproducible per device, not across devices.
+    On a GPU (`compute`), the images, the model and the EMA live on the device, each step's draws
+    are copied there asynchronously, and the loss is read back (a host sync) only at log steps, where
+    a non-finite loss stops the run; the CPU checks every step. Results are bit-reproducible per
+    device; across devices they differ only by floating-point rounding.
     """
     from diffusers.training_utils import EMAModel
 
@@ -93,12 +155,13 @@ def train_ddpm(
         raise ValueError(f"{label}: no training images (empty subset?)")
     images = images.to(dev)
     model.to(dev)
-    gen = torch.Generator(device=dev).manual_seed(recipe.seed)
+    draws = Draws(recipe, len(images))
     check_every = 1 if dev.type == "cpu" else max(1, int(log_every))
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=recipe.lr)
     # Fresh EMA from the current weights: for unlearning this is "a fresh EMA from the loaded weights".
-    ema = EMAModel(model.parameters(), decay=recipe.ema_max_decay, use_ema_warmup=True, power=recipe.ema_power)
+    ema = EMAModel(model.parameters(), decay=recipe.ema_max_decay, use_ema_warmup=recipe.ema_warmup,
+                   power=recipe.ema_power)
     alphas = noise_scheduler.alphas_cumprod.to(torch.float32).to(dev)
     progress = StepLogger(logger, recipe.steps, log_every, label)
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -106,11 +169,11 @@ def train_ddpm(
     first = 0
     resume = Path(resume_path) if resume_path else None
     if resume is not None and resume.exists():
-        first, loss_value = load_resume_state(resume, recipe, model, opt, ema, gen)
+        first, loss_value = load_resume_state(resume, recipe, model, opt, ema, draws.gen)
         ema.to(dev)
         logger.info(f"{label}: resumed from {resume} at step {first}")
     for step in range(first, recipe.steps):
-        xt, t, noise = noisy_batch(images, recipe, gen, alphas)
+        xt, t, noise = draws.batch(images, step, alphas)
         with compute.autocast():
             pred = model(xt, t).sample
         loss = torch.nn.functional.mse_loss(pred.float(), noise)
@@ -125,7 +188,7 @@ def train_ddpm(
         ema.step(model.parameters())
         progress.step(step, loss_value)
         if resume is not None and checkpoint_every and (step + 1) % checkpoint_every == 0 and step + 1 < recipe.steps:
-            save_resume_state(resume, recipe, step + 1, loss_value, model, opt, ema, gen)
+            save_resume_state(resume, recipe, step + 1, loss_value, model, opt, ema, draws.gen)
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     ema_model = copy.deepcopy(model)
     ema.copy_to(ema_model.parameters())

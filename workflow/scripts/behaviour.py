@@ -2,14 +2,12 @@
 import _libpath  # noqa: F401  (lib/ on sys.path)
 from pathlib import Path
 
-from diffattr.compute import resolve_compute
-from diffattr.jobs import start
+from diffattr.jobs import start_model_job
 from diffattr.pipeline import evaluate_model, write_spec
 from diffattr.plan import runtime_settings
 
 sm = snakemake  # noqa: F821
-log, startup = start(sm.log[0], sm.threads)
-compute = resolve_compute(sm.config.get("compute"))
+log, startup, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))
 sid, inp = sm.wildcards.subset, sm.input
 out = evaluate_model(inp.model, inp.train, inp.classifier, inp.reference, sm.params.scheduler,
                      {**sm.params.behaviour, **runtime_settings(sm.config, "behaviour")},

@@ -2,15 +2,12 @@
 import _libpath  # noqa: F401  (lib/ on sys.path)
 from pathlib import Path
 
-from diffattr.compute import resolve_compute
-from diffattr.jobs import start
+from diffattr.jobs import start_model_job
 from diffattr.pipeline import evaluate_batch, write_spec
 from diffattr.plan import runtime_settings
 
 sm = snakemake  # noqa: F821
-log, startup = start(sm.log[0], sm.threads)
-compute = resolve_compute(sm.config.get("compute"))
-log.info(f"compute: {compute.device}, {compute.precision}")
+log, startup, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))
 inp = sm.input
 job = evaluate_batch(inp.batch, inp.classifier, inp.reference, sm.params.scheduler,
                      {**sm.params.behaviour, **runtime_settings(sm.config, "behaviour")},

@@ -1,5 +1,6 @@
 """Snakemake adapter: LDS of the unlearning- and the retraining-based datamodel at equal compute."""
 import _libpath  # noqa: F401  (lib/ on sys.path)
+from diffattr.atomic import read_json
 from diffattr.budget import cost_model
 from diffattr.comparison import budget_stage
 from diffattr.estimators import DATAMODELS
@@ -11,7 +12,8 @@ log, _ = start(sm.log[0], 1, heavy=())
 inp, p = sm.input, sm.params
 costs = cost_model(list(zip(inp.retrain_bench, inp.retrain_eval_bench)),
                    list(zip(inp.unlearn_bench, inp.unlearn_eval_bench, p.batch_sizes)),
-                   {"train_base": inp.base_bench, "prune_finetune": inp.prune_bench})
+                   {"train_base": inp.base_bench, "prune_finetune": inp.prune_bench},
+                   base_imported=read_json(inp.base_train).get("pretrained") is not None)
 # Both sides of the comparison are linear datamodels (the paper's): the primary one when it is one.
 est = next(e for e in [p.datamodel["primary"], *p.datamodel["estimators"], "ridge"] if e in DATAMODELS)
 fit = {"estimator": est, **{k: p.datamodel[k] for k in ("alphas", "cv_folds", "seed")}}

@@ -1,14 +1,11 @@
 """Snakemake adapter: retrain from scratch on one subset (the LDS ground truth)."""
 import _libpath  # noqa: F401  (lib/ on sys.path)
-from diffattr.compute import resolve_compute
-from diffattr.jobs import start
+from diffattr.jobs import start_model_job
 from diffattr.pipeline import retrain, write_spec
 from diffattr.plan import runtime_settings
 
 sm = snakemake  # noqa: F821
-log, startup = start(sm.log[0], sm.threads)
-compute = resolve_compute(sm.config.get("compute"))
-log.info(f"compute: {compute.device}, {compute.precision}")
+log, startup, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))
 p = sm.params
 recipe = {**p.recipe, **runtime_settings(sm.config, "train_base")}
 retrain(sm.input.data, sm.input.subsets, sm.wildcards.subset, p.model, p.scheduler, recipe, p.seed, sm.output.model, sm.output.info,

@@ -1,14 +1,11 @@
 """Snakemake adapter: train the base DDPM on all data (or import a pretrained one)."""
 import _libpath  # noqa: F401  (lib/ on sys.path)
-from diffattr.compute import resolve_compute
-from diffattr.jobs import start
+from diffattr.jobs import start_model_job
 from diffattr.pipeline import import_base, train_base, write_spec
 from diffattr.plan import runtime_settings
 
 sm = snakemake  # noqa: F821
-log, startup = start(sm.log[0], sm.threads)
-compute = resolve_compute(sm.config.get("compute"))
-log.info(f"compute: {compute.device}, {compute.precision}")
+log, startup, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))
 p = sm.params
 if p.pretrained:
     import_base(p.pretrained, sm.input.data, p.model, sm.output.model, sm.output.info, log)
