@@ -77,7 +77,8 @@ def side_by_side(pruned, images, compute: Compute, k: int, steps: int, batch: in
     from diffattr.pipeline import unlearn_batch
 
     recipe = {"steps": steps, "batch_size": batch, "lr": 1e-4, "grad_clip": 1.0, "ema_max_decay": 0.9999,
-              "ema_power": 0.75, "seed": 0, "hflip": True, "log_every": 10**9}
+              "ema_power": 0.75, "seed": 0, "hflip": True, "log_every": 10**9, "ema_warmup": False,
+              "batching": "epoch"}
     settings = {"sequential": (1, "streams"), "streams": (k, "streams"), "vmap": (k, "vmap")}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -113,10 +114,12 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
     q = args.quick
-    batch, steps, warmup = (8, 2, 1) if q else (128, 200, 20)
-    n_img, ddim_steps, sample_batch = (8, 2, 8) if q else (2000, 100, 1000)
-    k, k_steps = (2, 2) if q else (4, 100)
-    out: dict = {"python": platform.python_version(), "torch": torch.__version__, "quick": q}
+    batch, steps, warmup = (8, 2, 1) if q else (128, 60, 10)
+    n_img, ddim_steps, sample_batch = (8, 2, 8) if q else (256, 100, 256)
+    k, k_steps = (2, 2) if q else (4, 60)
+    out: dict = {"python": platform.python_version(), "torch": torch.__version__, "quick": q,
+                 "sizes": {"batch": batch, "timed_steps": steps, "warmup_steps": warmup, "ddim_images": n_img,
+                           "ddim_steps": ddim_steps, "side_by_side_models": k, "side_by_side_steps": k_steps}}
     compute = resolve_compute({"device": args.device})
     out["device"] = torch.cuda.get_device_name() if compute.is_cuda else platform.processor() or "cpu"
     torch.manual_seed(0)
@@ -128,7 +131,8 @@ def main() -> None:
     out["macs"] = {"base": macs0, "pruned": macs1}
     images = (torch.rand(5000 if not q else 64, 3, 32, 32) * 2 - 1)
     out["note"] = (f"seconds_per_unlearned_subset_4k_steps = 4000 / measured pruned steps/s (batch {batch}), the "
-                   f"training loop only; parameters: base {count_params(base)}, pruned {count_params(pruned)}")
+                   f"training loop only; parameters: base {count_params(base)}, pruned {count_params(pruned)}; "
+                   "tf32 = fp32 weights with TF32 matmuls and convolutions (compute.tf32: true)")
     out["complete"] = False
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
 
@@ -136,24 +140,28 @@ def main() -> None:
         Path(args.out).write_text(json.dumps(out, indent=1))
 
     save()
-    for precision in ("fp32", "bf16"):
+    # (name, autocast precision, TF32): compute.precision and compute.tf32 of the config.
+    for variant, precision, tf32 in (("fp32", "fp32", False), ("tf32", "fp32", True), ("bf16", "bf16", False)):
         c = Compute(compute.device, precision)
         if c.is_cuda:
-            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
         rates = {name: steps_per_second(m, images, c, steps, warmup, batch)
                  for name, m in (("base", copy.deepcopy(base)), ("pruned", copy.deepcopy(pruned)))}
-        out[f"train_steps_per_second_{precision}"] = rates
-        out[f"pruning_speedup_{precision}"] = rates["pruned"] / rates["base"]
-        out[f"seconds_per_unlearned_subset_4k_steps_{precision}"] = 4000 / rates["pruned"]
+        out[f"train_steps_per_second_{variant}"] = rates
+        out[f"pruning_speedup_{variant}"] = rates["pruned"] / rates["base"]
+        out[f"seconds_per_unlearned_subset_4k_steps_{variant}"] = 4000 / rates["pruned"]
+        out[f"minutes_per_retraining_200k_steps_{variant}"] = 200000 / rates["base"] / 60
         save()
-        out[f"ddim{ddim_steps}_images_per_second_{precision}"] = {
+        out[f"ddim{ddim_steps}_images_per_second_{variant}"] = {
             name: images_per_second(m, c, n_img, ddim_steps, sample_batch)
             for name, m in (("base", base), ("pruned", pruned))}
         save()
-        print(json.dumps({k2: v for k2, v in out.items() if precision in k2}), flush=True)
-        if precision == "fp32":  # which unlearn.concurrent setting to use: before bf16, as it decides a config key
+        print(json.dumps({k2: v for k2, v in out.items() if variant in k2}), flush=True)
+        if variant == "fp32":  # which unlearn.concurrent setting to use: early, as it decides a config key
             out["side_by_side_fp32"] = side_by_side(pruned, images, Compute(compute.device), k, k_steps, batch)
             save()
+    if compute.is_cuda:
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     out["complete"] = True
     save()
     print(json.dumps(out, indent=1))
