@@ -155,6 +155,37 @@ def class_names_of(data_cfg) -> tuple[str, ...]:
     return load_source(data_cfg).class_names
 
 
+def sample_count(data_cfg) -> int:
+    """How many training images the configured dataset holds, at workflow start-up: digits from
+    scikit-learn's bundled table, cifar10 from its batches' label lists, imagefolder by counting the
+    image files of its class folders (nothing is decoded)."""
+    kind = data_cfg["kind"]
+    if kind == "cifar10":
+        root = Path(data_cfg["path"])
+        cifar10_class_names(root)  # a clear error when batches.meta is missing
+        counts = []
+        for name in CIFAR10_BATCHES:
+            try:
+                counts.append(len(_unpickle(root / name)[b"labels"]))
+            except KeyError:
+                raise ValueError(f"data.path: {root / name} lacks b'labels'; is it a CIFAR-10 python batch?") from None
+        return sum(counts)
+    if kind == "imagefolder":
+        root = Path(data_cfg["path"])
+        total = 0
+        for name in imagefolder_class_names(root):
+            n = sum(1 for f in (root / name).iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+            if not n:
+                raise ValueError(f"data.path: class folder {root / name} has no images ({', '.join(IMAGE_SUFFIXES)})")
+            total += n
+        return total
+    if kind == "digits":
+        from sklearn.datasets import load_digits
+
+        return len(load_digits(return_X_y=True)[1])
+    return len(load_source(data_cfg).labels)
+
+
 def save_dataset(path: str | os.PathLike, ds: Dataset) -> None:
     with atomic_path(path, suffix=".npz") as tmp:
         with open(tmp, "wb") as fh:
