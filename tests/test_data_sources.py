@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from diffattr.config import ConfigError, validate_config
-from diffattr.data import class_names_of, load_cifar10, load_imagefolder, load_source, sample_count
+from diffattr.data import class_names_of, digits_targets, load_cifar10, load_imagefolder, load_source, sample_count
 from diffattr.plan import build_plan, unit_count
 
 NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -111,6 +111,11 @@ def test_units_are_counted_at_start_up_for_every_unit_kind(config, tmp_path):
     (tmp_path / "imgs" / "cats" / "notes.txt").write_text("not an image")
     for data in (cifar, folder, {"kind": "digits"}):
         assert sample_count(data) == len(load_source(data).labels)
+        assert class_names_of(data) == load_source(data).class_names
+    # digits are counted from scikit-learn's bundled table without importing scikit-learn.
+    from sklearn.datasets import load_digits
+
+    assert digits_targets().tolist() == load_digits().target.tolist()
     units = tmp_path / "units.csv"
     units.write_text("index,unit\n0,a\n1,b\n2,a\n3,c\n")
     cases = [({"unit": "sample"}, cifar, 20), ({"unit": "class"}, cifar, 10), ({"unit": "class"}, folder, 2),
