@@ -21,10 +21,11 @@ from diffattr.plan import (
     family_ids,
     matrix_ids,
     pair_ids,
+    subset_report,
     test_ids,
+    train_batches,
     train_ids,
     unit_count,
-    unlearn_batches,
 )
 from diffattr.pipeline import inception_path
 from diffattr.resources import env_resources, rule_resources
@@ -36,28 +37,30 @@ except ConfigError as exc:
 
 try:
     PLAN = build_plan(config)
-    # Units are counted at start-up only for leave-one-out (one subset per unit).
+    # The subsets are drawn at start-up (cheap: permutations of N): which candidate ids exist,
+    # which equal a test subset and are skipped, and so the chunks and every id list below.
     N_UNITS = unit_count(config)
+    TRAIN_IDS = train_ids(config, N_UNITS)
 except ValueError as exc:
     raise WorkflowError(str(exc)) from None
 D = {stage: PLAN.dir(stage) for stage in PLAN.hashes}
-TRAIN_IDS = train_ids(config)
-TEST_IDS = test_ids(config)
-MATRIX_TRAIN_IDS, MATRIX_TEST_IDS = matrix_ids(config)
-BATCHES = unlearn_batches(
-    config["subsets"]["n_train"], config["unlearn"]["subsets_per_job"]
-)
-BASELINE_IDS = baseline_ids(config)
-PAIR_IDS = pair_ids(config)
+TEST_IDS = test_ids(config, N_UNITS)
+MATRIX_TRAIN_IDS, MATRIX_TEST_IDS = matrix_ids(config, N_UNITS)
+# The datamodel's unlearning batches: train chunks holding a used subset.
+BATCHES = train_batches(config, N_UNITS)
+BASELINE_IDS = baseline_ids(config, N_UNITS)
+PAIR_IDS = pair_ids(config, N_UNITS)
 ALL_CHUNKS = all_chunks(config, N_UNITS)
 CHUNK_OF = chunk_of(config, N_UNITS)
+# Per family: candidates, skips for equalling a test subset, redraws (the matrix, lds.json, manifest).
+SUBSET_REPORT = subset_report(config, N_UNITS)
 # Every unlearning batch: the datamodel's train family and the other estimators' families.
 UNLEARN_BATCHES = {
     name: members
     for name, members in ALL_CHUNKS.items()
     if name.split("-")[0] in UNLEARN_FAMILIES
 }
-# Subsets per family entering the matrix (all but subsets.exclude).
+# Used subsets per family entering the matrix (all but subsets.exclude).
 FAMILY_IDS = {
     family: family_ids(config, family, N_UNITS)
     for family in {name.split("-")[0] for name in ALL_CHUNKS}

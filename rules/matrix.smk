@@ -1,5 +1,6 @@
 # Every family's models in one matrix: the datamodel's train subsets, the other estimators' families
-# (uniform, kernel, loo, full), the untrained model (empty) and the retrained test sets.
+# (uniform, kernel, loo, full), the untrained model (empty) and the retrained test sets; used subsets
+# only (never a candidate skipped for equalling a test subset).
 rule matrix:
     input:
         unlearn=sorted(
@@ -21,5 +22,6 @@ rule matrix:
         spec=spec("matrix"),
         config_hash=PLAN.hashes["matrix"],
         unlearn_ids=UNLEARN_IDS,
+        subset_report=SUBSET_REPORT,
     script:
         "../workflow/scripts/matrix.py"

@@ -1,5 +1,7 @@
 # One job per chunk of subsets (train chunks are the unlearning batches), so thousands of subsets
-# cost hundreds of jobs; each subset is still a pure function of (seed, family, index).
+# cost hundreds of jobs; each subset is still a pure function of (seed, family, index), given the
+# family's earlier subsets (a repeat is redrawn). A chunk holds every candidate of its range, also
+# those skipped for equalling a test subset, so its content never depends on the test families.
 rule subsets:
     input:
         unpack(unit_inputs),
@@ -16,6 +18,7 @@ rule subsets:
         alpha=config["subsets"]["alpha"],
         seed=config["subsets"]["seed"],
         members=lambda w: ALL_CHUNKS[w.chunk],
+        n_units=N_UNITS,
         kmeans=config["attribution"]["kmeans"],
         csv=config["attribution"]["csv"],
     script:

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from diffattr.config import ConfigError, validate_config
-from diffattr.data import class_names_of, load_cifar10, load_imagefolder, load_source
-from diffattr.plan import build_plan
+from diffattr.data import class_names_of, digits_targets, load_cifar10, load_imagefolder, load_source, sample_count
+from diffattr.plan import build_plan, unit_count
 
 NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
@@ -102,3 +102,26 @@ def test_local_data_config_is_checked_and_hashed_by_path(config, schema_path, tm
     other = copy.deepcopy(config)
     other["data"].update(path="/somewhere", resolution=16)
     assert build_plan(other).hashes == build_plan(config).hashes
+
+
+def test_units_are_counted_at_start_up_for_every_unit_kind(config, tmp_path):
+    """The subsets are drawn at start-up, so the number of units must be known before any job."""
+    cifar = {"kind": "cifar10", "path": str(write_cifar(tmp_path / "c"))}
+    folder = {"kind": "imagefolder", "path": str(write_folder(tmp_path / "imgs")), "resolution": 0}
+    (tmp_path / "imgs" / "cats" / "notes.txt").write_text("not an image")
+    for data in (cifar, folder, {"kind": "digits"}):
+        assert sample_count(data) == len(load_source(data).labels)
+        assert class_names_of(data) == load_source(data).class_names
+    # digits are counted from scikit-learn's bundled table without importing scikit-learn.
+    from sklearn.datasets import load_digits
+
+    assert digits_targets().tolist() == load_digits().target.tolist()
+    units = tmp_path / "units.csv"
+    units.write_text("index,unit\n0,a\n1,b\n2,a\n3,c\n")
+    cases = [({"unit": "sample"}, cifar, 20), ({"unit": "class"}, cifar, 10), ({"unit": "class"}, folder, 2),
+             ({"unit": "kmeans", "kmeans": {"k": 7, "seed": 0}}, cifar, 7), ({"unit": "csv", "csv": str(units)}, cifar, 3)]
+    for attribution, data, n in cases:
+        cfg = copy.deepcopy(config)
+        cfg["attribution"].update(attribution)
+        cfg["data"].update(data)
+        assert unit_count(cfg) == n, attribution

@@ -46,6 +46,10 @@ def test_smoke_run_writes_every_final_output(smoke_run):
         assert sources.count("retrain") == 2 * n_test and sources.count("init") == 1
         # The smoke preset computes every behaviour; each lands in the matrix.
         assert f["behaviours"].shape == (len(sids), len(smoke["behaviour"]["metrics"]))
+        # No model fitted on is trained on a test subset (train-0000 equals test-0002: skipped).
+        fitted = {m.tobytes() for m, x in zip(masks, family) if x in ("train", "uniform", "kernel", "loo", "full")}
+        assert not fitted & {m.tobytes() for m, x in zip(masks, family) if x in ("test", "test25")}
+        assert "train-0000" not in sids
         trained = [i for i, s in enumerate(sources) if s != "init"]
         assert (f["train_seconds"][()][trained] > 0).all()
         for name in ESTIMATORS:
@@ -57,7 +61,11 @@ def test_smoke_run_writes_every_final_output(smoke_run):
         spec = json.loads((smoke_run / path / "spec.json").read_text())
         assert spec["stage"] == stage and path.endswith(manifest["hashes"][stage])
     assert manifest["pruning"]["params_after"] < manifest["pruning"]["params_before"]
-    assert manifest["unlearn_jobs"]["subsets_per_job"] == [3, 3]
+    # Train candidates 0-6: train-0000 is skipped (it equals test-0002) but trained in its batch.
+    assert manifest["unlearn_jobs"]["subsets_per_job"] == [3, 3, 1]
+    assert manifest["subsets"] == lds["subsets"]
+    assert lds["subsets"]["train"] == {"candidates": 7, "used": 6, "skipped_equal_to_test": ["train-0000"],
+                                       "redrawn": 0, "duplicates_kept": 0}
 
 
 def test_behaviour_json_records_value_seeds_and_times(smoke_run):
@@ -85,9 +93,10 @@ def test_unlearn_change_replans_only_downstream_and_back_reuses(smoke_run):
     over.write_text("unlearn: {steps: 7}\n")
     jobs = planned_jobs(smoke_run, *SMOKE, str(over))
     assert set(jobs) == {"unlearn", "behaviour_batch", "pair_fid", "samples"} | ANALYSIS_RULES
-    # Only the unlearned models (every family's batches: train 2, uniform 2, kernel 2, loo 4, full 1)
-    # and what depends on them: their grid and their FID2 pair.
-    assert jobs["unlearn"] == 11 and jobs["behaviour_batch"] == 11 and jobs["samples"] == 1 and jobs["pair_fid"] == 1
+    # Only the unlearned models (every family's batches: train 3, uniform 3, kernel 2, loo 4, full 1;
+    # train and uniform have 7 and 8 candidates for 6 used, the others equal a test subset) and what
+    # depends on them: their grid and their FID2 pair.
+    assert jobs["unlearn"] == 13 and jobs["behaviour_batch"] == 13 and jobs["samples"] == 1 and jobs["pair_fid"] == 1
     # Changing it back plans nothing: the old artifacts are still in the store.
     assert planned_jobs(smoke_run, *SMOKE) == {}
 
@@ -163,9 +172,11 @@ def test_budget_and_table1_in_the_run_view(smoke_run):
     run = smoke_run / "results/runs/smoke"
     budget = json.loads((run / "budget.json").read_text())
     assert [p["budget"] for p in budget["points"]] == [1.0, 2.0, 3.0]
-    assert budget["baseline_subsets"] == ["train-0000", "train-0001", "train-0002"]
+    # The first 3 used training subsets: train-0000 equals test-0002, so it is never retrained.
+    assert budget["baseline_subsets"] == ["train-0001", "train-0002", "train-0003"]
     costs = budget["costs"]
-    assert costs["unit_seconds"] > 0 and costs["retrain_jobs"] == 3 + 4 and costs["unlearn_models"] == 6
+    # Unlearning's cost per model: its batches' time over the 7 models they train (train-0000 too).
+    assert costs["unit_seconds"] > 0 and costs["retrain_jobs"] == 3 + 4 and costs["unlearn_models"] == 7
     assert costs["one_off_units"] > 0 and set(costs["one_off_seconds"]) == {"train_base", "prune_finetune"}
     for p in budget["points"]:  # retraining affords floor(budget) models; never more than exist
         assert p["retrain"]["models"] == min(int(p["budget"]), 3)

@@ -4,6 +4,7 @@ import pytest
 
 from diffattr.config import ConfigError, validate_config
 from diffattr.matrix import Matrix, read_matrix, write_matrix
+from diffattr.plan import train_ids
 
 
 def _matrix():
@@ -77,14 +78,16 @@ def test_bad_config_fails_with_one_line_naming_the_key(config, schema_path, muta
 @pytest.mark.parametrize(
     "exclude, message",
     [
-        (["train-0099"], "'train-0099' is not among the configured subsets"),
-        (["uniform-0040"], "'uniform-0040' is not among the configured subsets"),
-        ([f"train-{i:04d}" for i in range(39)], "fewer than datamodel.min_models=2"),
-        ([f"test-{i:04d}" for i in range(18)], "the LDS needs at least 3"),
+        (lambda c: ["train-0099"], "'train-0099' is not among the configured subsets"),
+        (lambda c: ["uniform-0099"], "'uniform-0099' is not among the configured subsets"),
+        # uniform-0000 equals a test subset at the default: a skipped candidate is never used.
+        (lambda c: ["uniform-0000"], "'uniform-0000' is not among the configured subsets"),
+        (lambda c: train_ids(c)[:39], "fewer than datamodel.min_models=2"),
+        (lambda c: [f"test-{i:04d}" for i in range(18)], "the LDS needs at least 3"),
     ],
 )
 def test_bad_exclusions_fail_naming_the_key(config, schema_path, exclude, message):
-    config["subsets"]["exclude"] = exclude
+    config["subsets"]["exclude"] = exclude(config)
     with pytest.raises(ConfigError, match="subsets.exclude") as err:
         validate_config(config, schema_path)
     assert message in str(err.value)
@@ -102,7 +105,7 @@ def test_exclusions_leave_the_other_subsets(config, schema_path):
 def test_family_subsets_can_be_excluded(config, schema_path):
     from diffattr.plan import family_ids, unit_count
 
-    config["subsets"]["exclude"] = ["uniform-0003", "loo-0002"]
+    config["subsets"]["exclude"] = ["uniform-0004", "loo-0002"]
     validate_config(config, schema_path)
-    assert len(family_ids(config, "uniform")) == 39 and "uniform-0003" not in family_ids(config, "uniform")
+    assert len(family_ids(config, "uniform")) == 39 and "uniform-0004" not in family_ids(config, "uniform")
     assert family_ids(config, "loo", unit_count(config)) == [f"loo-{i:04d}" for i in range(10) if i != 2]

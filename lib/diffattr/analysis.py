@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import platform
 from importlib import metadata
@@ -31,8 +32,11 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def build_matrix(rows: Sequence[tuple[str, Mapping[str, Any], PathLike]], out_h5: PathLike, config_hash: str) -> Matrix:
-    """rows: (source, subset record, behaviour JSON), one per model."""
+def build_matrix(rows: Sequence[tuple[str, Mapping[str, Any], PathLike]], out_h5: PathLike, config_hash: str,
+                 subset_report: Mapping[str, Any] | None = None) -> Matrix:
+    """rows: (source, subset record, behaviour JSON), one per model: the used subsets only.
+    `subset_report` (plan.subset_report: per family the candidates, the ones skipped for equalling
+    a test subset, redraws) is kept as the JSON attribute `subsets`, for lds.json and the manifest."""
     masks, behaviours, sids, sources, seconds = [], [], [], [], []
     names: list[str] | None = None
     for source, sub, behaviour_json in rows:
@@ -51,6 +55,8 @@ def build_matrix(rows: Sequence[tuple[str, Mapping[str, Any], PathLike]], out_h5
     first_sub = rows[0][1]
     attrs = {"config_hash": config_hash, "unit": first_sub["unit"], "alpha": first_sub["alpha"],
              "package_versions": str(package_versions())}
+    if subset_report is not None:
+        attrs["subsets"] = json.dumps(subset_report, sort_keys=True)
     m = Matrix(np.array(masks), np.array(behaviours, dtype=np.float64), names or [], _unit_ids(rows),
                sids, sources, np.array(seconds), attrs)
     write_matrix(out_h5, m)
@@ -131,9 +137,16 @@ def evaluate_lds(datamodel_json: PathLike, matrix_h5: PathLike, n_boot: int, lev
            "n_train_models": dm["n_train_models"], "n_test_models": int(len(rows)),
            "sign_convention": "Spearman(predicted behaviour, actual behaviour) over models retrained from scratch on "
                               "held-out subsets; +1 = perfect ranking, whatever the behaviour's direction",
-           "test_subsets": [m.subset_ids[i] for i in rows], "actual": actual.tolist(), "estimators": per_est}
+           "test_subsets": [m.subset_ids[i] for i in rows], "actual": actual.tolist(), "estimators": per_est,
+           "subsets": subsets_drawn(m)}
     write_json(out_json, out)
     return out
+
+
+def subsets_drawn(m: Matrix) -> dict[str, Any]:
+    """Per family: candidates drawn, used, skipped for equalling a test subset (ids), redrawn for
+    equalling an earlier subset of the family, kernel duplicates kept (empty for older matrices)."""
+    return json.loads(m.attrs.get("subsets", "{}"))
 
 
 TEST_ALPHA = {"test": None, "test25": 0.25, "test75": 0.75}

@@ -38,6 +38,7 @@ def validate_config(config: Mapping[str, Any], schema_path: str | os.PathLike) -
         if "init" in recipe:
             raise ConfigError(f"config key {section}.init: only unlearn has a start point (unlearn.init); remove it")
     _check_data(config)
+    _check_subsets(config)
     _check_exclusions(config)
     if config["behaviour"]["target"] not in config["behaviour"]["metrics"]:
         raise ConfigError("config key behaviour.target: must be one of behaviour.metrics "
@@ -59,19 +60,28 @@ def _check_data(config: Mapping[str, Any]) -> None:
                           f"{data['kind']} reads {what} from it")
 
 
-def _check_exclusions(config: Mapping[str, Any]) -> None:
-    from .plan import all_chunks, matrix_ids, unit_count
+def _check_subsets(config: Mapping[str, Any]) -> None:
+    """Every family's subsets can be drawn distinct and apart from the test subsets (drawn here, at
+    start-up, so an impossible count stops before any job)."""
+    from .plan import subset_draws
 
     try:
-        chunks = all_chunks(config, unit_count(config))
+        subset_draws(config)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    known = {sid for members in chunks.values() for sid in members}
+
+
+def _check_exclusions(config: Mapping[str, Any]) -> None:
+    from .plan import matrix_ids, subset_draws, used_ids
+
+    draws = subset_draws(config)
+    known = {sid for family in draws for sid in used_ids(config, family)}
     unknown = [s for s in config["subsets"].get("exclude", []) if s not in known]
     if unknown:
+        last = {family: used_ids(config, family)[-1] for family in ("train", "test")}
         raise ConfigError(f"config key subsets.exclude: {unknown[0]!r} is not among the configured subsets "
-                          f"(train-0000..train-{config['subsets']['n_train'] - 1:04d}, "
-                          f"test-0000..test-{config['subsets']['n_test'] - 1:04d}, and the estimators' families)")
+                          f"(train-0000..{last['train']}, test-0000..{last['test']} and the estimators' families, "
+                          "less the candidates skipped for equalling a test subset); remove it")
     train, test = matrix_ids(config)
     need = config["datamodel"].get("min_models", 2)
     if len(train) < need:

@@ -152,7 +152,55 @@ def class_names_of(data_cfg) -> tuple[str, ...]:
         return cifar10_class_names(data_cfg["path"])
     if data_cfg["kind"] == "imagefolder":
         return imagefolder_class_names(data_cfg["path"])
+    if data_cfg["kind"] == "digits":
+        return tuple(str(c) for c in np.unique(digits_targets()))
     return load_source(data_cfg).class_names
+
+
+def sample_count(data_cfg) -> int:
+    """How many training images the configured dataset holds, at workflow start-up: digits from
+    scikit-learn's bundled table, cifar10 from its batches' label lists, imagefolder by counting the
+    image files of its class folders (nothing is decoded)."""
+    kind = data_cfg["kind"]
+    if kind == "cifar10":
+        root = Path(data_cfg["path"])
+        cifar10_class_names(root)  # a clear error when batches.meta is missing
+        counts = []
+        for name in CIFAR10_BATCHES:
+            try:
+                counts.append(len(_unpickle(root / name)[b"labels"]))
+            except KeyError:
+                raise ValueError(f"data.path: {root / name} lacks b'labels'; is it a CIFAR-10 python batch?") from None
+        return sum(counts)
+    if kind == "imagefolder":
+        root = Path(data_cfg["path"])
+        total = 0
+        for name in imagefolder_class_names(root):
+            n = sum(1 for f in (root / name).iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+            if not n:
+                raise ValueError(f"data.path: class folder {root / name} has no images ({', '.join(IMAGE_SUFFIXES)})")
+            total += n
+        return total
+    if kind == "digits":
+        return len(digits_targets())
+    return len(load_source(data_cfg).labels)
+
+
+def digits_targets() -> np.ndarray:
+    """The digits' labels, read from scikit-learn's bundled table (the file load_digits reads)
+    without importing scikit-learn, which takes ~1.5 s of every start-up; load_digits itself when
+    the table is not where it was."""
+    import gzip
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")  # locates the package without running it
+    table = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "digits.csv.gz" if spec else None
+    if table is None or not table.is_file():
+        from sklearn.datasets import load_digits
+
+        return load_digits().target
+    with gzip.open(table, "rt") as fh:
+        return np.array([int(float(line.rsplit(",", 1)[1])) for line in fh if line.strip()], dtype=np.int64)
 
 
 def save_dataset(path: str | os.PathLike, ds: Dataset) -> None:

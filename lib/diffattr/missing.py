@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
-from .plan import UNLEARN_FAMILIES, build_plan, chunk_of
+from .plan import UNLEARN_FAMILIES, build_plan, chunk_of, subset_draws, used_ids
 
 
 def merge(base: dict, over: Mapping[str, Any]) -> dict:
@@ -36,17 +36,18 @@ def load_configs(paths: Sequence[str]) -> dict:
 
 
 def missing_subsets(config: Mapping[str, Any], root: str | Path = ".") -> list[str]:
-    """Subset ids of every family (unlearned and retrained) whose behaviour JSON is not in the store."""
+    """Used subset ids of every family (unlearned and retrained) whose behaviour JSON is not in the
+    store (a candidate skipped for equalling a test subset is never needed)."""
     plan = build_plan(config)
     root = Path(root)
     chunk = chunk_of(config)
     out = []
-    for s in chunk:  # in family order: train, test, then the other estimators' families
-        family = s.split("-")[0]
-        path = (root / plan.dir("behaviour_unlearn") / chunk[s] / f"{s}.json" if family in UNLEARN_FAMILIES
-                else root / plan.dir("behaviour_retrain") / f"{s}.json")
-        if not path.exists():
-            out.append(s)
+    for family in subset_draws(config):  # in family order: train, test, then the other estimators' families
+        for s in used_ids(config, family):
+            path = (root / plan.dir("behaviour_unlearn") / chunk[s] / f"{s}.json" if family in UNLEARN_FAMILIES
+                    else root / plan.dir("behaviour_retrain") / f"{s}.json")
+            if not path.exists():
+                out.append(s)
     return out
 
 

@@ -199,25 +199,38 @@ def load_units(data_npz: PathLike, unit: str, reference_npz: PathLike | None = N
 
 
 def subset_record(units, sid: str, family: str, index: int, unit: str, alpha: float, seed: int,
-                  chosen: np.ndarray) -> dict:
+                  chosen: np.ndarray, redraws: int = 0) -> dict:
     return {"id": sid, "family": family, "index": index, "unit": unit, "alpha": alpha, "seed": seed,
-            "n_units": len(units), "unit_indices": [int(i) for i in chosen],
+            "n_units": len(units), "redraws": int(redraws), "unit_indices": [int(i) for i in chosen],
             "unit_ids": [units.ids[i] for i in chosen], "sample_indices": units.indices(chosen).tolist()}
 
 
 def make_subsets(data_npz: PathLike, unit: str, alpha: float, seed: int, chunk: str, sids: Sequence[str],
-                 out_json: PathLike, reference_npz: PathLike | None = None, kmeans: Mapping[str, Any] | None = None,
-                 csv_path: str | None = None) -> dict:
+                 out_json: PathLike, n_units: int, reference_npz: PathLike | None = None,
+                 kmeans: Mapping[str, Any] | None = None, csv_path: str | None = None) -> dict:
     """Draw the subsets of one chunk (one file per chunk keeps the job count low at thousands of
-    subsets); each subset is still a pure function of (seed, family, index)."""
-    from .subsets import draw_subset, parse_subset_id
+    subsets); each is subset i of its family as `subsets.family_subsets` draws it, the same draw
+    the workflow made at start-up over `n_units` units (checked against the data's units)."""
+    import itertools
+
+    from .subsets import family_subsets, parse_subset_id
 
     _, units = load_units(data_npz, unit, reference_npz, kmeans, csv_path)
+    if len(units) != n_units:
+        raise ValueError(f"attribution.unit {unit}: the data has {len(units)} units but {n_units} were counted at "
+                         "start-up (the subsets were planned on those); rerun the workflow from the start")
+    wanted = [parse_subset_id(sid) for sid in sids]
+    drawn = {}
+    for family in dict.fromkeys(f for f, _ in wanted):
+        # Subset i depends on the family's earlier subsets (redraws), so draw the family's prefix.
+        last = max(i for f, i in wanted if f == family)
+        drawn[family] = list(itertools.islice(family_subsets(len(units), alpha, seed, family), last + 1))
+        if len(drawn[family]) <= last:
+            raise ValueError(f"{family}-{last:04d}: only {len(drawn[family])} {family} subsets exist")
     subsets = {}
-    for sid in sids:
-        family, index = parse_subset_id(sid)
-        chosen = draw_subset(len(units), alpha, seed, family, index)
-        subsets[sid] = subset_record(units, sid, family, index, unit, alpha, seed, chosen)
+    for sid, (family, index) in zip(sids, wanted):
+        chosen, redraws = drawn[family][index]
+        subsets[sid] = subset_record(units, sid, family, index, unit, alpha, seed, chosen, redraws)
     info = {"chunk": chunk, "subsets": subsets}
     write_json(out_json, info)
     return info
@@ -454,8 +467,8 @@ def subset_rows(subsets: Mapping[str, dict], behaviours: Mapping[str, Sequence[P
 def with_empty(subsets: Mapping[str, dict]) -> dict[str, dict]:
     """Add the record of the empty set (the untrained model's row) to subset records."""
     any_sub = next(iter(subsets.values()))
-    empty = {**any_sub, "id": "empty", "family": "empty", "index": 0, "unit_indices": [], "unit_ids": [],
-             "sample_indices": []}
+    empty = {**any_sub, "id": "empty", "family": "empty", "index": 0, "redraws": 0, "unit_indices": [],
+             "unit_ids": [], "sample_indices": []}
     return {**subsets, "empty": empty}
 
 

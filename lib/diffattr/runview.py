@@ -37,6 +37,8 @@ def write_run_view(inputs: Mapping[str, object], outputs: Sequence[str], stores:
         "stores": dict(stores),
         "hashes": dict(hashes),
         "lds": {k: lds[k] for k in ("lds", "ci95", "estimator", "behaviour", "n_train_models", "n_test_models")},
+        # Per family: candidates, skipped for equalling a test subset, redrawn, kernel duplicates kept.
+        "subsets": lds.get("subsets", {}),
         "full_data_behaviour": {"base": base["metrics"], "pruned": pruned["metrics"]},
         "pruning": {k: prune_info[k] for k in ("params_before", "params_after", "macs_before", "macs_after")},
         "unlearn_jobs": unlearn_startup_summary(batches),

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+import threading
+from collections import Counter
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 
@@ -119,11 +124,13 @@ def subset_size(n_units: int, alpha: float) -> int:
 
 
 def draw_subset(n_units: int, alpha: float, seed: int, family: str, index: int) -> np.ndarray:
-    """The sorted unit indices of subset `index` of `family`; a pure function of (seed, family, index).
+    """The first draw of subset `index` of `family`, sorted unit indices; a pure function of (seed,
+    family, index), independent across indices (i.i.d.).
 
     Each (family, index) gets its own SeedSequence, so families come from disjoint streams and
     subset i does not change when the number of subsets does. `alpha` sets the size of train and
-    test subsets; the test25/test75 families use their own alpha.
+    test subsets; the test25/test75 families use their own alpha. The workflow's subsets are
+    `family_subsets`, which redraws a first draw that repeats an earlier subset of its family.
     """
     if family not in FAMILIES:
         raise ValueError(f"unknown subset family {family!r}")
@@ -133,21 +140,100 @@ def draw_subset(n_units: int, alpha: float, seed: int, family: str, index: int) 
         if not 0 <= index < n_units:
             raise ValueError(f"loo-{index:04d}: only {n_units} units to leave out")
         return np.delete(np.arange(n_units), index)
-    entropy = np.random.SeedSequence([int(seed), FAMILIES[family], int(index)]).generate_state(1)[0]
-    rs = np.random.RandomState(entropy)
+    rs = _stream(seed, family, index, 0)
     if family == "uniform":
-        # Bernoulli(1/2) per unit; the empty and the full set are redrawn (nothing to fine-tune on /
-        # no unit left out). That shifts each Banzhaf estimate by -1/(2^(N-1) - 1) of the other
-        # units' total effect: 0.2 % at N = 10, 3 % at N = 6 (with so few units prefer shapley).
-        while True:
-            mask = rs.random_sample(n_units) < 0.5
-            if 0 < mask.sum() < n_units:
-                return np.flatnonzero(mask)
+        return _bernoulli_half(rs, n_units)
     if family == "kernel":
         size = rs.choice(np.arange(1, n_units), p=shapley_kernel_sizes(n_units))
         return np.sort(rs.permutation(n_units)[:size])
     perm = rs.permutation(n_units)
     return np.sort(perm[: subset_size(n_units, FIXED_ALPHA.get(family, alpha))])
+
+
+_LOCAL = threading.local()
+
+
+def _stream(seed: int, family: str, index: int, attempt: int) -> np.random.RandomState:
+    # Attempt 0 keeps the entropy the first draws always had, so they did not change when redraws came.
+    key = [int(seed), FAMILIES[family], int(index)] + ([int(attempt)] if attempt else [])
+    # Reseeding gives the stream RandomState(entropy) gives, ~70x faster than building one (which
+    # first gathers OS entropy): start-up draws every subset.
+    if not hasattr(_LOCAL, "rs"):
+        _LOCAL.rs = np.random.RandomState()
+    _LOCAL.rs.seed(np.random.SeedSequence(key).generate_state(1)[0])
+    return _LOCAL.rs
+
+
+def _bernoulli_half(rs: np.random.RandomState, n_units: int) -> np.ndarray:
+    # Bernoulli(1/2) per unit; the empty and the full set are redrawn (nothing to fine-tune on /
+    # no unit left out). That shifts each Banzhaf estimate by -1/(2^(N-1) - 1) of the other
+    # units' total effect: 0.2 % at N = 10, 3 % at N = 6 (with so few units prefer shapley).
+    while True:
+        mask = rs.random_sample(n_units) < 0.5
+        if 0 < mask.sum() < n_units:
+            return np.flatnonzero(mask)
+
+
+# Families whose subset i is redrawn while it equals an earlier subset of the family. Not `kernel`:
+# KernelSHAP's unweighted regression is consistent because coalitions are i.i.d. from the Shapley
+# kernel; a repeated coalition is a second, independent unlearning of it (its own seed), which
+# the least-squares fit averages. `loo` and `full` are defined sets, never drawn.
+REDRAWN = ("train", "test", "test25", "test75", "uniform")
+
+
+def mask_key(unit_idx: np.ndarray, n_units: int) -> bytes:
+    """A subset's mask as bytes, for exact set comparisons of subsets."""
+    return np.packbits(mask_of(unit_idx, n_units)).tobytes()
+
+
+def family_subsets(n_units: int, alpha: float, seed: int, family: str) -> Iterator[tuple[np.ndarray, int]]:
+    """The workflow's subsets of `family` in index order: (sorted unit indices, redraws).
+
+    Subset i is its first draw (`draw_subset`) unless that equals an earlier subset j < i of the
+    family (REDRAWN families only); then it is redrawn with the same size from attempt streams
+    SeedSequence([seed, family, i, attempt]), attempt = 1, 2, ..., until it is new. It depends only
+    on (seed, family, i) and the family's earlier subsets, so raising the number of subsets never
+    changes an existing one. A uniform subset whose size has no unused subset left is redrawn
+    whole (Bernoulli(1/2) per unit) instead. Asking for more distinct subsets than exist raises.
+    Kernel subsets are deliberately never redrawn (they stay i.i.d. draws from the Shapley kernel,
+    as KernelSHAP's unweighted fit needs; see REDRAWN); loo and full are the defined sets.
+    """
+    if family in ("loo", "full"):
+        for index in range(n_units if family == "loo" else 1):
+            yield draw_subset(n_units, alpha, seed, family, index), 0
+        return
+    seen: set[bytes] = set()
+    per_size: Counter[int] = Counter()
+    for index in itertools.count():
+        units, attempt = draw_subset(n_units, alpha, seed, family, index), 0
+        if family in REDRAWN:
+            key = mask_key(units, n_units)
+            size = len(units)
+            while key in seen:
+                attempt += 1
+                units = _redraw(n_units, seed, family, index, attempt, size, per_size, len(seen))
+                key = mask_key(units, n_units)
+            seen.add(key)
+            per_size[len(units)] += 1
+        yield units, attempt
+
+
+def _redraw(n_units: int, seed: int, family: str, index: int, attempt: int, size: int, per_size: Counter,
+            n_seen: int) -> np.ndarray:
+    rs = _stream(seed, family, index, attempt)
+    if per_size[size] < math.comb(n_units, size):
+        return np.sort(rs.permutation(n_units)[:size])
+    if family == "uniform" and n_seen < 2 ** n_units - 2:
+        return _bernoulli_half(rs, n_units)
+    raise ValueError(f"{subset_id(family, index)}: every subset of {size} of {n_units} units is already one of "
+                     f"{family}-0000..{family}-{index - 1:04d}; ask for fewer {family} subsets")
+
+
+def subset_of(n_units: int, alpha: float, seed: int, family: str, index: int) -> tuple[np.ndarray, int]:
+    """Subset `index` of `family` as the workflow draws it: (sorted unit indices, redraws)."""
+    if family in ("loo", "full"):
+        return draw_subset(n_units, alpha, seed, family, index), 0
+    return next(itertools.islice(family_subsets(n_units, alpha, seed, family), index, None))
 
 
 def shapley_kernel_sizes(n_units: int) -> np.ndarray:

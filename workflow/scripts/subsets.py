@@ -7,6 +7,8 @@ sm = snakemake  # noqa: F821
 log, _ = start(sm.log[0], 1, heavy=())
 p = sm.params
 info = make_subsets(sm.input.data, p.unit, p.alpha, p.seed, sm.wildcards.chunk, p.members, sm.output.chunk,
-                    sm.input.get("reference"), p.kmeans, p.csv)
+                    p.n_units, sm.input.get("reference"), p.kmeans, p.csv)
 write_spec(sm.output.chunk.rsplit("/", 1)[0], p.spec)
-log.info(f"{sm.wildcards.chunk}: {len(info['subsets'])} subsets")
+redrawn = [sid for sid, sub in info["subsets"].items() if sub["redraws"]]
+log.info(f"{sm.wildcards.chunk}: {len(info['subsets'])} subsets, redrawn for repeating an earlier one: "
+         f"{', '.join(redrawn) or 'none'}")
