@@ -60,14 +60,14 @@ rule figures:
             category="4. Attributions",
             labels={"figure": "histogram"},
         ),
-        helpful=report(
-            f"{D['figures']}/helpful.png",
+        top=report(
+            f"{D['figures']}/units_top.png",
             caption="../report/units.rst",
             category="4. Attributions",
             labels={"figure": GRID_LABELS[0]},
         ),
-        harmful=report(
-            f"{D['figures']}/harmful.png",
+        bottom=report(
+            f"{D['figures']}/units_bottom.png",
             caption="../report/units.rst",
             category="4. Attributions",
             labels={"figure": GRID_LABELS[1]},

@@ -204,7 +204,7 @@ def test_report_holds_every_item_with_captions_from_the_config(smoke_run, tmp_pa
                      "5. Counterfactual check"):
         assert category in text, category
     for name in ("summary.html", "table1.html", "budget.png", "base.png", "pruned.png", "unlearned.png",
-                 "retrained.png", "scatter.png", "helpful.png", "harmful.png", "histogram.png", "attributions.csv",
+                 "retrained.png", "scatter.png", "units_top.png", "units_bottom.png", "histogram.png", "attributions.csv",
                  "estimators.csv", "estimators.html", "counterfactual.csv", "counterfactual.png"):
         assert f'"filename": "{name}"' in text, name
     # Captions are rendered with this run's config (smoke: 3 baseline models, budgets 1-3, 16 images).

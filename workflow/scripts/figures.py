@@ -8,7 +8,7 @@ sm = snakemake  # noqa: F821
 log, _ = start(sm.log[0], 1, heavy=())
 o, p = sm.output, sm.params
 out = attribution_figures(sm.input.lds, sm.input.attributions, sm.input.data, p.unit, p.top_k, o.scatter, o.histogram,
-                          o.helpful, o.harmful, f"{p.unit} units", sm.input.get("reference"), p.kmeans, p.csv,
+                          o.top, o.bottom, f"{p.unit} units", sm.input.get("reference"), p.kmeans, p.csv,
                           p.level_identified)
 write_spec(o.scatter.rsplit("/", 1)[0], p.spec)
 log.info(f"figures in {o.scatter.rsplit('/', 1)[0]}; sign identified: {out['sign_identified']}; {out['grids']}")
