@@ -6,7 +6,7 @@ the app and opens one result; Chromium then renders that copy. Needs Debian's
 
 Usage: python docs/screenshot.py report.html OUT_DIR [NAME=CATEGORY:FILENAME ...]
 default shots: summary (1. Summary: summary.html), budget (2. Equal-compute comparison: budget.png)
-and helpful (4. Attributions: helpful.png).
+and units (4. Attributions: units_top.png, the top of the primary estimator's ranking).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 DEFAULT = ["summary=1. Summary:summary.html", "budget=2. Equal-compute comparison:budget.png",
-           "helpful=4. Attributions:helpful.png"]
+           "units=4. Attributions:units_top.png"]
 OPEN = """<script>(function go() {{
   // `app` is set only once React has rendered the App, after this script has run: poll for it
   if (typeof app === 'undefined' || !app) {{ return setTimeout(go, 50); }}

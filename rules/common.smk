@@ -12,6 +12,7 @@ if LIBDIR not in sys.path:
 from diffattr.atomic import read_json
 from diffattr.hashing import spec_hash
 from diffattr.config import ConfigError, validate_config
+from diffattr.estimators import LEVEL_BY_DESIGN
 from diffattr.plan import (
     UNLEARN_FAMILIES,
     all_chunks,

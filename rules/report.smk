@@ -32,6 +32,16 @@ rule samples:
         "../workflow/scripts/samples.py"
 
 
+# The two unit grids are "most helpful / most harmful" only when the primary estimator identifies
+# the level of its values; a datamodel on alpha-sized subsets ranks units relative to the average.
+LEVEL_IDENTIFIED = LEVEL_BY_DESIGN[config["datamodel"]["primary"]]
+GRID_LABELS = (
+    ("most helpful units", "most harmful units")
+    if LEVEL_IDENTIFIED
+    else ("highest-ranked units", "lowest-ranked units (relative to the average unit)")
+)
+
+
 rule figures:
     input:
         unpack(unit_inputs),
@@ -50,17 +60,17 @@ rule figures:
             category="4. Attributions",
             labels={"figure": "histogram"},
         ),
-        helpful=report(
-            f"{D['figures']}/helpful.png",
+        top=report(
+            f"{D['figures']}/units_top.png",
             caption="../report/units.rst",
             category="4. Attributions",
-            labels={"figure": "most helpful units"},
+            labels={"figure": GRID_LABELS[0]},
         ),
-        harmful=report(
-            f"{D['figures']}/harmful.png",
+        bottom=report(
+            f"{D['figures']}/units_bottom.png",
             caption="../report/units.rst",
             category="4. Attributions",
-            labels={"figure": "most harmful units"},
+            labels={"figure": GRID_LABELS[1]},
         ),
     log:
         f"{LOGS}/figures/{PLAN.hashes['figures']}.log",
@@ -77,6 +87,7 @@ rule figures:
         kmeans=config["attribution"]["kmeans"],
         csv=config["attribution"]["csv"],
         top_k=config["report"]["top_k"],
+        level_identified=LEVEL_IDENTIFIED,
     script:
         "../workflow/scripts/figures.py"
 

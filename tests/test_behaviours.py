@@ -40,6 +40,19 @@ def test_same_distribution_scores_near_perfect_and_shift_degrades():
     assert good["class_entropy"] == pytest.approx(np.log(10)) and good["class_share"] == pytest.approx(0.1)
 
 
+def test_precision_and_recall_are_not_swapped():
+    """Generated features covering only the centre of the real distribution (dropped modes): every
+    generated sample lies among real ones (precision high) but most real samples have no generated
+    neighbour (recall low). A shift of everything lowers both, so it cannot tell them apart;
+    swapped arguments (torch-fidelity changed their order in 0.4.0) flip this one."""
+    rng = np.random.default_rng(0)
+    ref = torch.from_numpy(rng.standard_normal((600, 8)))
+    centre = torch.from_numpy(0.5 * rng.standard_normal((600, 8)))
+    out = compute_metrics(["precision", "recall"], centre, one_hot_logits(np.arange(600) % 10), reference(ref), "3",
+                          seed=0)
+    assert out["precision"] > 0.9 and out["recall"] < 0.4
+
+
 def test_collapse_to_one_class_shows_in_share_entropy_and_isc():
     rng = np.random.default_rng(1)
     feats = torch.from_numpy(rng.standard_normal((200, 8)))

@@ -90,3 +90,63 @@ def test_table1_rows_and_speedup(tmp_path):
     with open(tmp_path / "t.csv", newline="") as fh:
         written = list(csv.DictReader(fh))
     assert [r["model"] for r in written] == ["original", "pruned + fine-tuned", "retrained", "unlearned"]
+
+
+def _draw(rng, n, noise, n_units=10, beta=np.linspace(-2, 2, 10)):
+    masks = np.array([rng.permutation(n_units) < n_units // 2 for _ in range(n)])
+    return masks, masks @ beta + noise * rng.standard_normal(n)
+
+
+FIT = {"estimator": "ridge", "alphas": [0.01, 0.1, 1.0, 10.0], "cv_folds": 5, "seed": 0}
+BOOT = {"n_bootstrap": 500, "ci_level": 0.95, "seed": 0}
+
+
+def test_budget_gap_is_paired_and_separates_what_overlapping_cis_cannot():
+    """Both methods are scored on the same noisy test models: their separate CIs overlap at some
+    budget where the paired CI of the gap still excludes 0."""
+    rng = np.random.default_rng(5)
+    unlearn, retrain, test = _draw(rng, 40, 0.1), _draw(rng, 8, 3.0), _draw(rng, 40, 2.0)
+    points = budget_curve([2, 4, 8], {"one_off_units": 1.0, "unlearn_units_per_model": 0.1}, unlearn, retrain, test,
+                          FIT, BOOT)
+    separated = []
+    for p in points:
+        u, r, g = p["unlearn"], p["retrain"], p["gap"]
+        assert g["gap"] == pytest.approx(u["lds"] - r["lds"]) and g["ci95"][0] <= g["gap"] <= g["ci95"][1]
+        overlap = u["ci95"][0] < r["ci95"][1] and r["ci95"][0] < u["ci95"][1]
+        if overlap and g["excludes_zero"]:
+            separated.append(p["budget"])
+    assert separated
+    # Identical predictors (the same models on both sides): the paired gap is exactly 0, CI [0, 0].
+    same = budget_curve([3], {"one_off_units": 0.0, "unlearn_units_per_model": 1.0}, retrain, retrain, test, FIT, BOOT)
+    assert same[0]["gap"] == {"gap": 0.0, "ci95": [0.0, 0.0], "excludes_zero": False}
+    # Where a method has no LDS there is no gap, and it says why.
+    none = budget_curve([1], {"one_off_units": 1.0, "unlearn_units_per_model": 0.1}, unlearn, retrain, test, FIT, BOOT)
+    assert none[0]["gap"]["gap"] is None and "no LDS" in none[0]["gap"]["why"]
+
+
+def test_summary_shows_the_paired_gap_ceiling_and_proxy_fidelity(tmp_path):
+    from diffattr.comparison import summary_html
+    from diffattr.figures import budget_figure
+
+    rng = np.random.default_rng(5)
+    unlearn, retrain, test = _draw(rng, 40, 0.1), _draw(rng, 8, 3.0), _draw(rng, 40, 2.0)
+    points = budget_curve([1, 4], {"one_off_units": 1.0, "unlearn_units_per_model": 0.1}, unlearn, retrain, test,
+                          FIT, BOOT)
+    budget_figure(points, tmp_path / "budget.png", "test")
+    assert (tmp_path / "budget.png").stat().st_size > 0
+    (tmp_path / "t1.csv").write_text("model,fid\noriginal,3.0\n")
+    costs = {"unit_seconds": 100.0, "unlearn_seconds_per_model": 10.0, "speedup": 10.0, "one_off_units": 1.0}
+    budget = {"points": points, "costs": costs, "all_models": {"retrain": points[1]["retrain"], "gap": points[1]["gap"]}}
+    lds_res = {"estimator": "ridge", "behaviour": "fid", "lds": 0.7, "ci95": [0.5, 0.8], "n_train_models": 40,
+               "n_test_models": 40, "proxy_fidelity": {"spearman": 0.81, "spearman_ci95": [0.6, 0.9], "pearson": 0.85,
+                                                       "pearson_ci95": [0.7, 0.95], "n_subsets": 8}}
+    summary_html(lds_res, budget, tmp_path / "t1.csv", "run test", tmp_path / "s.html")
+    page = (tmp_path / "s.html").read_text()
+    gap = points[1]["gap"]
+    assert f"{gap['gap']:+.3f} [{gap['ci95'][0]:+.3f}, {gap['ci95'][1]:+.3f}] (unlearning better)" in page
+    assert "n/a (a method has no LDS at this budget)" in page  # budget 1: unlearning affords nothing
+    assert "LDS ceiling</b> (training noise): LDS ceiling not computed" in page
+    assert "Spearman 0.810 [0.600, 0.900], Pearson 0.850 [0.700, 0.950] over 8 subsets" in page
+    ceiling = {"spearman": 0.64, "ci95": [0.4, 0.8], "n_subsets": 10, "bound": 0.8}
+    summary_html({**lds_res, "ceiling": ceiling}, budget, tmp_path / "t1.csv", "run test", tmp_path / "s.html")
+    assert "agree at Spearman 0.640 [0.400, 0.800] over 10 subsets" in (tmp_path / "s.html").read_text()

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from diffattr.datamodel import fit_datamodel, helpfulness, ranks
-from diffattr.lds import bootstrap_ci, lds, paired_gap_ci
+from diffattr.datamodel import choose_alpha, fit_datamodel, helpfulness, ranks
+from diffattr.lds import bootstrap_ci, lds, lds_ceiling, paired_gap_ci, proxy_fidelity
 
 
 def _planted(n_models=60, n_units=10, noise=0.1, seed=0):
@@ -25,11 +25,28 @@ def test_datamodel_recovers_planted_coefficients(estimator):
     assert lds(dm.predict(test_masks), 3.0 + test_masks @ beta) > 0.95
 
 
-def test_datamodel_cv_prefers_regularisation_on_pure_noise():
-    rng = np.random.default_rng(0)
-    masks = rng.random((40, 10)) < 0.5
-    dm = fit_datamodel(masks, rng.normal(size=40), "ridge", [1e-3, 1e3], 5, 0)
-    assert dm.cv_spearman < 0.5
+def test_datamodel_cv_prefers_regularisation_on_pure_noise_and_not_on_a_clean_signal():
+    """On alpha-sized masks (the train family's design): with no signal the most regularised alpha,
+    with a clean planted signal the least. Spearman ignores the predictions' scale, so the plain
+    CV maximum picked the small alpha on noise in 17 of these 20 draws."""
+    noise_alpha, signal_alpha = [], []
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        masks = np.array([rng.permutation(10) < 5 for _ in range(40)])
+        noise = fit_datamodel(masks, rng.normal(size=40), "ridge", [1e-3, 1e3], 5, 0)
+        noise_alpha.append(noise.alpha)
+        beta = rng.normal(size=10)
+        clean = fit_datamodel(masks, masks @ beta + 0.05 * rng.normal(size=40), "ridge", [1e-3, 1e3], 5, 0)
+        signal_alpha.append(clean.alpha)
+        assert clean.cv_signal and clean.cv_spearman > 0.9
+    assert noise_alpha.count(1e3) >= 16
+    assert signal_alpha == [1e-3] * 20
+
+
+def test_choose_alpha_takes_the_largest_without_evidence_of_signal():
+    assert choose_alpha([0.9, 0.5], [0.05, 0.05], [0.1, 10.0]) == (0.1, True)
+    assert choose_alpha([0.15, 0.1], [0.2, 0.2], [0.1, 10.0]) == (10.0, False)  # best within 1 SE of 0
+    assert choose_alpha([-0.3, -0.1], [0.1, 0.1], [0.1, 10.0]) == (10.0, False)
 
 
 def test_helpfulness_sign_and_ranks():
@@ -103,3 +120,38 @@ def test_lds_json_reports_how_the_subsets_were_drawn(tmp_path):
                                       "estimators": {"ridge": {"coefficients": coefficients, "intercept": 0.0}}})
     evaluate_lds(tmp_path / "dm.json", tmp_path / "m.h5", 50, 0.95, 0, tmp_path / "lds.json")
     assert read_json(tmp_path / "lds.json")["subsets"] == report
+
+
+def test_proxy_fidelity_ranks_and_scales():
+    rng = np.random.default_rng(0)
+    unlearned = rng.normal(30, 8, size=12)
+    same = proxy_fidelity(unlearned, 2 * unlearned + 5, 500, 0.95, 0)
+    assert same["spearman"] == pytest.approx(1) and same["pearson"] == pytest.approx(1)
+    assert same["spearman_ci95"] == pytest.approx([1, 1]) and same["n_subsets"] == 12
+    # A monotone but curved relation ranks subsets alike (Spearman 1) while Pearson falls below 1.
+    curved = proxy_fidelity(unlearned, np.exp(unlearned / 4), 500, 0.95, 0)
+    assert curved["spearman"] == pytest.approx(1) and curved["pearson"] < 0.95
+    # Unrelated behaviours: the CI holds 0 and brackets the estimate.
+    none = proxy_fidelity(unlearned, rng.normal(size=12), 500, 0.95, 0)
+    lo, hi = none["spearman_ci95"]
+    assert lo < 0 < hi and lo <= none["spearman"] <= hi
+    few = proxy_fidelity(unlearned[:2], unlearned[:2], 100, 0.95, 0)
+    assert few["spearman"] is None and "need at least 3" in few["why"]
+    with pytest.raises(ValueError, match="3 unlearned against 2 retrained"):
+        proxy_fidelity(unlearned[:3], unlearned[:2], 100, 0.95, 0)
+
+
+def test_lds_ceiling_is_the_agreement_of_two_retrainings():
+    rng = np.random.default_rng(1)
+    expected = rng.normal(size=60)  # what an infinitely repeated retraining would give
+    first, second = expected + 0.5 * rng.normal(size=60), expected + 0.5 * rng.normal(size=60)
+    c = lds_ceiling(first, second, 500, 0.95, 0)
+    assert c["spearman"] == pytest.approx(lds(first, second)) and c["n_subsets"] == 60
+    assert c["ci95"][0] < c["spearman"] < c["ci95"][1]
+    # A predictor free of retraining noise (the expected behaviour itself) beats the agreement of two
+    # retrainings; the bound (its square root) is what such a predictor can reach.
+    assert lds(expected, first) > c["spearman"] and c["bound"] == pytest.approx(np.sqrt(c["spearman"]))
+    assert abs(lds(expected, first) - c["bound"]) < 0.05
+    identical = lds_ceiling(first, first, 100, 0.95, 0)
+    assert identical["spearman"] == pytest.approx(1) and identical["ci95"] == pytest.approx([1, 1])
+    assert lds_ceiling(first[:2], second[:2], 100, 0.95, 0)["spearman"] is None

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from diffattr.counterfactual import removal_count, removal_id, removal_plan
-from diffattr.estimators import banzhaf_msr, fit_estimator, kernel_shap, leave_one_out
+from diffattr.datamodel import harmful_units, helpfulness, level_identified, relative_scores, spearman, unit_grids
+from diffattr.estimators import LEVEL_BY_DESIGN, banzhaf_msr, fit_estimator, kernel_shap, leave_one_out
 from diffattr.matrix import Matrix
 from diffattr.subsets import csv_units, draw_subset, kmeans_units, mask_of, shapley_kernel_sizes
 
@@ -23,7 +24,7 @@ def game(mask: np.ndarray) -> float:
     return 10.0 + float(mask @ BETA) + GAMMA * float(mask[0] and mask[1])
 
 
-def exact_shapley() -> np.ndarray:
+def exact_shapley(v=game) -> np.ndarray:
     phi = np.zeros(N)
     for i in range(N):
         others = [j for j in range(N) if j != i]
@@ -33,7 +34,7 @@ def exact_shapley() -> np.ndarray:
                 w = factorial(len(S)) * factorial(N - len(S) - 1) / factorial(N)
                 m_i = m.copy()
                 m_i[i] = True
-                phi[i] += w * (game(m_i) - game(m))
+                phi[i] += w * (v(m_i) - v(m))
     return phi
 
 
@@ -115,9 +116,41 @@ def test_leave_one_out_is_exact_and_needs_every_unit():
         leave_one_out(masks[1:], y[1:], full)
 
 
+DELTA = 6.0  # a three-way interaction of units 0, 1 and 2
+
+
+def game3(mask: np.ndarray) -> float:
+    """Not additive: the three-way term splits differently under each estimator (Shapley DELTA/3 to
+    each partner, Banzhaf DELTA/4, leave-one-out all of it), so they cannot agree by accident."""
+    return game(mask) + DELTA * float(mask[0] and mask[1] and mask[2])
+
+
+def all_masks(sizes=range(N + 1)) -> np.ndarray:
+    return np.array([mask_of(np.array(S, dtype=int), N) for r in sizes for S in itertools.combinations(range(N), r)])
+
+
+def exact_values(v) -> dict[str, np.ndarray]:
+    """Each estimator's own population value, by enumeration."""
+    every = all_masks()
+    values = np.array([v(m) for m in every])
+    # Banzhaf by maximum sample reuse on uniform subsets, the empty and the full set redrawn.
+    proper = (every.sum(1) > 0) & (every.sum(1) < N)
+    banzhaf = np.array([values[proper & every[:, i]].mean() - values[proper & ~every[:, i]].mean() for i in range(N)])
+    full = v(np.ones(N, bool))
+    loo = np.array([full - v(~np.eye(N, dtype=bool)[i]) for i in range(N)])
+    # The datamodel: least squares over every alpha-sized subset; only differences between units
+    # are identified there, so its value is centred.
+    half = all_masks([N // 2])
+    X = np.c_[np.ones(len(half)), half]
+    ols = np.linalg.lstsq(X, [v(m) for m in half], rcond=None)[0][1:]
+    return {"shapley": exact_shapley(v), "banzhaf": banzhaf, "loo": loo, "ridge": ols - ols.mean()}
+
+
 def test_fit_estimator_uses_each_family_of_the_matrix():
-    fams = {"train": masks_of("train", 30), "uniform": masks_of("uniform", 200), "kernel": masks_of("kernel", 300),
-            "loo": np.array([mask_of(draw_subset(N, 0.5, 0, "loo", i), N) for i in range(N)]),
+    """On a non-additive game each estimator lands on its own exact value, computed by enumeration,
+    which it reaches only from its own family of the matrix."""
+    fams = {"train": np.repeat(all_masks([N // 2]), 3, axis=0), "uniform": masks_of("uniform", 4000),
+            "kernel": masks_of("kernel", 16000), "loo": np.array([mask_of(draw_subset(N, 0.5, 0, "loo", i), N) for i in range(N)]),
             "full": np.ones((1, N), bool), "test": masks_of("test", 5)}
     masks, sids, source = [], [], []
     for fam, ms in fams.items():
@@ -129,15 +162,22 @@ def test_fit_estimator_uses_each_family_of_the_matrix():
     sids.append("empty")
     source.append("init")
     masks = np.array(masks)
-    y = (10.0 + masks @ BETA)[:, None]  # additive: every estimator's values are BETA
+    y = np.array([game3(m) for m in masks])[:, None]
     m = Matrix(masks, y, ["fid"], [f"u{i}" for i in range(N)], sids, source, np.zeros(len(sids)))
     assert m.families("unlearn") == ["full", "kernel", "loo", "train", "uniform"]
-    for name, n_models in (("ridge", 30), ("banzhaf", 200), ("shapley", 300), ("loo", N)):
-        att = fit_estimator(m, "fid", name, [1e-3, 1e-2, 0.1], 3, 0)
-        assert att.n_models == n_models
-        assert np.corrcoef(att.coef, BETA)[0, 1] > 0.9
-    shap = fit_estimator(m, "fid", "shapley", [0.1], 3, 0)
-    assert shap.info["v_empty"] == pytest.approx(10.0) and shap.info["v_full"] == pytest.approx(10.0 + BETA.sum())
+    exact = exact_values(game3)
+    # The values differ between estimators by far more than the tolerance below.
+    for a, b in itertools.combinations(["shapley", "banzhaf", "loo"], 2):
+        assert np.abs(exact[a] - exact[b]).max() > 0.45, (a, b)
+    fitted = {name: fit_estimator(m, "fid", name, [1e-6], 3, 0) for name in ("ridge", "banzhaf", "shapley", "loo")}
+    assert {n: a.n_models for n, a in fitted.items()} == {"ridge": 60, "banzhaf": 4000, "shapley": 16000, "loo": N}
+    assert np.abs(fitted["shapley"].coef - exact["shapley"]).max() < 0.15
+    assert np.abs(fitted["banzhaf"].coef - exact["banzhaf"]).max() < 0.15
+    assert fitted["loo"].coef == pytest.approx(exact["loo"])
+    ridge = fitted["ridge"].coef
+    assert ridge - ridge.mean() == pytest.approx(exact["ridge"], abs=1e-3)
+    shap = fitted["shapley"]
+    assert shap.info["v_empty"] == pytest.approx(10.0) and shap.info["v_full"] == pytest.approx(game3(np.ones(N, bool)))
 
 
 def test_kmeans_units_cover_every_sample_once():
@@ -182,3 +222,208 @@ def test_removal_plan_takes_the_most_helpful_units_and_shares_equal_sets():
     assert [r["id"] for r in again["removals"] if r["kind"] == "random"] == [r["id"] for r in randoms]
     with pytest.raises(ValueError, match="counterfactual.fractions"):
         removal_count(0.99, 10)
+
+
+# --- Whether a fit identifies the sign of a unit's effect -------------------------------------------
+
+UNITS = 10
+ALL_NEGATIVE = -np.linspace(1.0, 3.0, UNITS)  # every unit lowers FID when included: every unit helps
+ONE_POSITIVE = ALL_NEGATIVE.copy()
+ONE_POSITIVE[3] = 2.0  # ... but unit 3 raises FID: the one truly harmful unit
+
+
+def planted_matrix(beta: np.ndarray, seed: int = 0, n_test: int = 5) -> Matrix:
+    """FID-like behaviours of an additive game: 60 alpha-sized (train) subsets, 1,000 uniform ones,
+    n_test retrained test subsets; unit ids as class units name them."""
+    rng = np.random.default_rng(seed)
+    fams = {"train": np.array([mask_of(draw_subset(UNITS, 0.5, seed, "train", i), UNITS) for i in range(60)]),
+            "uniform": np.array([mask_of(draw_subset(UNITS, 0.5, seed, "uniform", i), UNITS) for i in range(1000)]),
+            "test": np.array([mask_of(draw_subset(UNITS, 0.5, seed, "test", i), UNITS) for i in range(n_test)])}
+    masks = np.concatenate(list(fams.values()))
+    sids = [f"{fam}-{i:04d}" for fam, ms in fams.items() for i in range(len(ms))]
+    source = ["retrain" if s.startswith("test") else "unlearn" for s in sids]
+    y = 60.0 + masks @ beta + 0.3 * rng.normal(size=len(masks))
+    return Matrix(masks, y[:, None], ["fid"], [f"class-{d}" for d in range(UNITS)], sids, source,
+                  np.ones(len(sids)), {"alpha": 0.5, "unit": "class"})
+
+
+def test_level_is_identified_only_where_subset_sizes_vary_and_by_design():
+    m = planted_matrix(ALL_NEGATIVE)
+    assert not level_identified(m.masks[m.rows("unlearn", "train")])
+    assert level_identified(m.masks[m.rows("unlearn", "uniform")])
+    # The report's labels (fixed at parse time) assume the same as the fitted masks show.
+    for name in ("ridge", "lasso", "banzhaf"):
+        att = fit_estimator(m, "fid", name, [1e-3, 1e-2, 0.1], 3, 0)
+        assert att.level_identified == LEVEL_BY_DESIGN[name], name
+    # Banzhaf by maximum sample reuse on equal-sized subsets sums to about 0 as well (exactly, with
+    # balanced draws), whatever the true total (-20 here): not identified there.
+    train = m.rows("unlearn", "train")
+    on_train = banzhaf_msr(m.masks[train], m.behaviour("fid")[train])
+    assert not on_train.level_identified and abs(on_train.coef.sum()) < 0.5
+
+
+def test_all_negative_effects_no_unit_is_called_harmful():
+    m = planted_matrix(ALL_NEGATIVE)
+    ridge = fit_estimator(m, "fid", "ridge", [1e-3, 1e-2, 0.1], 3, 0)
+    score = helpfulness(ridge.coef, lower_is_better=True)
+    # The artefact: ridge on alpha-sized subsets returns coefficients summing to 0, so about half the
+    # units get a negative score although every unit helps; the ranking is still right.
+    assert ridge.coef.sum() == pytest.approx(0, abs=1e-6) and (score < 0).sum() >= 3
+    assert spearman(score, -ALL_NEGATIVE) > 0.95
+    assert harmful_units(score, ridge.level_identified) == []
+    grids = unit_grids(score, ridge.level_identified, 4)
+    assert grids["top"][0] == "highest-ranked" and "not harmful" in grids["bottom"][0]
+    assert relative_scores(score) == pytest.approx(score - score.mean())
+    # Banzhaf on uniform subsets identifies the level: every unit helps, none is harmful.
+    banzhaf = fit_estimator(m, "fid", "banzhaf", [0.1], 3, 0)
+    b_score = helpfulness(banzhaf.coef, lower_is_better=True)
+    assert banzhaf.level_identified and (b_score > 0).all()
+    assert harmful_units(b_score, True) == [] and unit_grids(b_score, True, 4)["bottom"] == ("most harmful", [])
+
+
+def test_one_truly_harmful_unit_is_the_only_one_called_harmful():
+    m = planted_matrix(ONE_POSITIVE)
+    banzhaf = fit_estimator(m, "fid", "banzhaf", [0.1], 3, 0)
+    b_score = helpfulness(banzhaf.coef, lower_is_better=True)
+    assert harmful_units(b_score, banzhaf.level_identified) == [3]
+    assert unit_grids(b_score, True, 4)["bottom"] == ("most harmful", [3])
+    ridge = fit_estimator(m, "fid", "ridge", [1e-3, 1e-2, 0.1], 3, 0)
+    r_score = helpfulness(ridge.coef, lower_is_better=True)
+    # The datamodel ranks unit 3 last but cannot say it harms: still nothing called harmful.
+    assert int(np.argmin(r_score)) == 3 and harmful_units(r_score, ridge.level_identified) == []
+
+
+def _figure_titles(tmp_path, m: Matrix, primary: str) -> list[tuple[str, list[str]]]:
+    """Fit through fit_all and draw the report's unit grids; the grids' titles and unit ids."""
+    import json
+    from unittest import mock
+
+    from diffattr.analysis import fit_all
+    from diffattr.comparison import attribution_figures
+    from diffattr.matrix import write_matrix
+    from diffattr.pipeline import make_data
+
+    if not (tmp_path / "data.npz").exists():
+        make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")
+    write_matrix(tmp_path / "matrix.h5", m)
+    cfg = {"alphas": [1e-3, 1e-2, 0.1], "cv_folds": 3, "seed": 0}
+    fit_all(tmp_path / "matrix.h5", "fid", ["ridge", "banzhaf"], primary, cfg, True, tmp_path / "att.csv",
+            tmp_path / "dm.json", tmp_path / "dm.h5")
+    (tmp_path / "lds.json").write_text(json.dumps({
+        "estimator": primary, "behaviour": "fid", "lds": 0.5, "n_test_models": 5, "actual": [1, 2, 3, 4, 5],
+        "estimators": {primary: {"predicted": [1, 2, 3, 5, 4]}}}))
+    drawn = []
+    with mock.patch("diffattr.figures.unit_rows_figure", lambda rows, out, title: drawn.append((title, [r[0] for r in rows]))):
+        attribution_figures(tmp_path / "lds.json", tmp_path / "att.csv", tmp_path / "data.npz", "class", 4,
+                            tmp_path / "s.png", tmp_path / "h.png", tmp_path / "top.png", tmp_path / "bottom.png", "test")
+    return drawn
+
+
+def _calls_harmful(title: str) -> bool:
+    return "harmful" in title.replace("not harmful", "")
+
+
+def test_report_grids_call_no_unit_harmful_from_an_unidentified_fit(tmp_path):
+    drawn = _figure_titles(tmp_path, planted_matrix(ALL_NEGATIVE), "ridge")
+    assert len(drawn) == 2 and not any(_calls_harmful(title) for title, _ in drawn), drawn
+    assert all(units for _, units in drawn)  # both grids still show the top and the bottom of the ranking
+    # With an estimator that identifies the level, the harmful grid holds exactly the harmful units.
+    drawn = dict(_figure_titles(tmp_path, planted_matrix(ONE_POSITIVE), "banzhaf"))
+    harmful = [units for title, units in drawn.items() if _calls_harmful(title)]
+    assert harmful == [["class-3"]]
+
+
+
+# --- The estimator table: gaps to the primary estimator ---------------------------------------------
+
+def test_estimator_table_reports_gaps_to_the_primary_not_to_the_best(tmp_path):
+    import csv
+
+    from diffattr.analysis import estimator_table
+    from diffattr.matrix import write_matrix
+
+    m = planted_matrix(ONE_POSITIVE, n_test=20)
+    rng = np.random.default_rng(1)
+    m.behaviours[m.rows("unlearn", "train"), 0] += rng.normal(0, 6, 60)  # the datamodel's models are noisy
+    m.behaviours[m.rows("retrain"), 0] += rng.normal(0, 2, 20)
+    write_matrix(tmp_path / "m.h5", m)
+    cfg = {"alphas": [1e-3, 0.1, 10.0], "cv_folds": 3, "seed": 0}
+
+    def table(primary):
+        out = estimator_table(tmp_path / "m.h5", ["ridge", "banzhaf"], primary, cfg, 500, 0.95, 0,
+                              tmp_path / f"{primary}.csv", tmp_path / f"{primary}.json")
+        return out, {r["estimator"]: r for r in out["rows"]}
+
+    out, rows = table("ridge")
+    assert rows["ridge"]["lds"] < rows["banzhaf"]["lds"]  # the primary is not the best here...
+    assert rows["ridge"]["gap_to_primary"] == 0 and np.isnan(rows["ridge"]["gap_ci_low"])  # ...and stays the reference
+    gap = rows["banzhaf"]["gap_to_primary"]
+    assert gap == pytest.approx(rows["banzhaf"]["lds"] - rows["ridge"]["lds"]) and gap > 0
+    assert rows["banzhaf"]["gap_ci_low"] <= gap <= rows["banzhaf"]["gap_ci_high"]
+    assert rows["banzhaf"]["highest_lds"] and not rows["ridge"]["highest_lds"]
+    assert [n["highest"] for n in out["notes"]] == ["banzhaf"] and "gap_to_primary = " in out["gap_convention"]
+    assert rows["ridge"]["ceiling"] is None  # no second retraining given: not computed
+    with open(tmp_path / "ridge.csv", newline="") as fh:
+        written = list(csv.DictReader(fh))
+    assert {r["primary"] for r in written} == {"ridge"} and [r["highest_lds"] for r in written] == ["0", "1"]
+    assert [r["gap_ci_low"] == "" for r in written] == [True, False] and written[0]["ceiling"] == ""
+    # Another primary moves the reference, not the LDS.
+    _, rows_b = table("banzhaf")
+    assert rows_b["ridge"]["gap_to_primary"] == pytest.approx(-gap) and rows_b["banzhaf"]["gap_to_primary"] == 0
+    with pytest.raises(ValueError, match="datamodel.primary: 'loo' is not one of"):
+        estimator_table(tmp_path / "m.h5", ["ridge", "banzhaf"], "loo", cfg, 10, 0.95, 0, tmp_path / "x.csv",
+                        tmp_path / "x.json")
+
+
+def test_the_highest_lds_is_called_better_only_when_its_paired_ci_excludes_zero():
+    from diffattr.analysis import highest_note
+
+    res = {"ridge": {"lds": 0.6}, "banzhaf": {"lds": 0.7}, "loo": {"lds": float("nan")}}
+    gaps = {"ridge": {"gap": 0.0, "ci": (float("nan"), float("nan"))}, "banzhaf": {"gap": 0.1, "ci": (-0.1, 0.3)},
+            "loo": {"gap": float("nan"), "ci": (float("nan"), float("nan"))}}
+    note = highest_note("fid", 0.5, "ridge", res, gaps)
+    assert note["highest"] == "banzhaf" and not note["better_than_primary"]
+    assert "not distinguishable" in note["text"] and "better" not in note["text"]
+    gaps["banzhaf"]["ci"] = (0.02, 0.3)
+    note = highest_note("fid", 0.5, "ridge", res, gaps)
+    assert note["better_than_primary"] and "better than the primary" in note["text"]
+    res["ridge"]["lds"] = 0.8
+    note = highest_note("fid", 0.5, "ridge", res, gaps)
+    assert note["highest"] == "ridge" and not note["better_than_primary"]
+
+
+def test_lds_json_has_the_proxy_fidelity_and_a_ceiling_beside_every_lds(tmp_path):
+    import json
+
+    from diffattr.analysis import evaluate_lds, fit_all, metrics_by_subset
+    from diffattr.matrix import write_matrix
+
+    m = planted_matrix(ALL_NEGATIVE, n_test=12)
+    write_matrix(tmp_path / "m.h5", m)
+    cfg = {"alphas": [1e-3, 0.1], "cv_folds": 3, "seed": 0}
+    fit_all(tmp_path / "m.h5", "fid", ["ridge", "banzhaf"], "ridge", cfg, True, tmp_path / "a.csv", tmp_path / "dm.json",
+            tmp_path / "dm.h5")
+    y = m.behaviour("fid")
+    # Retrained baseline models of train-0000..0007 (a behaviour JSON each, named by subset id), an
+    # increasing but curved function of the unlearned ones: the ranking is kept, the scale is not.
+    for i in range(8):
+        sid = f"train-{i:04d}"
+        (tmp_path / f"{sid}.json").write_text(json.dumps({"metrics": {"fid": float(np.exp(y[m.subset_ids.index(sid)] / 10))}}))
+    baseline = metrics_by_subset(sorted(tmp_path.glob("train-*.json")))
+    out = evaluate_lds(tmp_path / "dm.json", tmp_path / "dm.h5", 200, 0.95, 0, tmp_path / "lds.json", baseline)
+    fidelity = out["proxy_fidelity"]
+    assert fidelity["subsets"] == [f"train-{i:04d}" for i in range(8)] and fidelity["spearman"] == pytest.approx(1)
+    assert fidelity["pearson"] < 1 and fidelity["spearman_ci95"] == pytest.approx([1, 1])
+    assert out["ceiling"] == {"spearman": None, "why": "not computed: no second retraining of the test subsets"}
+    assert out["estimators"]["ridge"]["ceiling"] is None
+    # A second retraining of 10 of the 12 test subsets: the ceiling stands beside every estimator's LDS.
+    rng = np.random.default_rng(0)
+    test = m.rows("retrain")
+    second = {m.subset_ids[i]: {"fid": float(y[i] + rng.normal(0, 1))} for i in test[:10]}
+    out = evaluate_lds(tmp_path / "dm.json", tmp_path / "dm.h5", 200, 0.95, 0, tmp_path / "lds.json", baseline, second)
+    assert out["ceiling"]["n_subsets"] == 10 and out["ceiling"]["subsets"] == [m.subset_ids[i] for i in test[:10]]
+    expected = spearman(y[test[:10]], np.array([second[m.subset_ids[i]]["fid"] for i in test[:10]]))
+    assert out["ceiling"]["spearman"] == pytest.approx(expected)
+    for name in ("ridge", "banzhaf"):
+        assert out["estimators"][name]["ceiling"]["spearman"] == pytest.approx(expected)
+    assert json.loads((tmp_path / "lds.json").read_text())["ceiling"]["spearman"] == pytest.approx(expected)

@@ -54,6 +54,8 @@ DOWNSTREAM_OF_UNLEARN = {"unlearn", "behaviour_unlearn", "pairs", "samples_unlea
         # The floor's second retraining depends on its own seed, not on retrain.seed.
         (lambda c: c["table1"].update(floor_seed=5), {"retrain_floor", "pairs", "table1", "summary"}),
         (lambda c: c["budget"].update(grid=[1, 5]), {"budget", "summary"}),
+        # The baseline's retrained models also give the LDS stage's proxy fidelity.
+        (lambda c: c["baseline"].update(n_models=4), {"lds", "budget", "table1", "figures", "summary"}),
         (lambda c: c["report"].update(n_images=9),
          {"samples_train_base", "samples_prune", "samples_unlearn", "samples_retrain"}),
         (lambda c: c["classifier"].update(epochs=3),

@@ -22,6 +22,11 @@ def weights(tmp_path_factory):
     with mock.patch.object(m.FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd, *a, **k: None), \
             mock.patch.object(m.torch, "load", lambda *a, **k: {}):
         net = m.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path="unused")
+    # He-initialised convolutions keep the activations' scale through the ~100 layers; PyTorch's
+    # default init shrinks it to ~1e-12, where every FID is 0 and no test of it can fail.
+    for module in net.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
     torch.save(net.state_dict(), path)
     return path
 
@@ -47,6 +52,22 @@ def test_inception_features_logits_and_domain_classes(weights, classifier):
     # Without Inception the classifier gives the features and there are no separate class logits.
     f2, l2, c2 = extract(make_extractor(classifier), images)
     assert f2.shape[1] == 64 and l2.shape == (6, 3) and c2 is None
+
+
+def test_inception_fid_orders_image_sets_by_their_distance(weights, classifier):
+    """FID against one set's statistics: 0 for the set itself, small for a slightly perturbed copy,
+    large for a set of a different kind (flat colours). Fails where the features do not depend on
+    the images or FID is taken of a set against itself."""
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8, generator=g)
+    near = (images.int() + torch.randint(-8, 9, images.shape, generator=g)).clamp(0, 255).to(torch.uint8)
+    flat = torch.randint(0, 256, (6, 3, 1, 1), dtype=torch.uint8, generator=g).expand(6, 3, 32, 32).contiguous()
+    extractor = make_extractor(classifier, weights)
+    feats = {name: extract(extractor, x) for name, x in (("same", images), ("near", near), ("flat", flat))}
+    ref = {"features": feats["same"][0].numpy(), "class_names": ["a", "b", "c"], **feature_statistics(feats["same"][0])}
+    fid = {name: compute_metrics(["fid"], f, logits, ref, "b", seed=0, class_logits=cls)["fid"]
+           for name, (f, logits, cls) in feats.items()}
+    assert abs(fid["same"]) < 1e-4 < fid["near"] and fid["flat"] > 100 * fid["near"], fid
 
 
 def test_missing_or_wrong_weights_name_the_key(tmp_path, classifier):

@@ -6,6 +6,9 @@ import json
 import h5py
 import pytest
 import yaml
+from scipy.stats import spearmanr
+
+from diffattr.matrix import read_matrix
 
 from conftest import SMOKE, planned_jobs, snakemake
 
@@ -25,10 +28,16 @@ def test_smoke_run_writes_every_final_output(smoke_run):
         assert key in lds
     assert lds["n_train_models"] == n_train and lds["n_test_models"] == n_test
     assert lds["behaviour"] == "fid" and lds["estimator"] == "ridge"
-    assert -1 <= lds["ci95"][0] <= lds["ci95"][1] <= 1
+    assert lds["ci95"][0] <= lds["ci95"][1]
     rows = list(csv.DictReader((run / "attributions.csv").open()))
     assert len(rows) == 10 and sorted(int(r["rank"]) for r in rows) == list(range(1, 11))
     assert {r["unit_id"] for r in rows} == {f"class-{d}" for d in range(10)}
+    # Ridge on alpha-sized subsets does not identify the level: flagged, scores given relative to the mean.
+    assert {r["sign_identified"] for r in rows} == {"0"}
+    assert abs(sum(float(r["relative_score"]) for r in rows)) < 1e-3
+    # Proxy fidelity on the 3 baseline subsets; no second retraining of the test subsets, so no ceiling.
+    assert lds["proxy_fidelity"]["subsets"] == ["train-0000", "train-0001", "train-0002"]
+    assert lds["ceiling"]["spearman"] is None and "not computed" in lds["ceiling"]["why"]
     n_uniform, n_kernel = smoke["subsets"]["n_uniform"], smoke["subsets"]["n_kernel"]
     with h5py.File(run / "matrix.h5") as f:
         sids = [s.decode() for s in f["subset_ids"][()]]
@@ -54,7 +63,13 @@ def test_smoke_run_writes_every_final_output(smoke_run):
         assert (f["train_seconds"][()][trained] > 0).all()
         for name in ESTIMATORS:
             assert f[f"attributions/{name}/score"].shape == (10,)
+        # The LDS is the Spearman of the stored attributions' predictions on the retrained test rows.
+        test_rows = [i for i, (fam, src) in enumerate(zip(family, sources)) if fam == "test" and src == "retrain"]
+        pred = f["attributions/ridge/intercept"][()] + masks[test_rows].astype(float) @ f["attributions/ridge/coefficient"][()]
         assert "torch" in f.attrs["package_versions"]
+    assert pred == pytest.approx(lds["estimators"]["ridge"]["predicted"])
+    assert read_matrix(run / "matrix.h5").behaviour("fid")[test_rows] == pytest.approx(lds["actual"])
+    assert lds["lds"] == pytest.approx(spearmanr(pred, lds["actual"]).statistic)
     manifest = json.loads((run / "manifest.json").read_text())
     for stage, path in manifest["stores"].items():
         assert (smoke_run / path / "spec.json").exists(), stage
@@ -180,6 +195,11 @@ def test_budget_and_table1_in_the_run_view(smoke_run):
     assert costs["one_off_units"] > 0 and set(costs["one_off_seconds"]) == {"train_base", "prune_finetune"}
     for p in budget["points"]:  # retraining affords floor(budget) models; never more than exist
         assert p["retrain"]["models"] == min(int(p["budget"]), 3)
+        if p["unlearn"]["lds"] is not None and p["retrain"]["lds"] is not None:  # the paired gap
+            assert p["gap"]["gap"] == pytest.approx(p["unlearn"]["lds"] - p["retrain"]["lds"])
+            assert p["gap"]["ci95"][0] <= p["gap"]["ci95"][1]
+        else:
+            assert p["gap"]["gap"] is None
     with open(run / "table1.csv", newline="") as fh:
         rows = {r["model"]: r for r in csv.DictReader(fh)}
     assert set(rows) == {"original", "pruned + fine-tuned", "retrained", "unlearned"}
@@ -195,13 +215,15 @@ def test_report_holds_every_item_with_captions_from_the_config(smoke_run, tmp_pa
                      "5. Counterfactual check"):
         assert category in text, category
     for name in ("summary.html", "table1.html", "budget.png", "base.png", "pruned.png", "unlearned.png",
-                 "retrained.png", "scatter.png", "helpful.png", "harmful.png", "histogram.png", "attributions.csv",
+                 "retrained.png", "scatter.png", "units_top.png", "units_bottom.png", "histogram.png", "attributions.csv",
                  "estimators.csv", "estimators.html", "counterfactual.csv", "counterfactual.png"):
         assert f'"filename": "{name}"' in text, name
     # Captions are rendered with this run's config (smoke: 3 baseline models, budgets 1-3, 16 images).
     assert "the retrained (3 baseline models" in text
     assert "At each budget of [1, 2, 3]" in text
     assert "16 samples of the <strong>unlearned</strong> model" in text
+    # The primary (ridge) does not identify the level: the unit grids are ranks, nothing "most harmful".
+    assert "highest-ranked units" in text and "most harmful units" not in text
 
 
 def test_estimator_table_covers_every_estimator_behaviour_and_test_set(smoke_run):
@@ -211,22 +233,34 @@ def test_estimator_table_covers_every_estimator_behaviour_and_test_set(smoke_run
     assert keys == {(e, b, a) for e in ESTIMATORS for b in smoke["behaviour"]["metrics"] for a in ("0.5", "0.25")}
     fit = {r["estimator"]: int(r["n_fit_models"]) for r in rows}
     assert fit == {"ridge": 6, "lasso": 6, "banzhaf": 6, "shapley": 6, "loo": 10}
-    for r in rows:
-        if r["lds"] != "nan":
-            assert -1 <= float(r["lds"]) <= 1 and float(r["ci_low"]) <= float(r["ci_high"])
-    for key in {(r["behaviour"], r["alpha"]) for r in rows}:
-        group = [r for r in rows if (r["behaviour"], r["alpha"]) == key and r["lds"] != "nan"]
-        if not group:
-            continue
-        best = max(float(r["lds"]) for r in group)
-        for r in group:  # the winner's gap is 0 with no CI; every other gap is its LDS distance
-            assert float(r["gap_to_winner"]) == pytest.approx(best - float(r["lds"]), abs=2e-3)
-        winners = [r for r in group if r["gap_ci_low"] == ""]
-        assert len(winners) == 1 and float(winners[0]["lds"]) == best
-        assert all(float(r["gap_ci_low"]) <= float(r["gap_ci_high"]) for r in group if r is not winners[0])
     lds = json.loads((smoke_run / "results/runs/smoke/lds.json").read_text())
     assert set(lds["estimators"]) == set(ESTIMATORS)
     assert set(lds["estimators"]["shapley"]["other_alphas"]) == {"test25"}
+    for r in rows:
+        if r["lds"] != "nan":
+            assert float(r["ci_low"]) <= float(r["ci_high"])
+        if r["behaviour"] == "fid":  # the same fits on the same test models as the lds stage's
+            est = lds["estimators"][r["estimator"]]
+            value = est["lds"] if r["alpha"] == "0.5" else est["other_alphas"]["test25"]["lds"]
+            assert float(r["lds"]) == pytest.approx(value, abs=1e-3)
+        assert r["ceiling"] == ""  # no second retraining of the test subsets: not computed
+    assert {r["primary"] for r in rows} == {"ridge"}
+    for key in {(r["behaviour"], r["alpha"]) for r in rows}:
+        group = {r["estimator"]: r for r in rows if (r["behaviour"], r["alpha"]) == key}
+        primary = group["ridge"]
+        # The reference is the primary estimator: its gap is 0 with no CI; every other gap is its LDS
+        # minus the primary's, with a paired CI.
+        assert float(primary["gap_to_primary"]) == 0 and primary["gap_ci_low"] == ""
+        if primary["lds"] == "nan":
+            continue
+        for r in group.values():
+            if r["lds"] != "nan":
+                assert float(r["gap_to_primary"]) == pytest.approx(float(r["lds"]) - float(primary["lds"]), abs=2e-3)
+            if r is not primary and r["gap_ci_low"] != "":
+                assert float(r["gap_ci_low"]) <= float(r["gap_ci_high"])
+        finite = [r for r in group.values() if r["lds"] != "nan"]
+        highest = [r for r in finite if r["highest_lds"] == "1"]
+        assert len(highest) == 1 and float(highest[0]["lds"]) == max(float(r["lds"]) for r in finite)
 
 
 def test_counterfactual_retrains_each_distinct_removal_once(smoke_run):

@@ -1,14 +1,18 @@
 """Attribution estimators over the mask/behaviour matrix, each on the subset family it needs.
 
 Every estimator returns the change of the behaviour when a unit is included (the datamodel's
-convention), so one LDS and one ranking code path serve them all:
+convention), so one LDS and one ranking code path serve them all, and says whether its fit
+identifies the level of that change (its absolute sign) or only differences between units:
 - ridge / lasso: linear datamodel on the alpha-sized `train` family (scikit-learn, CV on Spearman);
+  the level is identified only where the fitted subsets' sizes vary, never on alpha-sized subsets;
 - banzhaf: maximum sample reuse on the `uniform` family (Wang & Jia 2023): mean behaviour of the
-  subsets holding the unit minus that of the subsets without it;
+  subsets holding the unit minus that of the subsets without it; identified on subsets of varying
+  size (on equal-sized ones it, too, sums to 0);
 - shapley: KernelSHAP on the `kernel` family, the least-squares fit constrained so that the values
   sum to v(full) - v(empty) (Lundberg & Lee 2017; Lu et al. 2025), v(full) from the model unlearned
-  on every unit and v(empty) from the untrained model;
-- loo: v(full) - v(all units but this one), one unlearned model per unit (group units only).
+  on every unit and v(empty) from the untrained model; the constraint identifies the level;
+- loo: v(full) - v(all units but this one), one unlearned model per unit (group units only);
+  absolute differences, identified.
 """
 
 from __future__ import annotations
@@ -18,13 +22,19 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .datamodel import fit_datamodel
+from .datamodel import fit_datamodel, level_identified
 from .matrix import Matrix
 
 DATAMODELS = ("ridge", "lasso")
 ESTIMATORS = ("ridge", "lasso", "banzhaf", "shapley", "loo")
 # The subset family each estimator is fitted on (full/empty rows are added where needed).
 FAMILY_OF = {"ridge": "train", "lasso": "train", "banzhaf": "uniform", "shapley": "kernel", "loo": "loo"}
+# Whether each estimator identifies the level of its values on its family as drawn (subsets.py):
+# the train family is alpha-sized, so the datamodels do not; uniform subsets vary in size;
+# Shapley's efficiency constraint and leave-one-out's differences from the full model pin it.
+# Attribution.level_identified tests the fitted masks themselves; this table serves what must be
+# fixed before any model exists (the report's labels), and the figures stage checks they agree.
+LEVEL_BY_DESIGN = {"ridge": False, "lasso": False, "banzhaf": True, "shapley": True, "loo": True}
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,9 @@ class Attribution:
     coef: np.ndarray  # change of the behaviour when the unit is included
     n_models: int
     info: dict[str, Any] = field(default_factory=dict)
+    # Whether the fit pins the absolute sign of a coefficient; if not, only differences between
+    # units (ranks, scores relative to the average unit) mean anything. False unless shown.
+    level_identified: bool = False
 
     def predict(self, masks: np.ndarray) -> np.ndarray:
         return self.intercept + masks.astype(np.float64) @ self.coef
@@ -50,7 +63,8 @@ def banzhaf_msr(masks: np.ndarray, y: np.ndarray) -> Attribution:
         raise ValueError(f"banzhaf: unit {bad} is in every or in no uniform subset; raise subsets.n_uniform")
     coef = (X.T.astype(np.float64) @ y) / n_in - ((~X).T.astype(np.float64) @ y) / n_out
     intercept = float(y.mean() - X.mean(0) @ coef)
-    return Attribution("banzhaf", intercept, coef, len(y), {"min_in": int(n_in.min()), "min_out": int(n_out.min())})
+    return Attribution("banzhaf", intercept, coef, len(y), {"min_in": int(n_in.min()), "min_out": int(n_out.min())},
+                       level_identified(X))
 
 
 def kernel_shap(masks: np.ndarray, y: np.ndarray, v_full: float, v_empty: float) -> Attribution:
@@ -66,7 +80,7 @@ def kernel_shap(masks: np.ndarray, y: np.ndarray, v_full: float, v_empty: float)
     rhs = np.concatenate([2 * Z.T @ r / len(r), [v_full - v_empty]])
     phi = np.linalg.lstsq(kkt, rhs, rcond=None)[0][:n]
     return Attribution("shapley", float(v_empty), phi, len(r),
-                       {"v_full": float(v_full), "v_empty": float(v_empty), "sum": float(phi.sum())})
+                       {"v_full": float(v_full), "v_empty": float(v_empty), "sum": float(phi.sum())}, True)
 
 
 def leave_one_out(masks: np.ndarray, y: np.ndarray, v_full: float) -> Attribution:
@@ -81,7 +95,7 @@ def leave_one_out(masks: np.ndarray, y: np.ndarray, v_full: float) -> Attributio
         raise ValueError(f"loo: units {missing[:5]} have no leave-one-out model (excluded or failed); rerun them")
     coef = np.empty(X.shape[1])
     coef[idx] = v_full - np.asarray(y, np.float64)
-    return Attribution("loo", float(v_full - coef.sum()), coef, len(y), {"v_full": float(v_full)})
+    return Attribution("loo", float(v_full - coef.sum()), coef, len(y), {"v_full": float(v_full)}, True)
 
 
 def _one(m: Matrix, behaviour: np.ndarray, family: str, source: str = "unlearn") -> float:
@@ -99,7 +113,9 @@ def fit_estimator(m: Matrix, target: str, name: str, alphas: Sequence[float], cv
         if len(rows) < 2:
             raise ValueError(f"{name}: only {len(rows)} unlearned train models; need at least 2")
         dm = fit_datamodel(m.masks[rows], y[rows], name, alphas, cv_folds, seed)
-        return Attribution(name, dm.intercept, dm.coef, len(rows), {"alpha": dm.alpha, "cv_spearman": dm.cv_spearman})
+        return Attribution(name, dm.intercept, dm.coef, len(rows),
+                           {"alpha": dm.alpha, "cv_spearman": dm.cv_spearman, "cv_signal": dm.cv_signal},
+                           level_identified(m.masks[rows]))
     if name == "banzhaf":
         if len(rows) < 2:
             raise ValueError(f"banzhaf: only {len(rows)} uniform-subset models; raise subsets.n_uniform")

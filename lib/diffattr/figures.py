@@ -27,28 +27,41 @@ def _save(fig, out_png: PathLike) -> None:
     _plt().close(fig)
 
 
+def _errorbar_series(points: Sequence[Mapping[str, Any]], pick) -> tuple[list, list, list, list]:
+    """x, y and asymmetric error bars of the points where pick(point) has a value."""
+    xs, ys, lo, hi = [], [], [], []
+    for p in points:
+        value, ci = pick(p)
+        if value is None:
+            continue
+        ci = ci or [None, None]
+        xs.append(p["budget"])
+        ys.append(value)
+        lo.append(value - ci[0] if ci[0] is not None else 0.0)
+        hi.append(ci[1] - value if ci[1] is not None else 0.0)
+    return xs, ys, lo, hi
+
+
 def budget_figure(points: Sequence[Mapping[str, Any]], out_png: PathLike, title: str) -> None:
-    """LDS with its 95 % CI against the budget in retrain units, one line per method."""
+    """Top: LDS with its 95 % CI against the budget in retrain units, one line per method. Bottom:
+    the paired gap LDS(unlearning) - LDS(retraining) with its paired CI: the two LDS share their
+    test models, so the overlap of the top panel's CIs does not decide which method is better."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, (ax, gap_ax) = plt.subplots(2, 1, figsize=(6, 6), sharex=True, height_ratios=[3, 2])
     for method, label, color in (("unlearn", "sparsified unlearning", "C0"), ("retrain", "retraining", "C3")):
-        xs, ys, lo, hi = [], [], [], []
-        for p in points:
-            r = p[method]
-            if r["lds"] is None:
-                continue
-            xs.append(p["budget"])
-            ys.append(r["lds"])
-            ci = r["ci95"] or [None, None]
-            lo.append(r["lds"] - ci[0] if ci[0] is not None else 0.0)
-            hi.append(ci[1] - r["lds"] if ci[1] is not None else 0.0)
+        xs, ys, lo, hi = _errorbar_series(points, lambda p, m=method: (p[m]["lds"], p[m]["ci95"]))
         if xs:
             ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, label=label, color=color)
     ax.axhline(0, color="grey", lw=0.5)
-    ax.set_xlabel("compute budget (retrain units)")
     ax.set_ylabel("LDS (Spearman), 95 % CI")
     ax.set_title(title, fontsize=9)
     ax.legend()
+    xs, ys, lo, hi = _errorbar_series(points, lambda p: ((p.get("gap") or {}).get("gap"), (p.get("gap") or {}).get("ci95")))
+    if xs:
+        gap_ax.errorbar(xs, ys, yerr=[lo, hi], marker="s", capsize=3, color="C2")
+    gap_ax.axhline(0, color="black", lw=0.8)
+    gap_ax.set_xlabel("compute budget (retrain units)")
+    gap_ax.set_ylabel("LDS gap, unlearning - retraining\n(paired 95 % CI)", fontsize=8)
     _save(fig, out_png)
 
 
@@ -63,12 +76,15 @@ def scatter_figure(predicted: Sequence[float], actual: Sequence[float], out_png:
     _save(fig, out_png)
 
 
-def histogram_figure(scores: Sequence[float], out_png: PathLike, title: str) -> None:
+def histogram_figure(scores: Sequence[float], out_png: PathLike, title: str, identified: bool = True) -> None:
+    """Scores when the fit identifies their level (0 = no effect); else scores relative to the
+    average unit (0 = average, not 'no effect')."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5, 3.5))
     ax.hist(scores, bins=min(50, max(5, len(scores) // 2)))
     ax.axvline(0, color="grey", lw=0.5)
-    ax.set_xlabel("attribution score (higher = the unit makes the model better)")
+    ax.set_xlabel("attribution score (higher = the unit makes the model better)" if identified else
+                  "score relative to the average unit (higher = ranked higher; the level is not identified)")
     ax.set_ylabel("units")
     ax.set_title(title, fontsize=9)
     _save(fig, out_png)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .datamodel import spearman
@@ -41,3 +43,58 @@ def paired_gap_ci(pred_a: np.ndarray, pred_b: np.ndarray, actual: np.ndarray, n_
     return _percentile_bootstrap(
         lambda idx: spearman(pred_a[idx], actual[idx]) - spearman(pred_b[idx], actual[idx]),
         len(actual), n_boot, level, seed)
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation; NaN when a side is constant (as `spearman`)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def _finite(v: float) -> float | None:
+    return float(v) if v is not None and np.isfinite(v) else None
+
+
+def proxy_fidelity(unlearned: np.ndarray, retrained: np.ndarray, n_boot: int, level: float, seed: int
+                   ) -> dict[str, Any]:
+    """How well the cheap model ranks subsets like the expensive one: Spearman and Pearson between
+    the unlearned and the retrained model's behaviour on the same subsets, each with a percentile
+    bootstrap CI over the subsets (resampled as pairs)."""
+    u, r = np.asarray(unlearned, float), np.asarray(retrained, float)
+    if len(u) != len(r):
+        raise ValueError(f"proxy fidelity: {len(u)} unlearned against {len(r)} retrained behaviours")
+    if len(u) < 3:
+        return {"n_subsets": int(len(u)), "spearman": None, "spearman_ci95": None, "pearson": None,
+                "pearson_ci95": None, "why": f"{len(u)} subsets have both models; need at least 3"}
+    s_ci = _percentile_bootstrap(lambda idx: spearman(u[idx], r[idx]), len(u), n_boot, level, seed)
+    p_ci = _percentile_bootstrap(lambda idx: pearson(u[idx], r[idx]), len(u), n_boot, level, seed)
+    return {"n_subsets": int(len(u)), "spearman": _finite(spearman(u, r)), "spearman_ci95": [_finite(v) for v in s_ci],
+            "pearson": _finite(pearson(u, r)), "pearson_ci95": [_finite(v) for v in p_ci]}
+
+
+def noise_free_bound(agreement: float | None) -> float | None:
+    """The highest LDS a predictor of the expected behaviour can reach against one retraining, when
+    two retrainings agree at Spearman `agreement`: about its square root (the attenuation by
+    independent retraining noise, Spearman 1904); 0 when they do not agree at all."""
+    if agreement is None or not np.isfinite(agreement):
+        return None
+    return float(np.sqrt(max(agreement, 0.0)))
+
+
+def lds_ceiling(first: np.ndarray, second: np.ndarray, n_boot: int, level: float, seed: int) -> dict[str, Any]:
+    """Spearman between the behaviours of two retrainings (other seeds) of the same test subsets,
+    with a percentile bootstrap CI over the subsets: the LDS that a second retraining scores as a
+    predictor, so training noise alone keeps an attribution's LDS near or below it. A predictor of
+    the expected behaviour (free of either retraining's noise) can exceed it, up to `bound`."""
+    a, b = np.asarray(first, float), np.asarray(second, float)
+    if len(a) != len(b):
+        raise ValueError(f"LDS ceiling: {len(a)} first against {len(b)} second retrainings")
+    if len(a) < 3:
+        return {"n_subsets": int(len(a)), "spearman": None, "ci95": None, "bound": None, "bound_ci95": None,
+                "why": f"{len(a)} test subsets were retrained twice; need at least 3"}
+    ci = [_finite(v) for v in _percentile_bootstrap(lambda idx: spearman(a[idx], b[idx]), len(a), n_boot, level, seed)]
+    value = _finite(spearman(a, b))
+    return {"n_subsets": int(len(a)), "spearman": value, "ci95": ci, "bound": noise_free_bound(value),
+            "bound_ci95": [noise_free_bound(v) for v in ci]}

@@ -44,9 +44,13 @@ STAGES: dict[str, tuple[str, list[str], list[str]]] = {
     "matrix": ("3", ["subsets.n_train", "subsets.n_test", "subsets.exclude", "subsets.n_uniform", "subsets.n_kernel",
                      "datamodel.estimators", "lds.extra_alphas"],
                ["behaviour_unlearn", "behaviour_retrain", "behaviour_init", "subsets"]),
-    "datamodel": ("2", ["datamodel", "behaviour.target"], ["matrix"]),
-    "lds": ("3", ["lds"], ["datamodel"]),
-    "estimators": ("2", ["datamodel", "lds"], ["matrix"]),
+    # 3: the CV's no-signal rule, relative scores and the sign_identified flag.
+    "datamodel": ("3", ["datamodel", "behaviour.target"], ["matrix"]),
+    # 4: the subsets' draws reported; the proxy fidelity on the baseline subsets (their retrained models' behaviours) and the
+    # ceiling's place.
+    "lds": ("4", ["lds", "baseline"], ["datamodel", "behaviour_retrain"]),
+    # 3: gaps to the primary estimator, not to the best on the test models.
+    "estimators": ("3", ["datamodel", "lds"], ["matrix"]),
     # Counterfactual check: the removal sets follow the attributions; their retrainings are named by
     # the removed units, so estimators that agree share one retraining.
     "cf_plan": ("1", ["counterfactual"], ["datamodel", "subsets"]),
@@ -54,15 +58,18 @@ STAGES: dict[str, tuple[str, list[str], list[str]]] = {
     "behaviour_retrain_cf": ("2", ["behaviour"], ["reference", "retrain_cf"]),
     "counterfactual": ("1", [], ["cf_plan", "behaviour_retrain_cf", "behaviour_base"]),
     "pairs": ("2", ["behaviour"], ["classifier", "unlearn", "retrain", "retrain_floor"]),
-    "budget": ("1", ["baseline", "budget", "datamodel", "lds", "behaviour.target"],
+    # 2: the paired gap at every budget.
+    "budget": ("2", ["baseline", "budget", "datamodel", "lds", "behaviour.target"],
                ["matrix", "behaviour_retrain", "behaviour_unlearn", "train_base", "prune"]),
     "table1": ("1", ["table1", "baseline"], ["behaviour_base", "behaviour_prune", "behaviour_retrain", "matrix", "pairs"]),
     # One sample grid per model kind, each named by its own model, so a change to unlearning
     # redraws only the unlearned model's grid.
     **{f"samples_{src}": ("2", ["report.n_images", "behaviour.seed", "behaviour.ddim_steps", "behaviour.eta"], [src])
        for src in ("train_base", "prune", "unlearn", "retrain")},
-    "figures": ("2", ["report.top_k"], ["lds", "datamodel", "data", "subsets"]),
-    "summary": ("1", [], ["lds", "budget", "table1"]),
+    # 3: unit grids by rank when the primary fit does not identify the level.
+    "figures": ("3", ["report.top_k"], ["lds", "datamodel", "data", "subsets"]),
+    # 2: the paired gap, the ceiling and the proxy fidelity.
+    "summary": ("2", [], ["lds", "budget", "table1"]),
 }
 
 # Keys that change how a job runs or logs, not what it produces.
