@@ -42,7 +42,7 @@ rule budget:
         batch_sizes=[len(members) for members in BATCHES.values()],
         grid=config["budget"]["grid"],
         datamodel=config["datamodel"],
-        lds=config["lds"],
+        lds={k: config["lds"][k] for k in ("n_bootstrap", "ci_level", "seed")},
         target=config["behaviour"]["target"],
     script:
         "../workflow/scripts/budget.py"

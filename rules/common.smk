@@ -18,6 +18,7 @@ from diffattr.plan import (
     all_chunks,
     baseline_ids,
     build_plan,
+    ceiling_ids,
     chunk_of,
     family_ids,
     matrix_ids,
@@ -51,6 +52,8 @@ MATRIX_TRAIN_IDS, MATRIX_TEST_IDS = matrix_ids(config, N_UNITS)
 BATCHES = train_batches(config, N_UNITS)
 BASELINE_IDS = baseline_ids(config, N_UNITS)
 PAIR_IDS = pair_ids(config, N_UNITS)
+# Test subsets retrained a second time (another seed): the LDS ceiling.
+CEILING_IDS = ceiling_ids(config, N_UNITS)
 ALL_CHUNKS = all_chunks(config, N_UNITS)
 CHUNK_OF = chunk_of(config, N_UNITS)
 # Per family: candidates, skips for equalling a test subset, redraws (the matrix, lds.json, manifest).
@@ -113,7 +116,15 @@ RESUME = "results/resume"
 # Behaviour artifacts are keyed by the hash of (behaviour config, reference, model stage).
 BEHAVIOUR_SOURCE = {
     PLAN.hashes[f"behaviour_{src}"]: src
-    for src in ("base", "prune", "unlearn", "retrain", "init", "retrain_cf")
+    for src in (
+        "base",
+        "prune",
+        "unlearn",
+        "retrain",
+        "init",
+        "retrain_cf",
+        "retrain_floor",
+    )
 }
 
 
@@ -156,10 +167,22 @@ def model_inputs(wildcards):
         return {"model": f"{D['prune']}/model.pt", "train": f"{D['prune']}/prune.json"}
     if src == "init":
         return {"model": f"{D['init']}/model", "train": f"{D['init']}/train.json"}
-    stage = "retrain_cf" if src == "retrain_cf" else "retrain"
+    stage = src if src in ("retrain_cf", "retrain_floor") else "retrain"
     return {
         "model": f"{D[stage]}/{sid}/model",
         "train": f"{D[stage]}/{sid}/train.json",
+    }
+
+
+def ceiling_inputs(wildcards):
+    """The second retrainings' behaviours of the ceiling's test subsets (none when lds.ceiling_models
+    is 0); the first retrainings' are in the matrix."""
+    if not CEILING_IDS:
+        return {}
+    return {
+        "ceiling": [
+            behaviour_json("behaviour_retrain_floor", sid) for sid in CEILING_IDS
+        ]
     }
 
 

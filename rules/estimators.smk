@@ -25,6 +25,7 @@ rule init_model:
 # the matrix holds, all on the same models.
 rule estimators:
     input:
+        unpack(ceiling_inputs),
         matrix=rules.matrix.output.matrix,
     output:
         table=report(

@@ -1,8 +1,9 @@
 # The LDS of every estimator, and the proxy fidelity: the baseline subsets' retrained models against
-# their unlearned ones (already in the matrix). An input `ceiling` (a second retraining of test
-# subsets, behaviour JSONs named by subset id) would add the LDS ceiling; no rule makes one yet.
+# their unlearned ones (already in the matrix); and the LDS ceiling: the first lds.ceiling_models
+# test subsets retrained a second time (rule retrain_floor, seed table1.floor_seed).
 rule lds:
     input:
+        unpack(ceiling_inputs),
         datamodel=rules.datamodel.output.info,
         matrix=rules.datamodel.output.matrix,
         baseline=[behaviour_json("behaviour_retrain", sid) for sid in BASELINE_IDS],

@@ -52,7 +52,10 @@ DOWNSTREAM_OF_UNLEARN = {"unlearn", "behaviour_unlearn", "pairs", "samples_unlea
         (lambda c: c["retrain"].update(seed=9),
          {"retrain", "behaviour_retrain", "pairs", "samples_retrain", "retrain_cf", "behaviour_retrain_cf"} | ANALYSIS),
         # The floor's second retraining depends on its own seed, not on retrain.seed.
-        (lambda c: c["table1"].update(floor_seed=5), {"retrain_floor", "pairs", "table1", "summary"}),
+        # The floor's second retrainings also give the LDS ceiling (test subsets retrained twice).
+        (lambda c: c["table1"].update(floor_seed=5), {"retrain_floor", "behaviour_retrain_floor", "pairs", "table1",
+                                                      "lds", "estimators", "figures", "summary"}),
+        (lambda c: c["lds"].update(ceiling_models=4), {"lds", "estimators", "figures", "summary"}),
         (lambda c: c["budget"].update(grid=[1, 5]), {"budget", "summary"}),
         # The baseline's retrained models also give the LDS stage's proxy fidelity.
         (lambda c: c["baseline"].update(n_models=4), {"lds", "budget", "table1", "figures", "summary"}),
@@ -60,7 +63,7 @@ DOWNSTREAM_OF_UNLEARN = {"unlearn", "behaviour_unlearn", "pairs", "samples_unlea
          {"samples_train_base", "samples_prune", "samples_unlearn", "samples_retrain"}),
         (lambda c: c["classifier"].update(epochs=3),
          {"classifier", "reference", "behaviour_base", "behaviour_prune", "behaviour_unlearn", "behaviour_retrain",
-          "behaviour_init", "behaviour_retrain_cf", "pairs"} | ANALYSIS),
+          "behaviour_init", "behaviour_retrain_cf", "behaviour_retrain_floor", "pairs"} | ANALYSIS),
     ],
 )
 def test_hash_sensitive_to_exactly_its_keys(config, mutate, expected):

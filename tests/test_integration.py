@@ -35,9 +35,16 @@ def test_smoke_run_writes_every_final_output(smoke_run):
     # Ridge on alpha-sized subsets does not identify the level: flagged, scores given relative to the mean.
     assert {r["sign_identified"] for r in rows} == {"0"}
     assert abs(sum(float(r["relative_score"]) for r in rows)) < 1e-3
-    # Proxy fidelity on the 3 baseline subsets; no second retraining of the test subsets, so no ceiling.
-    assert lds["proxy_fidelity"]["subsets"] == ["train-0000", "train-0001", "train-0002"]
-    assert lds["ceiling"]["spearman"] is None and "not computed" in lds["ceiling"]["why"]
+    # Proxy fidelity on the 3 baseline subsets (train-0000 equals a test subset: skipped); the ceiling
+    # from the first lds.ceiling_models test subsets retrained a second time (retrain_floor).
+    assert lds["proxy_fidelity"]["subsets"] == ["train-0001", "train-0002", "train-0003"]
+    ceiling_n = smoke["lds"]["ceiling_models"]
+    assert lds["ceiling"]["subsets"] == [f"test-{i:04d}" for i in range(ceiling_n)]
+    assert lds["ceiling"]["n_subsets"] == ceiling_n and lds["ceiling"]["spearman"] is not None
+    floors = list((smoke_run / "results/store/retrain_floor").glob("*/test-*/model"))
+    assert len(floors) == ceiling_n
+    for name, est in lds["estimators"].items():  # beside every LDS
+        assert est["ceiling"]["spearman"] == lds["ceiling"]["spearman"], name
     n_uniform, n_kernel = smoke["subsets"]["n_uniform"], smoke["subsets"]["n_kernel"]
     with h5py.File(run / "matrix.h5") as f:
         sids = [s.decode() for s in f["subset_ids"][()]]
@@ -243,7 +250,10 @@ def test_estimator_table_covers_every_estimator_behaviour_and_test_set(smoke_run
             est = lds["estimators"][r["estimator"]]
             value = est["lds"] if r["alpha"] == "0.5" else est["other_alphas"]["test25"]["lds"]
             assert float(r["lds"]) == pytest.approx(value, abs=1e-3)
-        assert r["ceiling"] == ""  # no second retraining of the test subsets: not computed
+        if r["alpha"] == "0.5":  # the ceiling beside every LDS of the alpha-0.5 test set
+            assert float(r["ceiling"]) == pytest.approx(lds["ceiling"]["spearman"], abs=1e-3)
+        else:  # no second retraining of the alpha-0.25 test subsets: not computed
+            assert r["ceiling"] == ""
     assert {r["primary"] for r in rows} == {"ridge"}
     for key in {(r["behaviour"], r["alpha"]) for r in rows}:
         group = {r["estimator"]: r for r in rows if (r["behaviour"], r["alpha"]) == key}

@@ -109,3 +109,25 @@ def test_family_subsets_can_be_excluded(config, schema_path):
     validate_config(config, schema_path)
     assert len(family_ids(config, "uniform")) == 39 and "uniform-0004" not in family_ids(config, "uniform")
     assert family_ids(config, "loo", unit_count(config)) == [f"loo-{i:04d}" for i in range(10) if i != 2]
+
+
+@pytest.mark.parametrize("n, ok", [(0, True), (3, True), (20, True), (2, False), (21, False)])
+def test_ceiling_models_is_0_or_3_to_the_test_subsets(config, schema_path, n, ok):
+    from diffattr.plan import ceiling_ids
+
+    config["lds"]["ceiling_models"] = n
+    if ok:
+        validate_config(config, schema_path)
+        assert ceiling_ids(config) == [f"test-{i:04d}" for i in range(n)]
+    else:
+        with pytest.raises(ConfigError, match="config key lds.ceiling_models"):
+            validate_config(config, schema_path)
+
+
+def test_ceiling_skips_excluded_test_subsets(config, schema_path):
+    from diffattr.plan import ceiling_ids
+
+    config["lds"]["ceiling_models"] = 3
+    config["subsets"]["exclude"] = ["test-0001"]
+    validate_config(config, schema_path)
+    assert ceiling_ids(config) == ["test-0000", "test-0002", "test-0003"]

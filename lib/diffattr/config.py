@@ -106,3 +106,14 @@ def _check_baseline(config: Mapping[str, Any]) -> None:
     if config["table1"]["floor_seed"] == config["retrain"]["seed"]:
         raise ConfigError("config key table1.floor_seed: must differ from retrain.seed, or the floor retrains the "
                           "same model")
+    _check_ceiling(config)
+
+
+def _check_ceiling(config: Mapping[str, Any]) -> None:
+    from .plan import matrix_ids
+
+    n = int(config["lds"].get("ceiling_models", 0))
+    tests = len(matrix_ids(config)[1])
+    if n and not 3 <= n <= tests:
+        raise ConfigError(f"config key lds.ceiling_models: {n}; use 0 (no ceiling) or 3 to {tests} (the test subsets "
+                          "not excluded): a Spearman over fewer than 3 retrained pairs says nothing")

@@ -40,6 +40,8 @@ STAGES: dict[str, tuple[str, list[str], list[str]]] = {
     "init": ("1", ["model", "train_base.seed"], ["data"]),
     "behaviour_init": ("2", ["behaviour"], ["reference", "init"]),
     "retrain_floor": ("1", ["model", "scheduler", "train_base", "table1.floor_seed"], ["data", "subsets"]),
+    # The second retrainings' behaviours: the LDS ceiling (test subsets retrained twice).
+    "behaviour_retrain_floor": ("2", ["behaviour"], ["reference", "retrain_floor"]),
     # 3: used subsets only (none equal to a test subset); the attribute `subsets` reports the draws.
     "matrix": ("3", ["subsets.n_train", "subsets.n_test", "subsets.exclude", "subsets.n_uniform", "subsets.n_kernel",
                      "datamodel.estimators", "lds.extra_alphas"],
@@ -48,9 +50,9 @@ STAGES: dict[str, tuple[str, list[str], list[str]]] = {
     "datamodel": ("3", ["datamodel", "behaviour.target"], ["matrix"]),
     # 4: the subsets' draws reported; the proxy fidelity on the baseline subsets (their retrained models' behaviours) and the
     # ceiling's place.
-    "lds": ("4", ["lds", "baseline"], ["datamodel", "behaviour_retrain"]),
+    "lds": ("4", ["lds", "baseline"], ["datamodel", "behaviour_retrain", "behaviour_retrain_floor"]),
     # 3: gaps to the primary estimator, not to the best on the test models.
-    "estimators": ("3", ["datamodel", "lds"], ["matrix"]),
+    "estimators": ("3", ["datamodel", "lds"], ["matrix", "behaviour_retrain_floor"]),
     # Counterfactual check: the removal sets follow the attributions; their retrainings are named by
     # the removed units, so estimators that agree share one retraining.
     "cf_plan": ("1", ["counterfactual"], ["datamodel", "subsets"]),
@@ -59,7 +61,8 @@ STAGES: dict[str, tuple[str, list[str], list[str]]] = {
     "counterfactual": ("1", [], ["cf_plan", "behaviour_retrain_cf", "behaviour_base"]),
     "pairs": ("2", ["behaviour"], ["classifier", "unlearn", "retrain", "retrain_floor"]),
     # 2: the paired gap at every budget.
-    "budget": ("2", ["baseline", "budget", "datamodel", "lds", "behaviour.target"],
+    "budget": ("2", ["baseline", "budget", "datamodel", "lds.n_bootstrap", "lds.ci_level", "lds.seed",
+                       "behaviour.target"],
                ["matrix", "behaviour_retrain", "behaviour_unlearn", "train_base", "prune"]),
     "table1": ("1", ["table1", "baseline"], ["behaviour_base", "behaviour_prune", "behaviour_retrain", "matrix", "pairs"]),
     # One sample grid per model kind, each named by its own model, so a change to unlearning
@@ -100,7 +103,7 @@ UNIT_SETTINGS = ("kmeans", "csv")
 NUMERICS = {"precision": "fp32", "tf32": False}
 COMPUTED_STAGES = {"train_base", "prune", "unlearn", "retrain", "retrain_floor", "retrain_cf", "behaviour_base",
                    "behaviour_prune", "behaviour_unlearn", "behaviour_retrain", "behaviour_init",
-                   "behaviour_retrain_cf", "pairs", "samples_train_base", "samples_prune", "samples_unlearn",
+                   "behaviour_retrain_cf", "behaviour_retrain_floor", "pairs", "samples_train_base", "samples_prune", "samples_unlearn",
                    "samples_retrain"}
 DATA_SETTINGS = {"path": ("cifar10", "imagefolder"), "resolution": ("imagefolder",)}
 
@@ -414,6 +417,12 @@ def baseline_ids(config: Mapping[str, Any], n_units: int | None = None) -> list[
     excluded."""
     skip = set(config["subsets"].get("exclude", []))
     return [s for s in train_ids(config, n_units)[: int(config["baseline"]["n_models"])] if s not in skip]
+
+
+def ceiling_ids(config: Mapping[str, Any], n_units: int | None = None) -> list[str]:
+    """Test subsets retrained a second time (seed table1.floor_seed) for the LDS ceiling: the first
+    lds.ceiling_models used test ids not excluded (0 = no ceiling)."""
+    return family_ids(config, "test", n_units)[: int(config["lds"].get("ceiling_models", 0))]
 
 
 def pair_ids(config: Mapping[str, Any], n_units: int | None = None) -> list[str]:
