@@ -249,10 +249,10 @@ def test_estimator_table_covers_every_estimator_behaviour_and_test_set(smoke_run
         if r["behaviour"] == "fid":  # the same fits on the same test models as the lds stage's
             est = lds["estimators"][r["estimator"]]
             value = est["lds"] if r["alpha"] == "0.5" else est["other_alphas"]["test25"]["lds"]
-            assert float(r["lds"]) == pytest.approx(value, abs=1e-3)
-        if r["alpha"] == "0.5":  # the ceiling beside every LDS of the alpha-0.5 test set
+            assert float(r["lds"]) == pytest.approx(float("nan") if value is None else value, abs=1e-3, nan_ok=True)
+        if r["alpha"] == "0.5" and r["behaviour"] == "fid":  # the ceiling beside every LDS (FID: lds.json's)
             assert float(r["ceiling"]) == pytest.approx(lds["ceiling"]["spearman"], abs=1e-3)
-        else:  # no second retraining of the alpha-0.25 test subsets: not computed
+        elif r["alpha"] != "0.5":  # no second retraining of the alpha-0.25 test subsets: not computed
             assert r["ceiling"] == ""
     assert {r["primary"] for r in rows} == {"ridge"}
     for key in {(r["behaviour"], r["alpha"]) for r in rows}:
