@@ -1,5 +1,6 @@
 rule datamodel:
     input:
+        unpack(baseline_inputs),
         matrix=rules.matrix.output.matrix,
     output:
         attributions=report(

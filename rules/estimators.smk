@@ -26,6 +26,7 @@ rule init_model:
 rule estimators:
     input:
         unpack(ceiling_inputs),
+        unpack(baseline_inputs),
         matrix=rules.matrix.output.matrix,
     output:
         table=report(

@@ -75,10 +75,12 @@ def _unit_ids(rows) -> list[str]:
 
 
 def fit_all(matrix_h5: PathLike, target: str, estimators: Sequence[str], primary: str, cfg: Mapping[str, Any],
-            lower_is_better: bool, out_csv: PathLike, out_json: PathLike, out_h5: PathLike) -> dict[str, Attribution]:
-    """Fit each estimator on its subset family; attributions CSV for the primary one."""
+            lower_is_better: bool, out_csv: PathLike, out_json: PathLike, out_h5: PathLike,
+            baselines: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, Attribution]:
+    """Fit each estimator on its subset family (a baseline: its support from `baselines`);
+    attributions CSV for the primary one."""
     m = read_matrix(matrix_h5)
-    fitted = fit_estimators(m, target, estimators, cfg)
+    fitted = fit_estimators(m, target, estimators, cfg, baselines)
     extra = {}
     for name, att in fitted.items():
         score = helpfulness(att.coef, lower_is_better)
@@ -254,14 +256,15 @@ def highest_note(behaviour: str, alpha: float, primary: str, res: Mapping[str, M
 
 def estimator_table(matrix_h5: PathLike, estimators: Sequence[str], primary: str, cfg: Mapping[str, Any], n_boot: int,
                     level: float, seed: int, out_csv: PathLike, out_json: PathLike,
-                    second_retrain: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, Any]:
+                    second_retrain: Mapping[str, Mapping[str, float]] | None = None,
+                    baselines: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, Any]:
     """Estimator x behaviour -> LDS (CI) on every test family of the matrix: each estimator is refitted
     for each behaviour the matrix holds, all on the same models. The reference is the primary
     estimator, fixed before the test models are seen (picking the best on the test models and
     reporting gaps to it would be a post-selection comparison): every other row carries its gap to
     the primary with a paired bootstrap CI. A note per behaviour and test set names the estimator
     with the highest LDS, called better only when its paired CI excludes 0. `second_retrain` adds
-    the LDS ceiling (None: not computed)."""
+    the LDS ceiling (None: not computed); `baselines` the baselines' unit support (method -> {unit: value})."""
     if primary not in estimators:
         raise ValueError(f"datamodel.primary: {primary!r} is not one of datamodel.estimators {list(estimators)}")
     m = read_matrix(matrix_h5)
@@ -269,7 +272,7 @@ def estimator_table(matrix_h5: PathLike, estimators: Sequence[str], primary: str
     rows_out, notes = [], []
     for behaviour in m.behaviour_names:
         y = m.behaviour(behaviour)
-        fitted = fit_estimators(m, behaviour, estimators, cfg)
+        fitted = fit_estimators(m, behaviour, estimators, cfg, baselines)
         for family in m.families("retrain"):
             rows = m.rows("retrain", family)
             if len(rows) < 3:

@@ -35,9 +35,10 @@ def baseline_rows(subsets: Mapping[str, dict], behaviour_jsons: Sequence[PathLik
 
 def budget_stage(matrix_h5: PathLike, subsets: Mapping[str, dict], baseline_jsons: Sequence[PathLike], target: str,
                  costs: Mapping[str, Any], grid: Sequence[float], fit: Mapping[str, Any], boot: Mapping[str, Any],
-                 out_json: PathLike, out_png: PathLike, caption: str) -> dict[str, Any]:
+                 out_json: PathLike, out_png: PathLike, caption: str,
+                 baselines: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
     """LDS of the unlearning- and the retraining-based datamodel at each budget on the grid, and the
-    paired gap between them."""
+    paired gap between them; `baselines` (baselines.cost.baseline_points) join as single points."""
     from .budget import GAP_CONVENTION, compare_first
     from .figures import budget_figure
 
@@ -53,8 +54,12 @@ def budget_stage(matrix_h5: PathLike, subsets: Mapping[str, dict], baseline_json
            "accounting": "budget in retrain units = wall seconds / median(retrain job + its evaluation job); "
                          "unlearning pays base training + pruning/fine-tune once (one_off_units) before its first "
                          "model; each method's models are the first m of its subsets"}
+    if baselines:
+        from .baselines.cost import GAP_CONVENTION as BASELINE_GAP
+
+        out.update({"baselines": list(baselines), "baseline_gap_convention": BASELINE_GAP})
     write_json(out_json, out)
-    budget_figure(points, out_png, caption)
+    budget_figure(points, out_png, caption, [{**b, "label": b["method"]} for b in baselines])
     return out
 
 

@@ -22,19 +22,23 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .baselines import BASELINES
 from .datamodel import fit_datamodel, level_identified
 from .matrix import Matrix
 
 DATAMODELS = ("ridge", "lasso")
-ESTIMATORS = ("ridge", "lasso", "banzhaf", "shapley", "loo")
+# The baselines (trak, dtrak, pixel, feature) fit on no model: their scores come from the baselines stage.
+ESTIMATORS = ("ridge", "lasso", "banzhaf", "shapley", "loo", *BASELINES)
 # The subset family each estimator is fitted on (full/empty rows are added where needed).
-FAMILY_OF = {"ridge": "train", "lasso": "train", "banzhaf": "uniform", "shapley": "kernel", "loo": "loo"}
+FAMILY_OF = {"ridge": "train", "lasso": "train", "banzhaf": "uniform", "shapley": "kernel", "loo": "loo",
+             **{name: "none" for name in BASELINES}}
 # Whether each estimator identifies the level of its values on its family as drawn (subsets.py):
 # the train family is alpha-sized, so the datamodels do not; uniform subsets vary in size;
 # Shapley's efficiency constraint and leave-one-out's differences from the full model pin it.
 # Attribution.level_identified tests the fitted masks themselves; this table serves what must be
 # fixed before any model exists (the report's labels), and the figures stage checks they agree.
-LEVEL_BY_DESIGN = {"ridge": False, "lasso": False, "banzhaf": True, "shapley": True, "loo": True}
+LEVEL_BY_DESIGN = {"ridge": False, "lasso": False, "banzhaf": True, "shapley": True, "loo": True,
+                   **{name: False for name in BASELINES}}
 
 
 @dataclass(frozen=True)
@@ -105,8 +109,14 @@ def _one(m: Matrix, behaviour: np.ndarray, family: str, source: str = "unlearn")
     return float(behaviour[rows[0]])
 
 
-def fit_estimator(m: Matrix, target: str, name: str, alphas: Sequence[float], cv_folds: int, seed: int) -> Attribution:
-    """Fit one estimator on its family's rows of the matrix for behaviour `target`."""
+def fit_estimator(m: Matrix, target: str, name: str, alphas: Sequence[float], cv_folds: int, seed: int,
+                  baselines: Mapping[str, Mapping[str, float]] | None = None) -> Attribution:
+    """Fit one estimator on its family's rows of the matrix for behaviour `target`; a baseline takes
+    its unit support from `baselines` (method -> {unit id: support}, the baselines stage's)."""
+    if name in BASELINES:
+        from .baselines.estimator import baseline_attribution
+
+        return baseline_attribution(name, baselines, m.unit_ids, target)
     y = m.behaviour(target)
     rows = m.rows("unlearn", FAMILY_OF[name])
     if name in DATAMODELS:
@@ -129,6 +139,7 @@ def fit_estimator(m: Matrix, target: str, name: str, alphas: Sequence[float], cv
     raise ValueError(f"datamodel.estimators: unknown estimator {name!r}; use one of {list(ESTIMATORS)}")
 
 
-def fit_estimators(m: Matrix, target: str, names: Sequence[str], cfg: Mapping[str, Any]) -> dict[str, Attribution]:
-    return {name: fit_estimator(m, target, name, cfg["alphas"], int(cfg["cv_folds"]), int(cfg["seed"]))
+def fit_estimators(m: Matrix, target: str, names: Sequence[str], cfg: Mapping[str, Any],
+                   baselines: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, Attribution]:
+    return {name: fit_estimator(m, target, name, cfg["alphas"], int(cfg["cv_folds"]), int(cfg["seed"]), baselines)
             for name in names}

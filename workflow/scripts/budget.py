@@ -18,7 +18,13 @@ costs = cost_model(list(zip(inp.retrain_bench, inp.retrain_eval_bench)),
 est = next(e for e in [p.datamodel["primary"], *p.datamodel["estimators"], "ridge"] if e in DATAMODELS)
 fit = {"estimator": est, **{k: p.datamodel[k] for k in ("alphas", "cv_folds", "seed")}}
 caption = f"{fit['estimator']} datamodel of {p.target}; unit = {costs['unit_seconds']:.0f} s"
+baselines = []
+if inp.get("baselines"):  # the cheap baselines as points (cost, LDS) beside the two curves
+    from diffattr.baselines.cost import budget_baselines
+
+    baselines = budget_baselines(inp.matrix, list(inp.baselines), inp.baseline_images_bench, list(inp.baseline_bench),
+                                 inp.base_bench, inp.prune_bench, costs["unit_seconds"], p.target, fit, p.lds)
 out = budget_stage(inp.matrix, read_subsets(inp.subsets), list(inp.baseline), p.target, costs, p.grid, fit, p.lds,
-                   sm.output.budget, sm.output.figure, caption)
+                   sm.output.budget, sm.output.figure, caption, baselines)
 write_spec(sm.output.budget.rsplit("/", 1)[0], p.spec)
 log.info(f"unit {costs['unit_seconds']:.1f}s, speed-up {costs['speedup']:.1f}x; points {out['points']}")
