@@ -65,20 +65,22 @@ def images_per_second(model, compute: Compute, n: int, ddim_steps: int, batch: i
 
 
 def side_by_side(pruned, images, compute: Compute, k: int, steps: int, batch: int) -> dict:
-    """The workflow's unlearn job (diffattr.pipeline.unlearn_batch) on k subsets: one after another
+    """The workflow's unlearn job (diffattr.stages.unlearn.unlearn_batch) on k subsets: one after another
     (unlearn.concurrent 1), then k at once as streams and as vmap, load and save included: which
     setting to use on this GPU."""
+    import dataclasses
     import tempfile
 
     import numpy as np
 
     from diffattr.data import Dataset, save_dataset
     from diffattr.models import save_model
-    from diffattr.pipeline import unlearn_batch
+    from diffattr.settings import Job, Runtime
+    from diffattr.stages.unlearn import unlearn_batch
+    from diffattr.training import Recipe
 
-    recipe = {"steps": steps, "batch_size": batch, "lr": 1e-4, "grad_clip": 1.0, "ema_max_decay": 0.9999,
-              "ema_power": 0.75, "seed": 0, "hflip": True, "log_every": 10**9, "ema_warmup": False,
-              "batching": "epoch"}
+    recipe = Recipe(steps=steps, batch_size=batch, lr=1e-4, grad_clip=1.0, ema_max_decay=0.9999, ema_power=0.75,
+                    seed=0, hflip=True, ema_warmup=False, batching="epoch")
     settings = {"sequential": (1, "streams"), "streams": (k, "streams"), "vmap": (k, "vmap")}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -93,12 +95,14 @@ def side_by_side(pruned, images, compute: Compute, k: int, steps: int, batch: in
         walls = {}
         for name, (concurrent, mode) in settings.items():
             # Warm-up (allocator, cuDNN autotuning, thread pool, vmap tracing) outside the timing.
-            unlearn_batch(tmp / "pruned.pt", tmp / "data.npz", tmp / "chunk.json", {**recipe, "steps": 2}, SCHED,
-                          tmp / f"warmup-{name}", QUIET, compute=compute, concurrent=concurrent, mode=mode)
+            runtime = Runtime(log_every=10**9, concurrent=concurrent, concurrent_mode=mode)
+            unlearn_batch(tmp / "pruned.pt", tmp / "data.npz", tmp / "chunk.json",
+                          Job(dataclasses.replace(recipe, steps=2), runtime), SCHED, tmp / f"warmup-{name}", QUIET,
+                          compute=compute)
             sync(compute)
             start = time.perf_counter()
-            unlearn_batch(tmp / "pruned.pt", tmp / "data.npz", tmp / "chunk.json", recipe, SCHED,
-                          tmp / f"out-{name}", QUIET, compute=compute, concurrent=concurrent, mode=mode)
+            unlearn_batch(tmp / "pruned.pt", tmp / "data.npz", tmp / "chunk.json", Job(recipe, runtime), SCHED,
+                          tmp / f"out-{name}", QUIET, compute=compute)
             sync(compute)
             walls[name] = time.perf_counter() - start
             print(json.dumps({"side_by_side": name, "seconds": walls[name]}), flush=True)

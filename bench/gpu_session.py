@@ -10,7 +10,7 @@
    differs) and (b) the whole GPU run (trained on the GPU from the same draws), each against a
    tolerance stated below before any GPU run.
 3. `cifar`: the paper preset's CIFAR-10 architecture and settings through train_base -> prune ->
-   unlearn -> behaviour -> pair_fid -> table1, through the snakemake CLI, on a small synthetic
+   unlearn -> behaviour -> pairs -> table1, through the snakemake CLI, on a small synthetic
    CIFAR-format data set written here, Inception features from a weights file of the right shapes
    made here (random values: no download; the loading and feature path is real, the FIDs are not),
    at short step counts.
@@ -131,11 +131,13 @@ def compare(values: dict[str, dict], reference: dict[str, dict], tol: dict) -> d
 
 def reevaluate(ref_dir: Path, device: str) -> dict[str, dict]:
     """The CPU run's checkpoints (carried in ref_dir) evaluated here, from the same noises."""
+    from diffattr.behaviour import Evaluator
     from diffattr.compute import resolve_compute
-    from diffattr.pipeline import Evaluator
+    from diffattr.settings import Sampling
 
     spec = json.loads((ref_dir / "checkpoints.json").read_text())
-    evaluate = Evaluator(ref_dir / "classifier.pt", ref_dir / "stats.npz", spec["scheduler"], spec["behaviour"],
+    evaluate = Evaluator(ref_dir / "classifier.pt", ref_dir / "stats.npz", spec["scheduler"],
+                         Sampling.from_config(spec["behaviour"]), spec["behaviour"]["batch_size"],
                          resolve_compute({"device": device}))
     out = {}
     for key, model in spec["models"].items():
@@ -157,8 +159,8 @@ def save_reference(work: Path, dest: Path) -> None:
     smoke = yaml.safe_load((work / "config/presets/smoke.yaml").read_text())
     behaviour_cfg = {**cfg["behaviour"], **smoke["behaviour"]}
     models = {}
-    picks = {"base": next(store.glob("train_base/*/model")), "pruned": next(store.glob("prune/*/model.pt")),
-             "unlearned": next(store.glob("unlearn/*/train-0000-*/train-0000/model.pt")),
+    picks = {"base": next(store.glob("train_base/*/model")), "pruned": next(store.glob("prune/*/model")),
+             "unlearned": next(store.glob("unlearn/*/train-0000-*/train-0000/model")),
              "retrained": next(store.glob("retrain/*/test-0000/model"))}
     for name, path in picks.items():
         target = dest / name if path.is_dir() else dest / f"{name}.pt"
@@ -229,7 +231,7 @@ def cifar_overlay(data: Path, weights: Path, device: str, quick: bool) -> dict:
 def train_records(work: Path) -> dict:
     """steps/s and seconds of every training in the store (train.json)."""
     out = {}
-    for f in sorted((work / "results/store").rglob("train.json")) + sorted((work / "results/store").rglob("prune.json")):
+    for f in sorted((work / "results/store").rglob("train.json")):
         r = json.loads(f.read_text())
         out[str(f.relative_to(work / "results/store"))] = {k: r.get(k) for k in (
             "steps", "train_seconds", "steps_per_second", "device", "params")}

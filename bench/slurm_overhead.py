@@ -49,7 +49,7 @@ def benchmarks_in(log_text: str, work: Path) -> list[Path]:
 
 
 def default_group_seconds(run: Path) -> float:
-    """Median wall of (unlearn batch job + its behaviour_batch job) in a finished default run."""
+    """Median wall of (unlearn batch job + its behaviour_unlearn job) in a finished default run."""
     store = run / "results/store"
     totals = []
     for tsv in (store / "unlearn").glob("*/benchmarks/*.tsv"):
@@ -57,7 +57,7 @@ def default_group_seconds(run: Path) -> float:
         if evals:
             totals.append(wall(tsv) + wall(evals[0]))
     if not totals:
-        raise SystemExit(f"{run}: no unlearn + behaviour_batch benchmarks; pass a finished default run")
+        raise SystemExit(f"{run}: no unlearn + behaviour_unlearn benchmarks; pass a finished default run")
     return statistics.median(totals)
 
 

@@ -73,7 +73,9 @@ def test_reference_chain_from_data_to_statistics(tmp_path):
     import logging
 
     from diffattr.behaviour import load_statistics
-    from diffattr.pipeline import make_classifier, make_data, make_reference
+    from diffattr.stages.classifier import make_classifier
+    from diffattr.stages.data import make_data
+    from diffattr.stages.reference import make_reference
     from diffattr.sampling import to_uint8_rgb
 
     make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from diffattr.budget import benchmark_seconds, budget_curve, cost_model, models_within
-from diffattr.comparison import table1
+from diffattr.stages.table1 import table1
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 
@@ -125,7 +125,7 @@ def test_budget_gap_is_paired_and_separates_what_overlapping_cis_cannot():
 
 
 def test_summary_shows_the_paired_gap_ceiling_and_proxy_fidelity(tmp_path):
-    from diffattr.comparison import summary_html
+    from diffattr.report import summary_html
     from diffattr.figures import budget_figure
 
     rng = np.random.default_rng(5)

@@ -9,7 +9,8 @@ from PIL import Image
 
 from diffattr.config import ConfigError, validate_config
 from diffattr.data import class_names_of, digits_targets, load_cifar10, load_imagefolder, load_source, sample_count
-from diffattr.plan import build_plan, unit_count
+from diffattr.draws import unit_count
+from diffattr.plan import build_plan
 
 NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 

@@ -34,11 +34,11 @@ def test_datamodel_cv_prefers_regularisation_on_pure_noise_and_not_on_a_clean_si
         rng = np.random.default_rng(seed)
         masks = np.array([rng.permutation(10) < 5 for _ in range(40)])
         noise = fit_datamodel(masks, rng.normal(size=40), "ridge", [1e-3, 1e3], 5, 0)
-        noise_alpha.append(noise.alpha)
+        noise_alpha.append(noise.info["alpha"])
         beta = rng.normal(size=10)
         clean = fit_datamodel(masks, masks @ beta + 0.05 * rng.normal(size=40), "ridge", [1e-3, 1e3], 5, 0)
-        signal_alpha.append(clean.alpha)
-        assert clean.cv_signal and clean.cv_spearman > 0.9
+        signal_alpha.append(clean.info["alpha"])
+        assert clean.info["cv_signal"] and clean.info["cv_spearman"] > 0.9
     assert noise_alpha.count(1e3) >= 16
     assert signal_alpha == [1e-3] * 20
 
@@ -99,7 +99,8 @@ def test_paired_gap_ci_separates_a_gap_that_separate_cis_cannot():
 
 def test_lds_json_reports_how_the_subsets_were_drawn(tmp_path):
     """The matrix carries the start-up draw report (candidates, skips, redraws) into lds.json."""
-    from diffattr.analysis import build_matrix, evaluate_lds
+    from diffattr.stages.lds import evaluate_lds
+    from diffattr.stages.matrix import build_matrix
     from diffattr.atomic import read_json, write_json
 
     rng = np.random.default_rng(0)

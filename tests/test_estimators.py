@@ -298,10 +298,10 @@ def _figure_titles(tmp_path, m: Matrix, primary: str) -> list[tuple[str, list[st
     import json
     from unittest import mock
 
-    from diffattr.analysis import fit_all
-    from diffattr.comparison import attribution_figures
     from diffattr.matrix import write_matrix
-    from diffattr.pipeline import make_data
+    from diffattr.stages.data import make_data
+    from diffattr.stages.datamodel import fit_all
+    from diffattr.stages.figures import attribution_figures
 
     if not (tmp_path / "data.npz").exists():
         make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")
@@ -339,7 +339,7 @@ def test_report_grids_call_no_unit_harmful_from_an_unidentified_fit(tmp_path):
 def test_estimator_table_reports_gaps_to_the_primary_not_to_the_best(tmp_path):
     import csv
 
-    from diffattr.analysis import estimator_table
+    from diffattr.stages.estimators import estimator_table
     from diffattr.matrix import write_matrix
 
     m = planted_matrix(ONE_POSITIVE, n_test=20)
@@ -376,7 +376,7 @@ def test_estimator_table_reports_gaps_to_the_primary_not_to_the_best(tmp_path):
 
 
 def test_the_highest_lds_is_called_better_only_when_its_paired_ci_excludes_zero():
-    from diffattr.analysis import highest_note
+    from diffattr.stages.estimators import highest_note
 
     res = {"ridge": {"lds": 0.6}, "banzhaf": {"lds": 0.7}, "loo": {"lds": float("nan")}}
     gaps = {"ridge": {"gap": 0.0, "ci": (float("nan"), float("nan"))}, "banzhaf": {"gap": 0.1, "ci": (-0.1, 0.3)},
@@ -395,7 +395,8 @@ def test_the_highest_lds_is_called_better_only_when_its_paired_ci_excludes_zero(
 def test_lds_json_has_the_proxy_fidelity_and_a_ceiling_beside_every_lds(tmp_path):
     import json
 
-    from diffattr.analysis import evaluate_lds, fit_all, metrics_by_subset
+    from diffattr.stages.datamodel import fit_all
+    from diffattr.stages.lds import evaluate_lds, metrics_by_subset
     from diffattr.matrix import write_matrix
 
     m = planted_matrix(ALL_NEGATIVE, n_test=12)

@@ -16,25 +16,28 @@ import yaml
 from snakemake.utils import update_config
 
 from conftest import ROOT, SMOKE, copy_workflow, snakemake
-from diffattr.plan import UNLEARN_FAMILIES, family_ids
+from diffattr.draws import SubsetPlan
+from diffattr.families import UNLEARN_FAMILIES
 
 TRAIN = textwrap.dedent("""
     import sys
     sys.path.insert(0, {lib!r})
     import numpy as np, torch, yaml
-    from diffattr.pipeline import train_base
     from diffattr.progress import get_logger
+    from diffattr.settings import job_settings
+    from diffattr.stages.train_base import train_base
     torch.set_num_threads(1)
     cfg = yaml.safe_load(open({config!r}))
-    recipe = dict(cfg["train_base"], steps=400, checkpoint_every=20, log_every=20)
-    train_base({data!r}, cfg["model"], cfg["scheduler"], recipe, sys.argv[1], sys.argv[2], get_logger(sys.argv[3]),
+    cfg["train_base"].update(steps=400, checkpoint_every=20, log_every=20)
+    job = job_settings("train_base", cfg["train_base"], cfg)
+    train_base({data!r}, cfg["model"], cfg["scheduler"], job, sys.argv[1], sys.argv[2], get_logger(sys.argv[3]),
                resume_path=sys.argv[4] if len(sys.argv) > 4 else None)
 """)
 
 
 def _data(tmp_path: Path) -> Path:
     sys.path.insert(0, str(ROOT / "lib"))
-    from diffattr.pipeline import make_data
+    from diffattr.stages.data import make_data
 
     make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")
     return tmp_path / "data.npz"
@@ -140,7 +143,7 @@ def test_sigkilled_run_is_completed_by_a_rerun(tmp_path):
     # (test, test25) and the untrained model.
     cfg = yaml.safe_load((work / "config/config.yaml").read_text())
     update_config(cfg, yaml.safe_load((work / "config/presets/smoke.yaml").read_text()))
-    expected = {("unlearn", sid) for fam in UNLEARN_FAMILIES for sid in family_ids(cfg, fam, 10)}
-    expected |= {("retrain", sid) for fam in ("test", "test25") for sid in family_ids(cfg, fam, 10)}
+    expected = {("unlearn", sid) for fam in UNLEARN_FAMILIES for sid in SubsetPlan(cfg, 10).ids(fam)}
+    expected |= {("retrain", sid) for fam in ("test", "test25") for sid in SubsetPlan(cfg, 10).ids(fam)}
     assert len(rows) == len(set(rows)) and set(rows) == expected | {("init", "empty")}
     assert snakemake(work, "-n", *SMOKE).stdout.count("Nothing to be done") == 1

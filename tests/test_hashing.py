@@ -3,7 +3,8 @@ import copy
 import pytest
 
 from diffattr.hashing import canonical_json, stage_hash
-from diffattr.plan import STAGES, build_plan, unlearn_batches
+from diffattr.draws import subset_chunks
+from diffattr.plan import STAGES, build_plan
 
 
 def test_hash_is_stable_and_order_independent():
@@ -108,12 +109,12 @@ def test_changing_back_restores_hashes(config):
 
 
 def test_unlearn_batches_cover_each_subset_once_and_name_their_range():
-    batches = unlearn_batches(23, 10)
+    batches = subset_chunks("train", 23, 10)
     assert list(batches) == ["train-0000-0009", "train-0010-0019", "train-0020-0022"]
     members = [s for m in batches.values() for s in m]
     assert members == [f"train-{i:04d}" for i in range(23)]
     # Growing n_train never changes a complete batch under its name.
-    assert unlearn_batches(30, 10)["train-0010-0019"] == batches["train-0010-0019"]
+    assert subset_chunks("train", 30, 10)["train-0010-0019"] == batches["train-0010-0019"]
 
 
 def test_rule_resources_merge_default_and_drop_gpu_for_cpu_jobs():

@@ -114,11 +114,11 @@ def test_unlearn_change_replans_only_downstream_and_back_reuses(smoke_run):
     over = smoke_run / "over.yaml"
     over.write_text("unlearn: {steps: 7}\n")
     jobs = planned_jobs(smoke_run, *SMOKE, str(over))
-    assert set(jobs) == {"unlearn", "behaviour_batch", "pair_fid", "samples"} | ANALYSIS_RULES
+    assert set(jobs) == {"unlearn", "behaviour_unlearn", "pairs", "samples"} | ANALYSIS_RULES
     # Only the unlearned models (every family's batches: train 3, uniform 3, kernel 2, loo 4, full 1;
     # train and uniform have 7 and 8 candidates for 6 used, the others equal a test subset) and what
     # depends on them: their grid and their FID2 pair.
-    assert jobs["unlearn"] == 13 and jobs["behaviour_batch"] == 13 and jobs["samples"] == 1 and jobs["pair_fid"] == 1
+    assert jobs["unlearn"] == 13 and jobs["behaviour_unlearn"] == 13 and jobs["samples"] == 1 and jobs["pairs"] == 1
     # Changing it back plans nothing: the old artifacts are still in the store.
     assert planned_jobs(smoke_run, *SMOKE) == {}
 

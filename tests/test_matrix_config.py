@@ -4,7 +4,7 @@ import pytest
 
 from diffattr.config import ConfigError, validate_config
 from diffattr.matrix import Matrix, read_matrix, write_matrix
-from diffattr.plan import train_ids
+from diffattr.draws import SubsetPlan
 
 
 def _matrix():
@@ -82,7 +82,7 @@ def test_bad_config_fails_with_one_line_naming_the_key(config, schema_path, muta
         (lambda c: ["uniform-0099"], "'uniform-0099' is not among the configured subsets"),
         # uniform-0000 equals a test subset at the default: a skipped candidate is never used.
         (lambda c: ["uniform-0000"], "'uniform-0000' is not among the configured subsets"),
-        (lambda c: train_ids(c)[:39], "fewer than datamodel.min_models=2"),
+        (lambda c: SubsetPlan(c).used("train")[:39], "fewer than datamodel.min_models=2"),
         (lambda c: [f"test-{i:04d}" for i in range(18)], "the LDS needs at least 3"),
     ],
 )
@@ -94,40 +94,37 @@ def test_bad_exclusions_fail_naming_the_key(config, schema_path, exclude, messag
 
 
 def test_exclusions_leave_the_other_subsets(config, schema_path):
-    from diffattr.plan import matrix_ids
 
     config["subsets"]["exclude"] = ["train-0003", "test-0001"]
     validate_config(config, schema_path)
-    train, test = matrix_ids(config)
+    train, test = SubsetPlan(config).ids("train"), SubsetPlan(config).ids("test")
     assert len(train) == 39 and "train-0003" not in train and len(test) == 19 and "test-0001" not in test
 
 
 def test_family_subsets_can_be_excluded(config, schema_path):
-    from diffattr.plan import family_ids, unit_count
+    from diffattr.draws import unit_count
 
     config["subsets"]["exclude"] = ["uniform-0004", "loo-0002"]
     validate_config(config, schema_path)
-    assert len(family_ids(config, "uniform")) == 39 and "uniform-0004" not in family_ids(config, "uniform")
-    assert family_ids(config, "loo", unit_count(config)) == [f"loo-{i:04d}" for i in range(10) if i != 2]
+    assert len(SubsetPlan(config).ids("uniform")) == 39 and "uniform-0004" not in SubsetPlan(config).ids("uniform")
+    assert SubsetPlan(config, unit_count(config)).ids("loo") == [f"loo-{i:04d}" for i in range(10) if i != 2]
 
 
 @pytest.mark.parametrize("n, ok", [(0, True), (3, True), (20, True), (2, False), (21, False)])
 def test_ceiling_models_is_0_or_3_to_the_test_subsets(config, schema_path, n, ok):
-    from diffattr.plan import ceiling_ids
 
     config["lds"]["ceiling_models"] = n
     if ok:
         validate_config(config, schema_path)
-        assert ceiling_ids(config) == [f"test-{i:04d}" for i in range(n)]
+        assert SubsetPlan(config).ceiling == [f"test-{i:04d}" for i in range(n)]
     else:
         with pytest.raises(ConfigError, match="config key lds.ceiling_models"):
             validate_config(config, schema_path)
 
 
 def test_ceiling_skips_excluded_test_subsets(config, schema_path):
-    from diffattr.plan import ceiling_ids
 
     config["lds"]["ceiling_models"] = 3
     config["subsets"]["exclude"] = ["test-0001"]
     validate_config(config, schema_path)
-    assert ceiling_ids(config) == ["test-0000", "test-0002", "test-0003"]
+    assert SubsetPlan(config).ceiling == ["test-0000", "test-0002", "test-0003"]

@@ -100,22 +100,30 @@ def _write_unlearn_inputs(tmp_path, pruned, sizes: list[int], seed: int) -> dict
     return subsets
 
 
+def _unlearn_settings(config, **overrides):
+    """An unlearn job's settings from the config's unlearn section with `overrides` (hashed or run-time keys)."""
+    from diffattr.settings import job_settings
+
+    config = {**config, "unlearn": {**config["unlearn"], **overrides}}
+    return job_settings("unlearn", config["unlearn"], config)
+
+
 def test_concurrent_unlearning_gives_the_sequential_models(tmp_path, config):
     """unlearn.concurrent trains a job's subsets in threads; each subset keeps its own seed and
     generator, so every checkpoint equals the one-after-another run's, bit for bit on the CPU."""
     import json
 
-    from diffattr.pipeline import unlearn_batch
+    from diffattr.stages.unlearn import unlearn_batch
 
     torch.manual_seed(0)
     subsets = _write_unlearn_inputs(tmp_path, prune_unet(build_unet(TINY, 8, 1), 0.3), [300] * 3, seed=0)
-    recipe = {**config["unlearn"], "steps": 4, "batch_size": 8, "log_every": 2}
     out = {}
     for k in (1, 3):
-        job = unlearn_batch(tmp_path / "pruned.pt", tmp_path / "data.npz", tmp_path / "chunk.json", recipe,
-                            config["scheduler"], tmp_path / f"batch{k}", get_logger(tmp_path / "log"), concurrent=k)
+        settings = _unlearn_settings(config, steps=4, batch_size=8, log_every=2, concurrent=k)
+        job = unlearn_batch(tmp_path / "pruned.pt", tmp_path / "data.npz", tmp_path / "chunk.json", settings,
+                            config["scheduler"], tmp_path / f"batch{k}", get_logger(tmp_path / "log"))
         assert job["subsets"] == list(subsets) and job["concurrent"] == k
-        out[k] = {sid: load_model(tmp_path / f"batch{k}" / sid / "model.pt").state_dict() for sid in subsets}
+        out[k] = {sid: load_model(tmp_path / f"batch{k}" / sid / "model").state_dict() for sid in subsets}
         seconds = [json.loads((tmp_path / f"batch{k}" / sid / "train.json").read_text())["train_seconds"]
                    for sid in subsets]
         # Models trained side by side are charged a share of the job, not the whole shared wall each.
@@ -139,19 +147,19 @@ def test_vmap_stacked_unlearning_gives_the_sequential_models(tmp_path, config, a
     model. Subsets of different sizes, a group smaller than `concurrent`, attention and flips."""
     import json
 
-    from diffattr.pipeline import unlearn_batch
+    from diffattr.stages.unlearn import unlearn_batch
 
     torch.manual_seed(0)
     pruned = prune_unet(build_unet({**TINY, "attention": attention}, 8, 1), 0.3)
     subsets = _write_unlearn_inputs(tmp_path, pruned, [200, 300, 400], seed=1)
-    recipe = {**config["unlearn"], "steps": 12, "batch_size": 16, "log_every": 5, "hflip": True}
+    recipe = {"steps": 12, "batch_size": 16, "log_every": 5, "hflip": True}
     out = {}
     for mode, k in (("streams", 1), ("vmap", 2)):
-        job = unlearn_batch(tmp_path / "pruned.pt", tmp_path / "data.npz", tmp_path / "chunk.json", recipe,
-                            config["scheduler"], tmp_path / mode, get_logger(tmp_path / "log"), concurrent=k,
-                            mode=mode)
+        settings = _unlearn_settings(config, **recipe, concurrent=k, concurrent_mode=mode)
+        job = unlearn_batch(tmp_path / "pruned.pt", tmp_path / "data.npz", tmp_path / "chunk.json", settings,
+                            config["scheduler"], tmp_path / mode, get_logger(tmp_path / "log"))
         assert job["subsets"] == list(subsets) and job["concurrent_mode"] == mode
-        out[mode] = {sid: load_model(tmp_path / mode / sid / "model.pt").state_dict() for sid in subsets}
+        out[mode] = {sid: load_model(tmp_path / mode / sid / "model").state_dict() for sid in subsets}
     start = pruned.state_dict()
     for sid in subsets:
         moved = _weights_distance(out["streams"][sid], start)
@@ -165,8 +173,9 @@ def test_vmap_stacked_unlearning_gives_the_sequential_models(tmp_path, config, a
         # Each stacked model is charged its share of the stack's wall time.
         assert stacked["train_seconds"] * stacked["batched_models"] == pytest.approx(stacked["stack_train_seconds"])
     with pytest.raises(ValueError, match="unlearn.concurrent_mode"):
-        unlearn_batch(tmp_path / "pruned.pt", tmp_path / "data.npz", tmp_path / "chunk.json", recipe,
-                      config["scheduler"], tmp_path / "bad", get_logger(tmp_path / "log"), concurrent=2, mode="fork")
+        unlearn_batch(tmp_path / "pruned.pt", tmp_path / "data.npz", tmp_path / "chunk.json",
+                      _unlearn_settings(config, **recipe, concurrent=2, concurrent_mode="fork"), config["scheduler"],
+                      tmp_path / "bad", get_logger(tmp_path / "log"))
     assert not (tmp_path / "bad").exists()
 
 
@@ -268,14 +277,15 @@ def test_prune_keeps_raw_and_ema_weights(config, tmp_path):
     """The pruned model's fine-tune writes both weights: the EMA (evaluated) and the raw ones (where
     unlearning starts with unlearn.init: raw, as the authors do)."""
     from diffattr.data import load_digits_dataset, save_dataset
-    from diffattr.pipeline import prune_and_finetune
+    from diffattr.settings import job_settings
+    from diffattr.stages.prune import prune_and_finetune
 
     save_dataset(tmp_path / "data.npz", load_digits_dataset())
     torch.manual_seed(0)
     save_model(build_unet(TINY, 8, 1), tmp_path / "base")
-    recipe = {**config["prune"]["finetune"], "steps": 5, "batch_size": 8}
-    prune_and_finetune(tmp_path / "base", tmp_path / "data.npz", 0.3, 2, recipe, config["scheduler"],
-                       tmp_path / "model.pt", tmp_path / "prune.json", get_logger(None), out_raw=tmp_path / "raw.pt")
-    ema, raw = load_model(tmp_path / "model.pt"), load_model(tmp_path / "raw.pt")
+    job = job_settings("prune.finetune", {**config["prune"]["finetune"], "steps": 5, "batch_size": 8}, config)
+    prune_and_finetune(tmp_path / "base", tmp_path / "data.npz", 0.3, 2, job, config["scheduler"],
+                       tmp_path / "model", tmp_path / "train.json", get_logger(None), out_raw=tmp_path / "raw")
+    ema, raw = load_model(tmp_path / "model"), load_model(tmp_path / "raw")
     assert count_params(ema) == count_params(raw)
     assert not all(torch.equal(a, b) for a, b in zip(ema.parameters(), raw.parameters()))

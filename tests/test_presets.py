@@ -20,7 +20,7 @@ def test_paper_preset_plans_the_papers_dag(paper_copy):
     jobs = planned_jobs(paper_copy, *PAPER)
     # 300 unlearned models in batches of 4, 64 test + 30 baseline retrainings, Table 1's 2 floors and
     # the LDS ceiling's 8 second retrainings of test subsets.
-    assert jobs["unlearn"] == 75 and jobs["behaviour_batch"] == 75
+    assert jobs["unlearn"] == 75 and jobs["behaviour_unlearn"] == 75
     assert jobs["retrain"] == 64 + 30 and jobs["retrain_floor"] == 2 + 8
     assert jobs["train_base"] == 1 and jobs["prune"] == 1 and jobs["reference"] == 1
 

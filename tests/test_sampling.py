@@ -58,7 +58,11 @@ def test_two_models_start_from_the_same_noises():
 def test_behaviour_values_do_not_depend_on_the_batch_size(tmp_path):
     """The evaluation of one model at two behaviour.batch_size values gives identical behaviours
     (a store extended at another batch size compares its models on the same noises)."""
-    from diffattr.pipeline import Evaluator, make_classifier, make_data, make_reference
+    from diffattr.behaviour import Evaluator
+    from diffattr.settings import Sampling
+    from diffattr.stages.classifier import make_classifier
+    from diffattr.stages.data import make_data
+    from diffattr.stages.reference import make_reference
 
     make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")
     make_classifier(tmp_path / "data.npz", 1, 0, 0.2, tmp_path / "clf.pt", tmp_path / "clf.json",
@@ -70,7 +74,7 @@ def test_behaviour_values_do_not_depend_on_the_batch_size(tmp_path):
            "seed": 0, "eta": 0.0, "kid_subsets": 10}
     values = {}
     for bs in (7, 40):
-        evaluate = Evaluator(tmp_path / "clf.pt", tmp_path / "ref.npz", SCHED, {**cfg, "batch_size": bs})
+        evaluate = Evaluator(tmp_path / "clf.pt", tmp_path / "ref.npz", SCHED, Sampling.from_config(cfg), bs)
         values[bs] = evaluate(tmp_path / "model", tmp_path / "train.json", "base", "full")["metrics"]
     for name, v in values[7].items():
         assert v == pytest.approx(values[40][name], rel=1e-6, abs=1e-9), name

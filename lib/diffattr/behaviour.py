@@ -141,3 +141,58 @@ def compute_metrics(names: list[str], features: torch.Tensor, logits: torch.Tens
         else:  # the schema admits only known metrics
             raise ValueError(f"behaviour.metrics: unknown metric {name!r}")
     return out
+
+
+def generate(model_path: str | os.PathLike, sched_cfg, sampling, n: int, batch_size: int, compute=None) -> torch.Tensor:
+    """n images in [-1, 1] from the shared initial noises of `sampling.seed` (a settings.Sampling), on
+    `compute`'s device: image j from the same noise for every model and every batch size."""
+    from . import sampling as sampler
+    from .models import ddim_scheduler, load_model
+
+    return sampler.ddim_sample(load_model(model_path), ddim_scheduler(sched_cfg), n, sampling.ddim_steps,
+                               sampling.seed, batch_size, sampling.eta, compute)
+
+
+class Evaluator:
+    """Samples a model from the shared initial noises and computes every configured behaviour.
+    Built once per job, so a batch of models pays for the extractor and reference only once.
+    `sampling`: a settings.Sampling; `batch_size`: images per forward pass (changes no value)."""
+
+    def __init__(self, classifier_pt: str | os.PathLike, reference_npz: str | os.PathLike, sched_cfg, sampling,
+                 batch_size: int, compute=None):
+        from .compute import CPU
+        from .models import ddim_scheduler
+
+        self.compute = compute or CPU
+        self.extractor = make_extractor(classifier_pt, sampling.inception_weights, self.compute.device)
+        self.reference = load_statistics(reference_npz)
+        self.scheduler = ddim_scheduler(sched_cfg)
+        self.sampling, self.batch_size = sampling, int(batch_size)
+
+    def __call__(self, model_path: str | os.PathLike, train_json: str | os.PathLike, source: str, subset: str,
+                 startup: float | None = None) -> dict:
+        import time
+
+        from . import sampling as sampler
+        from .atomic import read_json
+        from .metrics import LOWER_IS_BETTER
+        from .models import load_model
+
+        s = self.sampling
+        start, cpu_start = time.perf_counter(), time.process_time()
+        model = load_model(model_path)
+        images = sampler.ddim_sample(model, self.scheduler, s.n_samples, s.ddim_steps, s.seed, self.batch_size, s.eta,
+                                     self.compute)
+        sample_seconds = time.perf_counter() - start
+        feats, logits, class_logits = extract(self.extractor, sampler.to_uint8_rgb(images))
+        values = compute_metrics(list(s.metrics), feats, logits, self.reference, s.share_class, s.seed,
+                                 s.kid_subsets, class_logits)
+        trained = read_json(train_json)
+        return {"source": source, "subset": subset, "metrics": values,
+                "lower_is_better": {m: LOWER_IS_BETTER[m] for m in values},
+                "n_samples": s.n_samples, "noise_seed": s.seed, "ddim_steps": s.ddim_steps, "eta": s.eta,
+                "train_seconds": trained.get("train_seconds"), "train_steps": trained.get("steps"),
+                "train_cpu_seconds": trained.get("train_cpu_seconds"),
+                "sample_seconds": sample_seconds, "eval_seconds": time.perf_counter() - start,
+                "eval_cpu_seconds": time.process_time() - cpu_start,
+                "startup_seconds": startup}

@@ -83,7 +83,7 @@ def _fit_first(masks: np.ndarray, y: np.ndarray, m: int, test_masks: np.ndarray,
     dm = fit_datamodel(masks[:m], y[:m], fit["estimator"], fit["alphas"], fit["cv_folds"], fit["seed"])
     pred = dm.predict(test_masks)
     lo, hi = bootstrap_ci(pred, test_y, boot["n_bootstrap"], boot["ci_level"], boot["seed"])
-    return {"models": m, "lds": _clean(lds(pred, test_y)), "ci95": [_clean(lo), _clean(hi)], "alpha": dm.alpha}, pred
+    return {"models": m, "lds": _clean(lds(pred, test_y)), "ci95": [_clean(lo), _clean(hi)], "alpha": dm.info["alpha"]}, pred
 
 
 def _clean(v: float | None) -> float | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -98,3 +98,44 @@ def lds_ceiling(first: np.ndarray, second: np.ndarray, n_boot: int, level: float
     value = _finite(spearman(a, b))
     return {"n_subsets": int(len(a)), "spearman": value, "ci95": ci, "bound": noise_free_bound(value),
             "bound_ci95": [noise_free_bound(v) for v in ci]}
+
+
+def lds_of(predicted: np.ndarray, actual: np.ndarray, n_boot: int, level: float, seed: int) -> dict[str, Any]:
+    """The LDS of one prediction of the test models' behaviour, with its bootstrap CI."""
+    lo, hi = bootstrap_ci(predicted, actual, n_boot, level, seed)
+    return {"lds": lds(predicted, actual), "ci95": [lo, hi], "predicted": np.asarray(predicted).tolist(),
+            "n_test_models": int(len(actual))}
+
+
+def paired_rows(m, rows: np.ndarray, behaviour: str, other: Mapping[str, Mapping[str, float]]
+                ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """A matrix's value of `behaviour` on `rows` against another model's on the same subsets (`other`:
+    subset id -> behaviours), for the subsets both have, in matrix order."""
+    y = m.behaviour(behaviour)
+    both = [i for i in rows if m.subset_ids[i] in other]
+    return (np.array([y[i] for i in both], dtype=np.float64),
+            np.array([other[m.subset_ids[i]][behaviour] for i in both], dtype=np.float64),
+            [m.subset_ids[i] for i in both])
+
+
+def proxy_fidelity_of(m, behaviour: str, retrained: Mapping[str, Mapping[str, float]], n_boot: int, level: float,
+                      seed: int) -> dict[str, Any]:
+    """Proxy fidelity on the baseline subsets: their unlearned models (train family of the matrix)
+    against their models retrained from scratch (`retrained`: subset id -> behaviours)."""
+    u, r, ids = paired_rows(m, m.rows("unlearn", "train"), behaviour, retrained)
+    return {**proxy_fidelity(u, r, n_boot, level, seed), "subsets": ids}
+
+
+def ceiling_of(m, behaviour: str, family: str, second: Mapping[str, Mapping[str, float]] | None, n_boot: int,
+               level: float, seed: int) -> dict[str, Any] | None:
+    """LDS ceiling of one test family: its retrained models (the matrix) against a second retraining
+    of the same subsets (`second`: subset id -> behaviours); None when no second retraining exists."""
+    if second is None:
+        return None
+    first, again, ids = paired_rows(m, m.rows("retrain", family), behaviour, second)
+    return {**lds_ceiling(first, again, n_boot, level, seed), "subsets": ids}
+
+
+def brief(ceiling: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """What stands beside each LDS: the ceiling without its subset list."""
+    return None if ceiling is None else {k: v for k, v in ceiling.items() if k != "subsets"}

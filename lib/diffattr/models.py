@@ -54,17 +54,24 @@ def ddim_scheduler(sched_cfg: Mapping[str, Any]):
     return DDIMScheduler(**_scheduler_kwargs(sched_cfg))
 
 
-def save_model(model: torch.nn.Module, path: str | os.PathLike) -> None:
-    """Unpruned models: diffusers' save_pretrained directory. Pruned ones: the whole pickled module,
-    because after structural pruning the diffusers config no longer describes the layers."""
+MODULE_FILE = "module.pt"
+
+
+def save_model(model: torch.nn.Module, path: str | os.PathLike, whole_module: bool = False) -> None:
+    """A model folder (or a `.pt` file): diffusers' save_pretrained folder for an unpruned model; the
+    whole pickled module (`whole_module`, as module.pt in the folder) for a structurally pruned one,
+    whose layers the diffusers config no longer describes."""
     from .atomic import atomic_dir, atomic_path
 
     path = Path(path)
     if path.suffix == ".pt":
         with atomic_path(path, suffix=".pt") as tmp:
             torch.save(model, tmp)
-    else:
-        with atomic_dir(path) as tmp:
+        return
+    with atomic_dir(path) as tmp:
+        if whole_module:
+            torch.save(model, tmp / MODULE_FILE)
+        else:
             model.save_pretrained(tmp)
 
 
@@ -73,8 +80,9 @@ def load_model(path: str | os.PathLike) -> torch.nn.Module:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: checkpoint missing; rerun the rule that writes it")
+    pickled = path / MODULE_FILE if path.is_dir() else path
     try:
-        if path.is_dir():
+        if path.is_dir() and not pickled.exists():
             from diffusers import UNet2DModel
 
             model = UNet2DModel.from_pretrained(path)
@@ -82,7 +90,7 @@ def load_model(path: str | os.PathLike) -> torch.nn.Module:
             import diffusers.models.unets.unet_2d  # noqa: F401  (classes the pickle refers to)
 
             # weights_only=False: a pruned model is stored as a whole module (our own artifact).
-            model = torch.load(path, map_location="cpu", weights_only=False)
+            model = torch.load(pickled, map_location="cpu", weights_only=False)
     except Exception as exc:
         raise ValueError(f"{path}: corrupt or unreadable checkpoint ({type(exc).__name__}: {exc}); "
                          "delete it and rerun the rule that writes it") from None

@@ -18,6 +18,8 @@ import torch
 
 from .progress import StepLogger
 
+PathLike = str | os.PathLike
+
 
 BATCHINGS = ("random", "epoch")
 
@@ -229,3 +231,36 @@ def load_resume_state(path: Path, recipe: Recipe, model, opt, ema, gen) -> tuple
     ema.load_state_dict(state["ema"])
     gen.set_state(state["generator"])
     return int(state["step"]), float(state["loss"])
+
+
+def train_and_save(model: torch.nn.Module, images, recipe: Recipe, runtime, sched_cfg: Mapping[str, Any],
+                   out_model: PathLike, out_json: PathLike, logger: logging.Logger, label: str,
+                   extra: Mapping[str, Any] | None = None, startup: float | None = None,
+                   resume_path: PathLike | None = None, compute=None, out_raw: PathLike | None = None,
+                   whole_module: bool = False) -> dict:
+    """Train `model` on `images` (numpy, N x C x H x W) and save its EMA weights to `out_model` (what is
+    sampled and evaluated) with its training record `out_json`; with `out_raw`, also its raw weights
+    (where unlearning starts, as in the authors' code). `runtime`: a settings.Runtime."""
+    from .models import count_params, ddpm_scheduler, save_model
+
+    logger.info(f"{label}: {len(images)} images, {count_params(model)} params, {recipe}")
+    ema_model, stats = train_ddpm(model, torch.from_numpy(images), recipe, ddpm_scheduler(sched_cfg), logger,
+                                  log_every=runtime.log_every, label=label, resume_path=resume_path,
+                                  checkpoint_every=runtime.checkpoint_every, compute=compute)
+    if out_raw is not None:
+        save_model(model, out_raw, whole_module)
+    return save_trained(ema_model, stats, recipe.seed, len(images), out_model, out_json, extra, startup, whole_module)
+
+
+def save_trained(ema_model: torch.nn.Module, stats: dict, seed: int, n_images: int, out_model: PathLike,
+                 out_json: PathLike, extra: Mapping[str, Any] | None = None, startup: float | None = None,
+                 whole_module: bool = False) -> dict:
+    """Write a trained model and its training record (train.json)."""
+    from .atomic import write_json
+    from .models import count_params, save_model
+
+    save_model(ema_model, out_model, whole_module)
+    stats = {**stats, "seed": seed, "n_images": int(n_images), "params": count_params(ema_model),
+             "startup_seconds": startup, **(extra or {})}
+    write_json(out_json, stats)
+    return stats

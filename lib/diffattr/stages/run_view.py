@@ -1,4 +1,5 @@
-"""The human view of a run: copies of the final artifacts plus a manifest of store paths."""
+"""Stage run_view: the human view of a run, results/runs/<run_name>/: copies of the final artifacts
+and a manifest naming every stage's store folder; cheap to rebuild, so never the only copy."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import shutil
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from .atomic import atomic_path, read_json, write_json
+from ..atomic import atomic_path, read_json, write_json
+from ..layout import in_batch
 
 
 def unlearn_startup_summary(batch_dirs: Sequence[str]) -> dict:
-    jobs = [read_json(Path(d) / "job.json") for d in batch_dirs]
+    jobs = [read_json(in_batch(d, "unlearn", "job")) for d in batch_dirs]
     shares = [j["startup_share"] for j in jobs if j.get("startup_share") is not None]
     return {"jobs": len(jobs), "subsets_per_job": [len(j["subsets"]) for j in jobs],
             "startup_seconds": [j.get("startup_seconds") for j in jobs],
