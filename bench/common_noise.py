@@ -23,6 +23,7 @@ import torch
 
 from diffattr.atomic import read_json, write_json
 from diffattr.behaviour import extract_features, fid, load_statistics, make_extractor
+from diffattr.layout import Layout, batch_members, in_batch
 from diffattr.models import ddim_scheduler, load_model
 from diffattr.sampling import ddim_sample, to_uint8_rgb
 
@@ -43,9 +44,14 @@ def main() -> None:
     reference = load_statistics(Path(stores["reference"]) / "stats.npz")
     extractor = make_extractor(classifier)
     # The pruned model and a few unlearned ones (closely related models, as in a datamodel).
-    unlearned = [Path(stores["prune"]) / "model.pt"]
-    unlearned += sorted(Path(stores["unlearn"]).glob("train-*/train-*/model.pt"))[: args.models]
-    across = [read_json(p)["metrics"]["fid"] for p in Path(stores["behaviour_unlearn"]).glob("train-*.json")]
+    layout = Layout(manifest["hashes"])
+    unlearned = [Path(layout.path("prune", "model"))]
+    batches = sorted(Path(stores["unlearn"]).glob("train-*-*"))
+    unlearned += [in_batch(d, "unlearn", "model", sid) for d in batches for sid in batch_members(d, "unlearn")][
+        : args.models]
+    across = [read_json(in_batch(d, "behaviour_unlearn", "behaviour", sid))["metrics"]["fid"]
+              for d in sorted(Path(stores["behaviour_unlearn"]).glob("train-*-*"))
+              for sid in batch_members(d, "behaviour_unlearn")]
     start = time.perf_counter()
     table = np.zeros((len(unlearned), args.seeds))
     for i, path in enumerate(unlearned):

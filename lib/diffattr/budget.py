@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .datamodel import fit_datamodel
-from .lds import bootstrap_ci, lds, paired_gap_ci
+from .lds import bootstrap_ci, finite_or_none, lds, paired_gap_ci
 
 PathLike = str | os.PathLike
 
@@ -83,11 +83,8 @@ def _fit_first(masks: np.ndarray, y: np.ndarray, m: int, test_masks: np.ndarray,
     dm = fit_datamodel(masks[:m], y[:m], fit["estimator"], fit["alphas"], fit["cv_folds"], fit["seed"])
     pred = dm.predict(test_masks)
     lo, hi = bootstrap_ci(pred, test_y, boot["n_bootstrap"], boot["ci_level"], boot["seed"])
-    return {"models": m, "lds": _clean(lds(pred, test_y)), "ci95": [_clean(lo), _clean(hi)], "alpha": dm.info["alpha"]}, pred
+    return {"models": m, "lds": finite_or_none(lds(pred, test_y)), "ci95": [finite_or_none(lo), finite_or_none(hi)], "alpha": dm.info["alpha"]}, pred
 
-
-def _clean(v: float | None) -> float | None:
-    return None if v is None or not np.isfinite(v) else float(v)
 
 
 def lds_with_first(masks: np.ndarray, y: np.ndarray, m: int, test_masks: np.ndarray, test_y: np.ndarray,
@@ -106,9 +103,9 @@ def paired_gap(pred_unlearn: np.ndarray | None, pred_retrain: np.ndarray | None,
     so whether their separate CIs overlap says little; the CI of the difference decides."""
     if pred_unlearn is None or pred_retrain is None:
         return {"gap": None, "ci95": None, "excludes_zero": False, "why": "a method has no LDS at this budget"}
-    gap = _clean(lds(pred_unlearn, test_y) - lds(pred_retrain, test_y))
+    gap = finite_or_none(lds(pred_unlearn, test_y) - lds(pred_retrain, test_y))
     lo, hi = paired_gap_ci(pred_unlearn, pred_retrain, test_y, boot["n_bootstrap"], boot["ci_level"], boot["seed"])
-    lo, hi = _clean(lo), _clean(hi)
+    lo, hi = finite_or_none(lo), finite_or_none(hi)
     excludes = gap is not None and lo is not None and hi is not None and (lo > 0 or hi < 0)
     return {"gap": gap, "ci95": [lo, hi], "excludes_zero": bool(excludes)}
 

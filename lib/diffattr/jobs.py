@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 
 from .progress import get_logger, process_age_seconds
 
@@ -18,3 +19,13 @@ def start(log_path: str | os.PathLike | None) -> tuple[logging.Logger, float | N
         logger.info(f"slurm job {os.environ['SLURM_JOB_ID']} partition {os.environ.get('SLURM_JOB_PARTITION')} "
                     f"node {os.environ.get('SLURMD_NODENAME')}")
     return logger, startup
+
+
+def job_timing(job_start: float, startup: float | None) -> dict:
+    """A batch job's seconds since `job_start` (time.perf_counter) plus its start-up, and the start-up's
+    share of them: what the start-up costs per batch."""
+    seconds = time.perf_counter() - job_start + (startup or 0.0)
+    out = {"startup_seconds": startup, "job_seconds": seconds}
+    if startup is not None:
+        out["startup_share"] = startup / seconds
+    return out

@@ -105,14 +105,19 @@ def in_batch(batch_dir: str | Path, stage: str, name: str, subset: str | None = 
     return Path(batch_dir) / _fill(rel, {"subset": subset} if subset is not None else {})
 
 
+def batch_members(batch_dir: str | Path, stage: str) -> list[str]:
+    """The subsets of one batch folder of `stage` (unlearn, behaviour_unlearn), from its job record."""
+    from .atomic import read_json
+
+    return list(read_json(in_batch(batch_dir, stage, "job"))["subsets"])
+
+
 def batch_behaviours(batch_dirs: list[str | Path], subset_ids: list[str]) -> list[str]:
     """The behaviour JSON of each wanted subset inside behaviour batch folders (a subset excluded
     from the matrix may share a batch with included ones)."""
-    from .atomic import read_json
-
     found = {}
     for d in batch_dirs:
-        for sid in read_json(in_batch(d, "behaviour_unlearn", "job"))["subsets"]:
+        for sid in batch_members(d, "behaviour_unlearn"):
             found[sid] = str(in_batch(d, "behaviour_unlearn", "behaviour", sid))
     missing = [s for s in subset_ids if s not in found]
     if missing:

@@ -53,7 +53,8 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def _finite(v: float) -> float | None:
+def finite_or_none(v: float | None) -> float | None:
+    """A value for JSON: None where it is missing or not finite."""
     return float(v) if v is not None and np.isfinite(v) else None
 
 
@@ -70,8 +71,8 @@ def proxy_fidelity(unlearned: np.ndarray, retrained: np.ndarray, n_boot: int, le
                 "pearson_ci95": None, "why": f"{len(u)} subsets have both models; need at least 3"}
     s_ci = _percentile_bootstrap(lambda idx: spearman(u[idx], r[idx]), len(u), n_boot, level, seed)
     p_ci = _percentile_bootstrap(lambda idx: pearson(u[idx], r[idx]), len(u), n_boot, level, seed)
-    return {"n_subsets": int(len(u)), "spearman": _finite(spearman(u, r)), "spearman_ci95": [_finite(v) for v in s_ci],
-            "pearson": _finite(pearson(u, r)), "pearson_ci95": [_finite(v) for v in p_ci]}
+    return {"n_subsets": int(len(u)), "spearman": finite_or_none(spearman(u, r)), "spearman_ci95": [finite_or_none(v) for v in s_ci],
+            "pearson": finite_or_none(pearson(u, r)), "pearson_ci95": [finite_or_none(v) for v in p_ci]}
 
 
 def noise_free_bound(agreement: float | None) -> float | None:
@@ -94,8 +95,8 @@ def lds_ceiling(first: np.ndarray, second: np.ndarray, n_boot: int, level: float
     if len(a) < 3:
         return {"n_subsets": int(len(a)), "spearman": None, "ci95": None, "bound": None, "bound_ci95": None,
                 "why": f"{len(a)} test subsets were retrained twice; need at least 3"}
-    ci = [_finite(v) for v in _percentile_bootstrap(lambda idx: spearman(a[idx], b[idx]), len(a), n_boot, level, seed)]
-    value = _finite(spearman(a, b))
+    ci = [finite_or_none(v) for v in _percentile_bootstrap(lambda idx: spearman(a[idx], b[idx]), len(a), n_boot, level, seed)]
+    value = finite_or_none(spearman(a, b))
     return {"n_subsets": int(len(a)), "spearman": value, "ci95": ci, "bound": noise_free_bound(value),
             "bound_ci95": [noise_free_bound(v) for v in ci]}
 

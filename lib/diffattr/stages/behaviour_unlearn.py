@@ -8,8 +8,9 @@ import os
 import time
 from typing import Any, Mapping
 
-from ..atomic import read_json, write_json
-from ..layout import in_batch
+from ..atomic import write_json
+from ..jobs import job_timing
+from ..layout import batch_members, in_batch
 from ..settings import Job
 
 PathLike = str | os.PathLike
@@ -25,17 +26,14 @@ def evaluate_batch(batch_dir: PathLike, classifier_pt: PathLike, reference_npz: 
 
     job_start = time.perf_counter()
     evaluate = Evaluator(classifier_pt, reference_npz, sched_cfg, job.recipe, job.runtime.batch_size, compute)
-    sids = read_json(in_batch(batch_dir, "unlearn", "job"))["subsets"]
+    sids = batch_members(batch_dir, "unlearn")
     with atomic_dir(out_dir) as tmp:
         for sid in sids:
             out = evaluate(in_batch(batch_dir, "unlearn", "model", sid), in_batch(batch_dir, "unlearn", "train", sid),
                            "unlearn", sid)
             write_json(in_batch(tmp, "behaviour_unlearn", "behaviour", sid), out)
             logger.info(f"unlearn {sid}: {out['metrics']} in {out['eval_seconds']:.1f}s")
-        record = {"subsets": sids, "startup_seconds": startup,
-                  "job_seconds": time.perf_counter() - job_start + (startup or 0.0)}
-        if startup is not None:
-            record["startup_share"] = startup / record["job_seconds"]
+        record = {"subsets": sids, **job_timing(job_start, startup)}
         write_json(in_batch(tmp, "behaviour_unlearn", "job"), record)
     return record
 

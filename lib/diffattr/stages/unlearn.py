@@ -28,6 +28,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..atomic import read_json, write_json
+from ..jobs import job_timing
 from ..layout import in_batch
 from ..settings import Job
 
@@ -86,11 +87,9 @@ def unlearn_batch(start_model: PathLike, data_npz: PathLike, chunk_json: PathLik
         else:
             seconds = [one(run, sub) for sub in subsets]
         per_subset = {sub["id"]: s for sub, s in zip(subsets, seconds)}
-        record = {"subsets": list(per_subset), "train_seconds": per_subset, "startup_seconds": startup,
-                  "concurrent": int(concurrent), "concurrent_mode": mode,
-                  "job_seconds": time.perf_counter() - job_start + (startup or 0.0)}
+        record = {"subsets": list(per_subset), "train_seconds": per_subset, "concurrent": int(concurrent),
+                  "concurrent_mode": mode, **job_timing(job_start, startup)}
         if startup is not None:
-            record["startup_share"] = startup / record["job_seconds"]
             logger.info(f"unlearn job: start-up {startup:.1f}s of {record['job_seconds']:.1f}s "
                         f"({record['startup_share']:.1%})")
         write_json(in_batch(tmp, "unlearn", "job"), record)
