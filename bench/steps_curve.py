@@ -3,7 +3,7 @@
 base model's steps), the speed-up per model with its evaluation (budget.json), FID2 to the retrained
 model (Table 1's pairs), proxy fidelity (Spearman between unlearned and retrained behaviour on the
 baseline subsets) and the LDS, each LDS with its paired bootstrap CI against the reference value
-(150 steps, the default: 10 % of the base model's 1,500; the paper's 2 % is 30).
+(100 steps, the default: 10 % of the base model's 1,000; the paper's 2 % is 20).
 
 Content addressing makes this cheap: the base, pruned and retrained models, the classifier and the
 reference statistics are reused; only the unlearned train family (datamodel.estimators: [ridge],
@@ -11,7 +11,7 @@ the paper's estimator), its behaviours and the analysis are computed per value. 
 check and the other estimators' families are not run.
 
 Usage (after `make run`, from the repository root):
-    .venv/bin/python bench/steps_curve.py [--steps 30 75 150 300] [--reference 150] [--cores 2]
+    .venv/bin/python bench/steps_curve.py [--steps 20 50 100 200] [--reference 100] [--cores 2]
 Writes bench/out/steps_curve.json and prints a Markdown table.
 """
 
@@ -34,17 +34,6 @@ from diffattr.lds import paired_gap_ci  # noqa: E402
 from diffattr.plan import build_plan  # noqa: E402
 
 
-def overlay_config(base_files: list[str], steps: int) -> tuple[dict, dict]:
-    """The merged config for `steps` (as Snakemake merges overlays) and the overlay itself."""
-    cfg: dict = {}
-    for f in base_files:
-        _merge(cfg, yaml.safe_load(Path(f).read_text()))
-    over = {"run_name": f"steps-{steps}", "unlearn": {"steps": steps},
-            "datamodel": {"estimators": ["ridge"], "primary": "ridge"}}
-    _merge(cfg, over)
-    return cfg, over
-
-
 def _merge(a: dict, b: dict) -> None:
     for k, v in b.items():
         if isinstance(v, dict) and isinstance(a.get(k), dict):
@@ -53,68 +42,93 @@ def _merge(a: dict, b: dict) -> None:
             a[k] = v
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--configfile", nargs="+", default=["config/config.yaml"])
-    ap.add_argument("--steps", nargs="+", type=int, default=[30, 75, 150, 300])
-    ap.add_argument("--reference", type=int, default=150)
-    ap.add_argument("--cores", default="2")
-    ap.add_argument("--out", default="bench/out/steps_curve.json")
-    args = ap.parse_args()
-    steps_list = sorted(set(args.steps) | {args.reference})
-    results = {}
-    for steps in steps_list:
-        cfg, over = overlay_config(args.configfile, steps)
-        path = ROOT / "bench/out" / f"steps_{steps}.yaml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(over))
-        start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "snakemake", "lds", "budget", "table1", "--cores", args.cores,
-                               "--configfile", *args.configfile, str(path)], cwd=ROOT, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise SystemExit(f"steps {steps}: snakemake failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-        plan = build_plan(cfg)
-        lds = json.loads((ROOT / plan.dir("lds") / "lds.json").read_text())
-        budget = json.loads((ROOT / plan.dir("budget") / "budget.json").read_text())
-        with open(ROOT / plan.dir("table1") / "table1.csv", newline="") as fh:
-            table = {r["model"]: r for r in csv.DictReader(fh)}
-        results[steps] = {"steps": steps, "share_of_base_steps": steps / cfg["train_base"]["steps"],
-                          "wall_seconds": round(time.perf_counter() - start, 1), "lds": lds, "budget": budget,
-                          "fid2": float(table["unlearned"]["fid2"]), "fid2_sd": table["unlearned"]["fid2_sd"],
-                          "unlearned_fid": float(table["unlearned"][lds["behaviour"]])}
-    ref = results[args.reference]["lds"]
+def measure(configfiles: list[str], name: str, overlay: dict, cores: str) -> dict:
+    """Run the analysis targets (lds, budget, table1) with `overlay` over `configfiles` (only what
+    the overlay changes is computed; the rest comes from the store) and read back their outputs."""
+    over = {"run_name": name, "datamodel": {"estimators": ["ridge"], "primary": "ridge"}}
+    _merge(over, overlay)
+    cfg: dict = {}
+    for f in configfiles:
+        _merge(cfg, yaml.safe_load((ROOT / f).read_text()))
+    _merge(cfg, over)
+    path = ROOT / "bench/out" / f"{name}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(over))
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "lds", "budget", "table1", "--cores", cores,
+                           "--configfile", *configfiles, str(path)], cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{name}: snakemake failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    plan = build_plan(cfg)
+    lds = json.loads((ROOT / plan.dir("lds") / "lds.json").read_text())
+    budget = json.loads((ROOT / plan.dir("budget") / "budget.json").read_text())
+    with open(ROOT / plan.dir("table1") / "table1.csv", newline="") as fh:
+        table = {r["model"]: r for r in csv.DictReader(fh)}
+    return {"name": name, "overlay": overlay, "unlearn": cfg["unlearn"],
+            "share_of_base_steps": cfg["unlearn"]["steps"] / cfg["train_base"]["steps"],
+            "wall_seconds": round(time.perf_counter() - start, 1), "lds": lds, "budget": budget,
+            "fid2": float(table["unlearned"]["fid2"]), "fid2_sd": table["unlearned"]["fid2_sd"],
+            "unlearned_fid": float(table["unlearned"][lds["behaviour"]]),
+            "pruned_fid": float(table["pruned + fine-tuned"][lds["behaviour"]])}
+
+
+def compare(results: dict[str, dict], reference: str) -> list[dict]:
+    """One row per result, each LDS with its paired bootstrap CI against the reference's (the same
+    test models)."""
+    ref = results[reference]["lds"]
     rows = []
-    for steps in steps_list:
-        r = results[steps]
+    for name, r in results.items():
         lds = r["lds"]
-        assert lds["test_subsets"] == ref["test_subsets"], "the steps values must share their test models"
+        assert lds["test_subsets"] == ref["test_subsets"], "the results must share their test models"
         pred, ref_pred = (x["estimators"]["ridge"]["predicted"] for x in (lds, ref))
-        gap = lds["lds"] - ref["lds"]
         gap_ci = (paired_gap_ci(pred, ref_pred, lds["actual"], lds["n_bootstrap"], lds["ci_level"], 0)
-                  if steps != args.reference else (0.0, 0.0))
+                  if name != reference else (0.0, 0.0))
         costs = r["budget"]["costs"]
         fidelity = lds.get("proxy_fidelity") or {}
-        rows.append({"steps": steps, "share_of_base_steps": r["share_of_base_steps"],
+        rows.append({"name": name, "steps": r["unlearn"]["steps"], "share_of_base_steps": r["share_of_base_steps"],
                      "speedup_with_eval": costs["speedup"], "train_job_speedup": costs["train_job_speedup"],
                      "fid2": r["fid2"], "fid2_sd": r["fid2_sd"], "unlearned_fid": r["unlearned_fid"],
                      "proxy_spearman": fidelity.get("spearman"), "proxy_spearman_ci95": fidelity.get("spearman_ci95"),
-                     "proxy_pearson": fidelity.get("pearson"), "lds": lds["lds"], "lds_ci95": lds["ci95"],
-                     "gap_to_reference": gap, "gap_ci95": list(gap_ci), "ceiling": lds.get("ceiling"),
-                     "wall_seconds": r["wall_seconds"]})
-    out = {"reference_steps": args.reference, "configfiles": args.configfile, "rows": rows,
-           "commit": subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                                    text=True).stdout.strip()}
-    Path(args.out).write_text(json.dumps(out, indent=1))
-    print("| steps (share of base) | speed-up with eval | FID2 | proxy Spearman [CI] | LDS [CI] | "
-          f"LDS - LDS({args.reference}) [paired CI] |")
-    print("|---|---|---|---|---|---|")
+                     "proxy_pearson": fidelity.get("pearson"), "proxy_pearson_ci95": fidelity.get("pearson_ci95"),
+                     "lds": lds["lds"], "lds_ci95": lds["ci95"], "gap_to_reference": lds["lds"] - ref["lds"],
+                     "gap_ci95": list(gap_ci), "ceiling": lds.get("ceiling"), "wall_seconds": r["wall_seconds"]})
+    return rows
+
+
+def table(rows: list[dict], reference: str) -> str:
+    def ci(v: list | None) -> str:
+        return f"[{v[0]:.2f}, {v[1]:.2f}]" if v and None not in v else ""
+
+    out = ["| run | steps (share of base) | speed-up with eval | FID2 | proxy Spearman [CI] | proxy Pearson [CI] | "
+           f"LDS [CI] | LDS - LDS({reference}) [paired CI] |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        ps = r["proxy_spearman"]
-        pci = r["proxy_spearman_ci95"] or [None, None]
-        print(f"| {r['steps']} ({r['share_of_base_steps']:.0%}) | {r['speedup_with_eval']:.1f}x | {r['fid2']:.2f} | "
-              + (f"{ps:.2f} [{pci[0]:.2f}, {pci[1]:.2f}]" if ps is not None else "n/a")
-              + f" | {r['lds']:.3f} [{r['lds_ci95'][0]:.3f}, {r['lds_ci95'][1]:.3f}] | "
-              f"{r['gap_to_reference']:+.3f} [{r['gap_ci95'][0]:+.3f}, {r['gap_ci95'][1]:+.3f}] |")
+        ps, pp = r["proxy_spearman"], r["proxy_pearson"]
+        out.append(f"| {r['name']} | {r['steps']} ({r['share_of_base_steps']:.0%}) | {r['speedup_with_eval']:.1f}x | "
+                   f"{r['fid2']:.2f} | " + (f"{ps:.2f} {ci(r['proxy_spearman_ci95'])}" if ps is not None else "n/a")
+                   + " | " + (f"{pp:.2f} {ci(r['proxy_pearson_ci95'])}" if pp is not None else "n/a")
+                   + f" | {r['lds']:.3f} {ci(r['lds_ci95'])} | "
+                   f"{r['gap_to_reference']:+.3f} [{r['gap_ci95'][0]:+.3f}, {r['gap_ci95'][1]:+.3f}] |")
+    return "\n".join(out)
+
+
+def commit() -> str:
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--configfile", nargs="+", default=["config/config.yaml"])
+    ap.add_argument("--steps", nargs="+", type=int, default=[20, 50, 100, 200])
+    ap.add_argument("--reference", type=int, default=100)
+    ap.add_argument("--cores", default="2")
+    ap.add_argument("--out", default="bench/out/steps_curve.json")
+    args = ap.parse_args()
+    results = {f"steps-{s}": measure(args.configfile, f"steps-{s}", {"unlearn": {"steps": s}}, args.cores)
+               for s in sorted(set(args.steps) | {args.reference})}
+    rows = compare(results, f"steps-{args.reference}")
+    Path(args.out).write_text(json.dumps({"reference": f"steps-{args.reference}", "configfiles": args.configfile,
+                                          "rows": rows, "commit": commit()}, indent=1))
+    print(table(rows, f"steps-{args.reference}"))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 # budget of budget.grid (retrain units), costs from the jobs' benchmark files.
 rule budget:
     input:
+        unpack(baseline_budget_inputs),
         matrix=rules.matrix.output.matrix,
         baseline=[behaviour_json("behaviour_retrain", sid) for sid in BASELINE_IDS],
         subsets=sorted({chunk_json(sid) for sid in BASELINE_IDS}),

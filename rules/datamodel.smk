@@ -1,6 +1,7 @@
 # Every estimator of datamodel.estimators fitted on its family; the primary one's attributions.
 rule datamodel:
     input:
+        unpack(baseline_inputs),
         matrix=rules.matrix.output.matrix,
     output:
         attributions=report(

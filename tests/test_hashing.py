@@ -21,7 +21,8 @@ def _changed(config, mutate):
     cfg = copy.deepcopy(config)
     mutate(cfg)
     after = build_plan(cfg).hashes
-    return {s for s in STAGES if before[s] != after[s]}
+    # .get: a stage planned only under some configs (the baselines) is absent from the other plans.
+    return {s for s in STAGES if before.get(s) != after.get(s)}
 
 
 # Everything fitted or reported after the matrix.

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 # Rules that only read stored behaviours and benchmarks.
 ANALYSIS_RULES = {"matrix", "datamodel", "lds", "estimators", "budget", "table1", "figures", "summary", "cf_plan",
                   "counterfactual", "run_view", "all"}
-ESTIMATORS = ["ridge", "lasso", "banzhaf", "shapley", "loo"]
+ESTIMATORS = ["ridge", "lasso", "banzhaf", "shapley", "loo", "trak", "dtrak", "pixel", "feature"]
 
 
 def test_smoke_run_writes_every_final_output(smoke_run):
@@ -239,7 +239,9 @@ def test_estimator_table_covers_every_estimator_behaviour_and_test_set(smoke_run
     keys = {(r["estimator"], r["behaviour"], r["alpha"]) for r in rows}
     assert keys == {(e, b, a) for e in ESTIMATORS for b in smoke["behaviour"]["metrics"] for a in ("0.5", "0.25")}
     fit = {r["estimator"]: int(r["n_fit_models"]) for r in rows}
-    assert fit == {"ridge": 6, "lasso": 6, "banzhaf": 6, "shapley": 6, "loo": 10}
+    # The baselines fit on no model (their scores come from the baselines stage).
+    assert fit == {"ridge": 6, "lasso": 6, "banzhaf": 6, "shapley": 6, "loo": 10, "trak": 0, "dtrak": 0, "pixel": 0,
+                   "feature": 0}
     lds = json.loads((smoke_run / "results/runs/smoke/lds.json").read_text())
     assert set(lds["estimators"]) == set(ESTIMATORS)
     assert set(lds["estimators"]["shapley"]["other_alphas"]) == {"test25"}

@@ -54,6 +54,9 @@ def validate_config(config: Mapping[str, Any], schema_path: str | os.PathLike) -
     if config["datamodel"]["primary"] not in config["datamodel"]["estimators"]:
         raise ConfigError("config key datamodel.primary: must be one of datamodel.estimators "
                           f"{config['datamodel']['estimators']}")
+    from .baselines.checks import check_config as check_baselines
+
+    check_baselines(config)
     return subsets
 
 

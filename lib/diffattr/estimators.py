@@ -12,7 +12,9 @@ identifies the level of that change (its absolute sign) or only differences betw
   sum to v(full) - v(empty) (Lundberg & Lee 2017; Lu et al. 2025), v(full) from the model unlearned
   on every unit and v(empty) from the untrained model; the constraint identifies the level;
 - loo: v(full) - v(all units but this one), one unlearned model per unit (group units only);
-  absolute differences, identified.
+  absolute differences, identified;
+- trak, dtrak, pixel, feature: the cheap baselines (lib/diffattr/baselines), fitted on no model:
+  their unit support comes from the baselines stage, signed into this convention; not identified.
 
 To add an estimator: write its fit (matrix rows of its family -> Attribution) and register it in
 ESTIMATORS with the family it is fitted on and the families it also needs; add its name to
@@ -27,9 +29,13 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from .baselines import BASELINES
 from .datamodel import Attribution, fit_datamodel, level_identified
 from .families import EMPTY
 from .matrix import Matrix
+
+# The family of an estimator fitted on no model (a baseline: its scores come from the baselines stage).
+NO_FAMILY = "none"
 
 
 def banzhaf_msr(masks: np.ndarray, y: np.ndarray) -> Attribution:
@@ -91,6 +97,11 @@ class Fit:
     alphas: Sequence[float]
     cv_folds: int
     seed: int
+    # For the baselines, which fit on no model: the behaviour, the matrix's units and each baseline's
+    # unit support (method -> {unit id: support}, the baselines stage's scores).
+    target: str = ""
+    unit_ids: Sequence[str] = ()
+    supports: Mapping[str, Mapping[str, float]] | None = None
 
 
 def _datamodel(f: Fit) -> Attribution:
@@ -115,6 +126,12 @@ def _loo(f: Fit) -> Attribution:
     return leave_one_out(f.masks, f.y, f.v_full())
 
 
+def _baseline(f: Fit) -> Attribution:
+    from .baselines.estimator import baseline_attribution
+
+    return baseline_attribution(f.name, f.supports, f.unit_ids, f.target)
+
+
 @dataclass(frozen=True)
 class Estimator:
     family: str  # the subset family it is fitted on (families.FAMILIES)
@@ -134,6 +151,9 @@ ESTIMATORS: dict[str, Estimator] = {
     "banzhaf": Estimator("uniform", _banzhaf, True),
     "shapley": Estimator("kernel", _shapley, True, needs=("full", EMPTY)),
     "loo": Estimator("loo", _loo, True, needs=("full",)),
+    # The cheap baselines (lib/diffattr/baselines): their level is never identified, as no model was
+    # trained without the unit.
+    **{name: Estimator(NO_FAMILY, _baseline, False) for name in BASELINES},
 }
 # Linear datamodels fitted by regression (the paper's; the equal-compute comparison refits one).
 DATAMODELS = tuple(name for name, e in ESTIMATORS.items() if e.fit is _datamodel)
@@ -148,17 +168,20 @@ def _one(m: Matrix, behaviour: np.ndarray, family: str, source: str = "unlearn")
     return float(behaviour[rows[0]])
 
 
-def fit_estimator(m: Matrix, target: str, name: str, alphas: Sequence[float], cv_folds: int, seed: int) -> Attribution:
-    """Fit one estimator on its family's rows of the matrix for behaviour `target`."""
+def fit_estimator(m: Matrix, target: str, name: str, alphas: Sequence[float], cv_folds: int, seed: int,
+                  baselines: Mapping[str, Mapping[str, float]] | None = None) -> Attribution:
+    """Fit one estimator on its family's rows of the matrix for behaviour `target`; a baseline takes
+    its unit support from `baselines` (method -> {unit id: support}, the baselines stage's)."""
     if name not in ESTIMATORS:
         raise ValueError(f"datamodel.estimators: unknown estimator {name!r}; use one of {list(ESTIMATORS)}")
     y = m.behaviour(target)
     rows = m.rows("unlearn", ESTIMATORS[name].family)
     fit = Fit(name, m.masks[rows], y[rows], lambda: _one(m, y, "full"), lambda: _one(m, y, EMPTY, "init"),
-              alphas, cv_folds, seed)
+              alphas, cv_folds, seed, target, m.unit_ids, baselines)
     return ESTIMATORS[name].fit(fit)
 
 
-def fit_estimators(m: Matrix, target: str, names: Sequence[str], cfg: Mapping[str, Any]) -> dict[str, Attribution]:
-    return {name: fit_estimator(m, target, name, cfg["alphas"], int(cfg["cv_folds"]), int(cfg["seed"]))
+def fit_estimators(m: Matrix, target: str, names: Sequence[str], cfg: Mapping[str, Any],
+                   baselines: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, Attribution]:
+    return {name: fit_estimator(m, target, name, cfg["alphas"], int(cfg["cv_folds"]), int(cfg["seed"]), baselines)
             for name in names}

@@ -42,16 +42,23 @@ def _errorbar_series(points: Sequence[Mapping[str, Any]], pick) -> tuple[list, l
     return xs, ys, lo, hi
 
 
-def budget_figure(points: Sequence[Mapping[str, Any]], out_png: PathLike, title: str) -> None:
-    """Top: LDS with its 95 % CI against the budget in retrain units, one line per method. Bottom:
-    the paired gap LDS(unlearning) - LDS(retraining) with its paired CI: the two LDS share their
-    test models, so the overlap of the top panel's CIs does not decide which method is better."""
+def budget_figure(points: Sequence[Mapping[str, Any]], out_png: PathLike, title: str,
+                  extra: Sequence[Mapping[str, Any]] = ()) -> None:
+    """Top: LDS with its 95 % CI against the budget in retrain units, one line per method, and each
+    of `extra` ({"label", "units", "lds", "ci95"}: a method with a single cost, e.g. a baseline) as
+    a point. Bottom: the paired gap LDS(unlearning) - LDS(retraining) with its paired CI: the two LDS
+    share their test models, so the overlap of the top panel's CIs does not decide which is better."""
     plt = _plt()
     fig, (ax, gap_ax) = plt.subplots(2, 1, figsize=(6, 6), sharex=True, height_ratios=[3, 2])
     for method, label, color in (("unlearn", "sparsified unlearning", "C0"), ("retrain", "retraining", "C3")):
         xs, ys, lo, hi = _errorbar_series(points, lambda p, m=method: (p[m]["lds"], p[m]["ci95"]))
         if xs:
             ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, label=label, color=color)
+    for i, p in enumerate(q for q in extra if q.get("lds") is not None):
+        lo, hi = p.get("ci95") or [None, None]
+        err = [[p["lds"] - lo if lo is not None else 0.0], [hi - p["lds"] if hi is not None else 0.0]]
+        ax.errorbar([p["units"]], [p["lds"]], yerr=err, marker="DP^vs*"[i % 6], capsize=3, ls="none",
+                    color=f"C{4 + i}", label=p["label"])
     ax.axhline(0, color="grey", lw=0.5)
     ax.set_ylabel("LDS (Spearman), 95 % CI")
     ax.set_title(title, fontsize=9)

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from .baselines import configured as configured_baselines
 from .hashing import select, stage_hash, stage_spec
 
 # stage: (version, config keys, upstream stages). Bump a version when a stage's code changes what it
@@ -39,6 +40,12 @@ STAGES: dict[str, tuple[str, list[str], list[str]]] = {
     "retrain_floor": ("1", ["model", "scheduler", "train_base", "table1.floor_seed"], ["data", "subsets"]),
     # The second retrainings' behaviours: the LDS ceiling (test subsets retrained twice).
     "behaviour_retrain_floor": ("2", ["behaviour"], ["reference", "retrain_floor"]),
+    # The cheap baselines (TRAK, D-TRAK, pixel/feature similarity; lib/diffattr/baselines), planned only
+    # when datamodel.estimators lists one: the attributed model's (baselines.model, an extra upstream)
+    # generated images, then each method's scores.
+    "baseline_images": ("1", ["behaviour.n_samples", "behaviour.ddim_steps", "behaviour.seed", "behaviour.eta",
+                              "compute.precision", "compute.tf32"], []),
+    "baselines": ("1", ["baselines", "attribution"], ["data", "classifier", "reference", "baseline_images"]),
     # 3: used subsets only (none equal to a test subset); the attribute `subsets` reports the draws.
     "matrix": ("3", ["subsets.n_train", "subsets.n_test", "subsets.exclude", "subsets.n_uniform", "subsets.n_kernel",
                      "datamodel.estimators", "lds.extra_alphas"],
@@ -77,7 +84,7 @@ UNHASHED = {
     "train_base.log_every", "prune.finetune.log_every", "unlearn.log_every", "unlearn.subsets_per_job", "unlearn.concurrent",
     "unlearn.concurrent_mode",
     "train_base.checkpoint_every", "prune.finetune.checkpoint_every", "unlearn.checkpoint_every",
-    "behaviour.target", "behaviour.batch_size", "datamodel.min_models",
+    "behaviour.target", "behaviour.batch_size", "datamodel.min_models", "baselines.batch_size",
 }
 
 
@@ -178,10 +185,17 @@ def file_sha256(path: str, key: str, what: str = "the file") -> str:
     return h.hexdigest()
 
 
+BASELINE_STAGES = ("baseline_images", "baselines")
+
+
 def extra_upstream(config: Mapping[str, Any], stage: str) -> list[str]:
     """Inputs a stage has under some configs only: k-means units cluster the reference features."""
     if stage == "subsets" and config["attribution"]["unit"] == "kmeans":
         return ["reference"]
+    if stage in BASELINE_STAGES:
+        return [{"base": "train_base", "prune": "prune"}[config["baselines"]["model"]]]
+    if stage in ("datamodel", "estimators", "budget") and configured_baselines(config["datamodel"]["estimators"]):
+        return ["baselines"]
     return []
 
 
@@ -194,6 +208,8 @@ class Plan:
 def build_plan(config: Mapping[str, Any]) -> Plan:
     plan = Plan()
     for stage, (version, _, upstream) in STAGES.items():
+        if stage in BASELINE_STAGES and not configured_baselines(config["datamodel"]["estimators"]):
+            continue  # no baseline configured: no stage, and every other stage keeps its name
         up = {name: plan.hashes[name] for name in upstream + extra_upstream(config, stage)}
         cfg = stage_config(config, stage)
         plan.specs[stage] = stage_spec(stage, version, cfg, up)

@@ -1,5 +1,6 @@
 """Stage estimators: the estimator x behaviour LDS table."""
 import _libpath  # noqa: F401  (lib/ on sys.path)
+from diffattr.baselines.aggregate import read_supports
 from diffattr.jobs import start
 from diffattr.layout import write_spec
 from diffattr.stages.estimators import estimator_table
@@ -10,8 +11,10 @@ log, _ = start(sm.log[0])
 dm, c, o = sm.params.datamodel, sm.params.lds, sm.output
 # A second retraining of the test subsets, where the workflow has one, gives the LDS ceiling.
 second = metrics_by_subset(sm.input.ceiling) if sm.input.get("ceiling") else None
+# The cheap baselines' unit support, where datamodel.estimators lists one.
+baselines = read_supports(sm.input.baselines) if sm.input.get("baselines") else None
 out = estimator_table(sm.input.matrix, dm["estimators"], dm["primary"], dm, c["n_bootstrap"], c["ci_level"],
-                      c["seed"], o.table, o.info, second, o.html)
+                      c["seed"], o.table, o.info, second, o.html, baselines)
 write_spec(sm.params.spec)
 for r in out["rows"]:
     log.info(f"{r['estimator']:8s} {r['behaviour']:14s} alpha {r['alpha']:g}: LDS {r['lds']:.3f} "

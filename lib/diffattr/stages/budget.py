@@ -4,6 +4,7 @@ from the jobs' benchmark files (budget.cost_model), and the paired gap between t
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -17,6 +18,16 @@ from ..subsets import mask_of
 PathLike = str | os.PathLike
 
 
+@dataclass(frozen=True)
+class BaselineFiles:
+    """The cheap baselines' files the budget charges and scores: each method's scores.json, the
+    generated images' benchmark and each method's own (named <method>.tsv)."""
+
+    scores: Sequence[PathLike]
+    images_bench: PathLike
+    method_benches: Sequence[PathLike]
+
+
 def baseline_rows(subsets: Mapping[str, dict], behaviour_jsons: Sequence[PathLike], target: str
                   ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Masks and behaviours of the retraining baseline (models retrained on training subsets)."""
@@ -28,9 +39,10 @@ def baseline_rows(subsets: Mapping[str, dict], behaviour_jsons: Sequence[PathLik
 
 def budget_stage(matrix_h5: PathLike, subsets: Mapping[str, dict], baseline_jsons: Sequence[PathLike], target: str,
                  costs: Mapping[str, Any], grid: Sequence[float], fit: Mapping[str, Any], boot: Mapping[str, Any],
-                 out_json: PathLike, out_png: PathLike, caption: str) -> dict[str, Any]:
+                 out_json: PathLike, out_png: PathLike, caption: str,
+                 baselines: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
     """LDS of the unlearning- and the retraining-based datamodel at each budget on the grid, and the
-    paired gap between them."""
+    paired gap between them; `baselines` (baselines.cost.baseline_points) join as single points."""
     from ..figures import budget_figure
 
     m = read_matrix(matrix_h5)
@@ -45,8 +57,12 @@ def budget_stage(matrix_h5: PathLike, subsets: Mapping[str, dict], baseline_json
            "accounting": "budget in retrain units = wall seconds / median(retrain job + its evaluation job); "
                          "unlearning pays base training + pruning/fine-tune once (one_off_units) before its first "
                          "model; each method's models are the first m of its subsets"}
+    if baselines:
+        from ..baselines.cost import GAP_CONVENTION as BASELINE_GAP
+
+        out.update({"baselines": list(baselines), "baseline_gap_convention": BASELINE_GAP})
     write_json(out_json, out)
-    budget_figure(points, out_png, caption)
+    budget_figure(points, out_png, caption, [{**b, "label": b["method"]} for b in baselines])
     return out
 
 
@@ -54,11 +70,13 @@ def make_budget(matrix_h5: PathLike, subsets_jsons: Sequence[PathLike], baseline
                 retrain_benches: Sequence[tuple[PathLike, PathLike]],
                 unlearn_benches: Sequence[tuple[PathLike, PathLike, int]], one_off: Mapping[str, PathLike],
                 base_train_json: PathLike, datamodel_cfg: Mapping[str, Any], boot: Mapping[str, Any],
-                grid: Sequence[float], target: str, out_json: PathLike, out_png: PathLike) -> dict[str, Any]:
+                grid: Sequence[float], target: str, out_json: PathLike, out_png: PathLike,
+                baselines: BaselineFiles | None = None) -> dict[str, Any]:
     """The costs (retrain_benches: (retrain job, its evaluation) per model; unlearn_benches: (unlearn
     batch, its evaluation, models in it); one_off: what unlearning pays once), then the comparison.
     Both sides are linear datamodels (the paper's): the primary one when it is one, else the first
-    datamodel listed, else ridge."""
+    datamodel listed, else ridge. `baselines` (when a baseline is configured) adds each as a point
+    (cost, LDS) beside the two curves."""
     from ..budget import cost_model
     from ..estimators import DATAMODELS
     from ..subsets import read_subsets
@@ -69,5 +87,12 @@ def make_budget(matrix_h5: PathLike, subsets_jsons: Sequence[PathLike], baseline
     est = next(e for e in [dm["primary"], *dm["estimators"], "ridge"] if e in DATAMODELS)
     fit = {"estimator": est, **{k: dm[k] for k in ("alphas", "cv_folds", "seed")}}
     caption = f"{fit['estimator']} datamodel of {target}; unit = {costs['unit_seconds']:.0f} s"
+    points = []
+    if baselines is not None:
+        from ..baselines.cost import budget_baselines
+
+        points = budget_baselines(matrix_h5, baselines.scores, baselines.images_bench, baselines.method_benches,
+                                  one_off["train_base"], one_off["prune_finetune"], costs["unit_seconds"], target, fit,
+                                  boot)
     return budget_stage(matrix_h5, read_subsets(subsets_jsons), baseline_jsons, target, costs, grid, fit, boot,
-                        out_json, out_png, caption)
+                        out_json, out_png, caption, points)

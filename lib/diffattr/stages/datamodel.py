@@ -25,11 +25,13 @@ SCORE_CONVENTION = (
 
 
 def fit_all(matrix_h5: PathLike, target: str, estimators: Sequence[str], primary: str, cfg: Mapping[str, Any],
-            lower_is_better: bool, out_csv: PathLike, out_json: PathLike, out_h5: PathLike) -> dict[str, Attribution]:
-    """Fit each estimator on its subset family: every fit in datamodel.json and in a copy of the
+            lower_is_better: bool, out_csv: PathLike, out_json: PathLike, out_h5: PathLike,
+            baselines: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, Attribution]:
+    """Fit each estimator on its subset family (a baseline: its support from `baselines`, the
+    baselines stage's method -> {unit: support}): every fit in datamodel.json and in a copy of the
     matrix (group attributions/<estimator>), the primary one's attributions as CSV."""
     m = read_matrix(matrix_h5)
-    fitted = fit_estimators(m, target, estimators, cfg)
+    fitted = fit_estimators(m, target, estimators, cfg, baselines)
     extra = {}
     for name, att in fitted.items():
         score = helpfulness(att.coef, lower_is_better)

@@ -29,29 +29,32 @@ COLUMNS = ["estimator", "behaviour", "alpha", "lds", "ci_low", "ci_high", "ceili
 def estimator_table(matrix_h5: PathLike, estimators: Sequence[str], primary: str, cfg: Mapping[str, Any], n_boot: int,
                     level: float, seed: int, out_csv: PathLike, out_json: PathLike,
                     second_retrain: Mapping[str, Mapping[str, float]] | None = None,
-                    out_html: PathLike | None = None) -> dict[str, Any]:
+                    out_html: PathLike | None = None,
+                    baselines: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, Any]:
     """The table of the matrix at `matrix_h5`, written as CSV and JSON (and HTML for the report)."""
-    out = estimator_rows(read_matrix(matrix_h5), estimators, primary, cfg, n_boot, level, seed, second_retrain)
+    out = estimator_rows(read_matrix(matrix_h5), estimators, primary, cfg, n_boot, level, seed, second_retrain,
+                         baselines)
     write_table(out, out_csv, out_json, out_html)
     return out
 
 
 def estimator_rows(m: Matrix, estimators: Sequence[str], primary: str, cfg: Mapping[str, Any], n_boot: int,
-                   level: float, seed: int, second_retrain: Mapping[str, Mapping[str, float]] | None = None
-                   ) -> dict[str, Any]:
+                   level: float, seed: int, second_retrain: Mapping[str, Mapping[str, float]] | None = None,
+                   baselines: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, Any]:
     """Each estimator refitted for each behaviour the matrix holds, all on the same models, and scored
     on every test family. The reference is the primary estimator, fixed before the test models are
     seen (picking the best on the test models and reporting gaps to it would be a post-selection
     comparison): every row carries its gap to the primary with a paired bootstrap CI. A note per
     behaviour and test set names the estimator with the highest LDS, called better only when its
-    paired CI excludes 0. `second_retrain` adds the LDS ceiling (None: not computed)."""
+    paired CI excludes 0. `second_retrain` adds the LDS ceiling (None: not computed); `baselines` the
+    baselines' unit support (method -> {unit: value})."""
     if primary not in estimators:
         raise ValueError(f"datamodel.primary: {primary!r} is not one of datamodel.estimators {list(estimators)}")
     alpha = float(m.attrs.get("alpha", 0.5))
     rows_out, notes = [], []
     for behaviour in m.behaviour_names:
         y = m.behaviour(behaviour)
-        fitted = fit_estimators(m, behaviour, estimators, cfg)
+        fitted = fit_estimators(m, behaviour, estimators, cfg, baselines)
         for family in m.families("retrain"):
             rows = m.rows("retrain", family)
             if len(rows) < 3:
