@@ -30,6 +30,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
+from diffattr.layout import Layout  # noqa: E402
 from diffattr.lds import paired_gap_ci  # noqa: E402
 from diffattr.plan import build_plan  # noqa: E402
 
@@ -59,10 +60,10 @@ def measure(configfiles: list[str], name: str, overlay: dict, cores: str) -> dic
                            "--configfile", *configfiles, str(path)], cwd=ROOT, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{name}: snakemake failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    plan = build_plan(cfg)
-    lds = json.loads((ROOT / plan.dir("lds") / "lds.json").read_text())
-    budget = json.loads((ROOT / plan.dir("budget") / "budget.json").read_text())
-    with open(ROOT / plan.dir("table1") / "table1.csv", newline="") as fh:
+    layout = Layout(build_plan(cfg).hashes)
+    lds = json.loads((ROOT / layout.path("lds", "lds")).read_text())
+    budget = json.loads((ROOT / layout.path("budget", "budget")).read_text())
+    with open(ROOT / layout.path("table1", "csv"), newline="") as fh:
         table = {r["model"]: r for r in csv.DictReader(fh)}
     return {"name": name, "overlay": overlay, "unlearn": cfg["unlearn"],
             "share_of_base_steps": cfg["unlearn"]["steps"] / cfg["train_base"]["steps"],

@@ -11,6 +11,8 @@ if LIBDIR not in sys.path:
     sys.path.insert(0, LIBDIR)
 
 from diffattr.atomic import read_json
+from diffattr.baselines import BASELINES, MODEL_STAGE as BASELINE_MODEL_STAGE
+from diffattr.baselines import configured as configured_baselines
 from diffattr.config import validate_config
 from diffattr.estimators import ESTIMATORS, LEVEL_BY_DESIGN
 from diffattr.families import (
@@ -23,7 +25,7 @@ from diffattr.families import (
     UNLEARN_FAMILIES,
 )
 from diffattr.layout import LOGS, Layout, run_dir, view_marker
-from diffattr.plan import build_plan
+from diffattr.plan import BASELINE_STAGES, build_plan
 from diffattr.resources import env_resources, rule_resources
 from diffattr.settings import Sampling
 
@@ -35,6 +37,11 @@ try:
 except ValueError as exc:
     raise WorkflowError(str(exc)) from None
 LAYOUT = Layout(PLAN.hashes, SUBSETS.chunk_of)
+# The cheap baselines datamodel.estimators lists; with none, their two stages are not planned. Their
+# rules are defined either way (one rule file per stage): unplanned, their paths lie in a folder
+# named `unplanned` that no rule's input names, so none of their jobs runs.
+BASELINE_METHODS = configured_baselines(config["datamodel"]["estimators"])
+OPTIONAL_LAYOUT = Layout({**{stage: "unplanned" for stage in BASELINE_STAGES}, **PLAN.hashes})
 
 # The matrix's used subsets (all but subsets.exclude): the datamodel's train family and the other
 # estimators' unlearned families, and the retrained test families.
@@ -78,6 +85,8 @@ CLUSTER_RULES = [
     "cf_plan",
     "retrain_cf",
     "counterfactual",
+    "baseline_images",
+    "baselines",
 ]
 try:
     THREADS_OF, RESOURCES_OF = rule_resources(
@@ -129,6 +138,11 @@ def hashed(stage, section):
 
 def path(stage, name, **wildcards):
     return LAYOUT.path(stage, name, **wildcards)
+
+
+def optional_path(stage, name, **wildcards):
+    """A path of a stage planned only under some configs (the baselines' stages)."""
+    return OPTIONAL_LAYOUT.path(stage, name, **wildcards)
 
 
 def unit_inputs(wildcards):
@@ -190,3 +204,26 @@ def cf_behaviours(wildcards):
     return [
         behaviour_json("behaviour_retrain_cf", sid) for sid in sorted(plan["subsets"])
     ]
+
+
+def baseline_model(wildcards):
+    """The model the baselines attribute (baselines.model)."""
+    return path(BASELINE_MODEL_STAGE[config["baselines"]["model"]], "model")
+
+
+def baseline_inputs(wildcards):
+    """The baselines' unit support, for the rules that fit estimators (no baseline configured: none)."""
+    if not BASELINE_METHODS:
+        return {}
+    return {"baselines": [path("baselines", "scores", method=m) for m in BASELINE_METHODS]}
+
+
+def baseline_budget_inputs(wildcards):
+    """The baselines' support and their jobs' benchmarks, for the equal-compute figure."""
+    if not BASELINE_METHODS:
+        return {}
+    return {
+        **baseline_inputs(wildcards),
+        "baseline_images_bench": path("baseline_images", "benchmark"),
+        "baselines_bench": [path("baselines", "benchmark", method=m) for m in BASELINE_METHODS],
+    }

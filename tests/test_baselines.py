@@ -292,9 +292,9 @@ def test_baseline_config_errors_are_one_line_naming_the_key(config, schema_path,
 
 
 def test_baseline_scripts_take_their_device_from_start_model_job():
-    """Both baseline jobs run a model: each gets its device from jobs.start_model_job and hands it
+    """Both baseline jobs run a model: each gets its device from compute.start_model_job and hands it
     to the library entry point."""
-    for name, entry in (("baseline_images.py", "make_images"), ("baseline_scores.py", "make_scores")):
+    for name, entry in (("baseline_images.py", "make_images"), ("baselines.py", "make_scores")):
         tree = ast.parse((ROOT / "workflow" / "scripts" / name).read_text())
         calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
         assert "start_model_job" in {c.func.id for c in calls}, name

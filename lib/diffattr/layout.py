@@ -55,6 +55,11 @@ FILES: dict[str, dict[str, str]] = {
     "behaviour": {"behaviour": "{subset}.json", "benchmark": "benchmarks/{subset}.tsv"},
     "behaviour_unlearn": _batch(_BEHAVIOUR_BATCH),
     "matrix": {"matrix": "matrix.h5"},
+    # The cheap baselines: the attributed model's generated images, then per method its support per
+    # unit (scores.json) and per training image (per_image.npy).
+    "baseline_images": {"images": "images.npz", "info": "images.json", "benchmark": "benchmark.tsv"},
+    "baselines": {"scores": "{method}/scores.json", "per_image": "{method}/per_image.npy",
+                  "benchmark": "benchmarks/{method}.tsv"},
     "datamodel": {"attributions": "attributions.csv", "info": "datamodel.json", "matrix": "matrix.h5",
                   "benchmark": "benchmark.tsv"},
     "lds": {"lds": "lds.json"},

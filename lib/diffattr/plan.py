@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from .baselines import MODEL_STAGE as BASELINE_MODEL_STAGE
 from .baselines import configured as configured_baselines
 from .hashing import select, stage_hash, stage_spec
 
@@ -193,7 +194,7 @@ def extra_upstream(config: Mapping[str, Any], stage: str) -> list[str]:
     if stage == "subsets" and config["attribution"]["unit"] == "kmeans":
         return ["reference"]
     if stage in BASELINE_STAGES:
-        return [{"base": "train_base", "prune": "prune"}[config["baselines"]["model"]]]
+        return [BASELINE_MODEL_STAGE[config["baselines"]["model"]]]
     if stage in ("datamodel", "estimators", "budget") and configured_baselines(config["datamodel"]["estimators"]):
         return ["baselines"]
     return []

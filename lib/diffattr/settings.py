@@ -21,13 +21,18 @@ class Runtime:
     checkpoint_every: int = 0
     concurrent: int = 1  # unlearn: subsets trained at once
     concurrent_mode: str = "streams"  # unlearn: "streams" or "vmap"
-    batch_size: int = 500  # behaviour: images sampled per forward pass
+    batch_size: int = 500  # behaviour: images sampled per forward pass; baselines: images per gradient batch
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], section: str) -> Runtime:
         names = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in runtime_settings(config, section).items() if k in names}
-        return cls(**values)
+        return cls(**{**SECTION_DEFAULTS.get(section, {}), **values})
+
+
+# Run-time defaults that differ by section: a baselines job's batch carries each image's
+# per-parameter gradients, so it holds far fewer images than a sampling batch.
+SECTION_DEFAULTS: dict[str, dict[str, Any]] = {"baselines": {"batch_size": 64}}
 
 
 @dataclass(frozen=True)
@@ -53,16 +58,34 @@ class Sampling:
 
 
 @dataclass(frozen=True)
+class Baselines:
+    """How the cheap baselines score (the hashed baselines section; lib/diffattr/baselines)."""
+
+    model: str  # the attributed model: "base" or "prune"
+    timesteps: int  # TRAK/D-TRAK: timesteps each image's output averages over
+    proj_dim: int
+    proj_type: str
+    regularization: float
+    seed: int  # of the noises and of the projection
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> Baselines:
+        return cls(model=str(cfg["model"]), timesteps=int(cfg["timesteps"]), proj_dim=int(cfg["proj_dim"]),
+                   proj_type=str(cfg.get("proj_type", "normal")), regularization=float(cfg["regularization"]),
+                   seed=int(cfg["seed"]))
+
+
+@dataclass(frozen=True)
 class Job(Generic[R]):
     recipe: R
     runtime: Runtime
 
 
 def job_settings(section: str, hashed: Mapping[str, Any], config: Mapping[str, Any]) -> Job:
-    """The settings of a job of config section `section` (train_base, prune.finetune, unlearn or
-    behaviour): `hashed` is that section as hashed into the stage (the rule's params), `config` the
-    full config the job runs under."""
+    """The settings of a job of config section `section` (train_base, prune.finetune, unlearn,
+    behaviour or baselines): `hashed` is that section as hashed into the stage (the rule's params),
+    `config` the full config the job runs under."""
     from .training import Recipe
 
-    recipe = Sampling.from_config(hashed) if section == "behaviour" else Recipe.from_config(hashed)
-    return Job(recipe, Runtime.from_config(config, section))
+    typed = {"behaviour": Sampling, "baselines": Baselines}.get(section, Recipe)
+    return Job(typed.from_config(hashed), Runtime.from_config(config, section))

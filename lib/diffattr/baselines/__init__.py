@@ -16,6 +16,8 @@ from typing import Iterable
 GRADIENT = ("trak", "dtrak")
 SIMILARITY = ("pixel", "feature")
 BASELINES = (*GRADIENT, *SIMILARITY)
+# baselines.model -> the stage whose model they attribute.
+MODEL_STAGE = {"base": "train_base", "prune": "prune"}
 
 SUPPORT_CONVENTION = (
     "support s_u: mean over the generated images (the behaviour's, from the same noises) of the per-image score, "

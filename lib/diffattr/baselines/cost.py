@@ -66,7 +66,8 @@ def baseline_points(m: Matrix, supports: Mapping[str, Mapping[str, float]], targ
         lo, hi = bootstrap_ci(pred, test_y, boot["n_bootstrap"], boot["ci_level"], boot["seed"])
         value = lds(pred, test_y)
         points.append({"method": method, "units": cost["units"], "attribution_units": cost["attribution_units"],
-                       "lds": finite_or_none(value), "ci95": [finite_or_none(lo), finite_or_none(hi)], "test_models": int(len(tr)),
+                       "lds": finite_or_none(value), "ci95": [finite_or_none(lo), finite_or_none(hi)],
+                       "test_models": int(len(tr)),
                        "wall_seconds": cost["wall_seconds"], "cpu_seconds": cost["cpu_seconds"],
                        "gap_to_unlearning": paired_gap(pred_unlearn, pred, test_y, boot)})
     return points
