@@ -27,7 +27,8 @@ from diffattr.lds import lds
 from diffattr.matrix import read_matrix
 
 # The default config's regularisation grid, so the refits here match the workflow's.
-ALPHAS = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())["datamodel"]["alphas"]
+CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
+ALPHAS = yaml.safe_load(CONFIG.read_text())["datamodel"]["alphas"]
 
 
 def _half_fit(name: str, X: np.ndarray, y: np.ndarray, v_full: float, v_empty: float, seed: int) -> np.ndarray:

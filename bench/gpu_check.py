@@ -89,7 +89,8 @@ def side_by_side(pruned, images, compute: Compute, k: int, steps: int, batch: in
         save_dataset(tmp / "data.npz", Dataset(arr, np.zeros(len(arr), dtype=np.int64), ("all",)))
         rng = np.random.default_rng(0)
         subsets = {f"train-{i:04d}": {"id": f"train-{i:04d}",
-                                      "sample_indices": sorted(rng.choice(len(arr), len(arr) // 2, replace=False).tolist())}
+                                      "sample_indices": sorted(
+                                          rng.choice(len(arr), len(arr) // 2, replace=False).tolist())}
                    for i in range(k)}
         (tmp / "chunk.json").write_text(json.dumps({"subsets": subsets}))
         walls = {}

@@ -289,7 +289,8 @@ def main() -> None:
     if "smoke" in sections:
         work = copy_workflow(work_root / "smoke")
         (work / "device.yaml").write_text(json.dumps({"compute": {"device": args.device}}))
-        run = snakemake(work, ["--cores", str(args.cores), *SMOKE, "device.yaml"], 180 * scale, out_dir / "smoke_snakemake.log")
+        run = snakemake(work, ["--cores", str(args.cores), *SMOKE, "device.yaml"], 180 * scale,
+                        out_dir / "smoke_snakemake.log")
         devices = device_of_logs(work)
         sec = {**run, "model_logs": len(devices), "devices": sorted({str(d) for d in devices.values()}),
                "logs_without_device": [k for k, v in devices.items() if v is None],

@@ -23,11 +23,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from gpu_check import side_by_side  # noqa: E402
+
 from diffattr.compute import resolve_compute  # noqa: E402
 from diffattr.data import load_digits_dataset  # noqa: E402
 from diffattr.models import build_unet, count_params  # noqa: E402
 from diffattr.pruning import prune_unet  # noqa: E402
-from gpu_check import side_by_side  # noqa: E402
 
 
 def main() -> None:

@@ -6,18 +6,12 @@ rule budget:
         matrix=rules.matrix.output.matrix,
         baseline=[behaviour_json("behaviour_retrain", sid) for sid in BASELINE_IDS],
         subsets=sorted({chunk_json(sid) for sid in BASELINE_IDS}),
-        retrain_bench=[
-            path("retrain", "benchmark", subset=sid)
-            for sid in BASELINE_IDS + MATRIX_TEST_IDS
-        ],
+        retrain_bench=[path("retrain", "benchmark", subset=sid) for sid in BASELINE_IDS + MATRIX_TEST_IDS],
         retrain_eval_bench=[
-            path("behaviour_retrain", "benchmark", subset=sid)
-            for sid in BASELINE_IDS + MATRIX_TEST_IDS
+            path("behaviour_retrain", "benchmark", subset=sid) for sid in BASELINE_IDS + MATRIX_TEST_IDS
         ],
         unlearn_bench=[path("unlearn", "benchmark", batch=batch) for batch in BATCHES],
-        unlearn_eval_bench=[
-            path("behaviour_unlearn", "benchmark", batch=batch) for batch in BATCHES
-        ],
+        unlearn_eval_bench=[path("behaviour_unlearn", "benchmark", batch=batch) for batch in BATCHES],
         base_bench=rules.train_base.benchmark,
         base_train=rules.train_base.output.info,
         prune_bench=rules.prune.benchmark,

@@ -89,9 +89,7 @@ CLUSTER_RULES = [
     "baselines",
 ]
 try:
-    THREADS_OF, RESOURCES_OF = rule_resources(
-        config["resources"], CLUSTER_RULES, env_resources(os.environ)
-    )
+    THREADS_OF, RESOURCES_OF = rule_resources(config["resources"], CLUSTER_RULES, env_resources(os.environ))
 except ValueError as exc:
     raise WorkflowError(str(exc)) from None
 GROUPS = config.get("groups", {})
@@ -183,11 +181,7 @@ def ceiling_inputs(wildcards):
     is 0); the first retrainings' are in the matrix."""
     if not CEILING_IDS:
         return {}
-    return {
-        "ceiling": [
-            behaviour_json("behaviour_retrain_floor", sid) for sid in CEILING_IDS
-        ]
-    }
+    return {"ceiling": [behaviour_json("behaviour_retrain_floor", sid) for sid in CEILING_IDS]}
 
 
 def sample_model(wildcards):
@@ -201,9 +195,7 @@ def sample_model(wildcards):
 def cf_behaviours(wildcards):
     """The behaviours of the counterfactual retrainings, known once checkpoint cf_plan has run."""
     plan = read_json(checkpoints.cf_plan.get().output.plan)
-    return [
-        behaviour_json("behaviour_retrain_cf", sid) for sid in sorted(plan["subsets"])
-    ]
+    return [behaviour_json("behaviour_retrain_cf", sid) for sid in sorted(plan["subsets"])]
 
 
 def baseline_model(wildcards):

@@ -3,11 +3,7 @@
 # from the pruned model's raw weights (unlearn.init: raw, the authors') or its EMA weights (ema).
 rule unlearn:
     input:
-        start=(
-            rules.prune.output.raw
-            if config["unlearn"]["init"] == "raw"
-            else rules.prune.output.model
-        ),
+        start=(rules.prune.output.raw if config["unlearn"]["init"] == "raw" else rules.prune.output.model),
         data=rules.data.output.data,
         subsets=path("subsets", "chunk", chunk="{batch}"),
     output:

@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 import yaml
-
 from conftest import SMOKE, planned_jobs
 
 pytestmark = pytest.mark.integration

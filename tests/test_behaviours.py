@@ -64,7 +64,8 @@ def test_collapse_to_one_class_shows_in_share_entropy_and_isc():
 def test_unknown_share_class_names_the_key():
     feats = torch.zeros((20, 4), dtype=torch.float64)
     with pytest.raises(ValueError, match="behaviour.share_class: 'cat' is not a class"):
-        compute_metrics(["class_share"], feats, one_hot_logits(np.zeros(20, dtype=np.int64)), reference(feats + 1e-3 * torch.randn(20, 4, dtype=torch.float64)), "cat", seed=0)
+        compute_metrics(["class_share"], feats, one_hot_logits(np.zeros(20, dtype=np.int64)),
+                        reference(feats + 1e-3 * torch.randn(20, 4, dtype=torch.float64)), "cat", seed=0)
 
 
 def test_reference_chain_from_data_to_statistics(tmp_path):
@@ -73,10 +74,10 @@ def test_reference_chain_from_data_to_statistics(tmp_path):
     import logging
 
     from diffattr.behaviour import load_statistics
+    from diffattr.sampling import to_uint8_rgb
     from diffattr.stages.classifier import make_classifier
     from diffattr.stages.data import make_data
     from diffattr.stages.reference import make_reference
-    from diffattr.sampling import to_uint8_rgb
 
     make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")
     make_classifier(tmp_path / "data.npz", 1, 0, 0.2, tmp_path / "clf.pt", tmp_path / "clf.json",

@@ -64,10 +64,9 @@ def test_every_stage_script_that_runs_a_model_resolves_compute_in_one_place():
     """A stage script that calls a model-running entry point must get its device from
     jobs.start_model_job (and nowhere else) and hand it to every such call; the entry points take it."""
     import ast
+    import importlib
     import inspect
     from pathlib import Path
-
-    import importlib
 
     import diffattr.stages
 
@@ -131,8 +130,8 @@ def test_generation_stages_hand_their_device_down(tmp_path, monkeypatch):
     sched = {"num_train_timesteps": 1000, "beta_start": 1e-4, "beta_end": 0.02, "beta_schedule": "linear",
              "prediction_type": "epsilon", "clip_sample": True}
     beh = Sampling.from_config({"n_samples": 8, "ddim_steps": 2, "seed": 0, "eta": 0.0})
-    pair_fids(tmp_path / "m", tmp_path / "m", tmp_path / "m", tmp_path / "clf.pt", sched, Job(beh, Runtime(batch_size=8)),
-              "train-0000", tmp_path / "pair.json", compute=marker)
+    pair_fids(tmp_path / "m", tmp_path / "m", tmp_path / "m", tmp_path / "clf.pt", sched,
+              Job(beh, Runtime(batch_size=8)), "train-0000", tmp_path / "pair.json", compute=marker)
     sample_grid(tmp_path / "m", sched, beh, 4, "t", tmp_path / "grid.png", compute=marker)
     assert seen["sample"] == [marker] * 4  # three models of the pair, one grid
     assert seen["extract"] == [marker.device] * 2  # reference, pair

@@ -99,9 +99,9 @@ def test_paired_gap_ci_separates_a_gap_that_separate_cis_cannot():
 
 def test_lds_json_reports_how_the_subsets_were_drawn(tmp_path):
     """The matrix carries the start-up draw report (candidates, skips, redraws) into lds.json."""
+    from diffattr.atomic import read_json, write_json
     from diffattr.stages.lds import evaluate_lds
     from diffattr.stages.matrix import build_matrix
-    from diffattr.atomic import read_json, write_json
 
     rng = np.random.default_rng(0)
     rows = []

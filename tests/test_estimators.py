@@ -150,7 +150,8 @@ def test_fit_estimator_uses_each_family_of_the_matrix():
     """On a non-additive game each estimator lands on its own exact value, computed by enumeration,
     which it reaches only from its own family of the matrix."""
     fams = {"train": np.repeat(all_masks([N // 2]), 3, axis=0), "uniform": masks_of("uniform", 4000),
-            "kernel": masks_of("kernel", 16000), "loo": np.array([mask_of(draw_subset(N, 0.5, 0, "loo", i), N) for i in range(N)]),
+            "kernel": masks_of("kernel", 16000),
+            "loo": np.array([mask_of(draw_subset(N, 0.5, 0, "loo", i), N) for i in range(N)]),
             "full": np.ones((1, N), bool), "test": masks_of("test", 5)}
     masks, sids, source = [], [], []
     for fam, ms in fams.items():
@@ -313,9 +314,13 @@ def _figure_titles(tmp_path, m: Matrix, primary: str) -> list[tuple[str, list[st
         "estimator": primary, "behaviour": "fid", "lds": 0.5, "n_test_models": 5, "actual": [1, 2, 3, 4, 5],
         "estimators": {primary: {"predicted": [1, 2, 3, 5, 4]}}}))
     drawn = []
-    with mock.patch("diffattr.figures.unit_rows_figure", lambda rows, out, title: drawn.append((title, [r[0] for r in rows]))):
+    def record(rows, out, title):
+        drawn.append((title, [r[0] for r in rows]))
+
+    with mock.patch("diffattr.figures.unit_rows_figure", record):
         attribution_figures(tmp_path / "lds.json", tmp_path / "att.csv", tmp_path / "data.npz", "class", 4,
-                            tmp_path / "s.png", tmp_path / "h.png", tmp_path / "top.png", tmp_path / "bottom.png", "test")
+                            tmp_path / "s.png", tmp_path / "h.png", tmp_path / "top.png", tmp_path / "bottom.png",
+                            "test")
     return drawn
 
 
@@ -339,8 +344,8 @@ def test_report_grids_call_no_unit_harmful_from_an_unidentified_fit(tmp_path):
 def test_estimator_table_reports_gaps_to_the_primary_not_to_the_best(tmp_path):
     import csv
 
-    from diffattr.stages.estimators import estimator_table
     from diffattr.matrix import write_matrix
+    from diffattr.stages.estimators import estimator_table
 
     m = planted_matrix(ONE_POSITIVE, n_test=20)
     rng = np.random.default_rng(1)
@@ -395,21 +400,22 @@ def test_the_highest_lds_is_called_better_only_when_its_paired_ci_excludes_zero(
 def test_lds_json_has_the_proxy_fidelity_and_a_ceiling_beside_every_lds(tmp_path):
     import json
 
+    from diffattr.matrix import write_matrix
     from diffattr.stages.datamodel import fit_all
     from diffattr.stages.lds import evaluate_lds, metrics_by_subset
-    from diffattr.matrix import write_matrix
 
     m = planted_matrix(ALL_NEGATIVE, n_test=12)
     write_matrix(tmp_path / "m.h5", m)
     cfg = {"alphas": [1e-3, 0.1], "cv_folds": 3, "seed": 0}
-    fit_all(tmp_path / "m.h5", "fid", ["ridge", "banzhaf"], "ridge", cfg, True, tmp_path / "a.csv", tmp_path / "dm.json",
-            tmp_path / "dm.h5")
+    fit_all(tmp_path / "m.h5", "fid", ["ridge", "banzhaf"], "ridge", cfg, True, tmp_path / "a.csv",
+            tmp_path / "dm.json", tmp_path / "dm.h5")
     y = m.behaviour("fid")
     # Retrained baseline models of train-0000..0007 (a behaviour JSON each, named by subset id), an
     # increasing but curved function of the unlearned ones: the ranking is kept, the scale is not.
     for i in range(8):
         sid = f"train-{i:04d}"
-        (tmp_path / f"{sid}.json").write_text(json.dumps({"metrics": {"fid": float(np.exp(y[m.subset_ids.index(sid)] / 10))}}))
+        fid = float(np.exp(y[m.subset_ids.index(sid)] / 10))
+        (tmp_path / f"{sid}.json").write_text(json.dumps({"metrics": {"fid": fid}}))
     baseline = metrics_by_subset(sorted(tmp_path.glob("train-*.json")))
     out = evaluate_lds(tmp_path / "dm.json", tmp_path / "dm.h5", 200, 0.95, 0, tmp_path / "lds.json", baseline)
     fidelity = out["proxy_fidelity"]

@@ -13,9 +13,9 @@ from pathlib import Path
 import h5py
 import pytest
 import yaml
+from conftest import ROOT, SMOKE, copy_workflow, snakemake
 from snakemake.utils import update_config
 
-from conftest import ROOT, SMOKE, copy_workflow, snakemake
 from diffattr.draws import SubsetPlan
 from diffattr.families import UNLEARN_FAMILIES
 
@@ -117,7 +117,7 @@ def test_sigkilled_run_is_completed_by_a_rerun(tmp_path):
     deadline = time.time() + 600
     # Kill once a long job (a retrain or an unlearn batch) has started and nothing has finished it.
     while time.time() < deadline and proc.poll() is None:
-        logs = list((work / "results/logs/retrain").rglob("*.log")) + list((work / "results/logs/unlearn").rglob("*.log"))
+        logs = [*(work / "results/logs/retrain").rglob("*.log"), *(work / "results/logs/unlearn").rglob("*.log")]
         if any("step" in p.read_text() for p in logs):
             break
         time.sleep(0.2)

@@ -2,8 +2,8 @@ import copy
 
 import pytest
 
-from diffattr.hashing import canonical_json, stage_hash
 from diffattr.draws import subset_chunks
+from diffattr.hashing import canonical_json, stage_hash
 from diffattr.plan import STAGES, build_plan
 
 

@@ -6,11 +6,10 @@ import json
 import h5py
 import pytest
 import yaml
+from conftest import SMOKE, planned_jobs, snakemake
 from scipy.stats import spearmanr
 
 from diffattr.matrix import read_matrix
-
-from conftest import SMOKE, planned_jobs, snakemake
 
 pytestmark = pytest.mark.integration
 # Rules that only read stored behaviours and benchmarks.
@@ -72,7 +71,8 @@ def test_smoke_run_writes_every_final_output(smoke_run):
             assert f[f"attributions/{name}/score"].shape == (10,)
         # The LDS is the Spearman of the stored attributions' predictions on the retrained test rows.
         test_rows = [i for i, (fam, src) in enumerate(zip(family, sources)) if fam == "test" and src == "retrain"]
-        pred = f["attributions/ridge/intercept"][()] + masks[test_rows].astype(float) @ f["attributions/ridge/coefficient"][()]
+        coef = f["attributions/ridge/coefficient"][()]
+        pred = f["attributions/ridge/intercept"][()] + masks[test_rows].astype(float) @ coef
         assert "torch" in f.attrs["package_versions"]
     assert pred == pytest.approx(lds["estimators"]["ridge"]["predicted"])
     assert read_matrix(run / "matrix.h5").behaviour("fid")[test_rows] == pytest.approx(lds["actual"])
@@ -222,8 +222,8 @@ def test_report_holds_every_item_with_captions_from_the_config(smoke_run, tmp_pa
                      "5. Counterfactual check"):
         assert category in text, category
     for name in ("summary.html", "table1.html", "budget.png", "base.png", "pruned.png", "unlearned.png",
-                 "retrained.png", "scatter.png", "units_top.png", "units_bottom.png", "histogram.png", "attributions.csv",
-                 "estimators.csv", "estimators.html", "counterfactual.csv", "counterfactual.png"):
+                 "retrained.png", "scatter.png", "units_top.png", "units_bottom.png", "histogram.png",
+                 "attributions.csv", "estimators.csv", "estimators.html", "counterfactual.csv", "counterfactual.png"):
         assert f'"filename": "{name}"' in text, name
     # Captions are rendered with this run's config (smoke: 3 baseline models, budgets 1-3, 16 images).
     assert "the retrained (3 baseline models" in text

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from diffattr.config import ConfigError, validate_config
-from diffattr.matrix import Matrix, read_matrix, write_matrix
 from diffattr.draws import SubsetPlan
+from diffattr.matrix import Matrix, read_matrix, write_matrix
 
 
 def _matrix():
@@ -18,7 +18,8 @@ def _matrix():
 
 def test_hdf5_round_trip_and_plain_h5py_layout(tmp_path):
     m = _matrix()
-    write_matrix(tmp_path / "m.h5", m, {"attributions/ridge": {"score": np.ones(4), "unit_ids": np.array(m.unit_ids, dtype=object)}})
+    write_matrix(tmp_path / "m.h5", m,
+                 {"attributions/ridge": {"score": np.ones(4), "unit_ids": np.array(m.unit_ids, dtype=object)}})
     back = read_matrix(tmp_path / "m.h5")
     assert np.array_equal(back.masks, m.masks) and np.allclose(back.behaviours, m.behaviours)
     assert back.subset_ids == m.subset_ids and back.source == m.source and back.unit_ids == m.unit_ids

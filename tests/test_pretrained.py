@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from diffattr.models import build_unet, load_model
+from diffattr.plan import build_plan
 from diffattr.stages.data import make_data
 from diffattr.stages.train_base import import_base
-from diffattr.plan import build_plan
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import numpy as np
 import torch
 
 
-
 def make_extractor(weights_path: str | os.PathLike, inception_weights: str | os.PathLike | None = None,
                    device: torch.device | str = "cpu"):
     """A callable: uint8 images -> (features, logits, class logits). With `inception_weights`, FID,
@@ -124,7 +123,8 @@ def compute_metrics(names: list[str], features: torch.Tensor, logits: torch.Tens
             out[name] = float(kid_features_to_metric(features, ref, kid_subsets=kid_subsets, kid_subset_size=size,
                                                      rng_seed=seed, verbose=False)["kernel_inception_distance_mean"])
         elif name == "isc":
-            out[name] = float(isc_features_to_metric(logits, splits=10, shuffle=True, rng_seed=seed)["inception_score_mean"])
+            isc = isc_features_to_metric(logits, splits=10, shuffle=True, rng_seed=seed)
+            out[name] = float(isc["inception_score_mean"])
         elif name in ("precision", "recall"):
             if prc is None:  # torch-fidelity convention: generated first, real second
                 prc = prc_features_to_metric(features, ref, prc_neighborhood=3, prc_batch_size=10000,

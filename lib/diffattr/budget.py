@@ -39,7 +39,8 @@ def benchmark_seconds(path: PathLike) -> dict[str, float]:
     return {"wall": num("s"), "cpu": num("cpu_time")}
 
 
-def cost_model(retrain_jobs: Sequence[tuple[PathLike, PathLike]], unlearn_jobs: Sequence[tuple[PathLike, PathLike, int]],
+def cost_model(retrain_jobs: Sequence[tuple[PathLike, PathLike]],
+               unlearn_jobs: Sequence[tuple[PathLike, PathLike, int]],
                one_off: Mapping[str, PathLike], base_imported: bool = False) -> dict[str, Any]:
     """retrain_jobs: (retrain benchmark, its evaluation benchmark) per retrained model;
     unlearn_jobs: (unlearn batch benchmark, its evaluation benchmark, models in the batch);
@@ -83,7 +84,8 @@ def _fit_first(masks: np.ndarray, y: np.ndarray, m: int, test_masks: np.ndarray,
     dm = fit_datamodel(masks[:m], y[:m], fit["estimator"], fit["alphas"], fit["cv_folds"], fit["seed"])
     pred = dm.predict(test_masks)
     lo, hi = bootstrap_ci(pred, test_y, boot["n_bootstrap"], boot["ci_level"], boot["seed"])
-    return {"models": m, "lds": finite_or_none(lds(pred, test_y)), "ci95": [finite_or_none(lo), finite_or_none(hi)], "alpha": dm.info["alpha"]}, pred
+    return {"models": m, "lds": finite_or_none(lds(pred, test_y)), "ci95": [finite_or_none(lo), finite_or_none(hi)],
+            "alpha": dm.info["alpha"]}, pred
 
 
 

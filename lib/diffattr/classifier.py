@@ -92,7 +92,8 @@ def load_classifier(path: str | os.PathLike) -> DigitsCNN:
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: classifier weights missing; rerun the 'classifier' rule") from None
     except Exception as exc:
-        raise ValueError(f"{path}: corrupt classifier weights ({exc}); delete it and rerun the 'classifier' rule") from None
+        raise ValueError(f"{path}: corrupt classifier weights ({exc}); delete it and rerun the 'classifier' "
+                         "rule") from None
     return model.eval()
 
 

@@ -85,7 +85,8 @@ def fit_datamodel(masks: np.ndarray, y: np.ndarray, estimator: str, alphas: Sequ
     X = masks.astype(np.float64)
     y = np.asarray(y, dtype=np.float64)
     if len(y) < 2 or not np.all(np.isfinite(y)):
-        raise ValueError(f"datamodel: need >= 2 finite behaviours, got {len(y)} (non-finite: {int((~np.isfinite(y)).sum())})")
+        raise ValueError(f"datamodel: need >= 2 finite behaviours, got {len(y)} "
+                         f"(non-finite: {int((~np.isfinite(y)).sum())})")
     mu, sd = float(y.mean()), float(y.std()) or 1.0
     z = (y - mu) / sd
     folds = min(cv_folds, len(y))

@@ -145,9 +145,10 @@ def _check_test_capacity(family: str, n: int, n_units: int, alpha: float) -> Non
     exist = math.comb(n_units, size)
     if n > exist:
         extra = "" if family == "test" else f" (lds.extra_alphas {_extra_alpha(family)})"
-        fix = "raise the number of units" if family == "test" else f"remove {_extra_alpha(family)} from lds.extra_alphas"
-        raise ValueError(f"config key subsets.n_test: {n} distinct test subsets of {size} of {n_units} units{extra} are "
-                         f"asked for but only {exist} exist; lower subsets.n_test or {fix}")
+        fix = ("raise the number of units" if family == "test"
+               else f"remove {_extra_alpha(family)} from lds.extra_alphas")
+        raise ValueError(f"config key subsets.n_test: {n} distinct test subsets of {size} of {n_units} units{extra} "
+                         f"are asked for but only {exist} exist; lower subsets.n_test or {fix}")
 
 
 def _check_capacity(family: str, n: int, n_units: int, alpha: float, test_sizes: Mapping[int, int]) -> None:

@@ -63,7 +63,8 @@ def budget_figure(points: Sequence[Mapping[str, Any]], out_png: PathLike, title:
     ax.set_ylabel("LDS (Spearman), 95 % CI")
     ax.set_title(title, fontsize=9)
     ax.legend()
-    xs, ys, lo, hi = _errorbar_series(points, lambda p: ((p.get("gap") or {}).get("gap"), (p.get("gap") or {}).get("ci95")))
+    xs, ys, lo, hi = _errorbar_series(points, lambda p: ((p.get("gap") or {}).get("gap"),
+                                                         (p.get("gap") or {}).get("ci95")))
     if xs:
         gap_ax.errorbar(xs, ys, yerr=[lo, hi], marker="s", capsize=3, color="C2")
     gap_ax.axhline(0, color="black", lw=0.8)

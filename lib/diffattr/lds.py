@@ -29,7 +29,8 @@ def _percentile_bootstrap(statistic, n: int, n_boot: int, level: float, seed: in
     return float(lo), float(hi)
 
 
-def bootstrap_ci(predicted: np.ndarray, actual: np.ndarray, n_boot: int, level: float, seed: int) -> tuple[float, float]:
+def bootstrap_ci(predicted: np.ndarray, actual: np.ndarray, n_boot: int, level: float, seed: int
+                 ) -> tuple[float, float]:
     """Percentile bootstrap over test models; resamples with a constant side are dropped."""
     predicted, actual = np.asarray(predicted, float), np.asarray(actual, float)
     return _percentile_bootstrap(lambda idx: spearman(predicted[idx], actual[idx]), len(actual), n_boot, level, seed)
@@ -71,7 +72,8 @@ def proxy_fidelity(unlearned: np.ndarray, retrained: np.ndarray, n_boot: int, le
                 "pearson_ci95": None, "why": f"{len(u)} subsets have both models; need at least 3"}
     s_ci = _percentile_bootstrap(lambda idx: spearman(u[idx], r[idx]), len(u), n_boot, level, seed)
     p_ci = _percentile_bootstrap(lambda idx: pearson(u[idx], r[idx]), len(u), n_boot, level, seed)
-    return {"n_subsets": int(len(u)), "spearman": finite_or_none(spearman(u, r)), "spearman_ci95": [finite_or_none(v) for v in s_ci],
+    return {"n_subsets": int(len(u)), "spearman": finite_or_none(spearman(u, r)),
+            "spearman_ci95": [finite_or_none(v) for v in s_ci],
             "pearson": finite_or_none(pearson(u, r)), "pearson_ci95": [finite_or_none(v) for v in p_ci]}
 
 
@@ -95,7 +97,8 @@ def lds_ceiling(first: np.ndarray, second: np.ndarray, n_boot: int, level: float
     if len(a) < 3:
         return {"n_subsets": int(len(a)), "spearman": None, "ci95": None, "bound": None, "bound_ci95": None,
                 "why": f"{len(a)} test subsets were retrained twice; need at least 3"}
-    ci = [finite_or_none(v) for v in _percentile_bootstrap(lambda idx: spearman(a[idx], b[idx]), len(a), n_boot, level, seed)]
+    ci = [finite_or_none(v)
+          for v in _percentile_bootstrap(lambda idx: spearman(a[idx], b[idx]), len(a), n_boot, level, seed)]
     value = finite_or_none(spearman(a, b))
     return {"n_subsets": int(len(a)), "spearman": value, "ci95": ci, "bound": noise_free_bound(value),
             "bound_ci95": [noise_free_bound(v) for v in ci]}

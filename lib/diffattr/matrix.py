@@ -58,7 +58,8 @@ class Matrix:
         return self.behaviours[:, self.behaviour_names.index(name)]
 
 
-def write_matrix(path: str | os.PathLike, m: Matrix, extra: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> None:
+def write_matrix(path: str | os.PathLike, m: Matrix,
+                 extra: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> None:
     """Write atomically; `extra` adds groups of datasets (e.g. attributions per estimator)."""
     import h5py
 

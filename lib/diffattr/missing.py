@@ -46,7 +46,8 @@ def missing_subsets(config: Mapping[str, Any], root: str | Path = ".") -> list[s
     out = []
     for family in subsets.draws:  # in family order: train, test, then the other estimators' families
         stage = f"behaviour_{FAMILIES[family].model}"
-        out += [s for s in subsets.used(family) if not (Path(root) / layout.path(stage, "behaviour", subset=s)).exists()]
+        out += [s for s in subsets.used(family)
+                if not (Path(root) / layout.path(stage, "behaviour", subset=s)).exists()]
     return out
 
 
@@ -59,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     missing = missing_subsets(config)
     already = list(config["subsets"].get("exclude", []))
     print(f"# {len(missing)} subsets lack a behaviour: {', '.join(missing) or 'none'}", file=sys.stderr)
-    print(yaml.safe_dump({"subsets": {"exclude": sorted(set(already) | set(missing))}}, default_flow_style=None), end="")
+    overlay = {"subsets": {"exclude": sorted(set(already) | set(missing))}}
+    print(yaml.safe_dump(overlay, default_flow_style=None), end="")
     return 0
 
 

@@ -117,7 +117,8 @@ def import_pretrained_unet(path: str | os.PathLike, model_cfg: Mapping[str, Any]
     try:
         model = UNet2DModel.from_pretrained(path, local_files_only=True)
     except Exception as exc:
-        raise ValueError(f"base_model.path: {path} is not a loadable UNet2DModel ({type(exc).__name__}: {exc})") from None
+        raise ValueError(f"base_model.path: {path} is not a loadable UNet2DModel "
+                         f"({type(exc).__name__}: {exc})") from None
     cfg = model.config
     if cfg.sample_size != sample_size or cfg.in_channels != channels:
         raise ValueError(f"base_model.path: {path} is for {cfg.in_channels} x {cfg.sample_size} x {cfg.sample_size} "

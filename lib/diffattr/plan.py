@@ -53,8 +53,8 @@ STAGES: dict[str, tuple[str, list[str], list[str]]] = {
                ["behaviour_unlearn", "behaviour_retrain", "behaviour_init", "subsets"]),
     # 3: the CV's no-signal rule, relative scores and the sign_identified flag.
     "datamodel": ("3", ["datamodel", "behaviour.target"], ["matrix"]),
-    # 4: the subsets' draws reported; the proxy fidelity on the baseline subsets (their retrained models' behaviours) and the
-    # ceiling's place.
+    # 4: the subsets' draws reported; the proxy fidelity on the baseline subsets (their retrained models'
+    # behaviours) and the ceiling's place.
     "lds": ("4", ["lds", "baseline"], ["datamodel", "behaviour_retrain", "behaviour_retrain_floor"]),
     # 3: gaps to the primary estimator, not to the best on the test models.
     "estimators": ("3", ["datamodel", "lds"], ["matrix", "behaviour_retrain_floor"]),
@@ -69,7 +69,8 @@ STAGES: dict[str, tuple[str, list[str], list[str]]] = {
     "budget": ("2", ["baseline", "budget", "datamodel", "lds.n_bootstrap", "lds.ci_level", "lds.seed",
                        "behaviour.target"],
                ["matrix", "behaviour_retrain", "behaviour_unlearn", "train_base", "prune"]),
-    "table1": ("1", ["table1", "baseline"], ["behaviour_base", "behaviour_prune", "behaviour_retrain", "matrix", "pairs"]),
+    "table1": ("1", ["table1", "baseline"],
+               ["behaviour_base", "behaviour_prune", "behaviour_retrain", "matrix", "pairs"]),
     # One sample grid per model kind, each named by its own model, so a change to unlearning
     # redraws only the unlearned model's grid.
     **{f"samples_{src}": ("2", ["report.n_images", "behaviour.seed", "behaviour.ddim_steps", "behaviour.eta"], [src])
@@ -82,8 +83,8 @@ STAGES: dict[str, tuple[str, list[str], list[str]]] = {
 
 # Keys that change how a job runs or logs, not what it produces.
 UNHASHED = {
-    "train_base.log_every", "prune.finetune.log_every", "unlearn.log_every", "unlearn.subsets_per_job", "unlearn.concurrent",
-    "unlearn.concurrent_mode",
+    "train_base.log_every", "prune.finetune.log_every", "unlearn.log_every", "unlearn.subsets_per_job",
+    "unlearn.concurrent", "unlearn.concurrent_mode",
     "train_base.checkpoint_every", "prune.finetune.checkpoint_every", "unlearn.checkpoint_every",
     "behaviour.target", "behaviour.batch_size", "datamodel.min_models", "baselines.batch_size",
 }
@@ -108,8 +109,8 @@ UNIT_SETTINGS = ("kmeans", "csv")
 NUMERICS = {"precision": "fp32", "tf32": False}
 COMPUTED_STAGES = {"train_base", "prune", "unlearn", "retrain", "retrain_floor", "retrain_cf", "behaviour_base",
                    "behaviour_prune", "behaviour_unlearn", "behaviour_retrain", "behaviour_init",
-                   "behaviour_retrain_cf", "behaviour_retrain_floor", "pairs", "samples_train_base", "samples_prune", "samples_unlearn",
-                   "samples_retrain"}
+                   "behaviour_retrain_cf", "behaviour_retrain_floor", "pairs", "samples_train_base", "samples_prune",
+                   "samples_unlearn", "samples_retrain"}
 DATA_SETTINGS = {"path": ("cifar10", "imagefolder"), "resolution": ("imagefolder",)}
 
 

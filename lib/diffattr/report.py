@@ -19,7 +19,8 @@ def ceiling_text(ceiling: Mapping[str, Any] | None) -> str:
     ci = ceiling.get("ci95") or [None, None]
     ci_s = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if None not in ci else ""
     bound = f", a noise-free predictor at most about {ceiling['bound']:.3f}" if ceiling.get("bound") is not None else ""
-    return f"two retrainings agree at Spearman {ceiling['spearman']:.3f}{ci_s} over {ceiling['n_subsets']} subsets{bound}"
+    return (f"two retrainings agree at Spearman {ceiling['spearman']:.3f}{ci_s} over {ceiling['n_subsets']} "
+            f"subsets{bound}")
 
 
 def fidelity_text(fidelity: Mapping[str, Any] | None) -> str:

@@ -36,7 +36,8 @@ def one_rule_resources(resources_cfg: Mapping[str, Mapping[str, Any]], rule: str
     merged = {**resources_cfg.get("default", {}), **(env or {}), **resources_cfg.get(rule, {})}
     unknown = set(merged) - KNOWN
     if unknown:
-        raise ValueError(f"config key resources.{rule}: unknown resource {sorted(unknown)[0]!r}; known: {sorted(KNOWN)}")
+        raise ValueError(f"config key resources.{rule}: unknown resource {sorted(unknown)[0]!r}; "
+                         f"known: {sorted(KNOWN)}")
     threads = int(merged.pop("threads", 1))
     out = {k: v for k, v in merged.items() if v not in (None, "", 0)}
     out["cpus_per_task"] = threads

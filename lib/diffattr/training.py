@@ -137,8 +137,8 @@ def train_ddpm(
     """Train `model` in place on `images` (N x C x H x W in [-1, 1]); return (EMA copy, stats).
 
     All randomness (batch indices, noise, timesteps, flips) is drawn on the CPU from `Draws`
-    (seeded with `recipe.seed`), so a model gets the same draws on every device. With `resume_path` and `checkpoint_every`,
-    the whole training state (weights, Adam, EMA, generator) is saved every `checkpoint_every` steps
+    (seeded with `recipe.seed`), so a model gets the same draws on every device. With `resume_path` and
+    `checkpoint_every`, the whole training state (weights, Adam, EMA, generator) is saved every `checkpoint_every` steps
     and a killed run resumes from it, losing at most that many steps; the result equals the
     uninterrupted one. The resume file is removed once training finishes.
 

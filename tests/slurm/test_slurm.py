@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from cluster import Cluster, missing_binaries
 from conftest import SMOKE, copy_workflow, snakemake
 
@@ -53,7 +52,8 @@ def test_smoke_on_slurm_matches_local_run(cluster, smoke_run, tmp_path):
                      env={"DIFFATTR_SLURM_PARTITION": "ci"})
     if proc.returncode != 0:
         logs = "\n".join(p.read_text()[-2000:] for p in (work / ".snakemake/slurm_logs").rglob("*.log"))
-        raise AssertionError(f"slurm run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}\n{logs}\n{cluster.logs()}")
+        raise AssertionError(f"slurm run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}\n{logs}\n"
+                             f"{cluster.logs()}")
     out = proc.stdout + proc.stderr
     assert "submitted with SLURM jobid" in out
     assert _store_paths(work) == _store_paths(smoke_run)

@@ -1,5 +1,6 @@
 """Stage baseline_images: the attributed model's generated images, from the behaviour's shared noises."""
 import _libpath  # noqa: F401  (lib/ on sys.path)
+
 from diffattr.compute import start_model_job
 from diffattr.layout import write_spec
 from diffattr.settings import job_settings

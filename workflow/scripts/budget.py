@@ -1,5 +1,6 @@
 """Stage budget: LDS of the unlearning- and the retraining-based datamodel at equal compute."""
 import _libpath  # noqa: F401  (lib/ on sys.path)
+
 from diffattr.jobs import start
 from diffattr.layout import write_spec
 from diffattr.stages.budget import BaselineFiles, make_budget

@@ -1,5 +1,6 @@
 """Stage cf_plan: the counterfactual removal sets from the fitted attributions."""
 import _libpath  # noqa: F401  (lib/ on sys.path)
+
 from diffattr.jobs import start
 from diffattr.layout import write_spec
 from diffattr.stages.cf_plan import make_cf_plan

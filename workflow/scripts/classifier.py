@@ -1,5 +1,6 @@
 """Stage classifier: train the digits CNN used as the FID feature extractor."""
 import _libpath  # noqa: F401  (lib/ on sys.path)
+
 from diffattr.compute import start_model_job
 from diffattr.layout import write_spec
 from diffattr.stages.classifier import make_classifier

@@ -1,5 +1,6 @@
 """Stage counterfactual: the counterfactual table and figure."""
 import _libpath  # noqa: F401  (lib/ on sys.path)
+
 from diffattr.jobs import start
 from diffattr.layout import write_spec
 from diffattr.stages.counterfactual import counterfactual_table

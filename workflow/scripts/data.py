@@ -1,5 +1,6 @@
 """Stage data: the training tensor and its content hash."""
 import _libpath  # noqa: F401  (lib/ on sys.path)
+
 from diffattr.jobs import start
 from diffattr.layout import write_spec
 from diffattr.stages.data import make_data

@@ -1,5 +1,6 @@
 """Stage estimators: the estimator x behaviour LDS table."""
 import _libpath  # noqa: F401  (lib/ on sys.path)
+
 from diffattr.baselines.aggregate import read_supports
 from diffattr.jobs import start
 from diffattr.layout import write_spec

@@ -1,5 +1,6 @@
 """Stage figures: predicted-vs-actual scatter, attribution histogram, the two unit grids."""
 import _libpath  # noqa: F401  (lib/ on sys.path)
+
 from diffattr.jobs import start
 from diffattr.layout import write_spec
 from diffattr.stages.figures import attribution_figures

@@ -1,5 +1,6 @@
 """Stage init: save the untrained model (v(empty) for KernelSHAP)."""
 import _libpath  # noqa: F401  (lib/ on sys.path)
+
 from diffattr.compute import start_model_job
 from diffattr.layout import write_spec
 from diffattr.stages.init import init_model

@@ -1,6 +1,7 @@
 """Stage lds: the linear datamodeling score on the retrained test models, the proxy fidelity on the
 baseline subsets and, where the test subsets were retrained twice, the LDS ceiling."""
 import _libpath  # noqa: F401  (lib/ on sys.path)
+
 from diffattr.jobs import start
 from diffattr.layout import write_spec
 from diffattr.stages.lds import evaluate_lds, metrics_by_subset

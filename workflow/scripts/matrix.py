@@ -1,5 +1,6 @@
 """Stage matrix: gather masks and behaviours into the HDF5 matrix."""
 import _libpath  # noqa: F401  (lib/ on sys.path)
+
 from diffattr.jobs import start
 from diffattr.layout import write_spec
 from diffattr.stages.matrix import make_matrix

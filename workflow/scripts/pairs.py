@@ -1,5 +1,6 @@
 """Stage pairs: FID2 between one subset's unlearned and retrained models, and its floor."""
 import _libpath  # noqa: F401  (lib/ on sys.path)
+
 from diffattr.compute import start_model_job
 from diffattr.layout import in_batch, write_spec
 from diffattr.settings import job_settings

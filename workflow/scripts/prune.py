@@ -1,5 +1,6 @@
 """Stage prune: magnitude-prune the base model and fine-tune it on all data."""
 import _libpath  # noqa: F401  (lib/ on sys.path)
+
 from diffattr.compute import start_model_job
 from diffattr.layout import write_spec
 from diffattr.settings import job_settings

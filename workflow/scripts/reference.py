@@ -1,5 +1,6 @@
 """Stage reference: cache the feature statistics of the training images."""
 import _libpath  # noqa: F401  (lib/ on sys.path)
+
 from diffattr.compute import start_model_job
 from diffattr.layout import write_spec
 from diffattr.stages.reference import make_reference

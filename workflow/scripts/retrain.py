@@ -1,5 +1,6 @@
 """Stage retrain (rules retrain, retrain_floor, retrain_cf): retrain from scratch on one subset."""
 import _libpath  # noqa: F401  (lib/ on sys.path)
+
 from diffattr.compute import start_model_job
 from diffattr.layout import write_spec
 from diffattr.settings import job_settings

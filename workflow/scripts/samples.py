@@ -1,5 +1,6 @@
 """Stage samples: a grid of one model's samples from the shared initial noises."""
 import _libpath  # noqa: F401  (lib/ on sys.path)
+
 from diffattr.compute import start_model_job
 from diffattr.layout import in_batch, write_spec
 from diffattr.settings import Sampling

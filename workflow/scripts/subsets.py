@@ -1,5 +1,6 @@
 """Stage subsets: draw one chunk of training or test subsets over the attribution units."""
 import _libpath  # noqa: F401  (lib/ on sys.path)
+
 from diffattr.jobs import start
 from diffattr.layout import write_spec
 from diffattr.stages.subsets import make_subsets

@@ -1,5 +1,6 @@
 """Stage summary: the report's summary page (both methods' LDS, speed-up, Table 1)."""
 import _libpath  # noqa: F401  (lib/ on sys.path)
+
 from diffattr.jobs import start
 from diffattr.layout import write_spec
 from diffattr.stages.summary import make_summary

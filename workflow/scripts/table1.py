@@ -1,5 +1,6 @@
 """Stage table1: Table 1 (CSV, and HTML for the report)."""
 import _libpath  # noqa: F401  (lib/ on sys.path)
+
 from diffattr.jobs import start
 from diffattr.layout import write_spec
 from diffattr.stages.table1 import make_table1

@@ -1,5 +1,6 @@
 """Stage train_base: train the base DDPM on all data (or import a pretrained one)."""
 import _libpath  # noqa: F401  (lib/ on sys.path)
+
 from diffattr.compute import start_model_job
 from diffattr.layout import write_spec
 from diffattr.settings import job_settings

@@ -1,5 +1,6 @@
 """Stage unlearn: sparsified unlearning of one batch of subsets (one checkpoint per subset)."""
 import _libpath  # noqa: F401  (lib/ on sys.path)
+
 from diffattr.compute import start_model_job
 from diffattr.layout import write_spec
 from diffattr.settings import job_settings

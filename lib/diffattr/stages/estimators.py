@@ -83,7 +83,8 @@ def estimator_rows(m: Matrix, estimators: Sequence[str], primary: str, cfg: Mapp
             "rows": rows_out, "notes": notes}
 
 
-def write_table(out: Mapping[str, Any], out_csv: PathLike, out_json: PathLike, out_html: PathLike | None = None) -> None:
+def write_table(out: Mapping[str, Any], out_csv: PathLike, out_json: PathLike,
+                out_html: PathLike | None = None) -> None:
     write_text(out_csv, _table_csv(out["rows"]))
     write_json(out_json, dict(out))
     if out_html is not None:

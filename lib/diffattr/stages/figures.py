@@ -51,4 +51,5 @@ def attribution_figures(lds_json: PathLike, attributions_csv: PathLike, data_npz
     grids = unit_grids(scores, identified, top_k)
     for (title, chosen), out in ((grids["top"], out_top), (grids["bottom"], out_bottom)):
         unit_rows_figure(unit_rows(chosen), out, f"{title}: {len(chosen)} units ({caption})")
-    return {"sign_identified": identified, "grids": {k: (t, [rows[i]["unit_id"] for i in c]) for k, (t, c) in grids.items()}}
+    return {"sign_identified": identified,
+            "grids": {k: (t, [rows[i]["unit_id"] for i in c]) for k, (t, c) in grids.items()}}

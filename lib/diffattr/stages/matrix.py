@@ -13,9 +13,9 @@ import numpy as np
 
 from ..atomic import read_json
 from ..families import EMPTY
+from ..layout import batch_behaviours
 from ..matrix import Matrix, write_matrix
 from ..subsets import mask_of, read_subsets
-from ..layout import batch_behaviours
 
 PathLike = str | os.PathLike
 PACKAGES = ("torch", "diffusers", "torch-fidelity", "torch-pruning", "numpy", "scikit-learn", "h5py", "snakemake")
@@ -32,7 +32,8 @@ def make_matrix(unlearn_batches: Sequence[PathLike], unlearn_ids: Sequence[str],
     return build_matrix(subset_rows(subsets, behaviours), out_h5, config_hash, subset_report)
 
 
-def subset_rows(subsets: Mapping[str, dict], behaviours: Mapping[str, Sequence[PathLike]]) -> list[tuple[str, dict, str]]:
+def subset_rows(subsets: Mapping[str, dict], behaviours: Mapping[str, Sequence[PathLike]]
+                ) -> list[tuple[str, dict, str]]:
     """Pair each behaviour JSON (named <subset>.json) with its subset record: (source, subset, behaviour)."""
     rows = []
     for source, paths in behaviours.items():

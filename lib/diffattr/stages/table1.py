@@ -36,12 +36,15 @@ def table1(base: Mapping[str, Any], pruned: Mapping[str, Any], base_train: Mappi
     r_min, u_min = minutes(retrained), minutes(unlearned)
     rows = [
         {"model": "original", metric: base["metrics"][metric], f"{metric}_sd": "", "fid2": "", "fid2_sd": "",
-         "n_models": 1, "train_steps": base_train["steps"], "train_minutes": base_train["train_seconds"] / 60, "speedup": ""},
-        {"model": "pruned + fine-tuned", metric: pruned["metrics"][metric], f"{metric}_sd": "", "fid2": "", "fid2_sd": "",
+         "n_models": 1, "train_steps": base_train["steps"], "train_minutes": base_train["train_seconds"] / 60,
+         "speedup": ""},
+        {"model": "pruned + fine-tuned", metric: pruned["metrics"][metric], f"{metric}_sd": "", "fid2": "",
+         "fid2_sd": "",
          "n_models": 1, "train_steps": prune_train["steps"], "train_minutes": prune_train["train_seconds"] / 60,
          "speedup": ""},
         {"model": "retrained", metric: r_fid, f"{metric}_sd": r_sd, "fid2": floor, "fid2_sd": floor_sd,
-         "n_models": len(retrained), "train_steps": retrained[0]["train_steps"], "train_minutes": r_min, "speedup": 1.0},
+         "n_models": len(retrained), "train_steps": retrained[0]["train_steps"], "train_minutes": r_min,
+         "speedup": 1.0},
         {"model": "unlearned", metric: u_fid, f"{metric}_sd": u_sd, "fid2": fid2, "fid2_sd": fid2_sd,
          "n_models": len(unlearned), "train_steps": unlearned[0]["train_steps"], "train_minutes": u_min,
          "speedup": r_min / u_min},
@@ -62,8 +65,8 @@ def make_table1(base_json: PathLike, pruned_json: PathLike, base_train: PathLike
     """Table 1 from the behaviour and training records: the unlearned models `train_ids` are found in
     their behaviour batch folders."""
     from ..atomic import read_json
-    from ..report import table_html
     from ..layout import batch_behaviours
+    from ..report import table_html
 
     unlearned = [read_json(p) for p in batch_behaviours(list(unlearn_batches), list(train_ids))]
     rows = table1(read_json(base_json), read_json(pruned_json), read_json(base_train), read_json(prune_train),

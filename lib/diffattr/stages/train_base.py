@@ -41,7 +41,8 @@ def import_base(pretrained: PathLike, data_npz: PathLike, model_cfg: Mapping[str
     model = import_pretrained_unet(pretrained, model_cfg, ds.images.shape[-1], ds.images.shape[1])
     save_model(model, out_model)
     stats = {"steps": 0, "train_seconds": 0.0, "train_cpu_seconds": 0.0, "pretrained": str(pretrained),
-             "pretrained_sha256": dir_sha256(pretrained), "params": count_params(model), "n_images": int(len(ds.images))}
+             "pretrained_sha256": dir_sha256(pretrained), "params": count_params(model),
+             "n_images": int(len(ds.images))}
     write_json(out_json, stats)
     logger.info(f"train_base: imported {pretrained} ({stats['params']} params) instead of training")
     return stats
