@@ -38,8 +38,8 @@ except ValueError as exc:
     raise WorkflowError(str(exc)) from None
 LAYOUT = Layout(PLAN.hashes, SUBSETS.chunk_of)
 # The cheap baselines datamodel.estimators lists; with none, their two stages are not planned. Their
-# rules are defined either way (one rule file per stage): unplanned, their paths lie in a folder
-# named `unplanned` that no rule's input names, so none of their jobs runs.
+# rules are defined either way, each in its own file; unplanned, their paths lie in a folder named
+# `unplanned` that no input names, so none of their jobs runs.
 BASELINE_METHODS = configured_baselines(config["datamodel"]["estimators"])
 OPTIONAL_LAYOUT = Layout({**{stage: "unplanned" for stage in BASELINE_STAGES}, **PLAN.hashes})
 
