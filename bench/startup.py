@@ -25,9 +25,11 @@ def main() -> None:
     stores = read_json(Path(args.run) / "manifest.json")["stores"]
     batches = sorted(Path(stores["unlearn"]).glob("train-*-*"))
     jobs = [read_json(in_batch(d, "unlearn", "job")) for d in batches]
-    beh = [read_json(in_batch(d, "behaviour_unlearn", "behaviour", sid))
-           for d in sorted(Path(stores["behaviour_unlearn"]).glob("train-*-*"))
-           for sid in batch_members(d, "behaviour_unlearn")]
+    beh = [
+        read_json(in_batch(d, "behaviour_unlearn", "behaviour", sid))
+        for d in sorted(Path(stores["behaviour_unlearn"]).glob("train-*-*"))
+        for sid in batch_members(d, "behaviour_unlearn")
+    ]
     layout = Layout(read_json(Path(args.run) / "manifest.json")["hashes"])
     retr = [read_json(layout.path("retrain", "train", subset=p.name)) for p in Path(stores["retrain"]).glob("test-*")]
     out = {

@@ -44,9 +44,16 @@ def main() -> None:
     pruned = prune_unet(build_unet(cfg["model"], images.shape[-1], images.shape[1]), float(cfg["prune"]["ratio"]))
     compute = resolve_compute(cfg["compute"])
     result = side_by_side(pruned, images, compute, args.k, args.steps, int(cfg["unlearn"]["batch_size"]))
-    out = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-           "torch_threads": torch.get_num_threads(), "device": str(compute.device), "torch": torch.__version__,
-           "params": count_params(pruned), "batch_size": int(cfg["unlearn"]["batch_size"]), **result}
+    out = {
+        "machine": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": str(compute.device),
+        "torch": torch.__version__,
+        "params": count_params(pruned),
+        "batch_size": int(cfg["unlearn"]["batch_size"]),
+        **result,
+    }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=1))
     print(json.dumps(out, indent=1))

@@ -108,17 +108,37 @@ def test_lds_json_reports_how_the_subsets_were_drawn(tmp_path):
     for source, family, n in (("unlearn", "train", 6), ("retrain", "test", 4)):
         for i in range(n):
             units = sorted(rng.choice(4, 2, replace=False).tolist())
-            sub = {"id": f"{family}-{i:04d}", "unit": "class", "alpha": 0.5, "n_units": 4, "unit_indices": units,
-                   "unit_ids": [f"class-{u}" for u in units]}
+            sub = {
+                "id": f"{family}-{i:04d}",
+                "unit": "class",
+                "alpha": 0.5,
+                "n_units": 4,
+                "unit_indices": units,
+                "unit_ids": [f"class-{u}" for u in units],
+            }
             write_json(tmp_path / f"{sub['id']}.json", {"metrics": {"fid": float(rng.normal())}})
             rows.append((source, sub, tmp_path / f"{sub['id']}.json"))
-    report = {"train": {"candidates": 7, "used": 6, "skipped_equal_to_test": ["train-0002"], "redrawn": 1,
-                        "duplicates_kept": 0}}
+    report = {
+        "train": {
+            "candidates": 7,
+            "used": 6,
+            "skipped_equal_to_test": ["train-0002"],
+            "redrawn": 1,
+            "duplicates_kept": 0,
+        }
+    }
     build_matrix(rows, tmp_path / "m.h5", "abc", report)
     coefficients = {f"class-{u}": float(u) for u in range(4)}
-    write_json(tmp_path / "dm.json", {"target": "fid", "primary": "ridge", "lower_is_better": True,
-                                      "n_train_models": 6,
-                                      "estimators": {"ridge": {"coefficients": coefficients, "intercept": 0.0}}})
+    write_json(
+        tmp_path / "dm.json",
+        {
+            "target": "fid",
+            "primary": "ridge",
+            "lower_is_better": True,
+            "n_train_models": 6,
+            "estimators": {"ridge": {"coefficients": coefficients, "intercept": 0.0}},
+        },
+    )
     evaluate_lds(tmp_path / "dm.json", tmp_path / "m.h5", 50, 0.95, 0, tmp_path / "lds.json")
     assert read_json(tmp_path / "lds.json")["subsets"] == report
 

@@ -12,8 +12,13 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 LIB = ROOT / "lib" / "diffattr"
 # Import name -> the package that provides it, where they differ.
-PACKAGE_OF = {"sklearn": "scikit-learn", "PIL": "pillow", "yaml": "pyyaml", "torch_fidelity": "torch-fidelity",
-              "torch_pruning": "torch-pruning"}
+PACKAGE_OF = {
+    "sklearn": "scikit-learn",
+    "PIL": "pillow",
+    "yaml": "pyyaml",
+    "torch_fidelity": "torch-fidelity",
+    "torch_pruning": "torch-pruning",
+}
 RULE = re.compile(r"^(?:rule|checkpoint) (\w+):\n(.*?)(?=^\S|\Z)", re.M | re.S)
 
 
@@ -84,8 +89,11 @@ def test_every_stage_is_one_hop_from_its_name():
     found = rules()
     for smk in (ROOT / "rules").glob("*.smk"):
         if smk.stem != "common":
-            assert smk.stem in found and found[smk.stem]["file"] == smk.stem or "use rule retrain as " + smk.stem in \
-                smk.read_text(), f"rules/{smk.name} holds no rule {smk.stem}"
+            assert (
+                smk.stem in found
+                and found[smk.stem]["file"] == smk.stem
+                or "use rule retrain as " + smk.stem in smk.read_text()
+            ), f"rules/{smk.name} holds no rule {smk.stem}"
     for name, rule in found.items():
         if name in ("all", "retrain_floor", "retrain_cf"):
             continue

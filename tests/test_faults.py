@@ -49,8 +49,9 @@ def test_killed_training_resumes_to_the_identical_result(tmp_path):
     from diffattr.models import load_model
 
     script = tmp_path / "train.py"
-    script.write_text(TRAIN.format(lib=str(ROOT / "lib"), config=str(ROOT / "config/config.yaml"),
-                                   data=str(_data(tmp_path))))
+    script.write_text(
+        TRAIN.format(lib=str(ROOT / "lib"), config=str(ROOT / "config/config.yaml"), data=str(_data(tmp_path)))
+    )
     run = lambda *a: subprocess.Popen([sys.executable, str(script), *map(str, a)])  # noqa: E731
     assert run(tmp_path / "full", tmp_path / "full.json", tmp_path / "full.log").wait() == 0
     resume = tmp_path / "resume.pt"
@@ -98,22 +99,41 @@ def test_resume_state_of_another_recipe_is_refused(tmp_path, config):
     training.StepLogger.step = stop_after_three
     try:
         with pytest.raises(Stop):
-            train_ddpm(build_unet(tiny, 8, 1), images, recipe, ddpm_scheduler(config["scheduler"]), log,
-                       resume_path=resume, checkpoint_every=2)
+            train_ddpm(
+                build_unet(tiny, 8, 1),
+                images,
+                recipe,
+                ddpm_scheduler(config["scheduler"]),
+                log,
+                resume_path=resume,
+                checkpoint_every=2,
+            )
     finally:
         training.StepLogger.step = original
     assert resume.exists()
     other = Recipe(**{**recipe.__dict__, "lr": 1e-2})
     with pytest.raises(ValueError, match="r.pt: resume state of another recipe"):
-        train_ddpm(build_unet(tiny, 8, 1), images, other, ddpm_scheduler(config["scheduler"]), log,
-                   resume_path=resume, checkpoint_every=2)
+        train_ddpm(
+            build_unet(tiny, 8, 1),
+            images,
+            other,
+            ddpm_scheduler(config["scheduler"]),
+            log,
+            resume_path=resume,
+            checkpoint_every=2,
+        )
 
 
 @pytest.mark.integration
 def test_sigkilled_run_is_completed_by_a_rerun(tmp_path):
     work = copy_workflow(tmp_path / "wf")
-    proc = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2", *SMOKE], cwd=work,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "snakemake", "--cores", "2", *SMOKE],
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.time() + 600
     # Kill once a long job (a retrain or an unlearn batch) has started and nothing has finished it.
     while time.time() < deadline and proc.poll() is None:

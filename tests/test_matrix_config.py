@@ -9,17 +9,25 @@ from diffattr.matrix import Matrix, read_matrix, write_matrix
 
 def _matrix():
     rng = np.random.default_rng(0)
-    return Matrix(masks=rng.random((5, 4)) < 0.5, behaviours=rng.normal(size=(5, 1)), behaviour_names=["fid"],
-                  unit_ids=["class-0", "class-1", "class-2", "class-3"],
-                  subset_ids=["train-0000", "train-0001", "train-0002", "test-0000", "test-0001"],
-                  source=["unlearn"] * 3 + ["retrain"] * 2, train_seconds=np.arange(5.0),
-                  attrs={"config_hash": "abc123"})
+    return Matrix(
+        masks=rng.random((5, 4)) < 0.5,
+        behaviours=rng.normal(size=(5, 1)),
+        behaviour_names=["fid"],
+        unit_ids=["class-0", "class-1", "class-2", "class-3"],
+        subset_ids=["train-0000", "train-0001", "train-0002", "test-0000", "test-0001"],
+        source=["unlearn"] * 3 + ["retrain"] * 2,
+        train_seconds=np.arange(5.0),
+        attrs={"config_hash": "abc123"},
+    )
 
 
 def test_hdf5_round_trip_and_plain_h5py_layout(tmp_path):
     m = _matrix()
-    write_matrix(tmp_path / "m.h5", m,
-                 {"attributions/ridge": {"score": np.ones(4), "unit_ids": np.array(m.unit_ids, dtype=object)}})
+    write_matrix(
+        tmp_path / "m.h5",
+        m,
+        {"attributions/ridge": {"score": np.ones(4), "unit_ids": np.array(m.unit_ids, dtype=object)}},
+    )
     back = read_matrix(tmp_path / "m.h5")
     assert np.array_equal(back.masks, m.masks) and np.allclose(back.behaviours, m.behaviours)
     assert back.subset_ids == m.subset_ids and back.source == m.source and back.unit_ids == m.unit_ids
@@ -33,8 +41,9 @@ def test_hdf5_round_trip_and_plain_h5py_layout(tmp_path):
 def test_matrix_rejects_duplicate_rows():
     m = _matrix()
     with pytest.raises(ValueError, match="twice"):
-        Matrix(m.masks, m.behaviours, m.behaviour_names, m.unit_ids, ["train-0000"] * 5, ["unlearn"] * 5,
-               m.train_seconds)
+        Matrix(
+            m.masks, m.behaviours, m.behaviour_names, m.unit_ids, ["train-0000"] * 5, ["unlearn"] * 5, m.train_seconds
+        )
 
 
 def test_corrupt_matrix_names_the_file(tmp_path):
@@ -61,8 +70,10 @@ def test_default_config_is_valid(config, schema_path):
         (lambda c: c["datamodel"].update(estimators=["lasso"]), "datamodel.primary"),
         (lambda c: c["datamodel"].update(estimators=["ridge", "tmc"]), "datamodel.estimators.1"),
         (lambda c: c["attribution"].update(unit="sample"), "'loo' needs one model per unit"),
-        (lambda c: c["attribution"].update(unit="csv", csv="/nonexistent/units.csv"),
-         "attribution.csv: '/nonexistent/units.csv' not found"),
+        (
+            lambda c: c["attribution"].update(unit="csv", csv="/nonexistent/units.csv"),
+            "attribution.csv: '/nonexistent/units.csv' not found",
+        ),
         (lambda c: c["attribution"].update(unit="cluster"), "attribution.unit"),
         (lambda c: c["lds"].update(extra_alphas=[0.3]), "lds.extra_alphas.0"),
         (lambda c: c["counterfactual"].update(fractions=[1.0]), "counterfactual.fractions.0"),

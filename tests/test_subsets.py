@@ -122,15 +122,21 @@ def test_baseline_and_table1_pairs_skip_candidates_equal_to_a_test_subset(config
 @pytest.mark.parametrize(
     "mutate, message",
     [
-        (lambda c: c["subsets"].update(n_train=300),
-         "config key subsets.n_train: 300 distinct training subsets of 5 of 10 units are asked for but only 232 "
-         "exist besides the 20 test subsets; lower subsets.n_train or raise the number of units"),
+        (
+            lambda c: c["subsets"].update(n_train=300),
+            "config key subsets.n_train: 300 distinct training subsets of 5 of 10 units are asked for but only 232 "
+            "exist besides the 20 test subsets; lower subsets.n_train or raise the number of units",
+        ),
         (lambda c: c["subsets"].update(n_test=253), "config key subsets.n_test: 253 distinct test subsets of 5 of 10"),
-        (lambda c: c["lds"].update(extra_alphas=[0.25]) or c["subsets"].update(n_test=46),
-         "only 45 exist; lower subsets.n_test or remove 0.25 from lds.extra_alphas"),
+        (
+            lambda c: c["lds"].update(extra_alphas=[0.25]) or c["subsets"].update(n_test=46),
+            "only 45 exist; lower subsets.n_test or remove 0.25 from lds.extra_alphas",
+        ),
         (lambda c: c["subsets"].update(n_uniform=1003), "config key subsets.n_uniform: 1003 distinct uniform subsets"),
-        (lambda c: c["subsets"].update(alpha=0.9, n_test=5), "config key datamodel.estimators: 'loo' fits on every "
-                                                               "subset of 9 of 10 units"),
+        (
+            lambda c: c["subsets"].update(alpha=0.9, n_test=5),
+            "config key datamodel.estimators: 'loo' fits on every subset of 9 of 10 units",
+        ),
     ],
 )
 def test_more_distinct_subsets_than_exist_are_refused(config, schema_path, mutate, message):
@@ -148,13 +154,16 @@ def test_chunk_files_hold_the_start_up_draws(config, tmp_path):
     from diffattr.subsets import read_subsets
 
     labels = np.repeat(np.arange(N), 3)
-    save_dataset(tmp_path / "data.npz", Dataset(np.zeros((len(labels), 1, 2, 2), np.float32), labels,
-                                                tuple(str(c) for c in range(N))))
+    save_dataset(
+        tmp_path / "data.npz",
+        Dataset(np.zeros((len(labels), 1, 2, 2), np.float32), labels, tuple(str(c) for c in range(N))),
+    )
     chunks = SubsetPlan(config, N).chunks
     for name in ("train-0000-0009", "train-0030-0039", "test-0010-0019"):
         make_subsets(tmp_path / "data.npz", "class", 0.5, 0, name, chunks[name], tmp_path / f"{name}.json", N)
-    records = read_subsets([tmp_path / f"{name}.json" for name in ("train-0000-0009", "train-0030-0039",
-                                                                   "test-0010-0019")])
+    records = read_subsets(
+        [tmp_path / f"{name}.json" for name in ("train-0000-0009", "train-0030-0039", "test-0010-0019")]
+    )
     assert {"train-0000", "train-0030", "train-0033"} <= set(records)  # skipped, still drawn
     for sid, rec in records.items():
         family, index = parse_subset_id(sid)
@@ -162,8 +171,16 @@ def test_chunk_files_hold_the_start_up_draws(config, tmp_path):
         assert rec["unit_indices"] == units.tolist() and rec["redraws"] == redraws
         assert rec["sample_indices"] == sorted(i for u in units for i in range(3 * u, 3 * u + 3))
     with pytest.raises(ValueError, match="11 were counted at start-up"):
-        make_subsets(tmp_path / "data.npz", "class", 0.5, 0, "train-0000-0009", chunks["train-0000-0009"],
-                     tmp_path / "x.json", N + 1)
+        make_subsets(
+            tmp_path / "data.npz",
+            "class",
+            0.5,
+            0,
+            "train-0000-0009",
+            chunks["train-0000-0009"],
+            tmp_path / "x.json",
+            N + 1,
+        )
 
 
 def test_subsets_are_balanced_over_units():

@@ -38,8 +38,10 @@ def resolve_compute(cfg: Mapping[str, Any] | None) -> Compute:
     if want == "auto":
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     elif want == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("compute.device: 'cuda' but no GPU is visible to this job; use 'auto' or 'cpu', or ask "
-                           "the cluster for a GPU (resources.<rule>.gpu: 1)")
+        raise RuntimeError(
+            "compute.device: 'cuda' but no GPU is visible to this job; use 'auto' or 'cpu', or ask "
+            "the cluster for a GPU (resources.<rule>.gpu: 1)"
+        )
     else:
         device = torch.device(want)
     if device.type == "cuda":
@@ -52,8 +54,12 @@ def resolve_compute(cfg: Mapping[str, Any] | None) -> Compute:
 HEAVY = ("torch", "diffusers.models.unets.unet_2d", "diffusers.training_utils", "torch_fidelity")
 
 
-def start_model_job(log_path: str | os.PathLike | None, threads: int, compute_cfg: Mapping[str, Any] | None,
-                    heavy: tuple[str, ...] = HEAVY) -> tuple[logging.Logger, float | None, Compute]:
+def start_model_job(
+    log_path: str | os.PathLike | None,
+    threads: int,
+    compute_cfg: Mapping[str, Any] | None,
+    heavy: tuple[str, ...] = HEAVY,
+) -> tuple[logging.Logger, float | None, Compute]:
     """jobs.start for every job that trains, samples or extracts features: pins torch's threads,
     imports the heavy modules, and resolves `compute` (the one place a job's device and precision are
     chosen), logging the device so a job's log says where it ran. Returns (logger, start-up seconds,

@@ -48,12 +48,14 @@ def validate_config(config: Mapping[str, Any], schema_path: str | os.PathLike) -
         raise ConfigError(str(exc)) from None
     _check_exclusions(config, subsets)
     if config["behaviour"]["target"] not in config["behaviour"]["metrics"]:
-        raise ConfigError("config key behaviour.target: must be one of behaviour.metrics "
-                          f"{config['behaviour']['metrics']}")
+        raise ConfigError(
+            f"config key behaviour.target: must be one of behaviour.metrics {config['behaviour']['metrics']}"
+        )
     _check_baseline(config, subsets)
     if config["datamodel"]["primary"] not in config["datamodel"]["estimators"]:
-        raise ConfigError("config key datamodel.primary: must be one of datamodel.estimators "
-                          f"{config['datamodel']['estimators']}")
+        raise ConfigError(
+            f"config key datamodel.primary: must be one of datamodel.estimators {config['datamodel']['estimators']}"
+        )
     from .baselines.checks import check_config as check_baselines
 
     check_baselines(config)
@@ -65,10 +67,15 @@ def _check_data(config: Mapping[str, Any]) -> None:
 
     data = config["data"]
     if data["kind"] in ("cifar10", "imagefolder") and not Path(data.get("path") or "").is_dir():
-        what = ("CIFAR-10's python batches (data_batch_1..5, batches.meta)" if data["kind"] == "cifar10"
-                else "one subfolder of images per class")
-        raise ConfigError(f"config key data.path: {data.get('path')!r} is not a directory; data.kind "
-                          f"{data['kind']} reads {what} from it")
+        what = (
+            "CIFAR-10's python batches (data_batch_1..5, batches.meta)"
+            if data["kind"] == "cifar10"
+            else "one subfolder of images per class"
+        )
+        raise ConfigError(
+            f"config key data.path: {data.get('path')!r} is not a directory; data.kind "
+            f"{data['kind']} reads {what} from it"
+        )
 
 
 def _check_exclusions(config: Mapping[str, Any], subsets: SubsetPlan) -> None:
@@ -76,14 +83,18 @@ def _check_exclusions(config: Mapping[str, Any], subsets: SubsetPlan) -> None:
     unknown = [s for s in subsets.exclude if s not in known]
     if unknown:
         last = {family: subsets.used(family)[-1] for family in ("train", "test")}
-        raise ConfigError(f"config key subsets.exclude: {unknown[0]!r} is not among the configured subsets "
-                          f"(train-0000..{last['train']}, test-0000..{last['test']} and the estimators' families, "
-                          "less the candidates skipped for equalling a test subset); remove it")
+        raise ConfigError(
+            f"config key subsets.exclude: {unknown[0]!r} is not among the configured subsets "
+            f"(train-0000..{last['train']}, test-0000..{last['test']} and the estimators' families, "
+            "less the candidates skipped for equalling a test subset); remove it"
+        )
     train, test = subsets.ids("train"), subsets.ids("test")
     need = config["datamodel"].get("min_models", 2)
     if len(train) < need:
-        raise ConfigError(f"config key subsets.exclude: leaves {len(train)} unlearned models, fewer than "
-                          f"datamodel.min_models={need}; rerun the failed subsets or lower datamodel.min_models")
+        raise ConfigError(
+            f"config key subsets.exclude: leaves {len(train)} unlearned models, fewer than "
+            f"datamodel.min_models={need}; rerun the failed subsets or lower datamodel.min_models"
+        )
     if len(test) < 3:
         raise ConfigError(f"config key subsets.exclude: leaves {len(test)} test models; the LDS needs at least 3")
 
@@ -91,18 +102,25 @@ def _check_exclusions(config: Mapping[str, Any], subsets: SubsetPlan) -> None:
 def _check_baseline(config: Mapping[str, Any], subsets: SubsetPlan) -> None:
     n_train, n_models = config["subsets"]["n_train"], config["baseline"]["n_models"]
     if n_models > n_train:
-        raise ConfigError(f"config key baseline.n_models: {n_models} exceeds subsets.n_train={n_train} (the baseline "
-                          "retrains the first training subsets); lower it or raise subsets.n_train")
+        raise ConfigError(
+            f"config key baseline.n_models: {n_models} exceeds subsets.n_train={n_train} (the baseline "
+            "retrains the first training subsets); lower it or raise subsets.n_train"
+        )
     if len(subsets.baseline) < 2:
         raise ConfigError("config key subsets.exclude: leaves fewer than 2 baseline models; raise baseline.n_models")
     if config["table1"]["n_pairs"] > len(subsets.baseline):
-        raise ConfigError(f"config key table1.n_pairs: {config['table1']['n_pairs']} exceeds the "
-                          f"{len(subsets.baseline)} baseline models; lower it or raise baseline.n_models")
+        raise ConfigError(
+            f"config key table1.n_pairs: {config['table1']['n_pairs']} exceeds the "
+            f"{len(subsets.baseline)} baseline models; lower it or raise baseline.n_models"
+        )
     if config["table1"]["floor_seed"] == config["retrain"]["seed"]:
-        raise ConfigError("config key table1.floor_seed: must differ from retrain.seed, or the floor retrains the "
-                          "same model")
+        raise ConfigError(
+            "config key table1.floor_seed: must differ from retrain.seed, or the floor retrains the same model"
+        )
     n = int(config["lds"].get("ceiling_models", 0))
     tests = len(subsets.ids("test"))
     if n and not 3 <= n <= tests:
-        raise ConfigError(f"config key lds.ceiling_models: {n}; use 0 (no ceiling) or 3 to {tests} (the test subsets "
-                          "not excluded): a Spearman over fewer than 3 retrained pairs says nothing")
+        raise ConfigError(
+            f"config key lds.ceiling_models: {n}; use 0 (no ceiling) or 3 to {tests} (the test subsets "
+            "not excluded): a Spearman over fewer than 3 retrained pairs says nothing"
+        )

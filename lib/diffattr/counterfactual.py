@@ -26,13 +26,21 @@ def removal_id(removed_unit_ids: Sequence[str]) -> str:
 def removal_count(fraction: float, n_units: int) -> int:
     k = int(round(fraction * n_units))
     if not 1 <= k < n_units:
-        raise ValueError(f"counterfactual.fractions: {fraction} of {n_units} units removes {k}; "
-                         f"choose fractions that remove between 1 and {n_units - 1} units")
+        raise ValueError(
+            f"counterfactual.fractions: {fraction} of {n_units} units removes {k}; "
+            f"choose fractions that remove between 1 and {n_units - 1} units"
+        )
     return k
 
 
-def removal_plan(coefficients: Mapping[str, Mapping[str, float]], unit_ids: Sequence[str], lower_is_better: bool,
-                 fractions: Sequence[float], n_random: int, seed: int) -> dict[str, Any]:
+def removal_plan(
+    coefficients: Mapping[str, Mapping[str, float]],
+    unit_ids: Sequence[str],
+    lower_is_better: bool,
+    fractions: Sequence[float],
+    n_random: int,
+    seed: int,
+) -> dict[str, Any]:
     """Which units each ranking removes at each fraction, plus the random removals.
 
     Returns {"removals": [{"kind": "top"|"random", "estimator"|"draw", "fraction", "k", "id", "removed"}]}."""
@@ -44,11 +52,27 @@ def removal_plan(coefficients: Mapping[str, Mapping[str, float]], unit_ids: Sequ
             score = helpfulness(np.array([coefs[u] for u in unit_ids]), lower_is_better)
             top = np.argsort(-score, kind="stable")[:k]
             removed = sorted(unit_ids[i] for i in top)
-            removals.append({"kind": "top", "estimator": name, "fraction": float(fraction), "k": k,
-                             "id": removal_id(removed), "removed": removed})
+            removals.append(
+                {
+                    "kind": "top",
+                    "estimator": name,
+                    "fraction": float(fraction),
+                    "k": k,
+                    "id": removal_id(removed),
+                    "removed": removed,
+                }
+            )
         for draw in range(n_random):
             rng = np.random.default_rng([int(seed), k, draw])
             removed = sorted(unit_ids[i] for i in rng.choice(n, size=k, replace=False))
-            removals.append({"kind": "random", "draw": draw, "fraction": float(fraction), "k": k,
-                             "id": removal_id(removed), "removed": removed})
+            removals.append(
+                {
+                    "kind": "random",
+                    "draw": draw,
+                    "fraction": float(fraction),
+                    "k": k,
+                    "id": removal_id(removed),
+                    "removed": removed,
+                }
+            )
     return {"removals": removals}

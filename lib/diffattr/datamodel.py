@@ -36,8 +36,13 @@ class Attribution:
     def from_record(cls, name: str, record: Mapping[str, Any], unit_ids: Sequence[str]) -> Attribution:
         """An estimator's entry in datamodel.json (coefficients by unit id), in `unit_ids` order."""
         coef = np.array([record["coefficients"][u] for u in unit_ids])
-        return cls(name, record["intercept"], coef, int(record.get("n_models", 0)),
-                   level_identified=bool(record.get("level_identified", False)))
+        return cls(
+            name,
+            record["intercept"],
+            coef,
+            int(record.get("n_models", 0)),
+            level_identified=bool(record.get("level_identified", False)),
+        )
 
 
 def _estimator(name: str, alpha: float):
@@ -74,8 +79,9 @@ def choose_alpha(scores: Sequence[float], ses: Sequence[float], alphas: Sequence
     return float(alphas[best]), True
 
 
-def fit_datamodel(masks: np.ndarray, y: np.ndarray, estimator: str, alphas: Sequence[float],
-                  cv_folds: int, seed: int) -> Attribution:
+def fit_datamodel(
+    masks: np.ndarray, y: np.ndarray, estimator: str, alphas: Sequence[float], cv_folds: int, seed: int
+) -> Attribution:
     """Pick alpha by K-fold CV on the Spearman of held-out folds (as the authors did; see
     choose_alpha for the no-signal case), then refit on all rows. y is standardised first so one
     alpha grid fits every behaviour's scale. info: the alpha, its pooled out-of-fold Spearman and
@@ -85,8 +91,9 @@ def fit_datamodel(masks: np.ndarray, y: np.ndarray, estimator: str, alphas: Sequ
     X = masks.astype(np.float64)
     y = np.asarray(y, dtype=np.float64)
     if len(y) < 2 or not np.all(np.isfinite(y)):
-        raise ValueError(f"datamodel: need >= 2 finite behaviours, got {len(y)} "
-                         f"(non-finite: {int((~np.isfinite(y)).sum())})")
+        raise ValueError(
+            f"datamodel: need >= 2 finite behaviours, got {len(y)} (non-finite: {int((~np.isfinite(y)).sum())})"
+        )
     mu, sd = float(y.mean()), float(y.std()) or 1.0
     z = (y - mu) / sd
     folds = min(cv_folds, len(y))
@@ -97,9 +104,14 @@ def fit_datamodel(masks: np.ndarray, y: np.ndarray, estimator: str, alphas: Sequ
         best_alpha, signal = choose_alpha(scores, ses, alphas)
         score = float(scores[list(alphas).index(best_alpha)])
     model = _estimator(estimator, best_alpha).fit(X, z)
-    return Attribution(estimator, mu + sd * float(model.intercept_), sd * np.asarray(model.coef_, dtype=np.float64),
-                       len(y), {"alpha": best_alpha, "cv_spearman": score, "cv_signal": signal},
-                       level_identified(masks))
+    return Attribution(
+        estimator,
+        mu + sd * float(model.intercept_),
+        sd * np.asarray(model.coef_, dtype=np.float64),
+        len(y),
+        {"alpha": best_alpha, "cv_spearman": score, "cv_signal": signal},
+        level_identified(masks),
+    )
 
 
 def level_identified(masks: np.ndarray) -> bool:
@@ -131,12 +143,15 @@ def unit_grids(scores: np.ndarray, identified: bool, top_k: int) -> dict[str, tu
     scores = np.asarray(scores, dtype=np.float64)
     order = [int(i) for i in np.argsort(-scores, kind="stable")]
     if identified:
-        return {"top": ("most helpful", [i for i in order if scores[i] > 0][:top_k]),
-                "bottom": ("most harmful", harmful_units(scores, identified)[:top_k])}
+        return {
+            "top": ("most helpful", [i for i in order if scores[i] > 0][:top_k]),
+            "bottom": ("most harmful", harmful_units(scores, identified)[:top_k]),
+        }
     k = min(top_k, len(order) // 2)  # disjoint lists even with few units
-    return {"top": ("highest-ranked", order[:k]),
-            "bottom": ("lowest-ranked (relative to the average unit; not harmful in absolute terms)",
-                       order[::-1][:k])}
+    return {
+        "top": ("highest-ranked", order[:k]),
+        "bottom": ("lowest-ranked (relative to the average unit; not harmful in absolute terms)", order[::-1][:k]),
+    }
 
 
 def harmful_units(scores: np.ndarray, identified: bool) -> list[int]:

@@ -33,8 +33,10 @@ class FamilyDraw:
 def unit_count(config: Mapping[str, Any]) -> int:
     """How many attribution units the config defines, known before any job runs."""
     att = config["attribution"]
-    key = json.dumps({"data": config["data"], "unit": att["unit"], "k": (att.get("kmeans") or {}).get("k"),
-                      "csv": att.get("csv")}, sort_keys=True)
+    key = json.dumps(
+        {"data": config["data"], "unit": att["unit"], "k": (att.get("kmeans") or {}).get("k"), "csv": att.get("csv")},
+        sort_keys=True,
+    )
     return _unit_count(key)
 
 
@@ -67,8 +69,12 @@ def family_sizes(config: Mapping[str, Any], n_units: int) -> dict[str, int]:
     sizes = {"train": int(sub["n_train"]), "test": int(sub["n_test"])}
     chosen = [ESTIMATORS[name] for name in config["datamodel"]["estimators"]]
     wanted = {e.family for e in chosen} | {f for e in chosen for f in e.needs}
-    count = {"uniform": lambda: int(sub["n_uniform"]), "kernel": lambda: int(sub["n_kernel"]),
-             "loo": lambda: _loo_count(config, n_units), "full": lambda: 1}
+    count = {
+        "uniform": lambda: int(sub["n_uniform"]),
+        "kernel": lambda: int(sub["n_kernel"]),
+        "loo": lambda: _loo_count(config, n_units),
+        "full": lambda: 1,
+    }
     for family in ("uniform", "kernel", "loo", "full"):
         if family in wanted:
             sizes[family] = count[family]()
@@ -79,8 +85,10 @@ def family_sizes(config: Mapping[str, Any], n_units: int) -> dict[str, int]:
 
 def _loo_count(config: Mapping[str, Any], n_units: int) -> int:
     if config["attribution"]["unit"] == "sample":
-        raise ValueError("config key datamodel.estimators: 'loo' needs one model per unit, so group units "
-                         "(attribution.unit class, kmeans or csv), not 'sample'; remove 'loo'")
+        raise ValueError(
+            "config key datamodel.estimators: 'loo' needs one model per unit, so group units "
+            "(attribution.unit class, kmeans or csv), not 'sample'; remove 'loo'"
+        )
     return n_units
 
 
@@ -108,8 +116,9 @@ def _subset_draws(n_units: int, alpha: float, seed: int, sizes: tuple[tuple[str,
     return {family: draws[family] for family in wanted}
 
 
-def _take(n_units: int, alpha: float, seed: int, family: str, n: int, forbidden: set[bytes]
-          ) -> tuple[FamilyDraw, set[bytes]]:
+def _take(
+    n_units: int, alpha: float, seed: int, family: str, n: int, forbidden: set[bytes]
+) -> tuple[FamilyDraw, set[bytes]]:
     """The first n candidates of `family` not in `forbidden` (the test masks); their mask keys."""
     from .subsets import family_subsets, mask_key
 
@@ -145,10 +154,13 @@ def _check_test_capacity(family: str, n: int, n_units: int, alpha: float) -> Non
     exist = math.comb(n_units, size)
     if n > exist:
         extra = "" if family == "test" else f" (lds.extra_alphas {_extra_alpha(family)})"
-        fix = ("raise the number of units" if family == "test"
-               else f"remove {_extra_alpha(family)} from lds.extra_alphas")
-        raise ValueError(f"config key subsets.n_test: {n} distinct test subsets of {size} of {n_units} units{extra} "
-                         f"are asked for but only {exist} exist; lower subsets.n_test or {fix}")
+        fix = (
+            "raise the number of units" if family == "test" else f"remove {_extra_alpha(family)} from lds.extra_alphas"
+        )
+        raise ValueError(
+            f"config key subsets.n_test: {n} distinct test subsets of {size} of {n_units} units{extra} "
+            f"are asked for but only {exist} exist; lower subsets.n_test or {fix}"
+        )
 
 
 def _check_capacity(family: str, n: int, n_units: int, alpha: float, test_sizes: Mapping[int, int]) -> None:
@@ -165,8 +177,10 @@ def _check_capacity(family: str, n: int, n_units: int, alpha: float, test_sizes:
     need = 1 if family == "kernel" else n
     if need > exist:
         key = f"subsets.n_{family}"
-        raise ValueError(f"config key {key}: {need} distinct {what} are asked for but only {exist} exist besides the "
-                         f"{tests} test subsets; lower {key} or raise the number of units")
+        raise ValueError(
+            f"config key {key}: {need} distinct {what} are asked for but only {exist} exist besides the "
+            f"{tests} test subsets; lower {key} or raise the number of units"
+        )
 
 
 def _check_loo(wanted: Mapping[str, int], n_units: int, alpha: float) -> None:
@@ -174,8 +188,10 @@ def _check_loo(wanted: Mapping[str, int], n_units: int, alpha: float) -> None:
     for family in TEST_FAMILIES:
         if family in wanted and _fixed_size(family, n_units, alpha) == n_units - 1:
             fix = "lower subsets.alpha" if family == "test" else f"remove {_extra_alpha(family)} from lds.extra_alphas"
-            raise ValueError(f"config key datamodel.estimators: 'loo' fits on every subset of {n_units - 1} of "
-                             f"{n_units} units, and each {family} subset is one of them; {fix} or remove 'loo'")
+            raise ValueError(
+                f"config key datamodel.estimators: 'loo' fits on every subset of {n_units - 1} of "
+                f"{n_units} units, and each {family} subset is one of them; {fix} or remove 'loo'"
+            )
 
 
 def subset_chunks(family: str, n: int, per_job: int) -> dict[str, list[str]]:
@@ -236,8 +252,9 @@ class SubsetPlan:
     def train_batches(self) -> dict[str, list[str]]:
         """The datamodel's unlearning batches: train chunks holding a used subset."""
         used = set(self.used("train"))
-        return {name: members for name, members in self.chunks.items()
-                if family_of(name) == "train" and used & set(members)}
+        return {
+            name: members for name, members in self.chunks.items() if family_of(name) == "train" and used & set(members)
+        }
 
     @cached_property
     def baseline(self) -> list[str]:
@@ -259,7 +276,13 @@ class SubsetPlan:
     def report(self) -> dict[str, dict]:
         """Per family: candidates drawn, used, skipped for equalling a test subset (ids), candidates
         redrawn for equalling an earlier one of the family, and duplicates kept (kernel)."""
-        return {family: {"candidates": d.candidates, "used": len(d.used),
-                         "skipped_equal_to_test": [subset_id(family, i) for i in d.skipped],
-                         "redrawn": d.redrawn, "duplicates_kept": d.duplicates}
-                for family, d in self.draws.items()}
+        return {
+            family: {
+                "candidates": d.candidates,
+                "used": len(d.used),
+                "skipped_equal_to_test": [subset_id(family, i) for i in d.skipped],
+                "redrawn": d.redrawn,
+                "duplicates_kept": d.duplicates,
+            }
+            for family, d in self.draws.items()
+        }

@@ -49,8 +49,14 @@ def banzhaf_msr(masks: np.ndarray, y: np.ndarray) -> Attribution:
         raise ValueError(f"banzhaf: unit {bad} is in every or in no uniform subset; raise subsets.n_uniform")
     coef = (X.T.astype(np.float64) @ y) / n_in - ((~X).T.astype(np.float64) @ y) / n_out
     intercept = float(y.mean() - X.mean(0) @ coef)
-    return Attribution("banzhaf", intercept, coef, len(y), {"min_in": int(n_in.min()), "min_out": int(n_out.min())},
-                       level_identified(X))
+    return Attribution(
+        "banzhaf",
+        intercept,
+        coef,
+        len(y),
+        {"min_in": int(n_in.min()), "min_out": int(n_out.min())},
+        level_identified(X),
+    )
 
 
 def kernel_shap(masks: np.ndarray, y: np.ndarray, v_full: float, v_empty: float) -> Attribution:
@@ -65,8 +71,14 @@ def kernel_shap(masks: np.ndarray, y: np.ndarray, v_full: float, v_empty: float)
     kkt[:n, n] = kkt[n, :n] = 1.0
     rhs = np.concatenate([2 * Z.T @ r / len(r), [v_full - v_empty]])
     phi = np.linalg.lstsq(kkt, rhs, rcond=None)[0][:n]
-    return Attribution("shapley", float(v_empty), phi, len(r),
-                       {"v_full": float(v_full), "v_empty": float(v_empty), "sum": float(phi.sum())}, True)
+    return Attribution(
+        "shapley",
+        float(v_empty),
+        phi,
+        len(r),
+        {"v_full": float(v_full), "v_empty": float(v_empty), "sum": float(phi.sum())},
+        True,
+    )
 
 
 def leave_one_out(masks: np.ndarray, y: np.ndarray, v_full: float) -> Attribution:
@@ -168,20 +180,45 @@ def _one(m: Matrix, behaviour: np.ndarray, family: str, source: str = "unlearn")
     return float(behaviour[rows[0]])
 
 
-def fit_estimator(m: Matrix, target: str, name: str, alphas: Sequence[float], cv_folds: int, seed: int,
-                  baselines: Mapping[str, Mapping[str, float]] | None = None) -> Attribution:
+def fit_estimator(
+    m: Matrix,
+    target: str,
+    name: str,
+    alphas: Sequence[float],
+    cv_folds: int,
+    seed: int,
+    baselines: Mapping[str, Mapping[str, float]] | None = None,
+) -> Attribution:
     """Fit one estimator on its family's rows of the matrix for behaviour `target`; a baseline takes
     its unit support from `baselines` (method -> {unit id: support}, the baselines stage's)."""
     if name not in ESTIMATORS:
         raise ValueError(f"datamodel.estimators: unknown estimator {name!r}; use one of {list(ESTIMATORS)}")
     y = m.behaviour(target)
     rows = m.rows("unlearn", ESTIMATORS[name].family)
-    fit = Fit(name, m.masks[rows], y[rows], lambda: _one(m, y, "full"), lambda: _one(m, y, EMPTY, "init"),
-              alphas, cv_folds, seed, target, m.unit_ids, baselines)
+    fit = Fit(
+        name,
+        m.masks[rows],
+        y[rows],
+        lambda: _one(m, y, "full"),
+        lambda: _one(m, y, EMPTY, "init"),
+        alphas,
+        cv_folds,
+        seed,
+        target,
+        m.unit_ids,
+        baselines,
+    )
     return ESTIMATORS[name].fit(fit)
 
 
-def fit_estimators(m: Matrix, target: str, names: Sequence[str], cfg: Mapping[str, Any],
-                   baselines: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, Attribution]:
-    return {name: fit_estimator(m, target, name, cfg["alphas"], int(cfg["cv_folds"]), int(cfg["seed"]), baselines)
-            for name in names}
+def fit_estimators(
+    m: Matrix,
+    target: str,
+    names: Sequence[str],
+    cfg: Mapping[str, Any],
+    baselines: Mapping[str, Mapping[str, float]] | None = None,
+) -> dict[str, Attribution]:
+    return {
+        name: fit_estimator(m, target, name, cfg["alphas"], int(cfg["cv_folds"]), int(cfg["seed"]), baselines)
+        for name in names
+    }

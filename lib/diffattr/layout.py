@@ -35,8 +35,11 @@ _BEHAVIOUR_BATCH = {"behaviour": "{subset}.json", "job": "job.json"}
 
 
 def _batch(files: Mapping[str, str]) -> dict[str, str]:
-    return {"batch": "{batch}", **{name: "{batch}/" + rel for name, rel in files.items()},
-            "benchmark": "benchmarks/{batch}.tsv"}
+    return {
+        "batch": "{batch}",
+        **{name: "{batch}/" + rel for name, rel in files.items()},
+        "benchmark": "benchmarks/{batch}.tsv",
+    }
 
 
 # stage (or shared folder) -> file name -> path inside the stage's folder.
@@ -58,21 +61,37 @@ FILES: dict[str, dict[str, str]] = {
     # The cheap baselines: the attributed model's generated images, then per method its support per
     # unit (scores.json) and per training image (per_image.npy).
     "baseline_images": {"images": "images.npz", "info": "images.json", "benchmark": "benchmark.tsv"},
-    "baselines": {"scores": "{method}/scores.json", "per_image": "{method}/per_image.npy",
-                  "benchmark": "benchmarks/{method}.tsv"},
-    "datamodel": {"attributions": "attributions.csv", "info": "datamodel.json", "matrix": "matrix.h5",
-                  "benchmark": "benchmark.tsv"},
+    "baselines": {
+        "scores": "{method}/scores.json",
+        "per_image": "{method}/per_image.npy",
+        "benchmark": "benchmarks/{method}.tsv",
+    },
+    "datamodel": {
+        "attributions": "attributions.csv",
+        "info": "datamodel.json",
+        "matrix": "matrix.h5",
+        "benchmark": "benchmark.tsv",
+    },
     "lds": {"lds": "lds.json"},
-    "estimators": {"table": "estimators.csv", "html": "estimators.html", "info": "estimators.json",
-                   "benchmark": "benchmark.tsv"},
+    "estimators": {
+        "table": "estimators.csv",
+        "html": "estimators.html",
+        "info": "estimators.json",
+        "benchmark": "benchmark.tsv",
+    },
     "cf_plan": {"plan": "plan.json"},
     "counterfactual": {"table": "counterfactual.csv", "figure": "counterfactual.png", "info": "counterfactual.json"},
     "pairs": {"pair": "{subset}.json", "benchmark": "benchmarks/{subset}.tsv"},
     "budget": {"budget": "budget.json", "figure": "budget.png", "benchmark": "benchmark.tsv"},
     "table1": {"csv": "table1.csv", "html": "table1.html", "benchmark": "benchmark.tsv"},
     "samples": {"grid": "{kind}.png", "benchmark": "benchmarks/{kind}.tsv"},
-    "figures": {"scatter": "scatter.png", "histogram": "histogram.png", "top": "units_top.png",
-                "bottom": "units_bottom.png", "benchmark": "benchmark.tsv"},
+    "figures": {
+        "scatter": "scatter.png",
+        "histogram": "histogram.png",
+        "top": "units_top.png",
+        "bottom": "units_bottom.png",
+        "benchmark": "benchmark.tsv",
+    },
     "summary": {"html": "summary.html"},
 }
 
@@ -134,8 +153,14 @@ class Layout:
     """The artifact paths of one plan. `hashes`: stage -> hash (plan.Plan.hashes); `chunk_of`: subset
     id -> its chunk (draws.SubsetPlan.chunk_of), so a subset alone finds its unlearning batch."""
 
-    def __init__(self, hashes: Mapping[str, str], chunk_of: Mapping[str, str] | None = None, store: str = STORE,
-                 logs: str = LOGS, resume: str = RESUME):
+    def __init__(
+        self,
+        hashes: Mapping[str, str],
+        chunk_of: Mapping[str, str] | None = None,
+        store: str = STORE,
+        logs: str = LOGS,
+        resume: str = RESUME,
+    ):
         self.hashes, self.chunk_of = dict(hashes), dict(chunk_of or {})
         self.store, self.logs, self.resume_root = store, logs, resume
 

@@ -46,8 +46,14 @@ class Matrix:
         by default the datamodel's training family for unlearned models and the alpha test family
         for retrained ones."""
         family = family or DEFAULT_FAMILY[source]
-        return np.array([i for i, (src, sid) in enumerate(zip(self.source, self.subset_ids))
-                         if src == source and family_of(sid) == family], dtype=np.int64)
+        return np.array(
+            [
+                i
+                for i, (src, sid) in enumerate(zip(self.source, self.subset_ids))
+                if src == source and family_of(sid) == family
+            ],
+            dtype=np.int64,
+        )
 
     def families(self, source: str) -> list[str]:
         return sorted({family_of(sid) for src, sid in zip(self.source, self.subset_ids) if src == source})
@@ -58,8 +64,9 @@ class Matrix:
         return self.behaviours[:, self.behaviour_names.index(name)]
 
 
-def write_matrix(path: str | os.PathLike, m: Matrix,
-                 extra: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> None:
+def write_matrix(
+    path: str | os.PathLike, m: Matrix, extra: Mapping[str, Mapping[str, np.ndarray]] | None = None
+) -> None:
     """Write atomically; `extra` adds groups of datasets (e.g. attributions per estimator)."""
     import h5py
 

@@ -46,8 +46,9 @@ def missing_subsets(config: Mapping[str, Any], root: str | Path = ".") -> list[s
     out = []
     for family in subsets.draws:  # in family order: train, test, then the other estimators' families
         stage = f"behaviour_{FAMILIES[family].model}"
-        out += [s for s in subsets.used(family)
-                if not (Path(root) / layout.path(stage, "behaviour", subset=s)).exists()]
+        out += [
+            s for s in subsets.used(family) if not (Path(root) / layout.path(stage, "behaviour", subset=s)).exists()
+        ]
     return out
 
 

@@ -44,13 +44,33 @@ STAGES: dict[str, tuple[str, list[str], list[str]]] = {
     # The cheap baselines (TRAK, D-TRAK, pixel/feature similarity; lib/diffattr/baselines), planned only
     # when datamodel.estimators lists one: the attributed model's (baselines.model, an extra upstream)
     # generated images, then each method's scores.
-    "baseline_images": ("1", ["behaviour.n_samples", "behaviour.ddim_steps", "behaviour.seed", "behaviour.eta",
-                              "compute.precision", "compute.tf32"], []),
+    "baseline_images": (
+        "1",
+        [
+            "behaviour.n_samples",
+            "behaviour.ddim_steps",
+            "behaviour.seed",
+            "behaviour.eta",
+            "compute.precision",
+            "compute.tf32",
+        ],
+        [],
+    ),
     "baselines": ("1", ["baselines", "attribution"], ["data", "classifier", "reference", "baseline_images"]),
     # 3: used subsets only (none equal to a test subset); the attribute `subsets` reports the draws.
-    "matrix": ("3", ["subsets.n_train", "subsets.n_test", "subsets.exclude", "subsets.n_uniform", "subsets.n_kernel",
-                     "datamodel.estimators", "lds.extra_alphas"],
-               ["behaviour_unlearn", "behaviour_retrain", "behaviour_init", "subsets"]),
+    "matrix": (
+        "3",
+        [
+            "subsets.n_train",
+            "subsets.n_test",
+            "subsets.exclude",
+            "subsets.n_uniform",
+            "subsets.n_kernel",
+            "datamodel.estimators",
+            "lds.extra_alphas",
+        ],
+        ["behaviour_unlearn", "behaviour_retrain", "behaviour_init", "subsets"],
+    ),
     # 3: the CV's no-signal rule, relative scores and the sign_identified flag.
     "datamodel": ("3", ["datamodel", "behaviour.target"], ["matrix"]),
     # 4: the subsets' draws reported; the proxy fidelity on the baseline subsets (their retrained models'
@@ -66,15 +86,22 @@ STAGES: dict[str, tuple[str, list[str], list[str]]] = {
     "counterfactual": ("1", [], ["cf_plan", "behaviour_retrain_cf", "behaviour_base"]),
     "pairs": ("2", ["behaviour"], ["classifier", "unlearn", "retrain", "retrain_floor"]),
     # 2: the paired gap at every budget.
-    "budget": ("2", ["baseline", "budget", "datamodel", "lds.n_bootstrap", "lds.ci_level", "lds.seed",
-                       "behaviour.target"],
-               ["matrix", "behaviour_retrain", "behaviour_unlearn", "train_base", "prune"]),
-    "table1": ("1", ["table1", "baseline"],
-               ["behaviour_base", "behaviour_prune", "behaviour_retrain", "matrix", "pairs"]),
+    "budget": (
+        "2",
+        ["baseline", "budget", "datamodel", "lds.n_bootstrap", "lds.ci_level", "lds.seed", "behaviour.target"],
+        ["matrix", "behaviour_retrain", "behaviour_unlearn", "train_base", "prune"],
+    ),
+    "table1": (
+        "1",
+        ["table1", "baseline"],
+        ["behaviour_base", "behaviour_prune", "behaviour_retrain", "matrix", "pairs"],
+    ),
     # One sample grid per model kind, each named by its own model, so a change to unlearning
     # redraws only the unlearned model's grid.
-    **{f"samples_{src}": ("2", ["report.n_images", "behaviour.seed", "behaviour.ddim_steps", "behaviour.eta"], [src])
-       for src in ("train_base", "prune", "unlearn", "retrain")},
+    **{
+        f"samples_{src}": ("2", ["report.n_images", "behaviour.seed", "behaviour.ddim_steps", "behaviour.eta"], [src])
+        for src in ("train_base", "prune", "unlearn", "retrain")
+    },
     # 3: unit grids by rank when the primary fit does not identify the level.
     "figures": ("3", ["report.top_k"], ["lds", "datamodel", "data", "subsets"]),
     # 2: the paired gap, the ceiling and the proxy fidelity.
@@ -83,10 +110,19 @@ STAGES: dict[str, tuple[str, list[str], list[str]]] = {
 
 # Keys that change how a job runs or logs, not what it produces.
 UNHASHED = {
-    "train_base.log_every", "prune.finetune.log_every", "unlearn.log_every", "unlearn.subsets_per_job",
-    "unlearn.concurrent", "unlearn.concurrent_mode",
-    "train_base.checkpoint_every", "prune.finetune.checkpoint_every", "unlearn.checkpoint_every",
-    "behaviour.target", "behaviour.batch_size", "datamodel.min_models", "baselines.batch_size",
+    "train_base.log_every",
+    "prune.finetune.log_every",
+    "unlearn.log_every",
+    "unlearn.subsets_per_job",
+    "unlearn.concurrent",
+    "unlearn.concurrent_mode",
+    "train_base.checkpoint_every",
+    "prune.finetune.checkpoint_every",
+    "unlearn.checkpoint_every",
+    "behaviour.target",
+    "behaviour.batch_size",
+    "datamodel.min_models",
+    "baselines.batch_size",
 }
 
 
@@ -107,10 +143,26 @@ UNIT_SETTINGS = ("kmeans", "csv")
 # compute settings that change the numbers, with their defaults (hashed only when changed), and
 # the stages that train or sample.
 NUMERICS = {"precision": "fp32", "tf32": False}
-COMPUTED_STAGES = {"train_base", "prune", "unlearn", "retrain", "retrain_floor", "retrain_cf", "behaviour_base",
-                   "behaviour_prune", "behaviour_unlearn", "behaviour_retrain", "behaviour_init",
-                   "behaviour_retrain_cf", "behaviour_retrain_floor", "pairs", "samples_train_base", "samples_prune",
-                   "samples_unlearn", "samples_retrain"}
+COMPUTED_STAGES = {
+    "train_base",
+    "prune",
+    "unlearn",
+    "retrain",
+    "retrain_floor",
+    "retrain_cf",
+    "behaviour_base",
+    "behaviour_prune",
+    "behaviour_unlearn",
+    "behaviour_retrain",
+    "behaviour_init",
+    "behaviour_retrain_cf",
+    "behaviour_retrain_floor",
+    "pairs",
+    "samples_train_base",
+    "samples_prune",
+    "samples_unlearn",
+    "samples_retrain",
+}
 DATA_SETTINGS = {"path": ("cifar10", "imagefolder"), "resolution": ("imagefolder",)}
 
 
@@ -120,13 +172,16 @@ def stage_config(config: Mapping[str, Any], stage: str) -> dict:
     for dotted in UNHASHED:
         for key in keys:
             if dotted.startswith(key + ".") and dotted not in keys:
-                _drop(selected[key], dotted[len(key) + 1:])
+                _drop(selected[key], dotted[len(key) + 1 :])
     pretrained = (config.get("base_model") or {}).get("path")
     if stage == "train_base" and pretrained:
         # An imported model is determined by its files (and checked against `model`), not by the
         # training recipe.
-        selected = {"model": selected["model"], "scheduler": selected["scheduler"],
-                    "base_model": {"sha256": dir_sha256(pretrained)}}
+        selected = {
+            "model": selected["model"],
+            "scheduler": selected["scheduler"],
+            "base_model": {"sha256": dir_sha256(pretrained)},
+        }
     features = config["behaviour"].get("features", "classifier")
     if "behaviour" in selected and features == "classifier":
         # The default feature extractor: left out so the digits stores kept their names.
@@ -151,8 +206,9 @@ def stage_config(config: Mapping[str, Any], stage: str) -> dict:
                 selected["attribution"].pop(name, None)
         if unit == "csv":
             # The file's content, not its path, decides the units.
-            selected["attribution"]["csv_sha256"] = file_sha256(selected["attribution"].get("csv", ""),
-                                                                "attribution.csv", "a CSV with columns index,unit")
+            selected["attribution"]["csv_sha256"] = file_sha256(
+                selected["attribution"].get("csv", ""), "attribution.csv", "a CSV with columns index,unit"
+            )
     return selected
 
 
@@ -163,8 +219,10 @@ def dir_sha256(path: str | os.PathLike) -> str:
 
     root = Path(path)
     if not root.is_dir():
-        raise ValueError(f"base_model.path: {str(path)!r} is not a directory; give a local diffusers UNet2DModel "
-                         "folder (config.json + weights), or leave it empty to train the base model")
+        raise ValueError(
+            f"base_model.path: {str(path)!r} is not a directory; give a local diffusers UNet2DModel "
+            "folder (config.json + weights), or leave it empty to train the base model"
+        )
     h = hashlib.sha256()
     for f in sorted(p for p in root.rglob("*") if p.is_file()):
         h.update(str(f.relative_to(root)).encode() + b"\0")
@@ -227,5 +285,5 @@ def runtime_settings(config: Mapping[str, Any], section: str) -> dict:
     for part in section.split("."):
         node = node[part]
     prefix = section + "."
-    names = {k[len(prefix):] for k in UNHASHED if k.startswith(prefix) and "." not in k[len(prefix):]}
+    names = {k[len(prefix) :] for k in UNHASHED if k.startswith(prefix) and "." not in k[len(prefix) :]}
     return {k: node[k] for k in names if k in node}

@@ -19,8 +19,9 @@ def ceiling_text(ceiling: Mapping[str, Any] | None) -> str:
     ci = ceiling.get("ci95") or [None, None]
     ci_s = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if None not in ci else ""
     bound = f", a noise-free predictor at most about {ceiling['bound']:.3f}" if ceiling.get("bound") is not None else ""
-    return (f"two retrainings agree at Spearman {ceiling['spearman']:.3f}{ci_s} over {ceiling['n_subsets']} "
-            f"subsets{bound}")
+    return (
+        f"two retrainings agree at Spearman {ceiling['spearman']:.3f}{ci_s} over {ceiling['n_subsets']} subsets{bound}"
+    )
 
 
 def fidelity_text(fidelity: Mapping[str, Any] | None) -> str:
@@ -33,8 +34,10 @@ def fidelity_text(fidelity: Mapping[str, Any] | None) -> str:
         return f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else ""
 
     pearson = f"{fidelity['pearson']:.3f}" if fidelity.get("pearson") is not None else "n/a"
-    return (f"Spearman {fidelity['spearman']:.3f}{ci('spearman_ci95')}, Pearson {pearson}{ci('pearson_ci95')} "
-            f"over {fidelity['n_subsets']} subsets")
+    return (
+        f"Spearman {fidelity['spearman']:.3f}{ci('spearman_ci95')}, Pearson {pearson}{ci('pearson_ci95')} "
+        f"over {fidelity['n_subsets']} subsets"
+    )
 
 
 def gap_text(gap: Mapping[str, Any] | None) -> str:
@@ -50,8 +53,9 @@ def gap_text(gap: Mapping[str, Any] | None) -> str:
     return f"{gap['gap']:+.3f}{ci_s} ({verdict})"
 
 
-def summary_html(lds_res: Mapping[str, Any], budget: Mapping[str, Any], table1_csv: PathLike, config_line: str,
-                 out_html: PathLike) -> None:
+def summary_html(
+    lds_res: Mapping[str, Any], budget: Mapping[str, Any], table1_csv: PathLike, config_line: str, out_html: PathLike
+) -> None:
     """The report's first page: both methods' LDS with the paired gap between them, the LDS ceiling
     (lds_res["ceiling"]; absent or None = not computed), the proxy fidelity, the speed-up, Table 1."""
     import html
@@ -63,11 +67,15 @@ def summary_html(lds_res: Mapping[str, Any], budget: Mapping[str, Any], table1_c
         ci_s = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if None not in ci else ""
         return f"{r['lds']:.3f}{ci_s} with {r['models']} models"
 
-    rows = ["<tr><th>budget (retrain units)</th><th>unlearning LDS</th><th>retraining LDS</th>"
-            "<th>gap, unlearning - retraining [paired CI]</th></tr>"]
+    rows = [
+        "<tr><th>budget (retrain units)</th><th>unlearning LDS</th><th>retraining LDS</th>"
+        "<th>gap, unlearning - retraining [paired CI]</th></tr>"
+    ]
     for p in budget["points"]:
-        rows.append(f"<tr><td>{p['budget']:g}</td><td>{fmt(p['unlearn'])}</td><td>{fmt(p['retrain'])}</td>"
-                    f"<td>{html.escape(gap_text(p.get('gap')))}</td></tr>")
+        rows.append(
+            f"<tr><td>{p['budget']:g}</td><td>{fmt(p['unlearn'])}</td><td>{fmt(p['retrain'])}</td>"
+            f"<td>{html.escape(gap_text(p.get('gap')))}</td></tr>"
+        )
     t_html = _table_rows(table1_csv)
     c = budget["costs"]
     ci = lds_res["ci95"]
@@ -76,20 +84,20 @@ def summary_html(lds_res: Mapping[str, Any], budget: Mapping[str, Any], table1_c
 table{{border-collapse:collapse;margin:0.5em 0}}</style></head><body>
 <h2>Global data attribution: summary</h2>
 <p>{html.escape(config_line)}</p>
-<p><b>Unlearning-based datamodel</b> ({html.escape(lds_res['estimator'])}, {html.escape(lds_res['behaviour'])}):
-LDS {lds_res['lds']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] from {lds_res['n_train_models']} unlearned models,
-on {lds_res['n_test_models']} models retrained from scratch.<br>
-<b>Retraining-based datamodel</b> (same estimator and CV): {fmt(budget['all_models']['retrain'])}.<br>
+<p><b>Unlearning-based datamodel</b> ({html.escape(lds_res["estimator"])}, {html.escape(lds_res["behaviour"])}):
+LDS {lds_res["lds"]:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] from {lds_res["n_train_models"]} unlearned models,
+on {lds_res["n_test_models"]} models retrained from scratch.<br>
+<b>Retraining-based datamodel</b> (same estimator and CV): {fmt(budget["all_models"]["retrain"])}.<br>
 <b>Gap</b> with all models, LDS(unlearning) - LDS(retraining), paired bootstrap over the same test models:
-{html.escape(gap_text(budget['all_models'].get('gap')))}.<br>
-<b>LDS ceiling</b> (training noise): {html.escape(ceiling_text(lds_res.get('ceiling')))}.<br>
-<b>Proxy fidelity</b> (unlearned against retrained model of the same {html.escape(lds_res['behaviour'])} on the
+{html.escape(gap_text(budget["all_models"].get("gap")))}.<br>
+<b>LDS ceiling</b> (training noise): {html.escape(ceiling_text(lds_res.get("ceiling")))}.<br>
+<b>Proxy fidelity</b> (unlearned against retrained model of the same {html.escape(lds_res["behaviour"])} on the
 baseline subsets: how well the cheap model ranks subsets like the expensive one):
-{html.escape(fidelity_text(lds_res.get('proxy_fidelity')))}.</p>
-<p><b>Cost</b>: one retraining (job + evaluation, median) {c['unit_seconds']:.1f} s; one unlearned model
-{c['unlearn_seconds_per_model']:.1f} s: <b>{c['speedup']:.1f}x</b> cheaper. One-off cost of the unlearning
-method (base training + pruning/fine-tune): {c['one_off_units']:.2f} retrain units.</p>
-<h3>LDS at equal compute</h3><table>{''.join(rows)}</table>
+{html.escape(fidelity_text(lds_res.get("proxy_fidelity")))}.</p>
+<p><b>Cost</b>: one retraining (job + evaluation, median) {c["unit_seconds"]:.1f} s; one unlearned model
+{c["unlearn_seconds_per_model"]:.1f} s: <b>{c["speedup"]:.1f}x</b> cheaper. One-off cost of the unlearning
+method (base training + pruning/fine-tune): {c["one_off_units"]:.2f} retrain units.</p>
+<h3>LDS at equal compute</h3><table>{"".join(rows)}</table>
 <p>The two methods' LDS share their test models, so whether their separate CIs overlap does not decide
 which is better; the paired CI of the gap does.</p>
 <h3>Table 1</h3><table>{t_html}</table></body></html>
@@ -104,10 +112,13 @@ def table_html(csv_path: PathLike, out_html: PathLike, title: str, notes: Sequen
 
     body = _table_rows(csv_path)
     paras = "".join(f"<p>{html.escape(n)}</p>" for n in notes)
-    write_text(out_html, f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+    write_text(
+        out_html,
+        f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif}}td,th{{border:1px solid #ccc;padding:2px 6px}}
 table{{border-collapse:collapse}}</style></head><body>{paras}<table>{body}</table></body></html>
-""")
+""",
+    )
 
 
 def _table_rows(csv_path: PathLike) -> str:
@@ -115,5 +126,7 @@ def _table_rows(csv_path: PathLike) -> str:
 
     with open(csv_path, newline="") as fh:
         rows = list(csv.reader(fh))
-    return "".join("<tr>" + "".join(f"<{t}>{html.escape(c)}</{t}>" for c in row) + "</tr>"
-                   for row, t in zip(rows, ["th"] + ["td"] * (len(rows) - 1)))
+    return "".join(
+        "<tr>" + "".join(f"<{t}>{html.escape(c)}</{t}>" for c in row) + "</tr>"
+        for row, t in zip(rows, ["th"] + ["td"] * (len(rows) - 1))
+    )

@@ -51,10 +51,16 @@ class Sampling:
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> Sampling:
         inception = cfg.get("inception_weights") if cfg.get("features", "classifier") == "inception" else None
-        return cls(ddim_steps=int(cfg["ddim_steps"]), eta=float(cfg["eta"]), seed=int(cfg["seed"]),
-                   n_samples=int(cfg.get("n_samples", 0)), metrics=tuple(cfg.get("metrics", ())),
-                   share_class=cfg.get("share_class"), kid_subsets=int(cfg.get("kid_subsets", 100)),
-                   inception_weights=inception or None)
+        return cls(
+            ddim_steps=int(cfg["ddim_steps"]),
+            eta=float(cfg["eta"]),
+            seed=int(cfg["seed"]),
+            n_samples=int(cfg.get("n_samples", 0)),
+            metrics=tuple(cfg.get("metrics", ())),
+            share_class=cfg.get("share_class"),
+            kid_subsets=int(cfg.get("kid_subsets", 100)),
+            inception_weights=inception or None,
+        )
 
 
 @dataclass(frozen=True)
@@ -70,9 +76,14 @@ class Baselines:
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> Baselines:
-        return cls(model=str(cfg["model"]), timesteps=int(cfg["timesteps"]), proj_dim=int(cfg["proj_dim"]),
-                   proj_type=str(cfg.get("proj_type", "normal")), regularization=float(cfg["regularization"]),
-                   seed=int(cfg["seed"]))
+        return cls(
+            model=str(cfg["model"]),
+            timesteps=int(cfg["timesteps"]),
+            proj_dim=int(cfg["proj_dim"]),
+            proj_type=str(cfg.get("proj_type", "normal")),
+            regularization=float(cfg["regularization"]),
+            seed=int(cfg["seed"]),
+        )
 
 
 @dataclass(frozen=True)

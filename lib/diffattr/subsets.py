@@ -30,8 +30,15 @@ class Units:
         return np.sort(np.concatenate([self.members[i] for i in unit_idx]))
 
 
-def make_units(labels: np.ndarray, class_names: tuple[str, ...], unit: str, features: np.ndarray | None = None,
-               kmeans_k: int = 0, kmeans_seed: int = 0, csv_path: str | None = None) -> Units:
+def make_units(
+    labels: np.ndarray,
+    class_names: tuple[str, ...],
+    unit: str,
+    features: np.ndarray | None = None,
+    kmeans_k: int = 0,
+    kmeans_seed: int = 0,
+    csv_path: str | None = None,
+) -> Units:
     """`sample`: each training image is a unit; `class`: each class; `kmeans`: k-means clusters of
     the training images' features (the FID feature extractor's); `csv`: the unit of every training
     index read from a file."""
@@ -82,8 +89,9 @@ def csv_units(path: str | None, n_samples: int) -> Units:
     for line, row in enumerate(rows, start=2):
         raw = (row["index"] or "").strip()
         if not raw.isdigit() or int(raw) >= n_samples:
-            raise ValueError(f"attribution.csv: {path} line {line}: index {raw!r} is not a training index "
-                             f"(0..{n_samples - 1})")
+            raise ValueError(
+                f"attribution.csv: {path} line {line}: index {raw!r} is not a training index (0..{n_samples - 1})"
+            )
         if int(raw) in unit_of:
             raise ValueError(f"attribution.csv: {path} line {line}: index {raw} assigned twice")
         uid = (row["unit"] or "").strip()
@@ -92,8 +100,10 @@ def csv_units(path: str | None, n_samples: int) -> Units:
         unit_of[int(raw)] = uid
     missing = sorted(set(range(n_samples)) - set(unit_of))
     if missing:
-        raise ValueError(f"attribution.csv: {path}: {len(missing)} training indices have no unit "
-                         f"(first {missing[:5]}); assign every index 0..{n_samples - 1}")
+        raise ValueError(
+            f"attribution.csv: {path}: {len(missing)} training indices have no unit "
+            f"(first {missing[:5]}); assign every index 0..{n_samples - 1}"
+        )
     ids = sorted(set(unit_of.values()))
     if len(ids) < 2:
         raise ValueError(f"attribution.csv: {path}: only {len(ids)} unit; need at least 2")
@@ -202,15 +212,18 @@ def family_subsets(n_units: int, alpha: float, seed: int, family: str) -> Iterat
         yield units, attempt
 
 
-def _redraw(n_units: int, seed: int, family: str, index: int, attempt: int, size: int, per_size: Counter,
-            n_seen: int) -> np.ndarray:
+def _redraw(
+    n_units: int, seed: int, family: str, index: int, attempt: int, size: int, per_size: Counter, n_seen: int
+) -> np.ndarray:
     rs = _stream(seed, family, index, attempt)
     if per_size[size] < math.comb(n_units, size):
         return np.sort(rs.permutation(n_units)[:size])
-    if family == "uniform" and n_seen < 2 ** n_units - 2:
+    if family == "uniform" and n_seen < 2**n_units - 2:
         return _bernoulli_half(rs, n_units)
-    raise ValueError(f"{subset_id(family, index)}: every subset of {size} of {n_units} units is already one of "
-                     f"{family}-0000..{family}-{index - 1:04d}; ask for fewer {family} subsets")
+    raise ValueError(
+        f"{subset_id(family, index)}: every subset of {size} of {n_units} units is already one of "
+        f"{family}-0000..{family}-{index - 1:04d}; ask for fewer {family} subsets"
+    )
 
 
 def subset_of(n_units: int, alpha: float, seed: int, family: str, index: int) -> tuple[np.ndarray, int]:
@@ -237,24 +250,54 @@ def mask_of(unit_idx: np.ndarray, n_units: int) -> np.ndarray:
     return mask
 
 
-def load_units(data_npz: str | os.PathLike, unit: str, reference_npz: str | os.PathLike | None = None,
-               kmeans: Mapping[str, Any] | None = None, csv_path: str | None = None):
+def load_units(
+    data_npz: str | os.PathLike,
+    unit: str,
+    reference_npz: str | os.PathLike | None = None,
+    kmeans: Mapping[str, Any] | None = None,
+    csv_path: str | None = None,
+):
     """The data set and its attribution units (k-means clusters the reference features)."""
     from .data import load_dataset
 
     ds = load_dataset(data_npz)
     features = np.load(reference_npz)["features"] if reference_npz else None
-    return ds, make_units(ds.labels, ds.class_names, unit, features=features,
-                          kmeans_k=int((kmeans or {}).get("k", 0)), kmeans_seed=int((kmeans or {}).get("seed", 0)),
-                          csv_path=csv_path)
+    return ds, make_units(
+        ds.labels,
+        ds.class_names,
+        unit,
+        features=features,
+        kmeans_k=int((kmeans or {}).get("k", 0)),
+        kmeans_seed=int((kmeans or {}).get("seed", 0)),
+        csv_path=csv_path,
+    )
 
 
-def subset_record(units: Units, sid: str, family: str, index: int, unit: str, alpha: float | None, seed: int,
-                  chosen: np.ndarray, redraws: int = 0) -> dict:
+def subset_record(
+    units: Units,
+    sid: str,
+    family: str,
+    index: int,
+    unit: str,
+    alpha: float | None,
+    seed: int,
+    chosen: np.ndarray,
+    redraws: int = 0,
+) -> dict:
     """What a subsets file holds per subset: its units (indices and ids) and its training images."""
-    return {"id": sid, "family": family, "index": index, "unit": unit, "alpha": alpha, "seed": seed,
-            "n_units": len(units), "redraws": int(redraws), "unit_indices": [int(i) for i in chosen],
-            "unit_ids": [units.ids[i] for i in chosen], "sample_indices": units.indices(chosen).tolist()}
+    return {
+        "id": sid,
+        "family": family,
+        "index": index,
+        "unit": unit,
+        "alpha": alpha,
+        "seed": seed,
+        "n_units": len(units),
+        "redraws": int(redraws),
+        "unit_indices": [int(i) for i in chosen],
+        "unit_ids": [units.ids[i] for i in chosen],
+        "sample_indices": units.indices(chosen).tolist(),
+    }
 
 
 def read_subsets(chunk_jsons: Sequence[str | os.PathLike] | str | os.PathLike) -> dict[str, dict]:

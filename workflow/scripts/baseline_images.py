@@ -1,4 +1,5 @@
 """Stage baseline_images: the attributed model's generated images, from the behaviour's shared noises."""
+
 import _libpath  # noqa: F401  (lib/ on sys.path)
 
 from diffattr.compute import start_model_job
@@ -10,7 +11,8 @@ sm = snakemake  # noqa: F821
 log, startup, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))
 p = sm.params
 job = job_settings("behaviour", p.behaviour, sm.config)
-info = make_images(sm.input.model, p.scheduler, job, p.model, sm.output.images, sm.output.info, startup,
-                   compute=compute)
+info = make_images(
+    sm.input.model, p.scheduler, job, p.model, sm.output.images, sm.output.info, startup, compute=compute
+)
 write_spec(p.spec)
 log.info(f"{info['n']} images of the {p.model} model in {info['seconds']:.1f}s")

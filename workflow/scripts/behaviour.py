@@ -1,4 +1,5 @@
 """Stage behaviour: sample one model from the shared noises and compute its behaviours."""
+
 import _libpath  # noqa: F401  (lib/ on sys.path)
 
 from diffattr.compute import start_model_job
@@ -10,7 +11,18 @@ sm = snakemake  # noqa: F821
 log, startup, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))
 p, sid, inp = sm.params, sm.wildcards.subset, sm.input
 job = job_settings("behaviour", p.behaviour, sm.config)
-out = evaluate_model(inp.model, inp.train, inp.classifier, inp.reference, p.scheduler, job, p.source, sid,
-                     sm.output.behaviour, startup, compute=compute)
+out = evaluate_model(
+    inp.model,
+    inp.train,
+    inp.classifier,
+    inp.reference,
+    p.scheduler,
+    job,
+    p.source,
+    sid,
+    sm.output.behaviour,
+    startup,
+    compute=compute,
+)
 write_spec(p.spec)
 log.info(f"{p.source} {sid}: {out['metrics']} in {out['eval_seconds']:.1f}s")

@@ -1,4 +1,5 @@
 """Stage budget: LDS of the unlearning- and the retraining-based datamodel at equal compute."""
+
 import _libpath  # noqa: F401  (lib/ on sys.path)
 
 from diffattr.jobs import start
@@ -9,12 +10,27 @@ sm = snakemake  # noqa: F821
 log, _ = start(sm.log[0])
 inp, p = sm.input, sm.params
 # The cheap baselines, where datamodel.estimators lists one: points (cost, LDS) beside the two curves.
-baselines = (BaselineFiles(list(inp.baselines), inp.baseline_images_bench, list(inp.baselines_bench))
-             if inp.get("baselines") else None)
-out = make_budget(inp.matrix, inp.subsets, list(inp.baseline), list(zip(inp.retrain_bench, inp.retrain_eval_bench)),
-                  list(zip(inp.unlearn_bench, inp.unlearn_eval_bench, p.batch_sizes)),
-                  {"train_base": inp.base_bench, "prune_finetune": inp.prune_bench}, inp.base_train, p.datamodel,
-                  p.lds, p.grid, p.target, sm.output.budget, sm.output.figure, baselines)
+baselines = (
+    BaselineFiles(list(inp.baselines), inp.baseline_images_bench, list(inp.baselines_bench))
+    if inp.get("baselines")
+    else None
+)
+out = make_budget(
+    inp.matrix,
+    inp.subsets,
+    list(inp.baseline),
+    list(zip(inp.retrain_bench, inp.retrain_eval_bench)),
+    list(zip(inp.unlearn_bench, inp.unlearn_eval_bench, p.batch_sizes)),
+    {"train_base": inp.base_bench, "prune_finetune": inp.prune_bench},
+    inp.base_train,
+    p.datamodel,
+    p.lds,
+    p.grid,
+    p.target,
+    sm.output.budget,
+    sm.output.figure,
+    baselines,
+)
 write_spec(p.spec)
 costs = out["costs"]
 log.info(f"unit {costs['unit_seconds']:.1f}s, speed-up {costs['speedup']:.1f}x; points {out['points']}")

@@ -1,4 +1,5 @@
 """Stage counterfactual: the counterfactual table and figure."""
+
 import _libpath  # noqa: F401  (lib/ on sys.path)
 
 from diffattr.jobs import start

@@ -1,4 +1,5 @@
 """Stage data: the training tensor and its content hash."""
+
 import _libpath  # noqa: F401  (lib/ on sys.path)
 
 from diffattr.jobs import start

@@ -1,4 +1,5 @@
 """Stage datamodel: fit the estimators and write the attributions."""
+
 import _libpath  # noqa: F401  (lib/ on sys.path)
 
 from diffattr.baselines.aggregate import read_supports
@@ -12,8 +13,18 @@ log, _ = start(sm.log[0])
 c, target, o = sm.params.cfg, sm.params.target, sm.output
 # The cheap baselines' unit support, where datamodel.estimators lists one.
 baselines = read_supports(sm.input.baselines) if sm.input.get("baselines") else None
-fitted = fit_all(sm.input.matrix, target, c["estimators"], c["primary"], c, lower_is_better(target), o.attributions,
-                 o.info, o.matrix, baselines)
+fitted = fit_all(
+    sm.input.matrix,
+    target,
+    c["estimators"],
+    c["primary"],
+    c,
+    lower_is_better(target),
+    o.attributions,
+    o.info,
+    o.matrix,
+    baselines,
+)
 write_spec(sm.params.spec)
 for name, att in fitted.items():
     log.info(f"{name}: {att.n_models} models, {att.info}")

@@ -1,4 +1,5 @@
 """Stage estimators: the estimator x behaviour LDS table."""
+
 import _libpath  # noqa: F401  (lib/ on sys.path)
 
 from diffattr.baselines.aggregate import read_supports
@@ -14,11 +15,25 @@ dm, c, o = sm.params.datamodel, sm.params.lds, sm.output
 second = metrics_by_subset(sm.input.ceiling) if sm.input.get("ceiling") else None
 # The cheap baselines' unit support, where datamodel.estimators lists one.
 baselines = read_supports(sm.input.baselines) if sm.input.get("baselines") else None
-out = estimator_table(sm.input.matrix, dm["estimators"], dm["primary"], dm, c["n_bootstrap"], c["ci_level"],
-                      c["seed"], o.table, o.info, second, o.html, baselines)
+out = estimator_table(
+    sm.input.matrix,
+    dm["estimators"],
+    dm["primary"],
+    dm,
+    c["n_bootstrap"],
+    c["ci_level"],
+    c["seed"],
+    o.table,
+    o.info,
+    second,
+    o.html,
+    baselines,
+)
 write_spec(sm.params.spec)
 for r in out["rows"]:
-    log.info(f"{r['estimator']:8s} {r['behaviour']:14s} alpha {r['alpha']:g}: LDS {r['lds']:.3f} "
-             f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}], {r['gap_to_primary']:+.3f} against {r['primary']}")
+    log.info(
+        f"{r['estimator']:8s} {r['behaviour']:14s} alpha {r['alpha']:g}: LDS {r['lds']:.3f} "
+        f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}], {r['gap_to_primary']:+.3f} against {r['primary']}"
+    )
 for n in out["notes"]:
     log.info(n["text"])

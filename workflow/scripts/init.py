@@ -1,4 +1,5 @@
 """Stage init: save the untrained model (v(empty) for KernelSHAP)."""
+
 import _libpath  # noqa: F401  (lib/ on sys.path)
 
 from diffattr.compute import start_model_job

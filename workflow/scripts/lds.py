@@ -1,5 +1,6 @@
 """Stage lds: the linear datamodeling score on the retrained test models, the proxy fidelity on the
 baseline subsets and, where the test subsets were retrained twice, the LDS ceiling."""
+
 import _libpath  # noqa: F401  (lib/ on sys.path)
 
 from diffattr.jobs import start
@@ -10,8 +11,18 @@ sm = snakemake  # noqa: F821
 log, _ = start(sm.log[0])
 c, inp = sm.params.cfg, sm.input
 second = metrics_by_subset(inp.ceiling) if inp.get("ceiling") else None
-out = evaluate_lds(inp.datamodel, inp.matrix, c["n_bootstrap"], c["ci_level"], c["seed"], sm.output.lds,
-                   metrics_by_subset(inp.baseline), second)
+out = evaluate_lds(
+    inp.datamodel,
+    inp.matrix,
+    c["n_bootstrap"],
+    c["ci_level"],
+    c["seed"],
+    sm.output.lds,
+    metrics_by_subset(inp.baseline),
+    second,
+)
 write_spec(sm.params.spec)
-log.info(f"LDS ({out['estimator']}, {out['behaviour']}) = {out['lds']:.3f}, CI {out['ci95']}; "
-         f"proxy fidelity {out['proxy_fidelity']}; ceiling {out['ceiling']}")
+log.info(
+    f"LDS ({out['estimator']}, {out['behaviour']}) = {out['lds']:.3f}, CI {out['ci95']}; "
+    f"proxy fidelity {out['proxy_fidelity']}; ceiling {out['ceiling']}"
+)

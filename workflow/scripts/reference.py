@@ -1,4 +1,5 @@
 """Stage reference: cache the feature statistics of the training images."""
+
 import _libpath  # noqa: F401  (lib/ on sys.path)
 
 from diffattr.compute import start_model_job

@@ -1,4 +1,5 @@
 """Stage retrain (rules retrain, retrain_floor, retrain_cf): retrain from scratch on one subset."""
+
 import _libpath  # noqa: F401  (lib/ on sys.path)
 
 from diffattr.compute import start_model_job
@@ -10,6 +11,19 @@ sm = snakemake  # noqa: F821
 log, startup, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))
 p = sm.params
 job = job_settings("train_base", p.recipe, sm.config)
-retrain(sm.input.data, sm.input.subsets, sm.wildcards.subset, p.model, p.scheduler, job, p.seed, sm.output.model,
-        sm.output.info, log, startup, p.resume, compute=compute)
+retrain(
+    sm.input.data,
+    sm.input.subsets,
+    sm.wildcards.subset,
+    p.model,
+    p.scheduler,
+    job,
+    p.seed,
+    sm.output.model,
+    sm.output.info,
+    log,
+    startup,
+    p.resume,
+    compute=compute,
+)
 write_spec(p.spec)

@@ -1,4 +1,5 @@
 """Stage run_view: copy the final artifacts into results/runs/<run_name>/ with a manifest."""
+
 import _libpath  # noqa: F401  (lib/ on sys.path)
 
 from diffattr.jobs import start

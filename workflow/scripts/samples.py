@@ -1,4 +1,5 @@
 """Stage samples: a grid of one model's samples from the shared initial noises."""
+
 import _libpath  # noqa: F401  (lib/ on sys.path)
 
 from diffattr.compute import start_model_job

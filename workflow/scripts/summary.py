@@ -1,4 +1,5 @@
 """Stage summary: the report's summary page (both methods' LDS, speed-up, Table 1)."""
+
 import _libpath  # noqa: F401  (lib/ on sys.path)
 
 from diffattr.jobs import start

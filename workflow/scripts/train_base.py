@@ -1,4 +1,5 @@
 """Stage train_base: train the base DDPM on all data (or import a pretrained one)."""
+
 import _libpath  # noqa: F401  (lib/ on sys.path)
 
 from diffattr.compute import start_model_job
@@ -13,6 +14,16 @@ if p.pretrained:
     import_base(p.pretrained, sm.input.data, p.model, sm.output.model, sm.output.info, log)
 else:
     job = job_settings("train_base", p.recipe, sm.config)
-    train_base(sm.input.data, p.model, p.scheduler, job, sm.output.model, sm.output.info, log, startup, p.resume,
-               compute=compute)
+    train_base(
+        sm.input.data,
+        p.model,
+        p.scheduler,
+        job,
+        sm.output.model,
+        sm.output.info,
+        log,
+        startup,
+        p.resume,
+        compute=compute,
+    )
 write_spec(p.spec)

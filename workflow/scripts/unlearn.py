@@ -1,4 +1,5 @@
 """Stage unlearn: sparsified unlearning of one batch of subsets (one checkpoint per subset)."""
+
 import _libpath  # noqa: F401  (lib/ on sys.path)
 
 from diffattr.compute import start_model_job
@@ -10,6 +11,7 @@ sm = snakemake  # noqa: F821
 log, startup, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))
 p = sm.params
 job = job_settings("unlearn", p.recipe, sm.config)
-unlearn_batch(sm.input.start, sm.input.data, sm.input.subsets, job, p.scheduler, sm.output.batch, log, startup,
-              compute=compute)
+unlearn_batch(
+    sm.input.start, sm.input.data, sm.input.subsets, job, p.scheduler, sm.output.batch, log, startup, compute=compute
+)
 write_spec(p.spec)

@@ -51,8 +51,10 @@ def aligned(scores: Mapping[str, float], unit_ids: Sequence[str], source: str) -
     missing = [u for u in unit_ids if u not in scores]
     extra = sorted(set(scores) - set(unit_ids))
     if missing or extra:
-        raise ValueError(f"{source}: its units differ from the matrix's (missing {missing[:3]}, extra {extra[:3]}); "
-                         "rerun the baselines stage with the same attribution.unit")
+        raise ValueError(
+            f"{source}: its units differ from the matrix's (missing {missing[:3]}, extra {extra[:3]}); "
+            "rerun the baselines stage with the same attribution.unit"
+        )
     return np.array([scores[u] for u in unit_ids], dtype=np.float64)
 
 

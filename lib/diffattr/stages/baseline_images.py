@@ -15,8 +15,16 @@ from ..settings import Job
 PathLike = str | os.PathLike
 
 
-def make_images(model_path: PathLike, sched_cfg: Mapping[str, Any], job: Job, model: str, out_npz: PathLike,
-                out_json: PathLike, startup: float | None = None, compute=None) -> dict:
+def make_images(
+    model_path: PathLike,
+    sched_cfg: Mapping[str, Any],
+    job: Job,
+    model: str,
+    out_npz: PathLike,
+    out_json: PathLike,
+    startup: float | None = None,
+    compute=None,
+) -> dict:
     """behaviour.n_samples DDIM samples of the model, image j from the noise of (behaviour.seed, j),
     as the behaviour's Evaluator samples (`job`: settings.job_settings("behaviour", ...))."""
     from ..behaviour import generate
@@ -27,9 +35,16 @@ def make_images(model_path: PathLike, sched_cfg: Mapping[str, Any], job: Job, mo
     with atomic_path(out_npz, suffix=".npz") as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, images=images.astype(np.float32))
-    info = {"model": model, "n": int(len(images)), "noise_seed": s.seed, "ddim_steps": s.ddim_steps, "eta": s.eta,
-            "seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu,
-            "startup_seconds": startup}
+    info = {
+        "model": model,
+        "n": int(len(images)),
+        "noise_seed": s.seed,
+        "ddim_steps": s.ddim_steps,
+        "eta": s.eta,
+        "seconds": time.perf_counter() - start,
+        "cpu_seconds": time.process_time() - cpu,
+        "startup_seconds": startup,
+    }
     write_json(out_json, info)
     return info
 

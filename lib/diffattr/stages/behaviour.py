@@ -12,9 +12,19 @@ from ..settings import Job
 PathLike = str | os.PathLike
 
 
-def evaluate_model(model: PathLike, train_json: PathLike, classifier_pt: PathLike, reference_npz: PathLike,
-                   sched_cfg: Mapping[str, Any], job: Job, source: str, subset: str, out_json: PathLike,
-                   startup: float | None = None, compute=None) -> dict:
+def evaluate_model(
+    model: PathLike,
+    train_json: PathLike,
+    classifier_pt: PathLike,
+    reference_npz: PathLike,
+    sched_cfg: Mapping[str, Any],
+    job: Job,
+    source: str,
+    subset: str,
+    out_json: PathLike,
+    startup: float | None = None,
+    compute=None,
+) -> dict:
     """One model's behaviour JSON (`source`: the model stage, `subset`: its subset id)."""
     from ..behaviour import Evaluator
 

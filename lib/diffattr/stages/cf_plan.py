@@ -16,9 +16,18 @@ from ..subsets import load_units, subset_record
 PathLike = str | os.PathLike
 
 
-def make_cf_plan(datamodel_json: PathLike, data_npz: PathLike, unit: str, fractions: Sequence[float], n_random: int,
-                 seed: int, out_json: PathLike, reference_npz: PathLike | None = None,
-                 kmeans: Mapping[str, Any] | None = None, csv_path: str | None = None) -> dict[str, Any]:
+def make_cf_plan(
+    datamodel_json: PathLike,
+    data_npz: PathLike,
+    unit: str,
+    fractions: Sequence[float],
+    n_random: int,
+    seed: int,
+    out_json: PathLike,
+    reference_npz: PathLike | None = None,
+    kmeans: Mapping[str, Any] | None = None,
+    csv_path: str | None = None,
+) -> dict[str, Any]:
     """The removal sets and, for each, the subset record of the units kept (retrain reads it)."""
     dm = read_json(datamodel_json)
     _, units = load_units(data_npz, unit, reference_npz, kmeans, csv_path)

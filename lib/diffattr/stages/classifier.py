@@ -9,8 +9,16 @@ import time
 from ..atomic import write_json
 
 
-def make_classifier(data_npz: str | os.PathLike, epochs: int, seed: int, holdout: float, out_pt: str | os.PathLike,
-                    out_json: str | os.PathLike, logger: logging.Logger, compute=None) -> dict:
+def make_classifier(
+    data_npz: str | os.PathLike,
+    epochs: int,
+    seed: int,
+    holdout: float,
+    out_pt: str | os.PathLike,
+    out_json: str | os.PathLike,
+    logger: logging.Logger,
+    compute=None,
+) -> dict:
     from ..classifier import save_classifier, train_classifier
     from ..data import load_dataset
 

@@ -8,8 +8,13 @@ from typing import Any, Mapping
 from ..atomic import write_json
 
 
-def init_model(data_npz: str | os.PathLike, model_cfg: Mapping[str, Any], seed: int, out_model: str | os.PathLike,
-               out_json: str | os.PathLike) -> dict:
+def init_model(
+    data_npz: str | os.PathLike,
+    model_cfg: Mapping[str, Any],
+    seed: int,
+    out_model: str | os.PathLike,
+    out_json: str | os.PathLike,
+) -> dict:
     import torch
 
     from ..data import load_dataset
@@ -19,7 +24,13 @@ def init_model(data_npz: str | os.PathLike, model_cfg: Mapping[str, Any], seed: 
     torch.manual_seed(int(seed))  # the same initialisation as train_base
     model = build_unet(model_cfg, ds.images.shape[-1], ds.images.shape[1])
     save_model(model, out_model)
-    stats = {"steps": 0, "train_seconds": 0.0, "train_cpu_seconds": 0.0, "seed": int(seed), "n_images": 0,
-             "params": count_params(model)}
+    stats = {
+        "steps": 0,
+        "train_seconds": 0.0,
+        "train_cpu_seconds": 0.0,
+        "seed": int(seed),
+        "n_images": 0,
+        "params": count_params(model),
+    }
     write_json(out_json, stats)
     return stats

@@ -21,19 +21,30 @@ PathLike = str | os.PathLike
 PACKAGES = ("torch", "diffusers", "torch-fidelity", "torch-pruning", "numpy", "scikit-learn", "h5py", "snakemake")
 
 
-def make_matrix(unlearn_batches: Sequence[PathLike], unlearn_ids: Sequence[str], retrained: Sequence[PathLike],
-                untrained: Sequence[PathLike], subsets_jsons: Sequence[PathLike], out_h5: PathLike, config_hash: str,
-                subset_report: Mapping[str, Any] | None = None) -> Matrix:
+def make_matrix(
+    unlearn_batches: Sequence[PathLike],
+    unlearn_ids: Sequence[str],
+    retrained: Sequence[PathLike],
+    untrained: Sequence[PathLike],
+    subsets_jsons: Sequence[PathLike],
+    out_h5: PathLike,
+    config_hash: str,
+    subset_report: Mapping[str, Any] | None = None,
+) -> Matrix:
     """Rows: the unlearned models `unlearn_ids` (found in their behaviour batch folders), the retrained
     test models and the untrained one (its subset is the empty set), each with its subset record."""
     subsets = with_empty(read_subsets(subsets_jsons))
-    behaviours = {"unlearn": batch_behaviours(list(unlearn_batches), list(unlearn_ids)), "retrain": retrained,
-                  "init": untrained}
+    behaviours = {
+        "unlearn": batch_behaviours(list(unlearn_batches), list(unlearn_ids)),
+        "retrain": retrained,
+        "init": untrained,
+    }
     return build_matrix(subset_rows(subsets, behaviours), out_h5, config_hash, subset_report)
 
 
-def subset_rows(subsets: Mapping[str, dict], behaviours: Mapping[str, Sequence[PathLike]]
-                ) -> list[tuple[str, dict, str]]:
+def subset_rows(
+    subsets: Mapping[str, dict], behaviours: Mapping[str, Sequence[PathLike]]
+) -> list[tuple[str, dict, str]]:
     """Pair each behaviour JSON (named <subset>.json) with its subset record: (source, subset, behaviour)."""
     rows = []
     for source, paths in behaviours.items():
@@ -48,8 +59,16 @@ def subset_rows(subsets: Mapping[str, dict], behaviours: Mapping[str, Sequence[P
 def with_empty(subsets: Mapping[str, dict]) -> dict[str, dict]:
     """Add the record of the empty set (the untrained model's row) to subset records."""
     any_sub = next(iter(subsets.values()))
-    empty = {**any_sub, "id": EMPTY, "family": EMPTY, "index": 0, "redraws": 0, "unit_indices": [],
-             "unit_ids": [], "sample_indices": []}
+    empty = {
+        **any_sub,
+        "id": EMPTY,
+        "family": EMPTY,
+        "index": 0,
+        "redraws": 0,
+        "unit_indices": [],
+        "unit_ids": [],
+        "sample_indices": [],
+    }
     return {**subsets, EMPTY: empty}
 
 
@@ -63,8 +82,12 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def build_matrix(rows: Sequence[tuple[str, Mapping[str, Any], PathLike]], out_h5: PathLike, config_hash: str,
-                 subset_report: Mapping[str, Any] | None = None) -> Matrix:
+def build_matrix(
+    rows: Sequence[tuple[str, Mapping[str, Any], PathLike]],
+    out_h5: PathLike,
+    config_hash: str,
+    subset_report: Mapping[str, Any] | None = None,
+) -> Matrix:
     """rows: (source, subset record, behaviour JSON), one per model: the used subsets only.
     `subset_report` (draws.SubsetPlan.report: per family the candidates, the ones skipped for
     equalling a test subset, redraws) is kept as the JSON attribute `subsets`, for lds.json and the
@@ -83,12 +106,24 @@ def build_matrix(rows: Sequence[tuple[str, Mapping[str, Any], PathLike]], out_h5
         sources.append(source)
         seconds.append(float(beh.get("train_seconds") or np.nan))
     first_sub = rows[0][1]
-    attrs = {"config_hash": config_hash, "unit": first_sub["unit"], "alpha": first_sub["alpha"],
-             "package_versions": str(package_versions())}
+    attrs = {
+        "config_hash": config_hash,
+        "unit": first_sub["unit"],
+        "alpha": first_sub["alpha"],
+        "package_versions": str(package_versions()),
+    }
     if subset_report is not None:
         attrs["subsets"] = json.dumps(subset_report, sort_keys=True)
-    m = Matrix(np.array(masks), np.array(behaviours, dtype=np.float64), names or [], _unit_ids(rows),
-               sids, sources, np.array(seconds), attrs)
+    m = Matrix(
+        np.array(masks),
+        np.array(behaviours, dtype=np.float64),
+        names or [],
+        _unit_ids(rows),
+        sids,
+        sources,
+        np.array(seconds),
+        attrs,
+    )
     write_matrix(out_h5, m)
     return m
 

@@ -13,8 +13,17 @@ from ..settings import Job
 PathLike = str | os.PathLike
 
 
-def pair_fids(unlearned: PathLike, retrained: PathLike, floor: PathLike, classifier_pt: PathLike,
-              sched_cfg: Mapping[str, Any], job: Job, sid: str, out_json: PathLike, compute=None) -> dict:
+def pair_fids(
+    unlearned: PathLike,
+    retrained: PathLike,
+    floor: PathLike,
+    classifier_pt: PathLike,
+    sched_cfg: Mapping[str, Any],
+    job: Job,
+    sid: str,
+    out_json: PathLike,
+    compute=None,
+) -> dict:
     from torch_fidelity.metric_fid import fid_statistics_to_metric
 
     from .. import behaviour
@@ -35,8 +44,14 @@ def pair_fids(unlearned: PathLike, retrained: PathLike, floor: PathLike, classif
     def dist(a: str, b: str) -> float:
         return float(fid_statistics_to_metric(stats[a], stats[b], verbose=False)["frechet_inception_distance"])
 
-    out = {"subset": sid, "unlearn_vs_retrain": dist("unlearn", "retrain"),
-           "retrain_vs_retrain": dist("retrain", "floor"), "n_samples": s.n_samples, "noise_seed": s.seed,
-           "device": str(compute.device), "seconds": time.perf_counter() - start}
+    out = {
+        "subset": sid,
+        "unlearn_vs_retrain": dist("unlearn", "retrain"),
+        "retrain_vs_retrain": dist("retrain", "floor"),
+        "n_samples": s.n_samples,
+        "noise_seed": s.seed,
+        "device": str(compute.device),
+        "seconds": time.perf_counter() - start,
+    }
     write_json(out_json, out)
     return out

@@ -5,8 +5,13 @@ from __future__ import annotations
 import os
 
 
-def make_reference(data_npz: str | os.PathLike, classifier_pt: str | os.PathLike, out_npz: str | os.PathLike,
-                   inception_weights: str | os.PathLike | None = None, compute=None) -> None:
+def make_reference(
+    data_npz: str | os.PathLike,
+    classifier_pt: str | os.PathLike,
+    out_npz: str | os.PathLike,
+    inception_weights: str | os.PathLike | None = None,
+    compute=None,
+) -> None:
     import torch
 
     from ..behaviour import extract_features, feature_statistics, make_extractor, save_statistics

@@ -13,10 +13,21 @@ from ..settings import Job
 PathLike = str | os.PathLike
 
 
-def retrain(data_npz: PathLike, chunk_json: PathLike, sid: str, model_cfg: Mapping[str, Any],
-            sched_cfg: Mapping[str, Any], job: Job, retrain_seed: int, out_model: PathLike, out_json: PathLike,
-            logger: logging.Logger, startup: float | None = None, resume_path: PathLike | None = None,
-            compute=None) -> dict:
+def retrain(
+    data_npz: PathLike,
+    chunk_json: PathLike,
+    sid: str,
+    model_cfg: Mapping[str, Any],
+    sched_cfg: Mapping[str, Any],
+    job: Job,
+    retrain_seed: int,
+    out_model: PathLike,
+    out_json: PathLike,
+    logger: logging.Logger,
+    startup: float | None = None,
+    resume_path: PathLike | None = None,
+    compute=None,
+) -> dict:
     """Subset `sid` of the subsets file `chunk_json`, its seed derived from (retrain_seed, sid)."""
     import numpy as np
     import torch
@@ -33,6 +44,17 @@ def retrain(data_npz: PathLike, chunk_json: PathLike, sid: str, model_cfg: Mappi
     torch.manual_seed(seed)
     model = build_unet(model_cfg, ds.images.shape[-1], ds.images.shape[1])
     images = ds.images[np.asarray(sub["sample_indices"], dtype=np.int64)]
-    return train_and_save(model, images, dataclasses.replace(job.recipe, seed=seed), job.runtime, sched_cfg,
-                          out_model, out_json, logger, f"retrain {sub['id']}", startup=startup,
-                          resume_path=resume_path, compute=compute)
+    return train_and_save(
+        model,
+        images,
+        dataclasses.replace(job.recipe, seed=seed),
+        job.runtime,
+        sched_cfg,
+        out_model,
+        out_json,
+        logger,
+        f"retrain {sub['id']}",
+        startup=startup,
+        resume_path=resume_path,
+        compute=compute,
+    )

@@ -8,8 +8,15 @@ from typing import Any, Mapping
 from ..settings import Sampling
 
 
-def sample_grid(model: str | os.PathLike, sched_cfg: Mapping[str, Any], sampling: Sampling, n: int, title: str,
-                out_png: str | os.PathLike, compute=None) -> None:
+def sample_grid(
+    model: str | os.PathLike,
+    sched_cfg: Mapping[str, Any],
+    sampling: Sampling,
+    n: int,
+    title: str,
+    out_png: str | os.PathLike,
+    compute=None,
+) -> None:
     """The first n images of the behaviour samples (image j from the same initial noise as image j of
     every model's evaluation), so the grids compare image by image."""
     from ..behaviour import generate

@@ -14,15 +14,27 @@ from ..subsets import family_subsets, load_units, subset_record
 PathLike = str | os.PathLike
 
 
-def make_subsets(data_npz: PathLike, unit: str, alpha: float, seed: int, chunk: str, sids: Sequence[str],
-                 out_json: PathLike, n_units: int, reference_npz: PathLike | None = None,
-                 kmeans: Mapping[str, Any] | None = None, csv_path: str | None = None) -> dict:
+def make_subsets(
+    data_npz: PathLike,
+    unit: str,
+    alpha: float,
+    seed: int,
+    chunk: str,
+    sids: Sequence[str],
+    out_json: PathLike,
+    n_units: int,
+    reference_npz: PathLike | None = None,
+    kmeans: Mapping[str, Any] | None = None,
+    csv_path: str | None = None,
+) -> dict:
     """Subset i of its family as `subsets.family_subsets` draws it, for every id of the chunk, over
     the data's units (checked against the `n_units` counted at start-up)."""
     _, units = load_units(data_npz, unit, reference_npz, kmeans, csv_path)
     if len(units) != n_units:
-        raise ValueError(f"attribution.unit {unit}: the data has {len(units)} units but {n_units} were counted at "
-                         "start-up (the subsets were planned on those); rerun the workflow from the start")
+        raise ValueError(
+            f"attribution.unit {unit}: the data has {len(units)} units but {n_units} were counted at "
+            "start-up (the subsets were planned on those); rerun the workflow from the start"
+        )
     wanted = [parse_subset_id(sid) for sid in sids]
     drawn = {}
     for family in dict.fromkeys(f for f, _ in wanted):

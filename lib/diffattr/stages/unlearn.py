@@ -63,9 +63,17 @@ class Unlearning:
         return in_batch(self.out, "unlearn", "train", sub["id"])
 
 
-def unlearn_batch(start_model: PathLike, data_npz: PathLike, chunk_json: PathLike, job: Job,
-                  sched_cfg: Mapping[str, Any], out_dir: PathLike, logger: logging.Logger,
-                  startup: float | None = None, compute=None) -> dict:
+def unlearn_batch(
+    start_model: PathLike,
+    data_npz: PathLike,
+    chunk_json: PathLike,
+    job: Job,
+    sched_cfg: Mapping[str, Any],
+    out_dir: PathLike,
+    logger: logging.Logger,
+    startup: float | None = None,
+    compute=None,
+) -> dict:
     """Unlearn every subset of the subsets file `chunk_json` from `start_model` into the batch folder
     `out_dir`; job.json there records the subsets, their train seconds and the start-up share."""
     from ..atomic import atomic_dir
@@ -81,17 +89,23 @@ def unlearn_batch(start_model: PathLike, data_npz: PathLike, chunk_json: PathLik
     with atomic_dir(out_dir) as tmp:
         run = Unlearning(start_model, load_dataset(data_npz).images, job, sched_cfg, logger, compute or CPU, tmp)
         if concurrent > 1 and len(subsets) > 1 and mode == "vmap":
-            seconds = [s for i in range(0, len(subsets), concurrent) for s in stacked(run, subsets[i:i + concurrent])]
+            seconds = [s for i in range(0, len(subsets), concurrent) for s in stacked(run, subsets[i : i + concurrent])]
         elif concurrent > 1 and len(subsets) > 1:
             seconds = side_by_side(run, subsets, concurrent)
         else:
             seconds = [one(run, sub) for sub in subsets]
         per_subset = {sub["id"]: s for sub, s in zip(subsets, seconds)}
-        record = {"subsets": list(per_subset), "train_seconds": per_subset, "concurrent": int(concurrent),
-                  "concurrent_mode": mode, **job_timing(job_start, startup)}
+        record = {
+            "subsets": list(per_subset),
+            "train_seconds": per_subset,
+            "concurrent": int(concurrent),
+            "concurrent_mode": mode,
+            **job_timing(job_start, startup),
+        }
         if startup is not None:
-            logger.info(f"unlearn job: start-up {startup:.1f}s of {record['job_seconds']:.1f}s "
-                        f"({record['startup_share']:.1%})")
+            logger.info(
+                f"unlearn job: start-up {startup:.1f}s of {record['job_seconds']:.1f}s ({record['startup_share']:.1%})"
+            )
         write_json(in_batch(tmp, "unlearn", "job"), record)
     return record
 
@@ -106,9 +120,19 @@ def one(run: Unlearning, sub: Mapping[str, Any], stream=None) -> float:
     model = load_model(run.start)
     model.requires_grad_(True)
     with torch.cuda.stream(stream) if stream is not None else contextlib.nullcontext():
-        stats = train_and_save(model, run.images_of(sub), run.recipe_of(sub), run.job.runtime, run.sched_cfg,
-                               run.model(sub), run.record(sub), run.logger, f"unlearn {sub['id']}",
-                               compute=run.compute, whole_module=True)
+        stats = train_and_save(
+            model,
+            run.images_of(sub),
+            run.recipe_of(sub),
+            run.job.runtime,
+            run.sched_cfg,
+            run.model(sub),
+            run.record(sub),
+            run.logger,
+            f"unlearn {sub['id']}",
+            compute=run.compute,
+            whole_module=True,
+        )
     return stats["train_seconds"]
 
 
@@ -125,8 +149,9 @@ def side_by_side(run: Unlearning, subsets: Sequence[Mapping[str, Any]], concurre
     group_start, cpu_start = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(max_workers=concurrent) as pool:
         list(pool.map(on_own_stream, subsets))
-    return charge_shares([run.record(sub) for sub in subsets], time.perf_counter() - group_start,
-                         time.process_time() - cpu_start)
+    return charge_shares(
+        [run.record(sub) for sub in subsets], time.perf_counter() - group_start, time.process_time() - cpu_start
+    )
 
 
 def stacked(run: Unlearning, group: Sequence[Mapping[str, Any]]) -> list[float]:
@@ -140,12 +165,26 @@ def stacked(run: Unlearning, group: Sequence[Mapping[str, Any]]) -> list[float]:
     recipes = [run.recipe_of(sub) for sub in group]
     ids = ", ".join(sub["id"] for sub in group)
     run.logger.info(f"unlearn {ids}: stacked with torch.func, {recipes[0]}")
-    trained = train_ddpm_batched(load_model(run.start), [torch.from_numpy(run.images_of(sub)) for sub in group],
-                                 recipes, ddpm_scheduler(run.sched_cfg), run.logger,
-                                 log_every=run.job.runtime.log_every, label=f"unlearn {ids}", compute=run.compute)
+    trained = train_ddpm_batched(
+        load_model(run.start),
+        [torch.from_numpy(run.images_of(sub)) for sub in group],
+        recipes,
+        ddpm_scheduler(run.sched_cfg),
+        run.logger,
+        log_every=run.job.runtime.log_every,
+        label=f"unlearn {ids}",
+        compute=run.compute,
+    )
     for sub, recipe, (ema_model, stats) in zip(group, recipes, trained):
-        save_trained(ema_model, stats, recipe.seed, len(sub["sample_indices"]), run.model(sub), run.record(sub),
-                     whole_module=True)
+        save_trained(
+            ema_model,
+            stats,
+            recipe.seed,
+            len(sub["sample_indices"]),
+            run.model(sub),
+            run.record(sub),
+            whole_module=True,
+        )
     return [stats["train_seconds"] for _, stats in trained]
 
 
@@ -155,6 +194,13 @@ def charge_shares(train_jsons: Sequence[PathLike], wall: float, cpu: float) -> l
     share = wall / len(train_jsons)
     for path in train_jsons:
         stats = read_json(path)
-        write_json(path, {**stats, "shared_wall_seconds": stats["train_seconds"], "train_seconds": share,
-                          "train_cpu_seconds": cpu / len(train_jsons)})
+        write_json(
+            path,
+            {
+                **stats,
+                "shared_wall_seconds": stats["train_seconds"],
+                "train_seconds": share,
+                "train_cpu_seconds": cpu / len(train_jsons),
+            },
+        )
     return [share] * len(train_jsons)
