@@ -1,5 +1,6 @@
 # Quick start:  make run   (set up .venv, run the embedded default)
-#               make test  (set up .venv, run the test suite; what CI runs)
+#               make test  (set up .venv, run the test suite)
+#               make lint  (ruff, snakefmt, snakemake --lint; CI runs it before the tests)
 PY := .venv/bin/python
 SNAKEMAKE := .venv/bin/snakemake
 
@@ -27,9 +28,12 @@ report: setup
 test: setup
 	$(PY) -m pytest -q -ra tests
 
+# ruff (Python: lint and format) and snakefmt + snakemake --lint (the workflow), one line length (120).
 lint: setup
-	$(SNAKEMAKE) --lint
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 	.venv/bin/snakefmt --check Snakefile rules/
+	$(SNAKEMAKE) --lint
 
 bench: setup
 	$(PY) bench/common_noise.py

@@ -1,4 +1,7 @@
-from snakemake.utils import min_version, validate
+# One rule file per stage (rules/<stage>.smk), one script (workflow/scripts/<stage>.py), one library
+# module (lib/diffattr/stages/<stage>.py); rules/common.smk holds the plan, the layout and the named
+# input functions. README's layout section has the table; docs/architecture.md the data's path.
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -10,30 +13,34 @@ report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
-
-
-validate(config, "config/schema.yaml")
-
-
 include: "rules/data.smk"
 include: "rules/classifier.smk"
+include: "rules/reference.smk"
 include: "rules/train_base.smk"
 include: "rules/prune.smk"
+include: "rules/init.smk"
 include: "rules/subsets.smk"
 include: "rules/unlearn.smk"
 include: "rules/retrain.smk"
-include: "rules/baseline.smk"
+include: "rules/retrain_floor.smk"
 include: "rules/behaviour.smk"
+include: "rules/behaviour_unlearn.smk"
 include: "rules/matrix.smk"
+include: "rules/baseline_images.smk"
 include: "rules/baselines.smk"
 include: "rules/datamodel.smk"
 include: "rules/lds.smk"
 include: "rules/estimators.smk"
+include: "rules/cf_plan.smk"
+include: "rules/retrain_cf.smk"
 include: "rules/counterfactual.smk"
+include: "rules/pairs.smk"
 include: "rules/budget.smk"
 include: "rules/table1.smk"
-include: "rules/report.smk"
-include: "rules/run.smk"
+include: "rules/samples.smk"
+include: "rules/figures.smk"
+include: "rules/summary.smk"
+include: "rules/run_view.smk"
 
 
 rule all:

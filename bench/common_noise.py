@@ -23,6 +23,7 @@ import torch
 
 from diffattr.atomic import read_json, write_json
 from diffattr.behaviour import extract_features, fid, load_statistics, make_extractor
+from diffattr.layout import Layout, batch_members, in_batch
 from diffattr.models import ddim_scheduler, load_model
 from diffattr.sampling import ddim_sample, to_uint8_rgb
 
@@ -43,32 +44,53 @@ def main() -> None:
     reference = load_statistics(Path(stores["reference"]) / "stats.npz")
     extractor = make_extractor(classifier)
     # The pruned model and a few unlearned ones (closely related models, as in a datamodel).
-    unlearned = [Path(stores["prune"]) / "model.pt"]
-    unlearned += sorted(Path(stores["unlearn"]).glob("train-*/train-*/model.pt"))[: args.models]
-    across = [read_json(p)["metrics"]["fid"] for p in Path(stores["behaviour_unlearn"]).glob("train-*.json")]
+    layout = Layout(manifest["hashes"])
+    unlearned = [Path(layout.path("prune", "model"))]
+    batches = sorted(Path(stores["unlearn"]).glob("train-*-*"))
+    unlearned += [in_batch(d, "unlearn", "model", sid) for d in batches for sid in batch_members(d, "unlearn")][
+        : args.models
+    ]
+    across = [
+        read_json(in_batch(d, "behaviour_unlearn", "behaviour", sid))["metrics"]["fid"]
+        for d in sorted(Path(stores["behaviour_unlearn"]).glob("train-*-*"))
+        for sid in batch_members(d, "behaviour_unlearn")
+    ]
     start = time.perf_counter()
     table = np.zeros((len(unlearned), args.seeds))
     for i, path in enumerate(unlearned):
         model = load_model(path)
         for s in range(args.seeds):
-            images = ddim_sample(model, ddim_scheduler(sched_cfg), bspec["n_samples"], bspec["ddim_steps"],
-                                 1000 + s, 500, bspec["eta"])
+            images = ddim_sample(
+                model, ddim_scheduler(sched_cfg), bspec["n_samples"], bspec["ddim_steps"], 1000 + s, 500, bspec["eta"]
+            )
             table[i, s] = fid(extract_features(extractor, to_uint8_rgb(images)), reference)
     # Per pair of models, the std over seeds of FID(A) - FID(B), averaged over pairs.
     shared, independent, pairs = [], [], []
     for a, b in itertools.combinations(range(len(unlearned)), 2):
         shared.append(np.std(table[a] - table[b], ddof=1))
         independent.append(np.std(table[a] - np.roll(table[b], 1), ddof=1))
-        pairs.append({"a": str(unlearned[a]), "b": str(unlearned[b]), "shared": shared[-1],
-                      "independent": independent[-1], "ratio": shared[-1] / independent[-1]})
+        pairs.append(
+            {
+                "a": str(unlearned[a]),
+                "b": str(unlearned[b]),
+                "shared": shared[-1],
+                "independent": independent[-1],
+                "ratio": shared[-1] / independent[-1],
+            }
+        )
     out = {
-        "models": [str(p) for p in unlearned], "seeds": args.seeds, "n_samples": bspec["n_samples"],
-        "ddim_steps": bspec["ddim_steps"], "fid_table": table.tolist(),
+        "models": [str(p) for p in unlearned],
+        "seeds": args.seeds,
+        "n_samples": bspec["n_samples"],
+        "ddim_steps": bspec["ddim_steps"],
+        "fid_table": table.tolist(),
         "within_model_std": float(table.std(axis=1, ddof=1).mean()),
-        "across_model_std": float(np.std(across, ddof=1)), "n_models_across": len(across),
+        "across_model_std": float(np.std(across, ddof=1)),
+        "n_models_across": len(across),
         "diff_std_shared": float(np.mean(shared)),
         "diff_std_independent": float(np.mean(independent)),
-        "pairs": pairs, "seconds": time.perf_counter() - start,
+        "pairs": pairs,
+        "seconds": time.perf_counter() - start,
     }
     out["diff_std_ratio_shared_over_independent"] = out["diff_std_shared"] / out["diff_std_independent"]
     out["signal_to_noise"] = out["across_model_std"] / out["within_model_std"]

@@ -36,13 +36,31 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "snakemake", "--version"], check=True, capture_output=True)
         startup = time.perf_counter() - base
         for n in args.sizes:
-            (work / "over.yaml").write_text(f"subsets: {{n_train: {n}, n_test: 64}}\nattribution: {{unit: sample}}\n"
-                                            "datamodel: {estimators: [ridge, lasso, banzhaf, shapley]}\n")
+            (work / "over.yaml").write_text(
+                f"subsets: {{n_train: {n}, n_test: 64}}\nattribution: {{unit: sample}}\n"
+                "datamodel: {estimators: [ridge, lasso, banzhaf, shapley]}\n"
+            )
             start = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--quiet", "rules",
-                                   "--workflow-profile", "none", "--scheduler", "greedy",
-                                   "--configfile", "config/config.yaml", "over.yaml"],
-                                  cwd=work, capture_output=True, text=True)
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "snakemake",
+                    "-n",
+                    "--quiet",
+                    "rules",
+                    "--workflow-profile",
+                    "none",
+                    "--scheduler",
+                    "greedy",
+                    "--configfile",
+                    "config/config.yaml",
+                    "over.yaml",
+                ],
+                cwd=work,
+                capture_output=True,
+                text=True,
+            )
             seconds = time.perf_counter() - start
             if proc.returncode != 0:
                 raise SystemExit(proc.stderr[-2000:])

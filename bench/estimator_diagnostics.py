@@ -27,7 +27,8 @@ from diffattr.lds import lds
 from diffattr.matrix import read_matrix
 
 # The default config's regularisation grid, so the refits here match the workflow's.
-ALPHAS = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())["datamodel"]["alphas"]
+CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
+ALPHAS = yaml.safe_load(CONFIG.read_text())["datamodel"]["alphas"]
 
 
 def _half_fit(name: str, X: np.ndarray, y: np.ndarray, v_full: float, v_empty: float, seed: int) -> np.ndarray:
@@ -52,8 +53,12 @@ def main() -> None:
     families = m.families("unlearn")
     present = [e for e in ("ridge", "lasso", "banzhaf", "shapley", "loo") if FAMILY_OF[e] in families]
     fitted = {e: fit_estimator(m, args.behaviour, e, ALPHAS, 5, 0) for e in present}
-    out: dict = {"matrix": str(args.matrix), "behaviour": args.behaviour, "units": len(m.unit_ids),
-                 "n_test_models": len(test)}
+    out: dict = {
+        "matrix": str(args.matrix),
+        "behaviour": args.behaviour,
+        "units": len(m.unit_ids),
+        "n_test_models": len(test),
+    }
     out["lds"] = {e: lds(a.predict(m.masks[test]), y[test]) for e, a in fitted.items()}
 
     v_full = float(y[m.rows("unlearn", "full")[0]]) if "full" in families else float("nan")
@@ -66,14 +71,21 @@ def main() -> None:
         rs = []
         for r in range(args.repeats):
             perm = rng.permutation(rows)
-            a, b = perm[: len(perm) // 2], perm[len(perm) // 2:]
+            a, b = perm[: len(perm) // 2], perm[len(perm) // 2 :]
             try:
-                rs.append(spearman(_half_fit(e, m.masks[a], y[a], v_full, v_empty, r),
-                                   _half_fit(e, m.masks[b], y[b], v_full, v_empty, r)))
+                rs.append(
+                    spearman(
+                        _half_fit(e, m.masks[a], y[a], v_full, v_empty, r),
+                        _half_fit(e, m.masks[b], y[b], v_full, v_empty, r),
+                    )
+                )
             except ValueError:  # a half where some unit is always in or out (Banzhaf)
                 continue
-        split[e] = {"mean_spearman": float(np.nanmean(rs)) if rs else None, "repeats": len(rs),
-                    "models_per_half": len(rows) // 2}
+        split[e] = {
+            "mean_spearman": float(np.nanmean(rs)) if rs else None,
+            "repeats": len(rs),
+            "models_per_half": len(rows) // 2,
+        }
     out["split_half"] = split
 
     out["ridge_by_family"] = {}
@@ -86,13 +98,15 @@ def main() -> None:
     sizes = m.masks[unl].sum(1)
     by_size = None
     if len(m.unit_ids) <= 50:  # group units; with samples nearly every model has its own size
-        by_size = {int(s): {"mean": float(y[unl][sizes == s].mean()), "n": int((sizes == s).sum())}
-                   for s in np.unique(sizes)}
+        by_size = {
+            int(s): {"mean": float(y[unl][sizes == s].mean()), "n": int((sizes == s).sum())} for s in np.unique(sizes)
+        }
         if len(empty):
             by_size = {0: {"mean": v_empty, "n": 1}, **by_size}
     out["behaviour_by_size"] = by_size
-    out["coef_spearman"] = {f"{a}~{b}": spearman(fitted[a].coef, fitted[b].coef)
-                            for i, a in enumerate(present) for b in present[i + 1:]}
+    out["coef_spearman"] = {
+        f"{a}~{b}": spearman(fitted[a].coef, fitted[b].coef) for i, a in enumerate(present) for b in present[i + 1 :]
+    }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, out)
     print(args.out)

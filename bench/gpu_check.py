@@ -31,10 +31,21 @@ from diffattr.pruning import macs_and_params, prune_unet  # noqa: E402
 from diffattr.sampling import ddim_sample  # noqa: E402
 from diffattr.training import Recipe, train_ddpm  # noqa: E402
 
-CIFAR = {"block_out_channels": [128, 256, 256, 256], "layers_per_block": 2, "norm_num_groups": 32,
-         "attention": True, "dropout": 0.0}
-SCHED = {"num_train_timesteps": 1000, "beta_start": 1e-4, "beta_end": 0.02, "beta_schedule": "linear",
-         "prediction_type": "epsilon", "clip_sample": True}
+CIFAR = {
+    "block_out_channels": [128, 256, 256, 256],
+    "layers_per_block": 2,
+    "norm_num_groups": 32,
+    "attention": True,
+    "dropout": 0.0,
+}
+SCHED = {
+    "num_train_timesteps": 1000,
+    "beta_start": 1e-4,
+    "beta_end": 0.02,
+    "beta_schedule": "linear",
+    "prediction_type": "epsilon",
+    "clip_sample": True,
+}
 QUIET = logging.getLogger("gpu_check")
 QUIET.addHandler(logging.NullHandler())
 QUIET.propagate = False
@@ -46,13 +57,21 @@ def sync(compute: Compute) -> None:
 
 
 def steps_per_second(model, images, compute: Compute, steps: int, warmup: int, batch: int) -> float:
-    recipe = Recipe(steps=warmup, batch_size=batch, lr=1e-4, grad_clip=1.0, ema_max_decay=0.9999, ema_power=0.75,
-                    seed=0)
+    recipe = Recipe(
+        steps=warmup, batch_size=batch, lr=1e-4, grad_clip=1.0, ema_max_decay=0.9999, ema_power=0.75, seed=0
+    )
     train_ddpm(model, images, recipe, ddpm_scheduler(SCHED), QUIET, log_every=10**9, compute=compute)
     sync(compute)
     start = time.perf_counter()
-    train_ddpm(model, images, Recipe(**{**recipe.__dict__, "steps": steps}), ddpm_scheduler(SCHED), QUIET,
-               log_every=10**9, compute=compute)
+    train_ddpm(
+        model,
+        images,
+        Recipe(**{**recipe.__dict__, "steps": steps}),
+        ddpm_scheduler(SCHED),
+        QUIET,
+        log_every=10**9,
+        compute=compute,
+    )
     sync(compute)
     return steps / (time.perf_counter() - start)
 
@@ -65,20 +84,32 @@ def images_per_second(model, compute: Compute, n: int, ddim_steps: int, batch: i
 
 
 def side_by_side(pruned, images, compute: Compute, k: int, steps: int, batch: int) -> dict:
-    """The workflow's unlearn job (diffattr.pipeline.unlearn_batch) on k subsets: one after another
+    """The workflow's unlearn job (diffattr.stages.unlearn.unlearn_batch) on k subsets: one after another
     (unlearn.concurrent 1), then k at once as streams and as vmap, load and save included: which
     setting to use on this GPU."""
+    import dataclasses
     import tempfile
 
     import numpy as np
 
     from diffattr.data import Dataset, save_dataset
     from diffattr.models import save_model
-    from diffattr.pipeline import unlearn_batch
+    from diffattr.settings import Job, Runtime
+    from diffattr.stages.unlearn import unlearn_batch
+    from diffattr.training import Recipe
 
-    recipe = {"steps": steps, "batch_size": batch, "lr": 1e-4, "grad_clip": 1.0, "ema_max_decay": 0.9999,
-              "ema_power": 0.75, "seed": 0, "hflip": True, "log_every": 10**9, "ema_warmup": False,
-              "batching": "epoch"}
+    recipe = Recipe(
+        steps=steps,
+        batch_size=batch,
+        lr=1e-4,
+        grad_clip=1.0,
+        ema_max_decay=0.9999,
+        ema_power=0.75,
+        seed=0,
+        hflip=True,
+        ema_warmup=False,
+        batching="epoch",
+    )
     settings = {"sequential": (1, "streams"), "streams": (k, "streams"), "vmap": (k, "vmap")}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -86,25 +117,50 @@ def side_by_side(pruned, images, compute: Compute, k: int, steps: int, batch: in
         arr = images.numpy().astype(np.float32)
         save_dataset(tmp / "data.npz", Dataset(arr, np.zeros(len(arr), dtype=np.int64), ("all",)))
         rng = np.random.default_rng(0)
-        subsets = {f"train-{i:04d}": {"id": f"train-{i:04d}",
-                                      "sample_indices": sorted(rng.choice(len(arr), len(arr) // 2, replace=False).tolist())}
-                   for i in range(k)}
+        subsets = {
+            f"train-{i:04d}": {
+                "id": f"train-{i:04d}",
+                "sample_indices": sorted(rng.choice(len(arr), len(arr) // 2, replace=False).tolist()),
+            }
+            for i in range(k)
+        }
         (tmp / "chunk.json").write_text(json.dumps({"subsets": subsets}))
         walls = {}
         for name, (concurrent, mode) in settings.items():
             # Warm-up (allocator, cuDNN autotuning, thread pool, vmap tracing) outside the timing.
-            unlearn_batch(tmp / "pruned.pt", tmp / "data.npz", tmp / "chunk.json", {**recipe, "steps": 2}, SCHED,
-                          tmp / f"warmup-{name}", QUIET, compute=compute, concurrent=concurrent, mode=mode)
+            runtime = Runtime(log_every=10**9, concurrent=concurrent, concurrent_mode=mode)
+            unlearn_batch(
+                tmp / "pruned.pt",
+                tmp / "data.npz",
+                tmp / "chunk.json",
+                Job(dataclasses.replace(recipe, steps=2), runtime),
+                SCHED,
+                tmp / f"warmup-{name}",
+                QUIET,
+                compute=compute,
+            )
             sync(compute)
             start = time.perf_counter()
-            unlearn_batch(tmp / "pruned.pt", tmp / "data.npz", tmp / "chunk.json", recipe, SCHED,
-                          tmp / f"out-{name}", QUIET, compute=compute, concurrent=concurrent, mode=mode)
+            unlearn_batch(
+                tmp / "pruned.pt",
+                tmp / "data.npz",
+                tmp / "chunk.json",
+                Job(recipe, runtime),
+                SCHED,
+                tmp / f"out-{name}",
+                QUIET,
+                compute=compute,
+            )
             sync(compute)
             walls[name] = time.perf_counter() - start
             print(json.dumps({"side_by_side": name, "seconds": walls[name]}), flush=True)
-    return {"models": k, "steps_each": steps, **{f"{name}_seconds": w for name, w in walls.items()},
-            "streams_speedup": walls["sequential"] / walls["streams"],
-            "vmap_speedup": walls["sequential"] / walls["vmap"]}
+    return {
+        "models": k,
+        "steps_each": steps,
+        **{f"{name}_seconds": w for name, w in walls.items()},
+        "streams_speedup": walls["sequential"] / walls["streams"],
+        "vmap_speedup": walls["sequential"] / walls["vmap"],
+    }
 
 
 def main() -> None:
@@ -117,9 +173,20 @@ def main() -> None:
     batch, steps, warmup = (8, 2, 1) if q else (128, 60, 10)
     n_img, ddim_steps, sample_batch = (8, 2, 8) if q else (256, 100, 256)
     k, k_steps = (2, 2) if q else (4, 60)
-    out: dict = {"python": platform.python_version(), "torch": torch.__version__, "quick": q,
-                 "sizes": {"batch": batch, "timed_steps": steps, "warmup_steps": warmup, "ddim_images": n_img,
-                           "ddim_steps": ddim_steps, "side_by_side_models": k, "side_by_side_steps": k_steps}}
+    out: dict = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "quick": q,
+        "sizes": {
+            "batch": batch,
+            "timed_steps": steps,
+            "warmup_steps": warmup,
+            "ddim_images": n_img,
+            "ddim_steps": ddim_steps,
+            "side_by_side_models": k,
+            "side_by_side_steps": k_steps,
+        },
+    }
     compute = resolve_compute({"device": args.device})
     out["device"] = torch.cuda.get_device_name() if compute.is_cuda else platform.processor() or "cpu"
     torch.manual_seed(0)
@@ -129,10 +196,12 @@ def main() -> None:
     macs1, params1 = macs_and_params(pruned)
     out["params"] = {"base": params0, "pruned": params1}
     out["macs"] = {"base": macs0, "pruned": macs1}
-    images = (torch.rand(5000 if not q else 64, 3, 32, 32) * 2 - 1)
-    out["note"] = (f"seconds_per_unlearned_subset_4k_steps = 4000 / measured pruned steps/s (batch {batch}), the "
-                   f"training loop only; parameters: base {count_params(base)}, pruned {count_params(pruned)}; "
-                   "tf32 = fp32 weights with TF32 matmuls and convolutions (compute.tf32: true)")
+    images = torch.rand(5000 if not q else 64, 3, 32, 32) * 2 - 1
+    out["note"] = (
+        f"seconds_per_unlearned_subset_4k_steps = 4000 / measured pruned steps/s (batch {batch}), the "
+        f"training loop only; parameters: base {count_params(base)}, pruned {count_params(pruned)}; "
+        "tf32 = fp32 weights with TF32 matmuls and convolutions (compute.tf32: true)"
+    )
     out["complete"] = False
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
 
@@ -145,8 +214,10 @@ def main() -> None:
         c = Compute(compute.device, precision)
         if c.is_cuda:
             torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
-        rates = {name: steps_per_second(m, images, c, steps, warmup, batch)
-                 for name, m in (("base", copy.deepcopy(base)), ("pruned", copy.deepcopy(pruned)))}
+        rates = {
+            name: steps_per_second(m, images, c, steps, warmup, batch)
+            for name, m in (("base", copy.deepcopy(base)), ("pruned", copy.deepcopy(pruned)))
+        }
         out[f"train_steps_per_second_{variant}"] = rates
         out[f"pruning_speedup_{variant}"] = rates["pruned"] / rates["base"]
         out[f"seconds_per_unlearned_subset_4k_steps_{variant}"] = 4000 / rates["pruned"]
@@ -154,7 +225,8 @@ def main() -> None:
         save()
         out[f"ddim{ddim_steps}_images_per_second_{variant}"] = {
             name: images_per_second(m, c, n_img, ddim_steps, sample_batch)
-            for name, m in (("base", base), ("pruned", pruned))}
+            for name, m in (("base", base), ("pruned", pruned))
+        }
         save()
         print(json.dumps({k2: v for k2, v in out.items() if variant in k2}), flush=True)
         if variant == "fp32":  # which unlearn.concurrent setting to use: early, as it decides a config key

@@ -10,7 +10,7 @@
    differs) and (b) the whole GPU run (trained on the GPU from the same draws), each against a
    tolerance stated below before any GPU run.
 3. `cifar`: the paper preset's CIFAR-10 architecture and settings through train_base -> prune ->
-   unlearn -> behaviour -> pair_fid -> table1, through the snakemake CLI, on a small synthetic
+   unlearn -> behaviour -> pairs -> table1, through the snakemake CLI, on a small synthetic
    CIFAR-format data set written here, Inception features from a weights file of the right shapes
    made here (random values: no download; the loading and feature path is real, the FIDs are not),
    at short step counts.
@@ -43,14 +43,29 @@ SMOKE = ["--configfile", "config/config.yaml", "config/presets/smoke.yaml"]
 # the 100 images may move the bounded metrics by 0.01-0.02. (b) The whole run, trained on the GPU from
 # the same CPU-drawn batches, noise and timesteps: rounding differences grow over training, so looser.
 TOLERANCE = {
-    "checkpoints": {"rel": {"fid": 1e-3, "kid": 1e-3, "isc": 1e-3},
-                    "abs": {"precision": 0.02, "recall": 0.02, "class_share": 0.02, "class_entropy": 0.05}},
-    "pipeline": {"rel": {"fid": 0.05, "kid": 0.25, "isc": 0.05},
-                 "abs": {"precision": 0.1, "recall": 0.1, "class_share": 0.05, "class_entropy": 0.1}},
+    "checkpoints": {
+        "rel": {"fid": 1e-3, "kid": 1e-3, "isc": 1e-3},
+        "abs": {"precision": 0.02, "recall": 0.02, "class_share": 0.02, "class_entropy": 0.05},
+    },
+    "pipeline": {
+        "rel": {"fid": 0.05, "kid": 0.25, "isc": 0.05},
+        "abs": {"precision": 0.1, "recall": 0.1, "class_share": 0.05, "class_entropy": 0.1},
+    },
 }
 # Log folders of the rules that train, sample or extract features: each job's log must name its device.
-MODEL_LOG_DIRS = ("classifier", "reference", "train_base", "prune", "unlearn", "behaviour", "retrain",
-                  "retrain_floor", "retrain_cf", "pairs", "samples")
+MODEL_LOG_DIRS = (
+    "classifier",
+    "reference",
+    "train_base",
+    "prune",
+    "unlearn",
+    "behaviour",
+    "retrain",
+    "retrain_floor",
+    "retrain_cf",
+    "pairs",
+    "samples",
+)
 
 
 def copy_workflow(dest: Path) -> Path:
@@ -122,21 +137,37 @@ def compare(values: dict[str, dict], reference: dict[str, dict], tol: dict) -> d
             else:
                 dev, bound = abs(v - r), tol["abs"][metric]
             if dev > worst.get(metric, {}).get("deviation", -1):
-                worst[metric] = {"deviation": dev, "bound": bound, "kind": "rel" if metric in tol["rel"] else "abs",
-                                 "model": key, "value": v, "reference": r}
+                worst[metric] = {
+                    "deviation": dev,
+                    "bound": bound,
+                    "kind": "rel" if metric in tol["rel"] else "abs",
+                    "model": key,
+                    "value": v,
+                    "reference": r,
+                }
     common = len(set(values) & set(reference))
-    return {"models_compared": common, "worst": worst,
-            "within": bool(common) and all(w["deviation"] <= w["bound"] for w in worst.values())}
+    return {
+        "models_compared": common,
+        "worst": worst,
+        "within": bool(common) and all(w["deviation"] <= w["bound"] for w in worst.values()),
+    }
 
 
 def reevaluate(ref_dir: Path, device: str) -> dict[str, dict]:
     """The CPU run's checkpoints (carried in ref_dir) evaluated here, from the same noises."""
+    from diffattr.behaviour import Evaluator
     from diffattr.compute import resolve_compute
-    from diffattr.pipeline import Evaluator
+    from diffattr.settings import Sampling
 
     spec = json.loads((ref_dir / "checkpoints.json").read_text())
-    evaluate = Evaluator(ref_dir / "classifier.pt", ref_dir / "stats.npz", spec["scheduler"], spec["behaviour"],
-                         resolve_compute({"device": device}))
+    evaluate = Evaluator(
+        ref_dir / "classifier.pt",
+        ref_dir / "stats.npz",
+        spec["scheduler"],
+        Sampling.from_config(spec["behaviour"]),
+        spec["behaviour"]["batch_size"],
+        resolve_compute({"device": device}),
+    )
     out = {}
     for key, model in spec["models"].items():
         train_json = ref_dir / "train.json"
@@ -157,9 +188,12 @@ def save_reference(work: Path, dest: Path) -> None:
     smoke = yaml.safe_load((work / "config/presets/smoke.yaml").read_text())
     behaviour_cfg = {**cfg["behaviour"], **smoke["behaviour"]}
     models = {}
-    picks = {"base": next(store.glob("train_base/*/model")), "pruned": next(store.glob("prune/*/model.pt")),
-             "unlearned": next(store.glob("unlearn/*/train-0000-*/train-0000/model.pt")),
-             "retrained": next(store.glob("retrain/*/test-0000/model"))}
+    picks = {
+        "base": next(store.glob("train_base/*/model")),
+        "pruned": next(store.glob("prune/*/model")),
+        "unlearned": next(store.glob("unlearn/*/train-0000-*/train-0000/model")),
+        "retrained": next(store.glob("retrain/*/test-0000/model")),
+    }
     for name, path in picks.items():
         target = dest / name if path.is_dir() else dest / f"{name}.pt"
         (shutil.copytree if path.is_dir() else shutil.copy)(path, target)
@@ -199,8 +233,10 @@ def write_inception(path: Path) -> None:
     import torch_fidelity.feature_extractor_inceptionv3 as m
 
     torch.manual_seed(0)
-    with mock.patch.object(m.FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd, *a, **k: None), \
-            mock.patch.object(m.torch, "load", lambda *a, **k: {}):
+    with (
+        mock.patch.object(m.FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd, *a, **k: None),
+        mock.patch.object(m.torch, "load", lambda *a, **k: {}),
+    ):
         net = m.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path="unused")
     for module in net.modules():  # He init keeps the features' scale (PyTorch's default shrinks them to ~0)
         if isinstance(module, torch.nn.Conv2d):
@@ -212,16 +248,23 @@ def cifar_overlay(data: Path, weights: Path, device: str, quick: bool) -> dict:
     """The paper preset with a small data set and short step counts (everything else as the preset)."""
     steps = (2, 2, 2) if quick else (100, 50, 50)
     return {
-        "run_name": "gpu-cifar", "data": {"path": str(data)},
+        "run_name": "gpu-cifar",
+        "data": {"path": str(data)},
         "train_base": {"steps": steps[0], "batch_size": 4 if quick else 128, "log_every": 50, "checkpoint_every": 0},
-        "prune": {"finetune": {"steps": steps[1], "batch_size": 4 if quick else 128, "log_every": 50,
-                               "checkpoint_every": 0}},
+        "prune": {
+            "finetune": {"steps": steps[1], "batch_size": 4 if quick else 128, "log_every": 50, "checkpoint_every": 0}
+        },
         "unlearn": {"steps": steps[2], "batch_size": 4 if quick else 128, "log_every": 50, "subsets_per_job": 4},
         "subsets": {"n_train": 4, "n_test": 3},
-        "baseline": {"n_models": 2}, "table1": {"n_pairs": 1},
+        "baseline": {"n_models": 2},
+        "table1": {"n_pairs": 1},
         "classifier": {"epochs": 1 if quick else 5},
-        "behaviour": {"inception_weights": str(weights), "n_samples": 8 if quick else 200,
-                      "ddim_steps": 2 if quick else 50, "batch_size": 8 if quick else 200},
+        "behaviour": {
+            "inception_weights": str(weights),
+            "n_samples": 8 if quick else 200,
+            "ddim_steps": 2 if quick else 50,
+            "batch_size": 8 if quick else 200,
+        },
         "compute": {"device": device},
     }
 
@@ -229,10 +272,11 @@ def cifar_overlay(data: Path, weights: Path, device: str, quick: bool) -> dict:
 def train_records(work: Path) -> dict:
     """steps/s and seconds of every training in the store (train.json)."""
     out = {}
-    for f in sorted((work / "results/store").rglob("train.json")) + sorted((work / "results/store").rglob("prune.json")):
+    for f in sorted((work / "results/store").rglob("train.json")):
         r = json.loads(f.read_text())
-        out[str(f.relative_to(work / "results/store"))] = {k: r.get(k) for k in (
-            "steps", "train_seconds", "steps_per_second", "device", "params")}
+        out[str(f.relative_to(work / "results/store"))] = {
+            k: r.get(k) for k in ("steps", "train_seconds", "steps_per_second", "device", "params")
+        }
     return out
 
 
@@ -245,16 +289,26 @@ def main() -> None:
     ap.add_argument("--work", default="/tmp/gpu_session")
     ap.add_argument("--cores", type=int, default=8)
     ap.add_argument("--sections", default="gpu_check,smoke,cifar")
-    ap.add_argument("--timeout-scale", type=float, default=None,
-                    help="multiplies each section's time limit (default 1; 20 with --quick on a slow CPU)")
+    ap.add_argument(
+        "--timeout-scale",
+        type=float,
+        default=None,
+        help="multiplies each section's time limit (default 1; 20 with --quick on a slow CPU)",
+    )
     args = ap.parse_args()
     scale = args.timeout_scale or (20.0 if args.quick else 1.0)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     work_root = Path(args.work)
     shutil.rmtree(work_root, ignore_errors=True)
-    summary: dict = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "quick": args.quick, "device": args.device,
-                     "python": platform.python_version(), "tolerance": TOLERANCE, "sections": {}}
+    summary: dict = {
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "quick": args.quick,
+        "device": args.device,
+        "python": platform.python_version(),
+        "tolerance": TOLERANCE,
+        "sections": {},
+    }
 
     def save() -> None:
         (out_dir / "gpu_session.json").write_text(json.dumps(summary, indent=1))
@@ -265,9 +319,13 @@ def main() -> None:
         import torch_fidelity
         import torch_pruning
 
-        summary["versions"] = {"torch": torch.__version__, "diffusers": diffusers.__version__,
-                               "torch_fidelity": torch_fidelity.__version__, "torch_pruning": torch_pruning.__version__,
-                               "cuda": torch.version.cuda}
+        summary["versions"] = {
+            "torch": torch.__version__,
+            "diffusers": diffusers.__version__,
+            "torch_fidelity": torch_fidelity.__version__,
+            "torch_pruning": torch_pruning.__version__,
+            "cuda": torch.version.cuda,
+        }
         summary["gpu"] = torch.cuda.get_device_name() if torch.cuda.is_available() else None
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
         summary["commit"] = commit or None
@@ -279,27 +337,40 @@ def main() -> None:
     sections = args.sections.split(",")
 
     if "gpu_check" in sections:
-        cmd = [sys.executable, str(ROOT / "bench/gpu_check.py"), "--out", str(out_dir / "gpu_check.json"),
-               "--device", args.device] + (["--quick"] if args.quick else [])
+        cmd = [
+            sys.executable,
+            str(ROOT / "bench/gpu_check.py"),
+            "--out",
+            str(out_dir / "gpu_check.json"),
+            "--device",
+            args.device,
+        ] + (["--quick"] if args.quick else [])
         summary["sections"]["gpu_check"] = run_limited(cmd, ROOT, 150 * scale, out_dir / "gpu_check.log")
         save()
 
     if "smoke" in sections:
         work = copy_workflow(work_root / "smoke")
         (work / "device.yaml").write_text(json.dumps({"compute": {"device": args.device}}))
-        run = snakemake(work, ["--cores", str(args.cores), *SMOKE, "device.yaml"], 180 * scale, out_dir / "smoke_snakemake.log")
+        run = snakemake(
+            work, ["--cores", str(args.cores), *SMOKE, "device.yaml"], 180 * scale, out_dir / "smoke_snakemake.log"
+        )
         devices = device_of_logs(work)
-        sec = {**run, "model_logs": len(devices), "devices": sorted({str(d) for d in devices.values()}),
-               "logs_without_device": [k for k, v in devices.items() if v is None],
-               "all_on_device": bool(devices) and all((v or "").startswith(args.device) for v in devices.values())}
+        sec = {
+            **run,
+            "model_logs": len(devices),
+            "devices": sorted({str(d) for d in devices.values()}),
+            "logs_without_device": [k for k, v in devices.items() if v is None],
+            "all_on_device": bool(devices) and all((v or "").startswith(args.device) for v in devices.values()),
+        }
         values = behaviours(work)
         sec["behaviour_jsons"] = len(values)
         if args.cpu_reference:
             ref = Path(args.cpu_reference)
             spec = json.loads((ref / "checkpoints.json").read_text())
             sec["checkpoints_vs_cpu"] = compare(reevaluate(ref, args.device), spec["values"], TOLERANCE["checkpoints"])
-            sec["pipeline_vs_cpu"] = compare(values, json.loads((ref / "behaviours.json").read_text()),
-                                             TOLERANCE["pipeline"])
+            sec["pipeline_vs_cpu"] = compare(
+                values, json.loads((ref / "behaviours.json").read_text()), TOLERANCE["pipeline"]
+            )
         if args.quick and run["returncode"] == 0:
             save_reference(work, out_dir / "smoke_reference")
         with tarfile.open(out_dir / "smoke_logs.tar.gz", "w:gz") as tar:
@@ -316,17 +387,34 @@ def main() -> None:
         overlay = cifar_overlay(work / "data/cifar-10-batches-py", work / "data/inception.pth", args.device, args.quick)
         (work / "cifar.yaml").write_text(json.dumps(overlay))
         targets = ["table1"]
-        run = snakemake(work, [*targets, "--cores", str(args.cores), "--configfile", "config/config.yaml",
-                               "config/presets/cifar10-paper.yaml", "cifar.yaml"], 150 * scale,
-                        out_dir / "cifar_snakemake.log")
+        run = snakemake(
+            work,
+            [
+                *targets,
+                "--cores",
+                str(args.cores),
+                "--configfile",
+                "config/config.yaml",
+                "config/presets/cifar10-paper.yaml",
+                "cifar.yaml",
+            ],
+            150 * scale,
+            out_dir / "cifar_snakemake.log",
+        )
         devices = device_of_logs(work)
         table = next((work / "results/store/table1").glob("*/table1.csv"), None)
         pairs = [json.loads(p.read_text()) for p in (work / "results/store/pairs").glob("*/train-*.json")]
         summary["sections"]["cifar"] = {
-            **run, "seconds_with_setup": round(time.perf_counter() - start, 1), "overlay": overlay,
-            "model_logs": len(devices), "logs_without_device": [k for k, v in devices.items() if v is None],
+            **run,
+            "seconds_with_setup": round(time.perf_counter() - start, 1),
+            "overlay": overlay,
+            "model_logs": len(devices),
+            "logs_without_device": [k for k, v in devices.items() if v is None],
             "all_on_device": bool(devices) and all((v or "").startswith(args.device) for v in devices.values()),
-            "table1": table.read_text() if table else None, "pairs": pairs, "trainings": train_records(work)}
+            "table1": table.read_text() if table else None,
+            "pairs": pairs,
+            "trainings": train_records(work),
+        }
         with tarfile.open(out_dir / "cifar_logs.tar.gz", "w:gz") as tar:
             if (work / "results/logs").exists():
                 tar.add(work / "results/logs", arcname="logs")

@@ -49,7 +49,7 @@ def benchmarks_in(log_text: str, work: Path) -> list[Path]:
 
 
 def default_group_seconds(run: Path) -> float:
-    """Median wall of (unlearn batch job + its behaviour_batch job) in a finished default run."""
+    """Median wall of (unlearn batch job + its behaviour_unlearn job) in a finished default run."""
     store = run / "results/store"
     totals = []
     for tsv in (store / "unlearn").glob("*/benchmarks/*.tsv"):
@@ -57,7 +57,7 @@ def default_group_seconds(run: Path) -> float:
         if evals:
             totals.append(wall(tsv) + wall(evals[0]))
     if not totals:
-        raise SystemExit(f"{run}: no unlearn + behaviour_batch benchmarks; pass a finished default run")
+        raise SystemExit(f"{run}: no unlearn + behaviour_unlearn benchmarks; pass a finished default run")
     return statistics.median(totals)
 
 
@@ -75,9 +75,22 @@ def main() -> None:
         cluster.start()
         try:
             work = copy_workflow(Path(tmp) / "wf")
-            proc = subprocess.run([sys.executable, "-m", "snakemake", "--profile", "slurm", "-j", "8",
-                                   "--slurm-keep-successful-logs", *SMOKE],
-                                  cwd=work, capture_output=True, text=True)
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "snakemake",
+                    "--profile",
+                    "slurm",
+                    "-j",
+                    "8",
+                    "--slurm-keep-successful-logs",
+                    *SMOKE,
+                ],
+                cwd=work,
+                capture_output=True,
+                text=True,
+            )
             if proc.returncode != 0:
                 raise SystemExit(proc.stderr[-3000:])
             jobs = []
@@ -85,15 +98,26 @@ def main() -> None:
                 run_s, queue_s = slurm_wall(log.stem)
                 rules = benchmarks_in(log.read_text(), work)
                 work_s = sum(wall(b) for b in rules)
-                jobs.append({"slurm_job": log.stem, "kind": log.relative_to(work / ".snakemake/slurm_logs").parts[0],
-                             "run_seconds": run_s, "queue_seconds": queue_s, "rules": len(rules),
-                             "rule_seconds": work_s, "overhead_seconds": run_s - work_s})
+                jobs.append(
+                    {
+                        "slurm_job": log.stem,
+                        "kind": log.relative_to(work / ".snakemake/slurm_logs").parts[0],
+                        "run_seconds": run_s,
+                        "queue_seconds": queue_s,
+                        "rules": len(rules),
+                        "rule_seconds": work_s,
+                        "overhead_seconds": run_s - work_s,
+                    }
+                )
         finally:
             cluster.stop()
     measured = [j for j in jobs if j["rules"]]
     overhead = statistics.median(j["overhead_seconds"] for j in measured)
-    out = {"slurm_jobs": jobs, "median_overhead_seconds": overhead,
-           "note": "overhead = Slurm run time - the wall seconds of the rules the job ran (1 s resolution)"}
+    out = {
+        "slurm_jobs": jobs,
+        "median_overhead_seconds": overhead,
+        "note": "overhead = Slurm run time - the wall seconds of the rules the job ran (1 s resolution)",
+    }
     if args.default_run:
         group = default_group_seconds(args.default_run)
         out["default_group_job_seconds"] = group

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from diffattr.atomic import read_json, write_json
+from diffattr.layout import Layout, batch_members, in_batch
 
 
 def main() -> None:
@@ -22,9 +23,15 @@ def main() -> None:
     ap.add_argument("--out", default="bench/out/startup.json")
     args = ap.parse_args()
     stores = read_json(Path(args.run) / "manifest.json")["stores"]
-    jobs = [read_json(p) for p in sorted(Path(stores["unlearn"]).glob("train-*/job.json"))]
-    beh = [read_json(p) for p in Path(stores["behaviour_unlearn"]).glob("train-*.json")]
-    retr = [read_json(p) for p in Path(stores["retrain"]).glob("test-*/train.json")]
+    batches = sorted(Path(stores["unlearn"]).glob("train-*-*"))
+    jobs = [read_json(in_batch(d, "unlearn", "job")) for d in batches]
+    beh = [
+        read_json(in_batch(d, "behaviour_unlearn", "behaviour", sid))
+        for d in sorted(Path(stores["behaviour_unlearn"]).glob("train-*-*"))
+        for sid in batch_members(d, "behaviour_unlearn")
+    ]
+    layout = Layout(read_json(Path(args.run) / "manifest.json")["hashes"])
+    retr = [read_json(layout.path("retrain", "train", subset=p.name)) for p in Path(stores["retrain"]).glob("test-*")]
     out = {
         "unlearn_jobs": [{k: j[k] for k in ("startup_seconds", "job_seconds", "startup_share")} for j in jobs],
         "unlearn_max_startup_share": max(j["startup_share"] for j in jobs),

@@ -30,6 +30,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
+from diffattr.layout import Layout  # noqa: E402
 from diffattr.lds import paired_gap_ci  # noqa: E402
 from diffattr.plan import build_plan  # noqa: E402
 
@@ -55,21 +56,44 @@ def measure(configfiles: list[str], name: str, overlay: dict, cores: str) -> dic
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(over))
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "lds", "budget", "table1", "--cores", cores,
-                           "--configfile", *configfiles, str(path)], cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "lds",
+            "budget",
+            "table1",
+            "--cores",
+            cores,
+            "--configfile",
+            *configfiles,
+            str(path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"{name}: snakemake failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    plan = build_plan(cfg)
-    lds = json.loads((ROOT / plan.dir("lds") / "lds.json").read_text())
-    budget = json.loads((ROOT / plan.dir("budget") / "budget.json").read_text())
-    with open(ROOT / plan.dir("table1") / "table1.csv", newline="") as fh:
+    layout = Layout(build_plan(cfg).hashes)
+    lds = json.loads((ROOT / layout.path("lds", "lds")).read_text())
+    budget = json.loads((ROOT / layout.path("budget", "budget")).read_text())
+    with open(ROOT / layout.path("table1", "csv"), newline="") as fh:
         table = {r["model"]: r for r in csv.DictReader(fh)}
-    return {"name": name, "overlay": overlay, "unlearn": cfg["unlearn"],
-            "share_of_base_steps": cfg["unlearn"]["steps"] / cfg["train_base"]["steps"],
-            "wall_seconds": round(time.perf_counter() - start, 1), "lds": lds, "budget": budget,
-            "fid2": float(table["unlearned"]["fid2"]), "fid2_sd": table["unlearned"]["fid2_sd"],
-            "unlearned_fid": float(table["unlearned"][lds["behaviour"]]),
-            "pruned_fid": float(table["pruned + fine-tuned"][lds["behaviour"]])}
+    return {
+        "name": name,
+        "overlay": overlay,
+        "unlearn": cfg["unlearn"],
+        "share_of_base_steps": cfg["unlearn"]["steps"] / cfg["train_base"]["steps"],
+        "wall_seconds": round(time.perf_counter() - start, 1),
+        "lds": lds,
+        "budget": budget,
+        "fid2": float(table["unlearned"]["fid2"]),
+        "fid2_sd": table["unlearned"]["fid2_sd"],
+        "unlearned_fid": float(table["unlearned"][lds["behaviour"]]),
+        "pruned_fid": float(table["pruned + fine-tuned"][lds["behaviour"]]),
+    }
 
 
 def compare(results: dict[str, dict], reference: str) -> list[dict]:
@@ -81,17 +105,35 @@ def compare(results: dict[str, dict], reference: str) -> list[dict]:
         lds = r["lds"]
         assert lds["test_subsets"] == ref["test_subsets"], "the results must share their test models"
         pred, ref_pred = (x["estimators"]["ridge"]["predicted"] for x in (lds, ref))
-        gap_ci = (paired_gap_ci(pred, ref_pred, lds["actual"], lds["n_bootstrap"], lds["ci_level"], 0)
-                  if name != reference else (0.0, 0.0))
+        gap_ci = (
+            paired_gap_ci(pred, ref_pred, lds["actual"], lds["n_bootstrap"], lds["ci_level"], 0)
+            if name != reference
+            else (0.0, 0.0)
+        )
         costs = r["budget"]["costs"]
         fidelity = lds.get("proxy_fidelity") or {}
-        rows.append({"name": name, "steps": r["unlearn"]["steps"], "share_of_base_steps": r["share_of_base_steps"],
-                     "speedup_with_eval": costs["speedup"], "train_job_speedup": costs["train_job_speedup"],
-                     "fid2": r["fid2"], "fid2_sd": r["fid2_sd"], "unlearned_fid": r["unlearned_fid"],
-                     "proxy_spearman": fidelity.get("spearman"), "proxy_spearman_ci95": fidelity.get("spearman_ci95"),
-                     "proxy_pearson": fidelity.get("pearson"), "proxy_pearson_ci95": fidelity.get("pearson_ci95"),
-                     "lds": lds["lds"], "lds_ci95": lds["ci95"], "gap_to_reference": lds["lds"] - ref["lds"],
-                     "gap_ci95": list(gap_ci), "ceiling": lds.get("ceiling"), "wall_seconds": r["wall_seconds"]})
+        rows.append(
+            {
+                "name": name,
+                "steps": r["unlearn"]["steps"],
+                "share_of_base_steps": r["share_of_base_steps"],
+                "speedup_with_eval": costs["speedup"],
+                "train_job_speedup": costs["train_job_speedup"],
+                "fid2": r["fid2"],
+                "fid2_sd": r["fid2_sd"],
+                "unlearned_fid": r["unlearned_fid"],
+                "proxy_spearman": fidelity.get("spearman"),
+                "proxy_spearman_ci95": fidelity.get("spearman_ci95"),
+                "proxy_pearson": fidelity.get("pearson"),
+                "proxy_pearson_ci95": fidelity.get("pearson_ci95"),
+                "lds": lds["lds"],
+                "lds_ci95": lds["ci95"],
+                "gap_to_reference": lds["lds"] - ref["lds"],
+                "gap_ci95": list(gap_ci),
+                "ceiling": lds.get("ceiling"),
+                "wall_seconds": r["wall_seconds"],
+            }
+        )
     return rows
 
 
@@ -99,15 +141,22 @@ def table(rows: list[dict], reference: str) -> str:
     def ci(v: list | None) -> str:
         return f"[{v[0]:.2f}, {v[1]:.2f}]" if v and None not in v else ""
 
-    out = ["| run | steps (share of base) | speed-up with eval | FID2 | proxy Spearman [CI] | proxy Pearson [CI] | "
-           f"LDS [CI] | LDS - LDS({reference}) [paired CI] |", "|---|---|---|---|---|---|---|---|"]
+    out = [
+        "| run | steps (share of base) | speed-up with eval | FID2 | proxy Spearman [CI] | proxy Pearson [CI] | "
+        f"LDS [CI] | LDS - LDS({reference}) [paired CI] |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         ps, pp = r["proxy_spearman"], r["proxy_pearson"]
-        out.append(f"| {r['name']} | {r['steps']} ({r['share_of_base_steps']:.0%}) | {r['speedup_with_eval']:.1f}x | "
-                   f"{r['fid2']:.2f} | " + (f"{ps:.2f} {ci(r['proxy_spearman_ci95'])}" if ps is not None else "n/a")
-                   + " | " + (f"{pp:.2f} {ci(r['proxy_pearson_ci95'])}" if pp is not None else "n/a")
-                   + f" | {r['lds']:.3f} {ci(r['lds_ci95'])} | "
-                   f"{r['gap_to_reference']:+.3f} [{r['gap_ci95'][0]:+.3f}, {r['gap_ci95'][1]:+.3f}] |")
+        out.append(
+            f"| {r['name']} | {r['steps']} ({r['share_of_base_steps']:.0%}) | {r['speedup_with_eval']:.1f}x | "
+            f"{r['fid2']:.2f} | "
+            + (f"{ps:.2f} {ci(r['proxy_spearman_ci95'])}" if ps is not None else "n/a")
+            + " | "
+            + (f"{pp:.2f} {ci(r['proxy_pearson_ci95'])}" if pp is not None else "n/a")
+            + f" | {r['lds']:.3f} {ci(r['lds_ci95'])} | "
+            f"{r['gap_to_reference']:+.3f} [{r['gap_ci95'][0]:+.3f}, {r['gap_ci95'][1]:+.3f}] |"
+        )
     return "\n".join(out)
 
 
@@ -123,11 +172,17 @@ def main() -> None:
     ap.add_argument("--cores", default="2")
     ap.add_argument("--out", default="bench/out/steps_curve.json")
     args = ap.parse_args()
-    results = {f"steps-{s}": measure(args.configfile, f"steps-{s}", {"unlearn": {"steps": s}}, args.cores)
-               for s in sorted(set(args.steps) | {args.reference})}
+    results = {
+        f"steps-{s}": measure(args.configfile, f"steps-{s}", {"unlearn": {"steps": s}}, args.cores)
+        for s in sorted(set(args.steps) | {args.reference})
+    }
     rows = compare(results, f"steps-{args.reference}")
-    Path(args.out).write_text(json.dumps({"reference": f"steps-{args.reference}", "configfiles": args.configfile,
-                                          "rows": rows, "commit": commit()}, indent=1))
+    Path(args.out).write_text(
+        json.dumps(
+            {"reference": f"steps-{args.reference}", "configfiles": args.configfile, "rows": rows, "commit": commit()},
+            indent=1,
+        )
+    )
     print(table(rows, f"steps-{args.reference}"))
 
 

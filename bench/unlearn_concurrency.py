@@ -23,11 +23,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from gpu_check import side_by_side  # noqa: E402
+
 from diffattr.compute import resolve_compute  # noqa: E402
 from diffattr.data import load_digits_dataset  # noqa: E402
 from diffattr.models import build_unet, count_params  # noqa: E402
 from diffattr.pruning import prune_unet  # noqa: E402
-from gpu_check import side_by_side  # noqa: E402
 
 
 def main() -> None:
@@ -43,9 +44,16 @@ def main() -> None:
     pruned = prune_unet(build_unet(cfg["model"], images.shape[-1], images.shape[1]), float(cfg["prune"]["ratio"]))
     compute = resolve_compute(cfg["compute"])
     result = side_by_side(pruned, images, compute, args.k, args.steps, int(cfg["unlearn"]["batch_size"]))
-    out = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-           "torch_threads": torch.get_num_threads(), "device": str(compute.device), "torch": torch.__version__,
-           "params": count_params(pruned), "batch_size": int(cfg["unlearn"]["batch_size"]), **result}
+    out = {
+        "machine": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": str(compute.device),
+        "torch": torch.__version__,
+        "params": count_params(pruned),
+        "batch_size": int(cfg["unlearn"]["batch_size"]),
+        **result,
+    }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=1))
     print(json.dumps(out, indent=1))

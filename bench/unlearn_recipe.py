@@ -32,9 +32,12 @@ def main() -> None:
     ap.add_argument("--out", default="bench/out/unlearn_recipe.json")
     args = ap.parse_args()
     names = {"authors (default)": "recipe-authors", "EMA start, warm-up EMA, random batches": "recipe-ema-warmup"}
-    results = {label: measure(args.configfile, names[label], overlay, args.cores) for label, overlay in VARIANTS.items()}
+    results = {
+        label: measure(args.configfile, names[label], overlay, args.cores) for label, overlay in VARIANTS.items()
+    }
     rows = compare(results, "authors (default)")
-    Path(args.out).write_text(json.dumps({"reference": "authors (default)", "rows": rows, "commit": commit()}, indent=1))
+    out = {"reference": "authors (default)", "rows": rows, "commit": commit()}
+    Path(args.out).write_text(json.dumps(out, indent=1))
     print(table(rows, "authors (default)"))
 
 

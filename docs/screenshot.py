@@ -18,8 +18,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-DEFAULT = ["summary=1. Summary:summary.html", "budget=2. Equal-compute comparison:budget.png",
-           "units=4. Attributions:units_top.png"]
+DEFAULT = [
+    "summary=1. Summary:summary.html",
+    "budget=2. Equal-compute comparison:budget.png",
+    "units=4. Attributions:units_top.png",
+]
 OPEN = """<script>(function go() {{
   // `app` is set only once React has rendered the App, after this script has run: poll for it
   if (typeof app === 'undefined' || !app) {{ return setTimeout(go, 50); }}
@@ -57,9 +60,21 @@ def shoot(report_html: Path, out_png: Path, category: str, filename: str, size: 
         page = Path(tmp) / "report.html"
         head, _, tail = text.rpartition("</body>")  # the document's own, not one inside the bundled JS
         page.write_text(head + script + "</body>" + tail)
-        subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                        "--virtual-time-budget=10000", f"--window-size={size}", f"--screenshot={out_png.resolve()}",
-                        page.as_uri()], check=True, capture_output=True)
+        subprocess.run(
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--virtual-time-budget=10000",
+                f"--window-size={size}",
+                f"--screenshot={out_png.resolve()}",
+                page.as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+        )
 
 
 def main(argv: list[str]) -> None:

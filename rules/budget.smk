@@ -6,33 +6,27 @@ rule budget:
         matrix=rules.matrix.output.matrix,
         baseline=[behaviour_json("behaviour_retrain", sid) for sid in BASELINE_IDS],
         subsets=sorted({chunk_json(sid) for sid in BASELINE_IDS}),
-        retrain_bench=[
-            f"{D['retrain']}/{sid}/benchmark.tsv"
-            for sid in BASELINE_IDS + MATRIX_TEST_IDS
-        ],
+        retrain_bench=[path("retrain", "benchmark", subset=sid) for sid in BASELINE_IDS + MATRIX_TEST_IDS],
         retrain_eval_bench=[
-            f"{D['behaviour_retrain']}/benchmarks/{sid}.tsv"
-            for sid in BASELINE_IDS + MATRIX_TEST_IDS
+            path("behaviour_retrain", "benchmark", subset=sid) for sid in BASELINE_IDS + MATRIX_TEST_IDS
         ],
-        unlearn_bench=[f"{D['unlearn']}/benchmarks/{batch}.tsv" for batch in BATCHES],
-        unlearn_eval_bench=[
-            f"{D['behaviour_unlearn']}/benchmarks/{batch}.tsv" for batch in BATCHES
-        ],
+        unlearn_bench=[path("unlearn", "benchmark", batch=batch) for batch in BATCHES],
+        unlearn_eval_bench=[path("behaviour_unlearn", "benchmark", batch=batch) for batch in BATCHES],
         base_bench=rules.train_base.benchmark,
         base_train=rules.train_base.output.info,
         prune_bench=rules.prune.benchmark,
     output:
-        budget=f"{D['budget']}/budget.json",
+        budget=path("budget", "budget"),
         figure=report(
-            f"{D['budget']}/budget.png",
+            path("budget", "figure"),
             caption="../report/budget.rst",
             category="2. Equal-compute comparison",
             labels={"figure": "LDS vs budget"},
         ),
     log:
-        f"{LOGS}/budget/{PLAN.hashes['budget']}.log",
+        LAYOUT.log("budget"),
     benchmark:
-        f"{D['budget']}/benchmark.tsv"
+        path("budget", "benchmark")
     conda:
         "../envs/analysis.yaml"
     threads: THREADS_OF["budget"]

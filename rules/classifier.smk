@@ -1,13 +1,14 @@
+# The digits CNN whose features stand in for Inception's on the embedded default.
 rule classifier:
     input:
         data=rules.data.output.data,
     output:
-        weights=f"{D['classifier']}/classifier.pt",
-        info=f"{D['classifier']}/classifier.json",
+        weights=path("classifier", "weights"),
+        info=path("classifier", "info"),
     log:
-        f"{LOGS}/classifier/{PLAN.hashes['classifier']}.log",
+        LAYOUT.log("classifier"),
     benchmark:
-        f"{D['classifier']}/benchmark.tsv"
+        path("classifier", "benchmark")
     conda:
         "../envs/torch.yaml"
     threads: THREADS_OF["classifier"]
@@ -18,25 +19,3 @@ rule classifier:
         cfg=config["classifier"],
     script:
         "../workflow/scripts/classifier.py"
-
-
-rule reference:
-    input:
-        data=rules.data.output.data,
-        classifier=rules.classifier.output.weights,
-    output:
-        stats=f"{D['reference']}/stats.npz",
-    log:
-        f"{LOGS}/reference/{PLAN.hashes['reference']}.log",
-    benchmark:
-        f"{D['reference']}/benchmark.tsv"
-    conda:
-        "../envs/torch.yaml"
-    threads: THREADS_OF["reference"]
-    resources:
-        **RESOURCES_OF["reference"],
-    params:
-        spec=spec("reference"),
-        inception=inception_path(config["behaviour"]),
-    script:
-        "../workflow/scripts/reference.py"

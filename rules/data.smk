@@ -1,11 +1,11 @@
 rule data:
     output:
-        data=f"{D['data']}/data.npz",
-        info=f"{D['data']}/data.json",
+        data=path("data", "data"),
+        info=path("data", "info"),
     log:
-        f"{LOGS}/data/{PLAN.hashes['data']}.log",
+        LAYOUT.log("data"),
     benchmark:
-        f"{D['data']}/benchmark.tsv"
+        path("data", "benchmark")
     conda:
         "../envs/torch.yaml"
     threads: THREADS_OF["data"]

@@ -1,20 +1,21 @@
+# Every estimator of datamodel.estimators fitted on its family; the primary one's attributions.
 rule datamodel:
     input:
         unpack(baseline_inputs),
         matrix=rules.matrix.output.matrix,
     output:
         attributions=report(
-            f"{D['datamodel']}/attributions.csv",
+            path("datamodel", "attributions"),
             caption="../report/attributions.rst",
             category="4. Attributions",
             labels={"figure": "attributions (CSV)"},
         ),
-        info=f"{D['datamodel']}/datamodel.json",
-        matrix=f"{D['datamodel']}/matrix.h5",
+        info=path("datamodel", "info"),
+        matrix=path("datamodel", "matrix"),
     log:
-        f"{LOGS}/datamodel/{PLAN.hashes['datamodel']}.log",
+        LAYOUT.log("datamodel"),
     benchmark:
-        f"{D['datamodel']}/benchmark.tsv"
+        path("datamodel", "benchmark")
     conda:
         "../envs/analysis.yaml"
     threads: THREADS_OF["datamodel"]

@@ -1,26 +1,3 @@
-# The untrained model (train_base's initial weights): the empty-set behaviour v(empty) that the
-# constrained KernelSHAP fit needs.
-rule init_model:
-    input:
-        data=rules.data.output.data,
-    output:
-        model=directory(f"{D['init']}/model"),
-        info=f"{D['init']}/train.json",
-    log:
-        f"{LOGS}/init/{PLAN.hashes['init']}.log",
-    conda:
-        "../envs/torch.yaml"
-    threads: THREADS_OF["init_model"]
-    resources:
-        **RESOURCES_OF["init_model"],
-    params:
-        spec=spec("init"),
-        model=config["model"],
-        seed=config["train_base"]["seed"],
-    script:
-        "../workflow/scripts/init_model.py"
-
-
 # Estimator x behaviour -> LDS (CI) on every test set: each estimator refitted for every behaviour
 # the matrix holds, all on the same models.
 rule estimators:
@@ -30,22 +7,22 @@ rule estimators:
         matrix=rules.matrix.output.matrix,
     output:
         table=report(
-            f"{D['estimators']}/estimators.csv",
+            path("estimators", "table"),
             caption="../report/estimators.rst",
             category="4. Attributions",
             labels={"figure": "estimators (CSV)"},
         ),
         html=report(
-            f"{D['estimators']}/estimators.html",
+            path("estimators", "html"),
             caption="../report/estimators.rst",
             category="4. Attributions",
             labels={"figure": "estimator x behaviour LDS"},
         ),
-        info=f"{D['estimators']}/estimators.json",
+        info=path("estimators", "info"),
     log:
-        f"{LOGS}/estimators/{PLAN.hashes['estimators']}.log",
+        LAYOUT.log("estimators"),
     benchmark:
-        f"{D['estimators']}/benchmark.tsv"
+        path("estimators", "benchmark")
     conda:
         "../envs/analysis.yaml"
     threads: THREADS_OF["estimators"]

@@ -8,9 +8,9 @@ rule lds:
         matrix=rules.datamodel.output.matrix,
         baseline=[behaviour_json("behaviour_retrain", sid) for sid in BASELINE_IDS],
     output:
-        lds=f"{D['lds']}/lds.json",
+        lds=path("lds", "lds"),
     log:
-        f"{LOGS}/lds/{PLAN.hashes['lds']}.log",
+        LAYOUT.log("lds"),
     conda:
         "../envs/analysis.yaml"
     threads: THREADS_OF["lds"]

@@ -3,16 +3,14 @@
 # only (never a candidate skipped for equalling a test subset).
 rule matrix:
     input:
-        unlearn=sorted(
-            {f"{D['behaviour_unlearn']}/{CHUNK_OF[sid]}" for sid in UNLEARN_IDS}
-        ),
+        unlearn=behaviour_batches(UNLEARN_IDS),
         retrain=[behaviour_json("behaviour_retrain", sid) for sid in RETRAIN_TEST_IDS],
-        init=[f"{D['behaviour_init']}/empty.json"] if WITH_INIT else [],
+        init=[behaviour_json("behaviour_init", EMPTY)] if WITH_INIT else [],
         subsets=sorted({chunk_json(sid) for sid in UNLEARN_IDS + RETRAIN_TEST_IDS}),
     output:
-        matrix=f"{D['matrix']}/matrix.h5",
+        matrix=path("matrix", "matrix"),
     log:
-        f"{LOGS}/matrix/{PLAN.hashes['matrix']}.log",
+        LAYOUT.log("matrix"),
     conda:
         "../envs/analysis.yaml"
     threads: THREADS_OF["matrix"]
@@ -22,6 +20,6 @@ rule matrix:
         spec=spec("matrix"),
         config_hash=PLAN.hashes["matrix"],
         unlearn_ids=UNLEARN_IDS,
-        subset_report=SUBSET_REPORT,
+        subset_report=SUBSETS.report(),
     script:
         "../workflow/scripts/matrix.py"

@@ -1,15 +1,17 @@
+# The pruned model: the EMA weights (model, evaluated) and the raw ones (raw, where unlearning starts
+# with unlearn.init: raw), both whole pickled modules in their folders.
 rule prune:
     input:
         base=rules.train_base.output.model,
         data=rules.data.output.data,
     output:
-        model=f"{D['prune']}/model.pt",
-        raw=f"{D['prune']}/raw.pt",
-        info=f"{D['prune']}/prune.json",
+        model=directory(path("prune", "model")),
+        raw=directory(path("prune", "raw")),
+        info=path("prune", "train"),
     log:
-        f"{LOGS}/prune/{PLAN.hashes['prune']}.log",
+        LAYOUT.log("prune"),
     benchmark:
-        f"{D['prune']}/benchmark.tsv"
+        path("prune", "benchmark")
     conda:
         "../envs/torch.yaml"
     threads: THREADS_OF["prune"]
@@ -19,6 +21,6 @@ rule prune:
         spec=spec("prune"),
         prune=hashed("prune", "prune"),
         scheduler=config["scheduler"],
-        resume=f"{RESUME}/prune/{PLAN.hashes['prune']}.pt",
+        resume=LAYOUT.resume("prune"),
     script:
         "../workflow/scripts/prune.py"

@@ -1,14 +1,16 @@
+# Training from scratch on one subset with the base recipe: the ground truth the LDS is measured
+# against, and the retraining baseline's own models.
 rule retrain:
     input:
         data=rules.data.output.data,
         subsets=lambda w: chunk_json(w.subset),
     output:
-        model=directory(f"{D['retrain']}/{{subset}}/model"),
-        info=f"{D['retrain']}/{{subset}}/train.json",
+        model=directory(path("retrain", "model")),
+        info=path("retrain", "train"),
     log:
-        f"{LOGS}/retrain/{PLAN.hashes['retrain']}/{{subset}}.log",
+        LAYOUT.log("retrain", "subset"),
     benchmark:
-        f"{D['retrain']}/{{subset}}/benchmark.tsv"
+        path("retrain", "benchmark")
     group:
         GROUPS.get("retrain")
     conda:
@@ -22,6 +24,6 @@ rule retrain:
         scheduler=config["scheduler"],
         recipe=hashed("retrain", "train_base"),
         seed=config["retrain"]["seed"],
-        resume=f"{RESUME}/retrain/{PLAN.hashes['retrain']}/{{subset}}.pt",
+        resume=LAYOUT.resume("retrain", "subset"),
     script:
         "../workflow/scripts/retrain.py"

@@ -6,9 +6,9 @@ rule subsets:
     input:
         unpack(unit_inputs),
     output:
-        chunk=f"{D['subsets']}/{{chunk}}.json",
+        chunk=path("subsets", "chunk"),
     log:
-        f"{LOGS}/subsets/{PLAN.hashes['subsets']}/{{chunk}}.log",
+        LAYOUT.log("subsets", "chunk"),
     localrule: True
     conda:
         "../envs/analysis.yaml"
@@ -17,8 +17,8 @@ rule subsets:
         unit=config["attribution"]["unit"],
         alpha=config["subsets"]["alpha"],
         seed=config["subsets"]["seed"],
-        members=lambda w: ALL_CHUNKS[w.chunk],
-        n_units=N_UNITS,
+        members=lambda w: SUBSETS.chunks[w.chunk],
+        n_units=SUBSETS.n_units,
         kmeans=config["attribution"]["kmeans"],
         csv=config["attribution"]["csv"],
     script:

@@ -2,12 +2,12 @@ rule train_base:
     input:
         data=rules.data.output.data,
     output:
-        model=directory(f"{D['train_base']}/model"),
-        info=f"{D['train_base']}/train.json",
+        model=directory(path("train_base", "model")),
+        info=path("train_base", "train"),
     log:
-        f"{LOGS}/train_base/{PLAN.hashes['train_base']}.log",
+        LAYOUT.log("train_base"),
     benchmark:
-        f"{D['train_base']}/benchmark.tsv"
+        path("train_base", "benchmark")
     conda:
         "../envs/torch.yaml"
     threads: THREADS_OF["train_base"]
@@ -19,6 +19,6 @@ rule train_base:
         scheduler=config["scheduler"],
         recipe=hashed("train_base", "train_base"),
         pretrained=config["base_model"]["path"],
-        resume=f"{RESUME}/train_base/{PLAN.hashes['train_base']}.pt",
+        resume=LAYOUT.resume("train_base"),
     script:
         "../workflow/scripts/train_base.py"

@@ -1,21 +1,17 @@
 # One job unlearns a batch of subsets (unlearn.subsets_per_job) so interpreter start-up is paid
-# once per batch; each subset still gets its own checkpoint, {batch}/{subset}/model.pt. It starts
+# once per batch; each subset still gets its own checkpoint, {batch}/{subset}/model. It starts
 # from the pruned model's raw weights (unlearn.init: raw, the authors') or its EMA weights (ema).
 rule unlearn:
     input:
-        start=(
-            rules.prune.output.raw
-            if config["unlearn"]["init"] == "raw"
-            else rules.prune.output.model
-        ),
+        start=(rules.prune.output.raw if config["unlearn"]["init"] == "raw" else rules.prune.output.model),
         data=rules.data.output.data,
-        subsets=f"{D['subsets']}/{{batch}}.json",
+        subsets=path("subsets", "chunk", chunk="{batch}"),
     output:
-        batch=directory(f"{D['unlearn']}/{{batch}}"),
+        batch=directory(path("unlearn", "batch")),
     log:
-        f"{LOGS}/unlearn/{PLAN.hashes['unlearn']}/{{batch}}.log",
+        LAYOUT.log("unlearn", "batch"),
     benchmark:
-        f"{D['unlearn']}/benchmarks/{{batch}}.tsv"
+        path("unlearn", "benchmark")
     group:
         GROUPS.get("unlearn")
     conda:

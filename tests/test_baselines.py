@@ -20,8 +20,14 @@ from diffattr.matrix import Matrix, write_matrix
 from diffattr.models import build_unet, ddpm_scheduler
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHED = {"num_train_timesteps": 1000, "beta_start": 1e-4, "beta_end": 0.02, "beta_schedule": "linear",
-         "prediction_type": "epsilon", "clip_sample": True}
+SCHED = {
+    "num_train_timesteps": 1000,
+    "beta_start": 1e-4,
+    "beta_end": 0.02,
+    "beta_schedule": "linear",
+    "prediction_type": "epsilon",
+    "clip_sample": True,
+}
 K, SEED = 2, 7
 
 
@@ -67,8 +73,9 @@ def test_dattri_scores_equal_brute_force_gradient_inner_products(method):
     g_train, g_gen = brute_force_grads(model, train, method, 0), brute_force_grads(model, gen, method, 1)
     lam = float((g_train**2).sum(1).mean())  # comparable to the kernel's scale: a benign condition number
     p = g_train.shape[1]
-    att = make_attributor(model, train, method, K, ddpm_scheduler(SCHED).alphas_cumprod, p, "identity", lam, SEED,
-                          batch_size=4)
+    att = make_attributor(
+        model, train, method, K, ddpm_scheduler(SCHED).alphas_cumprod, p, "identity", lam, SEED, batch_size=4
+    )
     got = pair_scores(att, gen, K, SEED, batch_size=2).double()
     want = trak_formula(g_train, g_gen, lam)
     assert got.shape == (10, 3)
@@ -89,8 +96,9 @@ def test_random_projection_is_the_same_on_every_batch_and_side():
     g_all = torch.cat([g_train, g_gen]).float()
     phi = random_project(g_all, len(g_all), **proj)(g_all, ensemble_id=0).double()
     want = trak_formula(phi[:12], phi[12:], 1e-4)
-    att = make_attributor(model, train, "trak", K, ddpm_scheduler(SCHED).alphas_cumprod, 8, "normal", 1e-4, SEED,
-                          batch_size=5)
+    att = make_attributor(
+        model, train, "trak", K, ddpm_scheduler(SCHED).alphas_cumprod, 8, "normal", 1e-4, SEED, batch_size=5
+    )
     got = pair_scores(att, gen, K, SEED, batch_size=3).double()
     assert torch.allclose(got, want, rtol=5e-3, atol=1e-4 * float(want.abs().max()))
 
@@ -140,9 +148,10 @@ def test_planted_unit_resembling_the_generated_images_ranks_first_and_helps_fid(
     better) a negative coefficient, the highest helpfulness and rank 1; for a higher-is-better
     behaviour the coefficient is positive. Fails if the sign mapping or the aggregation is flipped."""
     train, generated, members = planted_similarity_case()
-    for support in (unit_support(pixel_support(train, generated), members, "pixel"),
-                    unit_support(feature_support(train.reshape(12, -1), generated.reshape(6, -1)), members,
-                                 "feature")):
+    for support in (
+        unit_support(pixel_support(train, generated), members, "pixel"),
+        unit_support(feature_support(train.reshape(12, -1), generated.reshape(6, -1)), members, "feature"),
+    ):
         assert int(np.argmax(support)) == 0
         fid = coefficients(support, lower_is_better=True)
         assert fid[0] < 0 and fid[0] == fid.min()
@@ -159,8 +168,16 @@ def planted_matrix(n_units=6, n_train=8, n_test=12, seed=0):
     fid = 50.0 - masks @ effect
     isc = 2.0 + masks @ effect / 10
     sids = [f"train-{i:04d}" for i in range(n_train)] + [f"test-{i:04d}" for i in range(n_test)]
-    m = Matrix(masks, np.c_[fid, isc], ["fid", "isc"], [f"class-{u}" for u in range(n_units)], sids,
-               ["unlearn"] * n_train + ["retrain"] * n_test, np.ones(n_train + n_test), {"alpha": 0.5})
+    m = Matrix(
+        masks,
+        np.c_[fid, isc],
+        ["fid", "isc"],
+        [f"class-{u}" for u in range(n_units)],
+        sids,
+        ["unlearn"] * n_train + ["retrain"] * n_test,
+        np.ones(n_train + n_test),
+        {"alpha": 0.5},
+    )
     return m, effect
 
 
@@ -184,22 +201,44 @@ def test_baselines_are_rows_of_the_datamodel_lds_and_estimator_table(tmp_path):
     """A baseline whose support is the planted effect predicts the test FIDs perfectly (LDS 1), its
     negation perfectly wrong (LDS -1): the table, datamodel.json and lds.json carry both rows with
     their paired gaps to the primary."""
-    from diffattr.analysis import estimator_table, evaluate_lds, fit_all
+    from diffattr.stages.datamodel import fit_all
+    from diffattr.stages.estimators import estimator_table
+    from diffattr.stages.lds import evaluate_lds
 
     m, effect = planted_matrix()
     write_matrix(tmp_path / "m.h5", m)
     supports = {"pixel": dict(zip(m.unit_ids, effect)), "dtrak": dict(zip(m.unit_ids, -effect))}
     cfg = {"alphas": [0.1, 1.0], "cv_folds": 2, "seed": 0}
     names = ["ridge", "pixel", "dtrak"]
-    fit_all(tmp_path / "m.h5", "fid", names, "ridge", cfg, True, tmp_path / "a.csv", tmp_path / "dm.json",
-            tmp_path / "dm.h5", supports)
+    fit_all(
+        tmp_path / "m.h5",
+        "fid",
+        names,
+        "ridge",
+        cfg,
+        True,
+        tmp_path / "a.csv",
+        tmp_path / "dm.json",
+        tmp_path / "dm.h5",
+        supports,
+    )
     dm = json.loads((tmp_path / "dm.json").read_text())
     assert dm["estimators"]["pixel"]["family"] == "none" and dm["estimators"]["pixel"]["n_models"] == 0
     lds = evaluate_lds(tmp_path / "dm.json", tmp_path / "dm.h5", 200, 0.95, 0, tmp_path / "lds.json")
     assert lds["estimators"]["pixel"]["lds"] == pytest.approx(1.0)
     assert lds["estimators"]["dtrak"]["lds"] == pytest.approx(-1.0)
-    table = estimator_table(tmp_path / "m.h5", names, "ridge", cfg, 200, 0.95, 0, tmp_path / "e.csv",
-                            tmp_path / "e.json", baselines=supports)
+    table = estimator_table(
+        tmp_path / "m.h5",
+        names,
+        "ridge",
+        cfg,
+        200,
+        0.95,
+        0,
+        tmp_path / "e.csv",
+        tmp_path / "e.json",
+        baselines=supports,
+    )
     rows = {(r["estimator"], r["behaviour"]): r for r in table["rows"]}
     assert set(rows) == {(e, b) for e in names for b in ("fid", "isc")}
     assert rows[("pixel", "isc")]["lds"] == pytest.approx(1.0)  # the sign follows each behaviour
@@ -217,14 +256,17 @@ def test_baseline_cost_in_retrain_units(tmp_path):
     attribution_units leaves the one-off training out."""
     from diffattr.baselines.cost import baseline_costs
 
-    b = {name: write_bench(tmp_path / f"{name}.tsv", wall, wall / 2) for name, wall in
-         (("base", 100.0), ("prune", 40.0), ("images", 10.0), ("trak", 30.0), ("pixel", 2.0))}
+    b = {
+        name: write_bench(tmp_path / f"{name}.tsv", wall, wall / 2)
+        for name, wall in (("base", 100.0), ("prune", 40.0), ("images", 10.0), ("trak", 30.0), ("pixel", 2.0))
+    }
     costs = baseline_costs(b["images"], {"trak": b["trak"], "pixel": b["pixel"]}, {"train_base": b["base"]}, 50.0)
     assert costs["trak"]["units"] == pytest.approx((100 + 10 + 30) / 50)
     assert costs["pixel"]["attribution_units"] == pytest.approx(12 / 50)
     assert costs["trak"]["cpu_seconds"]["scores"] == pytest.approx(15.0)
-    pruned = baseline_costs(b["images"], {"trak": b["trak"]}, {"train_base": b["base"], "prune_finetune": b["prune"]},
-                            50.0)
+    pruned = baseline_costs(
+        b["images"], {"trak": b["trak"]}, {"train_base": b["base"], "prune_finetune": b["prune"]}, 50.0
+    )
     assert pruned["trak"]["units"] == pytest.approx(180 / 50)
 
 
@@ -272,14 +314,19 @@ def test_configured_baselines_and_the_plan(config):
     assert build_plan(pruned).hashes["baselines"] != plan.hashes["baselines"]
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda c: c["baselines"].update(model="pruned"), "config key baselines.model"),
-    (lambda c: c["baselines"].update(proj_type="sjlt"), "config key baselines.proj_type"),
-    (lambda c: c["baselines"].update(extra=1), "config key baselines.extra: unknown key"),
-    (lambda c: c["datamodel"].update(estimators=["ridge", "trak2"]), "config key datamodel.estimators"),
-    (lambda c: (c["datamodel"].update(estimators=["ridge", "dtrak"]), c["baselines"].update(timesteps=2000)),
-     "config key baselines.timesteps"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda c: c["baselines"].update(model="pruned"), "config key baselines.model"),
+        (lambda c: c["baselines"].update(proj_type="sjlt"), "config key baselines.proj_type"),
+        (lambda c: c["baselines"].update(extra=1), "config key baselines.extra: unknown key"),
+        (lambda c: c["datamodel"].update(estimators=["ridge", "trak2"]), "config key datamodel.estimators"),
+        (
+            lambda c: (c["datamodel"].update(estimators=["ridge", "dtrak"]), c["baselines"].update(timesteps=2000)),
+            "config key baselines.timesteps",
+        ),
+    ],
+)
 def test_baseline_config_errors_are_one_line_naming_the_key(config, schema_path, mutate, message):
     from diffattr.config import ConfigError, validate_config
 
@@ -290,9 +337,9 @@ def test_baseline_config_errors_are_one_line_naming_the_key(config, schema_path,
 
 
 def test_baseline_scripts_take_their_device_from_start_model_job():
-    """Both baseline jobs run a model: each gets its device from jobs.start_model_job and hands it
+    """Both baseline jobs run a model: each gets its device from compute.start_model_job and hands it
     to the library entry point."""
-    for name, entry in (("baseline_images.py", "make_images"), ("baseline_scores.py", "make_scores")):
+    for name, entry in (("baseline_images.py", "make_images"), ("baselines.py", "make_scores")):
         tree = ast.parse((ROOT / "workflow" / "scripts" / name).read_text())
         calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
         assert "start_model_job" in {c.func.id for c in calls}, name

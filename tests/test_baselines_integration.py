@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 import yaml
-
 from conftest import SMOKE, planned_jobs
 
 pytestmark = pytest.mark.integration
@@ -49,5 +48,5 @@ def test_baseline_change_replans_only_the_baselines_and_the_analysis(smoke_run):
     over.write_text("baselines: {timesteps: 3}\n")
     jobs = planned_jobs(smoke_run, *SMOKE, str(over))
     # The generated images do not depend on the baselines' settings: only the scores are redone.
-    assert jobs["baseline_scores"] == 4 and "baseline_images" not in jobs
-    assert not {"unlearn", "retrain", "behaviour", "behaviour_batch", "train_base", "prune"} & set(jobs)
+    assert jobs["baselines"] == 4 and "baseline_images" not in jobs
+    assert not {"unlearn", "retrain", "behaviour", "behaviour_unlearn", "train_base", "prune"} & set(jobs)

@@ -48,23 +48,32 @@ def test_precision_and_recall_are_not_swapped():
     rng = np.random.default_rng(0)
     ref = torch.from_numpy(rng.standard_normal((600, 8)))
     centre = torch.from_numpy(0.5 * rng.standard_normal((600, 8)))
-    out = compute_metrics(["precision", "recall"], centre, one_hot_logits(np.arange(600) % 10), reference(ref), "3",
-                          seed=0)
+    out = compute_metrics(
+        ["precision", "recall"], centre, one_hot_logits(np.arange(600) % 10), reference(ref), "3", seed=0
+    )
     assert out["precision"] > 0.9 and out["recall"] < 0.4
 
 
 def test_collapse_to_one_class_shows_in_share_entropy_and_isc():
     rng = np.random.default_rng(1)
     feats = torch.from_numpy(rng.standard_normal((200, 8)))
-    out = compute_metrics(["isc", "class_share", "class_entropy"], feats, one_hot_logits(np.full(200, 3)),
-                          reference(feats), "3", seed=0)
+    out = compute_metrics(
+        ["isc", "class_share", "class_entropy"], feats, one_hot_logits(np.full(200, 3)), reference(feats), "3", seed=0
+    )
     assert out["class_share"] == 1.0 and out["class_entropy"] == 0.0 and out["isc"] == pytest.approx(1.0)
 
 
 def test_unknown_share_class_names_the_key():
     feats = torch.zeros((20, 4), dtype=torch.float64)
     with pytest.raises(ValueError, match="behaviour.share_class: 'cat' is not a class"):
-        compute_metrics(["class_share"], feats, one_hot_logits(np.zeros(20, dtype=np.int64)), reference(feats + 1e-3 * torch.randn(20, 4, dtype=torch.float64)), "cat", seed=0)
+        compute_metrics(
+            ["class_share"],
+            feats,
+            one_hot_logits(np.zeros(20, dtype=np.int64)),
+            reference(feats + 1e-3 * torch.randn(20, 4, dtype=torch.float64)),
+            "cat",
+            seed=0,
+        )
 
 
 def test_reference_chain_from_data_to_statistics(tmp_path):
@@ -73,12 +82,15 @@ def test_reference_chain_from_data_to_statistics(tmp_path):
     import logging
 
     from diffattr.behaviour import load_statistics
-    from diffattr.pipeline import make_classifier, make_data, make_reference
     from diffattr.sampling import to_uint8_rgb
+    from diffattr.stages.classifier import make_classifier
+    from diffattr.stages.data import make_data
+    from diffattr.stages.reference import make_reference
 
     make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")
-    make_classifier(tmp_path / "data.npz", 1, 0, 0.2, tmp_path / "clf.pt", tmp_path / "clf.json",
-                    logging.getLogger("test"))
+    make_classifier(
+        tmp_path / "data.npz", 1, 0, 0.2, tmp_path / "clf.pt", tmp_path / "clf.json", logging.getLogger("test")
+    )
     make_reference(tmp_path / "data.npz", tmp_path / "clf.pt", tmp_path / "ref.npz")
     ref = load_statistics(tmp_path / "ref.npz")
     assert ref["features"].shape[0] == 1797

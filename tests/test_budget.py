@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from diffattr.budget import benchmark_seconds, budget_curve, cost_model, models_within
-from diffattr.comparison import table1
+from diffattr.stages.table1 import table1
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 
@@ -26,8 +26,13 @@ def test_benchmark_file_gives_wall_and_cpu_seconds(tmp_path):
 
 def test_cost_model_unit_is_the_median_retrain_job_plus_its_evaluation(tmp_path):
     retrain = [(bench(tmp_path, f"r{i}", s), bench(tmp_path, f"re{i}", 10)) for i, s in enumerate([90, 100, 300])]
-    unlearn = [(bench(tmp_path, "u0", 40), bench(tmp_path, "ue0", 10), 5), (bench(tmp_path, "u1", 30), bench(tmp_path, "ue1", 20), 5)]
-    costs = cost_model(retrain, unlearn, {"train_base": bench(tmp_path, "base", 110), "prune": bench(tmp_path, "p", 55)})
+    unlearn = [
+        (bench(tmp_path, "u0", 40), bench(tmp_path, "ue0", 10), 5),
+        (bench(tmp_path, "u1", 30), bench(tmp_path, "ue1", 20), 5),
+    ]
+    costs = cost_model(
+        retrain, unlearn, {"train_base": bench(tmp_path, "base", 110), "prune": bench(tmp_path, "p", 55)}
+    )
     assert costs["unit_seconds"] == 110.0  # median of 100, 110, 310
     assert costs["unlearn_seconds_per_model"] == 10.0  # (40 + 10 + 30 + 20) / 10
     assert costs["one_off_units"] == pytest.approx(165 / 110)
@@ -35,18 +40,25 @@ def test_cost_model_unit_is_the_median_retrain_job_plus_its_evaluation(tmp_path)
     assert costs["train_job_speedup"] == pytest.approx(100 / 7.0)
     assert costs["base_imported"] is False and "base training" in costs["one_off_note"]
     # An imported base model: the same figures, and the record says its training is not counted.
-    imported = cost_model(retrain, unlearn, {"train_base": bench(tmp_path, "imp", 2), "prune": bench(tmp_path, "p", 55)},
-                          base_imported=True)
+    imported = cost_model(
+        retrain,
+        unlearn,
+        {"train_base": bench(tmp_path, "imp", 2), "prune": bench(tmp_path, "p", 55)},
+        base_imported=True,
+    )
     assert imported["base_imported"] is True and "not counted" in imported["one_off_note"]
     assert imported["one_off_units"] == pytest.approx(57 / 110)
 
 
-@pytest.mark.parametrize("budget, one_off, per_model, available, expected", [
-    (1.0, 1.5, 0.1, 40, (0, False)),   # the one-off cost alone exceeds the budget
-    (2.0, 1.5, 0.1, 40, (5, False)),
-    (2.0, 0.0, 1.0, 40, (2, False)),   # retraining: one model per unit
-    (9.0, 1.0, 0.1, 40, (40, True)),   # more affordable than exist: capped, and said so
-])
+@pytest.mark.parametrize(
+    "budget, one_off, per_model, available, expected",
+    [
+        (1.0, 1.5, 0.1, 40, (0, False)),  # the one-off cost alone exceeds the budget
+        (2.0, 1.5, 0.1, 40, (5, False)),
+        (2.0, 0.0, 1.0, 40, (2, False)),  # retraining: one model per unit
+        (9.0, 1.0, 0.1, 40, (40, True)),  # more affordable than exist: capped, and said so
+    ],
+)
 def test_models_within_budget(budget, one_off, per_model, available, expected):
     assert models_within(budget, one_off, per_model, available) == expected
 
@@ -78,11 +90,20 @@ def test_table1_rows_and_speedup(tmp_path):
     def beh(fid, seconds, steps):
         return {"metrics": {"fid": fid}, "train_seconds": seconds, "train_steps": steps}
 
-    rows = table1(beh(3.0, 0, 0), beh(4.0, 0, 0), {"steps": 2000, "train_seconds": 120.0},
-                  {"steps": 600, "train_seconds": 30.0}, [beh(6.0, 120.0, 2000), beh(8.0, 130.0, 2000)],
-                  [beh(5.0, 10.0, 200), beh(7.0, 10.0, 200), beh(6.0, 12.0, 200)],
-                  [{"unlearn_vs_retrain": 2.0, "retrain_vs_retrain": 1.0}, {"unlearn_vs_retrain": 4.0, "retrain_vs_retrain": 1.5}],
-                  "fid", tmp_path / "t.csv")
+    rows = table1(
+        beh(3.0, 0, 0),
+        beh(4.0, 0, 0),
+        {"steps": 2000, "train_seconds": 120.0},
+        {"steps": 600, "train_seconds": 30.0},
+        [beh(6.0, 120.0, 2000), beh(8.0, 130.0, 2000)],
+        [beh(5.0, 10.0, 200), beh(7.0, 10.0, 200), beh(6.0, 12.0, 200)],
+        [
+            {"unlearn_vs_retrain": 2.0, "retrain_vs_retrain": 1.0},
+            {"unlearn_vs_retrain": 4.0, "retrain_vs_retrain": 1.5},
+        ],
+        "fid",
+        tmp_path / "t.csv",
+    )
     by = {r["model"]: r for r in rows}
     assert by["retrained"]["fid"] == 7.0 and by["unlearned"]["fid"] == 6.0
     assert by["unlearned"]["fid2"] == 3.0 and by["retrained"]["fid2"] == 1.25
@@ -106,8 +127,9 @@ def test_budget_gap_is_paired_and_separates_what_overlapping_cis_cannot():
     budget where the paired CI of the gap still excludes 0."""
     rng = np.random.default_rng(5)
     unlearn, retrain, test = _draw(rng, 40, 0.1), _draw(rng, 8, 3.0), _draw(rng, 40, 2.0)
-    points = budget_curve([2, 4, 8], {"one_off_units": 1.0, "unlearn_units_per_model": 0.1}, unlearn, retrain, test,
-                          FIT, BOOT)
+    points = budget_curve(
+        [2, 4, 8], {"one_off_units": 1.0, "unlearn_units_per_model": 0.1}, unlearn, retrain, test, FIT, BOOT
+    )
     separated = []
     for p in points:
         u, r, g = p["unlearn"], p["retrain"], p["gap"]
@@ -125,21 +147,38 @@ def test_budget_gap_is_paired_and_separates_what_overlapping_cis_cannot():
 
 
 def test_summary_shows_the_paired_gap_ceiling_and_proxy_fidelity(tmp_path):
-    from diffattr.comparison import summary_html
     from diffattr.figures import budget_figure
+    from diffattr.report import summary_html
 
     rng = np.random.default_rng(5)
     unlearn, retrain, test = _draw(rng, 40, 0.1), _draw(rng, 8, 3.0), _draw(rng, 40, 2.0)
-    points = budget_curve([1, 4], {"one_off_units": 1.0, "unlearn_units_per_model": 0.1}, unlearn, retrain, test,
-                          FIT, BOOT)
+    points = budget_curve(
+        [1, 4], {"one_off_units": 1.0, "unlearn_units_per_model": 0.1}, unlearn, retrain, test, FIT, BOOT
+    )
     budget_figure(points, tmp_path / "budget.png", "test")
     assert (tmp_path / "budget.png").stat().st_size > 0
     (tmp_path / "t1.csv").write_text("model,fid\noriginal,3.0\n")
     costs = {"unit_seconds": 100.0, "unlearn_seconds_per_model": 10.0, "speedup": 10.0, "one_off_units": 1.0}
-    budget = {"points": points, "costs": costs, "all_models": {"retrain": points[1]["retrain"], "gap": points[1]["gap"]}}
-    lds_res = {"estimator": "ridge", "behaviour": "fid", "lds": 0.7, "ci95": [0.5, 0.8], "n_train_models": 40,
-               "n_test_models": 40, "proxy_fidelity": {"spearman": 0.81, "spearman_ci95": [0.6, 0.9], "pearson": 0.85,
-                                                       "pearson_ci95": [0.7, 0.95], "n_subsets": 8}}
+    budget = {
+        "points": points,
+        "costs": costs,
+        "all_models": {"retrain": points[1]["retrain"], "gap": points[1]["gap"]},
+    }
+    lds_res = {
+        "estimator": "ridge",
+        "behaviour": "fid",
+        "lds": 0.7,
+        "ci95": [0.5, 0.8],
+        "n_train_models": 40,
+        "n_test_models": 40,
+        "proxy_fidelity": {
+            "spearman": 0.81,
+            "spearman_ci95": [0.6, 0.9],
+            "pearson": 0.85,
+            "pearson_ci95": [0.7, 0.95],
+            "n_subsets": 8,
+        },
+    }
     summary_html(lds_res, budget, tmp_path / "t1.csv", "run test", tmp_path / "s.html")
     page = (tmp_path / "s.html").read_text()
     gap = points[1]["gap"]

@@ -25,8 +25,14 @@ def test_auto_device_falls_back_to_cpu_and_cuda_without_gpu_is_an_error(monkeypa
 
 def test_bf16_autocast_trains_and_samples_on_cpu(tmp_path):
     torch.manual_seed(0)
-    sched = {"num_train_timesteps": 1000, "beta_start": 1e-4, "beta_end": 0.02, "beta_schedule": "linear",
-             "prediction_type": "epsilon", "clip_sample": True}
+    sched = {
+        "num_train_timesteps": 1000,
+        "beta_start": 1e-4,
+        "beta_end": 0.02,
+        "beta_schedule": "linear",
+        "prediction_type": "epsilon",
+        "clip_sample": True,
+    }
     images = torch.rand(16, 1, 8, 8) * 2 - 1
     recipe = Recipe(steps=4, batch_size=8, lr=1e-3, grad_clip=1.0, ema_max_decay=0.999, ema_power=0.75, seed=0)
     log = get_logger(tmp_path / "log")
@@ -56,19 +62,36 @@ def test_precision_names_the_computed_artifacts_and_device_does_not(config):
 
 
 # Library entry points that train, sample or extract features, and therefore need a device.
-MODEL_ENTRY_POINTS = {"train_base", "prune_and_finetune", "unlearn_batch", "retrain", "evaluate_model",
-                      "evaluate_batch", "pair_fids", "make_reference", "sample_grid", "make_classifier"}
+MODEL_ENTRY_POINTS = {
+    "train_base",
+    "prune_and_finetune",
+    "unlearn_batch",
+    "retrain",
+    "evaluate_model",
+    "evaluate_batch",
+    "pair_fids",
+    "make_reference",
+    "sample_grid",
+    "make_classifier",
+}
 
 
 def test_every_stage_script_that_runs_a_model_resolves_compute_in_one_place():
     """A stage script that calls a model-running entry point must get its device from
     jobs.start_model_job (and nowhere else) and hand it to every such call; the entry points take it."""
     import ast
+    import importlib
     import inspect
     from pathlib import Path
 
-    import diffattr.pipeline as pipeline
+    import diffattr.stages
 
+    stages = [
+        importlib.import_module(f"diffattr.stages.{p.stem}")
+        for p in Path(diffattr.stages.__file__).parent.glob("*.py")
+        if p.stem != "__init__"
+    ]
+    entry_points = {name: getattr(m, name) for m in stages for name in MODEL_ENTRY_POINTS if hasattr(m, name)}
     scripts = sorted((Path(__file__).resolve().parents[1] / "workflow" / "scripts").glob("*.py"))
     checked = set()
     for script in scripts:
@@ -85,16 +108,21 @@ def test_every_stage_script_that_runs_a_model_resolves_compute_in_one_place():
             checked.add(call.func.id)
     assert checked == MODEL_ENTRY_POINTS  # every entry point is called by some script
     for name in MODEL_ENTRY_POINTS:
-        assert "compute" in inspect.signature(getattr(pipeline, name)).parameters, name
+        assert "compute" in inspect.signature(entry_points[name]).parameters, name
 
 
 def test_generation_stages_hand_their_device_down(tmp_path, monkeypatch):
-    """pair_fid, reference and samples sample and extract on the job's device: the Compute a stage
+    """pairs, reference and samples sample and extract on the job's device: the Compute a stage
     gets reaches ddim_sample and the feature extractor."""
     import diffattr.behaviour as behaviour
-    import diffattr.pipeline as pipeline
     import diffattr.sampling as sampling
     from diffattr.models import save_model
+    from diffattr.settings import Job, Runtime, Sampling
+    from diffattr.stages.classifier import make_classifier
+    from diffattr.stages.data import make_data
+    from diffattr.stages.pairs import pair_fids
+    from diffattr.stages.reference import make_reference
+    from diffattr.stages.samples import sample_grid
 
     marker = Compute(torch.device("cpu"), "bf16")
     seen = {"sample": [], "extract": []}
@@ -112,17 +140,40 @@ def test_generation_stages_hand_their_device_down(tmp_path, monkeypatch):
     monkeypatch.setattr(behaviour, "make_extractor", spy_extractor)
     import logging
 
-    pipeline.make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")
-    pipeline.make_classifier(tmp_path / "data.npz", 1, 0, 0.2, tmp_path / "clf.pt", tmp_path / "clf.json",
-                             logging.getLogger("test"), compute=marker)
-    pipeline.make_reference(tmp_path / "data.npz", tmp_path / "clf.pt", tmp_path / "ref.npz", compute=marker)
+    make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")
+    make_classifier(
+        tmp_path / "data.npz",
+        1,
+        0,
+        0.2,
+        tmp_path / "clf.pt",
+        tmp_path / "clf.json",
+        logging.getLogger("test"),
+        compute=marker,
+    )
+    make_reference(tmp_path / "data.npz", tmp_path / "clf.pt", tmp_path / "ref.npz", compute=marker)
     torch.manual_seed(0)
     save_model(build_unet(TINY, 8, 1), tmp_path / "m")
-    sched = {"num_train_timesteps": 1000, "beta_start": 1e-4, "beta_end": 0.02, "beta_schedule": "linear",
-             "prediction_type": "epsilon", "clip_sample": True}
-    beh = {"n_samples": 8, "ddim_steps": 2, "seed": 0, "batch_size": 8, "eta": 0.0}
-    pipeline.pair_fids(tmp_path / "m", tmp_path / "m", tmp_path / "m", tmp_path / "clf.pt", sched, beh, "train-0000",
-                       tmp_path / "pair.json", compute=marker)
-    pipeline.sample_grid(tmp_path / "m", sched, beh, 4, "t", tmp_path / "grid.png", compute=marker)
+    sched = {
+        "num_train_timesteps": 1000,
+        "beta_start": 1e-4,
+        "beta_end": 0.02,
+        "beta_schedule": "linear",
+        "prediction_type": "epsilon",
+        "clip_sample": True,
+    }
+    beh = Sampling.from_config({"n_samples": 8, "ddim_steps": 2, "seed": 0, "eta": 0.0})
+    pair_fids(
+        tmp_path / "m",
+        tmp_path / "m",
+        tmp_path / "m",
+        tmp_path / "clf.pt",
+        sched,
+        Job(beh, Runtime(batch_size=8)),
+        "train-0000",
+        tmp_path / "pair.json",
+        compute=marker,
+    )
+    sample_grid(tmp_path / "m", sched, beh, 4, "t", tmp_path / "grid.png", compute=marker)
     assert seen["sample"] == [marker] * 4  # three models of the pair, one grid
     assert seen["extract"] == [marker.device] * 2  # reference, pair

@@ -9,7 +9,8 @@ from PIL import Image
 
 from diffattr.config import ConfigError, validate_config
 from diffattr.data import class_names_of, digits_targets, load_cifar10, load_imagefolder, load_source, sample_count
-from diffattr.plan import build_plan, unit_count
+from diffattr.draws import unit_count
+from diffattr.plan import build_plan
 
 NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
@@ -118,8 +119,13 @@ def test_units_are_counted_at_start_up_for_every_unit_kind(config, tmp_path):
     assert digits_targets().tolist() == load_digits().target.tolist()
     units = tmp_path / "units.csv"
     units.write_text("index,unit\n0,a\n1,b\n2,a\n3,c\n")
-    cases = [({"unit": "sample"}, cifar, 20), ({"unit": "class"}, cifar, 10), ({"unit": "class"}, folder, 2),
-             ({"unit": "kmeans", "kmeans": {"k": 7, "seed": 0}}, cifar, 7), ({"unit": "csv", "csv": str(units)}, cifar, 3)]
+    cases = [
+        ({"unit": "sample"}, cifar, 20),
+        ({"unit": "class"}, cifar, 10),
+        ({"unit": "class"}, folder, 2),
+        ({"unit": "kmeans", "kmeans": {"k": 7, "seed": 0}}, cifar, 7),
+        ({"unit": "csv", "csv": str(units)}, cifar, 3),
+    ]
     for attribution, data, n in cases:
         cfg = copy.deepcopy(config)
         cfg["attribution"].update(attribution)

@@ -34,11 +34,11 @@ def test_datamodel_cv_prefers_regularisation_on_pure_noise_and_not_on_a_clean_si
         rng = np.random.default_rng(seed)
         masks = np.array([rng.permutation(10) < 5 for _ in range(40)])
         noise = fit_datamodel(masks, rng.normal(size=40), "ridge", [1e-3, 1e3], 5, 0)
-        noise_alpha.append(noise.alpha)
+        noise_alpha.append(noise.info["alpha"])
         beta = rng.normal(size=10)
         clean = fit_datamodel(masks, masks @ beta + 0.05 * rng.normal(size=40), "ridge", [1e-3, 1e3], 5, 0)
-        signal_alpha.append(clean.alpha)
-        assert clean.cv_signal and clean.cv_spearman > 0.9
+        signal_alpha.append(clean.info["alpha"])
+        assert clean.info["cv_signal"] and clean.info["cv_spearman"] > 0.9
     assert noise_alpha.count(1e3) >= 16
     assert signal_alpha == [1e-3] * 20
 
@@ -99,25 +99,46 @@ def test_paired_gap_ci_separates_a_gap_that_separate_cis_cannot():
 
 def test_lds_json_reports_how_the_subsets_were_drawn(tmp_path):
     """The matrix carries the start-up draw report (candidates, skips, redraws) into lds.json."""
-    from diffattr.analysis import build_matrix, evaluate_lds
     from diffattr.atomic import read_json, write_json
+    from diffattr.stages.lds import evaluate_lds
+    from diffattr.stages.matrix import build_matrix
 
     rng = np.random.default_rng(0)
     rows = []
     for source, family, n in (("unlearn", "train", 6), ("retrain", "test", 4)):
         for i in range(n):
             units = sorted(rng.choice(4, 2, replace=False).tolist())
-            sub = {"id": f"{family}-{i:04d}", "unit": "class", "alpha": 0.5, "n_units": 4, "unit_indices": units,
-                   "unit_ids": [f"class-{u}" for u in units]}
+            sub = {
+                "id": f"{family}-{i:04d}",
+                "unit": "class",
+                "alpha": 0.5,
+                "n_units": 4,
+                "unit_indices": units,
+                "unit_ids": [f"class-{u}" for u in units],
+            }
             write_json(tmp_path / f"{sub['id']}.json", {"metrics": {"fid": float(rng.normal())}})
             rows.append((source, sub, tmp_path / f"{sub['id']}.json"))
-    report = {"train": {"candidates": 7, "used": 6, "skipped_equal_to_test": ["train-0002"], "redrawn": 1,
-                        "duplicates_kept": 0}}
+    report = {
+        "train": {
+            "candidates": 7,
+            "used": 6,
+            "skipped_equal_to_test": ["train-0002"],
+            "redrawn": 1,
+            "duplicates_kept": 0,
+        }
+    }
     build_matrix(rows, tmp_path / "m.h5", "abc", report)
     coefficients = {f"class-{u}": float(u) for u in range(4)}
-    write_json(tmp_path / "dm.json", {"target": "fid", "primary": "ridge", "lower_is_better": True,
-                                      "n_train_models": 6,
-                                      "estimators": {"ridge": {"coefficients": coefficients, "intercept": 0.0}}})
+    write_json(
+        tmp_path / "dm.json",
+        {
+            "target": "fid",
+            "primary": "ridge",
+            "lower_is_better": True,
+            "n_train_models": 6,
+            "estimators": {"ridge": {"coefficients": coefficients, "intercept": 0.0}},
+        },
+    )
     evaluate_lds(tmp_path / "dm.json", tmp_path / "m.h5", 50, 0.95, 0, tmp_path / "lds.json")
     assert read_json(tmp_path / "lds.json")["subsets"] == report
 

@@ -149,9 +149,14 @@ def exact_values(v) -> dict[str, np.ndarray]:
 def test_fit_estimator_uses_each_family_of_the_matrix():
     """On a non-additive game each estimator lands on its own exact value, computed by enumeration,
     which it reaches only from its own family of the matrix."""
-    fams = {"train": np.repeat(all_masks([N // 2]), 3, axis=0), "uniform": masks_of("uniform", 4000),
-            "kernel": masks_of("kernel", 16000), "loo": np.array([mask_of(draw_subset(N, 0.5, 0, "loo", i), N) for i in range(N)]),
-            "full": np.ones((1, N), bool), "test": masks_of("test", 5)}
+    fams = {
+        "train": np.repeat(all_masks([N // 2]), 3, axis=0),
+        "uniform": masks_of("uniform", 4000),
+        "kernel": masks_of("kernel", 16000),
+        "loo": np.array([mask_of(draw_subset(N, 0.5, 0, "loo", i), N) for i in range(N)]),
+        "full": np.ones((1, N), bool),
+        "test": masks_of("test", 5),
+    }
     masks, sids, source = [], [], []
     for fam, ms in fams.items():
         for i, m in enumerate(ms):
@@ -195,10 +200,12 @@ def test_csv_units_and_their_errors(tmp_path):
     good.write_text("index,unit\n0,a\n1,b\n2,a\n3,b\n")
     units = csv_units(str(good), 4)
     assert units.ids == ("a", "b") and [m.tolist() for m in units.members] == [[0, 2], [1, 3]]
-    cases = {"index,unit\n0,a\n1,b\n2,a\n": "1 training indices have no unit",
-             "index,unit\n0,a\n1,b\n2,a\n7,b\n": "line 5: index '7' is not a training index",
-             "index,unit\n0,a\n0,b\n1,a\n2,a\n3,b\n": "index 0 assigned twice",
-             "idx,group\n0,a\n": "needs a header"}
+    cases = {
+        "index,unit\n0,a\n1,b\n2,a\n": "1 training indices have no unit",
+        "index,unit\n0,a\n1,b\n2,a\n7,b\n": "line 5: index '7' is not a training index",
+        "index,unit\n0,a\n0,b\n1,a\n2,a\n3,b\n": "index 0 assigned twice",
+        "idx,group\n0,a\n": "needs a header",
+    }
     for text, message in cases.items():
         bad = tmp_path / "bad.csv"
         bad.write_text(text)
@@ -211,8 +218,14 @@ def test_csv_units_and_their_errors(tmp_path):
 def test_removal_plan_takes_the_most_helpful_units_and_shares_equal_sets():
     ids = [f"u{i}" for i in range(10)]
     coef = {u: float(i) for i, u in enumerate(ids)}  # including u0 lowers FID most: most helpful
-    plan = removal_plan({"ridge": coef, "banzhaf": dict(coef), "loo": {u: -c for u, c in coef.items()}}, ids,
-                        lower_is_better=True, fractions=[0.2], n_random=3, seed=0)
+    plan = removal_plan(
+        {"ridge": coef, "banzhaf": dict(coef), "loo": {u: -c for u, c in coef.items()}},
+        ids,
+        lower_is_better=True,
+        fractions=[0.2],
+        n_random=3,
+        seed=0,
+    )
     tops = {r["estimator"]: r for r in plan["removals"] if r["kind"] == "top"}
     assert tops["ridge"]["removed"] == ["u0", "u1"] and tops["loo"]["removed"] == ["u8", "u9"]
     assert tops["ridge"]["id"] == tops["banzhaf"]["id"] == removal_id(["u1", "u0"])
@@ -236,15 +249,25 @@ def planted_matrix(beta: np.ndarray, seed: int = 0, n_test: int = 5) -> Matrix:
     """FID-like behaviours of an additive game: 60 alpha-sized (train) subsets, 1,000 uniform ones,
     n_test retrained test subsets; unit ids as class units name them."""
     rng = np.random.default_rng(seed)
-    fams = {"train": np.array([mask_of(draw_subset(UNITS, 0.5, seed, "train", i), UNITS) for i in range(60)]),
-            "uniform": np.array([mask_of(draw_subset(UNITS, 0.5, seed, "uniform", i), UNITS) for i in range(1000)]),
-            "test": np.array([mask_of(draw_subset(UNITS, 0.5, seed, "test", i), UNITS) for i in range(n_test)])}
+    fams = {
+        "train": np.array([mask_of(draw_subset(UNITS, 0.5, seed, "train", i), UNITS) for i in range(60)]),
+        "uniform": np.array([mask_of(draw_subset(UNITS, 0.5, seed, "uniform", i), UNITS) for i in range(1000)]),
+        "test": np.array([mask_of(draw_subset(UNITS, 0.5, seed, "test", i), UNITS) for i in range(n_test)]),
+    }
     masks = np.concatenate(list(fams.values()))
     sids = [f"{fam}-{i:04d}" for fam, ms in fams.items() for i in range(len(ms))]
     source = ["retrain" if s.startswith("test") else "unlearn" for s in sids]
     y = 60.0 + masks @ beta + 0.3 * rng.normal(size=len(masks))
-    return Matrix(masks, y[:, None], ["fid"], [f"class-{d}" for d in range(UNITS)], sids, source,
-                  np.ones(len(sids)), {"alpha": 0.5, "unit": "class"})
+    return Matrix(
+        masks,
+        y[:, None],
+        ["fid"],
+        [f"class-{d}" for d in range(UNITS)],
+        sids,
+        source,
+        np.ones(len(sids)),
+        {"alpha": 0.5, "unit": "class"},
+    )
 
 
 def test_level_is_identified_only_where_subset_sizes_vary_and_by_design():
@@ -298,24 +321,56 @@ def _figure_titles(tmp_path, m: Matrix, primary: str) -> list[tuple[str, list[st
     import json
     from unittest import mock
 
-    from diffattr.analysis import fit_all
-    from diffattr.comparison import attribution_figures
     from diffattr.matrix import write_matrix
-    from diffattr.pipeline import make_data
+    from diffattr.stages.data import make_data
+    from diffattr.stages.datamodel import fit_all
+    from diffattr.stages.figures import attribution_figures
 
     if not (tmp_path / "data.npz").exists():
         make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")
     write_matrix(tmp_path / "matrix.h5", m)
     cfg = {"alphas": [1e-3, 1e-2, 0.1], "cv_folds": 3, "seed": 0}
-    fit_all(tmp_path / "matrix.h5", "fid", ["ridge", "banzhaf"], primary, cfg, True, tmp_path / "att.csv",
-            tmp_path / "dm.json", tmp_path / "dm.h5")
-    (tmp_path / "lds.json").write_text(json.dumps({
-        "estimator": primary, "behaviour": "fid", "lds": 0.5, "n_test_models": 5, "actual": [1, 2, 3, 4, 5],
-        "estimators": {primary: {"predicted": [1, 2, 3, 5, 4]}}}))
+    fit_all(
+        tmp_path / "matrix.h5",
+        "fid",
+        ["ridge", "banzhaf"],
+        primary,
+        cfg,
+        True,
+        tmp_path / "att.csv",
+        tmp_path / "dm.json",
+        tmp_path / "dm.h5",
+    )
+    (tmp_path / "lds.json").write_text(
+        json.dumps(
+            {
+                "estimator": primary,
+                "behaviour": "fid",
+                "lds": 0.5,
+                "n_test_models": 5,
+                "actual": [1, 2, 3, 4, 5],
+                "estimators": {primary: {"predicted": [1, 2, 3, 5, 4]}},
+            }
+        )
+    )
     drawn = []
-    with mock.patch("diffattr.figures.unit_rows_figure", lambda rows, out, title: drawn.append((title, [r[0] for r in rows]))):
-        attribution_figures(tmp_path / "lds.json", tmp_path / "att.csv", tmp_path / "data.npz", "class", 4,
-                            tmp_path / "s.png", tmp_path / "h.png", tmp_path / "top.png", tmp_path / "bottom.png", "test")
+
+    def record(rows, out, title):
+        drawn.append((title, [r[0] for r in rows]))
+
+    with mock.patch("diffattr.figures.unit_rows_figure", record):
+        attribution_figures(
+            tmp_path / "lds.json",
+            tmp_path / "att.csv",
+            tmp_path / "data.npz",
+            "class",
+            4,
+            tmp_path / "s.png",
+            tmp_path / "h.png",
+            tmp_path / "top.png",
+            tmp_path / "bottom.png",
+            "test",
+        )
     return drawn
 
 
@@ -333,14 +388,14 @@ def test_report_grids_call_no_unit_harmful_from_an_unidentified_fit(tmp_path):
     assert harmful == [["class-3"]]
 
 
-
 # --- The estimator table: gaps to the primary estimator ---------------------------------------------
+
 
 def test_estimator_table_reports_gaps_to_the_primary_not_to_the_best(tmp_path):
     import csv
 
-    from diffattr.analysis import estimator_table
     from diffattr.matrix import write_matrix
+    from diffattr.stages.estimators import estimator_table
 
     m = planted_matrix(ONE_POSITIVE, n_test=20)
     rng = np.random.default_rng(1)
@@ -350,8 +405,17 @@ def test_estimator_table_reports_gaps_to_the_primary_not_to_the_best(tmp_path):
     cfg = {"alphas": [1e-3, 0.1, 10.0], "cv_folds": 3, "seed": 0}
 
     def table(primary):
-        out = estimator_table(tmp_path / "m.h5", ["ridge", "banzhaf"], primary, cfg, 500, 0.95, 0,
-                              tmp_path / f"{primary}.csv", tmp_path / f"{primary}.json")
+        out = estimator_table(
+            tmp_path / "m.h5",
+            ["ridge", "banzhaf"],
+            primary,
+            cfg,
+            500,
+            0.95,
+            0,
+            tmp_path / f"{primary}.csv",
+            tmp_path / f"{primary}.json",
+        )
         return out, {r["estimator"]: r for r in out["rows"]}
 
     out, rows = table("ridge")
@@ -371,16 +435,20 @@ def test_estimator_table_reports_gaps_to_the_primary_not_to_the_best(tmp_path):
     _, rows_b = table("banzhaf")
     assert rows_b["ridge"]["gap_to_primary"] == pytest.approx(-gap) and rows_b["banzhaf"]["gap_to_primary"] == 0
     with pytest.raises(ValueError, match="datamodel.primary: 'loo' is not one of"):
-        estimator_table(tmp_path / "m.h5", ["ridge", "banzhaf"], "loo", cfg, 10, 0.95, 0, tmp_path / "x.csv",
-                        tmp_path / "x.json")
+        estimator_table(
+            tmp_path / "m.h5", ["ridge", "banzhaf"], "loo", cfg, 10, 0.95, 0, tmp_path / "x.csv", tmp_path / "x.json"
+        )
 
 
 def test_the_highest_lds_is_called_better_only_when_its_paired_ci_excludes_zero():
-    from diffattr.analysis import highest_note
+    from diffattr.stages.estimators import highest_note
 
     res = {"ridge": {"lds": 0.6}, "banzhaf": {"lds": 0.7}, "loo": {"lds": float("nan")}}
-    gaps = {"ridge": {"gap": 0.0, "ci": (float("nan"), float("nan"))}, "banzhaf": {"gap": 0.1, "ci": (-0.1, 0.3)},
-            "loo": {"gap": float("nan"), "ci": (float("nan"), float("nan"))}}
+    gaps = {
+        "ridge": {"gap": 0.0, "ci": (float("nan"), float("nan"))},
+        "banzhaf": {"gap": 0.1, "ci": (-0.1, 0.3)},
+        "loo": {"gap": float("nan"), "ci": (float("nan"), float("nan"))},
+    }
     note = highest_note("fid", 0.5, "ridge", res, gaps)
     assert note["highest"] == "banzhaf" and not note["better_than_primary"]
     assert "not distinguishable" in note["text"] and "better" not in note["text"]
@@ -395,20 +463,31 @@ def test_the_highest_lds_is_called_better_only_when_its_paired_ci_excludes_zero(
 def test_lds_json_has_the_proxy_fidelity_and_a_ceiling_beside_every_lds(tmp_path):
     import json
 
-    from diffattr.analysis import evaluate_lds, fit_all, metrics_by_subset
     from diffattr.matrix import write_matrix
+    from diffattr.stages.datamodel import fit_all
+    from diffattr.stages.lds import evaluate_lds, metrics_by_subset
 
     m = planted_matrix(ALL_NEGATIVE, n_test=12)
     write_matrix(tmp_path / "m.h5", m)
     cfg = {"alphas": [1e-3, 0.1], "cv_folds": 3, "seed": 0}
-    fit_all(tmp_path / "m.h5", "fid", ["ridge", "banzhaf"], "ridge", cfg, True, tmp_path / "a.csv", tmp_path / "dm.json",
-            tmp_path / "dm.h5")
+    fit_all(
+        tmp_path / "m.h5",
+        "fid",
+        ["ridge", "banzhaf"],
+        "ridge",
+        cfg,
+        True,
+        tmp_path / "a.csv",
+        tmp_path / "dm.json",
+        tmp_path / "dm.h5",
+    )
     y = m.behaviour("fid")
     # Retrained baseline models of train-0000..0007 (a behaviour JSON each, named by subset id), an
     # increasing but curved function of the unlearned ones: the ranking is kept, the scale is not.
     for i in range(8):
         sid = f"train-{i:04d}"
-        (tmp_path / f"{sid}.json").write_text(json.dumps({"metrics": {"fid": float(np.exp(y[m.subset_ids.index(sid)] / 10))}}))
+        fid = float(np.exp(y[m.subset_ids.index(sid)] / 10))
+        (tmp_path / f"{sid}.json").write_text(json.dumps({"metrics": {"fid": fid}}))
     baseline = metrics_by_subset(sorted(tmp_path.glob("train-*.json")))
     out = evaluate_lds(tmp_path / "dm.json", tmp_path / "dm.h5", 200, 0.95, 0, tmp_path / "lds.json", baseline)
     fidelity = out["proxy_fidelity"]

@@ -13,28 +13,31 @@ from pathlib import Path
 import h5py
 import pytest
 import yaml
+from conftest import ROOT, SMOKE, copy_workflow, snakemake
 from snakemake.utils import update_config
 
-from conftest import ROOT, SMOKE, copy_workflow, snakemake
-from diffattr.plan import UNLEARN_FAMILIES, family_ids
+from diffattr.draws import SubsetPlan
+from diffattr.families import UNLEARN_FAMILIES
 
 TRAIN = textwrap.dedent("""
     import sys
     sys.path.insert(0, {lib!r})
     import numpy as np, torch, yaml
-    from diffattr.pipeline import train_base
     from diffattr.progress import get_logger
+    from diffattr.settings import job_settings
+    from diffattr.stages.train_base import train_base
     torch.set_num_threads(1)
     cfg = yaml.safe_load(open({config!r}))
-    recipe = dict(cfg["train_base"], steps=400, checkpoint_every=20, log_every=20)
-    train_base({data!r}, cfg["model"], cfg["scheduler"], recipe, sys.argv[1], sys.argv[2], get_logger(sys.argv[3]),
+    cfg["train_base"].update(steps=400, checkpoint_every=20, log_every=20)
+    job = job_settings("train_base", cfg["train_base"], cfg)
+    train_base({data!r}, cfg["model"], cfg["scheduler"], job, sys.argv[1], sys.argv[2], get_logger(sys.argv[3]),
                resume_path=sys.argv[4] if len(sys.argv) > 4 else None)
 """)
 
 
 def _data(tmp_path: Path) -> Path:
     sys.path.insert(0, str(ROOT / "lib"))
-    from diffattr.pipeline import make_data
+    from diffattr.stages.data import make_data
 
     make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")
     return tmp_path / "data.npz"
@@ -46,8 +49,9 @@ def test_killed_training_resumes_to_the_identical_result(tmp_path):
     from diffattr.models import load_model
 
     script = tmp_path / "train.py"
-    script.write_text(TRAIN.format(lib=str(ROOT / "lib"), config=str(ROOT / "config/config.yaml"),
-                                   data=str(_data(tmp_path))))
+    script.write_text(
+        TRAIN.format(lib=str(ROOT / "lib"), config=str(ROOT / "config/config.yaml"), data=str(_data(tmp_path)))
+    )
     run = lambda *a: subprocess.Popen([sys.executable, str(script), *map(str, a)])  # noqa: E731
     assert run(tmp_path / "full", tmp_path / "full.json", tmp_path / "full.log").wait() == 0
     resume = tmp_path / "resume.pt"
@@ -95,26 +99,45 @@ def test_resume_state_of_another_recipe_is_refused(tmp_path, config):
     training.StepLogger.step = stop_after_three
     try:
         with pytest.raises(Stop):
-            train_ddpm(build_unet(tiny, 8, 1), images, recipe, ddpm_scheduler(config["scheduler"]), log,
-                       resume_path=resume, checkpoint_every=2)
+            train_ddpm(
+                build_unet(tiny, 8, 1),
+                images,
+                recipe,
+                ddpm_scheduler(config["scheduler"]),
+                log,
+                resume_path=resume,
+                checkpoint_every=2,
+            )
     finally:
         training.StepLogger.step = original
     assert resume.exists()
     other = Recipe(**{**recipe.__dict__, "lr": 1e-2})
     with pytest.raises(ValueError, match="r.pt: resume state of another recipe"):
-        train_ddpm(build_unet(tiny, 8, 1), images, other, ddpm_scheduler(config["scheduler"]), log,
-                   resume_path=resume, checkpoint_every=2)
+        train_ddpm(
+            build_unet(tiny, 8, 1),
+            images,
+            other,
+            ddpm_scheduler(config["scheduler"]),
+            log,
+            resume_path=resume,
+            checkpoint_every=2,
+        )
 
 
 @pytest.mark.integration
 def test_sigkilled_run_is_completed_by_a_rerun(tmp_path):
     work = copy_workflow(tmp_path / "wf")
-    proc = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2", *SMOKE], cwd=work,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "snakemake", "--cores", "2", *SMOKE],
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.time() + 600
     # Kill once a long job (a retrain or an unlearn batch) has started and nothing has finished it.
     while time.time() < deadline and proc.poll() is None:
-        logs = list((work / "results/logs/retrain").rglob("*.log")) + list((work / "results/logs/unlearn").rglob("*.log"))
+        logs = [*(work / "results/logs/retrain").rglob("*.log"), *(work / "results/logs/unlearn").rglob("*.log")]
         if any("step" in p.read_text() for p in logs):
             break
         time.sleep(0.2)
@@ -140,7 +163,7 @@ def test_sigkilled_run_is_completed_by_a_rerun(tmp_path):
     # (test, test25) and the untrained model.
     cfg = yaml.safe_load((work / "config/config.yaml").read_text())
     update_config(cfg, yaml.safe_load((work / "config/presets/smoke.yaml").read_text()))
-    expected = {("unlearn", sid) for fam in UNLEARN_FAMILIES for sid in family_ids(cfg, fam, 10)}
-    expected |= {("retrain", sid) for fam in ("test", "test25") for sid in family_ids(cfg, fam, 10)}
+    expected = {("unlearn", sid) for fam in UNLEARN_FAMILIES for sid in SubsetPlan(cfg, 10).ids(fam)}
+    expected |= {("retrain", sid) for fam in ("test", "test25") for sid in SubsetPlan(cfg, 10).ids(fam)}
     assert len(rows) == len(set(rows)) and set(rows) == expected | {("init", "empty")}
     assert snakemake(work, "-n", *SMOKE).stdout.count("Nothing to be done") == 1

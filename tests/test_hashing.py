@@ -2,8 +2,9 @@ import copy
 
 import pytest
 
+from diffattr.draws import subset_chunks
 from diffattr.hashing import canonical_json, stage_hash
-from diffattr.plan import STAGES, build_plan, unlearn_batches
+from diffattr.plan import STAGES, build_plan
 
 
 def test_hash_is_stable_and_order_independent():
@@ -25,8 +26,18 @@ def _changed(config, mutate):
 
 
 # Everything fitted or reported after the matrix.
-ANALYSIS = {"matrix", "datamodel", "lds", "estimators", "budget", "table1", "figures", "summary", "cf_plan",
-            "counterfactual"}
+ANALYSIS = {
+    "matrix",
+    "datamodel",
+    "lds",
+    "estimators",
+    "budget",
+    "table1",
+    "figures",
+    "summary",
+    "cf_plan",
+    "counterfactual",
+}
 DOWNSTREAM_OF_UNLEARN = {"unlearn", "behaviour_unlearn", "pairs", "samples_unlearn"} | ANALYSIS
 
 
@@ -46,25 +57,48 @@ DOWNSTREAM_OF_UNLEARN = {"unlearn", "behaviour_unlearn", "pairs", "samples_unlea
         (lambda c: c["counterfactual"].update(n_random=5), {"cf_plan", "counterfactual"}),
         # A unit kind's settings are hashed only when that unit is used.
         (lambda c: c["attribution"].update(kmeans={"k": 3, "seed": 1}, csv="elsewhere.csv"), set()),
-        (lambda c: c["attribution"].update(unit="kmeans"),
-         {"subsets", "unlearn", "retrain", "retrain_floor", "retrain_cf"} | {
-             s for s in STAGES if s.startswith(("behaviour_u", "behaviour_retrain", "samples_u", "samples_r"))}
-         | {"pairs"} | ANALYSIS),
-        (lambda c: c["retrain"].update(seed=9),
-         {"retrain", "behaviour_retrain", "pairs", "samples_retrain", "retrain_cf", "behaviour_retrain_cf"} | ANALYSIS),
+        (
+            lambda c: c["attribution"].update(unit="kmeans"),
+            {"subsets", "unlearn", "retrain", "retrain_floor", "retrain_cf"}
+            | {s for s in STAGES if s.startswith(("behaviour_u", "behaviour_retrain", "samples_u", "samples_r"))}
+            | {"pairs"}
+            | ANALYSIS,
+        ),
+        (
+            lambda c: c["retrain"].update(seed=9),
+            {"retrain", "behaviour_retrain", "pairs", "samples_retrain", "retrain_cf", "behaviour_retrain_cf"}
+            | ANALYSIS,
+        ),
         # The floor's second retraining depends on its own seed, not on retrain.seed.
         # The floor's second retrainings also give the LDS ceiling (test subsets retrained twice).
-        (lambda c: c["table1"].update(floor_seed=5), {"retrain_floor", "behaviour_retrain_floor", "pairs", "table1",
-                                                      "lds", "estimators", "figures", "summary"}),
+        (
+            lambda c: c["table1"].update(floor_seed=5),
+            {"retrain_floor", "behaviour_retrain_floor", "pairs", "table1", "lds", "estimators", "figures", "summary"},
+        ),
         (lambda c: c["lds"].update(ceiling_models=4), {"lds", "estimators", "figures", "summary"}),
         (lambda c: c["budget"].update(grid=[1, 5]), {"budget", "summary"}),
         # The baseline's retrained models also give the LDS stage's proxy fidelity.
         (lambda c: c["baseline"].update(n_models=4), {"lds", "budget", "table1", "figures", "summary"}),
-        (lambda c: c["report"].update(n_images=9),
-         {"samples_train_base", "samples_prune", "samples_unlearn", "samples_retrain"}),
-        (lambda c: c["classifier"].update(epochs=3),
-         {"classifier", "reference", "behaviour_base", "behaviour_prune", "behaviour_unlearn", "behaviour_retrain",
-          "behaviour_init", "behaviour_retrain_cf", "behaviour_retrain_floor", "pairs"} | ANALYSIS),
+        (
+            lambda c: c["report"].update(n_images=9),
+            {"samples_train_base", "samples_prune", "samples_unlearn", "samples_retrain"},
+        ),
+        (
+            lambda c: c["classifier"].update(epochs=3),
+            {
+                "classifier",
+                "reference",
+                "behaviour_base",
+                "behaviour_prune",
+                "behaviour_unlearn",
+                "behaviour_retrain",
+                "behaviour_init",
+                "behaviour_retrain_cf",
+                "behaviour_retrain_floor",
+                "pairs",
+            }
+            | ANALYSIS,
+        ),
     ],
 )
 def test_hash_sensitive_to_exactly_its_keys(config, mutate, expected):
@@ -109,19 +143,21 @@ def test_changing_back_restores_hashes(config):
 
 
 def test_unlearn_batches_cover_each_subset_once_and_name_their_range():
-    batches = unlearn_batches(23, 10)
+    batches = subset_chunks("train", 23, 10)
     assert list(batches) == ["train-0000-0009", "train-0010-0019", "train-0020-0022"]
     members = [s for m in batches.values() for s in m]
     assert members == [f"train-{i:04d}" for i in range(23)]
     # Growing n_train never changes a complete batch under its name.
-    assert unlearn_batches(30, 10)["train-0010-0019"] == batches["train-0010-0019"]
+    assert subset_chunks("train", 30, 10)["train-0010-0019"] == batches["train-0010-0019"]
 
 
 def test_rule_resources_merge_default_and_drop_gpu_for_cpu_jobs():
     from diffattr.resources import one_rule_resources as rule_resources
 
-    cfg = {"default": {"threads": 2, "runtime": 30, "mem_mb": 1000, "gpu": 0},
-           "unlearn": {"gpu": 1, "constraint": "a100", "runtime": 90}}
+    cfg = {
+        "default": {"threads": 2, "runtime": 30, "mem_mb": 1000, "gpu": 0},
+        "unlearn": {"gpu": 1, "constraint": "a100", "runtime": 90},
+    }
     threads, res = rule_resources(cfg, "unlearn")
     assert threads == 2 and res == {"runtime": 90, "mem_mb": 1000, "gpu": 1, "constraint": "a100", "cpus_per_task": 2}
     threads, res = rule_resources(cfg, "behaviour")
@@ -133,8 +169,14 @@ def test_rule_resources_merge_default_and_drop_gpu_for_cpu_jobs():
 def test_slurm_partition_account_qos_from_the_environment():
     from diffattr.resources import env_resources, rule_resources
 
-    env = env_resources({"DIFFATTR_SLURM_PARTITION": "gpu", "DIFFATTR_SLURM_ACCOUNT": "lab", "DIFFATTR_SLURM_QOS": "",
-                         "SBATCH_PARTITION": "ignored"})
+    env = env_resources(
+        {
+            "DIFFATTR_SLURM_PARTITION": "gpu",
+            "DIFFATTR_SLURM_ACCOUNT": "lab",
+            "DIFFATTR_SLURM_QOS": "",
+            "SBATCH_PARTITION": "ignored",
+        }
+    )
     assert env == {"slurm_partition": "gpu", "slurm_account": "lab"}
     cfg = {"default": {"slurm_partition": "cpu"}, "retrain": {"slurm_partition": "long"}}
     _, res = rule_resources(cfg, ["unlearn", "retrain"], env)
@@ -148,8 +190,12 @@ def test_runtime_settings_are_exactly_the_unhashed_keys_of_a_section(config):
 
     assert runtime_settings(config, "train_base") == {"log_every": 200, "checkpoint_every": 500}
     assert runtime_settings(config, "prune.finetune") == {"log_every": 100, "checkpoint_every": 200}
-    assert runtime_settings(config, "unlearn") == {"log_every": 100, "subsets_per_job": 10, "concurrent": 1,
-                                                  "concurrent_mode": "streams"}
+    assert runtime_settings(config, "unlearn") == {
+        "log_every": 100,
+        "subsets_per_job": 10,
+        "concurrent": 1,
+        "concurrent_mode": "streams",
+    }
     # Hashed part + runtime part = the whole section, with no key in both.
     hashed = stage_config(config, "unlearn")["unlearn"]
     assert not set(hashed) & set(runtime_settings(config, "unlearn"))

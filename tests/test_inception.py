@@ -19,8 +19,10 @@ def weights(tmp_path_factory):
 
     path = tmp_path_factory.mktemp("inception") / "pt_inception.pth"
     torch.manual_seed(0)
-    with mock.patch.object(m.FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd, *a, **k: None), \
-            mock.patch.object(m.torch, "load", lambda *a, **k: {}):
+    with (
+        mock.patch.object(m.FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd, *a, **k: None),
+        mock.patch.object(m.torch, "load", lambda *a, **k: {}),
+    ):
         net = m.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path="unused")
     # He-initialised convolutions keep the activations' scale through the ~100 layers; PyTorch's
     # default init shrinks it to ~1e-12, where every FID is 0 and no test of it can fail.
@@ -65,8 +67,10 @@ def test_inception_fid_orders_image_sets_by_their_distance(weights, classifier):
     extractor = make_extractor(classifier, weights)
     feats = {name: extract(extractor, x) for name, x in (("same", images), ("near", near), ("flat", flat))}
     ref = {"features": feats["same"][0].numpy(), "class_names": ["a", "b", "c"], **feature_statistics(feats["same"][0])}
-    fid = {name: compute_metrics(["fid"], f, logits, ref, "b", seed=0, class_logits=cls)["fid"]
-           for name, (f, logits, cls) in feats.items()}
+    fid = {
+        name: compute_metrics(["fid"], f, logits, ref, "b", seed=0, class_logits=cls)["fid"]
+        for name, (f, logits, cls) in feats.items()
+    }
     assert abs(fid["same"]) < 1e-4 < fid["near"] and fid["flat"] > 100 * fid["near"], fid
 
 

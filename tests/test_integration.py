@@ -6,16 +6,27 @@ import json
 import h5py
 import pytest
 import yaml
+from conftest import SMOKE, planned_jobs, snakemake
 from scipy.stats import spearmanr
 
 from diffattr.matrix import read_matrix
 
-from conftest import SMOKE, planned_jobs, snakemake
-
 pytestmark = pytest.mark.integration
 # Rules that only read stored behaviours and benchmarks.
-ANALYSIS_RULES = {"matrix", "datamodel", "lds", "estimators", "budget", "table1", "figures", "summary", "cf_plan",
-                  "counterfactual", "run_view", "all"}
+ANALYSIS_RULES = {
+    "matrix",
+    "datamodel",
+    "lds",
+    "estimators",
+    "budget",
+    "table1",
+    "figures",
+    "summary",
+    "cf_plan",
+    "counterfactual",
+    "run_view",
+    "all",
+}
 ESTIMATORS = ["ridge", "lasso", "banzhaf", "shapley", "loo", "trak", "dtrak", "pixel", "feature"]
 
 
@@ -53,8 +64,16 @@ def test_smoke_run_writes_every_final_output(smoke_run):
         masks = f["masks"][()]
         # Every estimator's family: train/test (alpha 0.5), test25, uniform, kernel, loo, full, empty.
         counts = {fam: family.count(fam) for fam in set(family)}
-        assert counts == {"train": n_train, "test": n_test, "test25": n_test, "uniform": n_uniform,
-                          "kernel": n_kernel, "loo": 10, "full": 1, "empty": 1}
+        assert counts == {
+            "train": n_train,
+            "test": n_test,
+            "test25": n_test,
+            "uniform": n_uniform,
+            "kernel": n_kernel,
+            "loo": 10,
+            "full": 1,
+            "empty": 1,
+        }
         rows = lambda fam: masks[[i for i, x in enumerate(family) if x == fam]]  # noqa: E731
         assert rows("train").sum(1).tolist() == [5] * n_train and rows("test25").sum(1).tolist() == [2] * n_test
         assert rows("loo").sum(1).tolist() == [9] * 10 and rows("full").all() and not rows("empty").any()
@@ -72,7 +91,8 @@ def test_smoke_run_writes_every_final_output(smoke_run):
             assert f[f"attributions/{name}/score"].shape == (10,)
         # The LDS is the Spearman of the stored attributions' predictions on the retrained test rows.
         test_rows = [i for i, (fam, src) in enumerate(zip(family, sources)) if fam == "test" and src == "retrain"]
-        pred = f["attributions/ridge/intercept"][()] + masks[test_rows].astype(float) @ f["attributions/ridge/coefficient"][()]
+        coef = f["attributions/ridge/coefficient"][()]
+        pred = f["attributions/ridge/intercept"][()] + masks[test_rows].astype(float) @ coef
         assert "torch" in f.attrs["package_versions"]
     assert pred == pytest.approx(lds["estimators"]["ridge"]["predicted"])
     assert read_matrix(run / "matrix.h5").behaviour("fid")[test_rows] == pytest.approx(lds["actual"])
@@ -86,8 +106,13 @@ def test_smoke_run_writes_every_final_output(smoke_run):
     # Train candidates 0-6: train-0000 is skipped (it equals test-0002) but trained in its batch.
     assert manifest["unlearn_jobs"]["subsets_per_job"] == [3, 3, 1]
     assert manifest["subsets"] == lds["subsets"]
-    assert lds["subsets"]["train"] == {"candidates": 7, "used": 6, "skipped_equal_to_test": ["train-0000"],
-                                       "redrawn": 0, "duplicates_kept": 0}
+    assert lds["subsets"]["train"] == {
+        "candidates": 7,
+        "used": 6,
+        "skipped_equal_to_test": ["train-0000"],
+        "redrawn": 0,
+        "duplicates_kept": 0,
+    }
 
 
 def test_behaviour_json_records_value_seeds_and_times(smoke_run):
@@ -114,11 +139,11 @@ def test_unlearn_change_replans_only_downstream_and_back_reuses(smoke_run):
     over = smoke_run / "over.yaml"
     over.write_text("unlearn: {steps: 7}\n")
     jobs = planned_jobs(smoke_run, *SMOKE, str(over))
-    assert set(jobs) == {"unlearn", "behaviour_batch", "pair_fid", "samples"} | ANALYSIS_RULES
+    assert set(jobs) == {"unlearn", "behaviour_unlearn", "pairs", "samples"} | ANALYSIS_RULES
     # Only the unlearned models (every family's batches: train 3, uniform 3, kernel 2, loo 4, full 1;
     # train and uniform have 7 and 8 candidates for 6 used, the others equal a test subset) and what
     # depends on them: their grid and their FID2 pair.
-    assert jobs["unlearn"] == 13 and jobs["behaviour_batch"] == 13 and jobs["samples"] == 1 and jobs["pair_fid"] == 1
+    assert jobs["unlearn"] == 13 and jobs["behaviour_unlearn"] == 13 and jobs["samples"] == 1 and jobs["pairs"] == 1
     # Changing it back plans nothing: the old artifacts are still in the store.
     assert planned_jobs(smoke_run, *SMOKE) == {}
 
@@ -137,17 +162,20 @@ def test_stale_run_view_is_rebuilt_without_snakemake_metadata(smoke_run):
         moved.rename(meta)
     markers = list((smoke_run / "results/runs/smoke").glob(".view-*"))
     assert len(markers) == 1 and json.loads(markers[0].read_text())["hashes"]["lds"] in str(
-        json.loads((smoke_run / "results/runs/smoke/manifest.json").read_text())["stores"]["lds"])
+        json.loads((smoke_run / "results/runs/smoke/manifest.json").read_text())["stores"]["lds"]
+    )
 
 
 def test_runtime_settings_change_plans_nothing(smoke_run):
     # Logging, checkpointing, batching and sampling batch size reach the jobs through the config,
     # not params: changing them re-runs nothing (Snakemake's params trigger stays quiet).
     over = smoke_run / "runtime.yaml"
-    over.write_text("train_base: {log_every: 3, checkpoint_every: 7}\n"
-                    "prune: {finetune: {log_every: 2, checkpoint_every: 5}}\n"
-                    "unlearn: {log_every: 1}\nbehaviour: {batch_size: 50}\n"
-                    "resources: {default: {threads: 1, mem_mb: 999}}\n")
+    over.write_text(
+        "train_base: {log_every: 3, checkpoint_every: 7}\n"
+        "prune: {finetune: {log_every: 2, checkpoint_every: 5}}\n"
+        "unlearn: {log_every: 1}\nbehaviour: {batch_size: 50}\n"
+        "resources: {default: {threads: 1, mem_mb: 999}}\n"
+    )
     assert planned_jobs(smoke_run, *SMOKE, str(over)) == {}
 
 
@@ -170,9 +198,14 @@ def test_failed_subsets_can_be_excluded_and_the_rest_fitted(smoke_run, tmp_path)
     shutil.copytree(smoke_run, work, symlinks=True)
     lost = next((work / "results/store/behaviour").glob("*/train-0003-0005"))
     shutil.rmtree(lost)
-    proc = subprocess.run([sys.executable, "-m", "diffattr.missing", "config/config.yaml", "config/presets/smoke.yaml"],
-                          cwd=work, capture_output=True, text=True, check=True,
-                          env={"PYTHONPATH": str(work / "lib"), "PATH": ""})
+    proc = subprocess.run(
+        [sys.executable, "-m", "diffattr.missing", "config/config.yaml", "config/presets/smoke.yaml"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(work / "lib"), "PATH": ""},
+    )
     assert "train-0003, train-0004, train-0005" in proc.stderr and "3 subsets lack a behaviour" in proc.stderr
     (work / "exclude.yaml").write_text(proc.stdout)
     lost_ids = ["train-0003", "train-0004", "train-0005"]
@@ -218,12 +251,32 @@ def test_report_holds_every_item_with_captions_from_the_config(smoke_run, tmp_pa
     report = tmp_path / "report.html"
     snakemake(smoke_run, "--report", str(report), *SMOKE)
     text = report.read_text()
-    for category in ("1. Summary", "2. Equal-compute comparison", "3. Samples", "4. Attributions",
-                     "5. Counterfactual check"):
+    for category in (
+        "1. Summary",
+        "2. Equal-compute comparison",
+        "3. Samples",
+        "4. Attributions",
+        "5. Counterfactual check",
+    ):
         assert category in text, category
-    for name in ("summary.html", "table1.html", "budget.png", "base.png", "pruned.png", "unlearned.png",
-                 "retrained.png", "scatter.png", "units_top.png", "units_bottom.png", "histogram.png", "attributions.csv",
-                 "estimators.csv", "estimators.html", "counterfactual.csv", "counterfactual.png"):
+    for name in (
+        "summary.html",
+        "table1.html",
+        "budget.png",
+        "base.png",
+        "pruned.png",
+        "unlearned.png",
+        "retrained.png",
+        "scatter.png",
+        "units_top.png",
+        "units_bottom.png",
+        "histogram.png",
+        "attributions.csv",
+        "estimators.csv",
+        "estimators.html",
+        "counterfactual.csv",
+        "counterfactual.png",
+    ):
         assert f'"filename": "{name}"' in text, name
     # Captions are rendered with this run's config (smoke: 3 baseline models, budgets 1-3, 16 images).
     assert "the retrained (3 baseline models" in text
@@ -240,8 +293,17 @@ def test_estimator_table_covers_every_estimator_behaviour_and_test_set(smoke_run
     assert keys == {(e, b, a) for e in ESTIMATORS for b in smoke["behaviour"]["metrics"] for a in ("0.5", "0.25")}
     fit = {r["estimator"]: int(r["n_fit_models"]) for r in rows}
     # The baselines fit on no model (their scores come from the baselines stage).
-    assert fit == {"ridge": 6, "lasso": 6, "banzhaf": 6, "shapley": 6, "loo": 10, "trak": 0, "dtrak": 0, "pixel": 0,
-                   "feature": 0}
+    assert fit == {
+        "ridge": 6,
+        "lasso": 6,
+        "banzhaf": 6,
+        "shapley": 6,
+        "loo": 10,
+        "trak": 0,
+        "dtrak": 0,
+        "pixel": 0,
+        "feature": 0,
+    }
     lds = json.loads((smoke_run / "results/runs/smoke/lds.json").read_text())
     assert set(lds["estimators"]) == set(ESTIMATORS)
     assert set(lds["estimators"]["shapley"]["other_alphas"]) == {"test25"}

@@ -3,22 +3,31 @@ import numpy as np
 import pytest
 
 from diffattr.config import ConfigError, validate_config
+from diffattr.draws import SubsetPlan
 from diffattr.matrix import Matrix, read_matrix, write_matrix
-from diffattr.plan import train_ids
 
 
 def _matrix():
     rng = np.random.default_rng(0)
-    return Matrix(masks=rng.random((5, 4)) < 0.5, behaviours=rng.normal(size=(5, 1)), behaviour_names=["fid"],
-                  unit_ids=["class-0", "class-1", "class-2", "class-3"],
-                  subset_ids=["train-0000", "train-0001", "train-0002", "test-0000", "test-0001"],
-                  source=["unlearn"] * 3 + ["retrain"] * 2, train_seconds=np.arange(5.0),
-                  attrs={"config_hash": "abc123"})
+    return Matrix(
+        masks=rng.random((5, 4)) < 0.5,
+        behaviours=rng.normal(size=(5, 1)),
+        behaviour_names=["fid"],
+        unit_ids=["class-0", "class-1", "class-2", "class-3"],
+        subset_ids=["train-0000", "train-0001", "train-0002", "test-0000", "test-0001"],
+        source=["unlearn"] * 3 + ["retrain"] * 2,
+        train_seconds=np.arange(5.0),
+        attrs={"config_hash": "abc123"},
+    )
 
 
 def test_hdf5_round_trip_and_plain_h5py_layout(tmp_path):
     m = _matrix()
-    write_matrix(tmp_path / "m.h5", m, {"attributions/ridge": {"score": np.ones(4), "unit_ids": np.array(m.unit_ids, dtype=object)}})
+    write_matrix(
+        tmp_path / "m.h5",
+        m,
+        {"attributions/ridge": {"score": np.ones(4), "unit_ids": np.array(m.unit_ids, dtype=object)}},
+    )
     back = read_matrix(tmp_path / "m.h5")
     assert np.array_equal(back.masks, m.masks) and np.allclose(back.behaviours, m.behaviours)
     assert back.subset_ids == m.subset_ids and back.source == m.source and back.unit_ids == m.unit_ids
@@ -32,8 +41,9 @@ def test_hdf5_round_trip_and_plain_h5py_layout(tmp_path):
 def test_matrix_rejects_duplicate_rows():
     m = _matrix()
     with pytest.raises(ValueError, match="twice"):
-        Matrix(m.masks, m.behaviours, m.behaviour_names, m.unit_ids, ["train-0000"] * 5, ["unlearn"] * 5,
-               m.train_seconds)
+        Matrix(
+            m.masks, m.behaviours, m.behaviour_names, m.unit_ids, ["train-0000"] * 5, ["unlearn"] * 5, m.train_seconds
+        )
 
 
 def test_corrupt_matrix_names_the_file(tmp_path):
@@ -60,8 +70,10 @@ def test_default_config_is_valid(config, schema_path):
         (lambda c: c["datamodel"].update(estimators=["lasso"]), "datamodel.primary"),
         (lambda c: c["datamodel"].update(estimators=["ridge", "tmc"]), "datamodel.estimators.1"),
         (lambda c: c["attribution"].update(unit="sample"), "'loo' needs one model per unit"),
-        (lambda c: c["attribution"].update(unit="csv", csv="/nonexistent/units.csv"),
-         "attribution.csv: '/nonexistent/units.csv' not found"),
+        (
+            lambda c: c["attribution"].update(unit="csv", csv="/nonexistent/units.csv"),
+            "attribution.csv: '/nonexistent/units.csv' not found",
+        ),
         (lambda c: c["attribution"].update(unit="cluster"), "attribution.unit"),
         (lambda c: c["lds"].update(extra_alphas=[0.3]), "lds.extra_alphas.0"),
         (lambda c: c["counterfactual"].update(fractions=[1.0]), "counterfactual.fractions.0"),
@@ -82,7 +94,7 @@ def test_bad_config_fails_with_one_line_naming_the_key(config, schema_path, muta
         (lambda c: ["uniform-0099"], "'uniform-0099' is not among the configured subsets"),
         # uniform-0000 equals a test subset at the default: a skipped candidate is never used.
         (lambda c: ["uniform-0000"], "'uniform-0000' is not among the configured subsets"),
-        (lambda c: train_ids(c)[:39], "fewer than datamodel.min_models=2"),
+        (lambda c: SubsetPlan(c).used("train")[:39], "fewer than datamodel.min_models=2"),
         (lambda c: [f"test-{i:04d}" for i in range(18)], "the LDS needs at least 3"),
     ],
 )
@@ -94,40 +106,37 @@ def test_bad_exclusions_fail_naming_the_key(config, schema_path, exclude, messag
 
 
 def test_exclusions_leave_the_other_subsets(config, schema_path):
-    from diffattr.plan import matrix_ids
 
     config["subsets"]["exclude"] = ["train-0003", "test-0001"]
     validate_config(config, schema_path)
-    train, test = matrix_ids(config)
+    train, test = SubsetPlan(config).ids("train"), SubsetPlan(config).ids("test")
     assert len(train) == 39 and "train-0003" not in train and len(test) == 19 and "test-0001" not in test
 
 
 def test_family_subsets_can_be_excluded(config, schema_path):
-    from diffattr.plan import family_ids, unit_count
+    from diffattr.draws import unit_count
 
     config["subsets"]["exclude"] = ["uniform-0004", "loo-0002"]
     validate_config(config, schema_path)
-    assert len(family_ids(config, "uniform")) == 39 and "uniform-0004" not in family_ids(config, "uniform")
-    assert family_ids(config, "loo", unit_count(config)) == [f"loo-{i:04d}" for i in range(10) if i != 2]
+    assert len(SubsetPlan(config).ids("uniform")) == 39 and "uniform-0004" not in SubsetPlan(config).ids("uniform")
+    assert SubsetPlan(config, unit_count(config)).ids("loo") == [f"loo-{i:04d}" for i in range(10) if i != 2]
 
 
 @pytest.mark.parametrize("n, ok", [(0, True), (3, True), (20, True), (2, False), (21, False)])
 def test_ceiling_models_is_0_or_3_to_the_test_subsets(config, schema_path, n, ok):
-    from diffattr.plan import ceiling_ids
 
     config["lds"]["ceiling_models"] = n
     if ok:
         validate_config(config, schema_path)
-        assert ceiling_ids(config) == [f"test-{i:04d}" for i in range(n)]
+        assert SubsetPlan(config).ceiling == [f"test-{i:04d}" for i in range(n)]
     else:
         with pytest.raises(ConfigError, match="config key lds.ceiling_models"):
             validate_config(config, schema_path)
 
 
 def test_ceiling_skips_excluded_test_subsets(config, schema_path):
-    from diffattr.plan import ceiling_ids
 
     config["lds"]["ceiling_models"] = 3
     config["subsets"]["exclude"] = ["test-0001"]
     validate_config(config, schema_path)
-    assert ceiling_ids(config) == ["test-0000", "test-0002", "test-0003"]
+    assert SubsetPlan(config).ceiling == ["test-0000", "test-0002", "test-0003"]

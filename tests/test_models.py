@@ -78,8 +78,9 @@ def test_training_is_reproducible_and_changes_weights(config, tmp_path):
 def test_nan_loss_stops_with_the_step_number(config, tmp_path):
     images = torch.full((8, 1, 8, 8), float("nan"))
     with pytest.raises(FloatingPointError, match="at step 1"):
-        train_ddpm(build_unet(TINY, 8, 1), images, _recipe(), ddpm_scheduler(config["scheduler"]),
-                   get_logger(tmp_path / "log"))
+        train_ddpm(
+            build_unet(TINY, 8, 1), images, _recipe(), ddpm_scheduler(config["scheduler"]), get_logger(tmp_path / "log")
+        )
 
 
 def _write_unlearn_inputs(tmp_path, pruned, sizes: list[int], seed: int) -> dict:
@@ -93,11 +94,23 @@ def _write_unlearn_inputs(tmp_path, pruned, sizes: list[int], seed: int) -> dict
     save_dataset(tmp_path / "data.npz", ds)
     save_model(pruned, tmp_path / "pruned.pt")
     rng = np.random.default_rng(seed)
-    subsets = {f"train-{i:04d}": {"id": f"train-{i:04d}",
-                                  "sample_indices": sorted(rng.choice(len(ds.images), size, replace=False).tolist())}
-               for i, size in enumerate(sizes)}
+    subsets = {
+        f"train-{i:04d}": {
+            "id": f"train-{i:04d}",
+            "sample_indices": sorted(rng.choice(len(ds.images), size, replace=False).tolist()),
+        }
+        for i, size in enumerate(sizes)
+    }
     (tmp_path / "chunk.json").write_text(json.dumps({"subsets": subsets}))
     return subsets
+
+
+def _unlearn_settings(config, **overrides):
+    """An unlearn job's settings from the config's unlearn section with `overrides` (hashed or run-time keys)."""
+    from diffattr.settings import job_settings
+
+    config = {**config, "unlearn": {**config["unlearn"], **overrides}}
+    return job_settings("unlearn", config["unlearn"], config)
 
 
 def test_concurrent_unlearning_gives_the_sequential_models(tmp_path, config):
@@ -105,19 +118,27 @@ def test_concurrent_unlearning_gives_the_sequential_models(tmp_path, config):
     generator, so every checkpoint equals the one-after-another run's, bit for bit on the CPU."""
     import json
 
-    from diffattr.pipeline import unlearn_batch
+    from diffattr.stages.unlearn import unlearn_batch
 
     torch.manual_seed(0)
     subsets = _write_unlearn_inputs(tmp_path, prune_unet(build_unet(TINY, 8, 1), 0.3), [300] * 3, seed=0)
-    recipe = {**config["unlearn"], "steps": 4, "batch_size": 8, "log_every": 2}
     out = {}
     for k in (1, 3):
-        job = unlearn_batch(tmp_path / "pruned.pt", tmp_path / "data.npz", tmp_path / "chunk.json", recipe,
-                            config["scheduler"], tmp_path / f"batch{k}", get_logger(tmp_path / "log"), concurrent=k)
+        settings = _unlearn_settings(config, steps=4, batch_size=8, log_every=2, concurrent=k)
+        job = unlearn_batch(
+            tmp_path / "pruned.pt",
+            tmp_path / "data.npz",
+            tmp_path / "chunk.json",
+            settings,
+            config["scheduler"],
+            tmp_path / f"batch{k}",
+            get_logger(tmp_path / "log"),
+        )
         assert job["subsets"] == list(subsets) and job["concurrent"] == k
-        out[k] = {sid: load_model(tmp_path / f"batch{k}" / sid / "model.pt").state_dict() for sid in subsets}
-        seconds = [json.loads((tmp_path / f"batch{k}" / sid / "train.json").read_text())["train_seconds"]
-                   for sid in subsets]
+        out[k] = {sid: load_model(tmp_path / f"batch{k}" / sid / "model").state_dict() for sid in subsets}
+        seconds = [
+            json.loads((tmp_path / f"batch{k}" / sid / "train.json").read_text())["train_seconds"] for sid in subsets
+        ]
         # Models trained side by side are charged a share of the job, not the whole shared wall each.
         assert sum(seconds) <= job["job_seconds"]
     for sid in subsets:
@@ -139,19 +160,26 @@ def test_vmap_stacked_unlearning_gives_the_sequential_models(tmp_path, config, a
     model. Subsets of different sizes, a group smaller than `concurrent`, attention and flips."""
     import json
 
-    from diffattr.pipeline import unlearn_batch
+    from diffattr.stages.unlearn import unlearn_batch
 
     torch.manual_seed(0)
     pruned = prune_unet(build_unet({**TINY, "attention": attention}, 8, 1), 0.3)
     subsets = _write_unlearn_inputs(tmp_path, pruned, [200, 300, 400], seed=1)
-    recipe = {**config["unlearn"], "steps": 12, "batch_size": 16, "log_every": 5, "hflip": True}
+    recipe = {"steps": 12, "batch_size": 16, "log_every": 5, "hflip": True}
     out = {}
     for mode, k in (("streams", 1), ("vmap", 2)):
-        job = unlearn_batch(tmp_path / "pruned.pt", tmp_path / "data.npz", tmp_path / "chunk.json", recipe,
-                            config["scheduler"], tmp_path / mode, get_logger(tmp_path / "log"), concurrent=k,
-                            mode=mode)
+        settings = _unlearn_settings(config, **recipe, concurrent=k, concurrent_mode=mode)
+        job = unlearn_batch(
+            tmp_path / "pruned.pt",
+            tmp_path / "data.npz",
+            tmp_path / "chunk.json",
+            settings,
+            config["scheduler"],
+            tmp_path / mode,
+            get_logger(tmp_path / "log"),
+        )
         assert job["subsets"] == list(subsets) and job["concurrent_mode"] == mode
-        out[mode] = {sid: load_model(tmp_path / mode / sid / "model.pt").state_dict() for sid in subsets}
+        out[mode] = {sid: load_model(tmp_path / mode / sid / "model").state_dict() for sid in subsets}
     start = pruned.state_dict()
     for sid in subsets:
         moved = _weights_distance(out["streams"][sid], start)
@@ -165,8 +193,15 @@ def test_vmap_stacked_unlearning_gives_the_sequential_models(tmp_path, config, a
         # Each stacked model is charged its share of the stack's wall time.
         assert stacked["train_seconds"] * stacked["batched_models"] == pytest.approx(stacked["stack_train_seconds"])
     with pytest.raises(ValueError, match="unlearn.concurrent_mode"):
-        unlearn_batch(tmp_path / "pruned.pt", tmp_path / "data.npz", tmp_path / "chunk.json", recipe,
-                      config["scheduler"], tmp_path / "bad", get_logger(tmp_path / "log"), concurrent=2, mode="fork")
+        unlearn_batch(
+            tmp_path / "pruned.pt",
+            tmp_path / "data.npz",
+            tmp_path / "chunk.json",
+            _unlearn_settings(config, **recipe, concurrent=2, concurrent_mode="fork"),
+            config["scheduler"],
+            tmp_path / "bad",
+            get_logger(tmp_path / "log"),
+        )
     assert not (tmp_path / "bad").exists()
 
 
@@ -192,11 +227,21 @@ def test_stacked_training_needs_one_recipe_up_to_the_seed(config):
     model = build_unet(TINY, 8, 1)
     images = [torch.zeros(4, 1, 8, 8)] * 2
     with pytest.raises(ValueError, match="one recipe up to the seed"):
-        train_ddpm_batched(model, images, [_recipe(seed=0), _recipe(seed=1, lr=1.0)],
-                           ddpm_scheduler(config["scheduler"]), get_logger(None))
+        train_ddpm_batched(
+            model,
+            images,
+            [_recipe(seed=0), _recipe(seed=1, lr=1.0)],
+            ddpm_scheduler(config["scheduler"]),
+            get_logger(None),
+        )
     with pytest.raises(ValueError, match="no training images for model 1"):
-        train_ddpm_batched(model, [images[0], images[0][:0]], [_recipe(seed=0), _recipe(seed=1)],
-                           ddpm_scheduler(config["scheduler"]), get_logger(None))
+        train_ddpm_batched(
+            model,
+            [images[0], images[0][:0]],
+            [_recipe(seed=0), _recipe(seed=1)],
+            ddpm_scheduler(config["scheduler"]),
+            get_logger(None),
+        )
 
 
 def test_groupnorm_layers_lose_a_floored_multiple_of_their_groups():
@@ -212,8 +257,13 @@ def test_groupnorm_layers_lose_a_floored_multiple_of_their_groups():
 def test_paper_architecture_prunes_to_the_authors_size():
     """google/ddpm-cifar10-32's UNet (one attention head) at ratio 0.3: 35.7M -> 19.85M parameters and
     6.06 -> 3.39 GMACs, the counts of the authors' pruner (reference: about 19.9M and 3.4G)."""
-    cifar = {"block_out_channels": [128, 256, 256, 256], "layers_per_block": 2, "norm_num_groups": 32,
-             "attention": True, "attention_head_dim": None}
+    cifar = {
+        "block_out_channels": [128, 256, 256, 256],
+        "layers_per_block": 2,
+        "norm_num_groups": 32,
+        "attention": True,
+        "attention_head_dim": None,
+    }
     torch.manual_seed(0)
     model = build_unet(cifar, 32, 3)
     assert round(macs_and_params(model)[1] / 1e6, 1) == 35.7
@@ -268,14 +318,25 @@ def test_prune_keeps_raw_and_ema_weights(config, tmp_path):
     """The pruned model's fine-tune writes both weights: the EMA (evaluated) and the raw ones (where
     unlearning starts with unlearn.init: raw, as the authors do)."""
     from diffattr.data import load_digits_dataset, save_dataset
-    from diffattr.pipeline import prune_and_finetune
+    from diffattr.settings import job_settings
+    from diffattr.stages.prune import prune_and_finetune
 
     save_dataset(tmp_path / "data.npz", load_digits_dataset())
     torch.manual_seed(0)
     save_model(build_unet(TINY, 8, 1), tmp_path / "base")
-    recipe = {**config["prune"]["finetune"], "steps": 5, "batch_size": 8}
-    prune_and_finetune(tmp_path / "base", tmp_path / "data.npz", 0.3, 2, recipe, config["scheduler"],
-                       tmp_path / "model.pt", tmp_path / "prune.json", get_logger(None), out_raw=tmp_path / "raw.pt")
-    ema, raw = load_model(tmp_path / "model.pt"), load_model(tmp_path / "raw.pt")
+    job = job_settings("prune.finetune", {**config["prune"]["finetune"], "steps": 5, "batch_size": 8}, config)
+    prune_and_finetune(
+        tmp_path / "base",
+        tmp_path / "data.npz",
+        0.3,
+        2,
+        job,
+        config["scheduler"],
+        tmp_path / "model",
+        tmp_path / "train.json",
+        get_logger(None),
+        out_raw=tmp_path / "raw",
+    )
+    ema, raw = load_model(tmp_path / "model"), load_model(tmp_path / "raw")
     assert count_params(ema) == count_params(raw)
     assert not all(torch.equal(a, b) for a, b in zip(ema.parameters(), raw.parameters()))

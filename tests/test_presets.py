@@ -1,7 +1,6 @@
 """The paper's CIFAR-10 preset plans the paper's DAG from local files (dry run, nothing trained)."""
 
 import pytest
-
 from conftest import copy_workflow, planned_jobs, snakemake
 from test_data_sources import write_cifar
 
@@ -20,7 +19,7 @@ def test_paper_preset_plans_the_papers_dag(paper_copy):
     jobs = planned_jobs(paper_copy, *PAPER)
     # 300 unlearned models in batches of 4, 64 test + 30 baseline retrainings, Table 1's 2 floors and
     # the LDS ceiling's 8 second retrainings of test subsets.
-    assert jobs["unlearn"] == 75 and jobs["behaviour_batch"] == 75
+    assert jobs["unlearn"] == 75 and jobs["behaviour_unlearn"] == 75
     assert jobs["retrain"] == 64 + 30 and jobs["retrain_floor"] == 2 + 8
     assert jobs["train_base"] == 1 and jobs["prune"] == 1 and jobs["reference"] == 1
 
@@ -29,7 +28,9 @@ def test_missing_local_files_stop_before_any_job(paper_copy, tmp_path):
     over = tmp_path / "elsewhere.yaml"
     over.write_text("data: {path: /nonexistent/cifar}\n")
     proc = snakemake(paper_copy, "-n", *PAPER, str(over), check=False)
-    assert proc.returncode != 0 and "config key data.path: '/nonexistent/cifar' is not a directory" in proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "config key data.path: '/nonexistent/cifar' is not a directory" in proc.stdout + proc.stderr
     over.write_text("behaviour: {inception_weights: /nonexistent/inception.pth}\n")
     proc = snakemake(paper_copy, "-n", *PAPER, str(over), check=False)
-    assert proc.returncode != 0 and "behaviour.inception_weights: '/nonexistent/inception.pth' not found" in proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "behaviour.inception_weights: '/nonexistent/inception.pth' not found" in proc.stdout + proc.stderr

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from diffattr.models import build_unet, load_model
-from diffattr.pipeline import import_base, make_data
 from diffattr.plan import build_plan
+from diffattr.stages.data import make_data
+from diffattr.stages.train_base import import_base
 
 
 @pytest.fixture
@@ -22,8 +23,9 @@ def pretrained(tmp_path, config):
 def test_imported_model_is_the_checkpoint(tmp_path, config, pretrained):
     path, model = pretrained
     make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")
-    info = import_base(path, tmp_path / "data.npz", config["model"], tmp_path / "base", tmp_path / "train.json",
-                       logging.getLogger("t"))
+    info = import_base(
+        path, tmp_path / "data.npz", config["model"], tmp_path / "base", tmp_path / "train.json", logging.getLogger("t")
+    )
     assert info["steps"] == 0 and info["pretrained"] == str(path) and len(info["pretrained_sha256"]) == 64
     loaded = load_model(tmp_path / "base")
     for (k, a), b in zip(model.state_dict().items(), loaded.state_dict().values()):
@@ -39,11 +41,23 @@ def test_architecture_or_size_mismatch_is_refused(tmp_path, config, pretrained):
     torch.manual_seed(0)
     build_unet(config["model"], 16, 1).save_pretrained(tmp_path / "big")
     with pytest.raises(ValueError, match="is for 1 x 16 x 16 images, the data are 1 x 8 x 8"):
-        import_base(tmp_path / "big", tmp_path / "data.npz", config["model"], tmp_path / "b", tmp_path / "t.json",
-                    logging.getLogger("t"))
+        import_base(
+            tmp_path / "big",
+            tmp_path / "data.npz",
+            config["model"],
+            tmp_path / "b",
+            tmp_path / "t.json",
+            logging.getLogger("t"),
+        )
     with pytest.raises(ValueError, match="has no config.json"):
-        import_base(tmp_path, tmp_path / "data.npz", config["model"], tmp_path / "b", tmp_path / "t.json",
-                    logging.getLogger("t"))
+        import_base(
+            tmp_path,
+            tmp_path / "data.npz",
+            config["model"],
+            tmp_path / "b",
+            tmp_path / "t.json",
+            logging.getLogger("t"),
+        )
 
 
 def test_pretrained_base_is_named_by_its_files(config, pretrained):
@@ -73,8 +87,15 @@ def test_attention_head_count_mismatch_is_refused(tmp_path, config):
     build_unet(one_head, 8, 1).save_pretrained(tmp_path / "unet")
     make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")
     with pytest.raises(ValueError, match="attention heads at .*set model.attention_head_dim to null"):
-        import_base(tmp_path / "unet", tmp_path / "data.npz", with_attention, tmp_path / "b", tmp_path / "t.json",
-                    logging.getLogger("t"))
-    info = import_base(tmp_path / "unet", tmp_path / "data.npz", one_head, tmp_path / "b", tmp_path / "t.json",
-                       logging.getLogger("t"))
+        import_base(
+            tmp_path / "unet",
+            tmp_path / "data.npz",
+            with_attention,
+            tmp_path / "b",
+            tmp_path / "t.json",
+            logging.getLogger("t"),
+        )
+    info = import_base(
+        tmp_path / "unet", tmp_path / "data.npz", one_head, tmp_path / "b", tmp_path / "t.json", logging.getLogger("t")
+    )
     assert info["steps"] == 0

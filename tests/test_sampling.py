@@ -10,8 +10,14 @@ from diffattr.models import build_unet, ddim_scheduler, save_model
 from diffattr.sampling import ddim_sample, initial_noise
 
 TINY = {"block_out_channels": [16, 32], "layers_per_block": 1, "norm_num_groups": 4, "attention": False}
-SCHED = {"num_train_timesteps": 1000, "beta_start": 1e-4, "beta_end": 0.02, "beta_schedule": "linear",
-         "prediction_type": "epsilon", "clip_sample": True}
+SCHED = {
+    "num_train_timesteps": 1000,
+    "beta_start": 1e-4,
+    "beta_end": 0.02,
+    "beta_schedule": "linear",
+    "prediction_type": "epsilon",
+    "clip_sample": True,
+}
 
 
 def _model(seed: int) -> torch.nn.Module:
@@ -21,8 +27,9 @@ def _model(seed: int) -> torch.nn.Module:
 
 def test_an_images_initial_noise_depends_only_on_seed_and_index():
     whole = initial_noise((1, 8, 8), seed=3, start=0, count=10)
-    parts = torch.cat([initial_noise((1, 8, 8), 3, 0, 4), initial_noise((1, 8, 8), 3, 4, 4),
-                       initial_noise((1, 8, 8), 3, 8, 2)])
+    parts = torch.cat(
+        [initial_noise((1, 8, 8), 3, 0, 4), initial_noise((1, 8, 8), 3, 4, 4), initial_noise((1, 8, 8), 3, 8, 2)]
+    )
     assert torch.equal(whole, parts)
     assert not torch.equal(whole, initial_noise((1, 8, 8), seed=4, start=0, count=10))
     assert len({tuple(row.flatten()[:4].tolist()) for row in whole}) == 10  # no two images share a noise
@@ -58,19 +65,30 @@ def test_two_models_start_from_the_same_noises():
 def test_behaviour_values_do_not_depend_on_the_batch_size(tmp_path):
     """The evaluation of one model at two behaviour.batch_size values gives identical behaviours
     (a store extended at another batch size compares its models on the same noises)."""
-    from diffattr.pipeline import Evaluator, make_classifier, make_data, make_reference
+    from diffattr.behaviour import Evaluator
+    from diffattr.settings import Sampling
+    from diffattr.stages.classifier import make_classifier
+    from diffattr.stages.data import make_data
+    from diffattr.stages.reference import make_reference
 
     make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")
-    make_classifier(tmp_path / "data.npz", 1, 0, 0.2, tmp_path / "clf.pt", tmp_path / "clf.json",
-                    logging.getLogger("test"))
+    make_classifier(
+        tmp_path / "data.npz", 1, 0, 0.2, tmp_path / "clf.pt", tmp_path / "clf.json", logging.getLogger("test")
+    )
     make_reference(tmp_path / "data.npz", tmp_path / "clf.pt", tmp_path / "ref.npz")
     save_model(_model(0), tmp_path / "model")
     (tmp_path / "train.json").write_text("{}")
-    cfg = {"metrics": ["fid", "kid", "precision", "recall", "class_entropy"], "n_samples": 40, "ddim_steps": 3,
-           "seed": 0, "eta": 0.0, "kid_subsets": 10}
+    cfg = {
+        "metrics": ["fid", "kid", "precision", "recall", "class_entropy"],
+        "n_samples": 40,
+        "ddim_steps": 3,
+        "seed": 0,
+        "eta": 0.0,
+        "kid_subsets": 10,
+    }
     values = {}
     for bs in (7, 40):
-        evaluate = Evaluator(tmp_path / "clf.pt", tmp_path / "ref.npz", SCHED, {**cfg, "batch_size": bs})
+        evaluate = Evaluator(tmp_path / "clf.pt", tmp_path / "ref.npz", SCHED, Sampling.from_config(cfg), bs)
         values[bs] = evaluate(tmp_path / "model", tmp_path / "train.json", "base", "full")["metrics"]
     for name, v in values[7].items():
         assert v == pytest.approx(values[40][name], rel=1e-6, abs=1e-9), name

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from diffattr.config import ConfigError, validate_config
-from diffattr.plan import all_chunks, baseline_ids, chunk_of, family_ids, pair_ids, subset_report, used_ids
-from diffattr.subsets import (draw_subset, family_subsets, make_units, mask_key, mask_of, parse_subset_id, subset_id,
-                              subset_of, subset_size)
+from diffattr.draws import SubsetPlan
+from diffattr.families import parse_subset_id, subset_id
+from diffattr.subsets import draw_subset, family_subsets, make_units, mask_key, mask_of, subset_of, subset_size
 
 
 @pytest.mark.parametrize("n, alpha", [(10, 0.5), (1797, 0.5), (7, 0.25), (20, 0.75)])
@@ -52,28 +52,28 @@ def test_the_first_draws_collide_at_10_units(config):
 
 def test_no_fitted_subset_equals_a_test_subset_at_10_units(config):
     config = _default_plus_test25(config)
-    test = masks_of(config, used_ids(config, "test", N) + used_ids(config, "test25", N))
+    test = masks_of(config, SubsetPlan(config, N).used("test") + SubsetPlan(config, N).used("test25"))
     assert len(test) == 40
     for family, n in (("train", 40), ("uniform", 40), ("kernel", 40), ("loo", 10), ("full", 1)):
-        used = used_ids(config, family, N)
+        used = SubsetPlan(config, N).used(family)
         assert len(used) == n
         clash = {sid for sid, key in masks_of(config, used).items() if key in set(test.values())}
         assert not clash, f"{family}: {sorted(clash)} equal a test subset"
     # The skipped candidates are exactly the ones equal to a test subset, e.g. train-0000 = test-0002.
-    skipped = subset_report(config, N)["train"]["skipped_equal_to_test"]
+    skipped = SubsetPlan(config, N).report()["train"]["skipped_equal_to_test"]
     assert "train-0000" in skipped and "train-0033" in skipped and "train-0030" in skipped
     assert set(masks_of(config, skipped).values()) <= set(test.values())
 
 
 def test_no_within_family_duplicates_at_10_units(config):
     config = _default_plus_test25(config)
-    report = subset_report(config, N)
+    report = SubsetPlan(config, N).report()
     for family in ("train", "test", "test25", "uniform"):
         candidates = [subset_id(family, i) for i in range(report[family]["candidates"])]
         assert len(set(masks_of(config, candidates).values())) == len(candidates), family
     assert report["train"]["redrawn"] > 0 and report["test25"]["redrawn"] > 0
     # Kernel draws stay i.i.d.: repeats are kept, and counted.
-    kernel = list(masks_of(config, used_ids(config, "kernel", N)).values())
+    kernel = list(masks_of(config, SubsetPlan(config, N).used("kernel")).values())
     assert report["kernel"]["redrawn"] == 0
     assert report["kernel"]["duplicates_kept"] == len(kernel) - len(set(kernel)) > 0
 
@@ -100,37 +100,43 @@ def test_raising_counts_never_changes_an_existing_subset(config):
     config = _default_plus_test25(config)
     more = copy.deepcopy(config)
     more["subsets"]["n_train"] = 60
-    assert used_ids(more, "train", N)[:40] == used_ids(config, "train", N)
+    assert SubsetPlan(more, N).used("train")[:40] == SubsetPlan(config, N).used("train")
     # A chunk's members (and so its file) do not depend on n_test, which only decides the skips.
     tests = copy.deepcopy(config)
     tests["subsets"]["n_test"] = 40
-    chunks, chunks_more_tests = all_chunks(config, N), all_chunks(tests, N)
+    chunks, chunks_more_tests = SubsetPlan(config, N).chunks, SubsetPlan(tests, N).chunks
     for name in set(chunks) & set(chunks_more_tests):
         assert chunks[name] == chunks_more_tests[name]
-    assert len(set(used_ids(tests, "train", N)) - set(used_ids(config, "train", N))) > 0
-    assert set(used_ids(tests, "train", N)) <= {f"train-{i:04d}" for i in range(100)}
+    assert len(set(SubsetPlan(tests, N).used("train")) - set(SubsetPlan(config, N).used("train"))) > 0
+    assert set(SubsetPlan(tests, N).used("train")) <= {f"train-{i:04d}" for i in range(100)}
 
 
 def test_baseline_and_table1_pairs_skip_candidates_equal_to_a_test_subset(config):
     # train-0000 equals test-0002: it is drawn (its chunk holds it) but never retrained or paired.
     assert masks_of(config, ["train-0000"])["train-0000"] == masks_of(config, ["test-0002"])["test-0002"]
-    assert baseline_ids(config, N) == [f"train-{i:04d}" for i in range(1, 9)]
-    assert pair_ids(config, N) == ["train-0001", "train-0002"]
-    assert "train-0000" in chunk_of(config, N) and "train-0000" not in family_ids(config, "train", N)
+    assert SubsetPlan(config, N).baseline == [f"train-{i:04d}" for i in range(1, 9)]
+    assert SubsetPlan(config, N).pairs == ["train-0001", "train-0002"]
+    assert "train-0000" in SubsetPlan(config, N).chunk_of and "train-0000" not in SubsetPlan(config, N).ids("train")
 
 
 @pytest.mark.parametrize(
     "mutate, message",
     [
-        (lambda c: c["subsets"].update(n_train=300),
-         "config key subsets.n_train: 300 distinct training subsets of 5 of 10 units are asked for but only 232 "
-         "exist besides the 20 test subsets; lower subsets.n_train or raise the number of units"),
+        (
+            lambda c: c["subsets"].update(n_train=300),
+            "config key subsets.n_train: 300 distinct training subsets of 5 of 10 units are asked for but only 232 "
+            "exist besides the 20 test subsets; lower subsets.n_train or raise the number of units",
+        ),
         (lambda c: c["subsets"].update(n_test=253), "config key subsets.n_test: 253 distinct test subsets of 5 of 10"),
-        (lambda c: c["lds"].update(extra_alphas=[0.25]) or c["subsets"].update(n_test=46),
-         "only 45 exist; lower subsets.n_test or remove 0.25 from lds.extra_alphas"),
+        (
+            lambda c: c["lds"].update(extra_alphas=[0.25]) or c["subsets"].update(n_test=46),
+            "only 45 exist; lower subsets.n_test or remove 0.25 from lds.extra_alphas",
+        ),
         (lambda c: c["subsets"].update(n_uniform=1003), "config key subsets.n_uniform: 1003 distinct uniform subsets"),
-        (lambda c: c["subsets"].update(alpha=0.9, n_test=5), "config key datamodel.estimators: 'loo' fits on every "
-                                                               "subset of 9 of 10 units"),
+        (
+            lambda c: c["subsets"].update(alpha=0.9, n_test=5),
+            "config key datamodel.estimators: 'loo' fits on every subset of 9 of 10 units",
+        ),
     ],
 )
 def test_more_distinct_subsets_than_exist_are_refused(config, schema_path, mutate, message):
@@ -144,16 +150,20 @@ def test_chunk_files_hold_the_start_up_draws(config, tmp_path):
     """The subsets job draws what start-up planned: each record is subset_of's draw, with its redraws,
     and a chunk holds its skipped candidates too."""
     from diffattr.data import Dataset, save_dataset
-    from diffattr.pipeline import make_subsets, read_subsets
+    from diffattr.stages.subsets import make_subsets
+    from diffattr.subsets import read_subsets
 
     labels = np.repeat(np.arange(N), 3)
-    save_dataset(tmp_path / "data.npz", Dataset(np.zeros((len(labels), 1, 2, 2), np.float32), labels,
-                                                tuple(str(c) for c in range(N))))
-    chunks = all_chunks(config, N)
+    save_dataset(
+        tmp_path / "data.npz",
+        Dataset(np.zeros((len(labels), 1, 2, 2), np.float32), labels, tuple(str(c) for c in range(N))),
+    )
+    chunks = SubsetPlan(config, N).chunks
     for name in ("train-0000-0009", "train-0030-0039", "test-0010-0019"):
         make_subsets(tmp_path / "data.npz", "class", 0.5, 0, name, chunks[name], tmp_path / f"{name}.json", N)
-    records = read_subsets([tmp_path / f"{name}.json" for name in ("train-0000-0009", "train-0030-0039",
-                                                                   "test-0010-0019")])
+    records = read_subsets(
+        [tmp_path / f"{name}.json" for name in ("train-0000-0009", "train-0030-0039", "test-0010-0019")]
+    )
     assert {"train-0000", "train-0030", "train-0033"} <= set(records)  # skipped, still drawn
     for sid, rec in records.items():
         family, index = parse_subset_id(sid)
@@ -161,8 +171,16 @@ def test_chunk_files_hold_the_start_up_draws(config, tmp_path):
         assert rec["unit_indices"] == units.tolist() and rec["redraws"] == redraws
         assert rec["sample_indices"] == sorted(i for u in units for i in range(3 * u, 3 * u + 3))
     with pytest.raises(ValueError, match="11 were counted at start-up"):
-        make_subsets(tmp_path / "data.npz", "class", 0.5, 0, "train-0000-0009", chunks["train-0000-0009"],
-                     tmp_path / "x.json", N + 1)
+        make_subsets(
+            tmp_path / "data.npz",
+            "class",
+            0.5,
+            0,
+            "train-0000-0009",
+            chunks["train-0000-0009"],
+            tmp_path / "x.json",
+            N + 1,
+        )
 
 
 def test_subsets_are_balanced_over_units():

@@ -79,8 +79,10 @@ def train_ddpm_batched(
     check_every = 1 if dev.type == "cpu" else max(1, int(log_every))
     shape = copy.deepcopy(model).to(dev).train()
     names = [name for name, _ in shape.named_parameters()]
-    stacked = {name: p.detach().unsqueeze(0).repeat(n, *([1] * p.dim())).requires_grad_(True)
-               for name, p in shape.named_parameters()}
+    stacked = {
+        name: p.detach().unsqueeze(0).repeat(n, *([1] * p.dim())).requires_grad_(True)
+        for name, p in shape.named_parameters()
+    }
     buffers = {name: b.unsqueeze(0).expand(n, *b.shape) for name, b in shape.named_buffers()}
     params = [stacked[name] for name in names]
     opt = torch.optim.Adam(params, lr=recipe.lr)
@@ -104,8 +106,9 @@ def train_ddpm_batched(
             losses = per_model.detach().cpu()
             bad = [k for k in range(n) if not math.isfinite(losses[k])]
             if bad:
-                raise FloatingPointError(f"{label}: loss of model {bad[0]} became {losses[bad[0]].item()} at step "
-                                         f"{step + 1}; lower the lr")
+                raise FloatingPointError(
+                    f"{label}: loss of model {bad[0]} became {losses[bad[0]].item()} at step {step + 1}; lower the lr"
+                )
         opt.zero_grad(set_to_none=True)
         per_model.sum().backward()
         clip_grad_norms_([p.grad for p in params], recipe.grad_clip)
@@ -119,7 +122,11 @@ def train_ddpm_batched(
         with torch.no_grad():
             for p, shadow in zip(ema_model.parameters(), ema.shadow_params):
                 p.copy_(shadow[k])
-        stats = {**training_stats(recipe, 0, float(losses[k]), seconds / n, cpu_seconds / n, compute),
-                 "batched_models": n, "stack_train_seconds": seconds, "stack_train_cpu_seconds": cpu_seconds}
+        stats = {
+            **training_stats(recipe, 0, float(losses[k]), seconds / n, cpu_seconds / n, compute),
+            "batched_models": n,
+            "stack_train_seconds": seconds,
+            "stack_train_cpu_seconds": cpu_seconds,
+        }
         out.append((ema_model.eval(), stats))
     return out

@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .datamodel import fit_datamodel
-from .lds import bootstrap_ci, lds, paired_gap_ci
+from .lds import bootstrap_ci, finite_or_none, lds, paired_gap_ci
 
 PathLike = str | os.PathLike
 
@@ -39,8 +39,12 @@ def benchmark_seconds(path: PathLike) -> dict[str, float]:
     return {"wall": num("s"), "cpu": num("cpu_time")}
 
 
-def cost_model(retrain_jobs: Sequence[tuple[PathLike, PathLike]], unlearn_jobs: Sequence[tuple[PathLike, PathLike, int]],
-               one_off: Mapping[str, PathLike], base_imported: bool = False) -> dict[str, Any]:
+def cost_model(
+    retrain_jobs: Sequence[tuple[PathLike, PathLike]],
+    unlearn_jobs: Sequence[tuple[PathLike, PathLike, int]],
+    one_off: Mapping[str, PathLike],
+    base_imported: bool = False,
+) -> dict[str, Any]:
     """retrain_jobs: (retrain benchmark, its evaluation benchmark) per retrained model;
     unlearn_jobs: (unlearn batch benchmark, its evaluation benchmark, models in the batch);
     one_off: name -> benchmark of a job the unlearning method pays once. With `base_imported`
@@ -56,16 +60,27 @@ def cost_model(retrain_jobs: Sequence[tuple[PathLike, PathLike]], unlearn_jobs: 
     unlearn_total = unlearn_train + sum(benchmark_seconds(e)["wall"] for _, e, _ in unlearn_jobs)
     once = {name: benchmark_seconds(p)["wall"] for name, p in one_off.items()}
     per_model = unlearn_total / n_models
-    note = ("base model imported (base_model.path): its training was paid outside this run and is not counted; "
-            "one_off_seconds holds the import and the pruning + fine-tune" if base_imported else
-            "one_off_seconds holds base training and the pruning + fine-tune, both measured in this run")
-    return {"base_imported": bool(base_imported), "one_off_note": note,
-            "unit_seconds": unit, "retrain_seconds": retrain, "retrain_jobs": len(retrain),
-            "unlearn_seconds_per_model": per_model, "unlearn_models": n_models,
-            "one_off_seconds": once, "one_off_units": sum(once.values()) / unit,
-            "unlearn_units_per_model": per_model / unit, "speedup": unit / per_model,
-            # training jobs alone (retrain job / unlearn job share per model), the paper's Table 1 ratio
-            "train_job_speedup": float(np.median(retrain_train)) / (unlearn_train / n_models)}
+    note = (
+        "base model imported (base_model.path): its training was paid outside this run and is not counted; "
+        "one_off_seconds holds the import and the pruning + fine-tune"
+        if base_imported
+        else "one_off_seconds holds base training and the pruning + fine-tune, both measured in this run"
+    )
+    return {
+        "base_imported": bool(base_imported),
+        "one_off_note": note,
+        "unit_seconds": unit,
+        "retrain_seconds": retrain,
+        "retrain_jobs": len(retrain),
+        "unlearn_seconds_per_model": per_model,
+        "unlearn_models": n_models,
+        "one_off_seconds": once,
+        "one_off_units": sum(once.values()) / unit,
+        "unlearn_units_per_model": per_model / unit,
+        "speedup": unit / per_model,
+        # training jobs alone (retrain job / unlearn job share per model), the paper's Table 1 ratio
+        "train_job_speedup": float(np.median(retrain_train)) / (unlearn_train / n_models),
+    }
 
 
 def models_within(budget: float, one_off_units: float, units_per_model: float, available: int) -> tuple[int, bool]:
@@ -75,56 +90,86 @@ def models_within(budget: float, one_off_units: float, units_per_model: float, a
     return min(n, available), n > available
 
 
-def _fit_first(masks: np.ndarray, y: np.ndarray, m: int, test_masks: np.ndarray, test_y: np.ndarray,
-               fit: Mapping[str, Any], boot: Mapping[str, Any]) -> tuple[dict[str, Any], np.ndarray | None]:
+def _fit_first(
+    masks: np.ndarray,
+    y: np.ndarray,
+    m: int,
+    test_masks: np.ndarray,
+    test_y: np.ndarray,
+    fit: Mapping[str, Any],
+    boot: Mapping[str, Any],
+) -> tuple[dict[str, Any], np.ndarray | None]:
     """The datamodel fitted on the first m rows, scored on the test models; and its predictions."""
     if m < 2:
         return {"models": m, "lds": None, "ci95": None, "why": "fewer than 2 models within this budget"}, None
     dm = fit_datamodel(masks[:m], y[:m], fit["estimator"], fit["alphas"], fit["cv_folds"], fit["seed"])
     pred = dm.predict(test_masks)
     lo, hi = bootstrap_ci(pred, test_y, boot["n_bootstrap"], boot["ci_level"], boot["seed"])
-    return {"models": m, "lds": _clean(lds(pred, test_y)), "ci95": [_clean(lo), _clean(hi)], "alpha": dm.alpha}, pred
+    return {
+        "models": m,
+        "lds": finite_or_none(lds(pred, test_y)),
+        "ci95": [finite_or_none(lo), finite_or_none(hi)],
+        "alpha": dm.info["alpha"],
+    }, pred
 
 
-def _clean(v: float | None) -> float | None:
-    return None if v is None or not np.isfinite(v) else float(v)
-
-
-def lds_with_first(masks: np.ndarray, y: np.ndarray, m: int, test_masks: np.ndarray, test_y: np.ndarray,
-                   fit: Mapping[str, Any], boot: Mapping[str, Any]) -> dict[str, Any]:
+def lds_with_first(
+    masks: np.ndarray,
+    y: np.ndarray,
+    m: int,
+    test_masks: np.ndarray,
+    test_y: np.ndarray,
+    fit: Mapping[str, Any],
+    boot: Mapping[str, Any],
+) -> dict[str, Any]:
     """Fit the datamodel on the first m rows and score it on the test models."""
     return _fit_first(masks, y, m, test_masks, test_y, fit, boot)[0]
 
 
-GAP_CONVENTION = ("gap = LDS(unlearning) - LDS(retraining), both datamodels' predictions scored on the same test "
-                  "models; ci95: paired percentile bootstrap over the test models (resampled jointly for both)")
+GAP_CONVENTION = (
+    "gap = LDS(unlearning) - LDS(retraining), both datamodels' predictions scored on the same test "
+    "models; ci95: paired percentile bootstrap over the test models (resampled jointly for both)"
+)
 
 
-def paired_gap(pred_unlearn: np.ndarray | None, pred_retrain: np.ndarray | None, test_y: np.ndarray,
-               boot: Mapping[str, Any]) -> dict[str, Any]:
+def paired_gap(
+    pred_unlearn: np.ndarray | None, pred_retrain: np.ndarray | None, test_y: np.ndarray, boot: Mapping[str, Any]
+) -> dict[str, Any]:
     """LDS(unlearn) - LDS(retrain) with its paired bootstrap CI. The two LDS share their test models,
     so whether their separate CIs overlap says little; the CI of the difference decides."""
     if pred_unlearn is None or pred_retrain is None:
         return {"gap": None, "ci95": None, "excludes_zero": False, "why": "a method has no LDS at this budget"}
-    gap = _clean(lds(pred_unlearn, test_y) - lds(pred_retrain, test_y))
+    gap = finite_or_none(lds(pred_unlearn, test_y) - lds(pred_retrain, test_y))
     lo, hi = paired_gap_ci(pred_unlearn, pred_retrain, test_y, boot["n_bootstrap"], boot["ci_level"], boot["seed"])
-    lo, hi = _clean(lo), _clean(hi)
+    lo, hi = finite_or_none(lo), finite_or_none(hi)
     excludes = gap is not None and lo is not None and hi is not None and (lo > 0 or hi < 0)
     return {"gap": gap, "ci95": [lo, hi], "excludes_zero": bool(excludes)}
 
 
-def compare_first(unlearn: tuple[np.ndarray, np.ndarray], m_u: int, retrain: tuple[np.ndarray, np.ndarray], m_r: int,
-                  test: tuple[np.ndarray, np.ndarray], fit: Mapping[str, Any], boot: Mapping[str, Any]
-                  ) -> dict[str, Any]:
+def compare_first(
+    unlearn: tuple[np.ndarray, np.ndarray],
+    m_u: int,
+    retrain: tuple[np.ndarray, np.ndarray],
+    m_r: int,
+    test: tuple[np.ndarray, np.ndarray],
+    fit: Mapping[str, Any],
+    boot: Mapping[str, Any],
+) -> dict[str, Any]:
     """Both methods' LDS with their first m_u / m_r models, and the paired gap between them."""
     u, pred_u = _fit_first(*unlearn, m_u, *test, fit, boot)
     r, pred_r = _fit_first(*retrain, m_r, *test, fit, boot)
     return {"unlearn": u, "retrain": r, "gap": paired_gap(pred_u, pred_r, test[1], boot)}
 
 
-def budget_curve(grid: Sequence[float], costs: Mapping[str, Any], unlearn: tuple[np.ndarray, np.ndarray],
-                 retrain: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray],
-                 fit: Mapping[str, Any], boot: Mapping[str, Any]) -> list[dict[str, Any]]:
+def budget_curve(
+    grid: Sequence[float],
+    costs: Mapping[str, Any],
+    unlearn: tuple[np.ndarray, np.ndarray],
+    retrain: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    fit: Mapping[str, Any],
+    boot: Mapping[str, Any],
+) -> list[dict[str, Any]]:
     """LDS (95 % CI) of both methods at each budget (retrain units), and the paired gap between them
     where both have one; rows are in subset order, so 'the first m models' is the same prefix
     whatever the budget."""
@@ -133,6 +178,12 @@ def budget_curve(grid: Sequence[float], costs: Mapping[str, Any], unlearn: tuple
         m_u, capped_u = models_within(b, costs["one_off_units"], costs["unlearn_units_per_model"], len(unlearn[1]))
         m_r, capped_r = models_within(b, 0.0, 1.0, len(retrain[1]))
         cmp = compare_first(unlearn, m_u, retrain, m_r, test, fit, boot)
-        points.append({"budget": float(b), "unlearn": {**cmp["unlearn"], "capped": capped_u},
-                       "retrain": {**cmp["retrain"], "capped": capped_r}, "gap": cmp["gap"]})
+        points.append(
+            {
+                "budget": float(b),
+                "unlearn": {**cmp["unlearn"], "capped": capped_u},
+                "retrain": {**cmp["retrain"], "capped": capped_r},
+                "gap": cmp["gap"],
+            }
+        )
     return points

@@ -18,10 +18,15 @@ class DigitsCNN(nn.Module):
     def __init__(self, n_classes: int = 10, channels: int = 1) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(channels, 32, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(64, FEATURE_DIM, 3, padding=1), nn.ReLU(),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            nn.Conv2d(channels, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(64, FEATURE_DIM, 3, padding=1),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
         )
         self.head = nn.Linear(FEATURE_DIM, n_classes)
 
@@ -36,8 +41,9 @@ def uint8_to_input(x: torch.Tensor, channels: int) -> torch.Tensor:
     return x[:, :channels] if channels < x.shape[1] else x
 
 
-def train_classifier(images: np.ndarray, labels: np.ndarray, epochs: int, seed: int, holdout: float,
-                     logger: logging.Logger, compute=None) -> tuple[DigitsCNN, dict]:
+def train_classifier(
+    images: np.ndarray, labels: np.ndarray, epochs: int, seed: int, holdout: float, logger: logging.Logger, compute=None
+) -> tuple[DigitsCNN, dict]:
     """Train on a random (1 - holdout) share with +-1 pixel shifts on `compute`'s device (the
     shuffles and shifts are drawn on the CPU); report held-out accuracy. Returned on the CPU."""
     from .compute import CPU
@@ -58,7 +64,7 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, epochs: int, seed: 
         model.train()
         order = torch.from_numpy(fit)[torch.randperm(len(fit), generator=gen)]
         for start in range(0, len(order), 64):
-            idx = order[start:start + 64].to(dev)
+            idx = order[start : start + 64].to(dev)
             dx, dy = (int(v) for v in torch.randint(-1, 2, (2,), generator=gen))
             xb = torch.roll(x[idx], shifts=(dy, dx), dims=(2, 3))
             loss = nn.functional.cross_entropy(model(xb)[1], y[idx])
@@ -72,16 +78,28 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, epochs: int, seed: 
         acc = float((model(x[held])[1].argmax(1) == y[held]).float().mean()) if n_hold else float("nan")
     model.to("cpu")
     logger.info(f"classifier held-out accuracy {acc:.4f} on {n_hold} images")
-    return model, {"heldout_accuracy": acc, "n_heldout": n_hold, "epochs": epochs, "seed": seed,
-                   "n_classes": int(labels.max()) + 1, "channels": int(images.shape[1])}
+    return model, {
+        "heldout_accuracy": acc,
+        "n_heldout": n_hold,
+        "epochs": epochs,
+        "seed": seed,
+        "n_classes": int(labels.max()) + 1,
+        "channels": int(images.shape[1]),
+    }
 
 
 def save_classifier(model: DigitsCNN, path: str | os.PathLike) -> None:
     from .atomic import atomic_path
 
     with atomic_path(path, suffix=".pt") as tmp:
-        torch.save({"state_dict": model.state_dict(), "n_classes": model.head.out_features,
-                    "channels": model.body[0].in_channels}, tmp)
+        torch.save(
+            {
+                "state_dict": model.state_dict(),
+                "n_classes": model.head.out_features,
+                "channels": model.body[0].in_channels,
+            },
+            tmp,
+        )
 
 
 def load_classifier(path: str | os.PathLike) -> DigitsCNN:
@@ -92,7 +110,9 @@ def load_classifier(path: str | os.PathLike) -> DigitsCNN:
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: classifier weights missing; rerun the 'classifier' rule") from None
     except Exception as exc:
-        raise ValueError(f"{path}: corrupt classifier weights ({exc}); delete it and rerun the 'classifier' rule") from None
+        raise ValueError(
+            f"{path}: corrupt classifier weights ({exc}); delete it and rerun the 'classifier' rule"
+        ) from None
     return model.eval()
 
 

@@ -50,14 +50,17 @@ def _unpickle(path: Path) -> dict:
     import pickle
 
     if not path.is_file():
-        raise ValueError(f"data.path: {path} missing; put CIFAR-10's python batches (the files of "
-                         f"cifar-10-batches-py: data_batch_1..5, batches.meta) in {path.parent}")
+        raise ValueError(
+            f"data.path: {path} missing; put CIFAR-10's python batches (the files of "
+            f"cifar-10-batches-py: data_batch_1..5, batches.meta) in {path.parent}"
+        )
     try:
         with open(path, "rb") as fh:
             return pickle.load(fh, encoding="bytes")
     except Exception as exc:  # truncated or not a pickle
-        raise ValueError(f"data.path: {path} is corrupt ({type(exc).__name__}); replace it with the original "
-                         "CIFAR-10 python batch") from None
+        raise ValueError(
+            f"data.path: {path} is corrupt ({type(exc).__name__}); replace it with the original CIFAR-10 python batch"
+        ) from None
 
 
 def cifar10_class_names(path: str | os.PathLike) -> tuple[str, ...]:
@@ -77,8 +80,10 @@ def load_cifar10(path: str | os.PathLike) -> Dataset:
         except KeyError as exc:
             raise ValueError(f"data.path: {root / name} lacks {exc}; is it a CIFAR-10 python batch?") from None
         if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(lab) != len(data):
-            raise ValueError(f"data.path: {root / name} holds {data.shape} images and {len(lab)} labels; expected "
-                             "rows of 3072 bytes (3 x 32 x 32), one label each")
+            raise ValueError(
+                f"data.path: {root / name} holds {data.shape} images and {len(lab)} labels; expected "
+                "rows of 3072 bytes (3 x 32 x 32), one label each"
+            )
         images.append(data.reshape(-1, 3, 32, 32))
         labels.append(lab)
     names = cifar10_class_names(root)
@@ -120,13 +125,16 @@ def load_imagefolder(path: str | os.PathLike, resolution: int = 0) -> Dataset:
                         im = im.resize((resolution, resolution), Image.BICUBIC)
                     arr = np.asarray(im, dtype=np.uint8)
             except (UnidentifiedImageError, OSError) as exc:
-                raise ValueError(f"data.path: {f} is not a readable image ({type(exc).__name__}); remove or "
-                                 "replace it") from None
+                raise ValueError(
+                    f"data.path: {f} is not a readable image ({type(exc).__name__}); remove or replace it"
+                ) from None
             if size is None:
                 size = arr.shape
             elif arr.shape != size:
-                raise ValueError(f"data.path: {f} is {arr.shape[1]}x{arr.shape[0]}, others {size[1]}x{size[0]}; "
-                                 "set data.resolution to resize all images")
+                raise ValueError(
+                    f"data.path: {f} is {arr.shape[1]}x{arr.shape[0]}, others {size[1]}x{size[0]}; "
+                    "set data.resolution to resize all images"
+                )
             arrays.append(arr.transpose(2, 0, 1))
             labels.append(c)
     x = np.stack(arrays).astype(np.float32) / 127.5 - 1.0

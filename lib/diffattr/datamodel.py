@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -17,16 +17,32 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @dataclass(frozen=True)
-class LinearDatamodel:
+class Attribution:
+    """A fitted attribution, the one type every estimator returns: behaviour ~ intercept + masks @ coef."""
+
     estimator: str
     intercept: float
     coef: np.ndarray  # change of the behaviour when the unit is included
-    alpha: float
-    cv_spearman: float  # pooled out-of-fold Spearman of the chosen alpha
-    cv_signal: bool = True  # whether the best alpha's CV Spearman stood one fold-SE above 0
+    n_models: int
+    info: dict[str, Any] = field(default_factory=dict)  # the estimator's own diagnostics (alpha, CV, ...)
+    # Whether the fit pins the absolute sign of a coefficient; if not, only differences between
+    # units (ranks, scores relative to the average unit) mean anything. False unless shown.
+    level_identified: bool = False
 
     def predict(self, masks: np.ndarray) -> np.ndarray:
         return self.intercept + masks.astype(np.float64) @ self.coef
+
+    @classmethod
+    def from_record(cls, name: str, record: Mapping[str, Any], unit_ids: Sequence[str]) -> Attribution:
+        """An estimator's entry in datamodel.json (coefficients by unit id), in `unit_ids` order."""
+        coef = np.array([record["coefficients"][u] for u in unit_ids])
+        return cls(
+            name,
+            record["intercept"],
+            coef,
+            int(record.get("n_models", 0)),
+            level_identified=bool(record.get("level_identified", False)),
+        )
 
 
 def _estimator(name: str, alpha: float):
@@ -63,17 +79,21 @@ def choose_alpha(scores: Sequence[float], ses: Sequence[float], alphas: Sequence
     return float(alphas[best]), True
 
 
-def fit_datamodel(masks: np.ndarray, y: np.ndarray, estimator: str, alphas: Sequence[float],
-                  cv_folds: int, seed: int) -> LinearDatamodel:
+def fit_datamodel(
+    masks: np.ndarray, y: np.ndarray, estimator: str, alphas: Sequence[float], cv_folds: int, seed: int
+) -> Attribution:
     """Pick alpha by K-fold CV on the Spearman of held-out folds (as the authors did; see
     choose_alpha for the no-signal case), then refit on all rows. y is standardised first so one
-    alpha grid fits every behaviour's scale."""
+    alpha grid fits every behaviour's scale. info: the alpha, its pooled out-of-fold Spearman and
+    whether that stood one fold-SE above 0 (cv_signal)."""
     from sklearn.model_selection import KFold
 
     X = masks.astype(np.float64)
     y = np.asarray(y, dtype=np.float64)
     if len(y) < 2 or not np.all(np.isfinite(y)):
-        raise ValueError(f"datamodel: need >= 2 finite behaviours, got {len(y)} (non-finite: {int((~np.isfinite(y)).sum())})")
+        raise ValueError(
+            f"datamodel: need >= 2 finite behaviours, got {len(y)} (non-finite: {int((~np.isfinite(y)).sum())})"
+        )
     mu, sd = float(y.mean()), float(y.std()) or 1.0
     z = (y - mu) / sd
     folds = min(cv_folds, len(y))
@@ -84,8 +104,14 @@ def fit_datamodel(masks: np.ndarray, y: np.ndarray, estimator: str, alphas: Sequ
         best_alpha, signal = choose_alpha(scores, ses, alphas)
         score = float(scores[list(alphas).index(best_alpha)])
     model = _estimator(estimator, best_alpha).fit(X, z)
-    return LinearDatamodel(estimator, mu + sd * float(model.intercept_), sd * np.asarray(model.coef_, dtype=np.float64),
-                           best_alpha, score, signal)
+    return Attribution(
+        estimator,
+        mu + sd * float(model.intercept_),
+        sd * np.asarray(model.coef_, dtype=np.float64),
+        len(y),
+        {"alpha": best_alpha, "cv_spearman": score, "cv_signal": signal},
+        level_identified(masks),
+    )
 
 
 def level_identified(masks: np.ndarray) -> bool:
@@ -117,12 +143,15 @@ def unit_grids(scores: np.ndarray, identified: bool, top_k: int) -> dict[str, tu
     scores = np.asarray(scores, dtype=np.float64)
     order = [int(i) for i in np.argsort(-scores, kind="stable")]
     if identified:
-        return {"top": ("most helpful", [i for i in order if scores[i] > 0][:top_k]),
-                "bottom": ("most harmful", harmful_units(scores, identified)[:top_k])}
+        return {
+            "top": ("most helpful", [i for i in order if scores[i] > 0][:top_k]),
+            "bottom": ("most harmful", harmful_units(scores, identified)[:top_k]),
+        }
     k = min(top_k, len(order) // 2)  # disjoint lists even with few units
-    return {"top": ("highest-ranked", order[:k]),
-            "bottom": ("lowest-ranked (relative to the average unit; not harmful in absolute terms)",
-                       order[::-1][:k])}
+    return {
+        "top": ("highest-ranked", order[:k]),
+        "bottom": ("lowest-ranked (relative to the average unit; not harmful in absolute terms)", order[::-1][:k]),
+    }
 
 
 def harmful_units(scores: np.ndarray, identified: bool) -> list[int]:

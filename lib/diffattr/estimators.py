@@ -12,48 +12,30 @@ identifies the level of that change (its absolute sign) or only differences betw
   sum to v(full) - v(empty) (Lundberg & Lee 2017; Lu et al. 2025), v(full) from the model unlearned
   on every unit and v(empty) from the untrained model; the constraint identifies the level;
 - loo: v(full) - v(all units but this one), one unlearned model per unit (group units only);
-  absolute differences, identified.
+  absolute differences, identified;
+- trak, dtrak, pixel, feature: the cheap baselines (lib/diffattr/baselines), fitted on no model:
+  their unit support comes from the baselines stage, signed into this convention; not identified.
+
+To add an estimator: write its fit (matrix rows of its family -> Attribution) and register it in
+ESTIMATORS with the family it is fitted on and the families it also needs; add its name to
+datamodel.estimators' enum in config/schema.yaml. Every stage after the matrix (datamodel, lds,
+estimators, cf_plan, figures) then reports it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from .baselines import BASELINES
-from .datamodel import fit_datamodel, level_identified
+from .datamodel import Attribution, fit_datamodel, level_identified
+from .families import EMPTY
 from .matrix import Matrix
 
-DATAMODELS = ("ridge", "lasso")
-# The baselines (trak, dtrak, pixel, feature) fit on no model: their scores come from the baselines stage.
-ESTIMATORS = ("ridge", "lasso", "banzhaf", "shapley", "loo", *BASELINES)
-# The subset family each estimator is fitted on (full/empty rows are added where needed).
-FAMILY_OF = {"ridge": "train", "lasso": "train", "banzhaf": "uniform", "shapley": "kernel", "loo": "loo",
-             **{name: "none" for name in BASELINES}}
-# Whether each estimator identifies the level of its values on its family as drawn (subsets.py):
-# the train family is alpha-sized, so the datamodels do not; uniform subsets vary in size;
-# Shapley's efficiency constraint and leave-one-out's differences from the full model pin it.
-# Attribution.level_identified tests the fitted masks themselves; this table serves what must be
-# fixed before any model exists (the report's labels), and the figures stage checks they agree.
-LEVEL_BY_DESIGN = {"ridge": False, "lasso": False, "banzhaf": True, "shapley": True, "loo": True,
-                   **{name: False for name in BASELINES}}
-
-
-@dataclass(frozen=True)
-class Attribution:
-    estimator: str
-    intercept: float
-    coef: np.ndarray  # change of the behaviour when the unit is included
-    n_models: int
-    info: dict[str, Any] = field(default_factory=dict)
-    # Whether the fit pins the absolute sign of a coefficient; if not, only differences between
-    # units (ranks, scores relative to the average unit) mean anything. False unless shown.
-    level_identified: bool = False
-
-    def predict(self, masks: np.ndarray) -> np.ndarray:
-        return self.intercept + masks.astype(np.float64) @ self.coef
+# The family of an estimator fitted on no model (a baseline: its scores come from the baselines stage).
+NO_FAMILY = "none"
 
 
 def banzhaf_msr(masks: np.ndarray, y: np.ndarray) -> Attribution:
@@ -67,8 +49,14 @@ def banzhaf_msr(masks: np.ndarray, y: np.ndarray) -> Attribution:
         raise ValueError(f"banzhaf: unit {bad} is in every or in no uniform subset; raise subsets.n_uniform")
     coef = (X.T.astype(np.float64) @ y) / n_in - ((~X).T.astype(np.float64) @ y) / n_out
     intercept = float(y.mean() - X.mean(0) @ coef)
-    return Attribution("banzhaf", intercept, coef, len(y), {"min_in": int(n_in.min()), "min_out": int(n_out.min())},
-                       level_identified(X))
+    return Attribution(
+        "banzhaf",
+        intercept,
+        coef,
+        len(y),
+        {"min_in": int(n_in.min()), "min_out": int(n_out.min())},
+        level_identified(X),
+    )
 
 
 def kernel_shap(masks: np.ndarray, y: np.ndarray, v_full: float, v_empty: float) -> Attribution:
@@ -83,8 +71,14 @@ def kernel_shap(masks: np.ndarray, y: np.ndarray, v_full: float, v_empty: float)
     kkt[:n, n] = kkt[n, :n] = 1.0
     rhs = np.concatenate([2 * Z.T @ r / len(r), [v_full - v_empty]])
     phi = np.linalg.lstsq(kkt, rhs, rcond=None)[0][:n]
-    return Attribution("shapley", float(v_empty), phi, len(r),
-                       {"v_full": float(v_full), "v_empty": float(v_empty), "sum": float(phi.sum())}, True)
+    return Attribution(
+        "shapley",
+        float(v_empty),
+        phi,
+        len(r),
+        {"v_full": float(v_full), "v_empty": float(v_empty), "sum": float(phi.sum())},
+        True,
+    )
 
 
 def leave_one_out(masks: np.ndarray, y: np.ndarray, v_full: float) -> Attribution:
@@ -102,6 +96,83 @@ def leave_one_out(masks: np.ndarray, y: np.ndarray, v_full: float) -> Attributio
     return Attribution("loo", float(v_full - coef.sum()), coef, len(y), {"v_full": float(v_full)}, True)
 
 
+@dataclass(frozen=True)
+class Fit:
+    """What an estimator is fitted on: its family's masks and behaviours, the behaviour of the model
+    unlearned on every unit and of the untrained one, and the datamodel settings."""
+
+    name: str
+    masks: np.ndarray
+    y: np.ndarray
+    v_full: Callable[[], float]
+    v_empty: Callable[[], float]
+    alphas: Sequence[float]
+    cv_folds: int
+    seed: int
+    # For the baselines, which fit on no model: the behaviour, the matrix's units and each baseline's
+    # unit support (method -> {unit id: support}, the baselines stage's scores).
+    target: str = ""
+    unit_ids: Sequence[str] = ()
+    supports: Mapping[str, Mapping[str, float]] | None = None
+
+
+def _datamodel(f: Fit) -> Attribution:
+    if len(f.y) < 2:
+        raise ValueError(f"{f.name}: only {len(f.y)} unlearned train models; need at least 2")
+    return fit_datamodel(f.masks, f.y, f.name, f.alphas, f.cv_folds, f.seed)
+
+
+def _banzhaf(f: Fit) -> Attribution:
+    if len(f.y) < 2:
+        raise ValueError(f"banzhaf: only {len(f.y)} uniform-subset models; raise subsets.n_uniform")
+    return banzhaf_msr(f.masks, f.y)
+
+
+def _shapley(f: Fit) -> Attribution:
+    if len(f.y) < 2:
+        raise ValueError(f"shapley: only {len(f.y)} kernel-subset models; raise subsets.n_kernel")
+    return kernel_shap(f.masks, f.y, f.v_full(), f.v_empty())
+
+
+def _loo(f: Fit) -> Attribution:
+    return leave_one_out(f.masks, f.y, f.v_full())
+
+
+def _baseline(f: Fit) -> Attribution:
+    from .baselines.estimator import baseline_attribution
+
+    return baseline_attribution(f.name, f.supports, f.unit_ids, f.target)
+
+
+@dataclass(frozen=True)
+class Estimator:
+    family: str  # the subset family it is fitted on (families.FAMILIES)
+    fit: Callable[[Fit], Attribution]
+    # Whether it identifies the level of its values on its family as drawn (subsets.py): the train
+    # family is alpha-sized, so the datamodels do not; uniform subsets vary in size; Shapley's
+    # efficiency constraint and leave-one-out's differences from the full model pin it.
+    # Attribution.level_identified tests the fitted masks themselves; this serves what must be fixed
+    # before any model exists (the report's labels), and the figures stage checks they agree.
+    level_by_design: bool
+    needs: tuple[str, ...] = ()  # other rows it reads: "full" (unlearned on every unit), "empty" (untrained)
+
+
+ESTIMATORS: dict[str, Estimator] = {
+    "ridge": Estimator("train", _datamodel, False),
+    "lasso": Estimator("train", _datamodel, False),
+    "banzhaf": Estimator("uniform", _banzhaf, True),
+    "shapley": Estimator("kernel", _shapley, True, needs=("full", EMPTY)),
+    "loo": Estimator("loo", _loo, True, needs=("full",)),
+    # The cheap baselines (lib/diffattr/baselines): their level is never identified, as no model was
+    # trained without the unit.
+    **{name: Estimator(NO_FAMILY, _baseline, False) for name in BASELINES},
+}
+# Linear datamodels fitted by regression (the paper's; the equal-compute comparison refits one).
+DATAMODELS = tuple(name for name, e in ESTIMATORS.items() if e.fit is _datamodel)
+FAMILY_OF = {name: e.family for name, e in ESTIMATORS.items()}
+LEVEL_BY_DESIGN = {name: e.level_by_design for name, e in ESTIMATORS.items()}
+
+
 def _one(m: Matrix, behaviour: np.ndarray, family: str, source: str = "unlearn") -> float:
     rows = m.rows(source, family)
     if len(rows) != 1:
@@ -109,37 +180,45 @@ def _one(m: Matrix, behaviour: np.ndarray, family: str, source: str = "unlearn")
     return float(behaviour[rows[0]])
 
 
-def fit_estimator(m: Matrix, target: str, name: str, alphas: Sequence[float], cv_folds: int, seed: int,
-                  baselines: Mapping[str, Mapping[str, float]] | None = None) -> Attribution:
+def fit_estimator(
+    m: Matrix,
+    target: str,
+    name: str,
+    alphas: Sequence[float],
+    cv_folds: int,
+    seed: int,
+    baselines: Mapping[str, Mapping[str, float]] | None = None,
+) -> Attribution:
     """Fit one estimator on its family's rows of the matrix for behaviour `target`; a baseline takes
     its unit support from `baselines` (method -> {unit id: support}, the baselines stage's)."""
-    if name in BASELINES:
-        from .baselines.estimator import baseline_attribution
-
-        return baseline_attribution(name, baselines, m.unit_ids, target)
+    if name not in ESTIMATORS:
+        raise ValueError(f"datamodel.estimators: unknown estimator {name!r}; use one of {list(ESTIMATORS)}")
     y = m.behaviour(target)
-    rows = m.rows("unlearn", FAMILY_OF[name])
-    if name in DATAMODELS:
-        if len(rows) < 2:
-            raise ValueError(f"{name}: only {len(rows)} unlearned train models; need at least 2")
-        dm = fit_datamodel(m.masks[rows], y[rows], name, alphas, cv_folds, seed)
-        return Attribution(name, dm.intercept, dm.coef, len(rows),
-                           {"alpha": dm.alpha, "cv_spearman": dm.cv_spearman, "cv_signal": dm.cv_signal},
-                           level_identified(m.masks[rows]))
-    if name == "banzhaf":
-        if len(rows) < 2:
-            raise ValueError(f"banzhaf: only {len(rows)} uniform-subset models; raise subsets.n_uniform")
-        return banzhaf_msr(m.masks[rows], y[rows])
-    if name == "shapley":
-        if len(rows) < 2:
-            raise ValueError(f"shapley: only {len(rows)} kernel-subset models; raise subsets.n_kernel")
-        return kernel_shap(m.masks[rows], y[rows], _one(m, y, "full"), _one(m, y, "empty", "init"))
-    if name == "loo":
-        return leave_one_out(m.masks[rows], y[rows], _one(m, y, "full"))
-    raise ValueError(f"datamodel.estimators: unknown estimator {name!r}; use one of {list(ESTIMATORS)}")
+    rows = m.rows("unlearn", ESTIMATORS[name].family)
+    fit = Fit(
+        name,
+        m.masks[rows],
+        y[rows],
+        lambda: _one(m, y, "full"),
+        lambda: _one(m, y, EMPTY, "init"),
+        alphas,
+        cv_folds,
+        seed,
+        target,
+        m.unit_ids,
+        baselines,
+    )
+    return ESTIMATORS[name].fit(fit)
 
 
-def fit_estimators(m: Matrix, target: str, names: Sequence[str], cfg: Mapping[str, Any],
-                   baselines: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, Attribution]:
-    return {name: fit_estimator(m, target, name, cfg["alphas"], int(cfg["cv_folds"]), int(cfg["seed"]), baselines)
-            for name in names}
+def fit_estimators(
+    m: Matrix,
+    target: str,
+    names: Sequence[str],
+    cfg: Mapping[str, Any],
+    baselines: Mapping[str, Mapping[str, float]] | None = None,
+) -> dict[str, Attribution]:
+    return {
+        name: fit_estimator(m, target, name, cfg["alphas"], int(cfg["cv_folds"]), int(cfg["seed"]), baselines)
+        for name in names
+    }

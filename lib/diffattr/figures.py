@@ -42,8 +42,9 @@ def _errorbar_series(points: Sequence[Mapping[str, Any]], pick) -> tuple[list, l
     return xs, ys, lo, hi
 
 
-def budget_figure(points: Sequence[Mapping[str, Any]], out_png: PathLike, title: str,
-                  extra: Sequence[Mapping[str, Any]] = ()) -> None:
+def budget_figure(
+    points: Sequence[Mapping[str, Any]], out_png: PathLike, title: str, extra: Sequence[Mapping[str, Any]] = ()
+) -> None:
     """Top: LDS with its 95 % CI against the budget in retrain units, one line per method, and each
     of `extra` ({"label", "units", "lds", "ci95"}: a method with a single cost, e.g. a baseline) as
     a point. Bottom: the paired gap LDS(unlearning) - LDS(retraining) with its paired CI: the two LDS
@@ -57,13 +58,23 @@ def budget_figure(points: Sequence[Mapping[str, Any]], out_png: PathLike, title:
     for i, p in enumerate(q for q in extra if q.get("lds") is not None):
         lo, hi = p.get("ci95") or [None, None]
         err = [[p["lds"] - lo if lo is not None else 0.0], [hi - p["lds"] if hi is not None else 0.0]]
-        ax.errorbar([p["units"]], [p["lds"]], yerr=err, marker="DP^vs*"[i % 6], capsize=3, ls="none",
-                    color=f"C{4 + i}", label=p["label"])
+        ax.errorbar(
+            [p["units"]],
+            [p["lds"]],
+            yerr=err,
+            marker="DP^vs*"[i % 6],
+            capsize=3,
+            ls="none",
+            color=f"C{4 + i}",
+            label=p["label"],
+        )
     ax.axhline(0, color="grey", lw=0.5)
     ax.set_ylabel("LDS (Spearman), 95 % CI")
     ax.set_title(title, fontsize=9)
     ax.legend()
-    xs, ys, lo, hi = _errorbar_series(points, lambda p: ((p.get("gap") or {}).get("gap"), (p.get("gap") or {}).get("ci95")))
+    xs, ys, lo, hi = _errorbar_series(
+        points, lambda p: ((p.get("gap") or {}).get("gap"), (p.get("gap") or {}).get("ci95"))
+    )
     if xs:
         gap_ax.errorbar(xs, ys, yerr=[lo, hi], marker="s", capsize=3, color="C2")
     gap_ax.axhline(0, color="black", lw=0.8)
@@ -72,8 +83,9 @@ def budget_figure(points: Sequence[Mapping[str, Any]], out_png: PathLike, title:
     _save(fig, out_png)
 
 
-def scatter_figure(predicted: Sequence[float], actual: Sequence[float], out_png: PathLike, behaviour: str,
-                   title: str) -> None:
+def scatter_figure(
+    predicted: Sequence[float], actual: Sequence[float], out_png: PathLike, behaviour: str, title: str
+) -> None:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     ax.scatter(predicted, actual, s=18)
@@ -90,8 +102,11 @@ def histogram_figure(scores: Sequence[float], out_png: PathLike, title: str, ide
     fig, ax = plt.subplots(figsize=(5, 3.5))
     ax.hist(scores, bins=min(50, max(5, len(scores) // 2)))
     ax.axvline(0, color="grey", lw=0.5)
-    ax.set_xlabel("attribution score (higher = the unit makes the model better)" if identified else
-                  "score relative to the average unit (higher = ranked higher; the level is not identified)")
+    ax.set_xlabel(
+        "attribution score (higher = the unit makes the model better)"
+        if identified
+        else "score relative to the average unit (higher = ranked higher; the level is not identified)"
+    )
     ax.set_ylabel("units")
     ax.set_title(title, fontsize=9)
     _save(fig, out_png)
@@ -111,8 +126,9 @@ def image_grid(images: np.ndarray, out_png: PathLike, title: str, ncol: int = 8)
     _save(fig, out_png)
 
 
-def unit_rows_figure(rows: Sequence[tuple[str, float, np.ndarray]], out_png: PathLike, title: str,
-                     per_unit: int = 8) -> None:
+def unit_rows_figure(
+    rows: Sequence[tuple[str, float, np.ndarray]], out_png: PathLike, title: str, per_unit: int = 8
+) -> None:
     """One row per unit: its label and score, then up to `per_unit` of its training images."""
     plt = _plt()
     n = max(1, len(rows))
@@ -120,11 +136,13 @@ def unit_rows_figure(rows: Sequence[tuple[str, float, np.ndarray]], out_png: Pat
     for ax in axes.flat:
         ax.axis("off")
     for r, (label, score, imgs) in enumerate(rows):
-        axes[r, 0].text(1.0, 0.5, f"{label}\n{score:+.3g}", ha="right", va="center", fontsize=7,
-                        transform=axes[r, 0].transAxes)
+        axes[r, 0].text(
+            1.0, 0.5, f"{label}\n{score:+.3g}", ha="right", va="center", fontsize=7, transform=axes[r, 0].transAxes
+        )
         for c, img in enumerate(imgs[:per_unit]):
-            axes[r, c + 1].imshow(img.squeeze(-1) if img.shape[-1] == 1 else img,
-                                  cmap="gray" if img.shape[-1] == 1 else None)
+            axes[r, c + 1].imshow(
+                img.squeeze(-1) if img.shape[-1] == 1 else img, cmap="gray" if img.shape[-1] == 1 else None
+            )
     fig.suptitle(title, fontsize=9)
     _save(fig, out_png)
 

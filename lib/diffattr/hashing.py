@@ -37,3 +37,8 @@ def select(config: Mapping[str, Any], keys: Sequence[str]) -> dict:
             node = node[part]
         out[key] = node
     return out
+
+
+def derived_seed(base: int, key: str) -> int:
+    """A per-subset seed: independent across subsets, stable across runs and batchings."""
+    return int.from_bytes(hashlib.sha256(f"{base}:{key}".encode()).digest()[:4], "little") & 0x7FFFFFFF

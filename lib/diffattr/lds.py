@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -29,20 +29,27 @@ def _percentile_bootstrap(statistic, n: int, n_boot: int, level: float, seed: in
     return float(lo), float(hi)
 
 
-def bootstrap_ci(predicted: np.ndarray, actual: np.ndarray, n_boot: int, level: float, seed: int) -> tuple[float, float]:
+def bootstrap_ci(
+    predicted: np.ndarray, actual: np.ndarray, n_boot: int, level: float, seed: int
+) -> tuple[float, float]:
     """Percentile bootstrap over test models; resamples with a constant side are dropped."""
     predicted, actual = np.asarray(predicted, float), np.asarray(actual, float)
     return _percentile_bootstrap(lambda idx: spearman(predicted[idx], actual[idx]), len(actual), n_boot, level, seed)
 
 
-def paired_gap_ci(pred_a: np.ndarray, pred_b: np.ndarray, actual: np.ndarray, n_boot: int, level: float,
-                  seed: int) -> tuple[float, float]:
+def paired_gap_ci(
+    pred_a: np.ndarray, pred_b: np.ndarray, actual: np.ndarray, n_boot: int, level: float, seed: int
+) -> tuple[float, float]:
     """Percentile bootstrap CI of LDS(a) - LDS(b), resampling the test models jointly: both LDS are
     measured on the same models, so their separate CIs overlap far more than their difference varies."""
     pred_a, pred_b, actual = (np.asarray(v, float) for v in (pred_a, pred_b, actual))
     return _percentile_bootstrap(
         lambda idx: spearman(pred_a[idx], actual[idx]) - spearman(pred_b[idx], actual[idx]),
-        len(actual), n_boot, level, seed)
+        len(actual),
+        n_boot,
+        level,
+        seed,
+    )
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -53,12 +60,14 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def _finite(v: float) -> float | None:
+def finite_or_none(v: float | None) -> float | None:
+    """A value for JSON: None where it is missing or not finite."""
     return float(v) if v is not None and np.isfinite(v) else None
 
 
-def proxy_fidelity(unlearned: np.ndarray, retrained: np.ndarray, n_boot: int, level: float, seed: int
-                   ) -> dict[str, Any]:
+def proxy_fidelity(
+    unlearned: np.ndarray, retrained: np.ndarray, n_boot: int, level: float, seed: int
+) -> dict[str, Any]:
     """How well the cheap model ranks subsets like the expensive one: Spearman and Pearson between
     the unlearned and the retrained model's behaviour on the same subsets, each with a percentile
     bootstrap CI over the subsets (resampled as pairs)."""
@@ -66,12 +75,23 @@ def proxy_fidelity(unlearned: np.ndarray, retrained: np.ndarray, n_boot: int, le
     if len(u) != len(r):
         raise ValueError(f"proxy fidelity: {len(u)} unlearned against {len(r)} retrained behaviours")
     if len(u) < 3:
-        return {"n_subsets": int(len(u)), "spearman": None, "spearman_ci95": None, "pearson": None,
-                "pearson_ci95": None, "why": f"{len(u)} subsets have both models; need at least 3"}
+        return {
+            "n_subsets": int(len(u)),
+            "spearman": None,
+            "spearman_ci95": None,
+            "pearson": None,
+            "pearson_ci95": None,
+            "why": f"{len(u)} subsets have both models; need at least 3",
+        }
     s_ci = _percentile_bootstrap(lambda idx: spearman(u[idx], r[idx]), len(u), n_boot, level, seed)
     p_ci = _percentile_bootstrap(lambda idx: pearson(u[idx], r[idx]), len(u), n_boot, level, seed)
-    return {"n_subsets": int(len(u)), "spearman": _finite(spearman(u, r)), "spearman_ci95": [_finite(v) for v in s_ci],
-            "pearson": _finite(pearson(u, r)), "pearson_ci95": [_finite(v) for v in p_ci]}
+    return {
+        "n_subsets": int(len(u)),
+        "spearman": finite_or_none(spearman(u, r)),
+        "spearman_ci95": [finite_or_none(v) for v in s_ci],
+        "pearson": finite_or_none(pearson(u, r)),
+        "pearson_ci95": [finite_or_none(v) for v in p_ci],
+    }
 
 
 def noise_free_bound(agreement: float | None) -> float | None:
@@ -92,9 +112,79 @@ def lds_ceiling(first: np.ndarray, second: np.ndarray, n_boot: int, level: float
     if len(a) != len(b):
         raise ValueError(f"LDS ceiling: {len(a)} first against {len(b)} second retrainings")
     if len(a) < 3:
-        return {"n_subsets": int(len(a)), "spearman": None, "ci95": None, "bound": None, "bound_ci95": None,
-                "why": f"{len(a)} test subsets were retrained twice; need at least 3"}
-    ci = [_finite(v) for v in _percentile_bootstrap(lambda idx: spearman(a[idx], b[idx]), len(a), n_boot, level, seed)]
-    value = _finite(spearman(a, b))
-    return {"n_subsets": int(len(a)), "spearman": value, "ci95": ci, "bound": noise_free_bound(value),
-            "bound_ci95": [noise_free_bound(v) for v in ci]}
+        return {
+            "n_subsets": int(len(a)),
+            "spearman": None,
+            "ci95": None,
+            "bound": None,
+            "bound_ci95": None,
+            "why": f"{len(a)} test subsets were retrained twice; need at least 3",
+        }
+    ci = [
+        finite_or_none(v)
+        for v in _percentile_bootstrap(lambda idx: spearman(a[idx], b[idx]), len(a), n_boot, level, seed)
+    ]
+    value = finite_or_none(spearman(a, b))
+    return {
+        "n_subsets": int(len(a)),
+        "spearman": value,
+        "ci95": ci,
+        "bound": noise_free_bound(value),
+        "bound_ci95": [noise_free_bound(v) for v in ci],
+    }
+
+
+def lds_of(predicted: np.ndarray, actual: np.ndarray, n_boot: int, level: float, seed: int) -> dict[str, Any]:
+    """The LDS of one prediction of the test models' behaviour, with its bootstrap CI."""
+    lo, hi = bootstrap_ci(predicted, actual, n_boot, level, seed)
+    return {
+        "lds": lds(predicted, actual),
+        "ci95": [lo, hi],
+        "predicted": np.asarray(predicted).tolist(),
+        "n_test_models": int(len(actual)),
+    }
+
+
+def paired_rows(
+    m, rows: np.ndarray, behaviour: str, other: Mapping[str, Mapping[str, float]]
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """A matrix's value of `behaviour` on `rows` against another model's on the same subsets (`other`:
+    subset id -> behaviours), for the subsets both have, in matrix order."""
+    y = m.behaviour(behaviour)
+    both = [i for i in rows if m.subset_ids[i] in other]
+    return (
+        np.array([y[i] for i in both], dtype=np.float64),
+        np.array([other[m.subset_ids[i]][behaviour] for i in both], dtype=np.float64),
+        [m.subset_ids[i] for i in both],
+    )
+
+
+def proxy_fidelity_of(
+    m, behaviour: str, retrained: Mapping[str, Mapping[str, float]], n_boot: int, level: float, seed: int
+) -> dict[str, Any]:
+    """Proxy fidelity on the baseline subsets: their unlearned models (train family of the matrix)
+    against their models retrained from scratch (`retrained`: subset id -> behaviours)."""
+    u, r, ids = paired_rows(m, m.rows("unlearn", "train"), behaviour, retrained)
+    return {**proxy_fidelity(u, r, n_boot, level, seed), "subsets": ids}
+
+
+def ceiling_of(
+    m,
+    behaviour: str,
+    family: str,
+    second: Mapping[str, Mapping[str, float]] | None,
+    n_boot: int,
+    level: float,
+    seed: int,
+) -> dict[str, Any] | None:
+    """LDS ceiling of one test family: its retrained models (the matrix) against a second retraining
+    of the same subsets (`second`: subset id -> behaviours); None when no second retraining exists."""
+    if second is None:
+        return None
+    first, again, ids = paired_rows(m, m.rows("retrain", family), behaviour, second)
+    return {**lds_ceiling(first, again, n_boot, level, seed), "subsets": ids}
+
+
+def brief(ceiling: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """What stands beside each LDS: the ceiling without its subset list."""
+    return None if ceiling is None else {k: v for k, v in ceiling.items() if k != "subsets"}

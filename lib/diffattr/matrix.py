@@ -8,6 +8,11 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .families import EMPTY, family_of
+
+# The family each source's rows default to: the datamodel's training family for unlearned models,
+# the alpha test family for retrained ones, the empty set for the untrained model.
+DEFAULT_FAMILY = {"unlearn": "train", "retrain": "test", "init": EMPTY}
 
 
 def _str_dtype():
@@ -40,12 +45,18 @@ class Matrix:
         """Rows of one source and subset family (the id's prefix, e.g. `uniform` in uniform-0003);
         by default the datamodel's training family for unlearned models and the alpha test family
         for retrained ones."""
-        family = family or {"unlearn": "train", "retrain": "test", "init": "empty"}[source]
-        return np.array([i for i, (src, sid) in enumerate(zip(self.source, self.subset_ids))
-                         if src == source and sid.split("-")[0] == family], dtype=np.int64)
+        family = family or DEFAULT_FAMILY[source]
+        return np.array(
+            [
+                i
+                for i, (src, sid) in enumerate(zip(self.source, self.subset_ids))
+                if src == source and family_of(sid) == family
+            ],
+            dtype=np.int64,
+        )
 
     def families(self, source: str) -> list[str]:
-        return sorted({sid.split("-")[0] for src, sid in zip(self.source, self.subset_ids) if src == source})
+        return sorted({family_of(sid) for src, sid in zip(self.source, self.subset_ids) if src == source})
 
     def behaviour(self, name: str) -> np.ndarray:
         if name not in self.behaviour_names:
@@ -53,7 +64,9 @@ class Matrix:
         return self.behaviours[:, self.behaviour_names.index(name)]
 
 
-def write_matrix(path: str | os.PathLike, m: Matrix, extra: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> None:
+def write_matrix(
+    path: str | os.PathLike, m: Matrix, extra: Mapping[str, Mapping[str, np.ndarray]] | None = None
+) -> None:
     """Write atomically; `extra` adds groups of datasets (e.g. attributions per estimator)."""
     import h5py
 

@@ -14,7 +14,10 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
-from .plan import UNLEARN_FAMILIES, build_plan, chunk_of, subset_draws, used_ids
+from .draws import SubsetPlan
+from .families import FAMILIES
+from .layout import Layout
+from .plan import build_plan
 
 
 def merge(base: dict, over: Mapping[str, Any]) -> dict:
@@ -38,16 +41,14 @@ def load_configs(paths: Sequence[str]) -> dict:
 def missing_subsets(config: Mapping[str, Any], root: str | Path = ".") -> list[str]:
     """Used subset ids of every family (unlearned and retrained) whose behaviour JSON is not in the
     store (a candidate skipped for equalling a test subset is never needed)."""
-    plan = build_plan(config)
-    root = Path(root)
-    chunk = chunk_of(config)
+    subsets = SubsetPlan(config)
+    layout = Layout(build_plan(config).hashes, subsets.chunk_of)
     out = []
-    for family in subset_draws(config):  # in family order: train, test, then the other estimators' families
-        for s in used_ids(config, family):
-            path = (root / plan.dir("behaviour_unlearn") / chunk[s] / f"{s}.json" if family in UNLEARN_FAMILIES
-                    else root / plan.dir("behaviour_retrain") / f"{s}.json")
-            if not path.exists():
-                out.append(s)
+    for family in subsets.draws:  # in family order: train, test, then the other estimators' families
+        stage = f"behaviour_{FAMILIES[family].model}"
+        out += [
+            s for s in subsets.used(family) if not (Path(root) / layout.path(stage, "behaviour", subset=s)).exists()
+        ]
     return out
 
 
@@ -60,7 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     missing = missing_subsets(config)
     already = list(config["subsets"].get("exclude", []))
     print(f"# {len(missing)} subsets lack a behaviour: {', '.join(missing) or 'none'}", file=sys.stderr)
-    print(yaml.safe_dump({"subsets": {"exclude": sorted(set(already) | set(missing))}}, default_flow_style=None), end="")
+    overlay = {"subsets": {"exclude": sorted(set(already) | set(missing))}}
+    print(yaml.safe_dump(overlay, default_flow_style=None), end="")
     return 0
 
 

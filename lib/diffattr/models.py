@@ -54,17 +54,24 @@ def ddim_scheduler(sched_cfg: Mapping[str, Any]):
     return DDIMScheduler(**_scheduler_kwargs(sched_cfg))
 
 
-def save_model(model: torch.nn.Module, path: str | os.PathLike) -> None:
-    """Unpruned models: diffusers' save_pretrained directory. Pruned ones: the whole pickled module,
-    because after structural pruning the diffusers config no longer describes the layers."""
+MODULE_FILE = "module.pt"
+
+
+def save_model(model: torch.nn.Module, path: str | os.PathLike, whole_module: bool = False) -> None:
+    """A model folder (or a `.pt` file): diffusers' save_pretrained folder for an unpruned model; the
+    whole pickled module (`whole_module`, as module.pt in the folder) for a structurally pruned one,
+    whose layers the diffusers config no longer describes."""
     from .atomic import atomic_dir, atomic_path
 
     path = Path(path)
     if path.suffix == ".pt":
         with atomic_path(path, suffix=".pt") as tmp:
             torch.save(model, tmp)
-    else:
-        with atomic_dir(path) as tmp:
+        return
+    with atomic_dir(path) as tmp:
+        if whole_module:
+            torch.save(model, tmp / MODULE_FILE)
+        else:
             model.save_pretrained(tmp)
 
 
@@ -73,8 +80,9 @@ def load_model(path: str | os.PathLike) -> torch.nn.Module:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: checkpoint missing; rerun the rule that writes it")
+    pickled = path / MODULE_FILE if path.is_dir() else path
     try:
-        if path.is_dir():
+        if path.is_dir() and not pickled.exists():
             from diffusers import UNet2DModel
 
             model = UNet2DModel.from_pretrained(path)
@@ -82,10 +90,12 @@ def load_model(path: str | os.PathLike) -> torch.nn.Module:
             import diffusers.models.unets.unet_2d  # noqa: F401  (classes the pickle refers to)
 
             # weights_only=False: a pruned model is stored as a whole module (our own artifact).
-            model = torch.load(path, map_location="cpu", weights_only=False)
+            model = torch.load(pickled, map_location="cpu", weights_only=False)
     except Exception as exc:
-        raise ValueError(f"{path}: corrupt or unreadable checkpoint ({type(exc).__name__}: {exc}); "
-                         "delete it and rerun the rule that writes it") from None
+        raise ValueError(
+            f"{path}: corrupt or unreadable checkpoint ({type(exc).__name__}: {exc}); "
+            "delete it and rerun the rule that writes it"
+        ) from None
     if not isinstance(model, torch.nn.Module):
         raise ValueError(f"{path}: not a model checkpoint; delete it and rerun the rule that writes it")
     return model.eval()
@@ -95,8 +105,9 @@ def count_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def import_pretrained_unet(path: str | os.PathLike, model_cfg: Mapping[str, Any], sample_size: int,
-                           channels: int) -> torch.nn.Module:
+def import_pretrained_unet(
+    path: str | os.PathLike, model_cfg: Mapping[str, Any], sample_size: int, channels: int
+) -> torch.nn.Module:
     """A local diffusers UNet2DModel directory (e.g. a copy of google/ddpm-cifar10-32's `unet`),
     checked against the data and against the config's architecture, which retraining from scratch
     uses: a mismatch would compare models of different shapes."""
@@ -104,27 +115,35 @@ def import_pretrained_unet(path: str | os.PathLike, model_cfg: Mapping[str, Any]
 
     path = Path(path)
     if not (path / "config.json").is_file():
-        raise ValueError(f"base_model.path: {path} has no config.json; give a diffusers UNet2DModel directory "
-                         "(the folder save_pretrained writes, e.g. the `unet` folder of a DDPM pipeline)")
+        raise ValueError(
+            f"base_model.path: {path} has no config.json; give a diffusers UNet2DModel directory "
+            "(the folder save_pretrained writes, e.g. the `unet` folder of a DDPM pipeline)"
+        )
     try:
         model = UNet2DModel.from_pretrained(path, local_files_only=True)
     except Exception as exc:
-        raise ValueError(f"base_model.path: {path} is not a loadable UNet2DModel ({type(exc).__name__}: {exc})") from None
+        raise ValueError(
+            f"base_model.path: {path} is not a loadable UNet2DModel ({type(exc).__name__}: {exc})"
+        ) from None
     cfg = model.config
     if cfg.sample_size != sample_size or cfg.in_channels != channels:
-        raise ValueError(f"base_model.path: {path} is for {cfg.in_channels} x {cfg.sample_size} x {cfg.sample_size} "
-                         f"images, the data are {channels} x {sample_size} x {sample_size}")
+        raise ValueError(
+            f"base_model.path: {path} is for {cfg.in_channels} x {cfg.sample_size} x {cfg.sample_size} "
+            f"images, the data are {channels} x {sample_size} x {sample_size}"
+        )
     built = build_unet(model_cfg, sample_size, channels)
     reference = built.state_dict()
     loaded = model.state_dict()
     for key in sorted(set(reference) | set(loaded)):
         a, b = reference.get(key), loaded.get(key)
         if a is None or b is None or a.shape != b.shape:
-            raise ValueError(f"base_model.path: {path} differs from the config's model section at {key} "
-                             f"(config {None if a is None else tuple(a.shape)}, checkpoint "
-                             f"{None if b is None else tuple(b.shape)}); set model.* to the checkpoint's architecture "
-                             f"(its block_out_channels {list(cfg.block_out_channels)}, layers_per_block "
-                             f"{cfg.layers_per_block}, down blocks {list(cfg.down_block_types)})")
+            raise ValueError(
+                f"base_model.path: {path} differs from the config's model section at {key} "
+                f"(config {None if a is None else tuple(a.shape)}, checkpoint "
+                f"{None if b is None else tuple(b.shape)}); set model.* to the checkpoint's architecture "
+                f"(its block_out_channels {list(cfg.block_out_channels)}, layers_per_block "
+                f"{cfg.layers_per_block}, down blocks {list(cfg.down_block_types)})"
+            )
     # Head counts change what attention computes but no tensor shape, so compare them on their own.
     from diffusers.models.attention_processor import Attention
 
@@ -132,8 +151,10 @@ def import_pretrained_unet(path: str | os.PathLike, model_cfg: Mapping[str, Any]
     have = dict((n, m.heads) for n, m in model.named_modules() if isinstance(m, Attention))
     for name, h in heads:
         if have.get(name) != h:
-            raise ValueError(f"base_model.path: {path} has {have.get(name)} attention heads at {name}, the config's "
-                             f"model section {h}; set model.attention_head_dim to "
-                             f"{'null' if cfg.attention_head_dim is None else cfg.attention_head_dim} "
-                             "(null = one head per layer)")
+            raise ValueError(
+                f"base_model.path: {path} has {have.get(name)} attention heads at {name}, the config's "
+                f"model section {h}; set model.attention_head_dim to "
+                f"{'null' if cfg.attention_head_dim is None else cfg.attention_head_dim} "
+                "(null = one head per layer)"
+            )
     return model.eval()

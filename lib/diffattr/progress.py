@@ -39,9 +39,7 @@ class StepLogger:
         elapsed = time.perf_counter() - self.start
         rate = done / elapsed if elapsed > 0 else float("inf")
         eta = (self.total - done) / rate if rate > 0 else float("nan")
-        self.logger.info(
-            f"{self.label} step {done}/{self.total} loss {loss:.5f} {rate:.1f} steps/s ETA {eta:.0f}s"
-        )
+        self.logger.info(f"{self.label} step {done}/{self.total} loss {loss:.5f} {rate:.1f} steps/s ETA {eta:.0f}s")
 
 
 def process_age_seconds() -> float | None:

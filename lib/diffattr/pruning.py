@@ -28,11 +28,13 @@ def groupnorm_ratios(model: torch.nn.Module, ratio: float) -> dict[torch.nn.Modu
     19.9M; with these ratios it is 19.8M, the old version's shapes exactly (1 attention head)."""
     import torch_pruning as tp
 
-    graph = tp.DependencyGraph().build_dependency(model, example_inputs=example_inputs(model),
-                                                  output_transform=lambda out: out.sample)
+    graph = tp.DependencyGraph().build_dependency(
+        model, example_inputs=example_inputs(model), output_transform=lambda out: out.sample
+    )
     ratios = {}
-    for group in graph.get_all_groups(ignored_layers=list(model.conv_out.modules()),
-                                      root_module_types=[torch.nn.Conv2d, torch.nn.Linear]):
+    for group in graph.get_all_groups(
+        ignored_layers=list(model.conv_out.modules()), root_module_types=[torch.nn.Conv2d, torch.nn.Linear]
+    ):
         norms = [dep.target.module for dep, _ in group if isinstance(dep.target.module, torch.nn.GroupNorm)]
         if not norms:
             continue

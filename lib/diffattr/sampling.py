@@ -36,8 +36,9 @@ class _EtaNoise:
 
 
 @torch.no_grad()
-def ddim_sample(model: torch.nn.Module, scheduler, n: int, steps: int, seed: int, batch_size: int,
-                eta: float = 0.0, compute=None) -> torch.Tensor:
+def ddim_sample(
+    model: torch.nn.Module, scheduler, n: int, steps: int, seed: int, batch_size: int, eta: float = 0.0, compute=None
+) -> torch.Tensor:
     """Generate `n` images in [-1, 1] with DDIM (`eta` 0: deterministic given the initial noise).
     The noises are drawn on the CPU per image whatever the device and batch size, so every model on
     every device starts image j from the same noise; on a GPU the images stay there until the end

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
-# Separate seed streams per family. train/test: exactly int(alpha*N) units (the datamodel and the
-# LDS); uniform: each unit in with probability 1/2 (Banzhaf by maximum sample reuse); kernel: size
-# drawn from the Shapley kernel (KernelSHAP); loo: all units but one (leave-one-out); full: all
-# units; test25/test75: held-out test subsets at alpha 0.25 / 0.75.
-FAMILIES = {"train": 1, "test": 2, "uniform": 3, "kernel": 4, "loo": 5, "full": 6, "test25": 7, "test75": 8}
-FIXED_ALPHA = {"test25": 0.25, "test75": 0.75}
+from .families import FAMILIES, FIXED_ALPHA, REDRAWN, subset_id
 
 
 @dataclass(frozen=True)
@@ -34,8 +30,15 @@ class Units:
         return np.sort(np.concatenate([self.members[i] for i in unit_idx]))
 
 
-def make_units(labels: np.ndarray, class_names: tuple[str, ...], unit: str, features: np.ndarray | None = None,
-               kmeans_k: int = 0, kmeans_seed: int = 0, csv_path: str | None = None) -> Units:
+def make_units(
+    labels: np.ndarray,
+    class_names: tuple[str, ...],
+    unit: str,
+    features: np.ndarray | None = None,
+    kmeans_k: int = 0,
+    kmeans_seed: int = 0,
+    csv_path: str | None = None,
+) -> Units:
     """`sample`: each training image is a unit; `class`: each class; `kmeans`: k-means clusters of
     the training images' features (the FID feature extractor's); `csv`: the unit of every training
     index read from a file."""
@@ -86,8 +89,9 @@ def csv_units(path: str | None, n_samples: int) -> Units:
     for line, row in enumerate(rows, start=2):
         raw = (row["index"] or "").strip()
         if not raw.isdigit() or int(raw) >= n_samples:
-            raise ValueError(f"attribution.csv: {path} line {line}: index {raw!r} is not a training index "
-                             f"(0..{n_samples - 1})")
+            raise ValueError(
+                f"attribution.csv: {path} line {line}: index {raw!r} is not a training index (0..{n_samples - 1})"
+            )
         if int(raw) in unit_of:
             raise ValueError(f"attribution.csv: {path} line {line}: index {raw} assigned twice")
         uid = (row["unit"] or "").strip()
@@ -96,24 +100,15 @@ def csv_units(path: str | None, n_samples: int) -> Units:
         unit_of[int(raw)] = uid
     missing = sorted(set(range(n_samples)) - set(unit_of))
     if missing:
-        raise ValueError(f"attribution.csv: {path}: {len(missing)} training indices have no unit "
-                         f"(first {missing[:5]}); assign every index 0..{n_samples - 1}")
+        raise ValueError(
+            f"attribution.csv: {path}: {len(missing)} training indices have no unit "
+            f"(first {missing[:5]}); assign every index 0..{n_samples - 1}"
+        )
     ids = sorted(set(unit_of.values()))
     if len(ids) < 2:
         raise ValueError(f"attribution.csv: {path}: only {len(ids)} unit; need at least 2")
     owner = np.array([unit_of[i] for i in range(n_samples)], dtype=object)
     return Units(tuple(ids), tuple(np.flatnonzero(owner == u) for u in ids))
-
-
-def subset_id(family: str, index: int) -> str:
-    return f"{family}-{index:04d}"
-
-
-def parse_subset_id(sid: str) -> tuple[str, int]:
-    family, _, idx = sid.partition("-")
-    if family not in FAMILIES or not idx.isdigit():
-        raise ValueError(f"bad subset id {sid!r}; expected <family>-<index> with family in {sorted(FAMILIES)}")
-    return family, int(idx)
 
 
 def subset_size(n_units: int, alpha: float) -> int:
@@ -155,7 +150,7 @@ _LOCAL = threading.local()
 
 def _stream(seed: int, family: str, index: int, attempt: int) -> np.random.RandomState:
     # Attempt 0 keeps the entropy the first draws always had, so they did not change when redraws came.
-    key = [int(seed), FAMILIES[family], int(index)] + ([int(attempt)] if attempt else [])
+    key = [int(seed), FAMILIES[family].stream, int(index)] + ([int(attempt)] if attempt else [])
     # Reseeding gives the stream RandomState(entropy) gives, ~70x faster than building one (which
     # first gathers OS entropy): start-up draws every subset.
     if not hasattr(_LOCAL, "rs"):
@@ -174,11 +169,10 @@ def _bernoulli_half(rs: np.random.RandomState, n_units: int) -> np.ndarray:
             return np.flatnonzero(mask)
 
 
-# Families whose subset i is redrawn while it equals an earlier subset of the family. Not `kernel`:
-# KernelSHAP's unweighted regression is consistent because coalitions are i.i.d. from the Shapley
-# kernel; a repeated coalition is a second, independent unlearning of it (its own seed), which
-# the least-squares fit averages. `loo` and `full` are defined sets, never drawn.
-REDRAWN = ("train", "test", "test25", "test75", "uniform")
+# families.REDRAWN: the families whose subset i is redrawn while it equals an earlier subset of the
+# family. Not `kernel`: KernelSHAP's unweighted regression is consistent because coalitions are
+# i.i.d. from the Shapley kernel; a repeated coalition is a second, independent unlearning of it
+# (its own seed), which the least-squares fit averages. `loo` and `full` are defined sets.
 
 
 def mask_key(unit_idx: np.ndarray, n_units: int) -> bytes:
@@ -218,15 +212,18 @@ def family_subsets(n_units: int, alpha: float, seed: int, family: str) -> Iterat
         yield units, attempt
 
 
-def _redraw(n_units: int, seed: int, family: str, index: int, attempt: int, size: int, per_size: Counter,
-            n_seen: int) -> np.ndarray:
+def _redraw(
+    n_units: int, seed: int, family: str, index: int, attempt: int, size: int, per_size: Counter, n_seen: int
+) -> np.ndarray:
     rs = _stream(seed, family, index, attempt)
     if per_size[size] < math.comb(n_units, size):
         return np.sort(rs.permutation(n_units)[:size])
-    if family == "uniform" and n_seen < 2 ** n_units - 2:
+    if family == "uniform" and n_seen < 2**n_units - 2:
         return _bernoulli_half(rs, n_units)
-    raise ValueError(f"{subset_id(family, index)}: every subset of {size} of {n_units} units is already one of "
-                     f"{family}-0000..{family}-{index - 1:04d}; ask for fewer {family} subsets")
+    raise ValueError(
+        f"{subset_id(family, index)}: every subset of {size} of {n_units} units is already one of "
+        f"{family}-0000..{family}-{index - 1:04d}; ask for fewer {family} subsets"
+    )
 
 
 def subset_of(n_units: int, alpha: float, seed: int, family: str, index: int) -> tuple[np.ndarray, int]:
@@ -251,3 +248,66 @@ def mask_of(unit_idx: np.ndarray, n_units: int) -> np.ndarray:
     mask = np.zeros(n_units, dtype=bool)
     mask[unit_idx] = True
     return mask
+
+
+def load_units(
+    data_npz: str | os.PathLike,
+    unit: str,
+    reference_npz: str | os.PathLike | None = None,
+    kmeans: Mapping[str, Any] | None = None,
+    csv_path: str | None = None,
+):
+    """The data set and its attribution units (k-means clusters the reference features)."""
+    from .data import load_dataset
+
+    ds = load_dataset(data_npz)
+    features = np.load(reference_npz)["features"] if reference_npz else None
+    return ds, make_units(
+        ds.labels,
+        ds.class_names,
+        unit,
+        features=features,
+        kmeans_k=int((kmeans or {}).get("k", 0)),
+        kmeans_seed=int((kmeans or {}).get("seed", 0)),
+        csv_path=csv_path,
+    )
+
+
+def subset_record(
+    units: Units,
+    sid: str,
+    family: str,
+    index: int,
+    unit: str,
+    alpha: float | None,
+    seed: int,
+    chosen: np.ndarray,
+    redraws: int = 0,
+) -> dict:
+    """What a subsets file holds per subset: its units (indices and ids) and its training images."""
+    return {
+        "id": sid,
+        "family": family,
+        "index": index,
+        "unit": unit,
+        "alpha": alpha,
+        "seed": seed,
+        "n_units": len(units),
+        "redraws": int(redraws),
+        "unit_indices": [int(i) for i in chosen],
+        "unit_ids": [units.ids[i] for i in chosen],
+        "sample_indices": units.indices(chosen).tolist(),
+    }
+
+
+def read_subsets(chunk_jsons: Sequence[str | os.PathLike] | str | os.PathLike) -> dict[str, dict]:
+    """Subset id -> subset record, from one or several subsets files."""
+    from pathlib import Path
+
+    from .atomic import read_json
+
+    paths = [chunk_jsons] if isinstance(chunk_jsons, (str, Path)) else list(chunk_jsons)
+    out: dict[str, dict] = {}
+    for p in paths:
+        out.update(read_json(p)["subsets"])
+    return out

@@ -18,6 +18,8 @@ import torch
 
 from .progress import StepLogger
 
+PathLike = str | os.PathLike
+
 
 BATCHINGS = ("random", "epoch")
 
@@ -72,8 +74,10 @@ class EpochBatches:
     def _perm(self, epoch: int) -> torch.Tensor:
         if epoch not in self._perms:
             self._perms = {e: p for e, p in self._perms.items() if e >= epoch - 1}
-            gen = torch.Generator().manual_seed(int.from_bytes(
-                hashlib.sha256(f"{self.seed}:epoch:{epoch}".encode()).digest()[:8], "little") & (2**63 - 1))
+            gen = torch.Generator().manual_seed(
+                int.from_bytes(hashlib.sha256(f"{self.seed}:epoch:{epoch}".encode()).digest()[:8], "little")
+                & (2**63 - 1)
+            )
             self._perms[epoch] = torch.randperm(self.n, generator=gen)
         return self._perms[epoch]
 
@@ -97,8 +101,9 @@ class Draws:
         self.gen = torch.Generator().manual_seed(recipe.seed)
         self.epochs = EpochBatches(n_images, recipe.batch_size, recipe.seed) if recipe.batching == "epoch" else None
 
-    def batch(self, images: torch.Tensor, step: int, alphas_cumprod: torch.Tensor
-              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def batch(
+        self, images: torch.Tensor, step: int, alphas_cumprod: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Step `step`'s batch of `images` (flipped when the recipe says so), its timesteps and noise,
         and the noised batch x_t. Returns (x_t, t, noise) on the images' device."""
         dev, gen, bs = images.device, self.gen, self.recipe.batch_size
@@ -135,8 +140,8 @@ def train_ddpm(
     """Train `model` in place on `images` (N x C x H x W in [-1, 1]); return (EMA copy, stats).
 
     All randomness (batch indices, noise, timesteps, flips) is drawn on the CPU from `Draws`
-    (seeded with `recipe.seed`), so a model gets the same draws on every device. With `resume_path` and `checkpoint_every`,
-    the whole training state (weights, Adam, EMA, generator) is saved every `checkpoint_every` steps
+    (seeded with `recipe.seed`), so a model gets the same draws on every device. With `resume_path` and
+    `checkpoint_every`, the whole training state (weights, Adam, EMA, generator) is saved every `checkpoint_every` steps
     and a killed run resumes from it, losing at most that many steps; the result equals the
     uninterrupted one. The resume file is removed once training finishes.
 
@@ -160,8 +165,9 @@ def train_ddpm(
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=recipe.lr)
     # Fresh EMA from the current weights: for unlearning this is "a fresh EMA from the loaded weights".
-    ema = EMAModel(model.parameters(), decay=recipe.ema_max_decay, use_ema_warmup=recipe.ema_warmup,
-                   power=recipe.ema_power)
+    ema = EMAModel(
+        model.parameters(), decay=recipe.ema_max_decay, use_ema_warmup=recipe.ema_warmup, power=recipe.ema_power
+    )
     alphas = noise_scheduler.alphas_cumprod.to(torch.float32).to(dev)
     progress = StepLogger(logger, recipe.steps, log_every, label)
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -199,19 +205,34 @@ def train_ddpm(
     return ema_model, training_stats(recipe, first, loss_value, seconds, cpu_seconds, compute)
 
 
-def training_stats(recipe: Recipe, resumed_from_step: int, final_loss: float, seconds: float, cpu_seconds: float,
-                   compute) -> dict:
+def training_stats(
+    recipe: Recipe, resumed_from_step: int, final_loss: float, seconds: float, cpu_seconds: float, compute
+) -> dict:
     """The stats a trainer returns beside its EMA model (written to the model's train.json)."""
-    return {"steps": recipe.steps, "resumed_from_step": resumed_from_step, "final_loss": final_loss,
-            "train_seconds": seconds, "device": str(compute.device), "precision": compute.precision,
-            "train_cpu_seconds": cpu_seconds, "steps_per_second": recipe.steps / seconds if seconds > 0 else None}
+    return {
+        "steps": recipe.steps,
+        "resumed_from_step": resumed_from_step,
+        "final_loss": final_loss,
+        "train_seconds": seconds,
+        "device": str(compute.device),
+        "precision": compute.precision,
+        "train_cpu_seconds": cpu_seconds,
+        "steps_per_second": recipe.steps / seconds if seconds > 0 else None,
+    }
 
 
 def save_resume_state(path: Path, recipe: Recipe, step: int, loss: float, model, opt, ema, gen) -> None:
     from .atomic import atomic_path
 
-    state = {"recipe": recipe.__dict__, "step": step, "loss": loss, "model": model.state_dict(),
-             "optimizer": opt.state_dict(), "ema": ema.state_dict(), "generator": gen.get_state()}
+    state = {
+        "recipe": recipe.__dict__,
+        "step": step,
+        "loss": loss,
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "ema": ema.state_dict(),
+        "generator": gen.get_state(),
+    }
     with atomic_path(path, suffix=".pt") as tmp:
         torch.save(state, tmp)
 
@@ -229,3 +250,71 @@ def load_resume_state(path: Path, recipe: Recipe, model, opt, ema, gen) -> tuple
     ema.load_state_dict(state["ema"])
     gen.set_state(state["generator"])
     return int(state["step"]), float(state["loss"])
+
+
+def train_and_save(
+    model: torch.nn.Module,
+    images,
+    recipe: Recipe,
+    runtime,
+    sched_cfg: Mapping[str, Any],
+    out_model: PathLike,
+    out_json: PathLike,
+    logger: logging.Logger,
+    label: str,
+    extra: Mapping[str, Any] | None = None,
+    startup: float | None = None,
+    resume_path: PathLike | None = None,
+    compute=None,
+    out_raw: PathLike | None = None,
+    whole_module: bool = False,
+) -> dict:
+    """Train `model` on `images` (numpy, N x C x H x W) and save its EMA weights to `out_model` (what is
+    sampled and evaluated) with its training record `out_json`; with `out_raw`, also its raw weights
+    (where unlearning starts, as in the authors' code). `runtime`: a settings.Runtime."""
+    from .models import count_params, ddpm_scheduler, save_model
+
+    logger.info(f"{label}: {len(images)} images, {count_params(model)} params, {recipe}")
+    ema_model, stats = train_ddpm(
+        model,
+        torch.from_numpy(images),
+        recipe,
+        ddpm_scheduler(sched_cfg),
+        logger,
+        log_every=runtime.log_every,
+        label=label,
+        resume_path=resume_path,
+        checkpoint_every=runtime.checkpoint_every,
+        compute=compute,
+    )
+    if out_raw is not None:
+        save_model(model, out_raw, whole_module)
+    return save_trained(ema_model, stats, recipe.seed, len(images), out_model, out_json, extra, startup, whole_module)
+
+
+def save_trained(
+    ema_model: torch.nn.Module,
+    stats: dict,
+    seed: int,
+    n_images: int,
+    out_model: PathLike,
+    out_json: PathLike,
+    extra: Mapping[str, Any] | None = None,
+    startup: float | None = None,
+    whole_module: bool = False,
+) -> dict:
+    """Write a trained model and its training record (train.json)."""
+    from .atomic import write_json
+    from .models import count_params, save_model
+
+    save_model(ema_model, out_model, whole_module)
+    stats = {
+        **stats,
+        "seed": seed,
+        "n_images": int(n_images),
+        "params": count_params(ema_model),
+        "startup_seconds": startup,
+        **(extra or {}),
+    }
+    write_json(out_json, stats)
+    return stats

@@ -15,7 +15,9 @@ MARKER = "# written by diffattr's test cluster; removed when it stops\n"
 # The slurm jobstep plugin strips SLURM_CONF from nested srun calls, so the config must sit at
 # Slurm's default path.
 DEFAULT_CONF = Path("/etc/slurm/slurm.conf")
-CONF = MARKER + """ClusterName=ci
+CONF = (
+    MARKER
+    + """ClusterName=ci
 SlurmctldHost={host}
 SlurmUser=root
 SlurmdUser=root
@@ -44,6 +46,7 @@ NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={mem} State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 PartitionName=ci Nodes=ALL Default=NO MaxTime=INFINITE State=UP
 """
+)
 
 
 def missing_binaries() -> list[str]:
@@ -62,8 +65,9 @@ class Cluster:
         self.conf.parent.mkdir(parents=True, exist_ok=True)
         for sub in ("state", "spool", "log"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
-        self.conf.write_text(CONF.format(host=self.host, d=self.root, cpus=self.cpus, mem=self.mem,
-                                         ctld_port=16817, d_port=16818))
+        self.conf.write_text(
+            CONF.format(host=self.host, d=self.root, cpus=self.cpus, mem=self.mem, ctld_port=16817, d_port=16818)
+        )
         self._start_munge()
         subprocess.run(["slurmctld", "-f", str(self.conf)], check=True)
         subprocess.run(["slurmd", "-f", str(self.conf)], check=True)

@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from cluster import Cluster, missing_binaries
 from conftest import SMOKE, copy_workflow, snakemake
 
@@ -33,8 +32,11 @@ def cluster(tmp_path_factory):
 
 
 def _behaviours(root: Path) -> dict[str, float]:
-    return {str(p.relative_to(root)): json.loads(p.read_text())["metrics"]["fid"]
-            for p in (root / "results/store/behaviour").rglob("*.json") if p.name not in ("spec.json", "job.json")}
+    return {
+        str(p.relative_to(root)): json.loads(p.read_text())["metrics"]["fid"]
+        for p in (root / "results/store/behaviour").rglob("*.json")
+        if p.name not in ("spec.json", "job.json")
+    }
 
 
 def _store_paths(root: Path) -> set[str]:
@@ -49,11 +51,12 @@ def test_profile_resolves_from_the_root():
 def test_smoke_on_slurm_matches_local_run(cluster, smoke_run, tmp_path):
     work = copy_workflow(tmp_path / "wf")
     # The partition comes from the environment (the cluster's default is `debug`).
-    proc = snakemake(work, "--profile", "slurm", "-j", "8", *SMOKE, check=False,
-                     env={"DIFFATTR_SLURM_PARTITION": "ci"})
+    proc = snakemake(work, "--profile", "slurm", "-j", "8", *SMOKE, check=False, env={"DIFFATTR_SLURM_PARTITION": "ci"})
     if proc.returncode != 0:
         logs = "\n".join(p.read_text()[-2000:] for p in (work / ".snakemake/slurm_logs").rglob("*.log"))
-        raise AssertionError(f"slurm run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}\n{logs}\n{cluster.logs()}")
+        raise AssertionError(
+            f"slurm run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}\n{logs}\n{cluster.logs()}"
+        )
     out = proc.stdout + proc.stderr
     assert "submitted with SLURM jobid" in out
     assert _store_paths(work) == _store_paths(smoke_run)
@@ -64,5 +67,6 @@ def test_smoke_on_slurm_matches_local_run(cluster, smoke_run, tmp_path):
     for key, value in local.items():
         assert remote[key] == pytest.approx(value, rel=1e-6, abs=1e-6), key
     assert json.loads((work / "results/runs/smoke/lds.json").read_text())["lds"] == pytest.approx(
-        json.loads((smoke_run / "results/runs/smoke/lds.json").read_text())["lds"])
+        json.loads((smoke_run / "results/runs/smoke/lds.json").read_text())["lds"]
+    )
     shutil.rmtree(work / "results")

@@ -2,6 +2,7 @@
 
 Snakemake puts this folder on sys.path (possibly a cached copy of it), and sets the job script's
 `__file__` to the real script path: lib/ is found from that, not from this module's location."""
+
 import sys
 from pathlib import Path
 

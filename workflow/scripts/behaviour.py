@@ -1,16 +1,28 @@
-"""Snakemake adapter: sample one model from the shared noises and compute its behaviours."""
-import _libpath  # noqa: F401  (lib/ on sys.path)
-from pathlib import Path
+"""Stage behaviour: sample one model from the shared noises and compute its behaviours."""
 
-from diffattr.jobs import start_model_job
-from diffattr.pipeline import evaluate_model, write_spec
-from diffattr.plan import runtime_settings
+import _libpath  # noqa: F401  (lib/ on sys.path)
+
+from diffattr.compute import start_model_job
+from diffattr.layout import write_spec
+from diffattr.settings import job_settings
+from diffattr.stages.behaviour import evaluate_model
 
 sm = snakemake  # noqa: F821
 log, startup, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))
-sid, inp = sm.wildcards.subset, sm.input
-out = evaluate_model(inp.model, inp.train, inp.classifier, inp.reference, sm.params.scheduler,
-                     {**sm.params.behaviour, **runtime_settings(sm.config, "behaviour")},
-                     sm.params.source, sid, sm.output.behaviour, startup, compute=compute)
-write_spec(Path(sm.output.behaviour).parent, sm.params.spec)
-log.info(f"{sm.params.source} {sid}: {out['metrics']} in {out['eval_seconds']:.1f}s")
+p, sid, inp = sm.params, sm.wildcards.subset, sm.input
+job = job_settings("behaviour", p.behaviour, sm.config)
+out = evaluate_model(
+    inp.model,
+    inp.train,
+    inp.classifier,
+    inp.reference,
+    p.scheduler,
+    job,
+    p.source,
+    sid,
+    sm.output.behaviour,
+    startup,
+    compute=compute,
+)
+write_spec(p.spec)
+log.info(f"{p.source} {sid}: {out['metrics']} in {out['eval_seconds']:.1f}s")

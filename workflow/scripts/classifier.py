@@ -1,11 +1,15 @@
-"""Snakemake adapter: train the digits CNN used as the FID feature extractor."""
+"""Stage classifier: train the digits CNN used as the FID feature extractor."""
+
 import _libpath  # noqa: F401  (lib/ on sys.path)
-from diffattr.jobs import start_model_job
-from diffattr.pipeline import make_classifier, write_spec
+
+from diffattr.compute import start_model_job
+from diffattr.layout import write_spec
+from diffattr.stages.classifier import make_classifier
 
 sm = snakemake  # noqa: F821
 log, _, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"), heavy=("torch",))
 cfg = sm.params.cfg
-make_classifier(sm.input.data, cfg["epochs"], cfg["seed"], cfg["holdout"], sm.output.weights, sm.output.info, log,
-                compute=compute)
-write_spec(sm.output.weights.rsplit("/", 1)[0], sm.params.spec)
+make_classifier(
+    sm.input.data, cfg["epochs"], cfg["seed"], cfg["holdout"], sm.output.weights, sm.output.info, log, compute=compute
+)
+write_spec(sm.params.spec)

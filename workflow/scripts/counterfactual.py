@@ -1,13 +1,15 @@
-"""Snakemake adapter: the counterfactual table and figure."""
+"""Stage counterfactual: the counterfactual table and figure."""
+
 import _libpath  # noqa: F401  (lib/ on sys.path)
-from diffattr.counterfactual import counterfactual_table
+
 from diffattr.jobs import start
-from diffattr.pipeline import write_spec
+from diffattr.layout import write_spec
+from diffattr.stages.counterfactual import counterfactual_table
 
 sm = snakemake  # noqa: F821
-log, _ = start(sm.log[0], 1, heavy=())
+log, _ = start(sm.log[0])
 o = sm.output
 out = counterfactual_table(sm.input.plan, list(sm.input.behaviours), sm.input.base, o.info, o.table, o.figure)
-write_spec(o.info.rsplit("/", 1)[0], sm.params.spec)
+write_spec(sm.params.spec)
 for r in out["rows"]:
     log.info(f"{r['estimator']} remove {r['k']}: change {r['change']:.3f} vs random {r['random_mean_change']:.3f}")

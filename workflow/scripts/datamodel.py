@@ -1,17 +1,30 @@
-"""Snakemake adapter: fit the linear datamodels and write the attributions."""
+"""Stage datamodel: fit the estimators and write the attributions."""
+
 import _libpath  # noqa: F401  (lib/ on sys.path)
-from diffattr.analysis import fit_all
-from diffattr.baselines.stage import read_supports
-from diffattr.metrics import lower_is_better
+
+from diffattr.baselines.aggregate import read_supports
 from diffattr.jobs import start
-from diffattr.pipeline import write_spec
+from diffattr.layout import write_spec
+from diffattr.metrics import lower_is_better
+from diffattr.stages.datamodel import fit_all
 
 sm = snakemake  # noqa: F821
-log, _ = start(sm.log[0], 1, heavy=())
-c, target = sm.params.cfg, sm.params.target
+log, _ = start(sm.log[0])
+c, target, o = sm.params.cfg, sm.params.target, sm.output
+# The cheap baselines' unit support, where datamodel.estimators lists one.
 baselines = read_supports(sm.input.baselines) if sm.input.get("baselines") else None
-fitted = fit_all(sm.input.matrix, target, c["estimators"], c["primary"], c, lower_is_better(target),
-                 sm.output.attributions, sm.output.info, sm.output.matrix, baselines)
-write_spec(sm.output.info.rsplit("/", 1)[0], sm.params.spec)
+fitted = fit_all(
+    sm.input.matrix,
+    target,
+    c["estimators"],
+    c["primary"],
+    c,
+    lower_is_better(target),
+    o.attributions,
+    o.info,
+    o.matrix,
+    baselines,
+)
+write_spec(sm.params.spec)
 for name, att in fitted.items():
     log.info(f"{name}: {att.n_models} models, {att.info}")

@@ -1,10 +1,13 @@
-"""Snakemake adapter: cache the feature statistics of the training images."""
+"""Stage reference: cache the feature statistics of the training images."""
+
 import _libpath  # noqa: F401  (lib/ on sys.path)
-from diffattr.jobs import start_model_job
-from diffattr.pipeline import make_reference, write_spec
+
+from diffattr.compute import start_model_job
+from diffattr.layout import write_spec
+from diffattr.stages.reference import make_reference
 
 sm = snakemake  # noqa: F821
 log, _, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"), heavy=("torch", "torch_fidelity"))
 make_reference(sm.input.data, sm.input.classifier, sm.output.stats, sm.params.inception, compute=compute)
-write_spec(sm.output.stats.rsplit("/", 1)[0], sm.params.spec)
+write_spec(sm.params.spec)
 log.info("reference statistics written")

@@ -1,15 +1,17 @@
-"""Snakemake adapter: a grid of one model's samples from the shared initial noises."""
-import _libpath  # noqa: F401  (lib/ on sys.path)
-from pathlib import Path
+"""Stage samples: a grid of one model's samples from the shared initial noises."""
 
-from diffattr.jobs import start_model_job
-from diffattr.pipeline import sample_grid, write_spec
+import _libpath  # noqa: F401  (lib/ on sys.path)
+
+from diffattr.compute import start_model_job
+from diffattr.layout import in_batch, write_spec
+from diffattr.settings import Sampling
+from diffattr.stages.samples import sample_grid
 
 sm = snakemake  # noqa: F821
 log, _, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))
 p, kind = sm.params, sm.wildcards.kind
-model = Path(sm.input.model) / p.subset / "model.pt" if kind == "unlearned" else sm.input.model
+model = in_batch(sm.input.model, "unlearn", "model", p.subset) if kind == "unlearned" else sm.input.model
 title = f"{kind} model" + (f" ({p.subset})" if kind in ("unlearned", "retrained") else "")
-sample_grid(model, p.scheduler, p.behaviour, p.n, title, sm.output.grid, compute=compute)
-write_spec(Path(sm.output.grid).parent, p.spec)
+sample_grid(model, p.scheduler, Sampling.from_config(p.behaviour), p.n, title, sm.output.grid, compute=compute)
+write_spec(p.spec)
 log.info(f"{kind}: {p.n} samples -> {sm.output.grid}")

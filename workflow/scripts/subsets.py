@@ -1,14 +1,30 @@
-"""Snakemake adapter: draw one chunk of training or test subsets over the attribution units."""
+"""Stage subsets: draw one chunk of training or test subsets over the attribution units."""
+
 import _libpath  # noqa: F401  (lib/ on sys.path)
+
 from diffattr.jobs import start
-from diffattr.pipeline import make_subsets, write_spec
+from diffattr.layout import write_spec
+from diffattr.stages.subsets import make_subsets
 
 sm = snakemake  # noqa: F821
-log, _ = start(sm.log[0], 1, heavy=())
+log, _ = start(sm.log[0])
 p = sm.params
-info = make_subsets(sm.input.data, p.unit, p.alpha, p.seed, sm.wildcards.chunk, p.members, sm.output.chunk,
-                    p.n_units, sm.input.get("reference"), p.kmeans, p.csv)
-write_spec(sm.output.chunk.rsplit("/", 1)[0], p.spec)
+info = make_subsets(
+    sm.input.data,
+    p.unit,
+    p.alpha,
+    p.seed,
+    sm.wildcards.chunk,
+    p.members,
+    sm.output.chunk,
+    p.n_units,
+    sm.input.get("reference"),
+    p.kmeans,
+    p.csv,
+)
+write_spec(p.spec)
 redrawn = [sid for sid, sub in info["subsets"].items() if sub["redraws"]]
-log.info(f"{sm.wildcards.chunk}: {len(info['subsets'])} subsets, redrawn for repeating an earlier one: "
-         f"{', '.join(redrawn) or 'none'}")
+log.info(
+    f"{sm.wildcards.chunk}: {len(info['subsets'])} subsets, redrawn for repeating an earlier one: "
+    f"{', '.join(redrawn) or 'none'}"
+)

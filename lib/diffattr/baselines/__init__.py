@@ -16,6 +16,8 @@ from typing import Iterable
 GRADIENT = ("trak", "dtrak")
 SIMILARITY = ("pixel", "feature")
 BASELINES = (*GRADIENT, *SIMILARITY)
+# baselines.model -> the stage whose model they attribute.
+MODEL_STAGE = {"base": "train_base", "prune": "prune"}
 
 SUPPORT_CONVENTION = (
     "support s_u: mean over the generated images (the behaviour's, from the same noises) of the per-image score, "
@@ -24,7 +26,8 @@ SUPPORT_CONVENTION = (
     "(trak: lower the diffusion loss of) or resemble the generated images. coefficient = -s_u when lower is better, "
     "+s_u when higher is better: a unit that supports what the model generates is taken to make it better, fixed "
     "before any test model is seen. The level is not identified (no model was trained without the unit) and the "
-    "scale is the method's own, not the behaviour's: only ranks are scored")
+    "scale is the method's own, not the behaviour's: only ranks are scored"
+)
 
 
 def configured(estimators: Iterable[str]) -> list[str]:

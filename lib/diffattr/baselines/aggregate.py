@@ -15,10 +15,13 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 
+from ..atomic import read_json
 from . import GRADIENT, SIMILARITY
 
 REDUCE = {**{name: "sum" for name in GRADIENT}, **{name: "mean" for name in SIMILARITY}}
@@ -48,6 +51,19 @@ def aligned(scores: Mapping[str, float], unit_ids: Sequence[str], source: str) -
     missing = [u for u in unit_ids if u not in scores]
     extra = sorted(set(scores) - set(unit_ids))
     if missing or extra:
-        raise ValueError(f"{source}: its units differ from the matrix's (missing {missing[:3]}, extra {extra[:3]}); "
-                         "rerun the baselines stage with the same attribution.unit")
+        raise ValueError(
+            f"{source}: its units differ from the matrix's (missing {missing[:3]}, extra {extra[:3]}); "
+            "rerun the baselines stage with the same attribution.unit"
+        )
     return np.array([scores[u] for u in unit_ids], dtype=np.float64)
+
+
+def read_supports(score_jsons: Sequence[str | os.PathLike] | str | os.PathLike) -> dict[str, dict[str, float]]:
+    """Method -> {unit id: support}, from the baselines stage's scores.json files (here, not in the
+    stage's module, so the analysis jobs that fit the baselines import no torch)."""
+    paths = [score_jsons] if isinstance(score_jsons, (str, Path)) else list(score_jsons)
+    out = {}
+    for p in paths:
+        info = read_json(p)
+        out[info["method"]] = dict(info["support"])
+    return out

@@ -16,5 +16,7 @@ def check_config(config: Mapping[str, Any]) -> None:
         return
     b, steps = config["baselines"], int(config["scheduler"]["num_train_timesteps"])
     if set(names) & set(GRADIENT) and b["timesteps"] > steps:
-        raise ConfigError(f"config key baselines.timesteps: {b['timesteps']} exceeds scheduler.num_train_timesteps="
-                          f"{steps} (TRAK and D-TRAK average over that many distinct timesteps); lower it")
+        raise ConfigError(
+            f"config key baselines.timesteps: {b['timesteps']} exceeds scheduler.num_train_timesteps="
+            f"{steps} (TRAK and D-TRAK average over that many distinct timesteps); lower it"
+        )

@@ -15,15 +15,16 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..budget import benchmark_seconds, paired_gap
-from ..lds import bootstrap_ci, lds
+from ..lds import bootstrap_ci, finite_or_none, lds
 from ..matrix import Matrix
-from .aggregate import aligned, coefficients
+from .aggregate import aligned, coefficients, read_supports
 
 PathLike = str | os.PathLike
 
 
-def baseline_costs(images_bench: PathLike, method_benches: Mapping[str, PathLike], one_off: Mapping[str, PathLike],
-                   unit_seconds: float) -> dict[str, dict[str, Any]]:
+def baseline_costs(
+    images_bench: PathLike, method_benches: Mapping[str, PathLike], one_off: Mapping[str, PathLike], unit_seconds: float
+) -> dict[str, dict[str, Any]]:
     """Per method: wall and CPU seconds of its parts and its cost in retrain units."""
     if not unit_seconds > 0:
         raise ValueError(f"budget: unit of {unit_seconds} s; the retrain benchmarks are missing or empty")
@@ -37,18 +38,31 @@ def baseline_costs(images_bench: PathLike, method_benches: Mapping[str, PathLike
         cpu = {k: v["cpu"] for k, v in parts.items()}
         attribution = wall["images"] + wall["scores"]
         total = attribution + sum(wall[k] for k in once)
-        out[method] = {"wall_seconds": wall, "cpu_seconds": cpu, "units": total / unit_seconds,
-                       "attribution_units": attribution / unit_seconds, "one_off": sorted(once)}
+        out[method] = {
+            "wall_seconds": wall,
+            "cpu_seconds": cpu,
+            "units": total / unit_seconds,
+            "attribution_units": attribution / unit_seconds,
+            "one_off": sorted(once),
+        }
     return out
 
 
-GAP_CONVENTION = ("gap_to_unlearning = LDS(unlearning-based datamodel, all its models) - LDS(baseline), on the same "
-                  "test models, paired bootstrap CI: what the unlearning method buys over the baseline")
+GAP_CONVENTION = (
+    "gap_to_unlearning = LDS(unlearning-based datamodel, all its models) - LDS(baseline), on the same "
+    "test models, paired bootstrap CI: what the unlearning method buys over the baseline"
+)
 
 
-def baseline_points(m: Matrix, supports: Mapping[str, Mapping[str, float]], target: str, lower_is_better: bool,
-                    costs: Mapping[str, Mapping[str, Any]], fit: Mapping[str, Any], boot: Mapping[str, Any]
-                    ) -> list[dict[str, Any]]:
+def baseline_points(
+    m: Matrix,
+    supports: Mapping[str, Mapping[str, float]],
+    target: str,
+    lower_is_better: bool,
+    costs: Mapping[str, Mapping[str, Any]],
+    fit: Mapping[str, Any],
+    boot: Mapping[str, Any],
+) -> list[dict[str, Any]]:
     """Per baseline: (cost in retrain units, LDS with its CI) on the alpha test models, and the paired
     gap of the unlearning-based datamodel (fitted on all its train-family models, as budget.json's
     all_models) over it."""
@@ -65,21 +79,34 @@ def baseline_points(m: Matrix, supports: Mapping[str, Mapping[str, float]], targ
         pred = test_masks.astype(np.float64) @ coef
         lo, hi = bootstrap_ci(pred, test_y, boot["n_bootstrap"], boot["ci_level"], boot["seed"])
         value = lds(pred, test_y)
-        points.append({"method": method, "units": cost["units"], "attribution_units": cost["attribution_units"],
-                       "lds": _clean(value), "ci95": [_clean(lo), _clean(hi)], "test_models": int(len(tr)),
-                       "wall_seconds": cost["wall_seconds"], "cpu_seconds": cost["cpu_seconds"],
-                       "gap_to_unlearning": paired_gap(pred_unlearn, pred, test_y, boot)})
+        points.append(
+            {
+                "method": method,
+                "units": cost["units"],
+                "attribution_units": cost["attribution_units"],
+                "lds": finite_or_none(value),
+                "ci95": [finite_or_none(lo), finite_or_none(hi)],
+                "test_models": int(len(tr)),
+                "wall_seconds": cost["wall_seconds"],
+                "cpu_seconds": cost["cpu_seconds"],
+                "gap_to_unlearning": paired_gap(pred_unlearn, pred, test_y, boot),
+            }
+        )
     return points
 
 
-def _clean(v: float | None) -> float | None:
-    return None if v is None or not np.isfinite(v) else float(v)
-
-
-def budget_baselines(matrix_h5: PathLike, score_jsons: Sequence[PathLike], images_bench: PathLike,
-                     method_benches: Sequence[PathLike], base_bench: PathLike, prune_bench: PathLike,
-                     unit_seconds: float, target: str, fit: Mapping[str, Any], boot: Mapping[str, Any]
-                     ) -> list[dict[str, Any]]:
+def budget_baselines(
+    matrix_h5: PathLike,
+    score_jsons: Sequence[PathLike],
+    images_bench: PathLike,
+    method_benches: Sequence[PathLike],
+    base_bench: PathLike,
+    prune_bench: PathLike,
+    unit_seconds: float,
+    target: str,
+    fit: Mapping[str, Any],
+    boot: Mapping[str, Any],
+) -> list[dict[str, Any]]:
     """The budget stage's baseline points from the stage's files. Benchmarks are matched to their
     method by file name (<method>.tsv); the model each method attributed (its scores' settings)
     decides its one-off cost: base training, plus pruning and its fine-tune for the pruned model."""
@@ -88,14 +115,16 @@ def budget_baselines(matrix_h5: PathLike, score_jsons: Sequence[PathLike], image
     from ..atomic import read_json
     from ..matrix import read_matrix
     from ..metrics import lower_is_better
-    from .stage import read_supports
 
     benches = {Path(p).stem: p for p in method_benches}
     costs = {}
     for path in score_jsons:
         info = read_json(path)
-        one_off = {"train_base": base_bench, **({"prune_finetune": prune_bench}
-                                                if info["settings"]["model"] == "prune" else {})}
+        one_off = {
+            "train_base": base_bench,
+            **({"prune_finetune": prune_bench} if info["settings"]["model"] == "prune" else {}),
+        }
         costs.update(baseline_costs(images_bench, {info["method"]: benches[info["method"]]}, one_off, unit_seconds))
-    return baseline_points(read_matrix(matrix_h5), read_supports(score_jsons), target, lower_is_better(target), costs,
-                           fit, boot)
+    return baseline_points(
+        read_matrix(matrix_h5), read_supports(score_jsons), target, lower_is_better(target), costs, fit, boot
+    )

@@ -60,8 +60,9 @@ class NoisedImages(torch.utils.data.Dataset):
         return image, image_noise(self.seed, self.role, self.offset + i, self.n_timesteps, tuple(image.shape))
 
 
-def output_function(model: torch.nn.Module, method: str, timesteps: torch.Tensor,
-                    alphas_cumprod: torch.Tensor) -> Callable[[Mapping[str, torch.Tensor], Any], torch.Tensor]:
+def output_function(
+    model: torch.nn.Module, method: str, timesteps: torch.Tensor, alphas_cumprod: torch.Tensor
+) -> Callable[[Mapping[str, torch.Tensor], Any], torch.Tensor]:
     """f(params, (x0, noises)) for one image: TRAK's loss or D-TRAK's squared noise norm, averaged
     over pixels and the K timesteps. x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps (DDPM's forward
     process, as the scheduler's add_noise)."""
@@ -86,9 +87,19 @@ def _no_weighting(params: Mapping[str, torch.Tensor], data: Any) -> torch.Tensor
     return data[0].sum() * 0.0
 
 
-def make_attributor(model: torch.nn.Module, train_images: torch.Tensor, method: str, n_timesteps: int,
-                    alphas_cumprod: torch.Tensor, proj_dim: int, proj_type: str, regularization: float,
-                    seed: int, batch_size: int, device: torch.device | str = "cpu"):
+def make_attributor(
+    model: torch.nn.Module,
+    train_images: torch.Tensor,
+    method: str,
+    n_timesteps: int,
+    alphas_cumprod: torch.Tensor,
+    proj_dim: int,
+    proj_type: str,
+    regularization: float,
+    seed: int,
+    batch_size: int,
+    device: torch.device | str = "cpu",
+):
     """dattri's TRAKAttributor on `model` with the method's output function, its kernel cached on
     the training images."""
     from dattri.algorithm.trak import TRAKAttributor
@@ -101,52 +112,89 @@ def make_attributor(model: torch.nn.Module, train_images: torch.Tensor, method: 
     f = output_function(model, method, timesteps, alphas_cumprod)
     # The same function on both sides (target_func defaults to loss_func), as D-TRAK scores.
     task = AttributionTask(loss_func=f, model=model, checkpoints=model.state_dict())
-    projector = {"proj_dim": int(proj_dim), "proj_type": proj_type, "proj_seed": int(seed),
-                 "proj_max_batch_size": 32, "device": str(device)}
-    attributor = TRAKAttributor(task=task, correct_probability_func=_no_weighting, projector_kwargs=projector,
-                                device=str(device), regularization=float(regularization))
+    projector = {
+        "proj_dim": int(proj_dim),
+        "proj_type": proj_type,
+        "proj_seed": int(seed),
+        "proj_max_batch_size": 32,
+        "device": str(device),
+    }
+    attributor = TRAKAttributor(
+        task=task,
+        correct_probability_func=_no_weighting,
+        projector_kwargs=projector,
+        device=str(device),
+        regularization=float(regularization),
+    )
     attributor.cache(_loader(train_images, n_timesteps, seed, ROLE["train"], batch_size))
     return attributor
 
 
 def _loader(images: torch.Tensor, n_timesteps: int, seed: int, role: int, batch_size: int, offset: int = 0):
-    return torch.utils.data.DataLoader(NoisedImages(images, n_timesteps, seed, role, offset),
-                                       batch_size=batch_size, shuffle=False)
+    return torch.utils.data.DataLoader(
+        NoisedImages(images, n_timesteps, seed, role, offset), batch_size=batch_size, shuffle=False
+    )
 
 
-def pair_scores(attributor, generated: torch.Tensor, n_timesteps: int, seed: int, batch_size: int,
-                offset: int = 0) -> torch.Tensor:
+def pair_scores(
+    attributor, generated: torch.Tensor, n_timesteps: int, seed: int, batch_size: int, offset: int = 0
+) -> torch.Tensor:
     """Scores (n_train x n_generated) of the cached training images against generated images
     `offset` .. offset + len(generated) - 1 (their noises follow their global index)."""
     loader = _loader(generated, n_timesteps, seed, ROLE["generated"], batch_size, offset)
     return attributor.attribute(loader).detach().cpu()
 
 
-def gradient_support(model: torch.nn.Module, train_images: np.ndarray, generated: np.ndarray, method: str,
-                     cfg: Mapping[str, Any], alphas_cumprod: torch.Tensor, batch_size: int,
-                     device: torch.device | str = "cpu", chunk: int = 1000, logger=None) -> np.ndarray:
+def gradient_support(
+    model: torch.nn.Module,
+    train_images: np.ndarray,
+    generated: np.ndarray,
+    method: str,
+    cfg: Mapping[str, Any],
+    alphas_cumprod: torch.Tensor,
+    batch_size: int,
+    device: torch.device | str = "cpu",
+    chunk: int = 1000,
+    logger=None,
+) -> np.ndarray:
     """Per training image: the mean over the generated images of its TRAK (or D-TRAK) score. The
     generated images are scored in chunks, so the n_train x n_generated matrix is never held whole."""
     train = torch.from_numpy(np.ascontiguousarray(train_images, dtype=np.float32))
     gen = torch.from_numpy(np.ascontiguousarray(generated, dtype=np.float32))
     k, seed = int(cfg["timesteps"]), int(cfg["seed"])
-    singular = (f"{method}: the kernel of {len(train)} training images' projected gradients is singular or "
-                f"non-finite; raise baselines.regularization or lower baselines.proj_dim ({cfg['proj_dim']})")
+    singular = (
+        f"{method}: the kernel of {len(train)} training images' projected gradients is singular or "
+        f"non-finite; raise baselines.regularization or lower baselines.proj_dim ({cfg['proj_dim']})"
+    )
     start_time = time.perf_counter()
     try:
-        attributor = make_attributor(model, train, method, k, alphas_cumprod, int(cfg["proj_dim"]),
-                                     str(cfg.get("proj_type", "normal")), float(cfg["regularization"]), seed,
-                                     batch_size, device)
+        attributor = make_attributor(
+            model,
+            train,
+            method,
+            k,
+            alphas_cumprod,
+            int(cfg["proj_dim"]),
+            str(cfg.get("proj_type", "normal")),
+            float(cfg["regularization"]),
+            seed,
+            batch_size,
+            device,
+        )
         if logger is not None:
-            logger.info(f"{method}: kernel of {len(train)} training images x {k} timesteps in "
-                        f"{time.perf_counter() - start_time:.1f}s")
+            logger.info(
+                f"{method}: kernel of {len(train)} training images x {k} timesteps in "
+                f"{time.perf_counter() - start_time:.1f}s"
+            )
         total = torch.zeros(len(train), dtype=torch.float64)
         for start in range(0, len(gen), chunk):
-            scores = pair_scores(attributor, gen[start:start + chunk], k, seed, batch_size, offset=start)
+            scores = pair_scores(attributor, gen[start : start + chunk], k, seed, batch_size, offset=start)
             total += scores.double().sum(dim=1)
             if logger is not None:
-                logger.info(f"{method}: scored generated images {start}..{start + scores.shape[1] - 1} of {len(gen)} "
-                            f"({time.perf_counter() - start_time:.1f}s)")
+                logger.info(
+                    f"{method}: scored generated images {start}..{start + scores.shape[1] - 1} of {len(gen)} "
+                    f"({time.perf_counter() - start_time:.1f}s)"
+                )
     except torch.linalg.LinAlgError:
         raise ValueError(singular) from None
     support = (total / len(gen)).numpy()

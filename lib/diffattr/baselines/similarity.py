@@ -34,6 +34,8 @@ def pixel_support(train_images: np.ndarray, generated: np.ndarray) -> np.ndarray
 def feature_support(train_features: np.ndarray, generated_features: np.ndarray) -> np.ndarray:
     """Cosine similarity in the FID feature space."""
     if train_features.shape[1:] != generated_features.shape[1:]:
-        raise ValueError(f"feature baseline: training features {train_features.shape[1:]} and generated features "
-                         f"{generated_features.shape[1:]} differ; rerun the 'reference' rule")
+        raise ValueError(
+            f"feature baseline: training features {train_features.shape[1:]} and generated features "
+            f"{generated_features.shape[1:]} differ; rerun the 'reference' rule"
+        )
     return cosine_support(train_features, generated_features)

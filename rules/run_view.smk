@@ -1,5 +1,5 @@
 # The human view: results/runs/<run_name>/ holds copies of the final artifacts and a manifest
-# naming every stage's store path; cheap to rebuild, so it is never the only copy of anything.
+# naming every stage's store folder; cheap to rebuild, so it is never the only copy of anything.
 RUN_OUTPUTS = [
     f"{RUN_DIR}/lds.json",
     f"{RUN_DIR}/attributions.csv",
@@ -19,10 +19,10 @@ rule run_view:
         lds=rules.lds.output.lds,
         attributions=rules.datamodel.output.attributions,
         matrix=rules.datamodel.output.matrix,
-        base=behaviour_json("behaviour_base", "full"),
-        pruned=behaviour_json("behaviour_prune", "full"),
+        base=behaviour_json("behaviour_base", FULL_DATA),
+        pruned=behaviour_json("behaviour_prune", FULL_DATA),
         prune_info=rules.prune.output.info,
-        unlearn_jobs=[f"{D['unlearn']}/{batch}" for batch in BATCHES],
+        unlearn_jobs=[path("unlearn", "batch", batch=batch) for batch in BATCHES],
         budget=rules.budget.output.budget,
         table1=rules.table1.output.csv,
         estimators=rules.estimators.output.table,
@@ -30,7 +30,7 @@ rule run_view:
         summary=rules.summary.output.html,
         # Built here so `snakemake` alone leaves nothing for `--report` to miss.
         report_items=[
-            *[sample_png(kind) for kind in SAMPLE_STAGE],
+            *[path(stage, "grid", kind=kind) for kind, stage in SAMPLE_STAGE.items()],
             *rules.figures.output,
             rules.budget.output.figure,
             rules.table1.output.html,
@@ -45,7 +45,7 @@ rule run_view:
     conda:
         "../envs/analysis.yaml"
     params:
-        stores=D,
+        stores=LAYOUT.dirs(),
         hashes=PLAN.hashes,
         run_name=config["run_name"],
         excluded=config["subsets"]["exclude"],

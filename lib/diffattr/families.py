@@ -1,0 +1,80 @@
+"""The subset families: what each is for, how its ids read, and the wildcard patterns that match them.
+
+Every other module asks here: the draws (subsets, draws), the rules' wildcard constraints, the
+matrix's rows, the LDS's test sets and the missing-behaviour report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Family:
+    stream: int  # its seed stream: subset i is drawn from SeedSequence([seed, stream, i(, attempt)])
+    model: str  # how its subsets' models are made: "unlearn" or "retrain"
+    test: bool = False  # held out for the LDS: drawn first, never fitted on
+    skips_tests: bool = False  # fitted on: a candidate equal to a test subset is skipped
+    redrawn: bool = False  # a first draw equal to an earlier subset of the family is redrawn
+    alpha: float | None = None  # its own subset size fraction (else subsets.alpha, where sized by alpha)
+
+
+# train/test: exactly int(alpha*N) units (the datamodel and the LDS); uniform: each unit in with
+# probability 1/2 (Banzhaf by maximum sample reuse); kernel: size drawn from the Shapley kernel
+# (KernelSHAP; never redrawn: its coalitions must stay i.i.d.); loo: all units but one; full: all
+# units; test25/test75: held-out test subsets at alpha 0.25 / 0.75 (lds.extra_alphas).
+FAMILIES: dict[str, Family] = {
+    "train": Family(1, "unlearn", skips_tests=True, redrawn=True),
+    "test": Family(2, "retrain", test=True, redrawn=True),
+    "uniform": Family(3, "unlearn", skips_tests=True, redrawn=True),
+    "kernel": Family(4, "unlearn", skips_tests=True),
+    "loo": Family(5, "unlearn"),
+    "full": Family(6, "unlearn"),
+    "test25": Family(7, "retrain", test=True, redrawn=True, alpha=0.25),
+    "test75": Family(8, "retrain", test=True, redrawn=True, alpha=0.75),
+}
+TEST_FAMILIES = tuple(name for name, f in FAMILIES.items() if f.test)
+SKIPPING_FAMILIES = tuple(name for name, f in FAMILIES.items() if f.skips_tests)
+UNLEARN_FAMILIES = tuple(name for name, f in FAMILIES.items() if f.model == "unlearn")
+REDRAWN = tuple(name for name, f in FAMILIES.items() if f.redrawn)
+FIXED_ALPHA = {name: f.alpha for name, f in FAMILIES.items() if f.alpha is not None}
+# Families whose subsets can be retrained from scratch: the test families and, for the retraining
+# baseline, the train family.
+RETRAINED = ("train", *TEST_FAMILIES)
+
+# Ids of models that no drawn family holds: all data (the base and pruned models), no data (the
+# untrained model: v(empty)), and a counterfactual removal set (named by the units it removes).
+FULL_DATA = "full"
+EMPTY = "empty"
+CF = "cf"
+
+
+def subset_id(family: str, index: int) -> str:
+    return f"{family}-{index:04d}"
+
+
+def parse_subset_id(sid: str) -> tuple[str, int]:
+    family, _, idx = sid.partition("-")
+    if family not in FAMILIES or not idx.isdigit():
+        raise ValueError(f"bad subset id {sid!r}; expected <family>-<index> with family in {sorted(FAMILIES)}")
+    return family, int(idx)
+
+
+def family_of(sid: str) -> str:
+    """The family an id belongs to (its prefix): `train` for train-0003, `empty`, `cf`."""
+    return sid.split("-")[0]
+
+
+def chunk_name(family: str, first: int, last: int) -> str:
+    """A chunk of consecutive candidates first..last of one family (train chunks: unlearning batches)."""
+    return f"{family}-{first:04d}-{last:04d}"
+
+
+def _alternatives(names) -> str:
+    return "|".join(names)
+
+
+# Wildcard patterns (the rules' wildcard_constraints).
+SUBSET_PATTERN = rf"({_alternatives(RETRAINED)})-\d{{4}}|{FULL_DATA}|{EMPTY}|{CF}-[0-9a-f]{{12}}"
+BATCH_PATTERN = rf"({_alternatives(UNLEARN_FAMILIES)})-\d{{4}}-\d{{4}}"
+CHUNK_PATTERN = rf"({_alternatives(FAMILIES)})-\d{{4}}-\d{{4}}"

@@ -1,0 +1,143 @@
+"""Stage baselines: one cheap baseline's (TRAK, D-TRAK, pixel or feature similarity; the science in
+lib/diffattr/baselines/) support per training image and per unit. One job per method, so each has
+its own wall and CPU seconds (the budget stage charges them)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..atomic import atomic_path, write_json
+from ..baselines import BASELINES, GRADIENT, SUPPORT_CONVENTION
+from ..baselines.aggregate import REDUCE, unit_support
+from ..settings import Job
+from .baseline_images import load_images
+
+PathLike = str | os.PathLike
+
+
+def per_image_support(
+    method: str,
+    images: np.ndarray,
+    train_images: np.ndarray,
+    job: Job,
+    model_path: PathLike | None = None,
+    sched_cfg: Mapping[str, Any] | None = None,
+    reference_npz: PathLike | None = None,
+    classifier_pt: PathLike | None = None,
+    inception_weights: PathLike | None = None,
+    compute=None,
+    logger=None,
+) -> np.ndarray:
+    """One method's support per training image (mean over the generated images). `job`:
+    settings.job_settings("baselines", ...); `inception_weights`: the feature baseline's extractor
+    (behaviour.features: inception), else the domain classifier's features."""
+    from ..compute import CPU
+
+    compute = compute or CPU
+    if method in GRADIENT:
+        from ..baselines.gradient import gradient_support
+        from ..models import ddpm_scheduler, load_model
+
+        alphas_cumprod = ddpm_scheduler(sched_cfg).alphas_cumprod
+        return gradient_support(
+            load_model(model_path),
+            train_images,
+            images,
+            method,
+            dataclasses.asdict(job.recipe),
+            alphas_cumprod,
+            job.runtime.batch_size,
+            compute.device,
+            logger=logger,
+        )
+    if method == "pixel":
+        from ..baselines.similarity import pixel_support
+
+        return pixel_support(train_images, images)
+    if method == "feature":
+        import torch
+
+        from ..baselines.similarity import feature_support
+        from ..behaviour import extract_features, load_statistics, make_extractor
+        from ..sampling import to_uint8_rgb
+
+        extractor = make_extractor(classifier_pt, inception_weights, compute.device)
+        generated = extract_features(extractor, to_uint8_rgb(torch.from_numpy(images))).numpy()
+        train = load_statistics(reference_npz)["features"]  # the training images' features, in data order
+        if len(train) != len(train_images):
+            raise ValueError(
+                f"{reference_npz}: {len(train)} reference features for {len(train_images)} training "
+                "images; rerun the 'reference' rule"
+            )
+        return feature_support(train, generated)
+    raise ValueError(f"datamodel.estimators: unknown baseline {method!r}; use one of {list(BASELINES)}")
+
+
+def make_scores(
+    method: str,
+    images_npz: PathLike,
+    data_npz: PathLike,
+    unit: str,
+    job: Job,
+    out_json: PathLike,
+    out_npy: PathLike,
+    model_path: PathLike | None = None,
+    sched_cfg: Mapping[str, Any] | None = None,
+    reference_npz: PathLike | None = None,
+    classifier_pt: PathLike | None = None,
+    inception_weights: PathLike | None = None,
+    kmeans: Mapping[str, Any] | None = None,
+    csv_path: str | None = None,
+    startup: float | None = None,
+    compute=None,
+    logger=None,
+) -> dict:
+    """scores.json (per-unit support, settings, seconds) and per_image.npy (per training image) for
+    one baseline."""
+    from ..subsets import load_units
+
+    start, cpu = time.perf_counter(), time.process_time()
+    images = load_images(images_npz)
+    ds, units = load_units(data_npz, unit, reference_npz if unit == "kmeans" else None, kmeans, csv_path)
+    per_image = per_image_support(
+        method,
+        images,
+        ds.images,
+        job,
+        model_path,
+        sched_cfg,
+        reference_npz,
+        classifier_pt,
+        inception_weights,
+        compute,
+        logger,
+    )
+    support = unit_support(per_image, units.members, method)
+    with atomic_path(out_npy, suffix=".npy") as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, per_image.astype(np.float64))
+    recipe = dataclasses.asdict(job.recipe)
+    # The similarity baselines read only the model's images: the gradient settings would mislead.
+    settings = recipe if method in GRADIENT else {"model": recipe["model"]}
+    info = {
+        "method": method,
+        "unit": unit,
+        "n_units": len(units),
+        "n_train_images": int(len(ds.images)),
+        "n_generated": int(len(images)),
+        "reduce_over_unit_images": REDUCE[method],
+        "support": dict(zip(units.ids, support.tolist())),
+        "settings": settings,
+        "convention": SUPPORT_CONVENTION,
+        "seconds": time.perf_counter() - start,
+        "cpu_seconds": time.process_time() - cpu,
+        "startup_seconds": startup,
+        "device": str(compute.device if compute is not None else "cpu"),
+    }
+    write_json(out_json, info)
+    return info

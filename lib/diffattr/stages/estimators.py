@@ -1,0 +1,236 @@
+"""Stage estimators: estimator x behaviour -> LDS (CI) on every test set of the matrix, with each
+estimator's gap to the primary one. `estimator_rows` computes the table; `write_table` writes it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ..atomic import write_json, write_text
+from ..estimators import fit_estimators
+from ..families import FAMILIES
+from ..lds import brief, ceiling_of, lds_of, paired_gap_ci
+from ..matrix import Matrix, read_matrix
+from ..report import table_html
+
+PathLike = str | os.PathLike
+GAP_CONVENTION = (
+    "gap_to_primary = this estimator's LDS minus the primary estimator's (datamodel.primary, fixed "
+    "before the test models are seen), on the same test models; positive = higher LDS than the "
+    "primary. gap CI: paired percentile bootstrap over the test models"
+)
+COLUMNS = [
+    "estimator",
+    "behaviour",
+    "alpha",
+    "lds",
+    "ci_low",
+    "ci_high",
+    "ceiling",
+    "ceiling_ci_low",
+    "ceiling_ci_high",
+    "ceiling_bound",
+    "n_fit_models",
+    "n_test_models",
+    "sign_identified",
+    "primary",
+    "gap_to_primary",
+    "gap_ci_low",
+    "gap_ci_high",
+    "highest_lds",
+]
+
+
+def estimator_table(
+    matrix_h5: PathLike,
+    estimators: Sequence[str],
+    primary: str,
+    cfg: Mapping[str, Any],
+    n_boot: int,
+    level: float,
+    seed: int,
+    out_csv: PathLike,
+    out_json: PathLike,
+    second_retrain: Mapping[str, Mapping[str, float]] | None = None,
+    out_html: PathLike | None = None,
+    baselines: Mapping[str, Mapping[str, float]] | None = None,
+) -> dict[str, Any]:
+    """The table of the matrix at `matrix_h5`, written as CSV and JSON (and HTML for the report)."""
+    out = estimator_rows(
+        read_matrix(matrix_h5), estimators, primary, cfg, n_boot, level, seed, second_retrain, baselines
+    )
+    write_table(out, out_csv, out_json, out_html)
+    return out
+
+
+def estimator_rows(
+    m: Matrix,
+    estimators: Sequence[str],
+    primary: str,
+    cfg: Mapping[str, Any],
+    n_boot: int,
+    level: float,
+    seed: int,
+    second_retrain: Mapping[str, Mapping[str, float]] | None = None,
+    baselines: Mapping[str, Mapping[str, float]] | None = None,
+) -> dict[str, Any]:
+    """Each estimator refitted for each behaviour the matrix holds, all on the same models, and scored
+    on every test family. The reference is the primary estimator, fixed before the test models are
+    seen (picking the best on the test models and reporting gaps to it would be a post-selection
+    comparison): every row carries its gap to the primary with a paired bootstrap CI. A note per
+    behaviour and test set names the estimator with the highest LDS, called better only when its
+    paired CI excludes 0. `second_retrain` adds the LDS ceiling (None: not computed); `baselines` the
+    baselines' unit support (method -> {unit: value})."""
+    if primary not in estimators:
+        raise ValueError(f"datamodel.primary: {primary!r} is not one of datamodel.estimators {list(estimators)}")
+    alpha = float(m.attrs.get("alpha", 0.5))
+    rows_out, notes = [], []
+    for behaviour in m.behaviour_names:
+        y = m.behaviour(behaviour)
+        fitted = fit_estimators(m, behaviour, estimators, cfg, baselines)
+        for family in m.families("retrain"):
+            rows = m.rows("retrain", family)
+            if len(rows) < 3:
+                continue
+            test_alpha = getattr(FAMILIES.get(family), "alpha", None) or alpha
+            ceiling = ceiling_of(m, behaviour, family, second_retrain, n_boot, level, seed)
+            res = {
+                name: lds_of(att.predict(m.masks[rows]), y[rows], n_boot, level, seed) for name, att in fitted.items()
+            }
+            ref = res[primary]
+            gaps = {
+                name: {
+                    "gap": r["lds"] - ref["lds"],
+                    "ci": (
+                        paired_gap_ci(r["predicted"], ref["predicted"], y[rows], n_boot, level, seed)
+                        if name != primary
+                        else (float("nan"), float("nan"))
+                    ),
+                }
+                for name, r in res.items()
+            }
+            note = highest_note(behaviour, test_alpha, primary, res, gaps)
+            notes.append(note)
+            for name, att in fitted.items():
+                r = res[name]
+                rows_out.append(
+                    {
+                        "estimator": name,
+                        "behaviour": behaviour,
+                        "alpha": test_alpha,
+                        "lds": r["lds"],
+                        "ci_low": r["ci95"][0],
+                        "ci_high": r["ci95"][1],
+                        "n_fit_models": att.n_models,
+                        "n_test_models": r["n_test_models"],
+                        "sign_identified": bool(att.level_identified),
+                        "primary": primary,
+                        "gap_to_primary": gaps[name]["gap"],
+                        "gap_ci_low": gaps[name]["ci"][0],
+                        "gap_ci_high": gaps[name]["ci"][1],
+                        "highest_lds": name == note["highest"],
+                        "ceiling": brief(ceiling),
+                    }
+                )
+    return {
+        "ci_level": level,
+        "n_bootstrap": n_boot,
+        "primary": primary,
+        "gap_convention": GAP_CONVENTION,
+        "rows": rows_out,
+        "notes": notes,
+    }
+
+
+def write_table(
+    out: Mapping[str, Any], out_csv: PathLike, out_json: PathLike, out_html: PathLike | None = None
+) -> None:
+    write_text(out_csv, _table_csv(out["rows"]))
+    write_json(out_json, dict(out))
+    if out_html is not None:
+        table_html(
+            out_csv,
+            out_html,
+            "LDS of every estimator for every behaviour",
+            [out["gap_convention"]] + [n["text"] for n in out["notes"]],
+        )
+
+
+def _nan_safe_max(values: Mapping[str, float]) -> str:
+    return max(values, key=lambda n: -np.inf if np.isnan(values[n]) else values[n])
+
+
+def highest_note(
+    behaviour: str,
+    alpha: float,
+    primary: str,
+    res: Mapping[str, Mapping[str, Any]],
+    gaps: Mapping[str, Mapping[str, Any]],
+) -> dict[str, Any]:
+    """Which estimator has the highest LDS for one behaviour and test set, and whether that may be
+    called better than the primary: only when its paired gap CI excludes 0."""
+    best = _nan_safe_max({n: r["lds"] for n, r in res.items()})
+    gap = gaps[best]
+    lo, hi = gap["ci"]
+    separated = best != primary and np.isfinite(lo) and lo > 0
+    if best == primary:
+        text = f"{behaviour}, alpha {alpha:g}: the primary estimator {primary} has the highest LDS"
+    elif separated:
+        text = (
+            f"{behaviour}, alpha {alpha:g}: {best} has the highest LDS, {gap['gap']:+.3f} against {primary} "
+            f"(paired CI [{lo:.3f}, {hi:.3f}] excludes 0: better than the primary)"
+        )
+    else:
+        text = (
+            f"{behaviour}, alpha {alpha:g}: {best} has the highest LDS, {gap['gap']:+.3f} against {primary} "
+            f"(paired CI [{lo:.3f}, {hi:.3f}] holds 0: not distinguishable from the primary)"
+        )
+    return {
+        "behaviour": behaviour,
+        "alpha": alpha,
+        "highest": best,
+        "primary": primary,
+        "gap_to_primary": gap["gap"],
+        "gap_ci": [lo, hi],
+        "better_than_primary": bool(separated),
+        "text": text,
+    }
+
+
+def _table_csv(rows: Sequence[Mapping[str, Any]]) -> str:
+    def num(v: float | None) -> str:
+        return "" if v is None or not np.isfinite(v) else f"{v:.3f}"
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(COLUMNS)
+    for r in rows:
+        c = r["ceiling"] or {}
+        c_ci = c.get("ci95") or [None, None]
+        w.writerow(
+            [
+                r["estimator"],
+                r["behaviour"],
+                f"{r['alpha']:g}",
+                f"{r['lds']:.3f}",
+                f"{r['ci_low']:.3f}",
+                f"{r['ci_high']:.3f}",
+                num(c.get("spearman")),
+                num(c_ci[0]),
+                num(c_ci[1]),
+                num(c.get("bound")),
+                r["n_fit_models"],
+                r["n_test_models"],
+                int(r["sign_identified"]),
+                r["primary"],
+                f"{r['gap_to_primary']:.3f}",
+                num(r["gap_ci_low"]),
+                num(r["gap_ci_high"]),
+                int(r["highest_lds"]),
+            ]
+        )
+    return buf.getvalue()

@@ -1,0 +1,75 @@
+"""Stage figures: the predicted-vs-actual scatter, the attribution histogram and the two unit grids."""
+
+from __future__ import annotations
+
+import csv
+import os
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..atomic import read_json
+from ..report import ceiling_text
+
+PathLike = str | os.PathLike
+
+
+def attribution_figures(
+    lds_json: PathLike,
+    attributions_csv: PathLike,
+    data_npz: PathLike,
+    unit: str,
+    top_k: int,
+    out_scatter: PathLike,
+    out_hist: PathLike,
+    out_top: PathLike,
+    out_bottom: PathLike,
+    caption: str,
+    reference_npz: PathLike | None = None,
+    kmeans: Mapping[str, Any] | None = None,
+    csv_path: str | None = None,
+    expected_identified: bool | None = None,
+) -> dict[str, Any]:
+    """Predicted-vs-actual scatter, attribution histogram, and two unit grids: the most helpful /
+    most harmful units when the primary fit identifies the level of its scores, else the highest- /
+    lowest-ranked units relative to the average one. `expected_identified`: what the report's
+    labels (fixed before any model exists) assume; a fit that disagrees stops with one line."""
+    from ..datamodel import unit_grids
+    from ..figures import histogram_figure, scatter_figure, unit_rows_figure
+    from ..subsets import load_units
+
+    res = read_json(lds_json)
+    pred = res["estimators"][res["estimator"]]["predicted"]
+    scatter_figure(
+        pred,
+        res["actual"],
+        out_scatter,
+        res["behaviour"],
+        f"{caption}\nLDS {res['lds']:.3f} over {res['n_test_models']} retrained test models; "
+        f"{ceiling_text(res.get('ceiling'))}",
+    )
+    with open(attributions_csv, newline="") as fh:
+        rows = list(csv.DictReader(fh))  # sorted by rank: most helpful first
+    identified = rows[0]["sign_identified"] == "1"
+    if expected_identified is not None and identified != expected_identified:
+        raise ValueError(
+            f"{attributions_csv}: sign_identified is {int(identified)} but the report labels assume "
+            f"{int(expected_identified)}; update estimators.LEVEL_BY_DESIGN"
+        )
+    column = "score" if identified else "relative_score"
+    scores = np.array([float(r[column]) + 0.0 for r in rows])
+    histogram_figure(scores, out_hist, f"{caption}\n{len(rows)} units", identified)
+    ds, units = load_units(data_npz, unit, reference_npz, kmeans, csv_path)
+    index = {uid: i for i, uid in enumerate(units.ids)}
+    imgs = ((ds.images.transpose(0, 2, 3, 1) + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
+
+    def unit_rows(chosen):
+        return [(rows[i]["unit_id"], scores[i], imgs[units.members[index[rows[i]["unit_id"]]][:8]]) for i in chosen]
+
+    grids = unit_grids(scores, identified, top_k)
+    for (title, chosen), out in ((grids["top"], out_top), (grids["bottom"], out_bottom)):
+        unit_rows_figure(unit_rows(chosen), out, f"{title}: {len(chosen)} units ({caption})")
+    return {
+        "sign_identified": identified,
+        "grids": {k: (t, [rows[i]["unit_id"] for i in c]) for k, (t, c) in grids.items()},
+    }

@@ -1,0 +1,36 @@
+"""Stage init: the model trained on nothing (train_base's initial weights), v(empty) for KernelSHAP."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+from ..atomic import write_json
+
+
+def init_model(
+    data_npz: str | os.PathLike,
+    model_cfg: Mapping[str, Any],
+    seed: int,
+    out_model: str | os.PathLike,
+    out_json: str | os.PathLike,
+) -> dict:
+    import torch
+
+    from ..data import load_dataset
+    from ..models import build_unet, count_params, save_model
+
+    ds = load_dataset(data_npz)
+    torch.manual_seed(int(seed))  # the same initialisation as train_base
+    model = build_unet(model_cfg, ds.images.shape[-1], ds.images.shape[1])
+    save_model(model, out_model)
+    stats = {
+        "steps": 0,
+        "train_seconds": 0.0,
+        "train_cpu_seconds": 0.0,
+        "seed": int(seed),
+        "n_images": 0,
+        "params": count_params(model),
+    }
+    write_json(out_json, stats)
+    return stats

@@ -1,0 +1,102 @@
+"""Stage lds: the LDS of every fitted estimator on the retrained test models, the proxy fidelity on
+the baseline subsets and, where test subsets were retrained twice, the LDS ceiling."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from ..atomic import read_json, write_json
+from ..datamodel import Attribution
+from ..lds import brief, ceiling_of, lds_of, proxy_fidelity_of
+from ..matrix import Matrix, read_matrix
+
+PathLike = str | os.PathLike
+NOT_COMPUTED = "not computed: no second retraining of the test subsets"
+
+
+def metrics_by_subset(behaviour_jsons: Sequence[PathLike]) -> dict[str, dict[str, float]]:
+    """Subset id (the file's stem) -> the behaviours in its behaviour JSON."""
+    return {Path(p).stem: dict(read_json(p)["metrics"]) for p in behaviour_jsons}
+
+
+def evaluate_lds(
+    datamodel_json: PathLike,
+    matrix_h5: PathLike,
+    n_boot: int,
+    level: float,
+    seed: int,
+    out_json: PathLike,
+    baseline: Mapping[str, Mapping[str, float]] | None = None,
+    second_retrain: Mapping[str, Mapping[str, float]] | None = None,
+) -> dict[str, Any]:
+    """LDS of every fitted estimator on the retrained test models, with a bootstrap CI; also on the
+    alpha 0.25 / 0.75 test families when the matrix has them. `baseline` (subset id -> behaviours of
+    the baseline subsets retrained from scratch) adds the proxy fidelity; `second_retrain` (subset id
+    -> behaviours of a second retraining of test subsets) the LDS ceiling beside every LDS."""
+    dm = read_json(datamodel_json)
+    m = read_matrix(matrix_h5)
+    rows = m.rows("retrain")
+    if len(rows) < 3:
+        raise ValueError(f"{matrix_h5}: only {len(rows)} retrained test models; the LDS needs at least 3")
+    target = dm["target"]
+    y = m.behaviour(target)
+    actual = y[rows]
+    ceilings = {
+        family: ceiling_of(m, target, family, second_retrain, n_boot, level, seed) for family in m.families("retrain")
+    }
+    per_est = {}
+    for name, record in dm["estimators"].items():
+        att = Attribution.from_record(name, record, m.unit_ids)
+        per_est[name] = {
+            **lds_of(att.predict(m.masks[rows]), actual, n_boot, level, seed),
+            "ceiling": brief(ceilings.get("test")),
+        }
+        for family in m.families("retrain"):
+            extra_rows = m.rows("retrain", family)
+            if family != "test" and len(extra_rows) >= 3:
+                res = lds_of(att.predict(m.masks[extra_rows]), y[extra_rows], n_boot, level, seed)
+                per_est[name].setdefault("other_alphas", {})[family] = {
+                    **{k: res[k] for k in ("lds", "ci95", "n_test_models")},
+                    "ceiling": brief(ceilings[family]),
+                }
+    primary = per_est[dm["primary"]]
+    fidelity = (
+        proxy_fidelity_of(m, target, baseline, n_boot, level, seed)
+        if baseline is not None
+        else {"spearman": None, "why": "no baseline retrainings given"}
+    )
+    out = {
+        "lds": primary["lds"],
+        "ci95": primary["ci95"],
+        "ci_level": level,
+        "n_bootstrap": n_boot,
+        "estimator": dm["primary"],
+        "behaviour": target,
+        "lower_is_better": dm["lower_is_better"],
+        "n_train_models": dm["n_train_models"],
+        "n_test_models": int(len(rows)),
+        "sign_convention": "Spearman(predicted behaviour, actual behaviour) over models retrained from scratch on "
+        "held-out subsets; +1 = perfect ranking, whatever the behaviour's direction",
+        "ceiling": ceilings.get("test") or {"spearman": None, "why": NOT_COMPUTED},
+        "ceiling_convention": "spearman: Spearman between two retrainings (other seeds) of the same test subsets, "
+        "the LDS a second retraining scores; bound: about its square root, the most a "
+        "noise-free predictor of the expected behaviour can score",
+        "proxy_fidelity": fidelity,
+        "proxy_fidelity_convention": "Spearman and Pearson between the unlearned and the retrained model's "
+        "behaviour on the same (baseline) training subsets",
+        "test_subsets": [m.subset_ids[i] for i in rows],
+        "actual": actual.tolist(),
+        "estimators": per_est,
+        "subsets": subsets_drawn(m),
+    }
+    write_json(out_json, out)
+    return out
+
+
+def subsets_drawn(m: Matrix) -> dict[str, Any]:
+    """Per family: candidates drawn, used, skipped for equalling a test subset (ids), redrawn for
+    equalling an earlier subset of the family, kernel duplicates kept (empty for older matrices)."""
+    return json.loads(m.attrs.get("subsets", "{}"))

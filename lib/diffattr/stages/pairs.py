@@ -1,0 +1,57 @@
+"""Stage pairs: FID2 between one subset's unlearned and retrained models, and its floor (FID between
+two retrainings of the subset with different seeds), all from the same initial noises."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Mapping
+
+from ..atomic import write_json
+from ..settings import Job
+
+PathLike = str | os.PathLike
+
+
+def pair_fids(
+    unlearned: PathLike,
+    retrained: PathLike,
+    floor: PathLike,
+    classifier_pt: PathLike,
+    sched_cfg: Mapping[str, Any],
+    job: Job,
+    sid: str,
+    out_json: PathLike,
+    compute=None,
+) -> dict:
+    from torch_fidelity.metric_fid import fid_statistics_to_metric
+
+    from .. import behaviour
+    from ..compute import CPU
+    from ..sampling import to_uint8_rgb
+
+    start = time.perf_counter()
+    compute = compute or CPU
+    s = job.recipe
+    extractor = behaviour.make_extractor(classifier_pt, s.inception_weights, compute.device)
+
+    def stats_of(path: PathLike) -> dict:
+        images = behaviour.generate(path, sched_cfg, s, s.n_samples, job.runtime.batch_size, compute)
+        return behaviour.feature_statistics(behaviour.extract_features(extractor, to_uint8_rgb(images)))
+
+    stats = {name: stats_of(path) for name, path in (("unlearn", unlearned), ("retrain", retrained), ("floor", floor))}
+
+    def dist(a: str, b: str) -> float:
+        return float(fid_statistics_to_metric(stats[a], stats[b], verbose=False)["frechet_inception_distance"])
+
+    out = {
+        "subset": sid,
+        "unlearn_vs_retrain": dist("unlearn", "retrain"),
+        "retrain_vs_retrain": dist("retrain", "floor"),
+        "n_samples": s.n_samples,
+        "noise_seed": s.seed,
+        "device": str(compute.device),
+        "seconds": time.perf_counter() - start,
+    }
+    write_json(out_json, out)
+    return out

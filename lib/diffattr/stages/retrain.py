@@ -1,0 +1,60 @@
+"""Stage retrain (and retrain_floor, retrain_cf): a model trained from scratch on one subset with the
+base recipe, the ground truth the LDS is measured against."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from typing import Any, Mapping
+
+from ..settings import Job
+
+PathLike = str | os.PathLike
+
+
+def retrain(
+    data_npz: PathLike,
+    chunk_json: PathLike,
+    sid: str,
+    model_cfg: Mapping[str, Any],
+    sched_cfg: Mapping[str, Any],
+    job: Job,
+    retrain_seed: int,
+    out_model: PathLike,
+    out_json: PathLike,
+    logger: logging.Logger,
+    startup: float | None = None,
+    resume_path: PathLike | None = None,
+    compute=None,
+) -> dict:
+    """Subset `sid` of the subsets file `chunk_json`, its seed derived from (retrain_seed, sid)."""
+    import numpy as np
+    import torch
+
+    from ..data import load_dataset
+    from ..hashing import derived_seed
+    from ..models import build_unet
+    from ..subsets import read_subsets
+    from ..training import train_and_save
+
+    ds = load_dataset(data_npz)
+    sub = read_subsets(chunk_json)[sid]
+    seed = derived_seed(retrain_seed, sub["id"])
+    torch.manual_seed(seed)
+    model = build_unet(model_cfg, ds.images.shape[-1], ds.images.shape[1])
+    images = ds.images[np.asarray(sub["sample_indices"], dtype=np.int64)]
+    return train_and_save(
+        model,
+        images,
+        dataclasses.replace(job.recipe, seed=seed),
+        job.runtime,
+        sched_cfg,
+        out_model,
+        out_json,
+        logger,
+        f"retrain {sub['id']}",
+        startup=startup,
+        resume_path=resume_path,
+        compute=compute,
+    )

@@ -1,0 +1,26 @@
+"""Stage samples (samples_train_base, _prune, _unlearn, _retrain): a grid of one model's samples."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+from ..settings import Sampling
+
+
+def sample_grid(
+    model: str | os.PathLike,
+    sched_cfg: Mapping[str, Any],
+    sampling: Sampling,
+    n: int,
+    title: str,
+    out_png: str | os.PathLike,
+    compute=None,
+) -> None:
+    """The first n images of the behaviour samples (image j from the same initial noise as image j of
+    every model's evaluation), so the grids compare image by image."""
+    from ..behaviour import generate
+    from ..figures import image_grid
+
+    images = generate(model, sched_cfg, sampling, n, max(n, 1), compute)
+    image_grid(((images.permute(0, 2, 3, 1) + 1) * 127.5).round().clamp(0, 255).byte().numpy(), out_png, title)

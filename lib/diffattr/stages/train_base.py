@@ -1,0 +1,81 @@
+"""Stage train_base: the base DDPM trained on all data, or a pretrained one imported instead."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Mapping
+
+from ..atomic import write_json
+from ..settings import Job
+
+PathLike = str | os.PathLike
+
+
+def train_base(
+    data_npz: PathLike,
+    model_cfg: Mapping[str, Any],
+    sched_cfg: Mapping[str, Any],
+    job: Job,
+    out_model: PathLike,
+    out_json: PathLike,
+    logger: logging.Logger,
+    startup: float | None = None,
+    resume_path: PathLike | None = None,
+    compute=None,
+) -> dict:
+    """Train from train_base.seed's initial weights (the same init_model saves untrained)."""
+    import torch
+
+    from ..data import load_dataset
+    from ..models import build_unet
+    from ..training import train_and_save
+
+    ds = load_dataset(data_npz)
+    torch.manual_seed(job.recipe.seed)  # weight initialisation
+    model = build_unet(model_cfg, ds.images.shape[-1], ds.images.shape[1])
+    return train_and_save(
+        model,
+        ds.images,
+        job.recipe,
+        job.runtime,
+        sched_cfg,
+        out_model,
+        out_json,
+        logger,
+        "train_base",
+        startup=startup,
+        resume_path=resume_path,
+        compute=compute,
+    )
+
+
+def import_base(
+    pretrained: PathLike,
+    data_npz: PathLike,
+    model_cfg: Mapping[str, Any],
+    out_model: PathLike,
+    out_json: PathLike,
+    logger: logging.Logger,
+) -> dict:
+    """Start from a pretrained UNet (base_model.path) instead of training one: checked, then copied
+    into the store so every later stage reads it like a trained base model."""
+    from ..data import load_dataset
+    from ..models import count_params, import_pretrained_unet, save_model
+    from ..plan import dir_sha256
+
+    ds = load_dataset(data_npz)
+    model = import_pretrained_unet(pretrained, model_cfg, ds.images.shape[-1], ds.images.shape[1])
+    save_model(model, out_model)
+    stats = {
+        "steps": 0,
+        "train_seconds": 0.0,
+        "train_cpu_seconds": 0.0,
+        "pretrained": str(pretrained),
+        "pretrained_sha256": dir_sha256(pretrained),
+        "params": count_params(model),
+        "n_images": int(len(ds.images)),
+    }
+    write_json(out_json, stats)
+    logger.info(f"train_base: imported {pretrained} ({stats['params']} params) instead of training")
+    return stats

@@ -1,0 +1,30 @@
+# The images the cheap baselines score the training images against: those the attributed model's
+# (baselines.model) behaviour is computed on, from the same noises. Planned only when
+# datamodel.estimators lists a baseline (rules/common.smk: OPTIONAL_LAYOUT), hence params as functions.
+rule baseline_images:
+    input:
+        model=baseline_model,
+    output:
+        images=optional_path("baseline_images", "images"),
+        info=optional_path("baseline_images", "info"),
+    log:
+        OPTIONAL_LAYOUT.log("baseline_images"),
+    benchmark:
+        optional_path("baseline_images", "benchmark")
+    conda:
+        "../envs/torch.yaml"
+    threads: THREADS_OF["baseline_images"]
+    resources:
+        **RESOURCES_OF["baseline_images"],
+    params:
+        spec=lambda w: spec("baseline_images"),
+        # What sampling reads of `behaviour`: exactly the keys the stage hashes (plan.STAGES).
+        behaviour=lambda w: {
+            key.removeprefix("behaviour."): value
+            for key, value in spec("baseline_images")["config"].items()
+            if key.startswith("behaviour.")
+        },
+        model=config["baselines"]["model"],
+        scheduler=config["scheduler"],
+    script:
+        "../workflow/scripts/baseline_images.py"

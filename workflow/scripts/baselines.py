@@ -1,0 +1,41 @@
+"""Stage baselines: one baseline's support per training image and per unit."""
+
+import os
+
+os.environ.setdefault("TQDM_DISABLE", "1")  # dattri's progress bars would fill the log
+import _libpath  # noqa: F401,E402  (lib/ on sys.path)
+
+from diffattr.compute import start_model_job  # noqa: E402
+from diffattr.layout import write_spec  # noqa: E402
+from diffattr.settings import job_settings  # noqa: E402
+from diffattr.stages.baselines import make_scores  # noqa: E402
+
+sm = snakemake  # noqa: F821
+log, startup, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))
+p, inp, method = sm.params, sm.input, sm.wildcards.method
+job = job_settings("baselines", p.baselines, sm.config)
+info = make_scores(
+    method,
+    inp.images,
+    inp.data,
+    p.unit,
+    job,
+    sm.output.scores,
+    sm.output.per_image,
+    model_path=inp.model,
+    sched_cfg=p.scheduler,
+    reference_npz=inp.reference,
+    classifier_pt=inp.classifier,
+    inception_weights=p.inception,
+    kmeans=p.kmeans,
+    csv_path=p.csv,
+    startup=startup,
+    compute=compute,
+    logger=log,
+)
+write_spec(p.spec)
+top = sorted(info["support"].items(), key=lambda kv: -kv[1])[:3]
+log.info(
+    f"{method}: {info['n_units']} units from {info['n_train_images']} images against {info['n_generated']} "
+    f"generated in {info['seconds']:.1f}s; highest support {top}"
+)

@@ -1,0 +1,20 @@
+"""Stage behaviour_unlearn: behaviours of every unlearned model in one batch, from the shared noises."""
+
+import _libpath  # noqa: F401  (lib/ on sys.path)
+
+from diffattr.compute import start_model_job
+from diffattr.layout import write_spec
+from diffattr.settings import job_settings
+from diffattr.stages.behaviour_unlearn import evaluate_batch
+
+sm = snakemake  # noqa: F821
+log, startup, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))
+p, inp = sm.params, sm.input
+job = job_settings("behaviour", p.behaviour, sm.config)
+record = evaluate_batch(
+    inp.batch, inp.classifier, inp.reference, p.scheduler, job, sm.output.behaviour, log, startup, compute=compute
+)
+write_spec(p.spec)
+log.info(
+    f"{len(record['subsets'])} models in {record['job_seconds']:.1f}s (start-up {record.get('startup_share', 0):.1%})"
+)

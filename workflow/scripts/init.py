@@ -1,0 +1,14 @@
+"""Stage init: save the untrained model (v(empty) for KernelSHAP)."""
+
+import _libpath  # noqa: F401  (lib/ on sys.path)
+
+from diffattr.compute import start_model_job
+from diffattr.layout import write_spec
+from diffattr.stages.init import init_model
+
+sm = snakemake  # noqa: F821
+log, _, _ = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))
+p = sm.params
+info = init_model(sm.input.data, p.model, p.seed, sm.output.model, sm.output.info)
+write_spec(p.spec)
+log.info(f"untrained model: {info['params']} params")

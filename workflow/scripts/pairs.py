@@ -1,0 +1,26 @@
+"""Stage pairs: FID2 between one subset's unlearned and retrained models, and its floor."""
+
+import _libpath  # noqa: F401  (lib/ on sys.path)
+
+from diffattr.compute import start_model_job
+from diffattr.layout import in_batch, write_spec
+from diffattr.settings import job_settings
+from diffattr.stages.pairs import pair_fids
+
+sm = snakemake  # noqa: F821
+log, _, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))
+p, sid, inp = sm.params, sm.wildcards.subset, sm.input
+job = job_settings("behaviour", p.behaviour, sm.config)
+out = pair_fids(
+    in_batch(inp.unlearned, "unlearn", "model", sid),
+    inp.retrained,
+    inp.floor,
+    inp.classifier,
+    p.scheduler,
+    job,
+    sid,
+    sm.output.pair,
+    compute=compute,
+)
+write_spec(p.spec)
+log.info(f"{sid}: FID2 unlearned-retrained {out['unlearn_vs_retrain']:.3f}, floor {out['retrain_vs_retrain']:.3f}")
