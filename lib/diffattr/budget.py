@@ -113,19 +113,6 @@ def _fit_first(
     }, pred
 
 
-def lds_with_first(
-    masks: np.ndarray,
-    y: np.ndarray,
-    m: int,
-    test_masks: np.ndarray,
-    test_y: np.ndarray,
-    fit: Mapping[str, Any],
-    boot: Mapping[str, Any],
-) -> dict[str, Any]:
-    """Fit the datamodel on the first m rows and score it on the test models."""
-    return _fit_first(masks, y, m, test_masks, test_y, fit, boot)[0]
-
-
 GAP_CONVENTION = (
     "gap = LDS(unlearning) - LDS(retraining), both datamodels' predictions scored on the same test "
     "models; ci95: paired percentile bootstrap over the test models (resampled jointly for both)"

@@ -30,24 +30,19 @@ def retrain(
 ) -> dict:
     """Subset `sid` of the subsets file `chunk_json`, its seed derived from (retrain_seed, sid)."""
     import numpy as np
-    import torch
 
     from ..data import load_dataset
     from ..hashing import derived_seed
-    from ..models import build_unet
     from ..subsets import read_subsets
-    from ..training import train_and_save
+    from ..training import train_from_scratch
 
     ds = load_dataset(data_npz)
     sub = read_subsets(chunk_json)[sid]
-    seed = derived_seed(retrain_seed, sub["id"])
-    torch.manual_seed(seed)
-    model = build_unet(model_cfg, ds.images.shape[-1], ds.images.shape[1])
     images = ds.images[np.asarray(sub["sample_indices"], dtype=np.int64)]
-    return train_and_save(
-        model,
+    return train_from_scratch(
         images,
-        dataclasses.replace(job.recipe, seed=seed),
+        model_cfg,
+        dataclasses.replace(job.recipe, seed=derived_seed(retrain_seed, sub["id"])),
         job.runtime,
         sched_cfg,
         out_model,

@@ -25,18 +25,13 @@ def train_base(
     compute=None,
 ) -> dict:
     """Train from train_base.seed's initial weights (the same init_model saves untrained)."""
-    import torch
-
     from ..data import load_dataset
-    from ..models import build_unet
-    from ..training import train_and_save
+    from ..training import train_from_scratch
 
     ds = load_dataset(data_npz)
-    torch.manual_seed(job.recipe.seed)  # weight initialisation
-    model = build_unet(model_cfg, ds.images.shape[-1], ds.images.shape[1])
-    return train_and_save(
-        model,
+    return train_from_scratch(
         ds.images,
+        model_cfg,
         job.recipe,
         job.runtime,
         sched_cfg,
