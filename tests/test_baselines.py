@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import SCHED
 
 from diffattr.baselines import BASELINES, configured
 from diffattr.baselines.aggregate import REDUCE, coefficients, unit_support
@@ -20,14 +21,6 @@ from diffattr.matrix import Matrix, write_matrix
 from diffattr.models import build_unet, ddpm_scheduler
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHED = {
-    "num_train_timesteps": 1000,
-    "beta_start": 1e-4,
-    "beta_end": 0.02,
-    "beta_schedule": "linear",
-    "prediction_type": "epsilon",
-    "clip_sample": True,
-}
 K, SEED = 2, 7
 
 

@@ -5,19 +5,12 @@ import logging
 import numpy as np
 import pytest
 import torch
+from conftest import SCHED
 
 from diffattr.models import build_unet, ddim_scheduler, save_model
 from diffattr.sampling import ddim_sample, initial_noise
 
 TINY = {"block_out_channels": [16, 32], "layers_per_block": 1, "norm_num_groups": 4, "attention": False}
-SCHED = {
-    "num_train_timesteps": 1000,
-    "beta_start": 1e-4,
-    "beta_end": 0.02,
-    "beta_schedule": "linear",
-    "prediction_type": "epsilon",
-    "clip_sample": True,
-}
 
 
 def _model(seed: int) -> torch.nn.Module:
