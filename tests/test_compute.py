@@ -4,6 +4,7 @@ import copy
 
 import pytest
 import torch
+from conftest import SCHED
 
 from diffattr.compute import CPU, Compute, resolve_compute
 from diffattr.models import build_unet, ddim_scheduler, ddpm_scheduler
@@ -25,28 +26,20 @@ def test_auto_device_falls_back_to_cpu_and_cuda_without_gpu_is_an_error(monkeypa
 
 def test_bf16_autocast_trains_and_samples_on_cpu(tmp_path):
     torch.manual_seed(0)
-    sched = {
-        "num_train_timesteps": 1000,
-        "beta_start": 1e-4,
-        "beta_end": 0.02,
-        "beta_schedule": "linear",
-        "prediction_type": "epsilon",
-        "clip_sample": True,
-    }
     images = torch.rand(16, 1, 8, 8) * 2 - 1
     recipe = Recipe(steps=4, batch_size=8, lr=1e-3, grad_clip=1.0, ema_max_decay=0.999, ema_power=0.75, seed=0)
     log = get_logger(tmp_path / "log")
     bf16 = Compute(torch.device("cpu"), "bf16")
     torch.manual_seed(1)
-    ema, stats = train_ddpm(build_unet(TINY, 8, 1), images, recipe, ddpm_scheduler(sched), log, compute=bf16)
+    ema, stats = train_ddpm(build_unet(TINY, 8, 1), images, recipe, ddpm_scheduler(SCHED), log, compute=bf16)
     assert stats["precision"] == "bf16" and torch.isfinite(torch.tensor(stats["final_loss"]))
     assert next(ema.parameters()).dtype == torch.float32  # autocast keeps fp32 master weights
     # The same start in fp32: bf16 changes the numbers (so it is hashed), but not by much.
     torch.manual_seed(1)
-    _, ref = train_ddpm(build_unet(TINY, 8, 1), images, recipe, ddpm_scheduler(sched), log)
+    _, ref = train_ddpm(build_unet(TINY, 8, 1), images, recipe, ddpm_scheduler(SCHED), log)
     assert ref["final_loss"] != stats["final_loss"]
     assert abs(ref["final_loss"] - stats["final_loss"]) < 0.1 * ref["final_loss"]
-    out = ddim_sample(ema, ddim_scheduler(sched), 5, 3, seed=0, batch_size=4, compute=bf16)
+    out = ddim_sample(ema, ddim_scheduler(SCHED), 5, 3, seed=0, batch_size=4, compute=bf16)
     assert out.shape == (5, 1, 8, 8) and out.dtype == torch.float32 and out.device.type == "cpu"
 
 
@@ -154,26 +147,18 @@ def test_generation_stages_hand_their_device_down(tmp_path, monkeypatch):
     make_reference(tmp_path / "data.npz", tmp_path / "clf.pt", tmp_path / "ref.npz", compute=marker)
     torch.manual_seed(0)
     save_model(build_unet(TINY, 8, 1), tmp_path / "m")
-    sched = {
-        "num_train_timesteps": 1000,
-        "beta_start": 1e-4,
-        "beta_end": 0.02,
-        "beta_schedule": "linear",
-        "prediction_type": "epsilon",
-        "clip_sample": True,
-    }
     beh = Sampling.from_config({"n_samples": 8, "ddim_steps": 2, "seed": 0, "eta": 0.0})
     pair_fids(
         tmp_path / "m",
         tmp_path / "m",
         tmp_path / "m",
         tmp_path / "clf.pt",
-        sched,
+        SCHED,
         Job(beh, Runtime(batch_size=8)),
         "train-0000",
         tmp_path / "pair.json",
         compute=marker,
     )
-    sample_grid(tmp_path / "m", sched, beh, 4, "t", tmp_path / "grid.png", compute=marker)
+    sample_grid(tmp_path / "m", SCHED, beh, 4, "t", tmp_path / "grid.png", compute=marker)
     assert seen["sample"] == [marker] * 4  # three models of the pair, one grid
     assert seen["extract"] == [marker.device] * 2  # reference, pair
