@@ -26,8 +26,15 @@ include: "rules/retrain_floor.smk"
 include: "rules/behaviour.smk"
 include: "rules/behaviour_unlearn.smk"
 include: "rules/matrix.smk"
-include: "rules/baseline_images.smk"
-include: "rules/baselines.smk"
+
+
+# The cheap baselines' two stages exist only when datamodel.estimators lists one (rules/common.smk).
+if BASELINE_METHODS:
+
+    include: "rules/baseline_images.smk"
+    include: "rules/baselines.smk"
+
+
 include: "rules/datamodel.smk"
 include: "rules/lds.smk"
 include: "rules/estimators.smk"

@@ -1,25 +1,25 @@
 # The images the cheap baselines score the training images against: those the attributed model's
-# (baselines.model) behaviour is computed on, from the same noises. Planned only when
-# datamodel.estimators lists a baseline (rules/common.smk: OPTIONAL_LAYOUT), hence params as functions.
+# (baselines.model) behaviour is computed on, from the same noises. Included only when
+# datamodel.estimators lists a baseline (Snakefile).
 rule baseline_images:
     input:
         model=baseline_model,
     output:
-        images=optional_path("baseline_images", "images"),
-        info=optional_path("baseline_images", "info"),
+        images=path("baseline_images", "images"),
+        info=path("baseline_images", "info"),
     log:
-        OPTIONAL_LAYOUT.log("baseline_images"),
+        LAYOUT.log("baseline_images"),
     benchmark:
-        optional_path("baseline_images", "benchmark")
+        path("baseline_images", "benchmark")
     conda:
         "../envs/torch.yaml"
     threads: THREADS_OF["baseline_images"]
     resources:
         **RESOURCES_OF["baseline_images"],
     params:
-        spec=lambda w: spec("baseline_images"),
+        spec=spec("baseline_images"),
         # What sampling reads of `behaviour`: exactly the keys the stage hashes (plan.STAGES).
-        behaviour=lambda w: {
+        behaviour={
             key.removeprefix("behaviour."): value
             for key, value in spec("baseline_images")["config"].items()
             if key.startswith("behaviour.")

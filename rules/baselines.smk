@@ -1,7 +1,7 @@
 # One job per cheap baseline of datamodel.estimators (trak, dtrak, pixel, feature): the training
 # images' support against the generated images, per image and summed or averaged per unit. The
 # datamodel, estimators and budget rules take their output (baseline_inputs, baseline_budget_inputs).
-# Planned only when a baseline is listed (rules/common.smk: OPTIONAL_LAYOUT), hence params as functions.
+# Included only when a baseline is listed (Snakefile).
 rule baselines:
     input:
         images=rules.baseline_images.output.images,
@@ -10,12 +10,12 @@ rule baselines:
         reference=rules.reference.output.stats,
         classifier=rules.classifier.output.weights,
     output:
-        scores=optional_path("baselines", "scores"),
-        per_image=optional_path("baselines", "per_image"),
+        scores=path("baselines", "scores"),
+        per_image=path("baselines", "per_image"),
     log:
-        OPTIONAL_LAYOUT.log("baselines", "method"),
+        LAYOUT.log("baselines", "method"),
     benchmark:
-        optional_path("baselines", "benchmark")
+        path("baselines", "benchmark")
     wildcard_constraints:
         method="|".join(BASELINES),
     conda:
@@ -24,8 +24,8 @@ rule baselines:
     resources:
         **RESOURCES_OF["baselines"],
     params:
-        spec=lambda w: spec("baselines"),
-        baselines=lambda w: hashed("baselines", "baselines"),
+        spec=spec("baselines"),
+        baselines=hashed("baselines", "baselines"),
         unit=config["attribution"]["unit"],
         kmeans=config["attribution"]["kmeans"],
         csv=config["attribution"]["csv"],

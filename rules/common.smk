@@ -25,7 +25,7 @@ from diffattr.families import (
     UNLEARN_FAMILIES,
 )
 from diffattr.layout import LOGS, Layout, run_dir, view_marker
-from diffattr.plan import BASELINE_STAGES, build_plan
+from diffattr.plan import build_plan
 from diffattr.resources import env_resources, rule_resources
 from diffattr.settings import Sampling
 
@@ -37,11 +37,9 @@ try:
 except ValueError as exc:
     raise WorkflowError(str(exc)) from None
 LAYOUT = Layout(PLAN.hashes, SUBSETS.chunk_of)
-# The cheap baselines datamodel.estimators lists; with none, their two stages are not planned. Their
-# rules are defined either way, each in its own file; unplanned, their paths lie in a folder named
-# `unplanned` that no input names, so none of their jobs runs.
+# The cheap baselines datamodel.estimators lists; with none, their two stages are neither planned nor
+# included (Snakefile).
 BASELINE_METHODS = configured_baselines(config["datamodel"]["estimators"])
-OPTIONAL_LAYOUT = Layout({**{stage: "unplanned" for stage in BASELINE_STAGES}, **PLAN.hashes})
 
 # The matrix's used subsets (all but subsets.exclude): the datamodel's train family and the other
 # estimators' unlearned families, and the retrained test families.
@@ -136,11 +134,6 @@ def hashed(stage, section):
 
 def path(stage, name, **wildcards):
     return LAYOUT.path(stage, name, **wildcards)
-
-
-def optional_path(stage, name, **wildcards):
-    """A path of a stage planned only under some configs (the baselines' stages)."""
-    return OPTIONAL_LAYOUT.path(stage, name, **wildcards)
 
 
 def unit_inputs(wildcards):
