@@ -1,4 +1,5 @@
-"""The paper's CIFAR-10 preset plans the paper's DAG from local files (dry run, nothing trained)."""
+"""The presets plan what they promise from local files (dry runs, nothing trained): the paper's CIFAR-10
+DAG, and the follow-up's baselines at class and sample level."""
 
 import pytest
 from conftest import copy_workflow, planned_jobs, snakemake
@@ -34,3 +35,33 @@ def test_missing_local_files_stop_before_any_job(paper_copy, tmp_path):
     proc = snakemake(paper_copy, "-n", *PAPER, str(over), check=False)
     assert proc.returncode != 0
     assert "behaviour.inception_weights: '/nonexistent/inception.pth' not found" in proc.stdout + proc.stderr
+
+
+BASELINES = ["--configfile", "config/config.yaml", "config/presets/baselines.yaml"]
+BASELINES_SAMPLE = ["--configfile", "config/config.yaml", "config/presets/baselines-sample.yaml"]
+
+
+@pytest.fixture(scope="module")
+def default_copy(tmp_path_factory):
+    return copy_workflow(tmp_path_factory.mktemp("presets") / "wf")
+
+
+def test_baseline_rules_exist_only_when_a_baseline_is_listed(default_copy):
+    plain = set(snakemake(default_copy, "--list-rules").stdout.split())
+    listed = set(snakemake(default_copy, "--list-rules", *BASELINES).stdout.split())
+    assert not {"baselines", "baseline_images"} & plain
+    assert {"baselines", "baseline_images"} <= listed and listed - plain == {"baselines", "baseline_images"}
+
+
+def test_baseline_presets_plan_the_four_baselines_beside_their_estimators(default_copy):
+    plain = planned_jobs(default_copy)
+    classes = planned_jobs(default_copy, *BASELINES)
+    samples = planned_jobs(default_copy, *BASELINES_SAMPLE)
+    assert "baselines" not in plain and "baseline_images" not in plain
+    # Class level: the default's models and the four baselines on one set of generated images.
+    assert classes["baselines"] == 4 and classes["baseline_images"] == 1
+    assert {k: v for k, v in classes.items() if k not in ("baselines", "baseline_images")} == plain
+    # Sample level (1,797 units, no LOO): 40 train + 40 kernel subsets in batches of 10 and the full
+    # set for Shapley's v(full); 20 test + 8 retraining-baseline models; 8 ceiling + 2 Table 1 floors.
+    assert samples["baselines"] == 4 and samples["baseline_images"] == 1
+    assert samples["unlearn"] == 4 + 4 + 1 and samples["retrain"] == 20 + 8 and samples["retrain_floor"] == 8 + 2
