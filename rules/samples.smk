@@ -24,7 +24,9 @@ rule samples:
         **RESOURCES_OF["samples"],
     params:
         spec=lambda w: spec(SAMPLE_STAGE[w.kind]),
-        subset=PAIR_IDS[0],
+        # Only the unlearned and retrained grids draw a subset's model; the others' params must not
+        # change with the subsets (a changed param reruns a job).
+        subset=lambda w: PAIR_IDS[0] if w.kind in ("unlearned", "retrained") else "",
         behaviour={k: config["behaviour"][k] for k in ("seed", "ddim_steps", "eta")},
         scheduler=config["scheduler"],
         n=config["report"]["n_images"],

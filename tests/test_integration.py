@@ -148,6 +148,16 @@ def test_unlearn_change_replans_only_downstream_and_back_reuses(smoke_run):
     assert planned_jobs(smoke_run, *SMOKE) == {}
 
 
+def test_new_subsets_redraw_only_the_grids_of_subset_models(smoke_run):
+    # Another subsets.seed moves the first Table 1 pair from train-0001 to train-0000: the unlearned and
+    # retrained grids follow it; the base and pruned models' grids do not depend on the subsets.
+    over = smoke_run / "subsets.yaml"
+    over.write_text("subsets: {seed: 1}\n")
+    jobs = planned_jobs(smoke_run, *SMOKE, str(over))
+    assert jobs["samples"] == 2 and jobs["retrain"] > 0 and jobs["unlearn"] > 0
+    assert not {"train_base", "prune", "classifier", "reference"} & set(jobs)
+
+
 def test_stale_run_view_is_rebuilt_without_snakemake_metadata(smoke_run):
     """A fresh clone on a shared store has no .snakemake metadata, so Snakemake's input trigger cannot
     see that the run view's inputs moved to new store paths; the plan-named marker makes it see."""
