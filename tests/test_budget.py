@@ -189,3 +189,9 @@ def test_summary_shows_the_paired_gap_ceiling_and_proxy_fidelity(tmp_path):
     ceiling = {"spearman": 0.64, "ci95": [0.4, 0.8], "n_subsets": 10, "bound": 0.8}
     summary_html({**lds_res, "ceiling": ceiling}, budget, tmp_path / "t1.csv", "run test", tmp_path / "s.html")
     assert "agree at Spearman 0.640 [0.400, 0.800] over 10 subsets" in (tmp_path / "s.html").read_text()
+    noisy = {**ceiling, "noise_sd": 0.9, "spread_sd": 0.7, "noise_share": 0.81 / 0.49}
+    summary_html({**lds_res, "ceiling": noisy}, budget, tmp_path / "t1.csv", "run test", tmp_path / "s.html")
+    assert (
+        "one retraining&#x27;s noise sd 0.9 against a spread (sd) of 0.7 over the test models (165 % of its variance)"
+        in (tmp_path / "s.html").read_text()
+    )

@@ -176,3 +176,19 @@ def test_lds_ceiling_is_the_agreement_of_two_retrainings():
     identical = lds_ceiling(first, first, 100, 0.95, 0)
     assert identical["spearman"] == pytest.approx(1) and identical["ci95"] == pytest.approx([1, 1])
     assert lds_ceiling(first[:2], second[:2], 100, 0.95, 0)["spearman"] is None
+
+
+def test_ceiling_noise_sd_tells_a_noise_ranking_from_a_signal_one():
+    """At 10 test subsets the two retrainings' Spearman cannot tell much (its CI spans most of
+    [-1, 1]); the noise sd against the spread can. Planted: expected behaviours spread by sd 3 or
+    by nothing, each retraining adding noise of sd 1."""
+    rng = np.random.default_rng(4)
+    for spread, expect_share in ((3.0, 0.1), (0.0, 1.0)):
+        expected = spread * rng.normal(size=10)
+        first, second = expected + rng.normal(size=10), expected + rng.normal(size=10)
+        c = lds_ceiling(first, second, 200, 0.95, 0)
+        assert c["noise_sd"] == pytest.approx(np.std(first - second, ddof=1) / np.sqrt(2))
+        assert 0.5 < c["noise_sd"] < 1.6  # sd 1 planted, estimated from 10 pairs
+        share = c["noise_sd"] ** 2 / np.var(first, ddof=1)
+        assert (share < 0.3) if expect_share < 1 else (share > 0.4)
+    assert lds_ceiling(first[:2], second[:2], 100, 0.95, 0)["noise_sd"] is None

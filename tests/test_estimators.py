@@ -506,3 +506,10 @@ def test_lds_json_has_the_proxy_fidelity_and_a_ceiling_beside_every_lds(tmp_path
     for name in ("ridge", "banzhaf"):
         assert out["estimators"][name]["ceiling"]["spearman"] == pytest.approx(expected)
     assert json.loads((tmp_path / "lds.json").read_text())["ceiling"]["spearman"] == pytest.approx(expected)
+    # Beside it, one retraining's noise (from the 10 pairs) against the spread over all 12 test models.
+    diff = np.array([y[i] - second[m.subset_ids[i]]["fid"] for i in test[:10]])
+    c = out["ceiling"]
+    assert c["noise_sd"] == pytest.approx(np.std(diff, ddof=1) / np.sqrt(2))
+    assert c["spread_sd"] == pytest.approx(np.std(y[test], ddof=1)) and len(test) == 12
+    assert c["noise_share"] == pytest.approx(c["noise_sd"] ** 2 / c["spread_sd"] ** 2)
+    assert out["estimators"]["ridge"]["ceiling"]["noise_share"] == pytest.approx(c["noise_share"])

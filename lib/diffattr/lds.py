@@ -107,7 +107,9 @@ def lds_ceiling(first: np.ndarray, second: np.ndarray, n_boot: int, level: float
     """Spearman between the behaviours of two retrainings (other seeds) of the same test subsets,
     with a percentile bootstrap CI over the subsets: the LDS that a second retraining scores as a
     predictor, so training noise alone keeps an attribution's LDS near or below it. A predictor of
-    the expected behaviour (free of either retraining's noise) can exceed it, up to `bound`."""
+    the expected behaviour (free of either retraining's noise) can exceed it, up to `bound`.
+    `noise_sd` is one retraining's seed noise in the behaviour's units, sd(first - second) / sqrt(2)
+    (independent noises of equal variance), which a Spearman over a few subsets cannot show."""
     a, b = np.asarray(first, float), np.asarray(second, float)
     if len(a) != len(b):
         raise ValueError(f"LDS ceiling: {len(a)} first against {len(b)} second retrainings")
@@ -118,6 +120,7 @@ def lds_ceiling(first: np.ndarray, second: np.ndarray, n_boot: int, level: float
             "ci95": None,
             "bound": None,
             "bound_ci95": None,
+            "noise_sd": None,
             "why": f"{len(a)} test subsets were retrained twice; need at least 3",
         }
     ci = [
@@ -131,6 +134,7 @@ def lds_ceiling(first: np.ndarray, second: np.ndarray, n_boot: int, level: float
         "ci95": ci,
         "bound": noise_free_bound(value),
         "bound_ci95": [noise_free_bound(v) for v in ci],
+        "noise_sd": float(np.std(a - b, ddof=1) / np.sqrt(2)),
     }
 
 
@@ -178,11 +182,19 @@ def ceiling_of(
     seed: int,
 ) -> dict[str, Any] | None:
     """LDS ceiling of one test family: its retrained models (the matrix) against a second retraining
-    of the same subsets (`second`: subset id -> behaviours); None when no second retraining exists."""
+    of the same subsets (`second`: subset id -> behaviours); None when no second retraining exists.
+    Beside it, `spread_sd`: the sd of the behaviour over all the family's retrained models, and
+    `noise_share` = noise_sd^2 / spread_sd^2, the share of that spread one retraining's noise
+    accounts for (near or above 1: the test models' ranking is mostly noise)."""
     if second is None:
         return None
-    first, again, ids = paired_rows(m, m.rows("retrain", family), behaviour, second)
-    return {**lds_ceiling(first, again, n_boot, level, seed), "subsets": ids}
+    rows = m.rows("retrain", family)
+    first, again, ids = paired_rows(m, rows, behaviour, second)
+    out = lds_ceiling(first, again, n_boot, level, seed)
+    spread = float(np.std(m.behaviour(behaviour)[rows], ddof=1)) if len(rows) >= 2 else None
+    noise = out["noise_sd"]
+    share = noise**2 / spread**2 if noise is not None and spread else None
+    return {**out, "spread_sd": spread, "noise_share": share, "subsets": ids}
 
 
 def brief(ceiling: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -74,10 +74,10 @@ STAGES: dict[str, tuple[str, list[str], list[str]]] = {
     # 3: the CV's no-signal rule, relative scores and the sign_identified flag.
     "datamodel": ("3", ["datamodel", "behaviour.target"], ["matrix"]),
     # 4: the subsets' draws reported; the proxy fidelity on the baseline subsets (their retrained models'
-    # behaviours) and the ceiling's place.
-    "lds": ("4", ["lds", "baseline"], ["datamodel", "behaviour_retrain", "behaviour_retrain_floor"]),
-    # 3: gaps to the primary estimator, not to the best on the test models.
-    "estimators": ("3", ["datamodel", "lds"], ["matrix", "behaviour_retrain_floor"]),
+    # behaviours) and the ceiling's place. 5: the ceiling's noise sd, spread and noise share.
+    "lds": ("5", ["lds", "baseline"], ["datamodel", "behaviour_retrain", "behaviour_retrain_floor"]),
+    # 3: gaps to the primary estimator, not to the best on the test models. 4: the ceiling's noise sd.
+    "estimators": ("4", ["datamodel", "lds"], ["matrix", "behaviour_retrain_floor"]),
     # Counterfactual check: the removal sets follow the attributions; their retrainings are named by
     # the removed units, so estimators that agree share one retraining.
     "cf_plan": ("1", ["counterfactual"], ["datamodel", "subsets"]),
@@ -104,8 +104,8 @@ STAGES: dict[str, tuple[str, list[str], list[str]]] = {
     },
     # 3: unit grids by rank when the primary fit does not identify the level.
     "figures": ("3", ["report.top_k"], ["lds", "datamodel", "data", "subsets"]),
-    # 2: the paired gap, the ceiling and the proxy fidelity.
-    "summary": ("2", [], ["lds", "budget", "table1"]),
+    # 2: the paired gap, the ceiling and the proxy fidelity. 3: the ceiling's noise against the spread.
+    "summary": ("3", [], ["lds", "budget", "table1"]),
 }
 
 # Keys that change how a job runs or logs, not what it produces.

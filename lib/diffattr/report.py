@@ -19,8 +19,15 @@ def ceiling_text(ceiling: Mapping[str, Any] | None) -> str:
     ci = ceiling.get("ci95") or [None, None]
     ci_s = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if None not in ci else ""
     bound = f", a noise-free predictor at most about {ceiling['bound']:.3f}" if ceiling.get("bound") is not None else ""
+    noise = (
+        f"; one retraining's noise sd {ceiling['noise_sd']:.3g} against a spread (sd) of {ceiling['spread_sd']:.3g}"
+        f" over the test models ({100 * ceiling['noise_share']:.0f} % of its variance)"
+        if ceiling.get("noise_share") is not None
+        else ""
+    )
     return (
-        f"two retrainings agree at Spearman {ceiling['spearman']:.3f}{ci_s} over {ceiling['n_subsets']} subsets{bound}"
+        f"two retrainings agree at Spearman {ceiling['spearman']:.3f}{ci_s} over {ceiling['n_subsets']} subsets"
+        f"{bound}{noise}"
     )
 
 

@@ -83,7 +83,9 @@ def evaluate_lds(
         "ceiling": ceilings.get("test") or {"spearman": None, "why": NOT_COMPUTED},
         "ceiling_convention": "spearman: Spearman between two retrainings (other seeds) of the same test subsets, "
         "the LDS a second retraining scores; bound: about its square root, the most a "
-        "noise-free predictor of the expected behaviour can score",
+        "noise-free predictor of the expected behaviour can score; noise_sd: one retraining's seed noise, "
+        "sd(first - second) / sqrt(2); spread_sd: the behaviour's sd over all test models; noise_share: "
+        "noise_sd^2 / spread_sd^2 (near or above 1: the test models' ranking is mostly noise)",
         "proxy_fidelity": fidelity,
         "proxy_fidelity_convention": "Spearman and Pearson between the unlearned and the retrained model's "
         "behaviour on the same (baseline) training subsets",
