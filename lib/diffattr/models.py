@@ -35,6 +35,14 @@ def build_unet(model_cfg: Mapping[str, Any], sample_size: int, channels: int) ->
     )
 
 
+def initial_unet(model_cfg: Mapping[str, Any], images, seed: int) -> torch.nn.Module:
+    """A fresh UNet for `images` (N x C x H x W) with its weights initialised from `seed`: the base
+    model's and every retraining's starting point, and the untrained model init saves (v(empty)), so
+    all three share one initialisation."""
+    torch.manual_seed(int(seed))
+    return build_unet(model_cfg, images.shape[-1], images.shape[1])
+
+
 def _scheduler_kwargs(sched_cfg: Mapping[str, Any]) -> dict:
     keys = ("num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "prediction_type", "clip_sample")
     return {k: sched_cfg[k] for k in keys}

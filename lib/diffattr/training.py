@@ -318,39 +318,3 @@ def save_trained(
     }
     write_json(out_json, stats)
     return stats
-
-
-def train_from_scratch(
-    images,
-    model_cfg: Mapping[str, Any],
-    recipe: Recipe,
-    runtime,
-    sched_cfg: Mapping[str, Any],
-    out_model: PathLike,
-    out_json: PathLike,
-    logger: logging.Logger,
-    label: str,
-    startup: float | None = None,
-    resume_path: PathLike | None = None,
-    compute=None,
-) -> dict:
-    """A fresh UNet, its weights initialised from `recipe.seed`, trained on `images` with `recipe`:
-    the base model and every retraining (which passes its subset's derived seed in the recipe)."""
-    from .models import build_unet
-
-    torch.manual_seed(recipe.seed)  # weight initialisation
-    model = build_unet(model_cfg, images.shape[-1], images.shape[1])
-    return train_and_save(
-        model,
-        images,
-        recipe,
-        runtime,
-        sched_cfg,
-        out_model,
-        out_json,
-        logger,
-        label,
-        startup=startup,
-        resume_path=resume_path,
-        compute=compute,
-    )

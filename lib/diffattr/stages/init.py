@@ -15,14 +15,11 @@ def init_model(
     out_model: str | os.PathLike,
     out_json: str | os.PathLike,
 ) -> dict:
-    import torch
-
     from ..data import load_dataset
-    from ..models import build_unet, count_params, save_model
+    from ..models import count_params, initial_unet, save_model
 
     ds = load_dataset(data_npz)
-    torch.manual_seed(int(seed))  # the same initialisation as train_base
-    model = build_unet(model_cfg, ds.images.shape[-1], ds.images.shape[1])
+    model = initial_unet(model_cfg, ds.images, seed)  # train_base's initial weights
     save_model(model, out_model)
     stats = {
         "steps": 0,

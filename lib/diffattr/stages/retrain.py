@@ -33,16 +33,18 @@ def retrain(
 
     from ..data import load_dataset
     from ..hashing import derived_seed
+    from ..models import initial_unet
     from ..subsets import read_subsets
-    from ..training import train_from_scratch
+    from ..training import train_and_save
 
     ds = load_dataset(data_npz)
     sub = read_subsets(chunk_json)[sid]
     images = ds.images[np.asarray(sub["sample_indices"], dtype=np.int64)]
-    return train_from_scratch(
+    recipe = dataclasses.replace(job.recipe, seed=derived_seed(retrain_seed, sub["id"]))
+    return train_and_save(
+        initial_unet(model_cfg, images, recipe.seed),
         images,
-        model_cfg,
-        dataclasses.replace(job.recipe, seed=derived_seed(retrain_seed, sub["id"])),
+        recipe,
         job.runtime,
         sched_cfg,
         out_model,

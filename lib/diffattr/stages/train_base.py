@@ -26,12 +26,13 @@ def train_base(
 ) -> dict:
     """Train from train_base.seed's initial weights (the same init_model saves untrained)."""
     from ..data import load_dataset
-    from ..training import train_from_scratch
+    from ..models import initial_unet
+    from ..training import train_and_save
 
     ds = load_dataset(data_npz)
-    return train_from_scratch(
+    return train_and_save(
+        initial_unet(model_cfg, ds.images, job.recipe.seed),
         ds.images,
-        model_cfg,
         job.recipe,
         job.runtime,
         sched_cfg,
