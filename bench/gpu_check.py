@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import torch
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
@@ -38,14 +39,8 @@ CIFAR = {
     "attention": True,
     "dropout": 0.0,
 }
-SCHED = {
-    "num_train_timesteps": 1000,
-    "beta_start": 1e-4,
-    "beta_end": 0.02,
-    "beta_schedule": "linear",
-    "prediction_type": "epsilon",
-    "clip_sample": True,
-}
+# The paper's DDPM forward process: the embedded default's (config.yaml `scheduler`).
+SCHED = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())["scheduler"]
 QUIET = logging.getLogger("gpu_check")
 QUIET.addHandler(logging.NullHandler())
 QUIET.propagate = False

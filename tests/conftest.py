@@ -12,14 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 COPY = ["Snakefile", "rules", "workflow", "config", "lib", "profiles", "envs", "report", "slurm"]
 SMOKE = ["--configfile", "config/config.yaml", "config/presets/smoke.yaml"]
 # The paper's DDPM forward process (config.yaml `scheduler`), for tests that build models directly.
-SCHED = {
-    "num_train_timesteps": 1000,
-    "beta_start": 1e-4,
-    "beta_end": 0.02,
-    "beta_schedule": "linear",
-    "prediction_type": "epsilon",
-    "clip_sample": True,
-}
+SCHED = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["scheduler"]
 
 
 def copy_workflow(dest: Path) -> Path:
