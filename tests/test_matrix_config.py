@@ -92,8 +92,8 @@ def test_bad_config_fails_with_one_line_naming_the_key(config, schema_path, muta
     [
         (lambda c: ["train-0099"], "'train-0099' is not among the configured subsets"),
         (lambda c: ["uniform-0099"], "'uniform-0099' is not among the configured subsets"),
-        # uniform-0000 equals a test subset at the default: a skipped candidate is never used.
-        (lambda c: ["uniform-0000"], "'uniform-0000' is not among the configured subsets"),
+        # train-0000 equals a test subset at the default: a skipped candidate is never used.
+        (lambda c: ["train-0000"], "'train-0000' is not among the configured subsets"),
         (lambda c: SubsetPlan(c).used("train")[:39], "fewer than datamodel.min_models=2"),
         (lambda c: [f"test-{i:04d}" for i in range(18)], "the LDS needs at least 3"),
     ],

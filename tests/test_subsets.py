@@ -50,19 +50,95 @@ def test_the_first_draws_collide_at_10_units(config):
     assert same(("train", 14), ("train", 4)) and same(("train", 35), ("train", 2))
 
 
-def test_no_fitted_subset_equals_a_test_subset_at_10_units(config):
+def test_no_datamodel_subset_equals_a_test_subset_at_10_units(config):
+    """The datamodel's train family skips candidates equal to a test subset (no fitted model on a test
+    subset); uniform and kernel keep them, so that Banzhaf and KernelSHAP sample the distributions
+    their estimates assume, and report each one."""
     config = _default_plus_test25(config)
-    test = masks_of(config, SubsetPlan(config, N).used("test") + SubsetPlan(config, N).used("test25"))
+    plan = SubsetPlan(config, N)
+    test = set(masks_of(config, plan.used("test") + plan.used("test25")).values())
     assert len(test) == 40
-    for family, n in (("train", 40), ("uniform", 40), ("kernel", 40), ("loo", 10), ("full", 1)):
-        used = SubsetPlan(config, N).used(family)
+    for family, n in (("train", 40), ("loo", 10), ("full", 1)):
+        used = plan.used(family)
         assert len(used) == n
-        clash = {sid for sid, key in masks_of(config, used).items() if key in set(test.values())}
+        clash = {sid for sid, key in masks_of(config, used).items() if key in test}
         assert not clash, f"{family}: {sorted(clash)} equal a test subset"
     # The skipped candidates are exactly the ones equal to a test subset, e.g. train-0000 = test-0002.
-    skipped = SubsetPlan(config, N).report()["train"]["skipped_equal_to_test"]
+    report = plan.report()
+    skipped = report["train"]["skipped_equal_to_test"]
     assert "train-0000" in skipped and "train-0033" in skipped and "train-0030" in skipped
-    assert set(masks_of(config, skipped).values()) <= set(test.values())
+    assert set(masks_of(config, skipped).values()) <= test
+    for family in ("uniform", "kernel"):
+        used = plan.used(family)
+        assert used == [subset_id(family, i) for i in range(40)] and report[family]["skipped_equal_to_test"] == []
+        clash = sorted(sid for sid, key in masks_of(config, used).items() if key in test)
+        assert report[family]["kept_equal_to_test"] == clash
+    assert report["kernel"]["kept_equal_to_test"]  # with test25, size-2 coalitions often equal a test subset
+
+
+def _game(n: int = N, seed: int = 3):
+    """An enumerable 10-unit game with interactions: additive part, sparse pairwise terms and a
+    concave term in the coalition's size."""
+    rng = np.random.default_rng(seed)
+    w = rng.normal(0, 1.5, n)
+    pair = np.triu(rng.normal(0, 1.0, (n, n)) * (rng.random((n, n)) < 0.3), 1)
+
+    def v(mask: np.ndarray) -> float:
+        m = mask.astype(float)
+        return float(w @ m + m @ pair @ m + 4 * np.sqrt(m.sum()))
+
+    return v
+
+
+def _exact_values(v, n: int = N) -> tuple[np.ndarray, np.ndarray]:
+    """Exact Shapley and Banzhaf values by enumerating every coalition."""
+    shapley, banzhaf = np.zeros(n), np.zeros(n)
+    for bits in range(2**n):
+        mask = np.array([(bits >> i) & 1 for i in range(n)], dtype=bool)
+        for i in np.flatnonzero(~mask):
+            with_i = mask.copy()
+            with_i[i] = True
+            gain = v(with_i) - v(mask)
+            s = int(mask.sum())
+            shapley[i] += math.factorial(s) * math.factorial(n - s - 1) / math.factorial(n) * gain
+            banzhaf[i] += gain / 2 ** (n - 1)
+    return shapley, banzhaf
+
+
+def test_the_plans_population_estimates_equal_exact_shapley_and_banzhaf(config):
+    """The plan's population estimate: each estimator fitted on every coalition its family can draw,
+    weighted by how often it is drawn, less what the plan skips (the test subsets, for a family that
+    skips them). With lds.extra_alphas [0.25] skipping the test subsets moved KernelSHAP by 0.31 and
+    Banzhaf by 0.07; keeping them leaves both within 0.05 of their exact values."""
+    from diffattr.estimators import banzhaf_msr, kernel_shap
+    from diffattr.families import FAMILIES
+    from diffattr.subsets import shapley_kernel_sizes
+
+    config = _default_plus_test25(config)
+    plan = SubsetPlan(config, N)
+    tests = set(masks_of(config, plan.used("test") + plan.used("test25")).values())
+    v = _game()
+    shapley, banzhaf = _exact_values(v)
+    assert np.abs(shapley).max() > 2  # a game whose values are not small against the tolerance
+    kernel_p = shapley_kernel_sizes(N)
+    rows: dict[str, list[np.ndarray]] = {"uniform": [], "kernel": []}
+    for size in range(1, N):
+        # Kernel: P(size) spread over the size's coalitions, as integer repeats (an unweighted fit).
+        repeats = round(kernel_p[size - 1] / math.comb(N, size) / (kernel_p[N // 2 - 1] / math.comb(N, N // 2)) * 4)
+        for units in itertools.combinations(range(N), size):
+            mask = mask_of(np.array(units), N)
+            rows["uniform"].append(mask)  # Bernoulli(1/2) per unit, empty and full set redrawn
+            rows["kernel"].extend([mask] * repeats)
+    for family in rows:
+        skipped = tests if FAMILIES[family].skips_tests else set()
+        rows[family] = [m for m in rows[family] if mask_key(np.flatnonzero(m), N) not in skipped]
+    masks = np.array(rows["uniform"])
+    got_banzhaf = banzhaf_msr(masks, np.array([v(m) for m in masks])).coef
+    masks = np.array(rows["kernel"])
+    full, empty = v(np.ones(N, bool)), v(np.zeros(N, bool))
+    got_shapley = kernel_shap(masks, np.array([v(m) for m in masks]), full, empty).coef
+    assert np.abs(got_shapley - shapley).max() < 0.05
+    assert np.abs(got_banzhaf - banzhaf).max() < 0.05
 
 
 def test_no_within_family_duplicates_at_10_units(config):
@@ -132,7 +208,11 @@ def test_baseline_and_table1_pairs_skip_candidates_equal_to_a_test_subset(config
             lambda c: c["lds"].update(extra_alphas=[0.25]) or c["subsets"].update(n_test=46),
             "only 45 exist; lower subsets.n_test or remove 0.25 from lds.extra_alphas",
         ),
-        (lambda c: c["subsets"].update(n_uniform=1003), "config key subsets.n_uniform: 1003 distinct uniform subsets"),
+        (
+            lambda c: c["subsets"].update(n_uniform=1023),
+            "config key subsets.n_uniform: 1023 distinct uniform subsets of 10 units (of 1 to 9 units) are asked "
+            "for but only 1022 exist; lower subsets.n_uniform or raise the number of units",
+        ),
         (
             lambda c: c["subsets"].update(alpha=0.9, n_test=5),
             "config key datamodel.estimators: 'loo' fits on every subset of 9 of 10 units",

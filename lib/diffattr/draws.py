@@ -13,21 +13,31 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Mapping
 
-from .families import FIXED_ALPHA, SKIPPING_FAMILIES, TEST_FAMILIES, chunk_name, family_of, subset_id
+from .families import (
+    COMPARED_FAMILIES,
+    FIXED_ALPHA,
+    SKIPPING_FAMILIES,
+    TEST_FAMILIES,
+    chunk_name,
+    family_of,
+    subset_id,
+)
 
 
 @dataclass(frozen=True)
 class FamilyDraw:
     """One family's subsets: candidate ids family-0000 .. family-{candidates - 1}, of which `used`
-    are fitted on (or tested on) and `skipped` equal a test subset; `redrawn` candidates were
-    redrawn for equalling an earlier one of the family; `duplicates` used ones equal an earlier
-    used one (kernel only: its draws are kept i.i.d.)."""
+    are fitted on (or tested on) and `skipped` equal a test subset (train family); `equal_to_test`
+    used ones equal to a test subset, kept (uniform, kernel); `redrawn` candidates were redrawn for
+    equalling an earlier one of the family; `duplicates` used ones equal an earlier used one
+    (kernel only: its draws are kept i.i.d.)."""
 
     candidates: int
     used: tuple[int, ...]
     skipped: tuple[int, ...] = ()
     redrawn: int = 0
     duplicates: int = 0
+    equal_to_test: tuple[int, ...] = ()
 
 
 def unit_count(config: Mapping[str, Any]) -> int:
@@ -108,35 +118,39 @@ def _subset_draws(n_units: int, alpha: float, seed: int, sizes: tuple[tuple[str,
     if "loo" in wanted:
         _check_loo(wanted, n_units, alpha)
     for family, n in wanted.items():
-        if family in SKIPPING_FAMILIES:
-            _check_capacity(family, n, n_units, alpha, test_sizes)
-            draws[family], _ = _take(n_units, alpha, seed, family, n, test_keys)
+        if family in COMPARED_FAMILIES:
+            skip = family in SKIPPING_FAMILIES
+            _check_capacity(family, n, n_units, alpha, test_sizes if skip else Counter())
+            draws[family], _ = _take(n_units, alpha, seed, family, n, test_keys, skip)
         elif family not in draws:  # loo, full: defined sets, nothing to skip
             draws[family] = FamilyDraw(n, tuple(range(n)))
     return {family: draws[family] for family in wanted}
 
 
 def _take(
-    n_units: int, alpha: float, seed: int, family: str, n: int, forbidden: set[bytes]
+    n_units: int, alpha: float, seed: int, family: str, n: int, tests: set[bytes], skip: bool = True
 ) -> tuple[FamilyDraw, set[bytes]]:
-    """The first n candidates of `family` not in `forbidden` (the test masks); their mask keys."""
+    """The first n candidates of `family`, skipping those equal to a test mask (`tests`) when `skip`,
+    else keeping and counting them; the used ones' mask keys."""
     from .subsets import family_subsets, mask_key
 
-    used, skipped, redrawn, duplicates, keys = [], [], 0, 0, set()
+    used, skipped, equal, redrawn, duplicates, keys = [], [], [], 0, 0, set()
     draws = family_subsets(n_units, alpha, seed, family)
     index = 0
     while len(used) < n:
         units, redraws = next(draws)
         key = mask_key(units, n_units)
         redrawn += redraws > 0
-        if key in forbidden:
+        if key in tests and skip:
             skipped.append(index)
         else:
+            if key in tests:
+                equal.append(index)
             used.append(index)
             duplicates += key in keys
             keys.add(key)
         index += 1
-    return FamilyDraw(index, tuple(used), tuple(skipped), redrawn, duplicates), keys
+    return FamilyDraw(index, tuple(used), tuple(skipped), redrawn, duplicates, tuple(equal)), keys
 
 
 def _fixed_size(family: str, n_units: int, alpha: float) -> int:
@@ -164,7 +178,8 @@ def _check_test_capacity(family: str, n: int, n_units: int, alpha: float) -> Non
 
 
 def _check_capacity(family: str, n: int, n_units: int, alpha: float, test_sizes: Mapping[int, int]) -> None:
-    """Enough distinct subsets of a skipping family besides the test subsets."""
+    """Enough distinct subsets of a family besides the test subsets it skips (`test_sizes`: their
+    count per size; empty for a family that keeps draws equal to a test subset)."""
     tests = sum(test_sizes.values())
     if family == "train":
         size = _fixed_size(family, n_units, alpha)
@@ -173,13 +188,14 @@ def _check_capacity(family: str, n: int, n_units: int, alpha: float, test_sizes:
     else:  # uniform, kernel: any size from 1 to N-1
         exist = 2**n_units - 2 - tests
         what = f"{family} subsets of {n_units} units (of 1 to {n_units - 1} units)"
-    # kernel draws are i.i.d. (repeats kept), so it needs only one subset that is not a test subset.
+    # kernel draws are i.i.d. (repeats kept), so it needs only one subset to draw from.
     need = 1 if family == "kernel" else n
     if need > exist:
         key = f"subsets.n_{family}"
+        besides = f" besides the {tests} test subsets" if tests else ""
         raise ValueError(
-            f"config key {key}: {need} distinct {what} are asked for but only {exist} exist besides the "
-            f"{tests} test subsets; lower {key} or raise the number of units"
+            f"config key {key}: {need} distinct {what} are asked for but only {exist} exist{besides}; "
+            f"lower {key} or raise the number of units"
         )
 
 
@@ -257,6 +273,14 @@ class SubsetPlan:
         }
 
     @cached_property
+    def train_batch_models(self) -> dict[str, tuple[int, int]]:
+        """Per unlearning batch: (its models the matrix holds, the models it trains). A batch trains
+        every candidate of its chunk, those skipped for equalling a test subset and the excluded ones
+        too; the equal-compute cost charges all of it to the models the matrix holds."""
+        rows = set(self.ids("train"))
+        return {name: (len(rows & set(members)), len(members)) for name, members in self.train_batches.items()}
+
+    @cached_property
     def baseline(self) -> list[str]:
         """Training subsets the retraining baseline retrains: the first baseline.n_models used ones not
         excluded."""
@@ -274,13 +298,16 @@ class SubsetPlan:
         return self.ids("test")[: self.n_ceiling]
 
     def report(self) -> dict[str, dict]:
-        """Per family: candidates drawn, used, skipped for equalling a test subset (ids), candidates
-        redrawn for equalling an earlier one of the family, and duplicates kept (kernel)."""
+        """Per family: candidates drawn, used, skipped for equalling a test subset (ids; train), kept
+        though equal to one (ids; uniform, kernel), candidates redrawn for equalling an earlier one
+        of the family, and duplicates kept (kernel)."""
         return {
             family: {
                 "candidates": d.candidates,
                 "used": len(d.used),
                 "skipped_equal_to_test": [subset_id(family, i) for i in d.skipped],
+                # uniform and kernel keep such draws (their estimators' sampling distributions need them)
+                "kept_equal_to_test": [subset_id(family, i) for i in d.equal_to_test],
                 "redrawn": d.redrawn,
                 "duplicates_kept": d.duplicates,
             }
