@@ -200,3 +200,32 @@ def test_runtime_settings_are_exactly_the_unhashed_keys_of_a_section(config):
     hashed = stage_config(config, "unlearn")["unlearn"]
     assert not set(hashed) & set(runtime_settings(config, "unlearn"))
     assert {**hashed, **runtime_settings(config, "unlearn")} == config["unlearn"]
+
+
+def test_baseline_scores_are_named_by_the_device_that_computes_them(config):
+    """dattri projects TRAK's gradients with another random matrix on a GPU than on the CPU, and TF32
+    changes the gradients: the scores' folder names the device kind the plan sends them to
+    (compute.device, or for `auto` a GPU asked of the cluster), so GPU and CPU scores never share a
+    path; CPU scores keep their names."""
+    from diffattr.plan import baseline_device
+
+    config["datamodel"]["estimators"] = [*config["datamodel"]["estimators"], "trak"]
+    downstream = {"baselines", "datamodel", "lds", "estimators", "budget", "figures", "summary", "cf_plan"}
+    downstream |= {"counterfactual"}
+    assert baseline_device(config) == "cpu"
+    assert _changed(config, lambda c: c["compute"].update(device="cpu")) == set()
+    for mutate in (
+        lambda c: c["compute"].update(device="cuda"),
+        lambda c: c["resources"].update(baselines={"gpu": 1}),
+        lambda c: c["resources"]["default"].update(gres="gpu:a100:1"),
+    ):
+        cfg = copy.deepcopy(config)
+        mutate(cfg)
+        assert baseline_device(cfg) == "cuda"
+        assert _changed(config, mutate) == downstream
+    cuda = copy.deepcopy(config)
+    cuda["compute"].update(device="cuda")
+    # TF32 on a GPU renames the scores (and the images and models it also changes).
+    assert "baselines" in _changed(cuda, lambda c: c["compute"].update(tf32=True))
+    # A GPU asked for another rule does not move the baselines.
+    assert _changed(config, lambda c: c["resources"].update(unlearn={"gpu": 1})) == set()

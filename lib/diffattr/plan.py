@@ -58,8 +58,9 @@ STAGES: dict[str, tuple[str, list[str], list[str]]] = {
     ),
     "baselines": ("1", ["baselines", "attribution"], ["data", "classifier", "reference", "baseline_images"]),
     # 3: used subsets only (none equal to a test subset); the attribute `subsets` reports the draws.
+    # 4: uniform and kernel draws equal to a test subset are kept (reported as kept_equal_to_test).
     "matrix": (
-        "3",
+        "4",
         [
             "subsets.n_train",
             "subsets.n_test",
@@ -71,13 +72,15 @@ STAGES: dict[str, tuple[str, list[str], list[str]]] = {
         ],
         ["behaviour_unlearn", "behaviour_retrain", "behaviour_init", "subsets"],
     ),
-    # 3: the CV's no-signal rule, relative scores and the sign_identified flag.
-    "datamodel": ("3", ["datamodel", "behaviour.target"], ["matrix"]),
+    # 3: the CV's no-signal rule, relative scores and the sign_identified flag. 4: the CV scores each fold
+    # on its own; lasso's grid from the data; a fit whose scores are all tied ranks nothing.
+    "datamodel": ("4", ["datamodel", "behaviour.target"], ["matrix"]),
     # 4: the subsets' draws reported; the proxy fidelity on the baseline subsets (their retrained models'
     # behaviours) and the ceiling's place. 5: the ceiling's noise sd, spread and noise share.
     "lds": ("5", ["lds", "baseline"], ["datamodel", "behaviour_retrain", "behaviour_retrain_floor"]),
     # 3: gaps to the primary estimator, not to the best on the test models. 4: the ceiling's noise sd.
-    "estimators": ("4", ["datamodel", "lds"], ["matrix", "behaviour_retrain_floor"]),
+    # 5: Holm-adjusted p-values of the gaps (better/worse only where they allow it); no LDS without a ranking.
+    "estimators": ("5", ["datamodel", "lds"], ["matrix", "behaviour_retrain_floor"]),
     # Counterfactual check: the removal sets follow the attributions; their retrainings are named by
     # the removed units, so estimators that agree share one retraining.
     "cf_plan": ("1", ["counterfactual"], ["datamodel", "subsets"]),
@@ -85,9 +88,10 @@ STAGES: dict[str, tuple[str, list[str], list[str]]] = {
     "behaviour_retrain_cf": ("2", ["behaviour"], ["reference", "retrain_cf"]),
     "counterfactual": ("1", [], ["cf_plan", "behaviour_retrain_cf", "behaviour_base"]),
     "pairs": ("2", ["behaviour"], ["classifier", "unlearn", "retrain", "retrain_floor"]),
-    # 2: the paired gap at every budget.
+    # 2: the paired gap at every budget. 3: an unlearning batch's cost charged to the models the matrix
+    # holds (not to every candidate it trains).
     "budget": (
-        "2",
+        "3",
         ["baseline", "budget", "datamodel", "lds.n_bootstrap", "lds.ci_level", "lds.seed", "behaviour.target"],
         ["matrix", "behaviour_retrain", "behaviour_unlearn", "train_base", "prune"],
     ),
@@ -193,6 +197,10 @@ def stage_config(config: Mapping[str, Any], stage: str) -> dict:
     numerics = {k: v for k, v in (config.get("compute") or {}).items() if k in NUMERICS and v != NUMERICS[k]}
     if numerics and stage in COMPUTED_STAGES:
         selected["compute"] = numerics
+    if stage == "baselines" and baseline_device(config) != "cpu":
+        # dattri projects the gradients with another random matrix on a GPU (CudaProjector) than on the
+        # CPU (BasicProjector), and TF32 changes the gradients: GPU scores never share the CPU's path.
+        selected["compute"] = {"device": baseline_device(config), **numerics}
     if "data" in selected:
         # A local dataset's location (and size) matter only for the kinds that read one.
         kind = selected["data"]["kind"]
@@ -246,6 +254,19 @@ def file_sha256(path: str, key: str, what: str = "the file") -> str:
 
 
 BASELINE_STAGES = ("baseline_images", "baselines")
+
+
+def baseline_device(config: Mapping[str, Any]) -> str:
+    """The device kind the baselines stage runs on, fixed at start-up because it names the scores:
+    compute.device when it is cpu or cuda; for `auto`, cuda when the baselines rule asks the cluster
+    for a GPU (resources.baselines or resources.default: gpu, or a gres naming one), else the CPU.
+    The job then runs there whatever else it sees (workflow/scripts/baselines.py)."""
+    want = (config.get("compute") or {}).get("device", "auto")
+    if want != "auto":
+        return str(want)
+    res = config.get("resources") or {}
+    merged = {**(res.get("default") or {}), **(res.get("baselines") or {})}
+    return "cuda" if merged.get("gpu") or "gpu" in str(merged.get("gres") or "") else "cpu"
 
 
 def extra_upstream(config: Mapping[str, Any], stage: str) -> list[str]:

@@ -7,11 +7,14 @@ import _libpath  # noqa: F401,E402  (lib/ on sys.path)
 
 from diffattr.compute import start_model_job  # noqa: E402
 from diffattr.layout import write_spec  # noqa: E402
+from diffattr.plan import baseline_device  # noqa: E402
 from diffattr.settings import job_settings  # noqa: E402
 from diffattr.stages.baselines import make_scores  # noqa: E402
 
 sm = snakemake  # noqa: F821
-log, startup, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))
+# The device the plan named the scores by, not whatever `auto` finds here.
+compute_cfg = {**(sm.config.get("compute") or {}), "device": baseline_device(sm.config)}
+log, startup, compute = start_model_job(sm.log[0], sm.threads, compute_cfg)
 p, inp, method = sm.params, sm.input, sm.wildcards.method
 job = job_settings("baselines", p.baselines, sm.config)
 info = make_scores(
