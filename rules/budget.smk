@@ -34,7 +34,8 @@ rule budget:
         **RESOURCES_OF["budget"],
     params:
         spec=spec("budget"),
-        batch_sizes=[len(members) for members in BATCHES.values()],
+        # (models the matrix holds, models trained) per batch: the cost is charged to the former.
+        batch_models=[SUBSETS.train_batch_models[batch] for batch in BATCHES],
         grid=config["budget"]["grid"],
         datamodel=config["datamodel"],
         lds={k: config["lds"][k] for k in ("n_bootstrap", "ci_level", "seed")},

@@ -27,8 +27,8 @@ def test_benchmark_file_gives_wall_and_cpu_seconds(tmp_path):
 def test_cost_model_unit_is_the_median_retrain_job_plus_its_evaluation(tmp_path):
     retrain = [(bench(tmp_path, f"r{i}", s), bench(tmp_path, f"re{i}", 10)) for i, s in enumerate([90, 100, 300])]
     unlearn = [
-        (bench(tmp_path, "u0", 40), bench(tmp_path, "ue0", 10), 5),
-        (bench(tmp_path, "u1", 30), bench(tmp_path, "ue1", 20), 5),
+        (bench(tmp_path, "u0", 40), bench(tmp_path, "ue0", 10), 5, 5),
+        (bench(tmp_path, "u1", 30), bench(tmp_path, "ue1", 20), 5, 5),
     ]
     costs = cost_model(
         retrain, unlearn, {"train_base": bench(tmp_path, "base", 110), "prune": bench(tmp_path, "p", 55)}
@@ -48,6 +48,39 @@ def test_cost_model_unit_is_the_median_retrain_job_plus_its_evaluation(tmp_path)
     )
     assert imported["base_imported"] is True and "not counted" in imported["one_off_note"]
     assert imported["one_off_units"] == pytest.approx(57 / 110)
+
+
+def test_unlearning_cost_is_charged_to_the_models_the_matrix_holds(tmp_path):
+    """A batch trains every candidate of its chunk, skipped and excluded ones too; its whole cost
+    belongs to the method and is divided by the models the datamodel is fitted on."""
+    retrain = [(bench(tmp_path, "r", 100), bench(tmp_path, "re", 10))]
+    unlearn = [
+        (bench(tmp_path, "u0", 40), bench(tmp_path, "ue0", 10), 4, 5),  # one candidate equals a test subset
+        (bench(tmp_path, "u1", 30), bench(tmp_path, "ue1", 20), 4, 5),
+    ]
+    costs = cost_model(retrain, unlearn, {"train_base": bench(tmp_path, "b", 1)})
+    assert costs["unlearn_models"] == 8 and costs["unlearn_models_trained"] == 10
+    assert costs["unlearn_seconds_per_model"] == pytest.approx(100 / 8)
+    assert costs["speedup"] == pytest.approx(110 / (100 / 8))
+    assert costs["train_job_speedup"] == pytest.approx(100 / (70 / 8))
+    assert "charged to the models used" in costs["unlearn_cost_rule"]
+    with pytest.raises(ValueError, match="no unlearned model of the train family is used"):
+        cost_model(retrain, [(bench(tmp_path, "u2", 5), bench(tmp_path, "ue2", 5), 0, 3)], {})
+
+
+def test_the_default_plan_divides_by_the_train_rows_of_the_matrix(config):
+    """At the default 44 train candidates are unlearned for 40 used: the budget rule's divisor is the
+    40 rows the matrix holds, whatever the batches train; excluded subsets leave it too."""
+    from diffattr.draws import SubsetPlan
+
+    plan = SubsetPlan(config)
+    per_batch = plan.train_batch_models
+    assert set(per_batch) == set(plan.train_batches)
+    assert sum(used for used, _ in per_batch.values()) == len(plan.ids("train")) == config["subsets"]["n_train"]
+    assert sum(trained for _, trained in per_batch.values()) == plan.draws["train"].candidates > len(plan.ids("train"))
+    config["subsets"]["exclude"] = plan.ids("train")[:3]
+    fewer = SubsetPlan(config)
+    assert sum(used for used, _ in fewer.train_batch_models.values()) == len(fewer.ids("train")) == 37
 
 
 @pytest.mark.parametrize(
@@ -140,7 +173,20 @@ def test_budget_gap_is_paired_and_separates_what_overlapping_cis_cannot():
     assert separated
     # Identical predictors (the same models on both sides): the paired gap is exactly 0, CI [0, 0].
     same = budget_curve([3], {"one_off_units": 0.0, "unlearn_units_per_model": 1.0}, retrain, retrain, test, FIT, BOOT)
-    assert same[0]["gap"] == {"gap": 0.0, "ci95": [0.0, 0.0], "excludes_zero": False}
+    assert same[0]["gap"] == {
+        "gap": 0.0,
+        "ci95": [0.0, 0.0],
+        "excludes_zero": False,
+        "p": 1.0,
+        "p_holm": 1.0,
+        "n_compared": 1,
+        "separated": False,
+    }
+    # Read across the grid, each gap's p-value is Holm-adjusted over the budgets that have one.
+    gaps = [p["gap"] for p in points]
+    assert [g["n_compared"] for g in gaps] == [3, 3, 3]
+    for g in gaps:
+        assert g["p_holm"] >= g["p"] and g["separated"] == (g["p_holm"] < 0.05)
     # Where a method has no LDS there is no gap, and it says why.
     none = budget_curve([1], {"one_off_units": 1.0, "unlearn_units_per_model": 0.1}, unlearn, retrain, test, FIT, BOOT)
     assert none[0]["gap"]["gap"] is None and "no LDS" in none[0]["gap"]["why"]
@@ -182,7 +228,10 @@ def test_summary_shows_the_paired_gap_ceiling_and_proxy_fidelity(tmp_path):
     summary_html(lds_res, budget, tmp_path / "t1.csv", "run test", tmp_path / "s.html")
     page = (tmp_path / "s.html").read_text()
     gap = points[1]["gap"]
-    assert f"{gap['gap']:+.3f} [{gap['ci95'][0]:+.3f}, {gap['ci95'][1]:+.3f}] (unlearning better)" in page
+    assert gap["separated"] and gap["n_compared"] == 1
+    expected = f"(unlearning better, Holm-adjusted p {gap['p_holm']:.3g} over 1 budget)"
+    assert f"{gap['gap']:+.3f} [{gap['ci95'][0]:+.3f}, {gap['ci95'][1]:+.3f}] {expected}" in page
+    assert "One-off cost of the unlearning\nmethod (base training + pruning/fine-tune)" in page
     assert "n/a (a method has no LDS at this budget)" in page  # budget 1: unlearning affords nothing
     assert "LDS ceiling</b> (training noise): LDS ceiling not computed" in page
     assert "Spearman 0.810 [0.600, 0.900], Pearson 0.850 [0.700, 0.950] over 8 subsets" in page
@@ -195,3 +244,29 @@ def test_summary_shows_the_paired_gap_ceiling_and_proxy_fidelity(tmp_path):
         "one retraining&#x27;s noise sd 0.9 against a spread (sd) of 0.7 over the test models (165 % of its variance)"
         in (tmp_path / "s.html").read_text()
     )
+
+
+def test_gap_text_calls_a_budget_only_where_holm_allows_it():
+    """A gap whose own CI excludes 0 but whose Holm-adjusted p over the grid does not is not called."""
+    from diffattr.report import gap_text
+
+    marginal = {"gap": 0.2, "ci95": [0.01, 0.4], "excludes_zero": True, "p": 0.03}
+    assert gap_text(marginal).endswith("(unlearning better)")  # a single comparison: its CI decides
+    over_grid = {**marginal, "p_holm": 0.15, "n_compared": 5, "separated": False}
+    assert gap_text(over_grid) == "+0.200 [+0.010, +0.400] (not separated: Holm-adjusted p 0.15 over 5 budgets)"
+    assert "retraining better" in gap_text({**over_grid, "gap": -0.2, "p_holm": 0.01, "separated": True})
+
+
+def test_summary_says_when_the_base_models_training_was_not_paid_in_the_run(tmp_path):
+    from diffattr.report import summary_html
+
+    (tmp_path / "t1.csv").write_text("model,fid\noriginal,3.0\n")
+    costs = {"unit_seconds": 100.0, "unlearn_seconds_per_model": 10.0, "speedup": 10.0, "one_off_units": 0.2}
+    none = {"unlearn": {"lds": None}, "retrain": {"lds": None}, "gap": {"gap": None}}
+    lds_res = {"estimator": "ridge", "behaviour": "fid", "lds": 0.5, "ci95": [0.1, 0.8], "n_train_models": 4}
+    lds_res["n_test_models"] = 5
+    budget = {"points": [], "costs": {**costs, "base_imported": True}, "all_models": none}
+    summary_html(lds_res, budget, tmp_path / "t1.csv", "run", tmp_path / "s.html")
+    page = (tmp_path / "s.html").read_text()
+    assert "importing the pretrained base model, whose training is not counted, + pruning/fine-tune" in page
+    assert "base training +" not in page

@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .datamodel import fit_datamodel
-from .lds import bootstrap_ci, finite_or_none, lds, paired_gap_ci
+from .lds import bootstrap_ci, finite_or_none, holm, lds, paired_gap_test
 
 PathLike = str | os.PathLike
 
@@ -39,25 +39,37 @@ def benchmark_seconds(path: PathLike) -> dict[str, float]:
     return {"wall": num("s"), "cpu": num("cpu_time")}
 
 
+UNLEARN_COST_RULE = (
+    "unlearn_seconds_per_model = the unlearning batches' wall seconds (training + evaluation) over the "
+    "unlearned models the datamodel is fitted on (unlearn_models, the matrix's train rows); a batch also "
+    "trains the candidates skipped for equalling a test subset or excluded (unlearn_models_trained in all), "
+    "and their cost is charged to the models used"
+)
+
+
 def cost_model(
     retrain_jobs: Sequence[tuple[PathLike, PathLike]],
-    unlearn_jobs: Sequence[tuple[PathLike, PathLike, int]],
+    unlearn_jobs: Sequence[tuple[PathLike, PathLike, int, int]],
     one_off: Mapping[str, PathLike],
     base_imported: bool = False,
 ) -> dict[str, Any]:
     """retrain_jobs: (retrain benchmark, its evaluation benchmark) per retrained model;
-    unlearn_jobs: (unlearn batch benchmark, its evaluation benchmark, models in the batch);
-    one_off: name -> benchmark of a job the unlearning method pays once. With `base_imported`
-    (base_model.path) the base model's training was paid outside this run: its one-off entry is
-    only the import, and the note says so."""
+    unlearn_jobs: (unlearn batch benchmark, its evaluation benchmark, models of the batch the
+    datamodel uses, models the batch trains); one_off: name -> benchmark of a job the unlearning
+    method pays once. A batch's whole cost is charged to the models used (UNLEARN_COST_RULE). With
+    `base_imported` (base_model.path) the base model's training was paid outside this run: its
+    one-off entry is only the import, and the note says so."""
     retrain = [benchmark_seconds(t)["wall"] + benchmark_seconds(e)["wall"] for t, e in retrain_jobs]
     retrain_train = [benchmark_seconds(t)["wall"] for t, _ in retrain_jobs]
     if not retrain:
         raise ValueError("budget: no retrain job to define the unit")
     unit = float(np.median(retrain))
-    n_models = sum(n for _, _, n in unlearn_jobs)
-    unlearn_train = sum(benchmark_seconds(t)["wall"] for t, _, _ in unlearn_jobs)
-    unlearn_total = unlearn_train + sum(benchmark_seconds(e)["wall"] for _, e, _ in unlearn_jobs)
+    n_models = sum(used for _, _, used, _ in unlearn_jobs)
+    if n_models < 1:
+        raise ValueError("budget: no unlearned model of the train family is used; check subsets.exclude")
+    n_trained = sum(trained for _, _, _, trained in unlearn_jobs)
+    unlearn_train = sum(benchmark_seconds(t)["wall"] for t, *_ in unlearn_jobs)
+    unlearn_total = unlearn_train + sum(benchmark_seconds(e)["wall"] for _, e, *_ in unlearn_jobs)
     once = {name: benchmark_seconds(p)["wall"] for name, p in one_off.items()}
     per_model = unlearn_total / n_models
     note = (
@@ -74,6 +86,8 @@ def cost_model(
         "retrain_jobs": len(retrain),
         "unlearn_seconds_per_model": per_model,
         "unlearn_models": n_models,
+        "unlearn_models_trained": n_trained,
+        "unlearn_cost_rule": UNLEARN_COST_RULE,
         "one_off_seconds": once,
         "one_off_units": sum(once.values()) / unit,
         "unlearn_units_per_model": per_model / unit,
@@ -102,8 +116,12 @@ def _fit_first(
     """The datamodel fitted on the first m rows, scored on the test models; and its predictions."""
     if m < 2:
         return {"models": m, "lds": None, "ci95": None, "why": "fewer than 2 models within this budget"}, None
-    dm = fit_datamodel(masks[:m], y[:m], fit["estimator"], fit["alphas"], fit["cv_folds"], fit["seed"])
+    dm = fit_datamodel(
+        masks[:m], y[:m], fit["estimator"], fit["alphas"], fit["cv_folds"], fit["seed"], fit.get("lasso_path")
+    )
     pred = dm.predict(test_masks)
+    if not dm.ranked:
+        return {"models": m, "lds": None, "ci95": None, "alpha": dm.info["alpha"], "why": dm.no_ranking}, None
     lo, hi = bootstrap_ci(pred, test_y, boot["n_bootstrap"], boot["ci_level"], boot["seed"])
     return {
         "models": m,
@@ -115,7 +133,10 @@ def _fit_first(
 
 GAP_CONVENTION = (
     "gap = LDS(unlearning) - LDS(retraining), both datamodels' predictions scored on the same test "
-    "models; ci95: paired percentile bootstrap over the test models (resampled jointly for both)"
+    "models; ci95: paired percentile bootstrap over the test models (resampled jointly for both), one "
+    "budget at a time; p: its bootstrap p-value; across the budget grid, p_holm is Holm-adjusted over the "
+    "budgets where both methods have an LDS, and a method is called better at a budget (separated) only "
+    "where p_holm < 1 - ci_level"
 )
 
 
@@ -127,10 +148,10 @@ def paired_gap(
     if pred_unlearn is None or pred_retrain is None:
         return {"gap": None, "ci95": None, "excludes_zero": False, "why": "a method has no LDS at this budget"}
     gap = finite_or_none(lds(pred_unlearn, test_y) - lds(pred_retrain, test_y))
-    lo, hi = paired_gap_ci(pred_unlearn, pred_retrain, test_y, boot["n_bootstrap"], boot["ci_level"], boot["seed"])
+    lo, hi, p = paired_gap_test(pred_unlearn, pred_retrain, test_y, boot["n_bootstrap"], boot["ci_level"], boot["seed"])
     lo, hi = finite_or_none(lo), finite_or_none(hi)
     excludes = gap is not None and lo is not None and hi is not None and (lo > 0 or hi < 0)
-    return {"gap": gap, "ci95": [lo, hi], "excludes_zero": bool(excludes)}
+    return {"gap": gap, "ci95": [lo, hi], "excludes_zero": bool(excludes), "p": finite_or_none(p)}
 
 
 def compare_first(
@@ -173,4 +194,9 @@ def budget_curve(
                 "gap": cmp["gap"],
             }
         )
+    # The curve is read budget by budget: a gap is called only after Holm's adjustment over the grid.
+    gaps = [p["gap"] for p in points]
+    read = [g for g in gaps if g.get("p") is not None]
+    for g, adjusted in zip(read, holm([g["p"] for g in read])):
+        g.update(p_holm=adjusted, n_compared=len(read), separated=bool(adjusted < 1 - boot["ci_level"]))
     return points

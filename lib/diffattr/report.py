@@ -53,11 +53,22 @@ def gap_text(gap: Mapping[str, Any] | None) -> str:
         return "n/a (" + ((gap or {}).get("why") or "no LDS") + ")"
     ci = gap.get("ci95") or [None, None]
     ci_s = f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if None not in ci else ""
-    if not gap.get("excludes_zero"):
-        verdict = "CI holds 0: not separated"
+    winner = "unlearning better" if gap["gap"] > 0 else "retraining better"
+    if "p_holm" in gap:  # one of several budgets read together
+        n = gap["n_compared"]
+        holm_s = f"Holm-adjusted p {gap['p_holm']:.3g} over {n} budget{'s' if n != 1 else ''}"
+        verdict = f"{winner}, {holm_s}" if gap["separated"] else f"not separated: {holm_s}"
     else:
-        verdict = "unlearning better" if gap["gap"] > 0 else "retraining better"
+        verdict = winner if gap.get("excludes_zero") else "CI holds 0: not separated"
     return f"{gap['gap']:+.3f}{ci_s} ({verdict})"
+
+
+def one_off_label(costs: Mapping[str, Any]) -> str:
+    """What the unlearning method's one-off cost holds: base training, or only the import of a
+    pretrained base model (base_model.path), whose training was paid outside the run."""
+    if costs.get("base_imported"):
+        return "importing the pretrained base model, whose training is not counted, + pruning/fine-tune"
+    return "base training + pruning/fine-tune"
 
 
 def summary_html(
@@ -103,7 +114,7 @@ baseline subsets: how well the cheap model ranks subsets like the expensive one)
 {html.escape(fidelity_text(lds_res.get("proxy_fidelity")))}.</p>
 <p><b>Cost</b>: one retraining (job + evaluation, median) {c["unit_seconds"]:.1f} s; one unlearned model
 {c["unlearn_seconds_per_model"]:.1f} s: <b>{c["speedup"]:.1f}x</b> cheaper. One-off cost of the unlearning
-method (base training + pruning/fine-tune): {c["one_off_units"]:.2f} retrain units.</p>
+method ({html.escape(one_off_label(c))}): {c["one_off_units"]:.2f} retrain units.</p>
 <h3>LDS at equal compute</h3><table>{"".join(rows)}</table>
 <p>The two methods' LDS share their test models, so whether their separate CIs overlap does not decide
 which is better; the paired CI of the gap does.</p>

@@ -20,7 +20,7 @@ out = make_budget(
     inp.subsets,
     list(inp.baseline),
     list(zip(inp.retrain_bench, inp.retrain_eval_bench)),
-    list(zip(inp.unlearn_bench, inp.unlearn_eval_bench, p.batch_sizes)),
+    [(b, e, used, trained) for b, e, (used, trained) in zip(inp.unlearn_bench, inp.unlearn_eval_bench, p.batch_models)],
     {"train_base": inp.base_bench, "prune_finetune": inp.prune_bench},
     inp.base_train,
     p.datamodel,

@@ -13,6 +13,7 @@ import numpy as np
 from ..atomic import read_json, write_json
 from ..budget import GAP_CONVENTION, budget_curve, compare_first
 from ..matrix import read_matrix
+from ..report import one_off_label
 from ..subsets import mask_of
 
 PathLike = str | os.PathLike
@@ -73,7 +74,7 @@ def budget_stage(
         "baseline_subsets": b_ids,
         "test_models": int(len(tr)),
         "accounting": "budget in retrain units = wall seconds / median(retrain job + its evaluation job); "
-        "unlearning pays base training + pruning/fine-tune once (one_off_units) before its first "
+        f"unlearning pays {one_off_label(costs)} once (one_off_units) before its first "
         "model; each method's models are the first m of its subsets",
     }
     if baselines:
@@ -90,7 +91,7 @@ def make_budget(
     subsets_jsons: Sequence[PathLike],
     baseline_jsons: Sequence[PathLike],
     retrain_benches: Sequence[tuple[PathLike, PathLike]],
-    unlearn_benches: Sequence[tuple[PathLike, PathLike, int]],
+    unlearn_benches: Sequence[tuple[PathLike, PathLike, int, int]],
     one_off: Mapping[str, PathLike],
     base_train_json: PathLike,
     datamodel_cfg: Mapping[str, Any],
@@ -102,7 +103,8 @@ def make_budget(
     baselines: BaselineFiles | None = None,
 ) -> dict[str, Any]:
     """The costs (retrain_benches: (retrain job, its evaluation) per model; unlearn_benches: (unlearn
-    batch, its evaluation, models in it); one_off: what unlearning pays once), then the comparison.
+    batch, its evaluation, its models the matrix holds, the models it trains); one_off: what
+    unlearning pays once), then the comparison.
     Both sides are linear datamodels (the paper's): the primary one when it is one, else the first
     datamodel listed, else ridge. `baselines` (when a baseline is configured) adds each as a point
     (cost, LDS) beside the two curves."""
@@ -118,7 +120,7 @@ def make_budget(
     )
     dm = datamodel_cfg
     est = next(e for e in [dm["primary"], *dm["estimators"], "ridge"] if e in DATAMODELS)
-    fit = {"estimator": est, **{k: dm[k] for k in ("alphas", "cv_folds", "seed")}}
+    fit = {"estimator": est, **{k: dm[k] for k in ("alphas", "cv_folds", "seed", "lasso_path")}}
     caption = f"{fit['estimator']} datamodel of {target}; unit = {costs['unit_seconds']:.0f} s"
     points = []
     if baselines is not None:
