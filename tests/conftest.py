@@ -13,6 +13,8 @@ COPY = ["Snakefile", "rules", "workflow", "config", "lib", "profiles", "envs", "
 SMOKE = ["--configfile", "config/config.yaml", "config/presets/smoke.yaml"]
 # The paper's DDPM forward process (config.yaml `scheduler`), for tests that build models directly.
 SCHED = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["scheduler"]
+# The default lasso grid (config.yaml datamodel.lasso_path), for tests that fit lasso directly.
+LASSO_PATH = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["datamodel"]["lasso_path"]
 
 
 def copy_workflow(dest: Path) -> Path:

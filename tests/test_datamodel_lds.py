@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from conftest import LASSO_PATH
 from scipy.stats import spearmanr
 
 from diffattr.datamodel import choose_alpha, fit_datamodel, helpfulness, ranks
@@ -17,7 +18,7 @@ def _planted(n_models=60, n_units=10, noise=0.1, seed=0):
 @pytest.mark.parametrize("estimator", ["ridge", "lasso"])
 def test_datamodel_recovers_planted_coefficients(estimator):
     masks, y, beta = _planted()
-    dm = fit_datamodel(masks, y, estimator, [1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0], 5, 0)
+    dm = fit_datamodel(masks, y, estimator, [1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0], 5, 0, LASSO_PATH)
     assert np.corrcoef(dm.coef, beta)[0, 1] > 0.98
     assert np.max(np.abs(dm.coef - beta)) < 0.25
     assert abs(dm.intercept - 3.0) < 0.3
@@ -47,6 +48,76 @@ def test_choose_alpha_takes_the_largest_without_evidence_of_signal():
     assert choose_alpha([0.9, 0.5], [0.05, 0.05], [0.1, 10.0]) == (0.1, True)
     assert choose_alpha([0.15, 0.1], [0.2, 0.2], [0.1, 10.0]) == (10.0, False)  # best within 1 SE of 0
     assert choose_alpha([-0.3, -0.1], [0.1, 0.1], [0.1, 10.0]) == (10.0, False)
+
+
+def _alpha_sized(rng, n_models=40, n_units=10):
+    return np.array([rng.permutation(n_units) < n_units // 2 for _ in range(n_models)])
+
+
+def test_a_constant_predictor_scores_zero_in_the_cv_not_below_it():
+    """Lasso far above alpha_max predicts each fold's training mean: a constant, which ranks
+    nothing. Pooling the folds' predictions scored it about -0.3 (each fold's intercept is low where
+    the held-out fold is high), biasing the no-signal rule; scored per fold it is 0."""
+    from sklearn.model_selection import KFold
+
+    from diffattr.datamodel import _cv_scores
+
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        masks = _alpha_sized(rng).astype(float)
+        y = rng.normal(size=40)
+        score, se = _cv_scores(masks, (y - y.mean()) / y.std(), "lasso", 1e3, KFold(5, shuffle=True, random_state=0))
+        assert score == 0.0 and se == 0.0
+
+
+def test_an_all_tied_fit_reports_no_ranking_instead_of_ranking_by_index():
+    """On pure noise the CV finds no signal and lasso takes its most regularised fit, identically 0:
+    no ranking (no ranks, no LDS, no counterfactual removal), never 'units 0 and 1 first'."""
+    from diffattr.counterfactual import removal_plan
+    from diffattr.datamodel import Attribution, has_ranking
+    from diffattr.lds import lds_of
+    from diffattr.stages.datamodel import attributions_csv
+
+    tied = 0
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        masks = _alpha_sized(rng)
+        dm = fit_datamodel(masks, 20 + rng.normal(size=40), "lasso", [0.1], 5, 0, LASSO_PATH)
+        assert dm.ranked == has_ranking(dm.coef)
+        if dm.ranked:
+            continue
+        tied += 1
+        assert not dm.info["cv_signal"] and dm.no_ranking.startswith("no ranking: lasso at alpha")
+        with pytest.raises(ValueError, match="no ranking"):
+            ranks(helpfulness(dm.coef, True))
+        test = _alpha_sized(rng, 12)
+        res = lds_of(dm.predict(test), rng.normal(size=12), 200, 0.95, 0, dm.no_ranking)
+        assert np.isnan(res["lds"]) and res["why"] == dm.no_ranking
+        units = [f"class-{i}" for i in range(10)]
+        rows = [line.split(",") for line in attributions_csv(units, dm, True).splitlines()[1:]]
+        assert [r[0] for r in rows] == units and {r[4] for r in rows} == {""}
+        coefs = {"lasso": dict(zip(units, dm.coef)), "ridge": dict(zip(units, np.arange(10.0)))}
+        plan = removal_plan(coefs, units, True, [0.2], 1, 0)
+        assert plan["no_ranking"] == ["lasso"]
+        assert {r.get("estimator") for r in plan["removals"] if r["kind"] == "top"} == {"ridge"}
+    assert tied >= 5  # pure noise: most draws find no signal
+    # A ranking with a tie between two units still ranks.
+    ok = Attribution("ridge", 0.0, np.array([1.0, 1.0, 2.0]), 3)
+    assert ok.ranked and ok.no_ranking is None
+
+
+def test_lassos_grid_reaches_a_non_zero_fit_where_there_is_signal():
+    """Lasso's grid follows the data (alpha_max down), not datamodel.alphas: on a planted signal a
+    grid of alphas all above alpha_max gave an identically zero fit; this one recovers the signal."""
+    rng = np.random.default_rng(0)
+    masks = _alpha_sized(rng)
+    beta = rng.normal(size=10)
+    y = masks @ beta + 0.3 * rng.normal(size=40)
+    dm = fit_datamodel(masks, y, "lasso", [1.0, 10.0, 100.0], 5, 0, LASSO_PATH)
+    assert dm.ranked and dm.info["cv_signal"]
+    assert np.corrcoef(dm.coef, beta)[0, 1] > 0.9
+    with pytest.raises(ValueError, match="config key datamodel.lasso_path"):
+        fit_datamodel(masks, y, "lasso", [1.0], 5, 0)
 
 
 def test_helpfulness_sign_and_ranks():

@@ -6,6 +6,7 @@ from math import factorial
 
 import numpy as np
 import pytest
+from conftest import LASSO_PATH
 
 from diffattr.counterfactual import removal_count, removal_id, removal_plan
 from diffattr.datamodel import harmful_units, helpfulness, level_identified, relative_scores, spearman, unit_grids
@@ -276,7 +277,7 @@ def test_level_is_identified_only_where_subset_sizes_vary_and_by_design():
     assert level_identified(m.masks[m.rows("unlearn", "uniform")])
     # The report's labels (fixed at parse time) assume the same as the fitted masks show.
     for name in ("ridge", "lasso", "banzhaf"):
-        att = fit_estimator(m, "fid", name, [1e-3, 1e-2, 0.1], 3, 0)
+        att = fit_estimator(m, "fid", name, [1e-3, 1e-2, 0.1], 3, 0, lasso_path=LASSO_PATH)
         assert att.level_identified == LEVEL_BY_DESIGN[name], name
     # Banzhaf by maximum sample reuse on equal-sized subsets sums to about 0 as well (exactly, with
     # balanced draws), whatever the true total (-20 here): not identified there.
@@ -440,24 +441,47 @@ def test_estimator_table_reports_gaps_to_the_primary_not_to_the_best(tmp_path):
         )
 
 
-def test_the_highest_lds_is_called_better_only_when_its_paired_ci_excludes_zero():
-    from diffattr.stages.estimators import highest_note
+def _six_estimators(seed: int, best_signal: float = 0.0):
+    """Six predictions of 20 test models, each the same signal plus its own noise (the first, the
+    primary, included); `best_signal` mixes the actual values into e1."""
+    from diffattr.lds import lds_of
 
-    res = {"ridge": {"lds": 0.6}, "banzhaf": {"lds": 0.7}, "loo": {"lds": float("nan")}}
-    gaps = {
-        "ridge": {"gap": 0.0, "ci": (float("nan"), float("nan"))},
-        "banzhaf": {"gap": 0.1, "ci": (-0.1, 0.3)},
-        "loo": {"gap": float("nan"), "ci": (float("nan"), float("nan"))},
-    }
-    note = highest_note("fid", 0.5, "ridge", res, gaps)
-    assert note["highest"] == "banzhaf" and not note["better_than_primary"]
-    assert "not distinguishable" in note["text"] and "better" not in note["text"]
-    gaps["banzhaf"]["ci"] = (0.02, 0.3)
-    note = highest_note("fid", 0.5, "ridge", res, gaps)
-    assert note["better_than_primary"] and "better than the primary" in note["text"]
-    res["ridge"]["lds"] = 0.8
-    note = highest_note("fid", 0.5, "ridge", res, gaps)
-    assert note["highest"] == "ridge" and not note["better_than_primary"]
+    rng = np.random.default_rng(seed)
+    signal = rng.normal(size=20)
+    actual = signal + rng.normal(size=20)
+    preds = {f"e{i}": signal + rng.normal(size=20) for i in range(6)}
+    preds["e1"] = (1 - best_signal) * preds["e1"] + best_signal * actual
+    return {name: lds_of(p, actual, 10, 0.95, 0) for name, p in preds.items()}, actual
+
+
+def test_the_highest_of_k_estimators_is_called_better_only_after_holm():
+    """Six estimators of equal quality: the highest LDS beats the primary with a paired CI that
+    excludes 0 one comparison at a time (p 0.03), which picking the best of five makes likely;
+    Holm over the five gaps (p 0.16) does not call it better. A real difference still is."""
+    from diffattr.stages.estimators import gaps_to_primary, highest_note
+
+    res, actual = _six_estimators(5)
+    gaps = gaps_to_primary(res, "e0", actual, 500, 0.95, 0)
+    note = highest_note("fid", 0.5, "e0", res, gaps, 0.95)
+    best = gaps[note["highest"]]
+    assert note["highest"] == "e1" and best["ci"][0] > 0 and best["p"] < 0.05  # separated alone...
+    assert best["p_holm"] >= 0.05 and best["verdict"] == "not separated"  # ...not among five
+    assert not note["better_than_primary"] and "not distinguishable" in note["text"] and "5 comparisons" in note["text"]
+    assert gaps["e0"]["verdict"] == "" and all(g["p_holm"] >= g["p"] for n, g in gaps.items() if n != "e0")
+    res, actual = _six_estimators(5, best_signal=0.9)
+    gaps = gaps_to_primary(res, "e0", actual, 500, 0.95, 0)
+    note = highest_note("fid", 0.5, "e0", res, gaps, 0.95)
+    assert note["highest"] == "e1" and gaps["e1"]["verdict"] == "better" and note["better_than_primary"]
+    assert "better than the primary" in note["text"]
+
+
+def test_holm_adjusts_in_step_down_order():
+    from diffattr.lds import bootstrap_p, holm
+
+    assert holm([0.01, 0.04, 0.03, float("nan")]) == pytest.approx([0.03, 0.06, 0.06, float("nan")], nan_ok=True)
+    assert holm([0.5, 0.001]) == pytest.approx([0.5, 0.002])
+    assert bootstrap_p(np.array([0.1, 0.2, -0.1, 0.3])) == pytest.approx(0.5)
+    assert bootstrap_p(np.array([0.1, 0.2])) == 0.0 and bootstrap_p(np.array([])) != bootstrap_p(np.array([]))
 
 
 def test_lds_json_has_the_proxy_fidelity_and_a_ceiling_beside_every_lds(tmp_path):

@@ -3,6 +3,7 @@ with SIGKILL is completed by a rerun without half-written artifacts or duplicate
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 import h5py
 import pytest
 import yaml
-from conftest import ROOT, SMOKE, copy_workflow, snakemake
+from conftest import ROOT, SMOKE, snakemake
 from snakemake.utils import update_config
 
 from diffattr.draws import SubsetPlan
@@ -125,19 +126,27 @@ def test_resume_state_of_another_recipe_is_refused(tmp_path, config):
 
 
 @pytest.mark.integration
-def test_sigkilled_run_is_completed_by_a_rerun(tmp_path):
-    work = copy_workflow(tmp_path / "wf")
+def test_sigkilled_run_is_completed_by_a_rerun(smoke_run, tmp_path):
+    """On a copy of the smoke store, a change of unlearn.steps re-plans every unlearning batch, their
+    behaviours and the analysis (as a half-finished run would): the run is SIGKILLed while a batch
+    trains, then completed by the documented recovery."""
+    work = tmp_path / "wf"
+    shutil.copytree(smoke_run, work, symlinks=True)
+    (work / "steps.yaml").write_text("unlearn: {steps: 7}\n")
+    run = [*SMOKE, "steps.yaml"]
+    logs_dir = work / "results/logs/unlearn"
+    before = {p.relative_to(logs_dir) for p in logs_dir.rglob("*.log")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "snakemake", "--cores", "2", *SMOKE],
+        [sys.executable, "-m", "snakemake", "--cores", "2", *run],
         cwd=work,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     deadline = time.time() + 600
-    # Kill once a long job (a retrain or an unlearn batch) has started and nothing has finished it.
+    # Kill once a new unlearning batch has started training and nothing has finished it.
     while time.time() < deadline and proc.poll() is None:
-        logs = [*(work / "results/logs/retrain").rglob("*.log"), *(work / "results/logs/unlearn").rglob("*.log")]
+        logs = [p for p in logs_dir.rglob("*.log") if p.relative_to(logs_dir) not in before]
         if any("step" in p.read_text() for p in logs):
             break
         time.sleep(0.2)
@@ -153,10 +162,10 @@ def test_sigkilled_run_is_completed_by_a_rerun(tmp_path):
             json.loads(path.read_text())
     # A SIGKILLed snakemake leaves its lock behind: the documented recovery is --unlock, then the
     # same command (the default profile sets rerun-incomplete).
-    locked = snakemake(work, "--cores", "2", *SMOKE, check=False)
+    locked = snakemake(work, "--cores", "2", *run, check=False)
     assert locked.returncode != 0 and "--unlock" in locked.stdout + locked.stderr
-    snakemake(work, "--unlock", *SMOKE)
-    snakemake(work, "--cores", "2", *SMOKE)
+    snakemake(work, "--unlock", *run)
+    snakemake(work, "--cores", "2", *run)
     with h5py.File(work / "results/runs/smoke/matrix.h5") as f:
         rows = list(zip([s.decode() for s in f["source"][()]], [s.decode() for s in f["subset_ids"][()]]))
     # Every family's model exactly once: unlearned (train, uniform, kernel, loo, full), retrained
@@ -166,4 +175,8 @@ def test_sigkilled_run_is_completed_by_a_rerun(tmp_path):
     expected = {("unlearn", sid) for fam in UNLEARN_FAMILIES for sid in SubsetPlan(cfg, 10).ids(fam)}
     expected |= {("retrain", sid) for fam in ("test", "test25") for sid in SubsetPlan(cfg, 10).ids(fam)}
     assert len(rows) == len(set(rows)) and set(rows) == expected | {("init", "empty")}
-    assert snakemake(work, "-n", *SMOKE).stdout.count("Nothing to be done") == 1
+    assert snakemake(work, "-n", *run).stdout.count("Nothing to be done") == 1
+    # The run view holds the rerun's unlearned models (7 steps), not the copied store's.
+    manifest = json.loads((work / "results/runs/smoke/manifest.json").read_text())
+    spec = json.loads((work / manifest["stores"]["unlearn"] / "spec.json").read_text())
+    assert spec["config"]["unlearn"]["steps"] == 7

@@ -110,9 +110,49 @@ def test_smoke_run_writes_every_final_output(smoke_run):
         "candidates": 7,
         "used": 6,
         "skipped_equal_to_test": ["train-0000"],
+        "kept_equal_to_test": [],
         "redrawn": 0,
         "duplicates_kept": 0,
     }
+    # Uniform and kernel keep draws equal to a test subset (their estimators' distributions need them).
+    for family in ("uniform", "kernel"):
+        drawn = lds["subsets"][family]
+        assert drawn["skipped_equal_to_test"] == [] and drawn["candidates"] == drawn["used"] == 6
+
+
+def test_unlearning_starts_from_the_pruned_models_raw_weights(smoke_run, tmp_path):
+    """The authors' recipe (unlearn.init: raw): re-running a stored unlearning batch from prune's raw
+    weights gives its models bit for bit; from prune's EMA weights (what Table 1 evaluates) it does not."""
+    import torch
+    from snakemake.utils import update_config
+
+    from diffattr.models import load_model
+    from diffattr.progress import get_logger
+    from diffattr.settings import job_settings
+    from diffattr.stages.unlearn import unlearn_batch
+
+    store = smoke_run / "results/store"
+    batch = next(store.glob("unlearn/*/train-0000-0002"))
+    spec = json.loads((batch.parent / "spec.json").read_text())
+    assert spec["config"]["unlearn"]["init"] == "raw"
+    prune = store / "prune" / spec["upstream"]["prune"]
+    chunk = store / "subsets" / spec["upstream"]["subsets"] / "train-0000-0002.json"
+    cfg = yaml.safe_load((smoke_run / "config/config.yaml").read_text())
+    update_config(cfg, yaml.safe_load((smoke_run / "config/presets/smoke.yaml").read_text()))
+    job = job_settings("unlearn", spec["config"]["unlearn"], cfg)
+    want = load_model(batch / "train-0001" / "model").state_dict()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the jobs ran (resources.default.threads)
+    try:
+        for start, same in (("raw", True), ("model", False)):
+            out = tmp_path / start
+            unlearn_batch(
+                prune / start, next(store.glob("data/*/data.npz")), chunk, job, cfg["scheduler"], out, get_logger(None)
+            )
+            got = load_model(out / "train-0001" / "model").state_dict()
+            assert all(torch.equal(got[k], want[k]) for k in want) == same, start
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_behaviour_json_records_value_seeds_and_times(smoke_run):
@@ -140,10 +180,10 @@ def test_unlearn_change_replans_only_downstream_and_back_reuses(smoke_run):
     over.write_text("unlearn: {steps: 7}\n")
     jobs = planned_jobs(smoke_run, *SMOKE, str(over))
     assert set(jobs) == {"unlearn", "behaviour_unlearn", "pairs", "samples"} | ANALYSIS_RULES
-    # Only the unlearned models (every family's batches: train 3, uniform 3, kernel 2, loo 4, full 1;
-    # train and uniform have 7 and 8 candidates for 6 used, the others equal a test subset) and what
-    # depends on them: their grid and their FID2 pair.
-    assert jobs["unlearn"] == 13 and jobs["behaviour_unlearn"] == 13 and jobs["samples"] == 1 and jobs["pairs"] == 1
+    # Only the unlearned models (every family's batches: train 3, uniform 2, kernel 2, loo 4, full 1;
+    # train has 7 candidates for 6 used, train-0000 equals a test subset) and what depends on them:
+    # their grid and their FID2 pair.
+    assert jobs["unlearn"] == 12 and jobs["behaviour_unlearn"] == 12 and jobs["samples"] == 1 and jobs["pairs"] == 1
     # Changing it back plans nothing: the old artifacts are still in the store.
     assert planned_jobs(smoke_run, *SMOKE) == {}
 
@@ -240,8 +280,12 @@ def test_budget_and_table1_in_the_run_view(smoke_run):
     # The first 3 used training subsets: train-0000 equals test-0002, so it is never retrained.
     assert budget["baseline_subsets"] == ["train-0001", "train-0002", "train-0003"]
     costs = budget["costs"]
-    # Unlearning's cost per model: its batches' time over the 7 models they train (train-0000 too).
-    assert costs["unit_seconds"] > 0 and costs["retrain_jobs"] == 3 + 4 and costs["unlearn_models"] == 7
+    # Unlearning's cost per model: its batches' time (7 models trained, train-0000 too) over the 6 train
+    # rows of the matrix.
+    with h5py.File(run / "matrix.h5") as f:
+        train_rows = sum(s.decode().startswith("train-") for s in f["subset_ids"][()])
+    assert costs["unit_seconds"] > 0 and costs["retrain_jobs"] == 3 + 4
+    assert costs["unlearn_models"] == train_rows == 6 and costs["unlearn_models_trained"] == 7
     assert costs["one_off_units"] > 0 and set(costs["one_off_seconds"]) == {"train_base", "prune_finetune"}
     for p in budget["points"]:  # retraining affords floor(budget) models; never more than exist
         assert p["retrain"]["models"] == min(int(p["budget"]), 3)
@@ -349,13 +393,17 @@ def test_estimator_table_covers_every_estimator_behaviour_and_test_set(smoke_run
 
 def test_counterfactual_retrains_each_distinct_removal_once(smoke_run):
     info = json.loads(next((smoke_run / "results/store/counterfactual").glob("*/counterfactual.json")).read_text())
-    assert sorted(r["estimator"] for r in info["rows"]) == sorted(ESTIMATORS)
+    # Every estimator removes its top units, but one whose scores are all tied (no ranking).
+    dm = json.loads(next((smoke_run / "results/store/datamodel").glob("*/datamodel.json")).read_text())
+    tied = sorted(name for name, est in dm["estimators"].items() if not est["ranking"])
+    assert info["no_ranking"] == tied
+    assert sorted(r["estimator"] for r in info["rows"]) == sorted(set(ESTIMATORS) - set(tied))
     assert all(r["k"] == 2 and len(r["removed"]) == 2 for r in info["rows"])
     assert len(info["random"]["0.2"]) == 2
     plan = json.loads(next((smoke_run / "results/store/cf_plan").glob("*/plan.json")).read_text())
     distinct = {r["id"] for r in plan["removals"]}
     retrained = list((smoke_run / "results/store/retrain_cf").glob("*/cf-*/model"))
-    assert len(retrained) == len(distinct) <= len(ESTIMATORS) + 2
+    assert len(retrained) == len(distinct) <= len(ESTIMATORS) - len(tied) + 2
     for sid, sub in plan["subsets"].items():
         assert len(sub["unit_ids"]) == 8 and sid.startswith("cf-")
     # The change is measured against the base model (all data, the same recipe).

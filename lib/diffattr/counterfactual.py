@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .datamodel import helpfulness
+from .datamodel import has_ranking, helpfulness
 from .families import CF
 
 PathLike = str | os.PathLike
@@ -41,15 +41,22 @@ def removal_plan(
     n_random: int,
     seed: int,
 ) -> dict[str, Any]:
-    """Which units each ranking removes at each fraction, plus the random removals.
+    """Which units each ranking removes at each fraction, plus the random removals. An estimator
+    whose scores are all tied ranks nothing, so it removes nothing (its "top" units would be the
+    first by index); it is listed under no_ranking.
 
-    Returns {"removals": [{"kind": "top"|"random", "estimator"|"draw", "fraction", "k", "id", "removed"}]}."""
+    Returns {"removals": [{"kind": "top"|"random", "estimator"|"draw", "fraction", "k", "id", "removed"}],
+    "no_ranking": [estimator, ...]}."""
     n = len(unit_ids)
     removals = []
+    scores = {
+        name: helpfulness(np.array([coefs[u] for u in unit_ids]), lower_is_better)
+        for name, coefs in coefficients.items()
+    }
+    ranked = {name: score for name, score in scores.items() if has_ranking(score)}
     for fraction in fractions:
         k = removal_count(float(fraction), n)
-        for name, coefs in coefficients.items():
-            score = helpfulness(np.array([coefs[u] for u in unit_ids]), lower_is_better)
+        for name, score in ranked.items():
             top = np.argsort(-score, kind="stable")[:k]
             removed = sorted(unit_ids[i] for i in top)
             removals.append(
@@ -75,4 +82,4 @@ def removal_plan(
                     "removed": removed,
                 }
             )
-    return {"removals": removals}
+    return {"removals": removals, "no_ranking": sorted(set(scores) - set(ranked))}

@@ -32,6 +32,19 @@ class Attribution:
     def predict(self, masks: np.ndarray) -> np.ndarray:
         return self.intercept + masks.astype(np.float64) @ self.coef
 
+    @property
+    def ranked(self) -> bool:
+        """Whether the fit ranks the units at all (see has_ranking)."""
+        return has_ranking(self.coef)
+
+    @property
+    def no_ranking(self) -> str | None:
+        """Why the fit ranks nothing, or None when it ranks the units."""
+        if self.ranked:
+            return None
+        why = self.info.get("no_ranking") or "every unit's coefficient is the same"
+        return f"no ranking: {why}"
+
     @classmethod
     def from_record(cls, name: str, record: Mapping[str, Any], unit_ids: Sequence[str]) -> Attribution:
         """An estimator's entry in datamodel.json (coefficients by unit id), in `unit_ids` order."""
@@ -45,6 +58,16 @@ class Attribution:
         )
 
 
+def has_ranking(coef: np.ndarray) -> bool:
+    """Whether coefficients rank the units: not all tied (e.g. lasso's all-zero fit). A tied fit
+    predicts one value for every subset of a size, so it has no LDS, no top units and no ranks;
+    breaking its ties by unit index would invent a ranking."""
+    coef = np.asarray(coef, dtype=np.float64)
+    if len(coef) < 2 or not np.all(np.isfinite(coef)):
+        return False
+    return bool(np.ptp(coef) > 1e-12 * max(1.0, float(np.abs(coef).max())))
+
+
 def _estimator(name: str, alpha: float):
     from sklearn.linear_model import Lasso, Ridge
 
@@ -55,17 +78,23 @@ def _estimator(name: str, alpha: float):
     raise ValueError(f"datamodel.estimators: unknown estimator {name!r}; use 'ridge' or 'lasso'")
 
 
+def held_out_spearman(model, X: np.ndarray, y: np.ndarray) -> float:
+    """A fitted model's Spearman on held-out rows (a scikit-learn scorer). A constant prediction
+    ranks nothing: 0, not NaN, so that it neither wins nor drops out of the mean over folds."""
+    value = spearman(np.asarray(model.predict(X), np.float64), np.asarray(y, np.float64))
+    return 0.0 if np.isnan(value) else value
+
+
 def _cv_scores(X: np.ndarray, z: np.ndarray, estimator: str, alpha: float, kf) -> tuple[float, float]:
-    """Pooled out-of-fold Spearman and its standard error from the per-fold Spearmans."""
-    pred = np.empty_like(z)
-    per_fold = []
-    for tr, te in kf.split(X):
-        pred[te] = _estimator(estimator, alpha).fit(X[tr], z[tr]).predict(X[te])
-        per_fold.append(spearman(pred[te], z[te]))
-    score = spearman(pred, z)
-    finite = [v for v in per_fold if np.isfinite(v)]
-    se = float(np.std(finite, ddof=1) / np.sqrt(len(finite))) if len(finite) >= 2 else float("inf")
-    return (-1.0 if np.isnan(score) else score), se
+    """The mean over folds of the held-out Spearman, and its standard error over the folds. Each
+    fold's predictions are scored on their own: pooling them across folds would rank fold-specific
+    intercepts, which score even a constant predictor below 0 (each fold's intercept is the mean
+    of the other folds, so it is low where the held-out fold is high)."""
+    from sklearn.model_selection import cross_val_score
+
+    per_fold = cross_val_score(_estimator(estimator, alpha), X, z, cv=kf, scoring=held_out_spearman)
+    se = float(np.std(per_fold, ddof=1) / np.sqrt(len(per_fold))) if len(per_fold) >= 2 else float("inf")
+    return float(np.mean(per_fold)), se
 
 
 def choose_alpha(scores: Sequence[float], ses: Sequence[float], alphas: Sequence[float]) -> tuple[float, bool]:
@@ -79,13 +108,35 @@ def choose_alpha(scores: Sequence[float], ses: Sequence[float], alphas: Sequence
     return float(alphas[best]), True
 
 
+def lasso_alphas(X: np.ndarray, z: np.ndarray, n_alphas: int, eps: float) -> list[float]:
+    """Lasso's grid, scikit-learn's: n_alphas from alpha_max (the smallest alpha at which every
+    coefficient is 0) down to eps * alpha_max, log-spaced, on the centred data (the intercept is
+    not penalised). A fixed grid would put most of its values above alpha_max, where every fit is
+    identically 0; this one reaches non-zero fits wherever the data hold a signal."""
+    from sklearn.linear_model import lasso_path
+
+    Xc, zc = X - X.mean(axis=0), z - z.mean()
+    if not np.any(Xc) or not np.any(zc):
+        return [1.0]  # nothing varies: every alpha gives the all-zero fit
+    alphas = lasso_path(Xc, zc, eps=float(eps), alphas=int(n_alphas), max_iter=50_000)[0]
+    return [float(a) for a in alphas]
+
+
 def fit_datamodel(
-    masks: np.ndarray, y: np.ndarray, estimator: str, alphas: Sequence[float], cv_folds: int, seed: int
+    masks: np.ndarray,
+    y: np.ndarray,
+    estimator: str,
+    alphas: Sequence[float],
+    cv_folds: int,
+    seed: int,
+    lasso_path: Mapping[str, Any] | None = None,
 ) -> Attribution:
     """Pick alpha by K-fold CV on the Spearman of held-out folds (as the authors did; see
     choose_alpha for the no-signal case), then refit on all rows. y is standardised first so one
-    alpha grid fits every behaviour's scale. info: the alpha, its pooled out-of-fold Spearman and
-    whether that stood one fold-SE above 0 (cv_signal)."""
+    alpha grid fits every behaviour's scale: `alphas` for ridge; lasso's grid comes from the data
+    (`lasso_path`: n_alphas, eps; see lasso_alphas). info: the alpha, its mean held-out Spearman over
+    the folds and whether that stood one fold-SE above 0 (cv_signal); for a fit that ranks nothing
+    (lasso's most regularised one is all 0), why."""
     from sklearn.model_selection import KFold
 
     X = masks.astype(np.float64)
@@ -96,6 +147,10 @@ def fit_datamodel(
         )
     mu, sd = float(y.mean()), float(y.std()) or 1.0
     z = (y - mu) / sd
+    if estimator == "lasso":
+        if not lasso_path:
+            raise ValueError("config key datamodel.lasso_path: lasso needs its n_alphas and eps; add them")
+        alphas = lasso_alphas(X, z, lasso_path["n_alphas"], lasso_path["eps"])
     folds = min(cv_folds, len(y))
     best_alpha, score, signal = float(alphas[0]), float("nan"), False
     if folds >= 2:
@@ -104,14 +159,13 @@ def fit_datamodel(
         best_alpha, signal = choose_alpha(scores, ses, alphas)
         score = float(scores[list(alphas).index(best_alpha)])
     model = _estimator(estimator, best_alpha).fit(X, z)
-    return Attribution(
-        estimator,
-        mu + sd * float(model.intercept_),
-        sd * np.asarray(model.coef_, dtype=np.float64),
-        len(y),
-        {"alpha": best_alpha, "cv_spearman": score, "cv_signal": signal},
-        level_identified(masks),
-    )
+    coef = sd * np.asarray(model.coef_, dtype=np.float64)
+    info: dict[str, Any] = {"alpha": best_alpha, "cv_spearman": score, "cv_signal": signal}
+    if not has_ranking(coef):
+        info["no_ranking"] = f"{estimator} at alpha {best_alpha:.3g} sets every coefficient to {coef[0]:.3g}" + (
+            "" if signal else " (no evidence of signal in the CV: the most regularised fit was taken)"
+        )
+    return Attribution(estimator, mu + sd * float(model.intercept_), coef, len(y), info, level_identified(masks))
 
 
 def level_identified(masks: np.ndarray) -> bool:
@@ -164,7 +218,10 @@ def harmful_units(scores: np.ndarray, identified: bool) -> list[int]:
 
 
 def ranks(scores: np.ndarray) -> np.ndarray:
-    """1 = most helpful; ties broken by position."""
+    """1 = most helpful; ties broken by position. Only for scores that rank (has_ranking): where
+    all are tied, position alone would decide."""
+    if not has_ranking(scores):
+        raise ValueError("ranks: every score is the same; there is no ranking to report")
     order = np.argsort(-scores, kind="stable")
     r = np.empty(len(scores), dtype=np.int64)
     r[order] = np.arange(1, len(scores) + 1)

@@ -109,6 +109,7 @@ class Fit:
     alphas: Sequence[float]
     cv_folds: int
     seed: int
+    lasso_path: Mapping[str, Any] | None = None
     # For the baselines, which fit on no model: the behaviour, the matrix's units and each baseline's
     # unit support (method -> {unit id: support}, the baselines stage's scores).
     target: str = ""
@@ -119,7 +120,7 @@ class Fit:
 def _datamodel(f: Fit) -> Attribution:
     if len(f.y) < 2:
         raise ValueError(f"{f.name}: only {len(f.y)} unlearned train models; need at least 2")
-    return fit_datamodel(f.masks, f.y, f.name, f.alphas, f.cv_folds, f.seed)
+    return fit_datamodel(f.masks, f.y, f.name, f.alphas, f.cv_folds, f.seed, f.lasso_path)
 
 
 def _banzhaf(f: Fit) -> Attribution:
@@ -188,9 +189,11 @@ def fit_estimator(
     cv_folds: int,
     seed: int,
     baselines: Mapping[str, Mapping[str, float]] | None = None,
+    lasso_path: Mapping[str, Any] | None = None,
 ) -> Attribution:
     """Fit one estimator on its family's rows of the matrix for behaviour `target`; a baseline takes
-    its unit support from `baselines` (method -> {unit id: support}, the baselines stage's)."""
+    its unit support from `baselines` (method -> {unit id: support}, the baselines stage's); lasso
+    its grid from `lasso_path` (datamodel.lasso_path)."""
     if name not in ESTIMATORS:
         raise ValueError(f"datamodel.estimators: unknown estimator {name!r}; use one of {list(ESTIMATORS)}")
     y = m.behaviour(target)
@@ -204,6 +207,7 @@ def fit_estimator(
         alphas,
         cv_folds,
         seed,
+        lasso_path,
         target,
         m.unit_ids,
         baselines,
@@ -219,6 +223,8 @@ def fit_estimators(
     baselines: Mapping[str, Mapping[str, float]] | None = None,
 ) -> dict[str, Attribution]:
     return {
-        name: fit_estimator(m, target, name, cfg["alphas"], int(cfg["cv_folds"]), int(cfg["seed"]), baselines)
+        name: fit_estimator(
+            m, target, name, cfg["alphas"], int(cfg["cv_folds"]), int(cfg["seed"]), baselines, cfg.get("lasso_path")
+        )
         for name in names
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -17,16 +17,47 @@ def lds(predicted: np.ndarray, actual: np.ndarray) -> float:
     return spearman(np.asarray(predicted, float), np.asarray(actual, float))
 
 
-def _percentile_bootstrap(statistic, n: int, n_boot: int, level: float, seed: int) -> tuple[float, float]:
-    """Percentile CI of statistic(resampled indices) over n_boot resamples of n items; NaN draws
-    (a resample with a constant side) are dropped."""
+def _bootstrap_draws(statistic, n: int, n_boot: int, seed: int) -> np.ndarray:
+    """statistic(resampled indices) over n_boot resamples of n items; NaN draws (a resample with a
+    constant side) are dropped."""
     rng = np.random.default_rng(seed)
-    draws = [statistic(rng.integers(0, n, n)) for _ in range(n_boot)]
-    draws = [v for v in draws if not np.isnan(v)]
-    if not draws:
+    draws = np.array([statistic(rng.integers(0, n, n)) for _ in range(n_boot)], dtype=np.float64)
+    return draws[~np.isnan(draws)]
+
+
+def _percentile(draws: np.ndarray, level: float) -> tuple[float, float]:
+    if not len(draws):
         return float("nan"), float("nan")
     lo, hi = np.quantile(draws, [(1 - level) / 2, 1 - (1 - level) / 2])
     return float(lo), float(hi)
+
+
+def _percentile_bootstrap(statistic, n: int, n_boot: int, level: float, seed: int) -> tuple[float, float]:
+    """Percentile CI of statistic(resampled indices) over n_boot resamples of n items."""
+    return _percentile(_bootstrap_draws(statistic, n, n_boot, seed), level)
+
+
+def bootstrap_p(draws: np.ndarray) -> float:
+    """Two-sided bootstrap p-value of 'the statistic is 0': twice the share of draws on the far side
+    of 0, at most 1. It is the dual of the percentile CI: the level-L CI excludes 0 exactly when
+    p < 1 - L (up to draws equal to 0), so Holm can adjust what the CIs say one at a time."""
+    if not len(draws):
+        return float("nan")
+    return float(min(1.0, 2 * min(np.mean(draws <= 0), np.mean(draws >= 0))))
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of p-values read together (NaN stays NaN and does not count):
+    rejecting where the adjusted p < 1 - level holds the family-wise error at 1 - level."""
+    p = np.asarray(p_values, dtype=np.float64)
+    out = np.full(len(p), np.nan)
+    finite = np.flatnonzero(~np.isnan(p))
+    order = finite[np.argsort(p[finite], kind="stable")]
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(order) - rank) * p[i]))
+        out[i] = running
+    return out.tolist()
 
 
 def bootstrap_ci(
@@ -37,19 +68,24 @@ def bootstrap_ci(
     return _percentile_bootstrap(lambda idx: spearman(predicted[idx], actual[idx]), len(actual), n_boot, level, seed)
 
 
+def paired_gap_test(
+    pred_a: np.ndarray, pred_b: np.ndarray, actual: np.ndarray, n_boot: int, level: float, seed: int
+) -> tuple[float, float, float]:
+    """Percentile bootstrap CI of LDS(a) - LDS(b), resampling the test models jointly (both LDS are
+    measured on the same models, so their separate CIs overlap far more than their difference
+    varies), and the bootstrap p-value of 'no gap' from the same draws: (low, high, p)."""
+    pred_a, pred_b, actual = (np.asarray(v, float) for v in (pred_a, pred_b, actual))
+    draws = _bootstrap_draws(
+        lambda idx: spearman(pred_a[idx], actual[idx]) - spearman(pred_b[idx], actual[idx]), len(actual), n_boot, seed
+    )
+    return (*_percentile(draws, level), bootstrap_p(draws))
+
+
 def paired_gap_ci(
     pred_a: np.ndarray, pred_b: np.ndarray, actual: np.ndarray, n_boot: int, level: float, seed: int
 ) -> tuple[float, float]:
-    """Percentile bootstrap CI of LDS(a) - LDS(b), resampling the test models jointly: both LDS are
-    measured on the same models, so their separate CIs overlap far more than their difference varies."""
-    pred_a, pred_b, actual = (np.asarray(v, float) for v in (pred_a, pred_b, actual))
-    return _percentile_bootstrap(
-        lambda idx: spearman(pred_a[idx], actual[idx]) - spearman(pred_b[idx], actual[idx]),
-        len(actual),
-        n_boot,
-        level,
-        seed,
-    )
+    """The percentile bootstrap CI of LDS(a) - LDS(b) (paired_gap_test without its p-value)."""
+    return paired_gap_test(pred_a, pred_b, actual, n_boot, level, seed)[:2]
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -138,15 +174,16 @@ def lds_ceiling(first: np.ndarray, second: np.ndarray, n_boot: int, level: float
     }
 
 
-def lds_of(predicted: np.ndarray, actual: np.ndarray, n_boot: int, level: float, seed: int) -> dict[str, Any]:
-    """The LDS of one prediction of the test models' behaviour, with its bootstrap CI."""
+def lds_of(
+    predicted: np.ndarray, actual: np.ndarray, n_boot: int, level: float, seed: int, no_ranking: str | None = None
+) -> dict[str, Any]:
+    """The LDS of one prediction of the test models' behaviour, with its bootstrap CI. `no_ranking`
+    (Attribution.no_ranking): the attribution ranks no unit, so it has no LDS (NaN) and says why."""
+    base = {"predicted": np.asarray(predicted).tolist(), "n_test_models": int(len(actual))}
+    if no_ranking:
+        return {"lds": float("nan"), "ci95": [float("nan"), float("nan")], **base, "why": no_ranking}
     lo, hi = bootstrap_ci(predicted, actual, n_boot, level, seed)
-    return {
-        "lds": lds(predicted, actual),
-        "ci95": [lo, hi],
-        "predicted": np.asarray(predicted).tolist(),
-        "n_test_models": int(len(actual)),
-    }
+    return {"lds": lds(predicted, actual), "ci95": [lo, hi], **base}
 
 
 def paired_rows(

@@ -71,7 +71,9 @@ def baseline_points(
     y = m.behaviour(target)
     tr, ur = m.rows("retrain"), m.rows("unlearn")
     test_masks, test_y = m.masks[tr], y[tr]
-    dm = fit_datamodel(m.masks[ur], y[ur], fit["estimator"], fit["alphas"], fit["cv_folds"], fit["seed"])
+    dm = fit_datamodel(
+        m.masks[ur], y[ur], fit["estimator"], fit["alphas"], fit["cv_folds"], fit["seed"], fit.get("lasso_path")
+    )
     pred_unlearn = dm.predict(test_masks)
     points = []
     for method, cost in costs.items():

@@ -63,6 +63,8 @@ def counterfactual_table(
         "scratch with the base recipe); removing the most helpful units should move the behaviour the "
         "bad way (up when lower is better) by more than removing random units",
         "rows": rows,
+        # Estimators whose scores are all tied: no ranking, so no removal.
+        "no_ranking": plan.get("no_ranking", []),
         "random": {
             str(f): [value[r["id"]] - base for r in plan["removals"] if r["kind"] == "random" and r["fraction"] == f]
             for f in sorted({r["fraction"] for r in plan["removals"]})

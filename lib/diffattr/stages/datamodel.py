@@ -21,7 +21,8 @@ SCORE_CONVENTION = (
     "relative_score = score minus the mean score over units. sign_identified = 1 only when the fit pins the "
     "level (Shapley's efficiency constraint, leave-one-out, or fitted subsets of varying size); with 0 (ridge or "
     "lasso on alpha-sized subsets) only ranks and differences between units mean anything: a negative score "
-    "is below the average unit, not harmful"
+    "is below the average unit, not harmful. A fit whose scores are all tied (lasso's all-zero fit) ranks no unit: "
+    "its rank is empty, and it has no LDS and no counterfactual removal"
 )
 
 
@@ -50,20 +51,13 @@ def fit_all(
             "coefficient": att.coef,
             "score": score,
             "relative_score": relative_scores(score),
-            "rank": ranks(score),
+            # A fit whose scores are all tied ranks nothing: no rank column.
+            **({"rank": ranks(score)} if att.ranked else {}),
             "intercept": np.array(att.intercept),
             "level_identified": np.array(att.level_identified),
         }
     write_matrix(out_h5, m, extra)
-    att = fitted[primary]
-    score = helpfulness(att.coef, lower_is_better)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["unit_id", "coefficient", "score", "relative_score", "rank", "sign_identified"])
-    rows = zip(m.unit_ids, att.coef, score, relative_scores(score), ranks(score))
-    for uid, c, s, rel, r in sorted(rows, key=lambda t: t[4]):
-        w.writerow([uid, f"{c:.6g}", f"{s:.6g}", f"{rel:.6g}", r, int(att.level_identified)])
-    write_text(out_csv, buf.getvalue())
+    write_text(out_csv, attributions_csv(m.unit_ids, fitted[primary], lower_is_better))
     write_json(
         out_json,
         {
@@ -80,6 +74,8 @@ def fit_all(
                     "n_models": a.n_models,
                     "intercept": a.intercept,
                     "level_identified": bool(a.level_identified),
+                    "ranking": a.ranked,
+                    **({"why": a.no_ranking} if not a.ranked else {}),
                     "coefficients": dict(zip(m.unit_ids, a.coef.tolist())),
                 }
                 for name, a in fitted.items()
@@ -87,3 +83,19 @@ def fit_all(
         },
     )
     return fitted
+
+
+def attributions_csv(unit_ids: Sequence[str], att: Attribution, lower_is_better: bool) -> str:
+    """The primary estimator's attributions, most helpful first; a fit that ranks nothing (all scores
+    tied) keeps the unit order and leaves the rank empty."""
+    score = helpfulness(att.coef, lower_is_better)
+    rank = ranks(score) if att.ranked else [""] * len(score)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["unit_id", "coefficient", "score", "relative_score", "rank", "sign_identified"])
+    rows = list(zip(unit_ids, att.coef, score, relative_scores(score), rank))
+    if att.ranked:
+        rows.sort(key=lambda t: t[4])
+    for uid, c, s, rel, r in rows:
+        w.writerow([uid, f"{c:.6g}", f"{s:.6g}", f"{rel:.6g}", r, int(att.level_identified)])
+    return buf.getvalue()

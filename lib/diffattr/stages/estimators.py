@@ -13,7 +13,7 @@ import numpy as np
 from ..atomic import write_json, write_text
 from ..estimators import fit_estimators
 from ..families import FAMILIES
-from ..lds import brief, ceiling_of, lds_of, paired_gap_ci
+from ..lds import brief, ceiling_of, holm, lds_of, paired_gap_test
 from ..matrix import Matrix, read_matrix
 from ..report import table_html
 
@@ -21,7 +21,10 @@ PathLike = str | os.PathLike
 GAP_CONVENTION = (
     "gap_to_primary = this estimator's LDS minus the primary estimator's (datamodel.primary, fixed "
     "before the test models are seen), on the same test models; positive = higher LDS than the "
-    "primary. gap CI: paired percentile bootstrap over the test models"
+    "primary. gap CI: paired percentile bootstrap over the test models (one comparison at a time); "
+    "gap_p: its bootstrap p-value, gap_p_holm: Holm-adjusted over the estimators compared with the "
+    "primary for the same behaviour and test set. vs_primary says better or worse only where "
+    "gap_p_holm < 1 - ci_level; no LDS (why) where an estimator ranks no unit"
 )
 COLUMNS = [
     "estimator",
@@ -41,7 +44,11 @@ COLUMNS = [
     "gap_to_primary",
     "gap_ci_low",
     "gap_ci_high",
+    "gap_p",
+    "gap_p_holm",
+    "vs_primary",
     "highest_lds",
+    "why",
 ]
 
 
@@ -99,21 +106,11 @@ def estimator_rows(
             test_alpha = getattr(FAMILIES.get(family), "alpha", None) or alpha
             ceiling = ceiling_of(m, behaviour, family, second_retrain, n_boot, level, seed)
             res = {
-                name: lds_of(att.predict(m.masks[rows]), y[rows], n_boot, level, seed) for name, att in fitted.items()
+                name: lds_of(att.predict(m.masks[rows]), y[rows], n_boot, level, seed, att.no_ranking)
+                for name, att in fitted.items()
             }
-            ref = res[primary]
-            gaps = {
-                name: {
-                    "gap": r["lds"] - ref["lds"],
-                    "ci": (
-                        paired_gap_ci(r["predicted"], ref["predicted"], y[rows], n_boot, level, seed)
-                        if name != primary
-                        else (float("nan"), float("nan"))
-                    ),
-                }
-                for name, r in res.items()
-            }
-            note = highest_note(behaviour, test_alpha, primary, res, gaps)
+            gaps = gaps_to_primary(res, primary, y[rows], n_boot, level, seed)
+            note = highest_note(behaviour, test_alpha, primary, res, gaps, level)
             notes.append(note)
             for name, att in fitted.items():
                 r = res[name]
@@ -132,8 +129,12 @@ def estimator_rows(
                         "gap_to_primary": gaps[name]["gap"],
                         "gap_ci_low": gaps[name]["ci"][0],
                         "gap_ci_high": gaps[name]["ci"][1],
+                        "gap_p": gaps[name]["p"],
+                        "gap_p_holm": gaps[name]["p_holm"],
+                        "vs_primary": gaps[name]["verdict"],
                         "highest_lds": name == note["highest"],
                         "ceiling": brief(ceiling),
+                        "why": r.get("why", ""),
                     }
                 )
     return {
@@ -160,6 +161,35 @@ def write_table(
         )
 
 
+def gaps_to_primary(
+    res: Mapping[str, Mapping[str, Any]], primary: str, actual: np.ndarray, n_boot: int, level: float, seed: int
+) -> dict[str, dict[str, Any]]:
+    """Every estimator's LDS gap to the primary with its paired CI and p-value, the p-values
+    Holm-adjusted over the comparisons read together (one behaviour and test set), and the verdict
+    that adjustment allows: better / worse than the primary, or not separated."""
+    nan = float("nan")
+    gaps: dict[str, dict[str, Any]] = {}
+    ref = res[primary]
+    for name, r in res.items():
+        comparable = name != primary and np.isfinite(r["lds"]) and np.isfinite(ref["lds"])
+        lo, hi, p = (
+            paired_gap_test(r["predicted"], ref["predicted"], actual, n_boot, level, seed)
+            if comparable
+            else (nan, nan, nan)
+        )
+        gaps[name] = {"gap": r["lds"] - ref["lds"], "ci": (lo, hi), "p": p}
+    for name, adjusted in zip(gaps, holm([g["p"] for g in gaps.values()])):
+        g = gaps[name]
+        g["p_holm"] = adjusted
+        if name == primary or np.isnan(adjusted):
+            g["verdict"] = ""
+        elif adjusted < 1 - level:
+            g["verdict"] = "better" if g["gap"] > 0 else "worse"
+        else:
+            g["verdict"] = "not separated"
+    return gaps
+
+
 def _nan_safe_max(values: Mapping[str, float]) -> str:
     return max(values, key=lambda n: -np.inf if np.isnan(values[n]) else values[n])
 
@@ -170,24 +200,26 @@ def highest_note(
     primary: str,
     res: Mapping[str, Mapping[str, Any]],
     gaps: Mapping[str, Mapping[str, Any]],
+    level: float = 0.95,
 ) -> dict[str, Any]:
     """Which estimator has the highest LDS for one behaviour and test set, and whether that may be
-    called better than the primary: only when its paired gap CI excludes 0."""
+    called better than the primary: only when its Holm-adjusted paired p-value is below 1 - level
+    (the highest of k estimators is the one most favoured by chance)."""
     best = _nan_safe_max({n: r["lds"] for n, r in res.items()})
     gap = gaps[best]
     lo, hi = gap["ci"]
-    separated = best != primary and np.isfinite(lo) and lo > 0
+    p_holm = gap.get("p_holm", float("nan"))
+    separated = best != primary and gap.get("verdict") == "better"
+    k = sum(1 for g in gaps.values() if np.isfinite(g.get("p", float("nan"))))
     if best == primary:
         text = f"{behaviour}, alpha {alpha:g}: the primary estimator {primary} has the highest LDS"
-    elif separated:
-        text = (
-            f"{behaviour}, alpha {alpha:g}: {best} has the highest LDS, {gap['gap']:+.3f} against {primary} "
-            f"(paired CI [{lo:.3f}, {hi:.3f}] excludes 0: better than the primary)"
-        )
+    elif not np.isfinite(res[best]["lds"]):
+        text = f"{behaviour}, alpha {alpha:g}: no estimator has an LDS"
     else:
+        verdict = "better than the primary" if separated else "not distinguishable from the primary"
         text = (
             f"{behaviour}, alpha {alpha:g}: {best} has the highest LDS, {gap['gap']:+.3f} against {primary} "
-            f"(paired CI [{lo:.3f}, {hi:.3f}] holds 0: not distinguishable from the primary)"
+            f"(paired CI [{lo:.3f}, {hi:.3f}], Holm-adjusted p {p_holm:.3g} over {k} comparisons: {verdict})"
         )
     return {
         "behaviour": behaviour,
@@ -196,6 +228,7 @@ def highest_note(
         "primary": primary,
         "gap_to_primary": gap["gap"],
         "gap_ci": [lo, hi],
+        "gap_p_holm": p_holm,
         "better_than_primary": bool(separated),
         "text": text,
     }
@@ -227,10 +260,14 @@ def _table_csv(rows: Sequence[Mapping[str, Any]]) -> str:
                 r["n_test_models"],
                 int(r["sign_identified"]),
                 r["primary"],
-                f"{r['gap_to_primary']:.3f}",
+                num(r["gap_to_primary"]),
                 num(r["gap_ci_low"]),
                 num(r["gap_ci_high"]),
+                num(r["gap_p"]),
+                num(r["gap_p_holm"]),
+                r["vs_primary"],
                 int(r["highest_lds"]),
+                r["why"],
             ]
         )
     return buf.getvalue()

@@ -66,7 +66,13 @@ def attribution_figures(
     def unit_rows(chosen):
         return [(rows[i]["unit_id"], scores[i], imgs[units.members[index[rows[i]["unit_id"]]][:8]]) for i in chosen]
 
-    grids = unit_grids(scores, identified, top_k)
+    # A primary fit whose scores are all tied ranks no unit (attributions.csv leaves its rank empty).
+    ranked = rows[0]["rank"] != ""
+    grids = (
+        unit_grids(scores, identified, top_k)
+        if ranked
+        else {k: ("no ranking (all scores tied)", []) for k in ("top", "bottom")}
+    )
     for (title, chosen), out in ((grids["top"], out_top), (grids["bottom"], out_bottom)):
         unit_rows_figure(unit_rows(chosen), out, f"{title}: {len(chosen)} units ({caption})")
     return {

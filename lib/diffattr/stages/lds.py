@@ -50,16 +50,17 @@ def evaluate_lds(
     per_est = {}
     for name, record in dm["estimators"].items():
         att = Attribution.from_record(name, record, m.unit_ids)
+        why = None if att.ranked else record.get("why", att.no_ranking)
         per_est[name] = {
-            **lds_of(att.predict(m.masks[rows]), actual, n_boot, level, seed),
+            **lds_of(att.predict(m.masks[rows]), actual, n_boot, level, seed, why),
             "ceiling": brief(ceilings.get("test")),
         }
         for family in m.families("retrain"):
             extra_rows = m.rows("retrain", family)
             if family != "test" and len(extra_rows) >= 3:
-                res = lds_of(att.predict(m.masks[extra_rows]), y[extra_rows], n_boot, level, seed)
+                res = lds_of(att.predict(m.masks[extra_rows]), y[extra_rows], n_boot, level, seed, why)
                 per_est[name].setdefault("other_alphas", {})[family] = {
-                    **{k: res[k] for k in ("lds", "ci95", "n_test_models")},
+                    **{k: res[k] for k in ("lds", "ci95", "n_test_models", "why") if k in res},
                     "ceiling": brief(ceilings[family]),
                 }
     primary = per_est[dm["primary"]]
@@ -71,6 +72,7 @@ def evaluate_lds(
     out = {
         "lds": primary["lds"],
         "ci95": primary["ci95"],
+        **({"why": primary["why"]} if "why" in primary else {}),
         "ci_level": level,
         "n_bootstrap": n_boot,
         "estimator": dm["primary"],
