@@ -81,9 +81,14 @@ def test_smoke_run_writes_every_final_output(smoke_run):
         assert sources.count("retrain") == 2 * n_test and sources.count("init") == 1
         # The smoke preset computes every behaviour; each lands in the matrix.
         assert f["behaviours"].shape == (len(sids), len(smoke["behaviour"]["metrics"]))
-        # No model fitted on is trained on a test subset (train-0000 equals test-0002: skipped).
-        fitted = {m.tobytes() for m, x in zip(masks, family) if x in ("train", "uniform", "kernel", "loo", "full")}
-        assert not fitted & {m.tobytes() for m, x in zip(masks, family) if x in ("test", "test25")}
+        # No train-family model equals a test subset (train-0000 equals test-0002: skipped); uniform
+        # and kernel keep such draws, and the report names exactly those.
+        tests = {m.tobytes() for m, x in zip(masks, family) if x in ("test", "test25")}
+        fitted = {m.tobytes() for m, x in zip(masks, family) if x in ("train", "loo", "full")}
+        assert not fitted & tests
+        for fam in ("uniform", "kernel"):
+            equal = [s for s, m, x in zip(sids, masks, family) if x == fam and m.tobytes() in tests]
+            assert equal == lds["subsets"][fam]["kept_equal_to_test"], fam
         assert "train-0000" not in sids
         trained = [i for i, s in enumerate(sources) if s != "init"]
         assert (f["train_seconds"][()][trained] > 0).all()
