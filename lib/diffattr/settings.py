@@ -32,7 +32,7 @@ class Runtime:
 
 # Run-time defaults that differ by section: a baselines job's batch carries each image's
 # per-parameter gradients, so it holds far fewer images than a sampling batch.
-SECTION_DEFAULTS: dict[str, dict[str, Any]] = {"baselines": {"batch_size": 64}}
+SECTION_DEFAULTS: dict[str, dict[str, Any]] = {"baselines": {"batch_size": 32}}
 
 
 @dataclass(frozen=True)
