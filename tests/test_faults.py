@@ -29,7 +29,7 @@ TRAIN = textwrap.dedent("""
     from diffattr.stages.train_base import train_base
     torch.set_num_threads(1)
     cfg = yaml.safe_load(open({config!r}))
-    cfg["train_base"].update(steps=400, checkpoint_every=20, log_every=20)
+    cfg["train_base"].update(steps=120, checkpoint_every=20, log_every=20)
     job = job_settings("train_base", cfg["train_base"], cfg)
     train_base({data!r}, cfg["model"], cfg["scheduler"], job, sys.argv[1], sys.argv[2], get_logger(sys.argv[3]),
                resume_path=sys.argv[4] if len(sys.argv) > 4 else None)
@@ -66,7 +66,7 @@ def test_killed_training_resumes_to_the_identical_result(tmp_path):
     assert resume.exists() and not (tmp_path / "cut").exists()
     assert run(tmp_path / "cut", tmp_path / "cut.json", tmp_path / "cut.log", resume).wait() == 0
     stats = json.loads((tmp_path / "cut.json").read_text())
-    assert 0 < stats["resumed_from_step"] < 400 and stats["resumed_from_step"] % 20 == 0
+    assert 0 < stats["resumed_from_step"] < 120 and stats["resumed_from_step"] % 20 == 0
     assert "resumed from" in (tmp_path / "cut.log").read_text() and not resume.exists()
     full, cut = load_model(tmp_path / "full"), load_model(tmp_path / "cut")
     assert all(torch.equal(a, b) for a, b in zip(full.state_dict().values(), cut.state_dict().values()))
