@@ -18,7 +18,7 @@ def start(log_path: str | os.PathLike | None) -> tuple[logging.Logger, float | N
     if os.environ.get("SLURM_JOB_ID"):  # which cluster job ran this, for tracing failures and costs
         logger.info(
             f"slurm job {os.environ['SLURM_JOB_ID']} partition {os.environ.get('SLURM_JOB_PARTITION')} "
-            f"node {os.environ.get('SLURMD_NODENAME')}"
+            f"account {os.environ.get('SLURM_JOB_ACCOUNT')} node {os.environ.get('SLURMD_NODENAME')}"
         )
     return logger, startup
 

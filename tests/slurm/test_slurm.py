@@ -1,6 +1,7 @@
 """The smoke preset on a real single-node Slurm through `--profile slurm`, compared with a local run."""
 
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -48,10 +49,31 @@ def test_profile_resolves_from_the_root():
     assert (root / "slurm").is_symlink() and (root / "slurm" / "config.yaml").exists()
 
 
+def test_the_plugins_account_handling_on_the_cluster(cluster, caplog):
+    """What profiles/slurm/config.yaml says about accounts, with the cluster's real sacct, sacctmgr and
+    sshare: without an account the plugin's sacct guess fails and it submits without -A; a given
+    account passes its check (no slurmdbd: sacctmgr fails, sshare lists nothing) and becomes -A."""
+    import snakemake_executor_plugin_slurm as plugin
+    from snakemake.iocontainers import ResourceList
+
+    class Job:
+        def __init__(self, res: dict) -> None:
+            self.resources = ResourceList(fromdict=res)
+
+    executor = plugin.Executor.__new__(plugin.Executor)  # get_account_arg needs only these two
+    executor.logger = logging.getLogger("slurm-plugin-test")
+    executor._fallback_account_arg = None
+    with caplog.at_level(logging.INFO):
+        assert next(executor.get_account_arg(Job({"slurm_partition": "ci"}))) == ""
+    assert "Unable to guess SLURM account. Trying to proceed without." in caplog.text
+    assert next(executor.get_account_arg(Job({"slurm_account": "diffattr-ci"}))) == " -A diffattr-ci"
+
+
 def test_smoke_on_slurm_matches_local_run(cluster, smoke_run, tmp_path):
     work = copy_workflow(tmp_path / "wf")
-    # The partition comes from the environment (the cluster's default is `debug`).
-    proc = snakemake(work, "--profile", "slurm", "-j", "8", *SMOKE, check=False, env={"DIFFATTR_SLURM_PARTITION": "ci"})
+    # Partition and account come from the environment (the cluster's default partition is `debug`).
+    env = {"DIFFATTR_SLURM_PARTITION": "ci", "DIFFATTR_SLURM_ACCOUNT": "diffattr-ci"}
+    proc = snakemake(work, "--profile", "slurm", "-j", "8", *SMOKE, check=False, env=env)
     if proc.returncode != 0:
         logs = "\n".join(p.read_text()[-2000:] for p in (work / ".snakemake/slurm_logs").rglob("*.log"))
         raise AssertionError(
@@ -59,9 +81,11 @@ def test_smoke_on_slurm_matches_local_run(cluster, smoke_run, tmp_path):
         )
     out = proc.stdout + proc.stderr
     assert "submitted with SLURM jobid" in out
+    # The configured account was used, so the plugin did not guess one (with sacct).
+    assert "No SLURM account given" not in out and "Guessed SLURM account" not in out
     assert _store_paths(work) == _store_paths(smoke_run)
     logs = [p.read_text() for p in (work / "results/logs/retrain").rglob("*.log")]
-    assert logs and all("partition ci " in text for text in logs)
+    assert logs and all("partition ci account diffattr-ci " in text for text in logs)
     local, remote = _behaviours(smoke_run), _behaviours(work)
     assert local.keys() == remote.keys() and len(local) > 10
     for key, value in local.items():
