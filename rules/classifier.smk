@@ -16,6 +16,6 @@ rule classifier:
         **RESOURCES_OF["classifier"],
     params:
         spec=spec("classifier"),
-        cfg=config["classifier"],
+        cfg=hashed("classifier", "classifier"),
     script:
         "../workflow/scripts/classifier.py"

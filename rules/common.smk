@@ -13,6 +13,7 @@ if LIBDIR not in sys.path:
 from diffattr.atomic import read_json
 from diffattr.baselines import BASELINES, MODEL_STAGE as BASELINE_MODEL_STAGE
 from diffattr.baselines import configured as configured_baselines
+from diffattr.classifier_gate import ClassifierGate
 from diffattr.config import validate_config
 from diffattr.estimators import ESTIMATORS, LEVEL_BY_DESIGN
 from diffattr.families import (
@@ -30,13 +31,22 @@ from diffattr.resources import env_resources, rule_resources
 from diffattr.settings import Sampling
 
 try:
-    # One schema check (config/schema.yaml) and the cross-key rules; the subsets are drawn here,
-    # once (cheap: permutations of N units), so every id list below is known before any job runs.
+    # The schema, the cross-key rules and the files the config names, every problem at once (a line
+    # each); the subsets are drawn here, once (cheap: permutations of N units), so every id list
+    # below is known before any job runs.
     SUBSETS = validate_config(config, Path(workflow.basedir) / "config" / "schema.yaml")
     PLAN = build_plan(config)
 except ValueError as exc:
     raise WorkflowError(str(exc)) from None
 LAYOUT = Layout(PLAN.hashes, SUBSETS.chunk_of)
+# A domain classifier already in the store (trained under a config that did not use it, or under
+# lower thresholds) passes the same gate as a new one before anything uses it.
+CLASSIFIER_GATE = ClassifierGate.from_config(config)
+if CLASSIFIER_GATE and Path(LAYOUT.path("classifier", "info")).is_file():
+    try:
+        CLASSIFIER_GATE.check(read_json(LAYOUT.path("classifier", "info")))
+    except ValueError as exc:
+        raise WorkflowError(str(exc)) from None
 # The cheap baselines datamodel.estimators lists; with none, their two stages are neither planned nor
 # included (Snakefile).
 BASELINE_METHODS = configured_baselines(config["datamodel"]["estimators"])

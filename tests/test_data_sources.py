@@ -97,6 +97,9 @@ def test_local_data_config_is_checked_and_hashed_by_path(config, schema_path, tm
         validate_config(cfg, schema_path)
     root = write_cifar(tmp_path / "c")
     cfg["data"]["path"] = str(root)
+    # 20 stand-in images hold out 2 for the domain classifier, which its gate refuses at start-up
+    # (tests/test_config_errors.py); this test is about the path.
+    cfg["classifier"]["min_heldout"] = 0
     validate_config(cfg, schema_path)
     assert build_plan(cfg).hashes["data"] != build_plan(config).hashes["data"]
     # digits ignores (and does not hash) the path and resolution.
@@ -118,7 +121,8 @@ def test_units_are_counted_at_start_up_for_every_unit_kind(config, tmp_path):
 
     assert digits_targets().tolist() == load_digits().target.tolist()
     units = tmp_path / "units.csv"
-    units.write_text("index,unit\n0,a\n1,b\n2,a\n3,c\n")
+    # Every index of the 20 stand-in images, once: a file that misses one is refused at start-up.
+    units.write_text("index,unit\n" + "".join(f"{i},{'abc'[i % 3]}\n" for i in range(20)))
     cases = [
         ({"unit": "sample"}, cifar, 20),
         ({"unit": "class"}, cifar, 10),

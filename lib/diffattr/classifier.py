@@ -46,13 +46,14 @@ def train_classifier(
 ) -> tuple[DigitsCNN, dict]:
     """Train on a random (1 - holdout) share with +-1 pixel shifts on `compute`'s device (the
     shuffles and shifts are drawn on the CPU); report held-out accuracy. Returned on the CPU."""
+    from .classifier_gate import heldout_count
     from .compute import CPU
 
     dev = (compute or CPU).device
     torch.manual_seed(seed)
     rng = np.random.RandomState(seed)
     perm = rng.permutation(len(images))
-    n_hold = int(round(holdout * len(images)))
+    n_hold = heldout_count(len(images), holdout)
     hold, fit = perm[:n_hold], perm[n_hold:]
     # Quantise like generated images are before feature extraction.
     x = torch.from_numpy(np.round((images + 1) * 127.5) / 127.5 - 1).float().to(dev)

@@ -194,6 +194,37 @@ def sample_count(data_cfg) -> int:
     return len(load_source(data_cfg).labels)
 
 
+def image_shape(data_cfg) -> tuple[int, int, int]:
+    """(channels, height, width) of the configured dataset's images, at workflow start-up: digits are
+    1 x 8 x 8, CIFAR-10 3 x 32 x 32, an imagefolder 3 x resolution x resolution, or with resolution 0
+    its first image's size (read from the file's header; load_imagefolder requires all to match)."""
+    kind = data_cfg["kind"]
+    if kind == "digits":
+        return (1, 8, 8)
+    if kind == "cifar10":
+        return (3, 32, 32)
+    if kind == "imagefolder":
+        resolution = int(data_cfg.get("resolution") or 0)
+        if resolution:
+            return (3, resolution, resolution)
+        from PIL import Image, UnidentifiedImageError
+
+        root = Path(data_cfg["path"])
+        name = imagefolder_class_names(root)[0]
+        files = sorted(f for f in (root / name).iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise ValueError(f"data.path: class folder {root / name} has no images ({', '.join(IMAGE_SUFFIXES)})")
+        try:
+            with Image.open(files[0]) as im:  # lazy: only the header is read
+                width, height = im.size
+        except (UnidentifiedImageError, OSError) as exc:
+            raise ValueError(
+                f"data.path: {files[0]} is not a readable image ({type(exc).__name__}); remove or replace it"
+            ) from None
+        return (3, height, width)
+    raise ValueError(f"data.kind: unknown kind {kind!r}; use 'digits', 'cifar10' or 'imagefolder'")
+
+
 def digits_targets() -> np.ndarray:
     """The digits' labels, read from scikit-learn's bundled table (the file load_digits reads)
     without importing scikit-learn, which takes ~1.5 s of every start-up; load_digits itself when

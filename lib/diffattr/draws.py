@@ -52,19 +52,19 @@ def unit_count(config: Mapping[str, Any]) -> int:
 
 @functools.lru_cache(maxsize=8)
 def _unit_count(key: str) -> int:
-    from .plan import file_sha256
+    from .data import class_names_of, sample_count
 
     spec = json.loads(key)
     if spec["unit"] == "kmeans":
         return int(spec["k"])
     if spec["unit"] == "csv":
-        import csv
+        # The same reading as the jobs' (subsets.csv_units): a bad file stops here naming its line.
+        from .subsets import read_unit_csv
 
-        file_sha256(spec["csv"], "attribution.csv", "a CSV with columns index,unit")  # a clear error if missing
-        with open(spec["csv"], newline="") as fh:
-            return len({(row.get("unit") or "").strip() for row in csv.DictReader(fh)})
-    from .data import class_names_of, sample_count
-
+        unit_of, problems = read_unit_csv(spec["csv"], sample_count(spec["data"]))
+        if problems:
+            raise ValueError(problems[0])
+        return len(set(unit_of.values()))
     if spec["unit"] == "sample":
         return sample_count(spec["data"])
     return len(class_names_of(spec["data"]))

@@ -53,12 +53,26 @@ def missing_subsets(config: Mapping[str, Any], root: str | Path = ".") -> list[s
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv:
-        print(__doc__, file=sys.stderr)
-        return 2
-    config = load_configs(argv)
-    missing = missing_subsets(config)
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m diffattr.missing",
+        description="List the subsets whose behaviour is missing after a --keep-going run with failed jobs "
+        "(on stderr) and print the overlay that excludes them (on stdout). Run it from the workflow's "
+        "directory with the run's config files.",
+        epilog="e.g. python -m diffattr.missing config/config.yaml over.yaml > exclude.yaml; then "
+        "snakemake --configfile config/config.yaml over.yaml exclude.yaml",
+    )
+    parser.add_argument("configs", nargs="+", metavar="CONFIG", help="the run's config files, in --configfile order")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    absent = [p for p in args.configs if not Path(p).is_file()]
+    if absent:
+        parser.error(f"no such config file: {', '.join(absent)}")
+    config = load_configs(args.configs)
+    try:
+        missing = missing_subsets(config)
+    except ValueError as exc:  # a bad config: its one-line message, as snakemake gives it
+        parser.exit(1, f"{exc}\n")
     already = list(config["subsets"].get("exclude", []))
     print(f"# {len(missing)} subsets lack a behaviour: {', '.join(missing) or 'none'}", file=sys.stderr)
     overlay = {"subsets": {"exclude": sorted(set(already) | set(missing))}}

@@ -127,6 +127,9 @@ UNHASHED = {
     "behaviour.batch_size",
     "datamodel.min_models",
     "baselines.batch_size",
+    # The domain classifier's gate (classifier_gate.py): whether a run may use it, not what it is.
+    "classifier.min_heldout",
+    "classifier.min_accuracy",
 }
 
 

@@ -72,41 +72,67 @@ def kmeans_units(features: np.ndarray | None, k: int, seed: int) -> Units:
     return Units(tuple(f"cluster-{c:03d}" for c in present), tuple(np.flatnonzero(labels == c) for c in present))
 
 
-def csv_units(path: str | None, n_samples: int) -> Units:
-    """Units from a CSV with a header `index,unit`: every training index 0..N-1 exactly once."""
+def read_unit_csv(path: str | None, n_samples: int) -> tuple[dict[int, str], list[str]]:
+    """The unit of every training index from a CSV with a header `index,unit` (every index 0..N-1
+    exactly once), and every problem with the file, one line each naming the file and its line.
+    Start-up reports all the problems; a job reading the file raises the first (csv_units)."""
     import csv
 
     if not path:
-        raise ValueError("attribution.csv: unit 'csv' needs a path to a CSV with columns index,unit")
+        return {}, ["attribution.csv: unit 'csv' needs a path to a CSV with columns index,unit"]
     try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-    except FileNotFoundError:
-        raise ValueError(f"attribution.csv: {path} not found; give a CSV with columns index,unit") from None
-    if not rows or not {"index", "unit"} <= set(rows[0]):
-        raise ValueError(f"attribution.csv: {path} needs a header with columns 'index' and 'unit'")
+        fh = open(path, newline="", encoding="utf-8-sig")  # a spreadsheet's byte-order mark is no header
+    except (FileNotFoundError, IsADirectoryError):
+        return {}, [f"attribution.csv: {path!r} not found; give a CSV with columns index,unit"]
     unit_of: dict[int, str] = {}
-    for line, row in enumerate(rows, start=2):
-        raw = (row["index"] or "").strip()
-        if not raw.isdigit() or int(raw) >= n_samples:
-            raise ValueError(
-                f"attribution.csv: {path} line {line}: index {raw!r} is not a training index (0..{n_samples - 1})"
-            )
-        if int(raw) in unit_of:
-            raise ValueError(f"attribution.csv: {path} line {line}: index {raw} assigned twice")
-        uid = (row["unit"] or "").strip()
-        if not uid:
-            raise ValueError(f"attribution.csv: {path} line {line}: empty unit id")
-        unit_of[int(raw)] = uid
-    missing = sorted(set(range(n_samples)) - set(unit_of))
+    first_line: dict[int, int] = {}  # index -> the first line naming it (valid or not)
+    problems: list[str] = []
+    with fh:
+        reader = csv.DictReader(fh)
+        header = reader.fieldnames or []
+        if not {"index", "unit"} <= set(header):
+            found = ",".join(header) if header else "an empty file"
+            return {}, [
+                f"attribution.csv: {path} line 1: needs a header with columns 'index' and 'unit', found "
+                f"{found!r}; make the first line `index,unit`"
+            ]
+        for row in reader:
+            line = reader.line_num  # the file's line, blank lines counted
+            raw = (row["index"] or "").strip()
+            uid = (row["unit"] or "").strip()
+            if not raw.isdigit() or int(raw) >= n_samples:
+                problems.append(
+                    f"attribution.csv: {path} line {line}: index {raw!r} is not a training index (0..{n_samples - 1})"
+                )
+            elif int(raw) in first_line:
+                problems.append(
+                    f"attribution.csv: {path} line {line}: index {raw} assigned twice (also on line "
+                    f"{first_line[int(raw)]}); keep one line per index"
+                )
+            else:
+                first_line[int(raw)] = line
+                if uid:
+                    unit_of[int(raw)] = uid
+                else:
+                    problems.append(f"attribution.csv: {path} line {line}: empty unit id for index {raw}")
+    # An index whose line had another problem is reported there, not again as missing.
+    missing = sorted(set(range(n_samples)) - set(first_line))
     if missing:
-        raise ValueError(
-            f"attribution.csv: {path}: {len(missing)} training indices have no unit "
-            f"(first {missing[:5]}); assign every index 0..{n_samples - 1}"
+        problems.append(
+            f"attribution.csv: {path}: {len(missing)} training indices have no unit (first {missing[:5]}); "
+            f"add a line `index,unit` for every index 0..{n_samples - 1}"
         )
+    if not problems and len(set(unit_of.values())) < 2:
+        problems.append(f"attribution.csv: {path}: only {len(set(unit_of.values()))} unit; need at least 2")
+    return unit_of, problems
+
+
+def csv_units(path: str | None, n_samples: int) -> Units:
+    """Units from a CSV with a header `index,unit`: every training index 0..N-1 exactly once."""
+    unit_of, problems = read_unit_csv(path, n_samples)
+    if problems:
+        raise ValueError(problems[0])
     ids = sorted(set(unit_of.values()))
-    if len(ids) < 2:
-        raise ValueError(f"attribution.csv: {path}: only {len(ids)} unit; need at least 2")
     owner = np.array([unit_of[i] for i in range(n_samples)], dtype=object)
     return Units(tuple(ids), tuple(np.flatnonzero(owner == u) for u in ids))
 

@@ -7,16 +7,20 @@ from typing import Any, Mapping
 from . import GRADIENT, configured
 
 
-def check_config(config: Mapping[str, Any]) -> None:
-    """Raise ConfigError with one line naming the key, when a configured baseline cannot run."""
-    from ..config import ConfigError
-
+def config_problems(config: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(key, problem and fix) for each reason a configured baseline cannot run; config.validate_config
+    lists them with the config's other problems."""
     names = configured(config["datamodel"]["estimators"])
     if not names:
-        return
+        return []
     b, steps = config["baselines"], int(config["scheduler"]["num_train_timesteps"])
+    out = []
     if set(names) & set(GRADIENT) and b["timesteps"] > steps:
-        raise ConfigError(
-            f"config key baselines.timesteps: {b['timesteps']} exceeds scheduler.num_train_timesteps="
-            f"{steps} (TRAK and D-TRAK average over that many distinct timesteps); lower it"
+        out.append(
+            (
+                "baselines.timesteps",
+                f"{b['timesteps']} exceeds scheduler.num_train_timesteps={steps} (TRAK and D-TRAK average over "
+                "that many distinct timesteps); lower it",
+            )
         )
+    return out

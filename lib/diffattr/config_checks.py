@@ -1,0 +1,140 @@
+"""Start-up checks of what the config points at and what it builds: the UNet against the data's image
+size, the pretrained model's folder, the Inception weights, the CSV units, the class share's class.
+Each returns [(key, text)], one per problem (config.validate_config prefixes 'config key <key>: ');
+none reads more than a header or a small JSON, so start-up stays fast. Torch-free."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+Problem = tuple[str, str]
+# At most this many lines about one CSV file, then one line counting the rest.
+MAX_CSV_LINES = 10
+
+
+def unet_problems(model_cfg: Mapping[str, Any], shape: tuple[int, int, int], resolution_key: str) -> list[Problem]:
+    """What diffusers' UNet2DModel, as models.build_unet builds it, needs of the image size and the
+    model section (tests/test_config_errors.py builds one for each verdict): every level but the last
+    halves the image, and the up path must meet each skip connection at its size, so height and width
+    must be multiples of 2^(levels - 1); GroupNorm splits every level's channels into norm_num_groups
+    groups; an attention layer has channels // attention_head_dim heads, at least one."""
+    channels = list(model_cfg["block_out_channels"])
+    _, height, width = shape
+    out: list[Problem] = []
+    factor = 2 ** (len(channels) - 1)
+    if height % factor or width % factor:
+        out.append(
+            (
+                resolution_key,
+                f"the images are {height} x {width}, but model.block_out_channels has {len(channels)} levels, "
+                f"which halve them {len(channels) - 1} times: height and width must be multiples of {factor}; "
+                + (
+                    f"set data.resolution to a multiple of {factor}"
+                    if resolution_key == "data.resolution"
+                    else "use fewer levels"
+                ),
+            )
+        )
+    groups = int(model_cfg["norm_num_groups"])
+    uneven = [c for c in channels if c % groups]
+    if uneven:
+        out.append(
+            (
+                "model.norm_num_groups",
+                f"{groups} does not divide the channels {uneven} of model.block_out_channels (GroupNorm splits "
+                "every level's channels into that many groups); choose a common divisor",
+            )
+        )
+    head_dim = model_cfg.get("attention_head_dim", 8)  # absent: diffusers' 8 (models.build_unet)
+    if model_cfg.get("attention", False) and head_dim is not None:
+        # The second level (when there is one) and the mid-block attend.
+        attended = sorted({channels[1], channels[-1]} if len(channels) > 1 else {channels[-1]})
+        if head_dim > attended[0]:
+            out.append(
+                (
+                    "model.attention_head_dim",
+                    f"{head_dim} channels per head exceeds the {attended[0]} channels of an attention layer "
+                    f"(model.block_out_channels {channels}), which would get no head; lower it or use null "
+                    "(one head per layer)",
+                )
+            )
+    return out
+
+
+def base_model_problems(path: str, shape: tuple[int, int, int] | None) -> list[Problem]:
+    """The pretrained model's folder exists, has diffusers' config.json, and is for the data's images
+    (the full comparison with `model` needs the weights: the train_base job makes it)."""
+    key, root = "base_model.path", Path(path)
+    if not root.is_dir():
+        return [
+            (
+                key,
+                f"{path!r} is not a directory; give a local diffusers UNet2DModel folder (config.json + "
+                "weights), or leave it empty to train the base model",
+            )
+        ]
+    config_json = root / "config.json"
+    if not config_json.is_file():
+        return [
+            (
+                key,
+                f"{path} has no config.json; give a diffusers UNet2DModel directory (the folder "
+                "save_pretrained writes, e.g. the `unet` folder of a DDPM pipeline)",
+            )
+        ]
+    try:
+        cfg = json.loads(config_json.read_text())
+        size, channels = cfg.get("sample_size"), cfg.get("in_channels")
+    except (ValueError, AttributeError, OSError) as exc:
+        return [(key, f"{config_json} is not a diffusers config ({type(exc).__name__}); replace the folder")]
+    dims = tuple(size) if isinstance(size, (list, tuple)) else (size, size)
+    if shape is not None and (channels, *dims) != tuple(shape):
+        return [
+            (
+                key,
+                f"{path} is for {channels} x {dims[0]} x {dims[1]} images, the data are {shape[0]} x {shape[1]} "
+                f"x {shape[2]}; give a model trained on images like the data's, or change data",
+            )
+        ]
+    return []
+
+
+def inception_problems(path: str) -> list[Problem]:
+    if Path(path or "").is_file():
+        return []
+    return [
+        (
+            "behaviour.inception_weights",
+            f"{path!r} not found; give torch-fidelity's Inception-v3 weights "
+            "(pt_inception-2015-12-05-6726825d.pth), a local file (nothing is downloaded)",
+        )
+    ]
+
+
+def share_class_problems(share_class: str, class_names: tuple[str, ...]) -> list[Problem]:
+    if share_class in class_names:
+        return []
+    return [
+        (
+            "behaviour.share_class",
+            f"{share_class!r} is not a class of the data {list(class_names)}; use one of them (class_share "
+            "measures its share)",
+        )
+    ]
+
+
+def csv_problems(path: str, n_samples: int) -> list[Problem]:
+    """Every problem of the unit CSV, each naming the file and line (at most MAX_CSV_LINES)."""
+    from .subsets import read_unit_csv
+
+    _, problems = read_unit_csv(path, n_samples)
+    lines = [_strip_key(p, "attribution.csv") for p in problems[:MAX_CSV_LINES]]
+    if len(problems) > MAX_CSV_LINES:
+        lines.append(f"{path}: {len(problems) - MAX_CSV_LINES} more problems like these")
+    return [("attribution.csv", line) for line in lines]
+
+
+def _strip_key(message: str, key: str) -> str:
+    return message[len(key) + 2 :] if message.startswith(key + ": ") else message
