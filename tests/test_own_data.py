@@ -54,8 +54,8 @@ ROLLS = 12  # image i of every class was shot on roll i: 12 units of 3 images
 def page_steps() -> list[tuple[str, str]]:
     """(marker, block) for each code block the page marks with <!-- own-data-test: MARKER -->."""
     text = PAGE.read_text()
-    steps = re.findall(r"<!-- own-data-test: (.+?) -->\s*```\w*\n(.*?)```", text, re.S)
-    assert [m.split()[0] for m, _ in steps] == ["write", "python", "dry-run", "run"], steps
+    steps = re.findall(r"<!-- own-data-test: ([\w-]+(?: [\w./-]+)?) -->\s*```\w*\n(.*?)```", text, re.S)
+    assert [m.split()[0] for m, _ in steps] == ["python", "write", "dry-run", "run"], steps
     return steps
 
 
@@ -77,7 +77,7 @@ def test_own_data_page_runs_through_the_cli(tmp_path):
         name=lambda i: f"roll{i:02d}_{i:04d}.png",
     )
     steps = page_steps()
-    overlay = yaml.safe_load(steps[0][1])
+    overlay = yaml.safe_load(next(block for marker, block in steps if marker.startswith("write ")))
     # The pretrained model of the run's `model` section: the page's, with TINY's values over it.
     torch.manual_seed(0)
     model = build_unet({**overlay["model"], **TINY["model"]}, overlay["data"]["resolution"], 3)
@@ -121,9 +121,11 @@ def test_own_data_page_runs_through_the_cli(tmp_path):
     info = json.loads((base / "train.json").read_text())
     assert info["steps"] == 0 and info["pretrained_unet"] == "data/ddpm-cifar10-32"
     assert info["pretrained_hashed"] == ["config.json", "diffusion_pytorch_model.bin"]
+    log = (work / "results" / "logs" / "train_base" / f"{base.name}.log").read_text()
+    assert "train_base: imported data/ddpm-cifar10-32 (" in log
     for (key, a), b in zip(model.state_dict().items(), load_model(base / "model").state_dict().values()):
         assert torch.equal(a, b), key
-    assert json.loads((run / "budget.json").read_text())["base_imported"] is True
+    assert json.loads((run / "budget.json").read_text())["costs"]["base_imported"] is True
     # FID on Inception's 2048-d pool features of the training set (the reference statistics).
     with np.load(work / manifest["stores"]["reference"] / "stats.npz") as f:
         assert f["mu"].shape == (2048,) and f["features"].shape == (len(CLASSES) * ROLLS, 2048)
