@@ -1,10 +1,14 @@
 import copy
 import os
+import pickle
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
+from unittest import mock
 
+import numpy as np
 import pytest
 import yaml
 
@@ -56,7 +60,11 @@ def snakemake(workdir: Path, *args: str, check: bool = True, env: dict | None = 
 
 
 def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
-    out = snakemake(workdir, "-n", "--quiet", "rules", *args).stdout
+    return job_counts(snakemake(workdir, "-n", "--quiet", "rules", *args).stdout)
+
+
+def job_counts(out: str) -> dict[str, int]:
+    """Jobs per rule from the job table snakemake prints (a dry run's, or a run's before it starts)."""
     if "Nothing to be done" in out:
         return {}
     jobs, table = {}, False
@@ -77,3 +85,98 @@ def smoke_run(tmp_path_factory):
     work = copy_workflow(tmp_path_factory.mktemp("workflow"))
     snakemake(work, "--cores", "2", *SMOKE)
     return work
+
+
+# Local data and weights files that the tests write (nothing is downloaded).
+CIFAR_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def write_cifar(root: Path, per_batch: int = 4) -> Path:
+    """CIFAR-10's python batches (data_batch_1..5, batches.meta) with random images."""
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(1, 6):
+        data = rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8)
+        labels = [(i * per_batch + j) % 10 for j in range(per_batch)]
+        with open(root / f"data_batch_{i}", "wb") as fh:
+            pickle.dump({b"data": data, b"labels": labels, b"batch_label": b"x"}, fh)
+    with open(root / "batches.meta", "wb") as fh:
+        pickle.dump({b"label_names": [n.encode() for n in CIFAR_NAMES]}, fh)
+    return root
+
+
+def write_folder(
+    root: Path,
+    size: tuple[int, int] = (6, 6),
+    colors: dict[str, tuple[int, int, int]] | None = None,
+    per_class: int = 3,
+    noise: int = 0,
+    name: Callable[[int], str] = lambda i: f"{i}.png",
+) -> Path:
+    """An image folder, one subfolder per class of `per_class` RGB PNGs in the class's colour, each
+    pixel moved by up to +-`noise` (seeded); image i of a class is saved as name(i)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for c, color in (colors or {"cats": (255, 0, 0), "dogs": (0, 0, 255)}).items():
+        (root / c).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            pixels = np.full((size[1], size[0], 3), color, dtype=np.int64)
+            if noise:
+                pixels += rng.integers(-noise, noise + 1, pixels.shape)
+            Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(root / c / name(i))
+    return root
+
+
+def write_inception_weights(path: Path, seed: int = 0) -> Path:
+    """A state dict of torch-fidelity's Inception-v3 (the layout of its real weights file) with random
+    values: the loading and feature path is the real one, the numbers are not."""
+    import torch
+    import torch_fidelity.feature_extractor_inceptionv3 as m
+
+    torch.manual_seed(seed)
+    with (
+        mock.patch.object(m.FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd, *a, **k: None),
+        mock.patch.object(m.torch, "load", lambda *a, **k: {}),
+    ):
+        net = m.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path="unused")
+    # He-initialised convolutions keep the activations' scale through the ~100 layers; PyTorch's
+    # default init shrinks it to ~1e-12, where every FID is 0 and no test of it can fail.
+    for module in net.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(net.state_dict(), path)
+    return path
+
+
+def write_pretrained(root: Path, model, scheduler: dict, layout: str = "hub") -> Path:
+    """A local pretrained DDPM holding `model` (a diffusers UNet2DModel) trained for the forward
+    process `scheduler` (config.yaml's section), laid out as
+    - "hub": as the hub's google/ddpm-cifar10-32 is: the UNet's config.json and
+      diffusion_pytorch_model.bin at the root, beside model_index.json, scheduler_config.json (with
+      the keys older diffusers versions wrote: no prediction_type when it is epsilon) and a README.md;
+    - "pipeline": what DDPMPipeline.save_pretrained writes (unet/, scheduler/, model_index.json);
+    - "unet": what UNet2DModel.save_pretrained writes."""
+    import json
+
+    from diffusers import DDPMPipeline, DDPMScheduler
+
+    if layout == "unet":
+        model.save_pretrained(root)
+    elif layout == "pipeline":
+        keys = ("num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "prediction_type", "clip_sample")
+        DDPMPipeline(unet=model, scheduler=DDPMScheduler(**{k: scheduler[k] for k in keys})).save_pretrained(root)
+    elif layout == "hub":
+        model.save_pretrained(root, safe_serialization=False)
+        sched = {k: scheduler[k] for k in ("beta_end", "beta_schedule", "beta_start", "clip_sample")}
+        sched.update(num_train_timesteps=scheduler["num_train_timesteps"], trained_betas=None)
+        if scheduler["prediction_type"] != "epsilon":
+            sched["prediction_type"] = scheduler["prediction_type"]
+        (root / "scheduler_config.json").write_text(json.dumps({"_class_name": "DDPMScheduler", **sched}, indent=2))
+        index = {"_class_name": "DDPMPipeline", "scheduler": ["diffusers", "DDPMScheduler"]}
+        (root / "model_index.json").write_text(json.dumps({**index, "unet": ["diffusers", "UNet2DModel"]}, indent=2))
+        (root / "README.md").write_text("# A DDPM\n")
+    else:
+        raise ValueError(f"layout {layout!r}: use hub, pipeline or unet")
+    return root

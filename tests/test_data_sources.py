@@ -5,27 +5,14 @@ import pickle
 
 import numpy as np
 import pytest
+from conftest import CIFAR_NAMES as NAMES
+from conftest import write_cifar, write_folder
 from PIL import Image
 
 from diffattr.config import ConfigError, validate_config
 from diffattr.data import class_names_of, digits_targets, load_cifar10, load_imagefolder, load_source, sample_count
 from diffattr.draws import unit_count
 from diffattr.plan import build_plan
-
-NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-
-
-def write_cifar(root, per_batch=4):
-    root.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    for i in range(1, 6):
-        data = rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8)
-        labels = [(i * per_batch + j) % 10 for j in range(per_batch)]
-        with open(root / f"data_batch_{i}", "wb") as fh:
-            pickle.dump({b"data": data, b"labels": labels, b"batch_label": b"x"}, fh)
-    with open(root / "batches.meta", "wb") as fh:
-        pickle.dump({b"label_names": [n.encode() for n in NAMES]}, fh)
-    return root
 
 
 def test_cifar10_batches_load_as_images_in_range(tmp_path):
@@ -54,14 +41,6 @@ def test_cifar10_missing_or_corrupt_batches_are_named(tmp_path):
         pickle.dump({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}, fh)
     with pytest.raises(ValueError, match="data_batch_2 holds"):
         load_cifar10(root)
-
-
-def write_folder(root, size=(6, 6)):
-    for c, color in (("cats", (255, 0, 0)), ("dogs", (0, 0, 255))):
-        (root / c).mkdir(parents=True, exist_ok=True)
-        for i in range(3):
-            Image.new("RGB", size, color).save(root / c / f"{i}.png")
-    return root
 
 
 def test_imagefolder_subfolders_become_groups(tmp_path):

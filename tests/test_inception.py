@@ -2,35 +2,21 @@
 the right shapes: the numbers are meaningless, the loading and feature path is the real one)."""
 
 import copy
-from unittest import mock
 
 import numpy as np
 import pytest
 import torch
+from conftest import write_inception_weights
 
 from diffattr.behaviour import compute_metrics, extract, feature_statistics, make_extractor
 from diffattr.classifier import DigitsCNN, save_classifier
+from diffattr.config import ConfigError, validate_config
 from diffattr.plan import build_plan
 
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
-    import torch_fidelity.feature_extractor_inceptionv3 as m
-
-    path = tmp_path_factory.mktemp("inception") / "pt_inception.pth"
-    torch.manual_seed(0)
-    with (
-        mock.patch.object(m.FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd, *a, **k: None),
-        mock.patch.object(m.torch, "load", lambda *a, **k: {}),
-    ):
-        net = m.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path="unused")
-    # He-initialised convolutions keep the activations' scale through the ~100 layers; PyTorch's
-    # default init shrinks it to ~1e-12, where every FID is 0 and no test of it can fail.
-    for module in net.modules():
-        if isinstance(module, torch.nn.Conv2d):
-            torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-    torch.save(net.state_dict(), path)
-    return path
+    return write_inception_weights(tmp_path_factory.mktemp("inception") / "weights-inception.pth")
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +83,41 @@ def test_inception_weights_name_the_reference_by_content(config, weights, tmp_pa
     cfg["behaviour"]["inception_weights"] = str(tmp_path / "missing.pth")
     with pytest.raises(ValueError, match="behaviour.inception_weights: .*missing.pth' not found"):
         build_plan(cfg)
+
+
+def test_pytorch_fids_file_loads_and_other_files_name_torch_fidelitys(
+    config, schema_path, weights, classifier, tmp_path
+):
+    """pytorch-fid loads its pt_inception-2015-12-05-6726825d.pth into torchvision's Inception3 with
+    1008 classes and no aux head (its FID blocks only override forward). A state dict of that network
+    must load into torch-fidelity's and give the same features; torchvision's ImageNet Inception (aux
+    head, 1000 classes) must fail in one line naming torch-fidelity's file, and so must a missing file
+    at start-up."""
+    import torchvision
+
+    fid_net = torchvision.models.inception_v3(num_classes=1008, aux_logits=False, weights=None, init_weights=False)
+    fid_net.load_state_dict(torch.load(weights))  # strict: the same names and shapes as torch-fidelity's
+    pytorch_fid = tmp_path / "pt_inception-2015-12-05-6726825d.pth"
+    torch.save(fid_net.state_dict(), pytorch_fid)
+    images = torch.randint(0, 256, (3, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    ours = extract(make_extractor(classifier, weights), images)
+    theirs = extract(make_extractor(classifier, pytorch_fid), images)
+    assert all(torch.equal(a, b) for a, b in zip(ours, theirs))
+    imagenet = tmp_path / "inception_v3_google.pth"
+    torch.save(torchvision.models.inception_v3(weights=None, init_weights=False).state_dict(), imagenet)
+    with pytest.raises(ValueError) as err:
+        make_extractor(classifier, imagenet)
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith(f"behaviour.inception_weights: {imagenet} is not an Inception-v3")
+    assert "AuxLogits" in msg and msg.endswith(
+        "use torch-fidelity's weights-inception-2015-12-05-6726825d.pth (pytorch-fid's "
+        "pt_inception-2015-12-05-6726825d.pth has the same layout and loads too)"
+    )
+    cfg = copy.deepcopy(config)
+    cfg["behaviour"].update(features="inception", inception_weights=str(tmp_path / "nowhere.pth"))
+    with pytest.raises(
+        ConfigError,
+        match="nowhere.pth' not found; give torch-fidelity's Inception-v3 weights "
+        r"\(weights-inception-2015-12-05-6726825d.pth; pytorch-fid's",
+    ):
+        validate_config(cfg, schema_path)

@@ -2,8 +2,7 @@
 DAG, and the follow-up's baselines at class and sample level."""
 
 import pytest
-from conftest import copy_workflow, planned_jobs, snakemake
-from test_data_sources import write_cifar
+from conftest import copy_workflow, planned_jobs, snakemake, write_cifar
 
 PAPER = ["--configfile", "config/config.yaml", "config/presets/cifar10-paper.yaml"]
 
@@ -12,7 +11,7 @@ PAPER = ["--configfile", "config/config.yaml", "config/presets/cifar10-paper.yam
 def paper_copy(tmp_path_factory):
     work = copy_workflow(tmp_path_factory.mktemp("paper") / "wf")
     write_cifar(work / "data" / "cifar-10-batches-py")
-    (work / "data" / "pt_inception-2015-12-05-6726825d.pth").write_bytes(b"stand-in: only hashed by a dry run")
+    (work / "data" / "weights-inception-2015-12-05-6726825d.pth").write_bytes(b"stand-in: only hashed by a dry run")
     return work
 
 

@@ -9,6 +9,9 @@ import os
 import numpy as np
 import torch
 
+# torch-fidelity's own file, the one FeatureExtractorInceptionV3 downloads when given no path.
+INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
+
 
 def make_extractor(
     weights_path: str | os.PathLike,
@@ -37,7 +40,7 @@ def make_extractor(
     if not os.path.isfile(inception_weights):
         raise ValueError(
             f"behaviour.inception_weights: {inception_weights} not found; put torch-fidelity's "
-            "Inception-v3 weights (pt_inception-2015-12-05-6726825d.pth) there"
+            f"Inception-v3 weights ({INCEPTION_FILE}) there"
         )
     try:
         inception = create_feature_extractor(
@@ -48,10 +51,7 @@ def make_extractor(
             feature_extractor_weights_path=str(inception_weights),
         )
     except Exception as exc:
-        raise ValueError(
-            f"behaviour.inception_weights: {inception_weights} is not an Inception-v3 state dict "
-            f"({type(exc).__name__}: {str(exc)[:200]})"
-        ) from None
+        raise ValueError(f"behaviour.inception_weights: {inception_weights} {_not_inception(exc)}") from None
 
     def both(x):
         x = x.to(dev)
@@ -59,6 +59,15 @@ def make_extractor(
         return feats.cpu(), logits.cpu(), domain(x)[1].cpu()
 
     return both
+
+
+def _not_inception(exc: Exception) -> str:
+    detail = " ".join(str(exc).split())[:300]
+    return (
+        f"is not an Inception-v3 state dict in torch-fidelity's layout ({type(exc).__name__}: {detail}); use "
+        f"torch-fidelity's {INCEPTION_FILE} (pytorch-fid's pt_inception-2015-12-05-6726825d.pth has the same "
+        "layout and loads too)"
+    )
 
 
 @torch.no_grad()

@@ -209,7 +209,8 @@ def _check_files_and_model(
         key = "data.resolution" if config["data"]["kind"] == "imagefolder" else "model.block_out_channels"
         checks += unet_problems(config["model"], shape, key)
     if found.ok("base_model.path") and config["base_model"].get("path"):
-        checks += base_model_problems(config["base_model"]["path"], shape)
+        sched = config["scheduler"] if found.ok("scheduler") else None
+        checks += base_model_problems(config["base_model"]["path"], shape, sched)
     behaviour = config.get("behaviour")
     if found.ok("behaviour.features", "behaviour.inception_weights") and behaviour.get("features") == "inception":
         checks += inception_problems(behaviour.get("inception_weights", ""))

@@ -1,7 +1,8 @@
 """Start-up checks of what the config points at and what it builds: the UNet against the data's image
 size, the pretrained model's folder, the Inception weights, the CSV units, the class share's class.
 Each returns [(key, text)], one per problem (config.validate_config prefixes 'config key <key>: ');
-none reads more than a header or a small JSON, so start-up stays fast. Torch-free."""
+none reads more than a header, a small JSON or a weights file's first bytes, so start-up stays fast.
+Torch-free."""
 
 from __future__ import annotations
 
@@ -63,27 +64,23 @@ def unet_problems(model_cfg: Mapping[str, Any], shape: tuple[int, int, int], res
     return out
 
 
-def base_model_problems(path: str, shape: tuple[int, int, int] | None) -> list[Problem]:
-    """The pretrained model's folder exists, has diffusers' config.json, and is for the data's images
-    (the full comparison with `model` needs the weights: the train_base job makes it)."""
-    key, root = "base_model.path", Path(path)
-    if not root.is_dir():
-        return [
-            (
-                key,
-                f"{path!r} is not a directory; give a local diffusers UNet2DModel folder (config.json + "
-                "weights), or leave it empty to train the base model",
-            )
-        ]
-    config_json = root / "config.json"
-    if not config_json.is_file():
-        return [
-            (
-                key,
-                f"{path} has no config.json; give a diffusers UNet2DModel directory (the folder "
-                "save_pretrained writes, e.g. the `unet` folder of a DDPM pipeline)",
-            )
-        ]
+def base_model_problems(
+    path: str, shape: tuple[int, int, int] | None, sched_cfg: Mapping[str, Any] | None
+) -> list[Problem]:
+    """The pretrained model's folder (pretrained.locate: a copy of google/ddpm-cifar10-32, a pipeline
+    save or a UNet2DModel folder) holds a UNet2DModel's config.json and weights, for the data's images,
+    and, where it has a scheduler_config.json, for the config's forward process (`sched_cfg`; None
+    when that section has its own problem). The full comparison with `model` needs the weights: the
+    train_base job makes it."""
+    from .pretrained import locate, scheduler_problem
+
+    key = "base_model.path"
+    try:
+        found = locate(path)
+    except ValueError as exc:
+        return [(key, _strip_key(str(exc), key))]
+    out: list[Problem] = []
+    config_json = found.unet / "config.json"
     try:
         cfg = json.loads(config_json.read_text())
         size, channels = cfg.get("sample_size"), cfg.get("in_channels")
@@ -91,14 +88,17 @@ def base_model_problems(path: str, shape: tuple[int, int, int] | None) -> list[P
         return [(key, f"{config_json} is not a diffusers config ({type(exc).__name__}); replace the folder")]
     dims = tuple(size) if isinstance(size, (list, tuple)) else (size, size)
     if shape is not None and (channels, *dims) != tuple(shape):
-        return [
+        out.append(
             (
                 key,
-                f"{path} is for {channels} x {dims[0]} x {dims[1]} images, the data are {shape[0]} x {shape[1]} "
-                f"x {shape[2]}; give a model trained on images like the data's, or change data",
+                f"{found.unet} is for {channels} x {dims[0]} x {dims[1]} images, the data are {shape[0]} x "
+                f"{shape[1]} x {shape[2]}; give a model trained on images like the data's, or change data",
             )
-        ]
-    return []
+        )
+    problem = scheduler_problem(found, sched_cfg) if sched_cfg is not None else None
+    if problem:
+        out.append((key, problem))
+    return out
 
 
 def inception_problems(path: str) -> list[Problem]:
@@ -108,7 +108,8 @@ def inception_problems(path: str) -> list[Problem]:
         (
             "behaviour.inception_weights",
             f"{path!r} not found; give torch-fidelity's Inception-v3 weights "
-            "(pt_inception-2015-12-05-6726825d.pth), a local file (nothing is downloaded)",
+            "(weights-inception-2015-12-05-6726825d.pth; pytorch-fid's pt_inception-2015-12-05-6726825d.pth has "
+            "the same layout), a local file (nothing is downloaded)",
         )
     ]
 

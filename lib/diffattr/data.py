@@ -104,6 +104,23 @@ def imagefolder_class_names(path: str | os.PathLike) -> tuple[str, ...]:
     return names
 
 
+def _class_files(root: Path, names: tuple[str, ...]) -> list[list[Path]]:
+    out = []
+    for name in names:
+        files = sorted(f for f in (root / name).iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise ValueError(f"data.path: class folder {root / name} has no images ({', '.join(IMAGE_SUFFIXES)})")
+        out.append(files)
+    return out
+
+
+def imagefolder_files(path: str | os.PathLike) -> list[Path]:
+    """The images of an image folder in training-index order (class folders sorted by name, then
+    each folder's files by name): row i of attribution.csv's index column is file i."""
+    root = Path(path)
+    return [f for files in _class_files(root, imagefolder_class_names(root)) for f in files]
+
+
 def load_imagefolder(path: str | os.PathLike, resolution: int = 0) -> Dataset:
     """A directory of images, one subfolder per class (the class is the image's group). Images are
     converted to RGB and resized to `resolution` (bicubic) when it is > 0; otherwise all must share
@@ -113,10 +130,7 @@ def load_imagefolder(path: str | os.PathLike, resolution: int = 0) -> Dataset:
     root = Path(path)
     names = imagefolder_class_names(root)
     arrays, labels, size = [], [], None
-    for c, name in enumerate(names):
-        files = sorted(f for f in (root / name).iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise ValueError(f"data.path: class folder {root / name} has no images ({', '.join(IMAGE_SUFFIXES)})")
+    for c, files in enumerate(_class_files(root, names)):
         for f in files:
             try:
                 with Image.open(f) as im:

@@ -116,27 +116,24 @@ def count_params(model: torch.nn.Module) -> int:
 def import_pretrained_unet(
     path: str | os.PathLike, model_cfg: Mapping[str, Any], sample_size: int, channels: int
 ) -> torch.nn.Module:
-    """A local diffusers UNet2DModel directory (e.g. a copy of google/ddpm-cifar10-32's `unet`),
-    checked against the data and against the config's architecture, which retraining from scratch
-    uses: a mismatch would compare models of different shapes."""
+    """The UNet of a local pretrained DDPM (pretrained.locate: a copy of google/ddpm-cifar10-32, a
+    pipeline save or a UNet2DModel folder), checked against the data and against the config's
+    architecture, which retraining from scratch uses: a mismatch would compare models of different shapes."""
     from diffusers import UNet2DModel
 
-    path = Path(path)
-    if not (path / "config.json").is_file():
-        raise ValueError(
-            f"base_model.path: {path} has no config.json; give a diffusers UNet2DModel directory "
-            "(the folder save_pretrained writes, e.g. the `unet` folder of a DDPM pipeline)"
-        )
+    from .pretrained import locate
+
+    unet = locate(path).unet
     try:
-        model = UNet2DModel.from_pretrained(path, local_files_only=True)
+        model = UNet2DModel.from_pretrained(unet, local_files_only=True)
     except Exception as exc:
-        raise ValueError(
-            f"base_model.path: {path} is not a loadable UNet2DModel ({type(exc).__name__}: {exc})"
-        ) from None
+        detail = " ".join(str(exc).split())
+        msg = f"base_model.path: {unet} is not a loadable UNet2DModel ({type(exc).__name__}: {detail})"
+        raise ValueError(msg) from None
     cfg = model.config
     if cfg.sample_size != sample_size or cfg.in_channels != channels:
         raise ValueError(
-            f"base_model.path: {path} is for {cfg.in_channels} x {cfg.sample_size} x {cfg.sample_size} "
+            f"base_model.path: {unet} is for {cfg.in_channels} x {cfg.sample_size} x {cfg.sample_size} "
             f"images, the data are {channels} x {sample_size} x {sample_size}"
         )
     built = build_unet(model_cfg, sample_size, channels)
@@ -146,7 +143,7 @@ def import_pretrained_unet(
         a, b = reference.get(key), loaded.get(key)
         if a is None or b is None or a.shape != b.shape:
             raise ValueError(
-                f"base_model.path: {path} differs from the config's model section at {key} "
+                f"base_model.path: {unet} differs from the config's model section at {key} "
                 f"(config {None if a is None else tuple(a.shape)}, checkpoint "
                 f"{None if b is None else tuple(b.shape)}); set model.* to the checkpoint's architecture "
                 f"(its block_out_channels {list(cfg.block_out_channels)}, layers_per_block "
@@ -160,7 +157,7 @@ def import_pretrained_unet(
     for name, h in heads:
         if have.get(name) != h:
             raise ValueError(
-                f"base_model.path: {path} has {have.get(name)} attention heads at {name}, the config's "
+                f"base_model.path: {unet} has {have.get(name)} attention heads at {name}, the config's "
                 f"model section {h}; set model.attention_head_dim to "
                 f"{'null' if cfg.attention_head_dim is None else cfg.attention_head_dim} "
                 "(null = one head per layer)"

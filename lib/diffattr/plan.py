@@ -8,13 +8,13 @@ Where the artifacts then live is `layout.Layout`'s business.
 from __future__ import annotations
 
 import copy
-import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from .baselines import MODEL_STAGE as BASELINE_MODEL_STAGE
 from .baselines import configured as configured_baselines
 from .hashing import select, stage_hash, stage_spec
+from .pretrained import sha256 as pretrained_sha256
 
 # stage: (version, config keys, upstream stages). Bump a version when a stage's code changes what it
 # produces or how its folder is laid out, so old artifacts are not reused. (prune 3: also keeps the
@@ -182,12 +182,12 @@ def stage_config(config: Mapping[str, Any], stage: str) -> dict:
                 _drop(selected[key], dotted[len(key) + 1 :])
     pretrained = (config.get("base_model") or {}).get("path")
     if stage == "train_base" and pretrained:
-        # An imported model is determined by its files (and checked against `model`), not by the
-        # training recipe.
+        # An imported model is determined by its UNet's config.json and weights (pretrained.sha256;
+        # checked against `model` and `scheduler`), not by the training recipe.
         selected = {
             "model": selected["model"],
             "scheduler": selected["scheduler"],
-            "base_model": {"sha256": dir_sha256(pretrained)},
+            "base_model": {"sha256": pretrained_sha256(pretrained)},
         }
     features = config["behaviour"].get("features", "classifier")
     if "behaviour" in selected and features == "classifier":
@@ -221,26 +221,6 @@ def stage_config(config: Mapping[str, Any], stage: str) -> dict:
                 selected["attribution"].get("csv", ""), "attribution.csv", "a CSV with columns index,unit"
             )
     return selected
-
-
-def dir_sha256(path: str | os.PathLike) -> str:
-    """sha256 over the names and contents of a directory's files (a pretrained model's folder)."""
-    import hashlib
-    from pathlib import Path
-
-    root = Path(path)
-    if not root.is_dir():
-        raise ValueError(
-            f"base_model.path: {str(path)!r} is not a directory; give a local diffusers UNet2DModel "
-            "folder (config.json + weights), or leave it empty to train the base model"
-        )
-    h = hashlib.sha256()
-    for f in sorted(p for p in root.rglob("*") if p.is_file()):
-        h.update(str(f.relative_to(root)).encode() + b"\0")
-        with open(f, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()
 
 
 def file_sha256(path: str, key: str, what: str = "the file") -> str:

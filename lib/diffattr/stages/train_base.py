@@ -55,23 +55,27 @@ def import_base(
     logger: logging.Logger,
 ) -> dict:
     """Start from a pretrained UNet (base_model.path) instead of training one: checked, then copied
-    into the store so every later stage reads it like a trained base model."""
+    into the store so every later stage reads it like a trained base model. train.json records the
+    folder read and the files whose sha256 names the artifact."""
     from ..data import load_dataset
     from ..models import count_params, import_pretrained_unet, save_model
-    from ..plan import dir_sha256
+    from ..pretrained import locate, sha256
 
     ds = load_dataset(data_npz)
     model = import_pretrained_unet(pretrained, model_cfg, ds.images.shape[-1], ds.images.shape[1])
     save_model(model, out_model)
+    found = locate(pretrained)
     stats = {
         "steps": 0,
         "train_seconds": 0.0,
         "train_cpu_seconds": 0.0,
         "pretrained": str(pretrained),
-        "pretrained_sha256": dir_sha256(pretrained),
+        "pretrained_unet": str(found.unet),
+        "pretrained_sha256": sha256(pretrained),
+        "pretrained_hashed": [str(f.relative_to(found.unet)) for f in found.files],
         "params": count_params(model),
         "n_images": int(len(ds.images)),
     }
     write_json(out_json, stats)
-    logger.info(f"train_base: imported {pretrained} ({stats['params']} params) instead of training")
+    logger.info(f"train_base: imported {found.unet} ({stats['params']} params) instead of training")
     return stats
