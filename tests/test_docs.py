@@ -84,7 +84,9 @@ def test_every_make_target_and_file_the_readme_names_exists(page):
     text = (ROOT / page).read_text()
     makefile = (ROOT / "Makefile").read_text()
     for target in set(re.findall(r"`make (\w+)", text)):
-        assert re.search(rf"^{target}:", makefile, re.M), f"{page} names `make {target}`; the Makefile has no such target"
+        assert re.search(rf"^{target}:", makefile, re.M), (
+            f"{page} names `make {target}`; the Makefile has no such target"
+        )
     for path in set(re.findall(r"`((?:config|docs|bench|profiles|envs|lib|tests)/[\w./-]+)`", text)):
         if path.startswith("bench/out"):  # the benchmarks' git-ignored output
             continue
@@ -94,5 +96,7 @@ def test_every_make_target_and_file_the_readme_names_exists(page):
 def test_readme_prose_names_no_commit():
     # Commit hashes belong in docs/results.md, beside the run they name.
     text = FENCE.sub("", (ROOT / "README.md").read_text())
-    hashes = [w for w in re.findall(r"(?<![-\w.])[0-9a-f]{7,40}\b", text) if re.search(r"[a-f]", w) and re.search(r"\d", w)]
+    hashes = [
+        w for w in re.findall(r"(?<![-\w.])[0-9a-f]{7,40}\b", text) if re.search(r"[a-f]", w) and re.search(r"\d", w)
+    ]
     assert not hashes, f"README names commits {hashes}; move them to docs/results.md"
