@@ -15,18 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 
+from machine import cpu_model  # bench/machine.py: bench/ is on sys.path when a bench script runs
+
 os.environ.setdefault("TQDM_DISABLE", "1")
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            return next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown"
 
 
 def main() -> None:

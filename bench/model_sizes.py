@@ -13,8 +13,9 @@ import argparse
 import json
 import logging
 import os
-import platform
 import time
+
+from machine import cpu_model  # bench/machine.py: bench/ is on sys.path when a bench script runs
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 
@@ -29,14 +30,6 @@ CANDIDATES = [
     (64, "medium", {**ATTN, "block_out_channels": [64, 128, 128, 256]}),
     (64, "large", {**ATTN, "block_out_channels": [128, 256, 256, 256]}),
 ]
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            return next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown"
 
 
 def main() -> None:
