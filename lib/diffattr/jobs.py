@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import time
 
 from .progress import get_logger, process_age_seconds
@@ -18,9 +19,26 @@ def start(log_path: str | os.PathLike | None) -> tuple[logging.Logger, float | N
     if os.environ.get("SLURM_JOB_ID"):  # which cluster job ran this, for tracing failures and costs
         logger.info(
             f"slurm job {os.environ['SLURM_JOB_ID']} partition {os.environ.get('SLURM_JOB_PARTITION')} "
-            f"account {os.environ.get('SLURM_JOB_ACCOUNT')} node {os.environ.get('SLURMD_NODENAME')}"
+            f"account {slurm_account(os.environ['SLURM_JOB_ID'])} node {os.environ.get('SLURMD_NODENAME')}"
         )
     return logger, startup
+
+
+def slurm_account(job_id: str) -> str | None:
+    """The account a Slurm job runs under. The slurm jobstep plugin removes SLURM_JOB_ACCOUNT (with
+    every allocation-level SLURM_* variable) before its nested srun, so ask the controller when it
+    is gone; None where neither knows."""
+    if os.environ.get("SLURM_JOB_ACCOUNT"):
+        return os.environ["SLURM_JOB_ACCOUNT"]
+    try:
+        out = subprocess.run(
+            ["scontrol", "show", "job", "-o", job_id], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    fields = dict(f.split("=", 1) for f in out.split() if "=" in f)
+    account = fields.get("Account")
+    return None if account in (None, "", "(null)") else account
 
 
 def job_timing(job_start: float, startup: float | None) -> dict:
