@@ -72,9 +72,14 @@ class ClassifierGate:
         n = heldout_count(n_images, self.holdout)
         if n >= self.min_heldout:
             return None
-        return (
+        return self._too_few(
             f"{self.holdout:g} holds out {n} of the {n_images} training images to measure the domain "
-            f"classifier's accuracy, fewer than classifier.min_heldout={self.min_heldout}: too few to show that the "
+            "classifier's accuracy"
+        )
+
+    def _too_few(self, what: str) -> str:
+        return (
+            f"{what}, fewer than classifier.min_heldout={self.min_heldout}: too few to show that the "
             f"classifier, which {self.role}, means anything; {self.fix}, raise classifier.holdout, or lower "
             "classifier.min_heldout"
         )
@@ -84,11 +89,7 @@ class ClassifierGate:
         record (its info.json) fails the gate."""
         n, acc = int(info["n_heldout"]), float(info["heldout_accuracy"])
         if n < self.min_heldout:
-            raise ClassifierGateError(
-                f"classifier: held out {n} images, fewer than classifier.min_heldout={self.min_heldout}: too "
-                f"few to show that the classifier, which {self.role}, means anything; {self.fix}, raise "
-                "classifier.holdout, or lower classifier.min_heldout"
-            )
+            raise ClassifierGateError(self._too_few(f"classifier: held out {n} images"))
         if math.isnan(acc) or acc < self.min_accuracy:
             raise ClassifierGateError(
                 f"classifier: held-out accuracy {acc:.4f} on {n} images is below classifier.min_accuracy="
