@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from dataclasses import dataclass
@@ -185,15 +186,7 @@ def sample_count(data_cfg) -> int:
     image files of its class folders (nothing is decoded)."""
     kind = data_cfg["kind"]
     if kind == "cifar10":
-        root = Path(data_cfg["path"])
-        cifar10_class_names(root)  # a clear error when batches.meta is missing
-        counts = []
-        for name in CIFAR10_BATCHES:
-            try:
-                counts.append(len(_unpickle(root / name)[b"labels"]))
-            except KeyError:
-                raise ValueError(f"data.path: {root / name} lacks b'labels'; is it a CIFAR-10 python batch?") from None
-        return sum(counts)
+        return _cifar10_count(str(data_cfg["path"]))
     if kind == "imagefolder":
         root = Path(data_cfg["path"])
         total = 0
@@ -206,6 +199,21 @@ def sample_count(data_cfg) -> int:
     if kind == "digits":
         return len(digits_targets())
     return len(load_source(data_cfg).labels)
+
+
+@functools.lru_cache(maxsize=4)
+def _cifar10_count(path: str) -> int:
+    # Start-up asks twice (the config check's image count, the unit count of the subset draws), and
+    # each answer unpickles all five batches: read them once per process.
+    root = Path(path)
+    cifar10_class_names(root)  # a clear error when batches.meta is missing
+    counts = []
+    for name in CIFAR10_BATCHES:
+        try:
+            counts.append(len(_unpickle(root / name)[b"labels"]))
+        except KeyError:
+            raise ValueError(f"data.path: {root / name} lacks b'labels'; is it a CIFAR-10 python batch?") from None
+    return sum(counts)
 
 
 def image_shape(data_cfg) -> tuple[int, int, int]:
