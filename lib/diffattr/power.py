@@ -1,0 +1,154 @@
+"""How many test models (K) and retraining seeds per test model (s) an LDS needs.
+
+The LDS is a Spearman correlation over K test models; its target, a test subset's behaviour, is a
+retraining's, and a retraining carries seed noise. With the LDS ceiling's two measurements (one
+retraining's seed noise sd, the behaviour's spread sd over test models) the target's reliability at
+s seeds is R(s) = tau^2 / (tau^2 + noise^2 / s), tau^2 = spread^2 - noise^2 (the spread of the
+expected behaviour): averaging seeds lifts it towards 1, and a correlation with the target shrinks
+by sqrt(R) (Spearman's attenuation). The interval is Fisher's z with Spearman's variance
+1.06 / (K - 3) (Fieller, Hartley & Pearson 1957); the paired gap between two estimators' LDS on the
+same test models uses Meng, Rosenthal & Rubin's (1992) variance for two correlations that share a
+variable. Approximations, checked against simulation in tests/test_power.py and against the
+bootstrap intervals of measured runs (docs/results.md).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from scipy.stats import norm
+
+SPEARMAN_VARIANCE = 1.06  # Fieller, Hartley & Pearson: var(atanh r_s) ~ 1.06 / (K - 3)
+
+
+def reliability(noise_sd: float, spread_sd: float, seeds: int) -> float:
+    """The share of the s-seed target's variance across test models that is not seed noise.
+    `spread_sd` is the sd over test models of a single retraining's behaviour."""
+    if seeds < 1:
+        raise ValueError(f"seeds must be at least 1, got {seeds}")
+    true_var = max(spread_sd**2 - noise_sd**2, 0.0)
+    noise_var = noise_sd**2 / seeds
+    if true_var + noise_var == 0:
+        return 0.0
+    return true_var / (true_var + noise_var)
+
+
+def lds_at_seeds(lds: float, noise_sd: float, spread_sd: float, seeds: int, measured_seeds: int = 1) -> float:
+    """The LDS expected against an s-seed target, from one measured against `measured_seeds` seeds."""
+    measured = reliability(noise_sd, spread_sd, measured_seeds)
+    if measured == 0:
+        return 0.0
+    scaled = lds * math.sqrt(reliability(noise_sd, spread_sd, seeds) / measured)
+    return max(-1.0, min(1.0, scaled))
+
+
+def _z_quantile(level: float) -> float:
+    return float(norm.ppf(0.5 + level / 2))
+
+
+def lds_interval(lds: float, n_models: int, level: float = 0.95) -> tuple[float, float]:
+    """Fisher-z interval of a Spearman correlation over `n_models` test models."""
+    if n_models < 4:
+        raise ValueError(f"an interval needs at least 4 test models, got {n_models}")
+    z = math.atanh(max(-0.999999, min(0.999999, lds)))
+    half = _z_quantile(level) * math.sqrt(SPEARMAN_VARIANCE / (n_models - 3))
+    return math.tanh(z - half), math.tanh(z + half)
+
+
+def lds_halfwidth(lds: float, n_models: int, level: float = 0.95) -> float:
+    lo, hi = lds_interval(lds, n_models, level)
+    return (hi - lo) / 2
+
+
+def gap_halfwidth(lds_a: float, lds_b: float, agreement: float, n_models: int, level: float = 0.95) -> float:
+    """Half-width of the interval of LDS(a) - LDS(b) on the same test models. `agreement` is the
+    correlation between the two estimators' predictions: the more they agree, the narrower the gap's
+    interval (the shared target's noise cancels)."""
+    if n_models < 4:
+        raise ValueError(f"an interval needs at least 4 test models, got {n_models}")
+    mean_sq = (lds_a**2 + lds_b**2) / 2
+    f = min(1.0, (1 - agreement) / (2 * (1 - mean_sq)))
+    h = (1 - f * mean_sq) / (1 - mean_sq)
+    var_z = SPEARMAN_VARIANCE * 2 * (1 - agreement) * h / (n_models - 3)
+    # Back to the correlation scale at the pair's mean (d tanh z / dz = 1 - r^2).
+    return _z_quantile(level) * math.sqrt(max(var_z, 0.0)) * (1 - mean_sq)
+
+
+@dataclass(frozen=True)
+class Design:
+    n_models: int
+    seeds: int
+    lds: float  # the LDS expected against the s-seed target
+    halfwidth: float  # its interval's half-width, as the run's bootstrap reports it
+    reliability: float  # R(s); 1 when the pilot's noise is unknown
+    halfwidth_expected: float  # the half-width of the LDS against the expected behaviour: halfwidth / sqrt(R)
+
+    @property
+    def retrainings(self) -> int:
+        return self.n_models * self.seeds
+
+
+def design(
+    *,
+    n_models: int,
+    seeds: int,
+    lds: float,
+    noise_sd: float | None = None,
+    spread_sd: float | None = None,
+    measured_seeds: int = 1,
+    level: float = 0.95,
+) -> Design:
+    """What K test models x s seeds give: `lds` was measured against `measured_seeds` seeds (or is
+    stated, with no noise figures: then R = 1 and seeds change nothing)."""
+    if noise_sd is None or spread_sd is None:
+        expected, rel = lds, 1.0
+    else:
+        expected = lds_at_seeds(lds, noise_sd, spread_sd, seeds, measured_seeds)
+        rel = reliability(noise_sd, spread_sd, seeds)
+    half = lds_halfwidth(expected, n_models, level)
+    return Design(n_models, seeds, expected, half, rel, half / math.sqrt(rel) if rel > 0 else math.inf)
+
+
+def smallest_design(
+    *,
+    target_halfwidth: float,
+    lds: float,
+    noise_sd: float | None = None,
+    spread_sd: float | None = None,
+    measured_seeds: int = 1,
+    level: float = 0.95,
+    max_models: int = 2000,
+    max_seeds: int = 16,
+) -> Design | None:
+    """The K x s with the fewest retrainings whose LDS against the expected behaviour has an
+    interval at most `target_halfwidth` on each side (ties: fewer seeds); None when nothing within
+    the caps reaches it (e.g. a pilot whose spread across test models is all seed noise)."""
+    known_noise = noise_sd is not None and spread_sd is not None
+    best: Design | None = None
+    for seeds in range(1, (max_seeds if known_noise else 1) + 1):
+
+        def at(k: int, s: int = seeds) -> Design:
+            return design(
+                n_models=k,
+                seeds=s,
+                lds=lds,
+                noise_sd=noise_sd,
+                spread_sd=spread_sd,
+                measured_seeds=measured_seeds,
+                level=level,
+            )
+
+        if at(max_models).halfwidth_expected > target_halfwidth:
+            continue
+        lo, hi = 4, max_models  # the half-width falls as K grows: bisect the smallest K
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if at(mid).halfwidth_expected <= target_halfwidth:
+                hi = mid
+            else:
+                lo = mid + 1
+        found = at(lo)
+        if best is None or found.retrainings < best.retrainings:
+            best = found
+    return best
