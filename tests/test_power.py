@@ -114,3 +114,32 @@ def test_the_planned_design_holds_in_simulation():
     corrected = lds / math.sqrt(found.reliability)
     simulated = (np.quantile(corrected, 0.975) - np.quantile(corrected, 0.025)) / 2
     assert simulated == pytest.approx(0.25, rel=0.15)
+
+
+def test_the_plans_power_section_reads_a_pilot_or_a_stated_lds():
+    rng = np.random.default_rng(4)
+    actual = rng.normal(size=20)
+    pilot = {
+        "estimator": "ridge",
+        "lds": 0.46,
+        "ceiling": {"noise_sd": 1.15, "spread_sd": 11.85},
+        "estimators": {
+            "ridge": {"predicted": list(actual + rng.normal(size=20))},
+            "loo": {"predicted": list(actual + rng.normal(size=20))},
+            "lasso": {"predicted": [1.0] * 20},  # all tied: no agreement to measure
+        },
+    }
+    got = power.summary(n_test=20, target_halfwidth=0.2, stated_lds=0.5, level=0.95, pilot=pilot, max_models=252)
+    assert got["source"] == "pilot" and got["lds"] == 0.46
+    assert got["configured"]["halfwidth"] == pytest.approx(power.lds_halfwidth(0.46, 20))
+    assert got["cheapest"]["halfwidth_expected"] <= 0.2 and got["cheapest"]["n_models"] <= 252
+    assert "loo vs ridge" in got["gap_halfwidth"] and "lasso vs ridge" not in got["gap_halfwidth"]
+    gaps = got["gap_halfwidth"]
+    assert gaps["agreement 0.9"]["configured"] < gaps["agreement 0.3"]["configured"]
+    stated = power.summary(n_test=20, target_halfwidth=0.2, stated_lds=0.5, level=0.95)
+    assert stated["source"] == "stated" and stated["noise_sd"] is None
+    assert stated["configured"]["halfwidth"] == pytest.approx(power.lds_halfwidth(0.5, 20))
+    # Nothing within the cap reaches the target: said, not invented.
+    assert (
+        power.summary(n_test=20, target_halfwidth=0.05, stated_lds=0.5, level=0.95, max_models=100)["cheapest"] is None
+    )

@@ -15,9 +15,12 @@ bootstrap intervals of measured runs (docs/results.md).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
 
 from scipy.stats import norm
+
+from .datamodel import spearman
 
 SPEARMAN_VARIANCE = 1.06  # Fieller, Hartley & Pearson: var(atanh r_s) ~ 1.06 / (K - 3)
 
@@ -152,3 +155,57 @@ def smallest_design(
         if best is None or found.retrainings < best.retrainings:
             best = found
     return best
+
+
+def summary(
+    *,
+    n_test: int,
+    target_halfwidth: float,
+    stated_lds: float,
+    level: float,
+    pilot: Mapping[str, Any] | None = None,
+    max_models: int = 2000,
+) -> dict[str, Any]:
+    """The plan's power section: what the configured K test models (one seed each) give, and the
+    cheapest K x s for the target. `pilot` is a finished run's lds.json: its primary LDS and its
+    ceiling's noise and spread, when it has a ceiling; else the stated LDS with Fisher z alone."""
+    ceiling = (pilot or {}).get("ceiling") or {}
+    noise, spread = ceiling.get("noise_sd"), ceiling.get("spread_sd")
+    if pilot is not None and pilot.get("lds") is not None:
+        lds, source = float(pilot["lds"]), "pilot"
+    else:
+        lds, source = stated_lds, "stated"
+    if noise is None or spread is None:
+        noise = spread = None
+    common = {"lds": lds, "noise_sd": noise, "spread_sd": spread, "level": level}
+    now = design(n_models=n_test, seeds=1, **common) if n_test >= 4 else None
+    best = smallest_design(target_halfwidth=target_halfwidth, max_models=max_models, **common)
+    # A paired gap's half-width depends on how much the two estimators' predictions agree: the
+    # pilot's measured agreement with its primary where it has several estimators, else a range.
+    agreements = {f"agreement {a}": a for a in (0.3, 0.6, 0.9)}
+    for name, entry in ((pilot or {}).get("estimators") or {}).items():
+        primary = (pilot or {}).get("estimator")
+        if name != primary and primary in pilot["estimators"] and len(set(entry["predicted"])) > 1:
+            agreements[f"{name} vs {primary}"] = float(
+                spearman(entry["predicted"], pilot["estimators"][primary]["predicted"])
+            )
+    gaps = {
+        label: {
+            which: gap_halfwidth(d["lds"], d["lds"], agreement, d["n_models"], level) / math.sqrt(d["reliability"])
+            for which, d in (("configured", now and asdict(now)), ("cheapest", best and asdict(best)))
+            if d is not None and d["reliability"] > 0
+        }
+        for label, agreement in agreements.items()
+    }
+    return {
+        "gap_halfwidth": gaps,
+        "source": source,
+        "lds": lds,
+        "noise_sd": noise,
+        "spread_sd": spread,
+        "level": level,
+        "target_halfwidth": target_halfwidth,
+        "max_models": max_models,
+        "configured": None if now is None else {**asdict(now), "retrainings": now.retrainings},
+        "cheapest": None if best is None else {**asdict(best), "retrainings": best.retrainings},
+    }
