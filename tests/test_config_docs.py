@@ -16,6 +16,8 @@ README = ROOT / "config" / "README.md"
 # Sections keyed by rule name: one row per rule entry (its whole map is the default); the resource
 # names inside the maps are listed in a statement instead (test_resource_names_are_listed).
 PER_RULE = ("resources", "groups")
+# Sections that only `python -m diffattr.plan` reads (no stage may list them).
+PLAN_ONLY = ("power",)
 # README rows for keys config.yaml does not have yet (added on another branch) say this in the
 # Default column; only keys config.yaml has are required and compared.
 PENDING = "see config.yaml"
@@ -81,10 +83,14 @@ def schema_accepts(schema: dict, dotted: str) -> bool:
 
 def unhashed_keys(keys: set[str]) -> set[str]:
     """Keys no stage hashes under any config: plan.UNHASHED less those a stage lists by name
-    (behaviour.target names datamodel and budget), run_name, and the per-rule sections."""
+    (behaviour.target names datamodel and budget), run_name, the per-rule sections, and the
+    sections only `diffattr.plan` reads."""
     listed = {key for _, stage_keys, _ in plan.STAGES.values() for key in stage_keys}
     per_rule = {k for k in keys if k.split(".")[0] in PER_RULE}
-    return (set(plan.UNHASHED) - listed) | {"run_name"} | per_rule
+    plan_only = {
+        k for k in keys if k.split(".")[0] in PLAN_ONLY and not any(k == s or k.startswith(s + ".") for s in listed)
+    }
+    return (set(plan.UNHASHED) - listed) | {"run_name"} | per_rule | plan_only
 
 
 @pytest.fixture(scope="module")
