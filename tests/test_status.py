@@ -55,7 +55,8 @@ def test_a_failed_job_with_its_log(tmp_path, capsys):
     assert status.main(["--directory", str(work), "--json"]) == 0
     got = json.loads(capsys.readouterr().out)
     assert got["state"] == "failed" and got["running"] == [] and (got["done"], got["total"]) == (0, 1)
-    assert [(r["rule"], r["log"]) for r in got["failed"]] == [("train_base", "results/logs/train_base/955558e853d1.log")]
+    [failed] = got["failed"]
+    assert (failed["rule"], failed["log"]) == ("train_base", "results/logs/train_base/955558e853d1.log")
     status.main(["--directory", str(work)])
     text = capsys.readouterr().out
     assert "last run failed" in text and "results/logs/train_base/955558e853d1.log" in text
@@ -85,7 +86,8 @@ def test_a_running_job_from_a_log_cut_mid_run(tmp_path):
     got = status.gather(work, now=datetime(2026, 12, 3, 8, 30, 59))
     assert got["state"] == "running" and (got["done"], got["total"]) == (1, 2)
     [row] = got["running"]
-    assert (row["rule"], row["jobid"], row["step"], row["steps"], row["steps_per_s"]) == ("train_base", 0, 100, 300, 7.6)
+    assert (row["rule"], row["jobid"], row["label"]) == ("train_base", 0, "train_base")
+    assert (row["step"], row["steps"], row["steps_per_s"]) == (100, 300, 7.6)
     assert row["eta_s"] == pytest.approx(20, abs=1)  # "ETA 26s" written 6 s ago
     assert row["elapsed_s"] == 40.0  # started [08:30:19]
     assert got["slowest_stage"]["rule"] == "data" and got["slowest_stage"]["mean_s"] == 2.0

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -177,7 +176,8 @@ def _job_line(row: dict[str, Any]) -> str:
     name = f"{row['rule']}" + (f" [{row['wildcards']}]" if row["wildcards"] else "")
     parts = [f"  {name} (jobid {row['jobid']})"]
     if "step" in row:
-        parts.append(f"{row['label']} step {row['step']}/{row['steps']}, {row['steps_per_s']:g} steps/s")
+        label = "" if row["label"] == row["rule"] else f"{row['label']} "
+        parts.append(f"{label}step {row['step']}/{row['steps']}, {row['steps_per_s']:g} steps/s")
         parts.append(f"ETA {duration(row['eta_s'])}")
     elif "elapsed_s" in row:
         parts.append("no step line yet" + (" (queued or starting on Slurm)" if row.get("slurm_jobid") else ""))
@@ -216,8 +216,9 @@ def render(status: dict[str, Any]) -> str:
             out.append(line + (f", Slurm log {row['slurm_log']}" if row.get("slurm_log") else ""))
     slow = status["slowest_stage"]
     if slow:
+        so_far = " so far" * (status["state"] == "running")
         out.append(
-            f"Slowest stage{' so far' * (status['state'] == 'running')}: {slow['rule']} ({slow['finished']} job(s) finished, mean "
+            f"Slowest stage{so_far}: {slow['rule']} ({slow['finished']} job(s) finished, mean "
             f"{duration(slow['mean_s'])}, longest {duration(slow['max_s'])}, {duration(slow['total_s'])} in all)"
         )
     est = status["estimate"]
@@ -225,7 +226,7 @@ def render(status: dict[str, Any]) -> str:
         untimed = f"; {est['untimed_jobs']} job(s) of stages not yet timed are not counted" * bool(est["untimed_jobs"])
         out.append(
             f"Estimated time left: {duration(est['time_left_s'])} for {est['jobs_left']} job(s) "
-            f"({est['parallelism']:g} jobs in parallel so far{untimed})"
+            f"(parallelism so far: {est['parallelism']:g} jobs at once{untimed})"
         )
         out.append(f"  estimated from the {est['method']}.")
     return "\n".join(out)
