@@ -99,6 +99,21 @@ def test_a_running_job_from_a_log_cut_mid_run(tmp_path):
     assert "Run in progress" in text and "step 100/300" in text and "Estimated time left: 20s" in text
 
 
+def test_stages_not_yet_timed_count_at_the_mean_of_finished_jobs(tmp_path):
+    """Cut after data finished and before train_base started: train_base has no finished job, so it is
+    estimated at the mean duration of all finished jobs (data's 2 s) and said to be untimed."""
+    text = (DATA / "local_finished.snakemake.log").read_text()
+    work = workflow_dir(tmp_path / "wf", "local_finished.snakemake.log", locked=True)
+    (work / ".snakemake/log/2026-12-03T083016.000000.snakemake.log").write_text(
+        text[: text.index("localrule train_base")]
+    )
+    got = status.gather(work, now=datetime(2026, 12, 3, 8, 30, 19))
+    assert got["state"] == "running" and got["running"] == [] and (got["done"], got["total"]) == (1, 2)
+    est = got["estimate"]
+    assert (est["jobs_left"], est["untimed_jobs"], est["untimed_job_s"], est["time_left_s"]) == (1, 1, 2.0, 2)
+    assert "1 job(s) of stages not yet timed at 2s each" in status.render(got)
+
+
 def test_a_report_log_is_not_taken_for_the_last_run(tmp_path):
     work = workflow_dir(tmp_path / "wf", "local_finished.snakemake.log")
     shutil.copy(DATA / "report.snakemake.log", work / ".snakemake/log/2026-12-03T090000.000000.snakemake.log")

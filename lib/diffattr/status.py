@@ -20,8 +20,9 @@ from diffattr.runlog import Job, Run, last_step, latest_run_log, parse_main_log
 
 METHOD = (
     "running jobs' time left (their ETA, else their stage's mean duration less the time run so far) plus, "
-    "for each stage, its mean duration over finished jobs times its jobs not yet started; this job-time "
-    "divided by the parallelism seen so far (job-seconds run per second of wall time)"
+    "for each stage, its mean duration over finished jobs times its jobs not yet started (jobs of a stage "
+    "with no finished job yet, and jobs a checkpoint added, at the mean duration of all finished jobs); "
+    "this job-time divided by the parallelism seen so far (job-seconds run per second of wall time)"
 )
 
 
@@ -68,37 +69,51 @@ def stage_stats(run: Run) -> dict[str, dict[str, Any]]:
 
 
 def estimate(run: Run, running: list[dict[str, Any]], stats: dict[str, dict[str, Any]], now: datetime) -> dict:
-    """Time left, as METHOD says; jobs whose stage has no finished job yet are counted, not timed."""
-    job_seconds, untimed, longest = 0.0, 0, 0.0
+    """Time left, as METHOD says."""
+    finished = [(r["total_s"], r["finished"]) for rule, r in stats.items() if r["finished"] and rule != "all"]
+    stand_in = sum(t for t, _ in finished) / sum(n for _, n in finished) if finished else None
+    job_seconds, untimed, counted, longest = 0.0, 0, 0, 0.0
     running_per_rule: dict[str, int] = {}
     for row in running:
+        counted += 1
         running_per_rule[row["rule"]] = running_per_rule.get(row["rule"], 0) + 1
         mean = stats.get(row["rule"], {}).get("mean_s")
         if row.get("eta_s") is not None:
             left = row["eta_s"]
-        elif mean is not None:
-            left = max(0.0, mean - row.get("elapsed_s", 0.0))
+        elif mean is not None or stand_in is not None:
+            untimed += mean is None
+            left = max(0.0, (mean if mean is not None else stand_in) - row.get("elapsed_s", 0.0))
         else:
             untimed += 1
             continue
         job_seconds += left
         longest = max(longest, left)
     for rule, row in stats.items():
-        if row["planned"] is None or rule == "all":
+        if row["planned"] is None:
             continue
         left = max(0, row["planned"] - row["finished"] - running_per_rule.get(rule, 0))
+        counted += left
+        if rule == "all":
+            continue  # the target rule: no work
         if row["mean_s"] is None:
             untimed += left
+            job_seconds += left * (stand_in or 0.0)
         else:
             job_seconds += left * row["mean_s"]
+    jobs_left = max(0, run.total - run.done)
+    # jobs the progress line counts but the job table at the start did not (a checkpoint added them)
+    added = max(0, jobs_left - counted)
+    untimed += added
+    job_seconds += added * (stand_in or 0.0)
     wall = (now - run.started).total_seconds() if run.started else 0.0
     busy = sum(r["total_s"] for r in stats.values()) + sum(r.get("elapsed_s", 0.0) for r in running)
     parallelism = max(1.0, busy / wall) if wall > 0 else max(1.0, float(len(running)))
     return {
         "time_left_s": round(max(longest, job_seconds / parallelism)),
         "parallelism": round(parallelism, 2),
-        "jobs_left": max(0, run.total - run.done),
+        "jobs_left": jobs_left,
         "untimed_jobs": untimed,
+        "untimed_job_s": None if stand_in is None else round(stand_in, 1),
         "method": METHOD,
     }
 
@@ -223,7 +238,10 @@ def render(status: dict[str, Any]) -> str:
         )
     est = status["estimate"]
     if est:
-        untimed = f"; {est['untimed_jobs']} job(s) of stages not yet timed are not counted" * bool(est["untimed_jobs"])
+        untimed = ""
+        if est["untimed_jobs"]:
+            each = "not counted" if est["untimed_job_s"] is None else f"at {duration(est['untimed_job_s'])} each"
+            untimed = f"; {est['untimed_jobs']} job(s) of stages not yet timed {each}"
         out.append(
             f"Estimated time left: {duration(est['time_left_s'])} for {est['jobs_left']} job(s) "
             f"(parallelism so far: {est['parallelism']:g} jobs at once{untimed})"
