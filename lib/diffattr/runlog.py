@@ -86,7 +86,8 @@ class StepLine:
     age: float  # seconds since the log file was last written
 
 
-def _stamp(text: str) -> datetime:
+def parse_stamp(text: str) -> datetime:
+    """The datetime of a main-log timestamp such as "Thu Dec  3 05:28:18 2026" (local time)."""
     return datetime.strptime(" ".join(text.split()), "%a %b %d %H:%M:%S %Y")
 
 
@@ -100,7 +101,7 @@ def parse_main_log(path: Path) -> Run:
     for line in lines:
         m = TIMESTAMP.match(line)
         if m:
-            now = _stamp(m.group(1))
+            now = parse_stamp(m.group(1))
             run.started = run.started or now
             run.last_time = now
             current, in_error = None, False
