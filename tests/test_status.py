@@ -114,6 +114,33 @@ def test_stages_not_yet_timed_count_at_the_mean_of_finished_jobs(tmp_path):
     assert "1 job(s) of stages not yet timed at 2s each" in status.render(got)
 
 
+def test_nothing_to_do(tmp_path):
+    work = workflow_dir(tmp_path / "wf", "nothing_to_do.snakemake.log")
+    got = status.gather(work)
+    assert got["state"] == "finished" and got["nothing_to_do"] and (got["done"], got["total"]) == (0, 0)
+    assert got["started"] == "2026-12-03T08:39:40"
+    assert "had nothing to do" in status.render(got)
+
+
+def test_a_run_still_building_its_dag(tmp_path):
+    """The finished run's log cut after its banner: starting while a Snakemake process works in the
+    folder (no lock is taken before the DAG is built), stopped when none does."""
+    text = (DATA / "local_finished.snakemake.log").read_text()
+    work = workflow_dir(tmp_path / "wf", "local_finished.snakemake.log")
+    cut = text[: text.index("Using shell")]
+    (work / ".snakemake/log/2026-12-03T083016.000000.snakemake.log").write_text(cut)
+    assert status.gather(work)["state"] == "stopped"
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "snakemake"], cwd=work)
+    try:
+        time.sleep(0.5)
+        got = status.gather(work)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert got["state"] == "starting" and got["started"] == "2026-12-03T08:30:16"
+    assert "building its DAG" in status.render(got)
+
+
 def test_a_report_log_is_not_taken_for_the_last_run(tmp_path):
     work = workflow_dir(tmp_path / "wf", "local_finished.snakemake.log")
     shutil.copy(DATA / "report.snakemake.log", work / ".snakemake/log/2026-12-03T090000.000000.snakemake.log")

@@ -31,8 +31,10 @@ RESTART = re.compile(r"^Trying to restart job (\d+)\.")
 STEP = re.compile(
     r"(?P<label>\S+) step (?P<step>\d+)/(?P<total>\d+) loss \S+ (?P<rate>[\d.]+|inf) steps/s ETA (?P<eta>\S+)s"
 )
-# Logs that are not a workflow run (a report, a lint) have neither of these.
-RUN_MARKERS = ("Job stats:", "Nothing to be done")
+# Logs that are not a workflow run (a report, a lint) have none of these; a run's has the banner from
+# its start (before the DAG is built) and the job table or "Nothing to be done" after.
+RUN_MARKERS = ("\nSNAKEMAKE\n=========\n", "Job stats:", "Nothing to be done")
+BANNER_DATE = re.compile(r"^  Date: (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)$")
 
 
 @dataclass
@@ -105,6 +107,10 @@ def parse_main_log(path: Path) -> Run:
             run.started = run.started or now
             run.last_time = now
             current, in_error = None, False
+            continue
+        m = BANNER_DATE.match(line)
+        if m and run.started is None:
+            run.started = datetime.fromisoformat(m.group(1))
             continue
         if line.startswith("Job stats:"):
             in_stats = True
@@ -185,7 +191,7 @@ def parse_main_log(path: Path) -> Run:
             run.jobs[int(m.group(1))].failed = None
             continue
         if line.startswith("Nothing to be done"):
-            run.nothing_to_do = True
+            run.nothing_to_do = run.ended = True  # such a log has no closing line
         elif line.startswith("Complete log(s):"):
             run.ended = True
     return run
@@ -229,3 +235,21 @@ def last_step(log_path: Path, now: float | None = None) -> StepLine | None:
         eta=eta,
         age=max(0.0, (now if now is not None else time.time()) - stat.st_mtime),
     )
+
+
+def snakemake_running_in(directory: Path) -> bool | None:
+    """Whether a Snakemake process on this host has `directory` as its working directory (None where
+    /proc cannot tell, off Linux)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    target = Path(directory).resolve()
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if Path(os.readlink(entry / "cwd")) == target and b"snakemake" in (entry / "cmdline").read_bytes():
+                return True
+        except OSError:
+            continue
+    return False

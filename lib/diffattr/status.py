@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from diffattr.runlog import Job, Run, last_step, latest_run_log, parse_main_log
+from diffattr.runlog import Job, Run, last_step, latest_run_log, parse_main_log, snakemake_running_in
 
 METHOD = (
     "running jobs' time left (their ETA, else their stage's mean duration less the time run so far) plus, "
@@ -128,7 +128,10 @@ def gather(directory: Path, now: datetime | None = None) -> dict[str, Any]:
     run = parse_main_log(log)
     active = in_progress(directory, run)
     failed = [job for job in run.jobs.values() if job.failed is not None]
-    if active:
+    if not (run.ended or active or run.planned or run.total):
+        # the banner is written and the DAG not yet built (no lock is taken before), or it stopped there
+        state = "starting" if snakemake_running_in(directory) is not False else "stopped"
+    elif active:
         state = "running"
     elif not run.ended:
         state = "interrupted"
@@ -162,6 +165,7 @@ def gather(directory: Path, now: datetime | None = None) -> dict[str, Any]:
         "directory": str(directory),
         "log": str(log.relative_to(directory)),
         "state": state,
+        "nothing_to_do": run.nothing_to_do,
         "done": run.done,
         "total": run.total,
         "started": run.started.isoformat() if run.started else None,
@@ -211,11 +215,14 @@ def render(status: dict[str, Any]) -> str:
     percent = f" ({100 * done / total:.0f}%)" if total else ""
     head = {
         "running": "Run in progress",
-        "finished": "No run in progress; the last run finished",
+        "starting": "A run is starting: Snakemake is building its DAG",
+        "stopped": "No run in progress; the last run stopped before it had a DAG (see its log)",
+        "finished": "No run in progress; the last run "
+        + ("had nothing to do" if status["nothing_to_do"] else "finished"),
         "failed": "No run in progress; the last run failed",
         "interrupted": "No run in progress; the last run stopped before it ended (killed?)",
     }[status["state"]]
-    took = "running" if status["state"] == "running" else "logged for"
+    took = "running" if status["state"] in ("running", "starting") else "logged for"
     out = [f"{head}: {status['log']} (started {status['started']}, {took} {duration(status['elapsed_s'])})"]
     out.append(f"Jobs done: {done} of {total}{percent}")
     if status["running"]:
