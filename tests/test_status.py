@@ -99,6 +99,24 @@ def test_a_running_job_from_a_log_cut_mid_run(tmp_path):
     assert "Run in progress" in text and "step 100/300" in text and "Estimated time left: 20s" in text
 
 
+def test_a_run_killed_mid_job(tmp_path):
+    """The same cut log without a lock (Snakemake killed): no run in progress, the job listed as started
+    and not finished at the step it reached, with no ETA or clock."""
+    text = (DATA / "local_finished.snakemake.log").read_text()
+    work = workflow_dir(tmp_path / "wf", "local_finished.snakemake.log")
+    (work / ".snakemake/log/2026-12-03T083016.000000.snakemake.log").write_text(
+        text[: text.index("Finished jobid: 0")].rsplit("[", 1)[0]
+    )
+    rule_log = work / "results/logs/train_base/c17270e35b5d.log"
+    rule_log.parent.mkdir(parents=True)
+    shutil.copy(DATA / "train_base.log", rule_log)
+    got = status.gather(work)
+    assert got["state"] == "interrupted" and got["running"] == [] and got["estimate"] is None
+    [row] = got["unfinished"]
+    assert (row["rule"], row["step"]) == ("train_base", 100) and "eta_s" not in row and "elapsed_s" not in row
+    assert "stopped before it ended" in status.render(got)
+
+
 def test_stages_not_yet_timed_count_at_the_mean_of_finished_jobs(tmp_path):
     """Cut after data finished and before train_base started: train_base has no finished job, so it is
     estimated at the mean duration of all finished jobs (data's 2 s) and said to be untimed."""

@@ -156,11 +156,14 @@ def gather(directory: Path, now: datetime | None = None) -> dict[str, Any]:
                     eta_s=None if eta is None else round(eta),
                 )
                 break
+        if not active:  # the run is over: where the job stopped, without a clock still running
+            row.pop("elapsed_s", None)
+            row.pop("eta_s", None)
         running.append(row)
     stats = stage_stats(run)
     timed = {rule: row for rule, row in stats.items() if row["finished"] and rule != "all"}
     slowest = max(timed, key=lambda rule: timed[rule]["total_s"]) if timed else None
-    end = now if active or run.last_time is None else run.last_time
+    end = now if state in ("running", "starting") else (run.last_time or run.started)
     status: dict[str, Any] = {
         "directory": str(directory),
         "log": str(log.relative_to(directory)),
@@ -197,7 +200,8 @@ def _job_line(row: dict[str, Any]) -> str:
     if "step" in row:
         label = "" if row["label"] == row["rule"] else f"{row['label']} "
         parts.append(f"{label}step {row['step']}/{row['steps']}, {row['steps_per_s']:g} steps/s")
-        parts.append(f"ETA {duration(row['eta_s'])}")
+        if "eta_s" in row:
+            parts.append(f"ETA {duration(row['eta_s'])}")
     elif "elapsed_s" in row:
         parts.append("no step line yet" + (" (queued or starting on Slurm)" if row.get("slurm_jobid") else ""))
     if "elapsed_s" in row:
