@@ -64,7 +64,7 @@ def stage_stats(run: Run) -> dict[str, dict[str, Any]]:
         row["total_s"] += seconds
         row["max_s"] = max(row["max_s"], seconds)
     for row in stats.values():
-        row["mean_s"] = row["total_s"] / row["finished"] if row["finished"] else None
+        row["mean_s"] = round(row["total_s"] / row["finished"], 2) if row["finished"] else None
     return stats
 
 
