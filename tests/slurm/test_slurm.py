@@ -94,3 +94,21 @@ def test_smoke_on_slurm_matches_local_run(cluster, smoke_run, tmp_path):
         json.loads((smoke_run / "results/runs/smoke/lds.json").read_text())["lds"]
     )
     shutil.rmtree(work / "results")
+
+
+def test_status_follows_a_slurm_run(cluster, tmp_path):
+    """`python -m diffattr.status` on a run under the Slurm executor: the smoke preset's train_base with 400
+    steps, caught running with its Slurm job id, step and ETA; afterwards every job done."""
+    from test_status import watch_run
+
+    work = copy_workflow(tmp_path / "wf")
+    (work / "long.yaml").write_text("train_base:\n  steps: 400\n  log_every: 20\n")
+    env = {"DIFFATTR_SLURM_PARTITION": "ci", "DIFFATTR_SLURM_ACCOUNT": "diffattr-ci"}
+    args = ["--profile", "slurm", "-j", "2", *SMOKE, "long.yaml", "--", "train_base"]
+    during, after, output = watch_run(work, args, env=env)
+    assert during is not None, f"never caught a job running with an ETA:\n{output[-3000:]}\n{cluster.logs()}"
+    assert during["total"] == 2 and during["done"] < 2
+    [row] = during["running"]
+    assert row["rule"] == "train_base" and row["steps"] == 400 and row["slurm_jobid"].isdigit()
+    assert row["slurm_log"].endswith(f"/{row['slurm_jobid']}.log")
+    assert after["state"] == "finished" and after["done"] == after["total"] == 2 and after["running"] == []
