@@ -26,7 +26,7 @@ from diffattr.families import (
     UNLEARN_FAMILIES,
 )
 from diffattr.layout import LOGS, Layout, run_dir, view_marker
-from diffattr.plan import build_plan
+from diffattr.addressing import build_plan
 from diffattr.resources import env_resources, rule_resources
 from diffattr.settings import Sampling
 

@@ -281,7 +281,7 @@ def test_configured_baselines_and_the_plan(config):
     datamodel, estimators and budget stages; the batch size is not hashed."""
     import copy
 
-    from diffattr.plan import build_plan
+    from diffattr.addressing import build_plan
 
     assert configured(["ridge", "trak", "loo", "feature"]) == ["trak", "feature"]
     plain = build_plan(config)

@@ -6,9 +6,9 @@ import pytest
 import torch
 from conftest import SCHED
 
+from diffattr.addressing import COMPUTED_STAGES, build_plan
 from diffattr.compute import CPU, Compute, resolve_compute
 from diffattr.models import build_unet, ddim_scheduler, ddpm_scheduler
-from diffattr.plan import COMPUTED_STAGES, build_plan
 from diffattr.progress import get_logger
 from diffattr.sampling import ddim_sample
 from diffattr.training import Recipe, train_ddpm

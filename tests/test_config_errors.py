@@ -13,8 +13,8 @@ import torch
 from conftest import ROOT, copy_workflow, snakemake
 from PIL import Image
 
+from diffattr.addressing import build_plan
 from diffattr.config import ConfigError, validate_config
-from diffattr.plan import build_plan
 
 
 def problems(config, schema_path) -> list[str]:

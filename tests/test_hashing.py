@@ -2,9 +2,9 @@ import copy
 
 import pytest
 
+from diffattr.addressing import STAGES, build_plan
 from diffattr.draws import subset_chunks
 from diffattr.hashing import canonical_json, stage_hash
-from diffattr.plan import STAGES, build_plan
 
 
 def test_hash_is_stable_and_order_independent():
@@ -186,7 +186,7 @@ def test_slurm_partition_account_qos_from_the_environment():
 
 
 def test_runtime_settings_are_exactly_the_unhashed_keys_of_a_section(config):
-    from diffattr.plan import runtime_settings, stage_config
+    from diffattr.addressing import runtime_settings, stage_config
 
     assert runtime_settings(config, "train_base") == {"log_every": 200, "checkpoint_every": 500}
     assert runtime_settings(config, "prune.finetune") == {"log_every": 100, "checkpoint_every": 200}
@@ -207,7 +207,7 @@ def test_baseline_scores_are_named_by_the_device_that_computes_them(config):
     changes the gradients: the scores' folder names the device kind the plan sends them to
     (compute.device, or for `auto` a GPU asked of the cluster), so GPU and CPU scores never share a
     path; CPU scores keep their names."""
-    from diffattr.plan import baseline_device
+    from diffattr.addressing import baseline_device
 
     config["datamodel"]["estimators"] = [*config["datamodel"]["estimators"], "trak"]
     downstream = {"baselines", "datamodel", "lds", "estimators", "budget", "figures", "summary", "cf_plan"}

@@ -7,9 +7,9 @@ import pytest
 import torch
 from conftest import SCHED, write_pretrained
 
+from diffattr.addressing import build_plan
 from diffattr.config import ConfigError, validate_config
 from diffattr.models import build_unet, load_model
-from diffattr.plan import build_plan
 from diffattr.stages.data import make_data
 from diffattr.stages.train_base import import_base
 

@@ -1,7 +1,7 @@
 """Where every artifact lives: the one owner of the store's layout.
 
 A stage's artifacts are files in its folder results/store/<folder>/<hash>/ (the hash from
-plan.build_plan). `Layout.path(stage, name, **wildcards)` answers "where does stage S's file F live
+addressing.build_plan). `Layout.path(stage, name, **wildcards)` answers "where does stage S's file F live
 for these wildcards"; the rules, the stage scripts, `missing` and the run view all ask it. A
 wildcard left out stays a Snakemake pattern ({subset}); a subset's unlearning batch is looked up
 when only the subset is given. Every model stage names its files alike: model/ (the checkpoint
@@ -118,7 +118,7 @@ def stage_dir(stage: str, digest: str, store: str = STORE) -> str:
 
 def write_spec(spec: Mapping[str, Any], store: str = STORE) -> None:
     """Record beside a stage's artifacts exactly what was hashed into their folder's name (the folder
-    follows from the spec itself, as plan.build_plan hashed it)."""
+    follows from the spec itself, as addressing.build_plan hashed it)."""
     write_json(Path(stage_dir(spec["stage"], spec_hash(spec), store)) / "spec.json", dict(spec))
 
 

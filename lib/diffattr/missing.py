@@ -14,10 +14,10 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
+from .addressing import build_plan
 from .draws import SubsetPlan
 from .families import FAMILIES
 from .layout import Layout
-from .plan import build_plan
 
 
 def merge(base: dict, over: Mapping[str, Any]) -> dict:

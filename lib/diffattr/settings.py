@@ -1,5 +1,5 @@
 """A job's settings as typed objects: the recipe its stage's hash covers (from the rule's params, as
-plan.stage_config hashed it) and its run-time options (read from the full config, never hashed, so
+addressing.stage_config hashed it) and its run-time options (read from the full config, never hashed, so
 changing them renames nothing and trips no params rerun trigger)."""
 
 from __future__ import annotations
@@ -8,14 +8,14 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Generic, Mapping, TypeVar
 
-from .plan import runtime_settings
+from .addressing import runtime_settings
 
 R = TypeVar("R")
 
 
 @dataclass(frozen=True)
 class Runtime:
-    """How a job runs and logs, not what it produces (plan.UNHASHED)."""
+    """How a job runs and logs, not what it produces (addressing.UNHASHED)."""
 
     log_every: int = 100
     checkpoint_every: int = 0
