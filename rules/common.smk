@@ -27,6 +27,7 @@ from diffattr.families import (
 )
 from diffattr.layout import LOGS, Layout, run_dir, view_marker
 from diffattr.addressing import build_plan
+from diffattr.registry import CLUSTER_RULES, MODEL_KINDS, REGISTRY, SAMPLE_STAGE
 from diffattr.resources import env_resources, rule_resources
 from diffattr.settings import Sampling
 
@@ -68,34 +69,7 @@ WITH_INIT = any(EMPTY in ESTIMATORS[e].needs for e in config["datamodel"]["estim
 RUN_DIR = run_dir(config["run_name"])
 VIEW_MARKER = view_marker(config["run_name"], PLAN.hashes, config["subsets"]["exclude"])
 
-# Rules sent to the cluster; each takes resources.<rule> over resources.default (behaviour_unlearn
-# takes the behaviour rule's).
-CLUSTER_RULES = [
-    "data",
-    "classifier",
-    "reference",
-    "train_base",
-    "prune",
-    "unlearn",
-    "retrain",
-    "retrain_floor",
-    "behaviour",
-    "pairs",
-    "budget",
-    "table1",
-    "samples",
-    "figures",
-    "matrix",
-    "datamodel",
-    "lds",
-    "init",
-    "estimators",
-    "cf_plan",
-    "retrain_cf",
-    "counterfactual",
-    "baseline_images",
-    "baselines",
-]
+# Rules sent to the cluster (registry.CLUSTER_RULES); each takes resources.<rule> over resources.default.
 try:
     THREADS_OF, RESOURCES_OF = rule_resources(config["resources"], CLUSTER_RULES, env_resources(os.environ))
 except ValueError as exc:
@@ -103,25 +77,10 @@ except ValueError as exc:
 GROUPS = config.get("groups", {})
 
 # Behaviour artifacts are keyed by the hash of (behaviour config, reference, model stage): one rule
-# serves every behaviour_<source> stage, its {bhash} wildcard says which.
-MODEL_STAGE = {
-    "base": "train_base",
-    "prune": "prune",
-    "unlearn": "unlearn",
-    "retrain": "retrain",
-    "init": "init",
-    "retrain_cf": "retrain_cf",
-    "retrain_floor": "retrain_floor",
-}
-BEHAVIOUR_SOURCE = {PLAN.hashes[f"behaviour_{src}"]: src for src in MODEL_STAGE}
-# Report sample grids: kind -> the model stage; each grid is named by its own model's hash.
-SAMPLE_MODEL = {
-    "base": "train_base",
-    "pruned": "prune",
-    "unlearned": "unlearn",
-    "retrained": "retrain",
-}
-SAMPLE_STAGE = {kind: f"samples_{stage}" for kind, stage in SAMPLE_MODEL.items()}
+# serves every behaviour_<kind> stage, its {bhash} wildcard says which (kind -> model stage:
+# registry.MODEL_KINDS).
+BEHAVIOUR_SOURCE = {PLAN.hashes[f"behaviour_{kind}"]: kind for kind in MODEL_KINDS}
+# Report sample grids: grid name -> its samples stage, each named by its own model's hash.
 SAMPLE_KIND_OF = {PLAN.hashes[stage]: kind for kind, stage in SAMPLE_STAGE.items()}
 
 
@@ -172,7 +131,7 @@ def behaviour_batches(sids):
 def model_inputs(wildcards):
     """The checkpoint and training record that behaviour {bhash}/{subset} evaluates (unlearned
     models are evaluated per batch by rule behaviour_unlearn)."""
-    stage = MODEL_STAGE[BEHAVIOUR_SOURCE[wildcards.bhash]]
+    stage = MODEL_KINDS[BEHAVIOUR_SOURCE[wildcards.bhash]]
     return {
         "model": path(stage, "model", subset=wildcards.subset),
         "train": path(stage, "train", subset=wildcards.subset),
@@ -190,7 +149,7 @@ def ceiling_inputs(wildcards):
 def sample_model(wildcards):
     """The model a sample grid draws: for the unlearned and the retrained one, the first pair subset's
     (it has both)."""
-    stage = SAMPLE_MODEL[wildcards.kind]
+    stage = REGISTRY[SAMPLE_STAGE[wildcards.kind]].model
     name = "batch" if stage == "unlearn" else "model"
     return path(stage, name, subset=PAIR_IDS[0])
 

@@ -5,6 +5,7 @@ import pytest
 from diffattr.addressing import STAGES, build_plan
 from diffattr.draws import subset_chunks
 from diffattr.hashing import canonical_json, stage_hash
+from diffattr.registry import downstream
 
 
 def test_hash_is_stable_and_order_independent():
@@ -25,20 +26,10 @@ def _changed(config, mutate):
     return {s for s in STAGES if before.get(s) != after.get(s)}
 
 
-# Everything fitted or reported after the matrix.
-ANALYSIS = {
-    "matrix",
-    "datamodel",
-    "lds",
-    "estimators",
-    "budget",
-    "table1",
-    "figures",
-    "summary",
-    "cf_plan",
-    "counterfactual",
-}
-DOWNSTREAM_OF_UNLEARN = {"unlearn", "behaviour_unlearn", "pairs", "samples_unlearn"} | ANALYSIS
+# Everything fitted or reported after the matrix (its dependants in the registry).
+ANALYSIS = downstream("matrix")
+DOWNSTREAM_OF_UNLEARN = downstream("unlearn")
+BEHAVIOURS = {name for name in STAGES if name.startswith("behaviour_")}
 
 
 @pytest.mark.parametrize(
@@ -85,19 +76,7 @@ DOWNSTREAM_OF_UNLEARN = {"unlearn", "behaviour_unlearn", "pairs", "samples_unlea
         ),
         (
             lambda c: c["classifier"].update(epochs=3),
-            {
-                "classifier",
-                "reference",
-                "behaviour_base",
-                "behaviour_prune",
-                "behaviour_unlearn",
-                "behaviour_retrain",
-                "behaviour_init",
-                "behaviour_retrain_cf",
-                "behaviour_retrain_floor",
-                "pairs",
-            }
-            | ANALYSIS,
+            {"classifier", "reference", "pairs"} | BEHAVIOURS | ANALYSIS,
         ),
     ],
 )

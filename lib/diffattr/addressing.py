@@ -2,7 +2,8 @@
 
 Computed once at parse time from the config alone (never from cores, resources or paths), so a
 config change renames exactly the artifacts it affects, and changing it back finds the old ones.
-Where the artifacts then live is `layout.Layout`'s business.
+Where the artifacts then live is `layout.Layout`'s business; each stage's version, hashed keys and
+upstream stages are its row in `registry` (STAGES, re-exported here).
 """
 
 from __future__ import annotations
@@ -15,102 +16,7 @@ from .baselines import MODEL_STAGE as BASELINE_MODEL_STAGE
 from .baselines import configured as configured_baselines
 from .hashing import select, stage_hash, stage_spec
 from .pretrained import sha256 as pretrained_sha256
-
-# stage: (version, config keys, upstream stages). Bump a version when a stage's code changes what it
-# produces or how its folder is laid out, so old artifacts are not reused. (prune 3: also keeps the
-# raw weights; prune 4, unlearn 3: every model stage writes model/ and train.json (layout.py);
-# unlearn 2: starts from the raw weights by default; behaviour 2, pairs 2, samples 2: image j's
-# initial noise depends only on (seed, j), no longer on the batch size.)
-STAGES: dict[str, tuple[str, list[str], list[str]]] = {
-    "data": ("1", ["data"], []),
-    "classifier": ("1", ["classifier"], ["data"]),
-    "reference": ("2", [], ["data", "classifier"]),
-    "train_base": ("1", ["model", "scheduler", "train_base"], ["data"]),
-    "prune": ("4", ["prune"], ["train_base"]),
-    # 2: a subset repeating an earlier one of its family is redrawn (and records its redraws).
-    "subsets": ("2", ["attribution", "subsets.alpha", "subsets.seed"], ["data"]),
-    "unlearn": ("3", ["unlearn"], ["prune", "subsets"]),
-    "retrain": ("1", ["model", "scheduler", "train_base", "retrain"], ["data", "subsets"]),
-    "behaviour_base": ("2", ["behaviour"], ["reference", "train_base"]),
-    "behaviour_prune": ("2", ["behaviour"], ["reference", "prune"]),
-    "behaviour_unlearn": ("2", ["behaviour"], ["reference", "unlearn"]),
-    "behaviour_retrain": ("2", ["behaviour"], ["reference", "retrain"]),
-    # The untrained model: v(empty) for the constrained KernelSHAP fit.
-    "init": ("1", ["model", "train_base.seed"], ["data"]),
-    "behaviour_init": ("2", ["behaviour"], ["reference", "init"]),
-    "retrain_floor": ("1", ["model", "scheduler", "train_base", "table1.floor_seed"], ["data", "subsets"]),
-    # The second retrainings' behaviours: the LDS ceiling (test subsets retrained twice).
-    "behaviour_retrain_floor": ("2", ["behaviour"], ["reference", "retrain_floor"]),
-    # The cheap baselines (TRAK, D-TRAK, pixel/feature similarity; lib/diffattr/baselines), planned only
-    # when datamodel.estimators lists one: the attributed model's (baselines.model, an extra upstream)
-    # generated images, then each method's scores.
-    "baseline_images": (
-        "1",
-        [
-            "behaviour.n_samples",
-            "behaviour.ddim_steps",
-            "behaviour.seed",
-            "behaviour.eta",
-            "compute.precision",
-            "compute.tf32",
-        ],
-        [],
-    ),
-    "baselines": ("1", ["baselines", "attribution"], ["data", "classifier", "reference", "baseline_images"]),
-    # 3: used subsets only (none equal to a test subset); the attribute `subsets` reports the draws.
-    # 4: uniform and kernel draws equal to a test subset are kept (reported as kept_equal_to_test).
-    "matrix": (
-        "4",
-        [
-            "subsets.n_train",
-            "subsets.n_test",
-            "subsets.exclude",
-            "subsets.n_uniform",
-            "subsets.n_kernel",
-            "datamodel.estimators",
-            "lds.extra_alphas",
-        ],
-        ["behaviour_unlearn", "behaviour_retrain", "behaviour_init", "subsets"],
-    ),
-    # 3: the CV's no-signal rule, relative scores and the sign_identified flag. 4: the CV scores each fold
-    # on its own; lasso's grid from the data; a fit whose scores are all tied ranks nothing.
-    "datamodel": ("4", ["datamodel", "behaviour.target"], ["matrix"]),
-    # 4: the subsets' draws reported; the proxy fidelity on the baseline subsets (their retrained models'
-    # behaviours) and the ceiling's place. 5: the ceiling's noise sd, spread and noise share.
-    "lds": ("5", ["lds", "baseline"], ["datamodel", "behaviour_retrain", "behaviour_retrain_floor"]),
-    # 3: gaps to the primary estimator, not to the best on the test models. 4: the ceiling's noise sd.
-    # 5: Holm-adjusted p-values of the gaps (better/worse only where they allow it); no LDS without a ranking.
-    "estimators": ("5", ["datamodel", "lds"], ["matrix", "behaviour_retrain_floor"]),
-    # Counterfactual check: the removal sets follow the attributions; their retrainings are named by
-    # the removed units, so estimators that agree share one retraining.
-    "cf_plan": ("1", ["counterfactual"], ["datamodel", "subsets"]),
-    "retrain_cf": ("1", ["model", "scheduler", "train_base", "retrain"], ["data", "subsets"]),
-    "behaviour_retrain_cf": ("2", ["behaviour"], ["reference", "retrain_cf"]),
-    "counterfactual": ("1", [], ["cf_plan", "behaviour_retrain_cf", "behaviour_base"]),
-    "pairs": ("2", ["behaviour"], ["classifier", "unlearn", "retrain", "retrain_floor"]),
-    # 2: the paired gap at every budget. 3: an unlearning batch's cost charged to the models the matrix
-    # holds (not to every candidate it trains).
-    "budget": (
-        "3",
-        ["baseline", "budget", "datamodel", "lds.n_bootstrap", "lds.ci_level", "lds.seed", "behaviour.target"],
-        ["matrix", "behaviour_retrain", "behaviour_unlearn", "train_base", "prune"],
-    ),
-    "table1": (
-        "1",
-        ["table1", "baseline"],
-        ["behaviour_base", "behaviour_prune", "behaviour_retrain", "matrix", "pairs"],
-    ),
-    # One sample grid per model kind, each named by its own model, so a change to unlearning
-    # redraws only the unlearned model's grid.
-    **{
-        f"samples_{src}": ("2", ["report.n_images", "behaviour.seed", "behaviour.ddim_steps", "behaviour.eta"], [src])
-        for src in ("train_base", "prune", "unlearn", "retrain")
-    },
-    # 3: unit grids by rank when the primary fit does not identify the level.
-    "figures": ("3", ["report.top_k"], ["lds", "datamodel", "data", "subsets"]),
-    # 2: the paired gap, the ceiling and the proxy fidelity. 3: the ceiling's noise against the spread.
-    "summary": ("3", [], ["lds", "budget", "table1"]),
-}
+from .registry import BASELINE_STAGES, COMPUTED_STAGES, STAGES
 
 # Keys that change how a job runs or logs, not what it produces.
 UNHASHED = {
@@ -147,29 +53,9 @@ def _drop(cfg: dict, dotted: str) -> None:
 # attribution.<unit> holds the settings of that unit only: the others are left out of the hash, so
 # adding a unit kind did not rename the sample and class stores.
 UNIT_SETTINGS = ("kmeans", "csv")
-# compute settings that change the numbers, with their defaults (hashed only when changed), and
-# the stages that train or sample.
+# compute settings that change the numbers, with their defaults (hashed only when changed into the
+# stages that train or sample: registry.COMPUTED_STAGES).
 NUMERICS = {"precision": "fp32", "tf32": False}
-COMPUTED_STAGES = {
-    "train_base",
-    "prune",
-    "unlearn",
-    "retrain",
-    "retrain_floor",
-    "retrain_cf",
-    "behaviour_base",
-    "behaviour_prune",
-    "behaviour_unlearn",
-    "behaviour_retrain",
-    "behaviour_init",
-    "behaviour_retrain_cf",
-    "behaviour_retrain_floor",
-    "pairs",
-    "samples_train_base",
-    "samples_prune",
-    "samples_unlearn",
-    "samples_retrain",
-}
 DATA_SETTINGS = {"path": ("cifar10", "imagefolder"), "resolution": ("imagefolder",)}
 
 
@@ -234,9 +120,6 @@ def file_sha256(path: str, key: str, what: str = "the file") -> str:
     except (FileNotFoundError, IsADirectoryError):
         raise ValueError(f"{key}: {path!r} not found; give {what}") from None
     return h.hexdigest()
-
-
-BASELINE_STAGES = ("baseline_images", "baselines")
 
 
 def baseline_device(config: Mapping[str, Any]) -> str:

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 from .atomic import write_json
 from .hashing import spec_hash
+from .registry import FILES, REGISTRY
 
 RESULTS = "results"
 STORE = f"{RESULTS}/store"
@@ -23,85 +24,17 @@ LOGS = f"{RESULTS}/logs"
 RESUME = f"{RESULTS}/resume"
 RUNS = f"{RESULTS}/runs"
 
-# Stages whose several variants (one per model stage) share one folder and one rule; the rule tells
-# them apart by the hash wildcard.
+# The folders several stages share (one per model stage) and the rule's hash wildcard that tells them
+# apart; each stage's files are its row in registry.FILES.
 SHARED = {"behaviour": "bhash", "samples": "shash"}
-
-_MODEL = {"model": "model", "train": "train.json", "benchmark": "benchmark.tsv"}
-_PER_SUBSET_MODEL = {"model": "{subset}/model", "train": "{subset}/train.json", "benchmark": "{subset}/benchmark.tsv"}
-# Inside one batch folder: one entry per subset, and the job's record.
-_UNLEARN_BATCH = {"model": "{subset}/model", "train": "{subset}/train.json", "job": "job.json"}
-_BEHAVIOUR_BATCH = {"behaviour": "{subset}.json", "job": "job.json"}
-
-
-def _batch(files: Mapping[str, str]) -> dict[str, str]:
-    return {
-        "batch": "{batch}",
-        **{name: "{batch}/" + rel for name, rel in files.items()},
-        "benchmark": "benchmarks/{batch}.tsv",
-    }
-
-
-# stage (or shared folder) -> file name -> path inside the stage's folder.
-FILES: dict[str, dict[str, str]] = {
-    "data": {"data": "data.npz", "info": "data.json", "benchmark": "benchmark.tsv"},
-    "classifier": {"weights": "classifier.pt", "info": "classifier.json", "benchmark": "benchmark.tsv"},
-    "reference": {"stats": "stats.npz", "benchmark": "benchmark.tsv"},
-    "train_base": _MODEL,
-    "prune": {**_MODEL, "raw": "raw"},
-    "init": _MODEL,
-    "subsets": {"chunk": "{chunk}.json"},
-    "unlearn": _batch(_UNLEARN_BATCH),
-    "retrain": _PER_SUBSET_MODEL,
-    "retrain_floor": _PER_SUBSET_MODEL,
-    "retrain_cf": _PER_SUBSET_MODEL,
-    "behaviour": {"behaviour": "{subset}.json", "benchmark": "benchmarks/{subset}.tsv"},
-    "behaviour_unlearn": _batch(_BEHAVIOUR_BATCH),
-    "matrix": {"matrix": "matrix.h5"},
-    # The cheap baselines: the attributed model's generated images, then per method its support per
-    # unit (scores.json) and per training image (per_image.npy).
-    "baseline_images": {"images": "images.npz", "info": "images.json", "benchmark": "benchmark.tsv"},
-    "baselines": {
-        "scores": "{method}/scores.json",
-        "per_image": "{method}/per_image.npy",
-        "benchmark": "benchmarks/{method}.tsv",
-    },
-    "datamodel": {
-        "attributions": "attributions.csv",
-        "info": "datamodel.json",
-        "matrix": "matrix.h5",
-        "benchmark": "benchmark.tsv",
-    },
-    "lds": {"lds": "lds.json"},
-    "estimators": {
-        "table": "estimators.csv",
-        "html": "estimators.html",
-        "info": "estimators.json",
-        "benchmark": "benchmark.tsv",
-    },
-    "cf_plan": {"plan": "plan.json"},
-    "counterfactual": {"table": "counterfactual.csv", "figure": "counterfactual.png", "info": "counterfactual.json"},
-    "pairs": {"pair": "{subset}.json", "benchmark": "benchmarks/{subset}.tsv"},
-    "budget": {"budget": "budget.json", "figure": "budget.png", "benchmark": "benchmark.tsv"},
-    "table1": {"csv": "table1.csv", "html": "table1.html", "benchmark": "benchmark.tsv"},
-    "samples": {"grid": "{kind}.png", "benchmark": "benchmarks/{kind}.tsv"},
-    "figures": {
-        "scatter": "scatter.png",
-        "histogram": "histogram.png",
-        "top": "units_top.png",
-        "bottom": "units_bottom.png",
-        "benchmark": "benchmark.tsv",
-    },
-    "summary": {"html": "summary.html"},
-}
 
 _WILDCARD = re.compile(r"\{(\w+)\}")
 
 
 def folder(stage: str) -> str:
-    """The store folder of a stage: behaviour_<model stage> -> behaviour, samples_<...> -> samples."""
-    head = stage.split("_")[0]
-    return head if head in SHARED else stage
+    """The store folder of a stage (behaviour_<kind> -> behaviour, samples_<model> -> samples) or of a
+    shared folder."""
+    return REGISTRY[stage].folder if stage in REGISTRY else stage
 
 
 def _files(stage: str) -> dict[str, str]:

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from ..registry import MODEL_KINDS
+
 GRADIENT = ("trak", "dtrak")
 SIMILARITY = ("pixel", "feature")
 BASELINES = (*GRADIENT, *SIMILARITY)
 # baselines.model -> the stage whose model they attribute.
-MODEL_STAGE = {"base": "train_base", "prune": "prune"}
+MODEL_STAGE = {kind: MODEL_KINDS[kind] for kind in ("base", "prune")}
 
 SUPPORT_CONVENTION = (
     "support s_u: mean over the generated images (the behaviour's, from the same noises) of the per-image score, "
