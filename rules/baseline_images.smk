@@ -18,7 +18,7 @@ rule baseline_images:
         **RESOURCES_OF["baseline_images"],
     params:
         spec=spec("baseline_images"),
-        # What sampling reads of `behaviour`: exactly the keys the stage hashes (addressing.STAGES).
+        # What sampling reads of `behaviour`: exactly the keys the stage hashes (registry.STAGES).
         behaviour={
             key.removeprefix("behaviour."): value
             for key, value in spec("baseline_images")["config"].items()
