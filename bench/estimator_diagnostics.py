@@ -21,10 +21,10 @@ import numpy as np
 import yaml
 
 from diffattr.atomic import write_json
-from diffattr.datamodel import fit_datamodel, spearman
+from diffattr.datamodel import fit_datamodel
 from diffattr.estimators import FAMILY_OF, banzhaf_msr, fit_estimator, kernel_shap
-from diffattr.lds import lds
 from diffattr.matrix import read_matrix
+from diffattr.stats import lds, spearman
 
 # The default config's regularisation grid, so the refits here match the workflow's.
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"

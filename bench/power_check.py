@@ -22,7 +22,7 @@ from machine import cpu_model  # bench/machine.py: bench/ is on sys.path when a 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
 from diffattr import power  # noqa: E402
-from diffattr.datamodel import spearman  # noqa: E402
+from diffattr.stats import spearman  # noqa: E402
 
 
 def check(run_dir: Path) -> dict:

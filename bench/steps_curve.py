@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "lib"))
 
 from diffattr.addressing import build_plan  # noqa: E402
 from diffattr.layout import Layout  # noqa: E402
-from diffattr.lds import paired_gap_ci  # noqa: E402
+from diffattr.stats import paired_gap_ci  # noqa: E402
 
 
 def _merge(a: dict, b: dict) -> None:

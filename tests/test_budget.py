@@ -146,7 +146,10 @@ def test_table1_rows_and_speedup(tmp_path):
     assert [r["model"] for r in written] == ["original", "pruned + fine-tuned", "retrained", "unlearned"]
 
 
-def _draw(rng, n, noise, n_units=10, beta=np.linspace(-2, 2, 10)):
+BETA = np.linspace(-2, 2, 10)
+
+
+def _draw(rng, n, noise, n_units=10, beta=BETA):
     masks = np.array([rng.permutation(n_units) < n_units // 2 for _ in range(n)])
     return masks, masks @ beta + noise * rng.standard_normal(n)
 

@@ -4,7 +4,7 @@ from conftest import LASSO_PATH
 from scipy.stats import spearmanr
 
 from diffattr.datamodel import choose_alpha, fit_datamodel, helpfulness, ranks
-from diffattr.lds import bootstrap_ci, lds, lds_ceiling, paired_gap_ci, proxy_fidelity
+from diffattr.stats import bootstrap_ci, lds, lds_ceiling, paired_gap_ci, proxy_fidelity
 
 
 def _planted(n_models=60, n_units=10, noise=0.1, seed=0):

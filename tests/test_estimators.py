@@ -9,9 +9,10 @@ import pytest
 from conftest import LASSO_PATH
 
 from diffattr.counterfactual import removal_count, removal_id, removal_plan
-from diffattr.datamodel import harmful_units, helpfulness, level_identified, relative_scores, spearman, unit_grids
+from diffattr.datamodel import harmful_units, helpfulness, level_identified, relative_scores, unit_grids
 from diffattr.estimators import LEVEL_BY_DESIGN, banzhaf_msr, fit_estimator, kernel_shap, leave_one_out
 from diffattr.matrix import Matrix
+from diffattr.stats import spearman
 from diffattr.subsets import csv_units, draw_subset, kmeans_units, mask_of, shapley_kernel_sizes
 
 N = 6
@@ -476,7 +477,7 @@ def test_the_highest_of_k_estimators_is_called_better_only_after_holm():
 
 
 def test_holm_adjusts_in_step_down_order():
-    from diffattr.lds import bootstrap_p, holm
+    from diffattr.stats import bootstrap_p, holm
 
     assert holm([0.01, 0.04, 0.03, float("nan")]) == pytest.approx([0.03, 0.06, 0.06, float("nan")], nan_ok=True)
     assert holm([0.5, 0.001]) == pytest.approx([0.5, 0.002])

@@ -189,4 +189,4 @@ def test_scheduler_defaults_are_diffusers(config):
     from diffattr.pretrained import SCHEDULER_DEFAULTS
 
     params = inspect.signature(DDPMScheduler.__init__).parameters
-    assert SCHEDULER_DEFAULTS == {k: params[k].default for k in SCHEDULER_DEFAULTS}
+    assert {k: params[k].default for k in SCHEDULER_DEFAULTS} == SCHEDULER_DEFAULTS

@@ -100,13 +100,13 @@ def test_upstream_stages_come_first_and_exist():
 
 
 def test_shared_folders_and_model_kinds():
-    assert SHARED_FOLDERS == set(layout.SHARED)
+    assert set(layout.SHARED) == SHARED_FOLDERS
     behaviours = {s.name for s in REGISTRY.values() if s.folder == "behaviour"}
     # The behaviour rule's {bhash} names one model kind: every model stage has its behaviour stage.
     assert behaviours == {f"behaviour_{kind}" for kind in MODEL_KINDS}
     for kind, model in MODEL_KINDS.items():
         assert REGISTRY[f"behaviour_{kind}"].model == model and model in REGISTRY[f"behaviour_{kind}"].upstream
-    for grid, name in SAMPLE_STAGE.items():
+    for name in SAMPLE_STAGE.values():
         assert REGISTRY[name].model in MODEL_KINDS.values() and REGISTRY[name].upstream == (REGISTRY[name].model,)
         assert name == f"samples_{REGISTRY[name].model}"
 

@@ -9,8 +9,9 @@ upstream stages are its row in `registry` (STAGES, re-exported here).
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from .baselines import MODEL_STAGE as BASELINE_MODEL_STAGE
 from .baselines import configured as configured_baselines

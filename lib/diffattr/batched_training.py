@@ -16,8 +16,8 @@ import copy
 import logging
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Sequence
 
 import torch
 

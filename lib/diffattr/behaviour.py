@@ -99,16 +99,15 @@ def save_statistics(
     class names the classifier's logits index."""
     from .atomic import atomic_path
 
-    with atomic_path(path, suffix=".npz") as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(
-                fh,
-                mu=stats["mu"],
-                sigma=stats["sigma"],
-                n=len(features),
-                features=features.astype(np.float32),
-                class_names=np.array(class_names),
-            )
+    with atomic_path(path, suffix=".npz") as tmp, open(tmp, "wb") as fh:
+        np.savez(
+            fh,
+            mu=stats["mu"],
+            sigma=stats["sigma"],
+            n=len(features),
+            features=features.astype(np.float32),
+            class_names=np.array(class_names),
+        )
 
 
 def load_statistics(path: str | os.PathLike) -> dict[str, np.ndarray]:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import csv
 import math
 import os
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from .datamodel import fit_datamodel
-from .lds import bootstrap_ci, finite_or_none, holm, lds, paired_gap_test
+from .stats import bootstrap_ci, finite_or_none, holm, lds, paired_gap
 
 PathLike = str | os.PathLike
 
@@ -138,20 +139,6 @@ GAP_CONVENTION = (
     "budgets where both methods have an LDS, and a method is called better at a budget (separated) only "
     "where p_holm < 1 - ci_level"
 )
-
-
-def paired_gap(
-    pred_unlearn: np.ndarray | None, pred_retrain: np.ndarray | None, test_y: np.ndarray, boot: Mapping[str, Any]
-) -> dict[str, Any]:
-    """LDS(unlearn) - LDS(retrain) with its paired bootstrap CI. The two LDS share their test models,
-    so whether their separate CIs overlap says little; the CI of the difference decides."""
-    if pred_unlearn is None or pred_retrain is None:
-        return {"gap": None, "ci95": None, "excludes_zero": False, "why": "a method has no LDS at this budget"}
-    gap = finite_or_none(lds(pred_unlearn, test_y) - lds(pred_retrain, test_y))
-    lo, hi, p = paired_gap_test(pred_unlearn, pred_retrain, test_y, boot["n_bootstrap"], boot["ci_level"], boot["seed"])
-    lo, hi = finite_or_none(lo), finite_or_none(hi)
-    excludes = gap is not None and lo is not None and hi is not None and (lo > 0 or hi < 0)
-    return {"gap": gap, "ci95": [lo, hi], "excludes_zero": bool(excludes), "p": finite_or_none(p)}
 
 
 def compare_first(

@@ -9,8 +9,9 @@ Torch-free: start-up imports it."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 # Defaults of classifier.min_heldout and classifier.min_accuracy (config/config.yaml states the same).
 # The digits default holds out 180 images and reaches 0.9944 (seed 0) and 0.9722 (seed 1) after 30

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .draws import SubsetPlan
 
@@ -82,12 +83,16 @@ def validate_config(config: Mapping[str, Any], schema_path: str | os.PathLike) -
         problem = gate.startup_problem(n_images) if gate else None
         if problem:
             found.add("classifier.holdout", problem)
-    if found.ok("behaviour.target", "behaviour.metrics"):
-        if config["behaviour"]["target"] not in config["behaviour"]["metrics"]:
-            found.add("behaviour.target", f"must be one of behaviour.metrics {config['behaviour']['metrics']}")
-    if found.ok("datamodel.primary", "datamodel.estimators"):
-        if config["datamodel"]["primary"] not in config["datamodel"]["estimators"]:
-            found.add("datamodel.primary", f"must be one of datamodel.estimators {config['datamodel']['estimators']}")
+    if (
+        found.ok("behaviour.target", "behaviour.metrics")
+        and config["behaviour"]["target"] not in config["behaviour"]["metrics"]
+    ):
+        found.add("behaviour.target", f"must be one of behaviour.metrics {config['behaviour']['metrics']}")
+    if (
+        found.ok("datamodel.primary", "datamodel.estimators")
+        and config["datamodel"]["primary"] not in config["datamodel"]["estimators"]
+    ):
+        found.add("datamodel.primary", f"must be one of datamodel.estimators {config['datamodel']['estimators']}")
     _check_baseline_counts(config, found)
     if found.ok("baselines", "datamodel.estimators", "scheduler.num_train_timesteps"):
         from .baselines.checks import config_problems as baseline_problems
@@ -214,9 +219,12 @@ def _check_files_and_model(
     behaviour = config.get("behaviour")
     if found.ok("behaviour.features", "behaviour.inception_weights") and behaviour.get("features") == "inception":
         checks += inception_problems(behaviour.get("inception_weights", ""))
-    if found.ok("behaviour.metrics", "behaviour.share_class") and class_names is not None:
-        if "class_share" in behaviour["metrics"]:
-            checks += share_class_problems(str(behaviour.get("share_class")), class_names)
+    if (
+        found.ok("behaviour.metrics", "behaviour.share_class")
+        and class_names is not None
+        and "class_share" in behaviour["metrics"]
+    ):
+        checks += share_class_problems(str(behaviour.get("share_class")), class_names)
     for key, text in checks:
         found.add(key, text)
 

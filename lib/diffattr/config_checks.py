@@ -7,8 +7,9 @@ Torch-free."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 Problem = tuple[str, str]
 # At most this many lines about one CSV file, then one line counting the rest.

@@ -265,9 +265,8 @@ def digits_targets() -> np.ndarray:
 
 
 def save_dataset(path: str | os.PathLike, ds: Dataset) -> None:
-    with atomic_path(path, suffix=".npz") as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, images=ds.images, labels=ds.labels, class_names=np.array(ds.class_names))
+    with atomic_path(path, suffix=".npz") as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, images=ds.images, labels=ds.labels, class_names=np.array(ds.class_names))
 
 
 def load_dataset(path: str | os.PathLike) -> Dataset:

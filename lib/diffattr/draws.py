@@ -9,9 +9,10 @@ import functools
 import json
 import math
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Mapping
+from typing import Any
 
 from .families import (
     COMPARED_FAMILIES,

@@ -11,8 +11,9 @@ folder models.save_model writes) and train.json (its training record) beside ben
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .atomic import write_json
 from .hashing import spec_hash

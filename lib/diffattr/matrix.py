@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -73,25 +74,24 @@ def write_matrix(
     from .atomic import atomic_path
 
     s = _str_dtype()
-    with atomic_path(path, suffix=".h5") as tmp:
-        with h5py.File(tmp, "w") as f:
-            f.create_dataset("masks", data=m.masks.astype(bool))
-            f.create_dataset("behaviours", data=m.behaviours.astype(np.float64))
-            f.create_dataset("subset_ids", data=np.array(m.subset_ids, dtype=object), dtype=s)
-            f.create_dataset("source", data=np.array(m.source, dtype=object), dtype=s)
-            f.create_dataset("train_seconds", data=np.asarray(m.train_seconds, dtype=np.float64))
-            f.attrs["unit_ids"] = np.array(m.unit_ids, dtype=object)
-            f.attrs["behaviour_names"] = np.array(m.behaviour_names, dtype=object)
-            for key, value in m.attrs.items():
-                f.attrs[key] = value
-            for group, datasets in (extra or {}).items():
-                g = f.create_group(group)
-                for name, data in datasets.items():
-                    arr = np.asarray(data)
-                    if arr.dtype.kind in "UO":
-                        g.create_dataset(name, data=arr.astype(object), dtype=s)
-                    else:
-                        g.create_dataset(name, data=arr)
+    with atomic_path(path, suffix=".h5") as tmp, h5py.File(tmp, "w") as f:
+        f.create_dataset("masks", data=m.masks.astype(bool))
+        f.create_dataset("behaviours", data=m.behaviours.astype(np.float64))
+        f.create_dataset("subset_ids", data=np.array(m.subset_ids, dtype=object), dtype=s)
+        f.create_dataset("source", data=np.array(m.source, dtype=object), dtype=s)
+        f.create_dataset("train_seconds", data=np.asarray(m.train_seconds, dtype=np.float64))
+        f.attrs["unit_ids"] = np.array(m.unit_ids, dtype=object)
+        f.attrs["behaviour_names"] = np.array(m.behaviour_names, dtype=object)
+        for key, value in m.attrs.items():
+            f.attrs[key] = value
+        for group, datasets in (extra or {}).items():
+            g = f.create_group(group)
+            for name, data in datasets.items():
+                arr = np.asarray(data)
+                if arr.dtype.kind in "UO":
+                    g.create_dataset(name, data=arr.astype(object), dtype=s)
+                else:
+                    g.create_dataset(name, data=arr)
 
 
 def read_matrix(path: str | os.PathLike) -> Matrix:

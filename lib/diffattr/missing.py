@@ -9,8 +9,9 @@ Usage (from the workflow's directory, with the same config files as the run):
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import yaml
 

@@ -15,12 +15,13 @@ bootstrap intervals of measured runs (docs/results.md).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from scipy.stats import norm
 
-from .datamodel import spearman
+from .stats import spearman
 
 SPEARMAN_VARIANCE = 1.06  # Fieller, Hartley & Pearson: var(atanh r_s) ~ 1.06 / (K - 3)
 

@@ -15,9 +15,10 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, NoReturn
+from typing import Any, NoReturn
 
 UNET_CLASS = "UNet2DModel"
 WEIGHTS_PREFIX = "diffusion_pytorch_model"

@@ -15,8 +15,8 @@ Imports nothing from diffattr: the ground floor.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 TORCH, ANALYSIS = "envs/torch.yaml", "envs/analysis.yaml"
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 # Resource names snakemake-executor-plugin-slurm reads; anything else in the config is an error.
 KNOWN = {

@@ -5,8 +5,9 @@ changing them renames nothing and trips no params rerun trigger)."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, Mapping, TypeVar
+from typing import Any, Generic, TypeVar
 
 from .addressing import runtime_settings
 

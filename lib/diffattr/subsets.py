@@ -7,8 +7,9 @@ import math
 import os
 import threading
 from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -81,7 +82,9 @@ def read_unit_csv(path: str | None, n_samples: int) -> tuple[dict[int, str], lis
     if not path:
         return {}, ["attribution.csv: unit 'csv' needs a path to a CSV with columns index,unit"]
     try:
-        fh = open(path, newline="", encoding="utf-8-sig")  # a spreadsheet's byte-order mark is no header
+        # A spreadsheet's byte-order mark is no header; opened here (not in a with) so that a missing
+        # file is one problem, not a traceback.
+        fh = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115
     except (FileNotFoundError, IsADirectoryError):
         return {}, [f"attribution.csv: {path!r} not found; give a CSV with columns index,unit"]
     unit_of: dict[int, str] = {}

@@ -10,9 +10,10 @@ import logging
 import math
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 
@@ -46,7 +47,7 @@ class Recipe:
             raise ValueError(f"batching: {self.batching!r}; use one of {list(BATCHINGS)}")
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], seed: int | None = None) -> "Recipe":
+    def from_config(cls, cfg: Mapping[str, Any], seed: int | None = None) -> Recipe:
         return cls(
             steps=int(cfg["steps"]),
             batch_size=int(cfg["batch_size"]),

@@ -3,6 +3,7 @@ slurm-wlm and munge packages. Started as root; stopped by pid files, never by na
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -106,15 +107,11 @@ class Cluster:
         for name in ("slurmd.pid", "slurmctld.pid"):
             pidfile = self.root / name
             if pidfile.exists():
-                try:
+                with contextlib.suppress(ProcessLookupError, ValueError):
                     os.kill(int(pidfile.read_text()), signal.SIGTERM)
-                except (ProcessLookupError, ValueError):
-                    pass
         if self.conf.exists() and self.conf.read_text().startswith(MARKER):
             self.conf.unlink()
         if getattr(self, "munge_pid", None):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(self.munge_pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         time.sleep(1)

@@ -11,7 +11,7 @@ the estimators read the names at parse time.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..registry import MODEL_KINDS
 

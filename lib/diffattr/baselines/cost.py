@@ -10,13 +10,14 @@ job + its evaluation). `attribution_units` leaves the one-off training out."""
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from ..budget import benchmark_seconds, paired_gap
-from ..lds import bootstrap_ci, finite_or_none, lds
+from ..budget import benchmark_seconds
 from ..matrix import Matrix
+from ..stats import bootstrap_ci, finite_or_none, lds, paired_gap
 from .aggregate import aligned, coefficients, read_supports
 
 PathLike = str | os.PathLike
@@ -98,7 +99,7 @@ def baseline_points(
 
 
 def budget_baselines(
-    matrix_h5: PathLike,
+    m: Matrix,
     score_jsons: Sequence[PathLike],
     images_bench: PathLike,
     method_benches: Sequence[PathLike],
@@ -109,13 +110,13 @@ def budget_baselines(
     fit: Mapping[str, Any],
     boot: Mapping[str, Any],
 ) -> list[dict[str, Any]]:
-    """The budget stage's baseline points from the stage's files. Benchmarks are matched to their
-    method by file name (<method>.tsv); the model each method attributed (its scores' settings)
-    decides its one-off cost: base training, plus pruning and its fine-tune for the pruned model."""
+    """The budget stage's baseline points from its matrix (read once by the stage) and files.
+    Benchmarks are matched to their method by file name (<method>.tsv); the model each method
+    attributed (its scores' settings) decides its one-off cost: base training, plus pruning and its
+    fine-tune for the pruned model."""
     from pathlib import Path
 
     from ..atomic import read_json
-    from ..matrix import read_matrix
     from ..metrics import lower_is_better
 
     benches = {Path(p).stem: p for p in method_benches}
@@ -127,6 +128,4 @@ def budget_baselines(
             **({"prune_finetune": prune_bench} if info["settings"]["model"] == "prune" else {}),
         }
         costs.update(baseline_costs(images_bench, {info["method"]: benches[info["method"]]}, one_off, unit_seconds))
-    return baseline_points(
-        read_matrix(matrix_h5), read_supports(score_jsons), target, lower_is_better(target), costs, fit, boot
-    )
+    return baseline_points(m, read_supports(score_jsons), target, lower_is_better(target), costs, fit, boot)

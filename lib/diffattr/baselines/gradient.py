@@ -21,7 +21,8 @@ the generated image's loss (raises its likelihood): a proponent. D-TRAK keeps TR
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import torch

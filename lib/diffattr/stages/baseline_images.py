@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-import numpy as np
-
-from ..atomic import atomic_path, write_json
+from ..atomic import write_json
+from ..baselines.images import save_images
 from ..settings import Job
 
 PathLike = str | os.PathLike
@@ -32,9 +32,7 @@ def make_images(
     start, cpu = time.perf_counter(), time.process_time()
     s = job.recipe
     images = generate(model_path, sched_cfg, s, s.n_samples, job.runtime.batch_size, compute).numpy()
-    with atomic_path(out_npz, suffix=".npz") as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, images=images.astype(np.float32))
+    save_images(images, out_npz)
     info = {
         "model": model,
         "n": int(len(images)),
@@ -47,12 +45,3 @@ def make_images(
     }
     write_json(out_json, info)
     return info
-
-
-def load_images(path: PathLike) -> np.ndarray:
-    """The generated images of make_images, for the baselines stage."""
-    try:
-        with np.load(path) as z:
-            return z["images"]
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: generated images missing; rerun the 'baseline_images' rule") from None

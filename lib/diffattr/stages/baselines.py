@@ -7,15 +7,16 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from ..atomic import atomic_path, write_json
 from ..baselines import BASELINES, GRADIENT, SUPPORT_CONVENTION
 from ..baselines.aggregate import REDUCE, unit_support
+from ..baselines.images import load_images
 from ..settings import Job
-from .baseline_images import load_images
 
 PathLike = str | os.PathLike
 
@@ -118,9 +119,8 @@ def make_scores(
         logger,
     )
     support = unit_support(per_image, units.members, method)
-    with atomic_path(out_npy, suffix=".npy") as tmp:
-        with open(tmp, "wb") as fh:
-            np.save(fh, per_image.astype(np.float64))
+    with atomic_path(out_npy, suffix=".npy") as tmp, open(tmp, "wb") as fh:
+        np.save(fh, per_image.astype(np.float64))
     recipe = dataclasses.asdict(job.recipe)
     # The similarity baselines read only the model's images: the gradient settings would mislead.
     settings = recipe if method in GRADIENT else {"model": recipe["model"]}

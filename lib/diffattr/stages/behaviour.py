@@ -4,7 +4,8 @@ sampled from the shared initial noises, and its behaviours."""
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..atomic import write_json
 from ..settings import Job

@@ -4,15 +4,16 @@ from the jobs' benchmark files (budget.cost_model), and the paired gap between t
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from ..atomic import read_json, write_json
 from ..budget import GAP_CONVENTION, budget_curve, compare_first
-from ..matrix import read_matrix
+from ..matrix import Matrix, read_matrix
 from ..report import one_off_label
 from ..subsets import mask_of
 
@@ -40,7 +41,7 @@ def baseline_rows(
 
 
 def budget_stage(
-    matrix_h5: PathLike,
+    m: Matrix,
     subsets: Mapping[str, dict],
     baseline_jsons: Sequence[PathLike],
     target: str,
@@ -57,7 +58,6 @@ def budget_stage(
     paired gap between them; `baselines` (baselines.cost.baseline_points) join as single points."""
     from ..figures import budget_figure
 
-    m = read_matrix(matrix_h5)
     ur, tr = m.rows("unlearn"), m.rows("retrain")
     y = m.behaviour(target)
     b_masks, b_y, b_ids = baseline_rows(subsets, baseline_jsons, target)
@@ -122,12 +122,14 @@ def make_budget(
     est = next(e for e in [dm["primary"], *dm["estimators"], "ridge"] if e in DATAMODELS)
     fit = {"estimator": est, **{k: dm[k] for k in ("alphas", "cv_folds", "seed", "lasso_path")}}
     caption = f"{fit['estimator']} datamodel of {target}; unit = {costs['unit_seconds']:.0f} s"
+    # Read once: the curve and the baselines' points both score on its test rows.
+    m = read_matrix(matrix_h5)
     points = []
     if baselines is not None:
         from ..baselines.cost import budget_baselines
 
         points = budget_baselines(
-            matrix_h5,
+            m,
             baselines.scores,
             baselines.images_bench,
             baselines.method_benches,
@@ -139,7 +141,7 @@ def make_budget(
             boot,
         )
     return budget_stage(
-        matrix_h5,
+        m,
         read_subsets(subsets_jsons),
         baseline_jsons,
         target,

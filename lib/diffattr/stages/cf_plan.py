@@ -4,7 +4,8 @@ retrainings they need are known once it has run)."""
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

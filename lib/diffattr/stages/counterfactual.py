@@ -4,8 +4,9 @@ retraining, against removing as many random units (table and figure)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -6,16 +6,18 @@ from __future__ import annotations
 import csv
 import io
 import os
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from ..atomic import write_json, write_text
 from ..estimators import fit_estimators
 from ..families import FAMILIES
-from ..lds import brief, ceiling_of, holm, lds_of, paired_gap_test
+from ..lds import brief, ceiling_of, lds_of
 from ..matrix import Matrix, read_matrix
 from ..report import table_html
+from ..stats import holm, paired_gap_test
 
 PathLike = str | os.PathLike
 GAP_CONVENTION = (

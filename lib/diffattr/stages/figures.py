@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 

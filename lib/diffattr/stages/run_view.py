@@ -4,8 +4,8 @@ and a manifest naming every stage's store folder; cheap to rebuild, so never the
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from ..atomic import atomic_path, read_json, write_json
 from ..layout import in_batch

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import itertools
 import os
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..atomic import write_json
 from ..families import parse_subset_id, subset_id

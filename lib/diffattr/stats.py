@@ -1,0 +1,201 @@
+"""The statistics every attribution stage reports: Spearman and Pearson, the linear datamodeling score,
+percentile bootstrap CIs and p-values (Holm-adjusted where read together), the paired gap of two
+predictions scored on the same test models, the LDS ceiling of two retrainings and the proxy fidelity
+of unlearned against retrained models. Plain arrays in, numbers out: the ground floor (numpy and scipy
+only, nothing from diffattr), so datamodel, lds, budget, power and the baselines' cost all use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation; NaN when a side is constant (it ranks nothing)."""
+    from scipy.stats import spearmanr
+
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(spearmanr(a, b).statistic)
+
+
+def lds(predicted: np.ndarray, actual: np.ndarray) -> float:
+    """Spearman(predicted behaviour, actual behaviour) over test models.
+
+    Both are the behaviour itself (e.g. FID), not a 'goodness', so a good datamodel scores near +1
+    whatever the behaviour's direction."""
+    return spearman(np.asarray(predicted, float), np.asarray(actual, float))
+
+
+def bootstrap_draws(statistic, n: int, n_boot: int, seed: int) -> np.ndarray:
+    """statistic(resampled indices) over n_boot resamples of n items; NaN draws (a resample with a
+    constant side) are dropped."""
+    rng = np.random.default_rng(seed)
+    draws = np.array([statistic(rng.integers(0, n, n)) for _ in range(n_boot)], dtype=np.float64)
+    return draws[~np.isnan(draws)]
+
+
+def _percentile(draws: np.ndarray, level: float) -> tuple[float, float]:
+    if not len(draws):
+        return float("nan"), float("nan")
+    lo, hi = np.quantile(draws, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return float(lo), float(hi)
+
+
+def percentile_bootstrap(statistic, n: int, n_boot: int, level: float, seed: int) -> tuple[float, float]:
+    """Percentile CI of statistic(resampled indices) over n_boot resamples of n items."""
+    return _percentile(bootstrap_draws(statistic, n, n_boot, seed), level)
+
+
+def bootstrap_p(draws: np.ndarray) -> float:
+    """Two-sided bootstrap p-value of 'the statistic is 0': twice the share of draws on the far side
+    of 0, at most 1. It is the dual of the percentile CI: the level-L CI excludes 0 exactly when
+    p < 1 - L (up to draws equal to 0), so Holm can adjust what the CIs say one at a time."""
+    if not len(draws):
+        return float("nan")
+    return float(min(1.0, 2 * min(np.mean(draws <= 0), np.mean(draws >= 0))))
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of p-values read together (NaN stays NaN and does not count):
+    rejecting where the adjusted p < 1 - level holds the family-wise error at 1 - level."""
+    p = np.asarray(p_values, dtype=np.float64)
+    out = np.full(len(p), np.nan)
+    finite = np.flatnonzero(~np.isnan(p))
+    order = finite[np.argsort(p[finite], kind="stable")]
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(order) - rank) * p[i]))
+        out[i] = running
+    return out.tolist()
+
+
+def bootstrap_ci(
+    predicted: np.ndarray, actual: np.ndarray, n_boot: int, level: float, seed: int
+) -> tuple[float, float]:
+    """Percentile bootstrap over test models; resamples with a constant side are dropped."""
+    predicted, actual = np.asarray(predicted, float), np.asarray(actual, float)
+    return percentile_bootstrap(lambda idx: spearman(predicted[idx], actual[idx]), len(actual), n_boot, level, seed)
+
+
+def paired_gap_test(
+    pred_a: np.ndarray, pred_b: np.ndarray, actual: np.ndarray, n_boot: int, level: float, seed: int
+) -> tuple[float, float, float]:
+    """Percentile bootstrap CI of LDS(a) - LDS(b), resampling the test models jointly (both LDS are
+    measured on the same models, so their separate CIs overlap far more than their difference
+    varies), and the bootstrap p-value of 'no gap' from the same draws: (low, high, p)."""
+    pred_a, pred_b, actual = (np.asarray(v, float) for v in (pred_a, pred_b, actual))
+    draws = bootstrap_draws(
+        lambda idx: spearman(pred_a[idx], actual[idx]) - spearman(pred_b[idx], actual[idx]), len(actual), n_boot, seed
+    )
+    return (*_percentile(draws, level), bootstrap_p(draws))
+
+
+def paired_gap_ci(
+    pred_a: np.ndarray, pred_b: np.ndarray, actual: np.ndarray, n_boot: int, level: float, seed: int
+) -> tuple[float, float]:
+    """The percentile bootstrap CI of LDS(a) - LDS(b) (paired_gap_test without its p-value)."""
+    return paired_gap_test(pred_a, pred_b, actual, n_boot, level, seed)[:2]
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation; NaN when a side is constant (as `spearman`)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def finite_or_none(v: float | None) -> float | None:
+    """A value for JSON: None where it is missing or not finite."""
+    return float(v) if v is not None and np.isfinite(v) else None
+
+
+def proxy_fidelity(
+    unlearned: np.ndarray, retrained: np.ndarray, n_boot: int, level: float, seed: int
+) -> dict[str, Any]:
+    """How well the cheap model ranks subsets like the expensive one: Spearman and Pearson between
+    the unlearned and the retrained model's behaviour on the same subsets, each with a percentile
+    bootstrap CI over the subsets (resampled as pairs)."""
+    u, r = np.asarray(unlearned, float), np.asarray(retrained, float)
+    if len(u) != len(r):
+        raise ValueError(f"proxy fidelity: {len(u)} unlearned against {len(r)} retrained behaviours")
+    if len(u) < 3:
+        return {
+            "n_subsets": int(len(u)),
+            "spearman": None,
+            "spearman_ci95": None,
+            "pearson": None,
+            "pearson_ci95": None,
+            "why": f"{len(u)} subsets have both models; need at least 3",
+        }
+    s_ci = percentile_bootstrap(lambda idx: spearman(u[idx], r[idx]), len(u), n_boot, level, seed)
+    p_ci = percentile_bootstrap(lambda idx: pearson(u[idx], r[idx]), len(u), n_boot, level, seed)
+    return {
+        "n_subsets": int(len(u)),
+        "spearman": finite_or_none(spearman(u, r)),
+        "spearman_ci95": [finite_or_none(v) for v in s_ci],
+        "pearson": finite_or_none(pearson(u, r)),
+        "pearson_ci95": [finite_or_none(v) for v in p_ci],
+    }
+
+
+def noise_free_bound(agreement: float | None) -> float | None:
+    """The highest LDS a predictor of the expected behaviour can reach against one retraining, when
+    two retrainings agree at Spearman `agreement`: about its square root (the attenuation by
+    independent retraining noise, Spearman 1904); 0 when they do not agree at all."""
+    if agreement is None or not np.isfinite(agreement):
+        return None
+    return float(np.sqrt(max(agreement, 0.0)))
+
+
+def lds_ceiling(first: np.ndarray, second: np.ndarray, n_boot: int, level: float, seed: int) -> dict[str, Any]:
+    """Spearman between the behaviours of two retrainings (other seeds) of the same test subsets,
+    with a percentile bootstrap CI over the subsets: the LDS that a second retraining scores as a
+    predictor, so training noise alone keeps an attribution's LDS near or below it. A predictor of
+    the expected behaviour (free of either retraining's noise) can exceed it, up to `bound`.
+    `noise_sd` is one retraining's seed noise in the behaviour's units, sd(first - second) / sqrt(2)
+    (independent noises of equal variance), which a Spearman over a few subsets cannot show."""
+    a, b = np.asarray(first, float), np.asarray(second, float)
+    if len(a) != len(b):
+        raise ValueError(f"LDS ceiling: {len(a)} first against {len(b)} second retrainings")
+    if len(a) < 3:
+        return {
+            "n_subsets": int(len(a)),
+            "spearman": None,
+            "ci95": None,
+            "bound": None,
+            "bound_ci95": None,
+            "noise_sd": None,
+            "why": f"{len(a)} test subsets were retrained twice; need at least 3",
+        }
+    ci = [
+        finite_or_none(v)
+        for v in percentile_bootstrap(lambda idx: spearman(a[idx], b[idx]), len(a), n_boot, level, seed)
+    ]
+    value = finite_or_none(spearman(a, b))
+    return {
+        "n_subsets": int(len(a)),
+        "spearman": value,
+        "ci95": ci,
+        "bound": noise_free_bound(value),
+        "bound_ci95": [noise_free_bound(v) for v in ci],
+        "noise_sd": float(np.std(a - b, ddof=1) / np.sqrt(2)),
+    }
+
+
+def paired_gap(
+    pred_unlearn: np.ndarray | None, pred_retrain: np.ndarray | None, test_y: np.ndarray, boot: Mapping[str, Any]
+) -> dict[str, Any]:
+    """LDS(unlearn) - LDS(retrain) with its paired bootstrap CI. The two LDS share their test models,
+    so whether their separate CIs overlap says little; the CI of the difference decides."""
+    if pred_unlearn is None or pred_retrain is None:
+        return {"gap": None, "ci95": None, "excludes_zero": False, "why": "a method has no LDS at this budget"}
+    gap = finite_or_none(lds(pred_unlearn, test_y) - lds(pred_retrain, test_y))
+    lo, hi, p = paired_gap_test(pred_unlearn, pred_retrain, test_y, boot["n_bootstrap"], boot["ci_level"], boot["seed"])
+    lo, hi = finite_or_none(lo), finite_or_none(hi)
+    excludes = gap is not None and lo is not None and hi is not None and (lo > 0 or hi < 0)
+    return {"gap": gap, "ci95": [lo, hi], "excludes_zero": bool(excludes), "p": finite_or_none(p)}
