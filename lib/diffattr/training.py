@@ -253,44 +253,62 @@ def load_resume_state(path: Path, recipe: Recipe, model, opt, ema, gen) -> tuple
     return int(state["step"]), float(state["loss"])
 
 
+@dataclass(frozen=True)
+class ModelOutput:
+    """What a model job writes: the EMA weights (`model`, what is sampled and evaluated), its training
+    record (`record`, train.json), with `raw` also the raw weights (where unlearning starts, as in the
+    authors' code); as whole modules (pruned and unlearned models) or as state dicts."""
+
+    model: PathLike
+    record: PathLike
+    raw: PathLike | None = None
+    whole_module: bool = False
+
+
+@dataclass(frozen=True)
+class TrainRun:
+    """How one training runs, not what it produces: `runtime` (settings.Runtime: log and checkpoint
+    intervals), its log and label, where it keeps resumable state, its device (compute.Compute) and
+    the job's start-up seconds to record."""
+
+    runtime: Any
+    logger: logging.Logger
+    label: str
+    startup: float | None = None
+    resume_path: PathLike | None = None
+    compute: Any = None
+
+
 def train_and_save(
     model: torch.nn.Module,
     images,
     recipe: Recipe,
-    runtime,
     sched_cfg: Mapping[str, Any],
-    out_model: PathLike,
-    out_json: PathLike,
-    logger: logging.Logger,
-    label: str,
+    *,
+    run: TrainRun,
+    out: ModelOutput,
     extra: Mapping[str, Any] | None = None,
-    startup: float | None = None,
-    resume_path: PathLike | None = None,
-    compute=None,
-    out_raw: PathLike | None = None,
-    whole_module: bool = False,
 ) -> dict:
-    """Train `model` on `images` (numpy, N x C x H x W) and save its EMA weights to `out_model` (what is
-    sampled and evaluated) with its training record `out_json`; with `out_raw`, also its raw weights
-    (where unlearning starts, as in the authors' code). `runtime`: a settings.Runtime."""
+    """Train `model` on `images` (numpy, N x C x H x W) and write it (`out`) with its training record
+    (plus `extra`)."""
     from .models import count_params, ddpm_scheduler, save_model
 
-    logger.info(f"{label}: {len(images)} images, {count_params(model)} params, {recipe}")
+    run.logger.info(f"{run.label}: {len(images)} images, {count_params(model)} params, {recipe}")
     ema_model, stats = train_ddpm(
         model,
         torch.from_numpy(images),
         recipe,
         ddpm_scheduler(sched_cfg),
-        logger,
-        log_every=runtime.log_every,
-        label=label,
-        resume_path=resume_path,
-        checkpoint_every=runtime.checkpoint_every,
-        compute=compute,
+        run.logger,
+        log_every=run.runtime.log_every,
+        label=run.label,
+        resume_path=run.resume_path,
+        checkpoint_every=run.runtime.checkpoint_every,
+        compute=run.compute,
     )
-    if out_raw is not None:
-        save_model(model, out_raw, whole_module)
-    return save_trained(ema_model, stats, recipe.seed, len(images), out_model, out_json, extra, startup, whole_module)
+    if out.raw is not None:
+        save_model(model, out.raw, out.whole_module)
+    return save_trained(ema_model, stats, recipe.seed, len(images), out, extra=extra, startup=run.startup)
 
 
 def save_trained(
@@ -298,17 +316,16 @@ def save_trained(
     stats: dict,
     seed: int,
     n_images: int,
-    out_model: PathLike,
-    out_json: PathLike,
+    out: ModelOutput,
+    *,
     extra: Mapping[str, Any] | None = None,
     startup: float | None = None,
-    whole_module: bool = False,
 ) -> dict:
     """Write a trained model and its training record (train.json)."""
     from .atomic import write_json
     from .models import count_params, save_model
 
-    save_model(ema_model, out_model, whole_module)
+    save_model(ema_model, out.model, out.whole_module)
     stats = {
         **stats,
         "seed": seed,
@@ -317,5 +334,5 @@ def save_trained(
         "startup_seconds": startup,
         **(extra or {}),
     }
-    write_json(out_json, stats)
+    write_json(out.record, stats)
     return stats

@@ -21,7 +21,7 @@ from ..settings import Job
 PathLike = str | os.PathLike
 
 
-def per_image_support(
+def per_image_support(  # noqa: PLR0913
     method: str,
     images: np.ndarray,
     train_images: np.ndarray,
@@ -79,7 +79,7 @@ def per_image_support(
     raise ValueError(f"datamodel.estimators: unknown baseline {method!r}; use one of {list(BASELINES)}")
 
 
-def make_scores(
+def make_scores(  # noqa: PLR0913
     method: str,
     images_npz: PathLike,
     data_npz: PathLike,

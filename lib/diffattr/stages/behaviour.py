@@ -13,7 +13,7 @@ from ..settings import Job
 PathLike = str | os.PathLike
 
 
-def evaluate_model(
+def evaluate_model(  # noqa: PLR0913
     model: PathLike,
     train_json: PathLike,
     classifier_pt: PathLike,

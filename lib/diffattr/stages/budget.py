@@ -40,7 +40,7 @@ def baseline_rows(
     return masks, y, sids
 
 
-def budget_stage(
+def budget_stage(  # noqa: PLR0913
     m: Matrix,
     subsets: Mapping[str, dict],
     baseline_jsons: Sequence[PathLike],
@@ -86,7 +86,7 @@ def budget_stage(
     return out
 
 
-def make_budget(
+def make_budget(  # noqa: PLR0913
     matrix_h5: PathLike,
     subsets_jsons: Sequence[PathLike],
     baseline_jsons: Sequence[PathLike],

@@ -54,7 +54,7 @@ COLUMNS = [
 ]
 
 
-def estimator_table(
+def estimator_table(  # noqa: PLR0913
     matrix_h5: PathLike,
     estimators: Sequence[str],
     primary: str,

@@ -15,7 +15,7 @@ from ..report import ceiling_text
 PathLike = str | os.PathLike
 
 
-def attribution_figures(
+def attribution_figures(  # noqa: PLR0913
     lds_json: PathLike,
     attributions_csv: PathLike,
     data_npz: PathLike,

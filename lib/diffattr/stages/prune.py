@@ -12,7 +12,7 @@ from ..settings import Job
 PathLike = str | os.PathLike
 
 
-def prune_and_finetune(
+def prune_and_finetune(  # noqa: PLR0913
     base_model: PathLike,
     data_npz: PathLike,
     ratio: float,
@@ -32,7 +32,7 @@ def prune_and_finetune(
     from ..data import load_dataset
     from ..models import load_model
     from ..pruning import macs_and_params, prune_unet
-    from ..training import train_and_save
+    from ..training import ModelOutput, TrainRun, train_and_save
 
     ds = load_dataset(data_npz)
     model = load_model(base_model)
@@ -53,16 +53,8 @@ def prune_and_finetune(
         model,
         ds.images,
         job.recipe,
-        job.runtime,
         sched_cfg,
-        out_model,
-        out_json,
-        logger,
-        "prune_finetune",
+        run=TrainRun(job.runtime, logger, "prune_finetune", startup, resume_path, compute),
+        out=ModelOutput(out_model, out_json, raw=out_raw, whole_module=True),
         extra=extra,
-        startup=startup,
-        resume_path=resume_path,
-        compute=compute,
-        out_raw=out_raw,
-        whole_module=True,
     )

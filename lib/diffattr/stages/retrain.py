@@ -14,7 +14,7 @@ from ..settings import Job
 PathLike = str | os.PathLike
 
 
-def retrain(
+def retrain(  # noqa: PLR0913
     data_npz: PathLike,
     chunk_json: PathLike,
     sid: str,
@@ -36,7 +36,7 @@ def retrain(
     from ..hashing import derived_seed
     from ..models import initial_unet
     from ..subsets import read_subsets
-    from ..training import train_and_save
+    from ..training import ModelOutput, TrainRun, train_and_save
 
     ds = load_dataset(data_npz)
     sub = read_subsets(chunk_json)[sid]
@@ -46,13 +46,7 @@ def retrain(
         initial_unet(model_cfg, images, recipe.seed),
         images,
         recipe,
-        job.runtime,
         sched_cfg,
-        out_model,
-        out_json,
-        logger,
-        f"retrain {sub['id']}",
-        startup=startup,
-        resume_path=resume_path,
-        compute=compute,
+        run=TrainRun(job.runtime, logger, f"retrain {sub['id']}", startup, resume_path, compute),
+        out=ModelOutput(out_model, out_json),
     )

@@ -15,7 +15,7 @@ from ..subsets import family_subsets, load_units, subset_record
 PathLike = str | os.PathLike
 
 
-def make_subsets(
+def make_subsets(  # noqa: PLR0913
     data_npz: PathLike,
     unit: str,
     alpha: float,

@@ -97,7 +97,7 @@ def table1(
     return rows
 
 
-def make_table1(
+def make_table1(  # noqa: PLR0913
     base_json: PathLike,
     pruned_json: PathLike,
     base_train: PathLike,

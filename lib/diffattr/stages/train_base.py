@@ -28,22 +28,16 @@ def train_base(
     """Train from train_base.seed's initial weights (the same init_model saves untrained)."""
     from ..data import load_dataset
     from ..models import initial_unet
-    from ..training import train_and_save
+    from ..training import ModelOutput, TrainRun, train_and_save
 
     ds = load_dataset(data_npz)
     return train_and_save(
         initial_unet(model_cfg, ds.images, job.recipe.seed),
         ds.images,
         job.recipe,
-        job.runtime,
         sched_cfg,
-        out_model,
-        out_json,
-        logger,
-        "train_base",
-        startup=startup,
-        resume_path=resume_path,
-        compute=compute,
+        run=TrainRun(job.runtime, logger, "train_base", startup, resume_path, compute),
+        out=ModelOutput(out_model, out_json),
     )
 
 

@@ -116,7 +116,7 @@ def one(run: Unlearning, sub: Mapping[str, Any], stream=None) -> float:
     import torch
 
     from ..models import load_model
-    from ..training import train_and_save
+    from ..training import ModelOutput, TrainRun, train_and_save
 
     model = load_model(run.start)
     model.requires_grad_(True)
@@ -125,14 +125,9 @@ def one(run: Unlearning, sub: Mapping[str, Any], stream=None) -> float:
             model,
             run.images_of(sub),
             run.recipe_of(sub),
-            run.job.runtime,
             run.sched_cfg,
-            run.model(sub),
-            run.record(sub),
-            run.logger,
-            f"unlearn {sub['id']}",
-            compute=run.compute,
-            whole_module=True,
+            run=TrainRun(run.job.runtime, run.logger, f"unlearn {sub['id']}", compute=run.compute),
+            out=ModelOutput(run.model(sub), run.record(sub), whole_module=True),
         )
     return stats["train_seconds"]
 
@@ -161,7 +156,7 @@ def stacked(run: Unlearning, group: Sequence[Mapping[str, Any]]) -> list[float]:
 
     from ..batched_training import train_ddpm_batched
     from ..models import ddpm_scheduler, load_model
-    from ..training import save_trained
+    from ..training import ModelOutput, save_trained
 
     recipes = [run.recipe_of(sub) for sub in group]
     ids = ", ".join(sub["id"] for sub in group)
@@ -182,9 +177,7 @@ def stacked(run: Unlearning, group: Sequence[Mapping[str, Any]]) -> list[float]:
             stats,
             recipe.seed,
             len(sub["sample_indices"]),
-            run.model(sub),
-            run.record(sub),
-            whole_module=True,
+            ModelOutput(run.model(sub), run.record(sub), whole_module=True),
         )
     return [stats["train_seconds"] for _, stats in trained]
 
