@@ -1,4 +1,5 @@
 import copy
+import json
 import os
 import pickle
 import shutil
@@ -85,6 +86,37 @@ def smoke_run(tmp_path_factory):
     work = copy_workflow(tmp_path_factory.mktemp("workflow"))
     snakemake(work, "--cores", "2", *SMOKE)
     return work
+
+
+# The stores downstream of the behaviours' matrix (run by the analysis rules).
+ANALYSIS_STORES = ["matrix", "datamodel", "lds", "estimators", "budget", "table1", "figures", "summary", "cf_plan"]
+ANALYSIS_STORES += ["counterfactual"]
+
+
+def remove_for_rerun(
+    work: Path, batches: tuple[str, ...] = (), retrained: tuple[str, ...] = (), counterfactual: bool = False
+) -> None:
+    """Leaves a copy of the smoke run's results as a half-finished run would: without the unlearning
+    `batches`, the `retrained` test models and (`counterfactual`) the first counterfactual retraining,
+    each with its behaviours and log, and without the analysis and the run view. Snakemake rebuilds a
+    lost file only where something that needs it is missing or out of date, so the analysis goes too;
+    a rerun then recomputes these models and everything after them."""
+    store, logs = work / "results/store", work / "results/logs"
+    behaviours = {json.loads(p.read_text())["stage"]: p.parent for p in store.glob("behaviour/*/spec.json")}
+    for batch in batches:
+        shutil.rmtree(next(store.glob(f"unlearn/*/{batch}")))
+        shutil.rmtree(behaviours["behaviour_unlearn"] / batch)
+        next(logs.glob(f"unlearn/*/{batch}.log")).unlink()
+    models = [("retrain", sid) for sid in retrained]
+    if counterfactual:
+        models.append(("retrain_cf", min(p.name for p in store.glob("retrain_cf/*/cf-*"))))
+    for stage, sid in models:
+        shutil.rmtree(next(store.glob(f"{stage}/*/{sid}")))
+        (behaviours[f"behaviour_{stage}"] / f"{sid}.json").unlink()
+        next(logs.glob(f"{stage}/*/{sid}.log")).unlink()
+    for stage in ANALYSIS_STORES:
+        shutil.rmtree(store / stage)
+    shutil.rmtree(work / "results/runs")
 
 
 # Local data and weights files that the tests write (nothing is downloaded).

@@ -39,6 +39,8 @@ JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 MpiDefault=none
 ReturnToService=2
+# The node's CPUs and memory are the configured ones, even beyond the machine's (see Cluster).
+SlurmdParameters=config_overrides
 SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
@@ -50,11 +52,23 @@ PartitionName=ci Nodes=ALL Default=NO MaxTime=INFINITE State=UP
 )
 
 
+PORTS = (16817, 16818)  # slurmctld's and slurmd's
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def missing_binaries() -> list[str]:
     return [b for b in ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo") if shutil.which(b) is None]
 
 
 class Cluster:
+    """`cpus` and `mem` (MB) are what the node offers Slurm, not what the machine has: more CPUs than
+    cores keep more one-thread jobs in flight, so the executor's status checks (which back off by 10 s
+    after each check that finds nothing finished) find finished jobs sooner."""
+
     def __init__(self, root: Path, cpus: int = 2, mem: int = 8000) -> None:
         self.root, self.cpus, self.mem = root, cpus, mem
         self.host = socket.gethostname().split(".")[0]
@@ -63,11 +77,12 @@ class Cluster:
     def start(self) -> None:
         if self.conf.exists() and not self.conf.read_text().startswith(MARKER):
             raise RuntimeError(f"{self.conf} belongs to another Slurm set-up; not overwriting it")
+        self._wait_for_ports()
         self.conf.parent.mkdir(parents=True, exist_ok=True)
         for sub in ("state", "spool", "log"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.conf.write_text(
-            CONF.format(host=self.host, d=self.root, cpus=self.cpus, mem=self.mem, ctld_port=16817, d_port=16818)
+            CONF.format(host=self.host, d=self.root, cpus=self.cpus, mem=self.mem, ctld_port=PORTS[0], d_port=PORTS[1])
         )
         self._start_munge()
         subprocess.run(["slurmctld", "-f", str(self.conf)], check=True)
@@ -79,6 +94,15 @@ class Cluster:
                 return
             time.sleep(1)
         raise RuntimeError(f"Slurm did not come up: {out.stdout} {out.stderr}\n{self.logs()}")
+
+    def _wait_for_ports(self, timeout: float = 600) -> None:
+        """Another test cluster on this machine (a concurrent test session) holds the ports until it
+        stops; new daemons could not bind them, and its daemons would run this session's jobs."""
+        deadline = time.time() + timeout
+        while any(_listening(port) for port in PORTS):
+            if time.time() > deadline:
+                raise RuntimeError(f"ports {PORTS} still in use after {timeout:.0f} s: another Slurm runs here")
+            time.sleep(5)
 
     def _start_munge(self) -> None:
         key = Path("/etc/munge/munge.key")
