@@ -35,8 +35,24 @@ FLOORS = [
     {"subsets", "matrix", "datamodel", "lds", "budget", "power", "counterfactual", "estimators", "baselines"},
     # report: pages and figures
     {"report", "figures"},
-    # workflow: the config, the plan, the layout, a job's settings, the command line
-    {"draws", "config", "config_checks", "addressing", "layout", "settings", "missing", "status", "cli"},
+    # workflow: the config, the content addressing, the layout, a job's settings, the command lines (the
+    # run's status, its cost forecast: plan, dag, forecast, calibration) and the finished run view (results)
+    {
+        "draws",
+        "config",
+        "config_checks",
+        "addressing",
+        "layout",
+        "settings",
+        "missing",
+        "status",
+        "cli",
+        "plan",
+        "dag",
+        "forecast",
+        "calibration",
+        "results",
+    },
     # stages: one module per rule (lib/diffattr/stages/<rule>.py)
     {"stages"},
 ]
