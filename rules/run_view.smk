@@ -1,15 +1,16 @@
-# The human view: results/runs/<run_name>/ holds copies of the final artifacts and a manifest
-# naming every stage's store folder; cheap to rebuild, so it is never the only copy of anything.
+# The human view: results/runs/<run_name>/ holds copies of the final artifacts and of the report's
+# figures, and a manifest naming every stage's store folder; cheap to rebuild, so it is never the
+# only copy of anything.
+from diffattr.layout import VIEW_FIGURES, VIEW_FIGURES_DIR, VIEW_FILES
+
+# View figure name -> the stored PNG it copies.
+RUN_FIGURES = {
+    **{name: path(stage, key) for name, (stage, key) in VIEW_FIGURES.items()},
+    **{f"samples_{kind}.png": path(stage, "grid", kind=kind) for kind, stage in SAMPLE_STAGE.items()},
+}
 RUN_OUTPUTS = [
-    f"{RUN_DIR}/lds.json",
-    f"{RUN_DIR}/attributions.csv",
-    f"{RUN_DIR}/matrix.h5",
-    f"{RUN_DIR}/budget.json",
-    f"{RUN_DIR}/table1.csv",
-    f"{RUN_DIR}/estimators.csv",
-    f"{RUN_DIR}/counterfactual.csv",
-    f"{RUN_DIR}/summary.html",
-    f"{RUN_DIR}/manifest.json",
+    *[f"{RUN_DIR}/{name}" for name in VIEW_FILES],
+    *[f"{RUN_DIR}/{VIEW_FIGURES_DIR}/{name}" for name in RUN_FIGURES],
     VIEW_MARKER,
 ]
 
@@ -28,15 +29,9 @@ rule run_view:
         estimators=rules.estimators.output.table,
         counterfactual=rules.counterfactual.output.table,
         summary=rules.summary.output.html,
+        figures=list(RUN_FIGURES.values()),
         # Built here so `snakemake` alone leaves nothing for `--report` to miss.
-        report_items=[
-            *[path(stage, "grid", kind=kind) for kind, stage in SAMPLE_STAGE.items()],
-            *rules.figures.output,
-            rules.budget.output.figure,
-            rules.table1.output.html,
-            rules.counterfactual.output.figure,
-            rules.estimators.output.html,
-        ],
+        report_items=[rules.table1.output.html, rules.estimators.output.html],
     output:
         RUN_OUTPUTS,
     log:
@@ -49,5 +44,8 @@ rule run_view:
         hashes=PLAN.hashes,
         run_name=config["run_name"],
         excluded=config["subsets"]["exclude"],
+        figures=list(RUN_FIGURES),
+        # What was hashed into every stage's folder: the config keys that decided the numbers.
+        specs=PLAN.specs,
     script:
         "../workflow/scripts/run_view.py"

@@ -91,23 +91,35 @@ def smoke_run(tmp_path_factory):
 # The stores downstream of the behaviours' matrix (run by the analysis rules).
 ANALYSIS_STORES = ["matrix", "datamodel", "lds", "estimators", "budget", "table1", "figures", "summary", "cf_plan"]
 ANALYSIS_STORES += ["counterfactual"]
+EMPTY_ID = "empty"  # the untrained model's subset id (families.EMPTY)
 
 
 def remove_for_rerun(
-    work: Path, batches: tuple[str, ...] = (), retrained: tuple[str, ...] = (), counterfactual: bool = False
+    work: Path,
+    batches: tuple[str, ...] = (),
+    retrained: tuple[str, ...] = (),
+    counterfactual: bool = False,
+    floor: tuple[str, ...] = (),
+    leaves: tuple[str, ...] = (),
 ) -> None:
     """Leaves a copy of the smoke run's results as a half-finished run would: without the unlearning
-    `batches`, the `retrained` test models and (`counterfactual`) the first counterfactual retraining,
-    each with its behaviours and log, and without the analysis and the run view. Snakemake rebuilds a
-    lost file only where something that needs it is missing or out of date, so the analysis goes too;
-    a rerun then recomputes these models and everything after them."""
+    `batches`, the `retrained` test models, the `floor` second retrainings and (`counterfactual`) the
+    first counterfactual retraining, each with its behaviours and log, the stores of the `leaves`
+    stages (models and images nothing but the analysis reads: `init` with its behaviour, `samples`,
+    `pairs`, `baseline_images`, `baselines`), and without the analysis and the run view. Snakemake
+    rebuilds a lost file only where something that needs it is missing or out of date, so the analysis
+    goes too; a rerun then recomputes these and everything after them."""
     store, logs = work / "results/store", work / "results/logs"
     behaviours = {json.loads(p.read_text())["stage"]: p.parent for p in store.glob("behaviour/*/spec.json")}
     for batch in batches:
         shutil.rmtree(next(store.glob(f"unlearn/*/{batch}")))
         shutil.rmtree(behaviours["behaviour_unlearn"] / batch)
         next(logs.glob(f"unlearn/*/{batch}.log")).unlink()
-    models = [("retrain", sid) for sid in retrained]
+    for stage in leaves:
+        shutil.rmtree(store / stage)
+        if stage == "init":
+            (behaviours["behaviour_init"] / f"{EMPTY_ID}.json").unlink()
+    models = [("retrain", sid) for sid in retrained] + [("retrain_floor", sid) for sid in floor]
     if counterfactual:
         models.append(("retrain_cf", min(p.name for p in store.glob("retrain_cf/*/cf-*"))))
     for stage, sid in models:

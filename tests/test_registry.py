@@ -126,3 +126,8 @@ def test_downstream_follows_upstream():
     analysis = {"matrix", "datamodel", "lds", "estimators", "cf_plan", "counterfactual", "budget", "table1"}
     assert downstream("matrix") == analysis | {"figures", "summary"}
     assert downstream("unlearn") == {"unlearn", "behaviour_unlearn", "pairs", "samples_unlearn"} | downstream("matrix")
+
+
+def test_run_view_figures_copy_registered_files():
+    for name, (stage, key) in layout.VIEW_FIGURES.items():
+        assert key in FILES[stage], f"layout.VIEW_FIGURES[{name!r}]: stage {stage} has no file {key!r}"

@@ -127,8 +127,33 @@ class Layout:
         return self._keyed(self.resume_root, stage, wildcards, ".pt")
 
 
+# The run view's files (copies of final artifacts, and the manifest), and its folder of the report's
+# figures: view name -> (stage, file) of the stored PNG; the sample grids (one per model kind) join
+# them in rules/run_view.smk as samples_<kind>.png.
+VIEW_FILES = (
+    "attributions.csv",
+    "lds.json",
+    "estimators.csv",
+    "budget.json",
+    "table1.csv",
+    "counterfactual.csv",
+    "matrix.h5",
+    "summary.html",
+    "manifest.json",
+)
+VIEW_FIGURES_DIR = "figures"
+VIEW_FIGURES = {
+    "units_top.png": ("figures", "top"),
+    "units_bottom.png": ("figures", "bottom"),
+    "scatter.png": ("figures", "scatter"),
+    "histogram.png": ("figures", "histogram"),
+    "budget.png": ("budget", "figure"),
+    "counterfactual.png": ("counterfactual", "figure"),
+}
+
+
 def run_dir(run_name: str) -> str:
-    """The human view of a run: copies of its final artifacts and a manifest."""
+    """The human view of a run: copies of its final artifacts and of the report's figures, and a manifest."""
     return f"{RUNS}/{run_name}"
 
 

@@ -115,3 +115,24 @@ def read_matrix(path: str | os.PathLike) -> Matrix:
         raise FileNotFoundError(f"{path}: matrix missing; rerun the 'matrix' rule") from None
     except (OSError, KeyError) as exc:
         raise ValueError(f"{path}: corrupt matrix ({exc}); delete it and rerun the 'matrix' rule") from None
+
+
+def read_groups(path: str | os.PathLike, group: str) -> dict[str, dict[str, np.ndarray]]:
+    """The datasets of each subgroup of `group` that write_matrix's `extra` added (e.g. group
+    "attributions": estimator -> unit_ids, coefficient, score, ...); strings decoded, scalars as 0-d arrays."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            if group not in f:
+                raise KeyError(f"no group {group!r}")
+            out = {}
+            for name, g in f[group].items():
+                out[name] = {
+                    key: (ds.asstr()[()] if h5py.check_string_dtype(ds.dtype) else ds[()]) for key, ds in g.items()
+                }
+            return out
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: matrix missing; rerun the workflow") from None
+    except (OSError, KeyError) as exc:
+        raise ValueError(f"{path}: corrupt matrix ({exc}); delete it and rerun the workflow") from None

@@ -9,6 +9,7 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from cluster import Cluster, missing_binaries
 from conftest import SMOKE, copy_workflow, remove_for_rerun, snakemake
@@ -84,7 +85,15 @@ def test_smoke_on_slurm_matches_local_run(cluster, smoke_run, tmp_path):
     # With the local run's metadata (its input checksums), a rerun analysis job whose output is
     # unchanged (the counterfactual plan) does not re-run the jobs after it.
     shutil.copytree(smoke_run / ".snakemake/metadata", work / ".snakemake/metadata")
-    remove_for_rerun(work, batches=("train-0003-0005",), retrained=("test-0000",), counterfactual=True)
+    leaves = ("init", "samples", "pairs", "baseline_images", "baselines")
+    remove_for_rerun(
+        work,
+        batches=("train-0003-0005",),
+        retrained=("test-0000",),
+        counterfactual=True,
+        floor=("test-0000",),
+        leaves=leaves,
+    )
     # Only the logs the Slurm jobs write are checked for their partition and account.
     shutil.rmtree(work / "results/logs/retrain")
     start = time.time()
@@ -101,8 +110,10 @@ def test_smoke_on_slurm_matches_local_run(cluster, smoke_run, tmp_path):
     # Both groups ran as Slurm jobs, and so did the rules downstream of them.
     submitted = set(re.findall(r"slurm_logs/(\w+)/\d+\.log", out))
     groups = {"group_unlearn_behaviour_unlearn_unlearn", "group_retrain_behaviour_retrain"}
-    groups.add("group_retrain_behaviour_retrain_cf")
-    assert groups | {"rule_matrix", "rule_lds", "rule_cf_plan", "rule_counterfactual"} <= submitted, submitted
+    groups |= {"group_retrain_behaviour_retrain_cf", "group_retrain_behaviour_retrain_floor"}
+    rules = {"matrix", "lds", "cf_plan", "counterfactual", "init", "samples", "pairs", "baseline_images", "baselines"}
+    rules |= {"datamodel", "estimators", "budget", "table1", "figures", "summary"}
+    assert groups | {f"rule_{r}" for r in rules} <= submitted, submitted
     # The configured account was used, so the plugin did not guess one (with sacct).
     assert "No SLURM account given" not in out and "Guessed SLURM account" not in out
     assert _store_paths(work) == _store_paths(smoke_run)
@@ -114,11 +125,43 @@ def test_smoke_on_slurm_matches_local_run(cluster, smoke_run, tmp_path):
     assert sum("/train-0003-0005/" in key for key in redone) == 3, sorted(redone)
     assert any(key.endswith("/test-0000.json") for key in redone), sorted(redone)
     assert any(key.split("/")[-1].startswith("cf-") for key in redone), sorted(redone)
+    assert sum(key.endswith("/test-0000.json") for key in redone) == 2, sorted(redone)  # retrain and its floor
+    assert any(key.endswith("/empty.json") for key in redone), sorted(redone)
     for key, value in local.items():
         assert remote[key] == pytest.approx(value, rel=1e-6, abs=1e-6), key
     assert json.loads((work / "results/runs/smoke/lds.json").read_text())["lds"] == pytest.approx(
         json.loads((smoke_run / "results/runs/smoke/lds.json").read_text())["lds"]
     )
+    shutil.rmtree(work / "results")
+
+
+def test_the_upstream_rules_on_slurm_match_the_local_run(cluster, smoke_run, tmp_path):
+    """The rules the completed store above does not rerun (data, classifier, reference, train_base,
+    prune), each as a Slurm job from an empty store: the local run's store folders and values."""
+    work = copy_workflow(tmp_path / "wf")
+    env = {"DIFFATTR_SLURM_PARTITION": "ci", "DIFFATTR_SLURM_ACCOUNT": "diffattr-ci"}
+    upstream = ["data", "classifier", "reference", "train_base", "prune"]
+    proc = snakemake(work, "--profile", "slurm", "-j", "8", *SMOKE, "--until", *upstream, check=False, env=env)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"{out[-4000:]}\n{cluster.logs()}"
+    assert {f"rule_{r}" for r in upstream} <= set(re.findall(r"slurm_logs/(\w+)/\d+\.log", out)), out[-3000:]
+    for stage in upstream:
+        assert {p.name for p in (work / "results/store" / stage).iterdir()} == {
+            p.name for p in (smoke_run / "results/store" / stage).iterdir()
+        }, stage
+    [local] = (smoke_run / "results/store/reference").glob("*/stats.npz")
+    [remote] = (work / "results/store/reference").glob("*/stats.npz")
+    with np.load(local) as a, np.load(remote) as b:
+        assert a.files == b.files
+        for name in a.files:
+            np.testing.assert_allclose(b[name], a[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    ours, theirs = (
+        json.loads(next((r / "results/store/prune").glob("*/train.json")).read_text()) for r in (work, smoke_run)
+    )
+    assert [ours[k] for k in ("params_after", "macs_after", "steps")] == [
+        theirs[k] for k in ("params_after", "macs_after", "steps")
+    ]
+    assert ours["final_loss"] == pytest.approx(theirs["final_loss"], rel=1e-4)
     shutil.rmtree(work / "results")
 
 

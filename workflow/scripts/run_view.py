@@ -8,5 +8,14 @@ from diffattr.stages.run_view import write_run_view
 sm = snakemake  # noqa: F821
 log, _ = start(sm.log[0])
 p = sm.params
-write_run_view(dict(sm.input.items()), list(sm.output), p.stores, p.hashes, p.run_name, p.excluded)
+write_run_view(
+    dict(sm.input.items()),
+    list(sm.output),
+    p.stores,
+    p.hashes,
+    p.run_name,
+    excluded=p.excluded,
+    figures=dict(zip(p.figures, sm.input.figures)),
+    specs=p.specs,
+)
 log.info(f"run view of {p.run_name} written")

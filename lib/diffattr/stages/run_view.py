@@ -1,5 +1,6 @@
 """Stage run_view: the human view of a run, results/runs/<run_name>/: copies of the final artifacts
-and a manifest naming every stage's store folder; cheap to rebuild, so never the only copy."""
+and of the report's figures (figures/), and a manifest naming every stage's store folder and what
+was hashed into it; cheap to rebuild, so never the only copy."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..atomic import atomic_path, read_json, write_json
-from ..layout import in_batch
+from ..layout import VIEW_FIGURES_DIR, in_batch
 
 
 def unlearn_startup_summary(batch_dirs: Sequence[str]) -> dict:
@@ -30,8 +31,16 @@ def write_run_view(
     hashes: Mapping[str, str],
     run_name: str,
     excluded: Sequence[str] = (),
+    figures: Mapping[str, str] | None = None,
+    specs: Mapping[str, Mapping] | None = None,
 ) -> None:
-    by_name = {Path(o).name: o for o in outputs}
+    """`figures`: view figure name -> the stored PNG it copies (the outputs under figures/ name each
+    one); `specs`: stage -> what was hashed into its folder (plan.Plan.specs), kept in the manifest."""
+    by_name = {Path(o).name: o for o in outputs if Path(o).parent.name != VIEW_FIGURES_DIR}
+    figure_outputs = {Path(o).name: o for o in outputs if Path(o).parent.name == VIEW_FIGURES_DIR}
+    figures = dict(figures or {})
+    if set(figures) != set(figure_outputs):
+        raise ValueError(f"run view: figures {sorted(figures)} do not match the outputs {sorted(figure_outputs)}")
     markers = [o for o in outputs if Path(o).name.startswith(".view-")]
     for key, name in (
         ("lds", "lds.json"),
@@ -45,6 +54,10 @@ def write_run_view(
     ):
         with atomic_path(by_name[name], suffix=Path(name).suffix) as tmp:
             shutil.copyfile(str(inputs[key]), tmp)
+    # Copies, not links: a view edited by hand must not change the store.
+    for name, source in figures.items():
+        with atomic_path(figure_outputs[name], suffix=".png") as tmp:
+            shutil.copyfile(str(source), tmp)
     lds = read_json(inputs["lds"])
     base, pruned, prune_info = read_json(inputs["base"]), read_json(inputs["pruned"]), read_json(inputs["prune_info"])
     batches = inputs["unlearn_jobs"]
@@ -56,6 +69,8 @@ def write_run_view(
             "excluded_subsets": list(excluded),
             "stores": dict(stores),
             "hashes": dict(hashes),
+            "specs": {stage: dict(spec) for stage, spec in (specs or {}).items()},
+            "figures": sorted(figures),
             "lds": {k: lds[k] for k in ("lds", "ci95", "estimator", "behaviour", "n_train_models", "n_test_models")},
             # Per family: candidates, skipped for equalling a test subset, redrawn, kernel duplicates kept.
             "subsets": lds.get("subsets", {}),
