@@ -78,6 +78,9 @@ def test_stage_rule_script_module_env_and_resources_agree(name):
     assert rule["threads"] == stage.resources, f"rule {stage.rule} takes resources.{rule['threads']}"
     assert rule["local"] == (stage.resources is None)
     assert f'include: "rules/{stage.rule}.smk"' in (ROOT / "Snakefile").read_text()
+    # A model job (torch, a device) is started by compute.start_model_job, in the script alone.
+    starts = "start_model_job(" in (ROOT / "workflow/scripts" / f"{script}.py").read_text()
+    assert starts == stage.model_job, f"scripts/{script}.py starts a model job: {starts}, registry: {stage.model_job}"
 
 
 def test_other_rules_envs():

@@ -26,7 +26,8 @@ class Stage:
     """One stage. `version`: bump it when the stage's code changes what it writes or how its folder is
     laid out, so old artifacts are not reused. `rule`/`resources` default to the stage's name;
     `folder`: the store folder several stages share (behaviour, samples). `computed`: it trains or
-    samples, so compute.precision/tf32 are hashed into it. `baseline`: planned only when
+    samples, so compute.precision/tf32 are hashed into it. `model_job`: its script starts a model job
+    (compute.start_model_job: torch imported, a device chosen). `baseline`: planned only when
     datamodel.estimators lists a cheap baseline. `model_kind`: a model stage's short name (the
     behaviour stage evaluating it is behaviour_<kind>; baselines.model and behaviour's `source` use it);
     `model`: the model stage a behaviour or samples stage reads; `grid`: a sample grid's name (its
@@ -42,6 +43,7 @@ class Stage:
     resources: str | None = ""
     folder: str = ""
     computed: bool = False
+    model_job: bool = False
     baseline: bool = False
     model_kind: str | None = None
     model: str | None = None
@@ -85,6 +87,7 @@ def _behaviour(kind: str, model: str, version: str = "2") -> Stage:
         resources="behaviour",
         folder="behaviour",
         computed=True,
+        model_job=True,
         model=model,
     )
 
@@ -104,6 +107,7 @@ def _samples(model: str, grid: str) -> Stage:
         resources="samples",
         folder="samples",
         computed=True,
+        model_job=True,
         model=model,
         grid=grid,
     )
@@ -130,6 +134,7 @@ _ROWS: tuple[Stage, ...] = (
         ("data",),
         files={"weights": "classifier.pt", "info": "classifier.json", "benchmark": "benchmark.tsv"},
         env=TORCH,
+        model_job=True,
     ),
     Stage(
         "reference",
@@ -138,6 +143,7 @@ _ROWS: tuple[Stage, ...] = (
         ("data", "classifier"),
         files={"stats": "stats.npz", "benchmark": "benchmark.tsv"},
         env=TORCH,
+        model_job=True,
     ),
     Stage(
         "train_base",
@@ -146,6 +152,7 @@ _ROWS: tuple[Stage, ...] = (
         ("data",),
         files=MODEL,
         env=TORCH,
+        model_job=True,
         computed=True,
         model_kind="base",
     ),
@@ -156,6 +163,7 @@ _ROWS: tuple[Stage, ...] = (
         ("train_base",),
         files={**MODEL, "raw": "raw"},
         env=TORCH,
+        model_job=True,
         computed=True,
         model_kind="prune",
     ),
@@ -176,6 +184,7 @@ _ROWS: tuple[Stage, ...] = (
         ("prune", "subsets"),
         files=_batch(_UNLEARN_BATCH),
         env=TORCH,
+        model_job=True,
         computed=True,
         model_kind="unlearn",
     ),
@@ -186,6 +195,7 @@ _ROWS: tuple[Stage, ...] = (
         ("data", "subsets"),
         files=PER_SUBSET_MODEL,
         env=TORCH,
+        model_job=True,
         computed=True,
         model_kind="retrain",
     ),
@@ -201,6 +211,7 @@ _ROWS: tuple[Stage, ...] = (
         ("data",),
         files=MODEL,
         env=TORCH,
+        model_job=True,
         model_kind="init",
     ),
     _behaviour("init", "init"),
@@ -211,6 +222,7 @@ _ROWS: tuple[Stage, ...] = (
         ("data", "subsets"),
         files=PER_SUBSET_MODEL,
         env=TORCH,
+        model_job=True,
         computed=True,
         model_kind="retrain_floor",
     ),
@@ -234,6 +246,7 @@ _ROWS: tuple[Stage, ...] = (
         (),
         files={"images": "images.npz", "info": "images.json", "benchmark": "benchmark.tsv"},
         env=TORCH,
+        model_job=True,
         baseline=True,
     ),
     Stage(
@@ -247,6 +260,7 @@ _ROWS: tuple[Stage, ...] = (
             "benchmark": "benchmarks/{method}.tsv",
         },
         env=TORCH,
+        model_job=True,
         baseline=True,
     ),
     # 3: used subsets only (none equal to a test subset); the attribute `subsets` reports the draws.
@@ -317,6 +331,7 @@ _ROWS: tuple[Stage, ...] = (
         ("data", "subsets"),
         files=PER_SUBSET_MODEL,
         env=TORCH,
+        model_job=True,
         computed=True,
         model_kind="retrain_cf",
     ),
@@ -336,6 +351,7 @@ _ROWS: tuple[Stage, ...] = (
         ("classifier", "unlearn", "retrain", "retrain_floor"),
         files={"pair": "{subset}.json", "benchmark": "benchmarks/{subset}.tsv"},
         env=TORCH,
+        model_job=True,
         computed=True,
     ),
     # 2: the paired gap at every budget. 3: an unlearning batch's cost charged to the models the matrix
@@ -392,6 +408,8 @@ STAGES: dict[str, tuple[str, list[str], list[str]]] = {
     s.name: (s.version, list(s.hashed_keys), list(s.upstream)) for s in _ROWS
 }
 COMPUTED_STAGES = {s.name for s in _ROWS if s.computed}
+# Rules whose jobs start a model job (torch, a device): the heavy start-up.
+MODEL_JOB_RULES = {s.rule for s in _ROWS if s.model_job}
 BASELINE_STAGES = tuple(s.name for s in _ROWS if s.baseline)
 # Rules sent to the cluster; each takes resources.<rule> over resources.default (behaviour_unlearn
 # takes the behaviour rule's).
