@@ -10,7 +10,7 @@ import yaml
 from conftest import SMOKE, copy_workflow, planned_jobs
 
 from diffattr import calibration, plan
-from diffattr.dag import Job, needed_jobs, schedule
+from diffattr.dag import Job, needed_jobs, rerun_triggers, schedule
 
 CONFIGS = SMOKE[1:]  # the --configfile arguments of the smoke preset
 
@@ -120,6 +120,18 @@ def test_a_finished_store_plans_nothing(smoke_run):
     assert dag.jobs == []
     out = plan.make_plan(dag, SPEEDS, cores=2, slurm_jobs=8)
     assert out["total"]["jobs"] == 0 and out["local"]["wall_s"] == 0 and out["slurm"]["wall_s"] == 0
+
+
+def test_the_plan_takes_the_local_profiles_rerun_triggers(smoke_wf):
+    # as `snakemake` run from the root does: an edit to a script does not make a finished job rerun
+    from snakemake.settings.types import RerunTrigger
+
+    assert rerun_triggers(smoke_wf) == {
+        RerunTrigger.MTIME,
+        RerunTrigger.PARAMS,
+        RerunTrigger.INPUT,
+        RerunTrigger.SOFTWARE_ENV,
+    }
 
 
 def test_the_calibration_is_cached_per_cpu_model_and_model_config(tmp_path, monkeypatch, config):

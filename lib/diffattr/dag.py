@@ -39,6 +39,17 @@ def _cwd(path: Path) -> Iterator[None]:
         os.chdir(old)
 
 
+def rerun_triggers(workdir: Path) -> set | None:
+    """The rerun triggers of the local profile (profiles/default, which `snakemake` run from the
+    workflow's root picks up), so the plan counts as finished what a run would not redo."""
+    import yaml
+    from snakemake.settings.types import RerunTrigger
+
+    profile = workdir / "profiles" / "default" / "config.yaml"
+    names = (yaml.safe_load(profile.read_text()) or {}).get("rerun-triggers") if profile.is_file() else None
+    return {RerunTrigger[str(n).upper().replace("-", "_")] for n in names} if names else None
+
+
 def needed_jobs(workdir: str | os.PathLike, configfiles: Sequence[str], cores: int) -> Dag:
     """The jobs of the workflow in `workdir` that Snakemake would run (finished outputs excluded), with
     their dependencies among themselves. Raises ValueError with Snakemake's message on a bad config."""
@@ -66,7 +77,8 @@ def needed_jobs(workdir: str | os.PathLike, configfiles: Sequence[str], cores: i
                 )
                 wf = wf_api._workflow
                 # what DAGApi.printdag does before printing: the DAG of a dry run, without a lock
-                wf.dag_settings = DAGSettings()
+                triggers = rerun_triggers(work)
+                wf.dag_settings = DAGSettings(**({"rerun_triggers": triggers} if triggers else {}))
                 wf._prepare_dag(forceall=False, ignore_incomplete=True, lock_warn_only=True, nolock=True)
                 wf._build_dag()
                 needed = list(wf.dag.needrun_jobs())
