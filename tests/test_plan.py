@@ -187,15 +187,17 @@ def test_cli_prints_a_table_and_json_from_a_cached_calibration(smoke_wf, smoke_d
     cache = calibration.cache_path(key, smoke_wf / calibration.CACHE_DIR)
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps({"key": key, "speeds": dataclasses.asdict(SPEEDS)}))
-    args = ["--directory", str(smoke_wf), "--configfile", *CONFIGS, "--cores", "2", "--jobs", "4"]
+    args = ["--directory", str(smoke_wf), "--configfile", *CONFIGS, "--cores", "3", "--jobs", "4"]
     assert plan.main([*args, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["calibration"]["cached"] and out["calibration"]["cpu_model"] == "test CPU"
-    assert out["local"]["cores"] == 2 and out["slurm"]["jobs"] == 4
+    assert out["local"]["cores"] == 3 and out["slurm"]["jobs"] == 4
     assert out["total"]["jobs"] == len(smoke_dag.jobs)
     assert plan.main(args) == 0
     table = capsys.readouterr().out
-    assert "local, --cores 2" in table and "slurm, -j 4" in table and "retrain_cf" in table
+    assert "local, --cores 3" in table and "slurm, -j 4" in table and "retrain_cf" in table
+    assert plan.main([*args, "--cores", "none"]) == 1
+    assert capsys.readouterr().err.strip() == "diffattr.plan: --cores none: give a positive number of cores or 'all'"
 
 
 def test_a_bad_config_is_one_line(smoke_wf, capsys):

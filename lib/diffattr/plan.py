@@ -100,7 +100,16 @@ def make_plan(
     by_id = {j.id: j for j in jobs}
     groups = dag.config.get("groups") or {}
     stages: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"jobs": 0, "pending_jobs": 0, "models": 0, "train_steps": 0, "images": 0, "bytes": 0, "wall_s": 0.0}
+        lambda: {
+            "jobs": 0,
+            "pending_jobs": 0,
+            "models": 0,
+            "train_steps": 0,
+            "images": 0,
+            "bytes": 0,
+            "wall_s": 0.0,
+            "cpu_s": 0.0,
+        }
     )
     for j in jobs:
         w, row = work[j.id], stages[j.rule]
@@ -111,7 +120,7 @@ def make_plan(
         row["images"] += w.images
         row["bytes"] += w.bytes
         row["wall_s"] += local[j.id].wall
-        row["cpu_s"] = row.get("cpu_s", 0.0) + local[j.id].cpu
+        row["cpu_s"] += local[j.id].cpu
     totals = {k: sum(r.get(k, 0) for r in stages.values()) for k in ("jobs", "pending_jobs", "models", "train_steps")}
     totals.update({k: sum(r.get(k, 0) for r in stages.values()) for k in ("images", "bytes", "wall_s", "cpu_s")})
     local_wall = schedule(jobs, lambda j: local[j.id].wall, cores, lambda j: min(j.threads, cores))
@@ -160,7 +169,11 @@ def device_notes(
 
 
 def _cores(value: str) -> int:
-    return os.cpu_count() or 1 if value == "all" else max(1, int(value))
+    if value == "all":
+        return os.cpu_count() or 1
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"--cores {value}: give a positive number of cores or 'all'")
+    return int(value)
 
 
 def _fmt_s(seconds: float) -> str:
