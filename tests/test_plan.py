@@ -172,7 +172,8 @@ def test_the_calibration_times_the_configured_models(monkeypatch, config):
 def test_a_device_not_present_is_said_so(smoke_dag):
     cuda = dataclasses.replace(smoke_dag, config={**smoke_dag.config, "compute": {"device": "cuda"}})
     notes = plan.device_notes(cuda, SPEEDS, slurm_calibrated=False, argv_configs=CONFIGS)
-    assert any("device not present" in n and "--calibrate-only" in n for n in notes)
+    fix = f"python -m diffattr.plan --calibrate-only --configfile {' '.join(CONFIGS)}` where the jobs run"
+    assert any("device not present" in n and fix in n for n in notes)
     assert any("Slurm estimate" in n and "uncalibrated" in n for n in notes)
     # calibrated on the cluster's node: only the local estimate is for a device not present
     notes = plan.device_notes(cuda, SPEEDS, slurm_calibrated=True, argv_configs=CONFIGS)
@@ -187,7 +188,11 @@ def test_cli_prints_a_table_and_json_from_a_cached_calibration(smoke_wf, smoke_d
     cache = calibration.cache_path(key, smoke_wf / calibration.CACHE_DIR)
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps({"key": key, "speeds": dataclasses.asdict(SPEEDS)}))
-    args = ["--directory", str(smoke_wf), "--configfile", *CONFIGS, "--cores", "3", "--jobs", "4"]
+    # --configfile repeated adds files, as one --configfile with several (the last alone would plan the
+    # default's jobs)
+    (smoke_wf / "same.yaml").write_text("run_name: smoke\n")
+    args = ["--directory", str(smoke_wf), "--configfile", *CONFIGS, "--configfile", "same.yaml"]
+    args += ["--cores", "3", "--jobs", "4"]
     assert plan.main([*args, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["calibration"]["cached"] and out["calibration"]["cpu_model"] == "test CPU"

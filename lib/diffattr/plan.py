@@ -151,7 +151,7 @@ def device_notes(
 ) -> list[str]:
     """Where an estimate is for a device this machine does not have (so its timings are not the jobs')."""
     notes = []
-    overlay = " ".join(f"--configfile {c}" for c in argv_configs)
+    overlay = f"--configfile {' '.join(argv_configs)}" if argv_configs else ""
     how = f"run `python -m diffattr.plan --calibrate-only {overlay}`".rstrip() + " where the jobs run"
     if dag.config["compute"]["device"] == "cuda" and speeds.device == "cpu":
         notes.append(
@@ -234,7 +234,9 @@ def calibration_threads(config: Mapping[str, Any]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m diffattr.plan", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--configfile", nargs="+", default=[], help="config files, as snakemake's --configfile")
+    ap.add_argument(
+        "--configfile", nargs="+", action="extend", default=[], help="config files, as snakemake's --configfile"
+    )
     ap.add_argument("--cores", default="all", help="cores of the local estimate (a number or 'all')")
     ap.add_argument("--jobs", "-j", type=int, default=None, help="Slurm jobs at once (default: the profile's)")
     ap.add_argument("--json", action="store_true", help="print the plan as JSON")
