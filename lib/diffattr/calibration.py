@@ -110,8 +110,12 @@ def cache_path(key: Mapping[str, Any], cache_dir: str | os.PathLike = CACHE_DIR)
 
 
 def _timed(fn) -> tuple[float, float]:
+    import torch
+
     start, cpu = time.perf_counter(), time.process_time()
     fn()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()  # a GPU's kernels run asynchronously: count them all
     return time.perf_counter() - start, time.process_time() - cpu
 
 
