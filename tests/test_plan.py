@@ -100,6 +100,15 @@ def test_more_cores_shorten_the_local_wall_time(smoke_dag):
     assert one["slurm"]["wall_s"] > one["local"]["wall_s"]
 
 
+def test_jobs_longer_than_their_runtime_are_named(smoke_dag):
+    assert plan.make_plan(smoke_dag, SPEEDS, cores=2, slurm_jobs=8)["slurm"]["over_runtime"] == []
+    slow = dataclasses.replace(SPEEDS, train_step=(200.0, 200.0))  # a retraining: 60 steps, 200 min
+    over = {o["rule"]: o["minutes"] for o in plan.make_plan(smoke_dag, slow, 2, 8)["slurm"]["over_runtime"]}
+    # resources.retrain.runtime is 120 minutes; the model jobs that train on the full model exceed theirs
+    assert over["retrain"] == pytest.approx((60 * 200 + 5) / 60, abs=0.1)
+    assert {"retrain", "retrain_floor", "train_base"} <= set(over) and "unlearn" not in over
+
+
 def test_schedule_waits_for_dependencies_and_packs_slots():
     # a -> (b, c) -> d: b and c side by side on two slots, one after the other on one
     jobs = [

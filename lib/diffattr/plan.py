@@ -125,13 +125,11 @@ def make_plan(
     totals.update({k: sum(r.get(k, 0) for r in stages.values()) for k in ("images", "bytes", "wall_s", "cpu_s")})
     local_wall = schedule(jobs, lambda j: local[j.id].wall, cores, lambda j: min(j.threads, cores))
     slurm_wall = schedule(jobs, lambda j: remote[j.id].wall + slurm_overhead(j, by_id, groups), slurm_jobs, lambda j: 1)
-    over = sorted(
-        {
-            j.rule: round(remote[j.id].wall / 60, 1)
-            for j in jobs
-            if j.resources.get("runtime") and remote[j.id].wall > 60 * float(j.resources["runtime"])
-        }.items()
-    )
+    longest: dict[str, float] = {}
+    for j in jobs:
+        if j.resources.get("runtime") and remote[j.id].wall > 60 * float(j.resources["runtime"]):
+            longest[j.rule] = max(longest.get(j.rule, 0.0), round(remote[j.id].wall / 60, 1))
+    over = sorted(longest.items())
     return {
         "stages": {rule: stages[rule] for rule in sorted(stages)},
         "total": totals,
@@ -151,8 +149,10 @@ def device_notes(
 ) -> list[str]:
     """Where an estimate is for a device this machine does not have (so its timings are not the jobs')."""
     notes = []
-    overlay = f"--configfile {' '.join(argv_configs)}" if argv_configs else ""
-    how = f"run `python -m diffattr.plan --calibrate-only {overlay}`".rstrip() + " where the jobs run"
+    command = " ".join(
+        ["python -m diffattr.plan --calibrate-only", *(["--configfile", *argv_configs] if argv_configs else [])]
+    )
+    how = f"run `{command}` where the jobs run"
     if dag.config["compute"]["device"] == "cuda" and speeds.device == "cpu":
         notes.append(
             "compute.device is cuda but this machine has no GPU: the local estimate is for a device not "
