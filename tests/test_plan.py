@@ -9,7 +9,7 @@ import pytest
 import yaml
 from conftest import SMOKE, copy_workflow, planned_jobs
 
-from diffattr import calibration, plan
+from diffattr import calibration, forecast, plan
 from diffattr.dag import Job, needed_jobs, rerun_triggers, schedule
 
 CONFIGS = SMOKE[1:]  # the --configfile arguments of the smoke preset
@@ -76,6 +76,10 @@ def test_steps_and_images_follow_the_config(smoke_wf, smoke_dag):
     assert base["behaviour_unlearn"]["images"] == unlearned * n
     # the checkpoint's retrainings: at most one per estimator and random draw
     assert base["retrain_cf"]["pending_jobs"] == len(cfg["datamodel"]["estimators"]) + cfg["counterfactual"]["n_random"]
+
+    # one job's cost, as a Slurm runtime would be derived: 60 steps of 0.1 s and the 5 s start-up
+    ctx = plan.context_of(smoke_dag)
+    assert forecast.job_seconds("retrain", {"subset": "test-0000"}, ctx, SPEEDS) == pytest.approx(60 * 0.1 + 5)
 
     changed = overlay_dag(
         smoke_wf,
