@@ -1,10 +1,11 @@
 # Quick start:  make run   (set up .venv, run the embedded default)
+#               make plan  (what the run will cost here and on Slurm, before it starts)
 #               make test  (set up .venv, run the test suite)
 #               make lint  (ruff, snakefmt, snakemake --lint; CI runs it before the tests)
 PY := .venv/bin/python
 SNAKEMAKE := .venv/bin/snakemake
 
-.PHONY: setup run smoke report test lint bench
+.PHONY: setup run smoke plan report test lint bench
 
 setup: .venv/.installed
 
@@ -20,6 +21,11 @@ run: setup
 
 smoke: setup
 	$(SNAKEMAKE) --cores all --configfile config/config.yaml config/presets/smoke.yaml
+
+# What a run will cost before it starts (jobs, steps, images, bytes, wall and CPU time locally and on
+# Slurm), for the jobs the store still needs; e.g. make plan ARGS='--configfile config/config.yaml config/presets/smoke.yaml'
+plan: setup
+	PYTHONPATH=lib $(PY) -m diffattr.plan --cores all $(ARGS)
 
 # The HTML report of the finished default run (offline, self-contained); builds nothing new.
 report: setup

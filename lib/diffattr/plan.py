@@ -1,0 +1,278 @@
+"""What a run will cost before it starts: `python -m diffattr.plan` (`make plan`).
+
+The jobs Snakemake would still run (a dry run's DAG: finished artifacts cost nothing), summarised per
+stage (rule) with their models, training steps, images sampled and bytes written, and the wall and
+CPU time they take locally on `--cores N` and on Slurm with `-j J` jobs at once, from a calibration
+of this machine (`calibration.py`, cached in results/.calibration/) and each job's work
+(`forecast.py`). Usage, from the workflow's root:
+
+    python -m diffattr.plan [--configfile config/config.yaml overlay.yaml] [--cores N] [--jobs J] [--json]
+    python -m diffattr.plan --calibrate-only   # on a cluster (GPU) node: writes its calibration
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections import defaultdict
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import yaml
+
+from . import calibration
+from .dag import Dag, Job, needed_jobs, schedule
+from .forecast import Context, cost, rule_work
+
+# Per Slurm job: sbatch, queueing on an idle cluster and Snakemake starting inside the job
+# (bench/slurm_overhead.py measured about 5 s); a queue's wait comes on top and is not estimated.
+SLURM_JOB_OVERHEAD_S = 5.0
+PROFILE = Path("profiles") / "slurm" / "config.yaml"
+
+
+def pending_cf_jobs(dag: Dag) -> list[Job]:
+    """The counterfactual retrainings (and their behaviours) that checkpoint cf_plan adds once it has
+    run: at most one per estimator and random draw at each fraction (rankings that pick the same units
+    share one)."""
+    cf_plan = [j for j in dag.jobs if j.rule == "cf_plan"]
+    if not cf_plan:
+        return []
+    cfg = dag.config
+    cf = cfg["counterfactual"]
+    n = len(cf["fractions"]) * (len(cfg["datamodel"]["estimators"]) + int(cf["n_random"]))
+    bhash = next(h for h, src in dag.globals["BEHAVIOUR_SOURCE"].items() if src == "retrain_cf")
+    res = {r: dag.globals["RESOURCES_OF"][r] for r in ("retrain_cf", "behaviour")}
+    threads = dag.globals["THREADS_OF"]
+    consumers = [j for j in dag.jobs if j.rule == "counterfactual"]
+    out, next_id = [], max(j.id for j in dag.jobs) + 1
+    for i in range(n):
+        sid = f"cf-pending-{i}"
+        retrain = Job(next_id, "retrain_cf", {"subset": sid}, threads["retrain_cf"], res["retrain_cf"], [cf_plan[0].id])
+        behave = Job(
+            next_id + 1, "behaviour", {"bhash": bhash, "subset": sid}, threads["behaviour"], res["behaviour"], [next_id]
+        )
+        retrain.pending = behave.pending = True
+        for c in consumers:
+            c.deps.append(behave.id)
+        out += [retrain, behave]
+        next_id += 2
+    return out
+
+
+def context_of(dag: Dag) -> Context:
+    from .data import image_shape, sample_count
+
+    shape = image_shape(dag.config["data"])
+    return Context(
+        config=dag.config,
+        chunks=dag.globals["SUBSETS"].chunks,
+        behaviour_source=dag.globals["BEHAVIOUR_SOURCE"],
+        n_images=int(sample_count(dag.config["data"])),
+        image_values=int(shape[0] * shape[1] * shape[2]),
+    )
+
+
+def slurm_overhead(job: Job, by_id: Mapping[int, Job], groups: Mapping[str, str]) -> float:
+    """A job grouped with one of its dependencies runs inside that one's Slurm job (config `groups`)."""
+    group = groups.get(job.rule)
+    if group and any(groups.get(by_id[d].rule) == group for d in job.deps):
+        return 0.0
+    return SLURM_JOB_OVERHEAD_S
+
+
+def make_plan(
+    dag: Dag,
+    speeds: calibration.Speeds,
+    cores: int,
+    slurm_jobs: int,
+    slurm_speeds: calibration.Speeds | None = None,
+) -> dict[str, Any]:
+    """The plan's numbers (what --json prints): per stage, in total, locally and on Slurm."""
+    jobs = dag.jobs + pending_cf_jobs(dag)
+    ctx = context_of(dag)
+    sizes = {"params_full": speeds.params_full, "params_pruned": speeds.params_pruned}
+    work = {j.id: rule_work(j.rule, j.wildcards, ctx, sizes) for j in jobs}
+    local = {j.id: cost(work[j.id], speeds) for j in jobs}
+    remote = {j.id: cost(work[j.id], slurm_speeds or speeds) for j in jobs}
+    by_id = {j.id: j for j in jobs}
+    groups = dag.config.get("groups") or {}
+    stages: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {
+            "jobs": 0,
+            "pending_jobs": 0,
+            "models": 0,
+            "train_steps": 0,
+            "images": 0,
+            "bytes": 0,
+            "wall_s": 0.0,
+            "cpu_s": 0.0,
+        }
+    )
+    for j in jobs:
+        w, row = work[j.id], stages[j.rule]
+        row["jobs"] += not j.pending
+        row["pending_jobs"] += j.pending
+        row["models"] += w.models
+        row["train_steps"] += w.train_steps + w.pruned_steps
+        row["images"] += w.images
+        row["bytes"] += w.bytes
+        row["wall_s"] += local[j.id].wall
+        row["cpu_s"] += local[j.id].cpu
+    totals = {k: sum(r.get(k, 0) for r in stages.values()) for k in ("jobs", "pending_jobs", "models", "train_steps")}
+    totals.update({k: sum(r.get(k, 0) for r in stages.values()) for k in ("images", "bytes", "wall_s", "cpu_s")})
+    local_wall = schedule(jobs, lambda j: local[j.id].wall, cores, lambda j: min(j.threads, cores))
+    slurm_wall = schedule(jobs, lambda j: remote[j.id].wall + slurm_overhead(j, by_id, groups), slurm_jobs, lambda j: 1)
+    longest: dict[str, float] = {}
+    for j in jobs:
+        if j.resources.get("runtime") and remote[j.id].wall > 60 * float(j.resources["runtime"]):
+            longest[j.rule] = max(longest.get(j.rule, 0.0), round(remote[j.id].wall / 60, 1))
+    over = sorted(longest.items())
+    return {
+        "stages": {rule: stages[rule] for rule in sorted(stages)},
+        "total": totals,
+        "local": {"cores": cores, "wall_s": local_wall, "cpu_s": totals["cpu_s"]},
+        "slurm": {
+            "jobs": slurm_jobs,
+            "wall_s": slurm_wall,
+            "cpu_s": sum(c.cpu for c in remote.values()),
+            "overhead_per_job_s": SLURM_JOB_OVERHEAD_S,
+            "over_runtime": [{"rule": r, "minutes": m} for r, m in over],
+        },
+    }
+
+
+def device_notes(
+    dag: Dag, speeds: calibration.Speeds, slurm_calibrated: bool, argv_configs: Sequence[str]
+) -> list[str]:
+    """Where an estimate is for a device this machine does not have (so its timings are not the jobs')."""
+    notes = []
+    command = " ".join(
+        ["python -m diffattr.plan --calibrate-only", *(["--configfile", *argv_configs] if argv_configs else [])]
+    )
+    how = f"run `{command}` where the jobs run"
+    if dag.config["compute"]["device"] == "cuda" and speeds.device == "cpu":
+        notes.append(
+            "compute.device is cuda but this machine has no GPU: the local estimate is for a device not "
+            "present (this CPU's timings; a local run would stop at its first model job); " + how
+        )
+    gpu_jobs = any(j.resources.get("gpu") for j in dag.jobs)
+    if (gpu_jobs or dag.config["compute"]["device"] == "cuda") and not slurm_calibrated:
+        notes.append(
+            "the Slurm estimate is for GPU jobs (resources.<rule>.gpu or compute.device cuda) but is "
+            f"uncalibrated: it uses this machine's {speeds.device} timings; {how} (a GPU node) and pass "
+            "the file it writes with --slurm-calibration"
+        )
+    return notes
+
+
+def _cores(value: str) -> int:
+    if value == "all":
+        return os.cpu_count() or 1
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"--cores {value}: give a positive number of cores or 'all'")
+    return int(value)
+
+
+def _fmt_s(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    return f"{h}h{rest // 60:02d}m" if h else f"{rest // 60}m{rest % 60:02d}s"
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+def render(out: Mapping[str, Any]) -> str:
+    cal = out["calibration"]
+    lines = [
+        f"{'stage':<18}{'jobs':>6}{'models':>8}{'train steps':>13}{'images':>10}{'bytes':>9}{'wall':>10}{'CPU':>10}"
+    ]
+    rows = list(out["stages"].items()) + [("total", out["total"])]
+    for i, (rule, r) in enumerate(rows):
+        if i == len(rows) - 1:
+            lines.append("-" * len(lines[0]))
+        jobs = f"{r['jobs']}" + (f"+{r['pending_jobs']}" if r["pending_jobs"] else "")
+        lines.append(
+            f"{rule:<18}{jobs:>6}{r['models']:>8}{r['train_steps']:>13}{r['images']:>10}"
+            f"{_fmt_bytes(r['bytes']):>9}{_fmt_s(r['wall_s']):>10}{_fmt_s(r['cpu_s']):>10}"
+        )
+    loc, sl = out["local"], out["slurm"]
+    lines += [
+        "",
+        f"local, --cores {loc['cores']}: about {_fmt_s(loc['wall_s'])} wall, {_fmt_s(loc['cpu_s'])} CPU",
+        f"slurm, -j {sl['jobs']}: about {_fmt_s(sl['wall_s'])} wall (+ queueing), {_fmt_s(sl['cpu_s'])} CPU,"
+        f" {sl['overhead_per_job_s']:.0f} s per Slurm job",
+    ]
+    if out["total"]["pending_jobs"]:
+        lines.append(
+            "+N: at most N more jobs, added by the checkpoint cf_plan once it has run (the counterfactual"
+            " retrainings and their behaviours); counted in the times"
+        )
+    for o in sl["over_runtime"]:
+        lines.append(f"warning: a {o['rule']} job needs about {o['minutes']} min, more than its resources runtime")
+    lines.append(
+        f"calibration: {cal['cpu_model']} ({cal['device']}, {cal['threads']} thread(s)), "
+        f"{'cached' if cal['cached'] else 'measured now'} in {cal['file']}; load average then {cal['loadavg'][0]}"
+    )
+    lines += [f"note: {n}" for n in out["notes"]]
+    return "\n".join(lines)
+
+
+def calibration_threads(config: Mapping[str, Any]) -> int:
+    from .resources import one_rule_resources
+
+    return one_rule_resources(config["resources"], "retrain")[0]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m diffattr.plan", description=__doc__.split("\n\n")[0])
+    ap.add_argument(
+        "--configfile", nargs="+", action="extend", default=[], help="config files, as snakemake's --configfile"
+    )
+    ap.add_argument("--cores", default="all", help="cores of the local estimate (a number or 'all')")
+    ap.add_argument("--jobs", "-j", type=int, default=None, help="Slurm jobs at once (default: the profile's)")
+    ap.add_argument("--json", action="store_true", help="print the plan as JSON")
+    ap.add_argument("--directory", default=".", help="the workflow's root (default: here)")
+    ap.add_argument("--calibrate-only", action="store_true", help="calibrate this machine and exit")
+    ap.add_argument("--recalibrate", action="store_true", help="time again even if cached")
+    ap.add_argument("--slurm-calibration", default=None, help="a calibration file written on the cluster's nodes")
+    args = ap.parse_args(argv)
+    work = Path(args.directory).resolve()
+    try:
+        cores = _cores(args.cores)
+        dag = needed_jobs(work, args.configfile, cores)
+        threads = calibration_threads(dag.config)
+        speeds, path, cached = calibration.load_or_measure(
+            dag.config, threads, work / calibration.CACHE_DIR, force=args.recalibrate
+        )
+        if args.calibrate_only:
+            print(f"calibration of {speeds.cpu_model} ({speeds.device}): {path} ({'cached' if cached else 'measured'})")
+            return 0
+        slurm_speeds = calibration.load_file(args.slurm_calibration) if args.slurm_calibration else None
+        profile = work / PROFILE
+        jobs = args.jobs or (yaml.safe_load(profile.read_text()).get("jobs", 1) if profile.is_file() else 1)
+        out = make_plan(dag, speeds, cores, int(jobs), slurm_speeds)
+    except ValueError as exc:
+        print(f"diffattr.plan: {exc}", file=sys.stderr)
+        return 1
+    out["calibration"] = {
+        "file": str(path),
+        "cached": cached,
+        **{k: v for k, v in asdict(speeds).items() if k in ("cpu_model", "device", "threads", "loadavg")},
+        "speeds": asdict(speeds),
+    }
+    out["notes"] = device_notes(dag, speeds, slurm_speeds is not None, args.configfile)
+    print(json.dumps(out, indent=2) if args.json else render(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

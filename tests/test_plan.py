@@ -1,0 +1,225 @@
+"""`python -m diffattr.plan` (make plan): the jobs it plans are the dry run's, its counts follow the
+config, a finished store costs nothing, the calibration is cached per CPU model and model config,
+more cores shorten the wall time, and a device not present is said so."""
+
+import dataclasses
+import json
+
+import pytest
+import yaml
+from conftest import SMOKE, copy_workflow, planned_jobs
+
+from diffattr import calibration, forecast, plan
+from diffattr.dag import Job, needed_jobs, rerun_triggers, schedule
+
+CONFIGS = SMOKE[1:]  # the --configfile arguments of the smoke preset
+
+# Made-up speeds (seconds per unit), so that the tests below time nothing; the calibration's own
+# measurement is tested on its own.
+SPEEDS = calibration.Speeds(
+    train_step=(0.1, 0.1),
+    pruned_step=(0.05, 0.05),
+    full_image_step=(1e-4, 1e-4),
+    pruned_image_step=(5e-5, 5e-5),
+    classifier_epoch=(0.3, 0.3),
+    startup_heavy=(5.0, 5.0),
+    startup_light=(1.0, 1.0),
+    params_full=1000,
+    params_pruned=500,
+    train_batch=128,
+    pruned_batch=128,
+    device="cpu",
+    cpu_model="test CPU",
+    threads=1,
+    loadavg=(0.0, 0.0, 0.0),
+)
+
+
+@pytest.fixture(scope="module")
+def smoke_wf(tmp_path_factory):
+    return copy_workflow(tmp_path_factory.mktemp("plan-wf"))
+
+
+@pytest.fixture(scope="module")
+def smoke_dag(smoke_wf):
+    return needed_jobs(smoke_wf, CONFIGS, 2)
+
+
+def overlay_dag(work, name: str, overlay: dict):
+    (work / name).write_text(yaml.safe_dump(overlay))
+    return needed_jobs(work, [*CONFIGS, name], 2)
+
+
+def test_planned_jobs_per_stage_equal_the_dry_run(smoke_wf, smoke_dag):
+    counts: dict[str, int] = {}
+    for job in smoke_dag.jobs:
+        counts[job.rule] = counts.get(job.rule, 0) + 1
+    assert counts == planned_jobs(smoke_wf, *SMOKE)
+    out = plan.make_plan(smoke_dag, SPEEDS, cores=2, slurm_jobs=8)
+    assert {rule: row["jobs"] for rule, row in out["stages"].items() if row["jobs"]} == counts
+
+
+def test_steps_and_images_follow_the_config(smoke_wf, smoke_dag):
+    cfg = yaml.safe_load((smoke_wf / "config/presets/smoke.yaml").read_text())
+    base = plan.make_plan(smoke_dag, SPEEDS, cores=2, slurm_jobs=8)["stages"]
+    steps = cfg["train_base"]["steps"]
+    assert base["train_base"]["train_steps"] == steps
+    assert base["retrain"]["train_steps"] == base["retrain"]["jobs"] * steps
+    assert base["prune"]["train_steps"] == cfg["prune"]["finetune"]["steps"]
+    unlearned = base["unlearn"]["models"]
+    # every train, uniform and kernel subset, one per unit (10 classes) and the full set, at least
+    sub = cfg["subsets"]
+    assert unlearned >= sub["n_train"] + sub["n_uniform"] + sub["n_kernel"] + 10 + 1
+    assert base["unlearn"]["train_steps"] == unlearned * cfg["unlearn"]["steps"]
+    n = cfg["behaviour"]["n_samples"]
+    assert base["behaviour"]["images"] == (base["behaviour"]["jobs"] + base["behaviour"]["pending_jobs"]) * n
+    assert base["behaviour_unlearn"]["images"] == unlearned * n
+    # the checkpoint's retrainings: at most one per estimator and random draw
+    assert base["retrain_cf"]["pending_jobs"] == len(cfg["datamodel"]["estimators"]) + cfg["counterfactual"]["n_random"]
+
+    # one job's cost, as a Slurm runtime would be derived: 60 steps of 0.1 s and the 5 s start-up
+    ctx = plan.context_of(smoke_dag)
+    assert forecast.job_seconds("retrain", {"subset": "test-0000"}, ctx, SPEEDS) == pytest.approx(60 * 0.1 + 5)
+
+    changed = overlay_dag(
+        smoke_wf,
+        "steps.yaml",
+        {"train_base": {"steps": 2 * steps}, "unlearn": {"steps": 7}, "behaviour": {"n_samples": 50}},
+    )
+    after = plan.make_plan(changed, SPEEDS, cores=2, slurm_jobs=8)["stages"]
+    assert after["retrain"]["train_steps"] == 2 * base["retrain"]["train_steps"]
+    assert after["unlearn"]["train_steps"] == unlearned * 7
+    assert after["behaviour"]["images"] == base["behaviour"]["images"] // 2
+    assert after["retrain"]["wall_s"] > base["retrain"]["wall_s"]
+
+
+def test_more_cores_shorten_the_local_wall_time(smoke_dag):
+    one = plan.make_plan(smoke_dag, SPEEDS, cores=1, slurm_jobs=1)
+    two = plan.make_plan(smoke_dag, SPEEDS, cores=2, slurm_jobs=2)
+    # every smoke job takes one thread: on one core the jobs run one after another
+    assert one["local"]["wall_s"] == pytest.approx(one["total"]["wall_s"])
+    assert one["total"]["wall_s"] / 2 <= two["local"]["wall_s"] < 0.75 * one["local"]["wall_s"]
+    assert two["local"]["cpu_s"] == pytest.approx(one["local"]["cpu_s"])
+    # Slurm: one job at a time pays the per-job overhead on top of the work
+    assert one["slurm"]["wall_s"] > one["local"]["wall_s"]
+
+
+def test_jobs_longer_than_their_runtime_are_named(smoke_dag):
+    assert plan.make_plan(smoke_dag, SPEEDS, cores=2, slurm_jobs=8)["slurm"]["over_runtime"] == []
+    slow = dataclasses.replace(SPEEDS, train_step=(200.0, 200.0))  # a retraining: 60 steps, 200 min
+    over = {o["rule"]: o["minutes"] for o in plan.make_plan(smoke_dag, slow, 2, 8)["slurm"]["over_runtime"]}
+    # resources.retrain.runtime is 120 minutes; the model jobs that train on the full model exceed theirs
+    assert over["retrain"] == pytest.approx((60 * 200 + 5) / 60, abs=0.1)
+    assert {"retrain", "retrain_floor", "train_base"} <= set(over) and "unlearn" not in over
+
+
+def test_schedule_waits_for_dependencies_and_packs_slots():
+    # a -> (b, c) -> d: b and c side by side on two slots, one after the other on one
+    jobs = [
+        Job(0, "a", {}, 1, {}),
+        Job(1, "b", {}, 1, {}, [0]),
+        Job(2, "c", {}, 1, {}, [0]),
+        Job(3, "d", {}, 1, {}, [1, 2]),
+    ]
+    secs = {0: 1.0, 1: 2.0, 2: 3.0, 3: 1.0}
+    assert schedule(jobs, lambda j: secs[j.id], 2, lambda j: 1) == pytest.approx(5.0)
+    assert schedule(jobs, lambda j: secs[j.id], 1, lambda j: 1) == pytest.approx(7.0)
+    # a job needing both slots runs alone
+    assert schedule(jobs, lambda j: secs[j.id], 2, lambda j: 2) == pytest.approx(7.0)
+
+
+def test_a_finished_store_plans_nothing(smoke_run):
+    dag = needed_jobs(smoke_run, CONFIGS, 2)
+    assert dag.jobs == []
+    out = plan.make_plan(dag, SPEEDS, cores=2, slurm_jobs=8)
+    assert out["total"]["jobs"] == 0 and out["local"]["wall_s"] == 0 and out["slurm"]["wall_s"] == 0
+
+
+def test_the_plan_takes_the_local_profiles_rerun_triggers(smoke_wf):
+    # as `snakemake` run from the root does: an edit to a script does not make a finished job rerun
+    from snakemake.settings.types import RerunTrigger
+
+    assert rerun_triggers(smoke_wf) == {
+        RerunTrigger.MTIME,
+        RerunTrigger.PARAMS,
+        RerunTrigger.INPUT,
+        RerunTrigger.SOFTWARE_ENV,
+    }
+
+
+def test_the_calibration_is_cached_per_cpu_model_and_model_config(tmp_path, monkeypatch, config):
+    calls = []
+
+    def fake_measure(cfg, threads):
+        calls.append(cfg["model"]["block_out_channels"])
+        return SPEEDS
+
+    monkeypatch.setattr(calibration, "measure", fake_measure)
+    first, path, cached = calibration.load_or_measure(config, 1, tmp_path)
+    assert (first, cached, len(calls)) == (SPEEDS, False, 1) and path.is_file() and path.parent == tmp_path
+    again, path2, cached = calibration.load_or_measure(config, 1, tmp_path)
+    assert (again, path2, cached, len(calls)) == (SPEEDS, path, True, 1)  # not timed again
+    wider = {**config, "model": {**config["model"], "block_out_channels": [32, 64]}}
+    _, path3, cached = calibration.load_or_measure(wider, 1, tmp_path)
+    assert path3 != path and not cached and len(calls) == 2
+    monkeypatch.setattr(calibration, "cpu_model", lambda: "Other CPU 9000")
+    _, path4, cached = calibration.load_or_measure(config, 1, tmp_path)
+    assert path4 not in (path, path3) and path4.name.startswith("Other-CPU-9000") and not cached
+    assert len(calls) == 3
+
+
+def test_the_calibration_times_the_configured_models(monkeypatch, config):
+    # the job start-up is a fresh interpreter importing torch (tested below with the light imports)
+    monkeypatch.setattr(calibration, "startup_seconds", lambda imports: (1.0, 1.0))
+    config["behaviour"]["batch_size"] = 50  # one sampling batch: 50 images
+    speeds = calibration.measure(config, 1, steps=2, repeats=1)
+    assert speeds.params_pruned < speeds.params_full
+    for pair in (speeds.train_step, speeds.pruned_step, speeds.full_image_step, speeds.classifier_epoch):
+        assert pair[0] > 0 and pair[1] > 0
+    # a training step of 128 images costs more than one image through one sampling step
+    assert speeds.train_step[1] > speeds.full_image_step[1]
+    wall, cpu = calibration.startup_seconds(calibration.LIGHT_IMPORTS)
+    assert wall > 0 and cpu > 0
+
+
+def test_a_device_not_present_is_said_so(smoke_dag):
+    cuda = dataclasses.replace(smoke_dag, config={**smoke_dag.config, "compute": {"device": "cuda"}})
+    notes = plan.device_notes(cuda, SPEEDS, slurm_calibrated=False, argv_configs=CONFIGS)
+    fix = f"python -m diffattr.plan --calibrate-only --configfile {' '.join(CONFIGS)}` where the jobs run"
+    assert any("device not present" in n and fix in n for n in notes)
+    assert any("Slurm estimate" in n and "uncalibrated" in n for n in notes)
+    # calibrated on the cluster's node: only the local estimate is for a device not present
+    notes = plan.device_notes(cuda, SPEEDS, slurm_calibrated=True, argv_configs=CONFIGS)
+    assert len(notes) == 1 and "device not present" in notes[0]
+    assert plan.device_notes(smoke_dag, SPEEDS, slurm_calibrated=False, argv_configs=CONFIGS) == []
+    gpu_job = dataclasses.replace(smoke_dag, jobs=[dataclasses.replace(smoke_dag.jobs[0], resources={"gpu": 1})])
+    assert any("uncalibrated" in n for n in plan.device_notes(gpu_job, SPEEDS, False, CONFIGS))
+
+
+def test_cli_prints_a_table_and_json_from_a_cached_calibration(smoke_wf, smoke_dag, capsys):
+    key = calibration.calibration_key(smoke_dag.config, plan.calibration_threads(smoke_dag.config))
+    cache = calibration.cache_path(key, smoke_wf / calibration.CACHE_DIR)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps({"key": key, "speeds": dataclasses.asdict(SPEEDS)}))
+    # --configfile repeated adds files, as one --configfile with several (the last alone would plan the
+    # default's jobs)
+    (smoke_wf / "same.yaml").write_text("run_name: smoke\n")
+    args = ["--directory", str(smoke_wf), "--configfile", *CONFIGS, "--configfile", "same.yaml"]
+    args += ["--cores", "3", "--jobs", "4"]
+    assert plan.main([*args, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["calibration"]["cached"] and out["calibration"]["cpu_model"] == "test CPU"
+    assert out["local"]["cores"] == 3 and out["slurm"]["jobs"] == 4
+    assert out["total"]["jobs"] == len(smoke_dag.jobs)
+    assert plan.main(args) == 0
+    table = capsys.readouterr().out
+    assert "local, --cores 3" in table and "slurm, -j 4" in table and "retrain_cf" in table
+    assert plan.main([*args, "--cores", "none"]) == 1
+    assert capsys.readouterr().err.strip() == "diffattr.plan: --cores none: give a positive number of cores or 'all'"
+
+
+def test_a_bad_config_is_one_line(smoke_wf, capsys):
+    (smoke_wf / "bad-plan.yaml").write_text("subsets: {alpha: 2.0}\n")
+    assert plan.main(["--directory", str(smoke_wf), "--configfile", *CONFIGS, "bad-plan.yaml"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "subsets.alpha" in err and len(err.splitlines()) == 1
