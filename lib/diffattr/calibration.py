@@ -19,9 +19,10 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .atomic import read_json, write_json
 
@@ -74,7 +75,7 @@ class Speeds:
     loadavg: tuple[float, float, float]  # while calibrating: other processes inflate the timings
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Speeds":
+    def from_json(cls, data: Mapping[str, Any]) -> Speeds:
         fields = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**fields)
 

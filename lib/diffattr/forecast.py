@@ -6,42 +6,24 @@ plan's schedule can be derived from.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
+from .baselines import MODEL_STAGE as BASELINE_MODEL_STAGE
 from .calibration import Speeds
+from .registry import MODEL_JOB_RULES, MODEL_KINDS, REGISTRY, SAMPLE_STAGE, downstream
 
-# Which model (full-size or pruned) each behaviour source, report grid and baseline samples.
-BEHAVIOUR_MODEL = {
-    "base": "full",
-    "prune": "pruned",
-    "unlearn": "pruned",
-    "retrain": "full",
-    "init": "full",
-    "retrain_cf": "full",
-    "retrain_floor": "full",
-}
-SAMPLES_MODEL = {"base": "full", "pruned": "pruned", "unlearned": "pruned", "retrained": "full"}
-BASELINE_MODEL = {"base": "full", "prune": "pruned"}
+# Which model (full-size or pruned) each behaviour source, report grid and baseline samples: a model
+# stage is pruned when the pruned model is among its upstream stages (registry).
+_PRUNED = downstream("prune")
+BEHAVIOUR_MODEL = {kind: "pruned" if stage in _PRUNED else "full" for kind, stage in MODEL_KINDS.items()}
+SAMPLES_MODEL = {grid: "pruned" if REGISTRY[stage].model in _PRUNED else "full" for grid, stage in SAMPLE_STAGE.items()}
+BASELINE_MODEL = {kind: BEHAVIOUR_MODEL[kind] for kind in BASELINE_MODEL_STAGE}
 # Jobs whose script trains, samples or extracts features: they import torch before working
-# (compute.start_model_job), the heavy start-up. Every other script job pays the light one.
-HEAVY_RULES = {
-    "baseline_images",
-    "baselines",
-    "behaviour",
-    "behaviour_unlearn",
-    "classifier",
-    "init",
-    "pairs",
-    "prune",
-    "reference",
-    "retrain",
-    "retrain_cf",
-    "retrain_floor",
-    "samples",
-    "train_base",
-    "unlearn",
-}
+# (compute.start_model_job), the heavy start-up (registry.MODEL_JOB_RULES). Every other script job
+# pays the light one.
+HEAVY_RULES = MODEL_JOB_RULES
 # Target rules with no script: no process, no cost.
 NO_PROCESS = {"all"}
 # The baselines that take per-sample gradients (the others compare images).
