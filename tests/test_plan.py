@@ -4,12 +4,13 @@ more cores shorten the wall time, and a device not present is said so."""
 
 import dataclasses
 import json
+import shutil
 
 import pytest
 import yaml
 from conftest import SMOKE, copy_workflow, planned_jobs
 
-from diffattr import calibration, forecast, plan
+from diffattr import calibration, forecast, plan, power
 from diffattr.dag import Job, needed_jobs, rerun_triggers, schedule
 
 CONFIGS = SMOKE[1:]  # the --configfile arguments of the smoke preset
@@ -216,6 +217,23 @@ def test_cli_prints_a_table_and_json_from_a_cached_calibration(smoke_wf, smoke_d
     assert "local, --cores 3" in table and "slurm, -j 4" in table and "retrain_cf" in table
     assert plan.main([*args, "--cores", "none"]) == 1
     assert capsys.readouterr().err.strip() == "diffattr.plan: --cores none: give a positive number of cores or 'all'"
+    # The power section: no finished run yet, so from the stated LDS, for the preset's 4 test models.
+    assert out["power"]["source"] == "stated" and out["power"]["configured"]["n_models"] == 4
+    assert out["power"]["configured"]["halfwidth"] == pytest.approx(power.lds_halfwidth(0.5, 4))
+    assert "power, from a stated LDS of 0.50" in table
+    # A finished run of this run_name is the pilot: its LDS and its ceiling's noise and spread.
+    pilot = smoke_wf / "results/runs/smoke/lds.json"
+    pilot.parent.mkdir(parents=True)
+    ceiling = {"noise_sd": 1.0, "spread_sd": 2.0}
+    pilot.write_text(json.dumps({"lds": 0.3, "estimator": "ridge", "ceiling": ceiling, "estimators": {}}))
+    try:
+        assert plan.main([*args, "--json"]) == 0
+        got = json.loads(capsys.readouterr().out)["power"]
+    finally:
+        shutil.rmtree(pilot.parent)
+    assert got["source"] == "pilot" and got["pilot"] == "results/runs/smoke/lds.json"
+    assert got["configured"]["reliability"] == pytest.approx(power.reliability(1.0, 2.0, 1))
+    assert got["cheapest"]["halfwidth_expected"] <= smoke_dag.config["power"]["target_halfwidth"]
 
 
 def test_a_bad_config_is_one_line(smoke_wf, capsys):

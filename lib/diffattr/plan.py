@@ -24,9 +24,10 @@ from typing import Any
 
 import yaml
 
-from . import calibration
+from . import calibration, power
 from .dag import Dag, Job, needed_jobs, schedule
 from .forecast import Context, cost, rule_work
+from .layout import run_dir
 
 # Per Slurm job: sbatch, queueing on an idle cluster and Snakemake starting inside the job
 # (bench/slurm_overhead.py measured about 5 s); a queue's wait comes on top and is not estimated.
@@ -223,8 +224,28 @@ def render(out: Mapping[str, Any]) -> str:
         f"calibration: {cal['cpu_model']} ({cal['device']}, {cal['threads']} thread(s)), "
         f"{'cached' if cal['cached'] else 'measured now'} in {cal['file']}; load average then {cal['loadavg'][0]}"
     )
+    if out.get("power"):
+        lines += power.render(out["power"])
     lines += [f"note: {n}" for n in out["notes"]]
     return "\n".join(lines)
+
+
+def power_section(dag: Dag, root: Path) -> dict[str, Any]:
+    """How wide the LDS's interval will be with the configured test models, and the cheapest K x s
+    for power.target_halfwidth; from this run_name's finished lds.json when there is one (a pilot)."""
+    config = dag.config
+    pilot_path = root / run_dir(config["run_name"]) / "lds.json"
+    pilot = json.loads(pilot_path.read_text()) if pilot_path.is_file() else None
+    n_units = dag.globals["SUBSETS"].n_units
+    section = power.summary(
+        n_test=int(config["subsets"]["n_test"]),
+        target_halfwidth=float(config["power"]["target_halfwidth"]),
+        stated_lds=float(config["power"]["stated_lds"]),
+        level=float(config["lds"]["ci_level"]),
+        pilot=pilot,
+        max_models=power.distinct_subsets(n_units, float(config["subsets"]["alpha"])),
+    )
+    return {**section, "pilot": str(pilot_path.relative_to(root)) if pilot else None}
 
 
 def calibration_threads(config: Mapping[str, Any]) -> int:
@@ -271,6 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "speeds": asdict(speeds),
     }
     out["notes"] = device_notes(dag, speeds, slurm_speeds is not None, args.configfile)
+    out["power"] = power_section(dag, work)
     print(json.dumps(out, indent=2) if args.json else render(out))
     return 0
 

@@ -199,6 +199,7 @@ def summary(
         for label, agreement in agreements.items()
     }
     return {
+        "reliability_1": None if noise is None else reliability(noise, spread, 1),
         "gap_halfwidth": gaps,
         "source": source,
         "lds": lds,
@@ -210,3 +211,44 @@ def summary(
         "configured": None if now is None else {**asdict(now), "retrainings": now.retrainings},
         "cheapest": None if best is None else {**asdict(best), "retrainings": best.retrainings},
     }
+
+
+MAX_MODELS = 100_000  # the planner's search cap where the distinct subsets are more
+
+
+def distinct_subsets(n_units: int, alpha: float) -> int:
+    """How many different test subsets of int(alpha * N) units there are (the test models' cap)."""
+    return min(math.comb(n_units, int(alpha * n_units)), MAX_MODELS)
+
+
+def render(section: Mapping[str, Any]) -> list[str]:
+    """The plan's power lines."""
+    now, best = section["configured"], section["cheapest"]
+    level = round(100 * section["level"])
+    if section["source"] == "pilot":
+        where = f"the pilot {section['pilot']}: LDS {section['lds']:.3f}"
+        if section["noise_sd"] is not None:
+            where += f", seed noise sd {section['noise_sd']:.3g} against a spread sd {section['spread_sd']:.3g}"
+    else:
+        where = f"a stated LDS of {section['lds']:.2f} (power.stated_lds; no pilot run yet)"
+    lines = [f"power, from {where}:"]
+    if now is not None:
+        lines.append(
+            f"  {now['n_models']} test models x 1 seed: LDS {level} % interval +-{now['halfwidth']:.3f}"
+            + (f" (+-{now['halfwidth_expected']:.3f} against the expected behaviour)" if now["reliability"] < 1 else "")
+        )
+        gaps = section["gap_halfwidth"]
+        shown = ", ".join(f"{label} +-{v['configured']:.3f}" for label, v in gaps.items() if "configured" in v)
+        lines.append(f"  a paired gap between two estimators: {shown}")
+    target = f"+-{section['target_halfwidth']} (power.target_halfwidth)"
+    if best is None:
+        lines.append(
+            f"  no design of at most {section['max_models']} test models x 16 seeds reaches {target}"
+            + (": the pilot's spread across test models is all seed noise" if section.get("reliability_1") == 0 else "")
+        )
+    else:
+        lines.append(
+            f"  for {target}: {best['n_models']} test models x {best['seeds']} seed(s) = {best['retrainings']}"
+            f" retrainings (subsets.n_test; the cheapest K x s, at most {section['max_models']} distinct test subsets)"
+        )
+    return lines
