@@ -1,12 +1,12 @@
 """What the benchmarks name a machine by: its CPU model, because floating-point results and timings
-differ across CPUs of one machine kind."""
+differ across CPUs of one machine kind. The same name keys `make plan`'s calibration cache, so the
+library's function is the one used (lib/ goes on sys.path for bench scripts run from anywhere)."""
 
-import platform
+import sys
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            return next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown"
+from diffattr.calibration import cpu_model  # noqa: E402
+
+__all__ = ["cpu_model"]

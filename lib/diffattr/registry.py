@@ -72,6 +72,21 @@ def _batch(files: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+def _retraining(name: str, keys: tuple[str, ...]) -> Stage:
+    """A model trained from scratch on one subset per job with the base recipe (keys name its seed)."""
+    return Stage(
+        name,
+        "1",
+        keys,
+        ("data", "subsets"),
+        files=PER_SUBSET_MODEL,
+        env=TORCH,
+        model_job=True,
+        computed=True,
+        model_kind=name,
+    )
+
+
 def _behaviour(kind: str, model: str, version: str = "2") -> Stage:
     """The behaviour of model stage `model`: one rule (behaviour) and folder serve them all, its {bhash}
     wildcard says which (behaviour_unlearn: its own rule, per unlearning batch)."""
@@ -188,17 +203,7 @@ _ROWS: tuple[Stage, ...] = (
         computed=True,
         model_kind="unlearn",
     ),
-    Stage(
-        "retrain",
-        "1",
-        _RETRAIN_KEYS,
-        ("data", "subsets"),
-        files=PER_SUBSET_MODEL,
-        env=TORCH,
-        model_job=True,
-        computed=True,
-        model_kind="retrain",
-    ),
+    _retraining("retrain", _RETRAIN_KEYS),
     _behaviour("base", "train_base"),
     _behaviour("prune", "prune"),
     _behaviour("unlearn", "unlearn"),
@@ -215,17 +220,7 @@ _ROWS: tuple[Stage, ...] = (
         model_kind="init",
     ),
     _behaviour("init", "init"),
-    Stage(
-        "retrain_floor",
-        "1",
-        ("model", "scheduler", "train_base", "table1.floor_seed"),
-        ("data", "subsets"),
-        files=PER_SUBSET_MODEL,
-        env=TORCH,
-        model_job=True,
-        computed=True,
-        model_kind="retrain_floor",
-    ),
+    _retraining("retrain_floor", ("model", "scheduler", "train_base", "table1.floor_seed")),
     # The second retrainings' behaviours: the LDS ceiling (test subsets retrained twice).
     _behaviour("retrain_floor", "retrain_floor"),
     # The cheap baselines (TRAK, D-TRAK, pixel/feature similarity; lib/diffattr/baselines), planned only
@@ -324,17 +319,7 @@ _ROWS: tuple[Stage, ...] = (
     # Counterfactual check: the removal sets follow the attributions; their retrainings are named by
     # the removed units, so estimators that agree share one retraining.
     Stage("cf_plan", "1", ("counterfactual",), ("datamodel", "subsets"), files={"plan": "plan.json"}, env=ANALYSIS),
-    Stage(
-        "retrain_cf",
-        "1",
-        _RETRAIN_KEYS,
-        ("data", "subsets"),
-        files=PER_SUBSET_MODEL,
-        env=TORCH,
-        model_job=True,
-        computed=True,
-        model_kind="retrain_cf",
-    ),
+    _retraining("retrain_cf", _RETRAIN_KEYS),
     _behaviour("retrain_cf", "retrain_cf"),
     Stage(
         "counterfactual",
