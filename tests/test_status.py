@@ -140,6 +140,17 @@ def test_nothing_to_do(tmp_path):
     assert "had nothing to do" in status.render(got)
 
 
+def test_a_quiet_run_says_its_jobs_are_not_in_the_log(tmp_path):
+    """`snakemake -q` logs no job blocks (captured: a default run that rebuilt its run view): status
+    says why it cannot count jobs instead of "0 of 0"; the other logs are not taken for quiet."""
+    got = status.gather(workflow_dir(tmp_path / "wf", "quiet.snakemake.log"))
+    assert got["quiet"] and got["state"] == "finished" and (got["done"], got["total"]) == (0, 0)
+    text = status.render(got)
+    assert "started with --quiet (-q)" in text and "Jobs done: 0 of 0" not in text
+    loud = status.gather(workflow_dir(tmp_path / "wf2", "local_finished.snakemake.log"))
+    assert not loud["quiet"] and "Jobs done:" in status.render(loud)
+
+
 def test_a_run_still_building_its_dag(tmp_path):
     """The finished run's log cut after its banner: starting while a Snakemake process works in the
     folder (no lock is taken before the DAG is built), stopped when none does."""

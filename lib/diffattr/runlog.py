@@ -74,6 +74,8 @@ class Run:
     ended: bool = False
     nothing_to_do: bool = False
     last_time: datetime | None = None
+    # Started with --quiet (-q): Snakemake then logs no job blocks and no progress, only its banner.
+    quiet: bool = False
 
 
 @dataclass
@@ -107,6 +109,9 @@ def parse_main_log(path: Path) -> Run:
             run.started = run.started or now
             run.last_time = now
             current, in_error = None, False
+            continue
+        if line.startswith("  Command: "):
+            run.quiet = any(arg in ("-q", "--quiet") or arg.startswith("--quiet=") for arg in line.split()[2:])
             continue
         m = BANNER_DATE.match(line)
         if m and run.started is None:

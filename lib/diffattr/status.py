@@ -169,6 +169,7 @@ def gather(directory: Path, now: datetime | None = None) -> dict[str, Any]:
         "log": str(log.relative_to(directory)),
         "state": state,
         "nothing_to_do": run.nothing_to_do,
+        "quiet": run.quiet,
         "done": run.done,
         "total": run.total,
         "started": run.started.isoformat() if run.started else None,
@@ -228,7 +229,10 @@ def render(status: dict[str, Any]) -> str:
     }[status["state"]]
     took = "running" if status["state"] in ("running", "starting") else "logged for"
     out = [f"{head}: {status['log']} (started {status['started']}, {took} {duration(status['elapsed_s'])})"]
-    out.append(f"Jobs done: {done} of {total}{percent}")
+    if status.get("quiet") and not total:
+        out.append("Jobs: not in the log: the run was started with --quiet (-q), which logs no jobs; run without it")
+    else:
+        out.append(f"Jobs done: {done} of {total}{percent}")
     if status["running"]:
         out.append(f"Running ({len(status['running'])}):")
         out += [_job_line(row) for row in status["running"]]
