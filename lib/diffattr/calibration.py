@@ -9,7 +9,6 @@ per what the timings depend on (`calibration_key`), so a second plan re-times no
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import logging
 import os
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import read_json, write_json
+from .hashing import spec_hash
 
 CACHE_DIR = Path("results") / ".calibration"
 # What a job process imports before it works: the script preamble, and for model jobs the heavy
@@ -105,7 +105,7 @@ def calibration_key(config: Mapping[str, Any], threads: int) -> dict[str, Any]:
 
 
 def cache_path(key: Mapping[str, Any], cache_dir: str | os.PathLike = CACHE_DIR) -> Path:
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    digest = spec_hash(key)
     slug = re.sub(r"[^A-Za-z0-9]+", "-", str(key["cpu_model"])).strip("-")[:40] or "cpu"
     return Path(cache_dir) / f"{slug}-{digest}.json"
 
@@ -226,7 +226,6 @@ def load_or_measure(
         if cached.get("key") == json.loads(json.dumps(key)):
             return Speeds.from_json(cached["speeds"]), path, True
     speeds = measure(config, threads)
-    path.parent.mkdir(parents=True, exist_ok=True)
     write_json(
         path, {"key": key, "speeds": asdict(speeds), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     )

@@ -20,6 +20,9 @@ from typing import Any
 
 import yaml
 
+from .atomic import write_text
+from .hashing import HASH_LENGTH
+
 PROG = "diffattr"
 OVERLAY_DIR = Path(".snakemake") / "diffattr"
 # Snakemake's own rule for a --config key, applied to each dotted part.
@@ -124,14 +127,11 @@ def dotted_overlay(entries: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
 def write_overlay(overlay: dict[str, Any], workdir: Path) -> Path:
     """The overlay as a YAML file named by its content (written atomically; an existing file of that
     name already holds these exact values)."""
+    # Named by its YAML text, which any --config value has (JSON has no dates or NaN).
     text = yaml.safe_dump(overlay, sort_keys=True, default_flow_style=False)
-    path = OVERLAY_DIR / f"config-{hashlib.sha256(text.encode()).hexdigest()[:12]}.yaml"
-    target = workdir / path
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(f"# from: {PROG} --config (dotted keys)\n{text}")
-        tmp.replace(target)
+    path = OVERLAY_DIR / f"config-{hashlib.sha256(text.encode()).hexdigest()[:HASH_LENGTH]}.yaml"
+    if not (workdir / path).exists():
+        write_text(workdir / path, f"# from: {PROG} --config (dotted keys)\n{text}")
     return path
 
 

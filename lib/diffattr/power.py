@@ -24,6 +24,7 @@ from scipy.stats import norm
 from .stats import spearman
 
 SPEARMAN_VARIANCE = 1.06  # Fieller, Hartley & Pearson: var(atanh r_s) ~ 1.06 / (K - 3)
+MAX_SEEDS = 16  # the planner's search cap on retraining seeds per test model
 
 
 def reliability(noise_sd: float, spread_sd: float, seeds: int) -> float:
@@ -51,12 +52,17 @@ def _z_quantile(level: float) -> float:
     return float(norm.ppf(0.5 + level / 2))
 
 
-def lds_interval(lds: float, n_models: int, level: float = 0.95) -> tuple[float, float]:
-    """Fisher-z interval of a Spearman correlation over `n_models` test models."""
+def _z_variance(n_models: int) -> float:
+    """Spearman's var(atanh r) over `n_models` test models."""
     if n_models < 4:
         raise ValueError(f"an interval needs at least 4 test models, got {n_models}")
+    return SPEARMAN_VARIANCE / (n_models - 3)
+
+
+def lds_interval(lds: float, n_models: int, level: float = 0.95) -> tuple[float, float]:
+    """Fisher-z interval of a Spearman correlation over `n_models` test models."""
     z = math.atanh(max(-0.999999, min(0.999999, lds)))
-    half = _z_quantile(level) * math.sqrt(SPEARMAN_VARIANCE / (n_models - 3))
+    half = _z_quantile(level) * math.sqrt(_z_variance(n_models))
     return math.tanh(z - half), math.tanh(z + half)
 
 
@@ -69,12 +75,11 @@ def gap_halfwidth(lds_a: float, lds_b: float, agreement: float, n_models: int, l
     """Half-width of the interval of LDS(a) - LDS(b) on the same test models. `agreement` is the
     correlation between the two estimators' predictions: the more they agree, the narrower the gap's
     interval (the shared target's noise cancels)."""
-    if n_models < 4:
-        raise ValueError(f"an interval needs at least 4 test models, got {n_models}")
+    var_one = _z_variance(n_models)
     mean_sq = (lds_a**2 + lds_b**2) / 2
     f = min(1.0, (1 - agreement) / (2 * (1 - mean_sq)))
     h = (1 - f * mean_sq) / (1 - mean_sq)
-    var_z = SPEARMAN_VARIANCE * 2 * (1 - agreement) * h / (n_models - 3)
+    var_z = var_one * 2 * (1 - agreement) * h
     # Back to the correlation scale at the pair's mean (d tanh z / dz = 1 - r^2).
     return _z_quantile(level) * math.sqrt(max(var_z, 0.0)) * (1 - mean_sq)
 
@@ -123,7 +128,7 @@ def smallest_design(
     measured_seeds: int = 1,
     level: float = 0.95,
     max_models: int = 2000,
-    max_seeds: int = 16,
+    max_seeds: int = MAX_SEEDS,
 ) -> Design | None:
     """The K x s with the fewest retrainings whose LDS against the expected behaviour has an
     interval at most `target_halfwidth` on each side (ties: fewer seeds); None when nothing within
@@ -184,17 +189,17 @@ def summary(
     # A paired gap's half-width depends on how much the two estimators' predictions agree: the
     # pilot's measured agreement with its primary where it has several estimators, else a range.
     agreements = {f"agreement {a}": a for a in (0.3, 0.6, 0.9)}
-    for name, entry in ((pilot or {}).get("estimators") or {}).items():
-        primary = (pilot or {}).get("estimator")
-        if name != primary and primary in pilot["estimators"] and len(set(entry["predicted"])) > 1:
-            agreements[f"{name} vs {primary}"] = float(
-                spearman(entry["predicted"], pilot["estimators"][primary]["predicted"])
-            )
+    estimators = (pilot or {}).get("estimators") or {}
+    primary = estimators.get((pilot or {}).get("estimator"))
+    for name, entry in estimators.items():
+        if primary is not None and entry is not primary and len(set(entry["predicted"])) > 1:
+            agreements[f"{name} vs {pilot['estimator']}"] = float(spearman(entry["predicted"], primary["predicted"]))
+    designs = {"configured": now, "cheapest": best}
     gaps = {
         label: {
-            which: gap_halfwidth(d["lds"], d["lds"], agreement, d["n_models"], level) / math.sqrt(d["reliability"])
-            for which, d in (("configured", now and asdict(now)), ("cheapest", best and asdict(best)))
-            if d is not None and d["reliability"] > 0
+            which: gap_halfwidth(d.lds, d.lds, agreement, d.n_models, level) / math.sqrt(d.reliability)
+            for which, d in designs.items()
+            if d is not None and d.reliability > 0
         }
         for label, agreement in agreements.items()
     }
@@ -243,7 +248,7 @@ def render(section: Mapping[str, Any]) -> list[str]:
     target = f"+-{section['target_halfwidth']} (power.target_halfwidth)"
     if best is None:
         lines.append(
-            f"  no design of at most {section['max_models']} test models x 16 seeds reaches {target}"
+            f"  no design of at most {section['max_models']} test models x {MAX_SEEDS} seeds reaches {target}"
             + (": the pilot's spread across test models is all seed noise" if section.get("reliability_1") == 0 else "")
         )
     else:
