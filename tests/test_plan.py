@@ -229,6 +229,11 @@ def test_cli_prints_a_table_and_json_from_a_cached_calibration(smoke_wf, smoke_d
     try:
         assert plan.main([*args, "--json"]) == 0
         got = json.loads(capsys.readouterr().out)["power"]
+        text = pilot.read_text()
+        pilot.write_text(text[: len(text) // 2])  # a pilot cut short: one line naming it, no traceback
+        assert plan.main([*args, "--json"]) == 1
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "lds.json: corrupt JSON" in err
     finally:
         shutil.rmtree(pilot.parent)
     assert got["source"] == "pilot" and got["pilot"] == "results/runs/smoke/lds.json"

@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from . import calibration, power
+from .atomic import read_json
 from .dag import Dag, Job, needed_jobs, schedule
 from .forecast import Context, cost, rule_work
 from .layout import run_dir
@@ -235,7 +236,7 @@ def power_section(dag: Dag, root: Path) -> dict[str, Any]:
     for power.target_halfwidth; from this run_name's finished lds.json when there is one (a pilot)."""
     config = dag.config
     pilot_path = root / run_dir(config["run_name"]) / "lds.json"
-    pilot = json.loads(pilot_path.read_text()) if pilot_path.is_file() else None
+    pilot = read_json(pilot_path) if pilot_path.is_file() else None  # corrupt: a ValueError naming it
     n_units = dag.globals["SUBSETS"].n_units
     section = power.summary(
         n_test=int(config["subsets"]["n_test"]),
@@ -282,6 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         profile = work / PROFILE
         jobs = args.jobs or (yaml.safe_load(profile.read_text()).get("jobs", 1) if profile.is_file() else 1)
         out = make_plan(dag, speeds, cores, int(jobs), slurm_speeds)
+        out["power"] = power_section(dag, work)
     except ValueError as exc:
         print(f"diffattr.plan: {exc}", file=sys.stderr)
         return 1
@@ -292,7 +294,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         "speeds": asdict(speeds),
     }
     out["notes"] = device_notes(dag, speeds, slurm_speeds is not None, args.configfile)
-    out["power"] = power_section(dag, work)
     print(json.dumps(out, indent=2) if args.json else render(out))
     return 0
 
