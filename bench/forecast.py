@@ -30,13 +30,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
 from machine import cpu_model  # noqa: E402  bench/machine.py: bench/ is on sys.path when a bench script runs
+from workflow_copy import copy_workflow  # noqa: E402
 
 from diffattr import calibration, plan  # noqa: E402
 from diffattr.atomic import write_json  # noqa: E402
 from diffattr.dag import needed_jobs  # noqa: E402
 from diffattr.families import BATCH_PATTERN  # noqa: E402
 
-COPY = ["Snakefile", "rules", "workflow", "config", "lib", "profiles", "envs", "report", "slurm"]
 PRESETS = {"smoke": ["config/config.yaml", "config/presets/smoke.yaml"], "default": ["config/config.yaml"]}
 
 
@@ -79,15 +79,7 @@ def estimated(configfiles: list[str], cores: int) -> dict:
     """The plan of an empty store: a fresh copy of this workflow, calibrated on this machine (the
     calibration cached under this checkout's results/.calibration/)."""
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        for name in COPY:
-            src = ROOT / name
-            if src.is_symlink():
-                (work / name).symlink_to(src.readlink())
-            elif src.is_dir():
-                shutil.copytree(src, work / name, ignore=shutil.ignore_patterns("__pycache__"))
-            else:
-                shutil.copy(src, work / name)
+        work = copy_workflow(Path(tmp))
         dag = needed_jobs(work, configfiles, cores)
     threads = plan.calibration_threads(dag.config)
     load_before = os.getloadavg()

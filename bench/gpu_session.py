@@ -36,7 +36,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
-COPY = ["Snakefile", "rules", "workflow", "config", "lib", "profiles", "envs", "report"]
+
+from workflow_copy import copy_workflow  # noqa: E402  bench/ is on sys.path when a bench script runs
+
 SMOKE = ["--configfile", "config/config.yaml", "config/presets/smoke.yaml"]
 # Stated before any GPU run. (a) Same checkpoints and noises, fp32 without TF32: only kernels'
 # summation order differs, so values agree to rounding; a label or neighbour flip of one or two of
@@ -66,17 +68,6 @@ MODEL_LOG_DIRS = (
     "pairs",
     "samples",
 )
-
-
-def copy_workflow(dest: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in COPY:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(src, dest / name)
-    return dest
 
 
 def run_limited(cmd: list[str], cwd: Path, timeout: float, log: Path) -> dict:
