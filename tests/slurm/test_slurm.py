@@ -14,6 +14,8 @@ import pytest
 from cluster import Cluster, missing_binaries
 from conftest import SMOKE, copy_workflow, remove_for_rerun, snakemake
 
+from diffattr.runlog import JOB_HEAD
+
 pytestmark = pytest.mark.integration
 # The plugin deletes a successful job's Slurm log; the tests read them for the rules each job ran.
 KEEP_LOGS = ["--slurm-keep-successful-logs"]
@@ -49,12 +51,9 @@ def _behaviours(root: Path) -> dict[str, float]:
 
 
 def _slurm_rules(root: Path) -> set[str]:
-    """The rules that ran inside Slurm jobs, from the jobs' own logs."""
-    return {
-        m
-        for p in (root / ".snakemake/slurm_logs").rglob("*.log")
-        for m in re.findall(r"^\s*(?:local)?(?:rule|checkpoint) (\w+):", p.read_text(), re.M)
-    }
+    """The rules that ran inside Slurm jobs, from the jobs' own logs (their job headers, as status reads them)."""
+    lines = (line for p in (root / ".snakemake/slurm_logs").rglob("*.log") for line in p.read_text().splitlines())
+    return {m.group(1) for line in lines if (m := JOB_HEAD.match(line))}
 
 
 def _store_paths(root: Path) -> set[str]:
