@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 import yaml
 
+from diffattr.families import EMPTY
+
 ROOT = Path(__file__).resolve().parents[1]
 COPY = ["Snakefile", "rules", "workflow", "config", "lib", "profiles", "envs", "report", "slurm"]
 SMOKE = ["--configfile", "config/config.yaml", "config/presets/smoke.yaml"]
@@ -91,7 +93,6 @@ def smoke_run(tmp_path_factory):
 # The stores downstream of the behaviours' matrix (run by the analysis rules).
 ANALYSIS_STORES = ["matrix", "datamodel", "lds", "estimators", "budget", "table1", "figures", "summary", "cf_plan"]
 ANALYSIS_STORES += ["counterfactual"]
-EMPTY_ID = "empty"  # the untrained model's subset id (families.EMPTY)
 
 
 def remove_for_rerun(
@@ -118,7 +119,7 @@ def remove_for_rerun(
     for stage in leaves:
         shutil.rmtree(store / stage)
         if stage == "init":
-            (behaviours["behaviour_init"] / f"{EMPTY_ID}.json").unlink()
+            (behaviours["behaviour_init"] / f"{EMPTY}.json").unlink()  # the untrained model's behaviour
     models = [("retrain", sid) for sid in retrained] + [("retrain_floor", sid) for sid in floor]
     if counterfactual:
         models.append(("retrain_cf", min(p.name for p in store.glob("retrain_cf/*/cf-*"))))
