@@ -29,6 +29,7 @@ from .atomic import read_json
 from .dag import Dag, Job, needed_jobs, schedule
 from .forecast import Context, cost, rule_work
 from .layout import run_dir
+from .progress import duration
 
 # Per Slurm job: sbatch, queueing on an idle cluster and Snakemake starting inside the job
 # (bench/slurm_overhead.py measured about 5 s); a queue's wait comes on top and is not estimated.
@@ -179,12 +180,6 @@ def _cores(value: str) -> int:
     return int(value)
 
 
-def _fmt_s(seconds: float) -> str:
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    return f"{h}h{rest // 60:02d}m" if h else f"{rest // 60}m{rest % 60:02d}s"
-
-
 def _fmt_bytes(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1000:
@@ -205,13 +200,13 @@ def render(out: Mapping[str, Any]) -> str:
         jobs = f"{r['jobs']}" + (f"+{r['pending_jobs']}" if r["pending_jobs"] else "")
         lines.append(
             f"{rule:<18}{jobs:>6}{r['models']:>8}{r['train_steps']:>13}{r['images']:>10}"
-            f"{_fmt_bytes(r['bytes']):>9}{_fmt_s(r['wall_s']):>10}{_fmt_s(r['cpu_s']):>10}"
+            f"{_fmt_bytes(r['bytes']):>9}{duration(r['wall_s']):>10}{duration(r['cpu_s']):>10}"
         )
     loc, sl = out["local"], out["slurm"]
     lines += [
         "",
-        f"local, --cores {loc['cores']}: about {_fmt_s(loc['wall_s'])} wall, {_fmt_s(loc['cpu_s'])} CPU",
-        f"slurm, -j {sl['jobs']}: about {_fmt_s(sl['wall_s'])} wall (+ queueing), {_fmt_s(sl['cpu_s'])} CPU,"
+        f"local, --cores {loc['cores']}: about {duration(loc['wall_s'])} wall, {duration(loc['cpu_s'])} CPU",
+        f"slurm, -j {sl['jobs']}: about {duration(sl['wall_s'])} wall (+ queueing), {duration(sl['cpu_s'])} CPU,"
         f" {sl['overhead_per_job_s']:.0f} s per Slurm job",
     ]
     if out["total"]["pending_jobs"]:

@@ -52,3 +52,15 @@ def process_age_seconds() -> float | None:
         return time.time() - (boot + start_ticks / os.sysconf("SC_CLK_TCK"))
     except (OSError, ValueError, IndexError, StopIteration):
         return None
+
+
+def duration(seconds: float | None) -> str:
+    """A time span as the commands print it (make plan, diffattr.status): 1h49m, 54m37s, 5s; ? if unknown."""
+    if seconds is None:
+        return "?"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"

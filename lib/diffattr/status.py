@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from diffattr.progress import duration
 from diffattr.runlog import Job, Run, last_step, latest_run_log, parse_main_log, snakemake_running_in
 
 METHOD = (
@@ -182,17 +183,6 @@ def gather(directory: Path, now: datetime | None = None) -> dict[str, Any]:
         "estimate": estimate(run, running, stats, now) if active else None,
     }
     return status
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
 def _job_line(row: dict[str, Any]) -> str:
