@@ -22,6 +22,7 @@ from typing import Any
 from scipy.stats import norm
 
 from .stats import spearman
+from .subsets import subset_size
 
 SPEARMAN_VARIANCE = 1.06  # Fieller, Hartley & Pearson: var(atanh r_s) ~ 1.06 / (K - 3)
 MAX_SEEDS = 16  # the planner's search cap on retraining seeds per test model
@@ -222,8 +223,8 @@ MAX_MODELS = 100_000  # the planner's search cap where the distinct subsets are 
 
 
 def distinct_subsets(n_units: int, alpha: float) -> int:
-    """How many different test subsets of int(alpha * N) units there are (the test models' cap)."""
-    return min(math.comb(n_units, int(alpha * n_units)), MAX_MODELS)
+    """How many different test subsets of the workflow's size there are (the test models' cap)."""
+    return min(math.comb(n_units, subset_size(n_units, alpha)), MAX_MODELS)
 
 
 def render(section: Mapping[str, Any]) -> list[str]:
