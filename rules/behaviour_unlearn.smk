@@ -15,9 +15,9 @@ rule behaviour_unlearn:
         GROUPS.get("behaviour_unlearn")
     conda:
         "../envs/torch.yaml"
-    threads: THREADS_OF["behaviour"]
+    threads: THREADS_OF["behaviour_unlearn"]
     resources:
-        **RESOURCES_OF["behaviour"],
+        **RESOURCES_OF["behaviour_unlearn"],
     params:
         spec=spec("behaviour_unlearn"),
         behaviour=hashed("behaviour_unlearn", "behaviour"),

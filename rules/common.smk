@@ -2,6 +2,7 @@
 # errors naming the key) and its subsets drawn, the content-addressed plan, and the layout that
 # names every artifact (lib/diffattr/layout.py). Script jobs find the same library through
 # workflow/scripts/_libpath.py.
+import functools
 import os
 import sys
 from pathlib import Path
@@ -27,9 +28,10 @@ from diffattr.families import (
 )
 from diffattr.layout import LOGS, Layout, run_dir, view_marker
 from diffattr.addressing import build_plan
-from diffattr.registry import CLUSTER_RULES, MODEL_KINDS, REGISTRY, SAMPLE_STAGE
+from diffattr.registry import CLUSTER_RULES, MODEL_KINDS, REGISTRY, RESOURCES_KEY, SAMPLE_STAGE
 from diffattr.resources import env_resources, rule_resources
 from diffattr.settings import Sampling
+from diffattr.slurm_limits import KEYS as LIMIT_KEYS, Limits, derived as derived_limits, fixed as fixed_limits
 
 try:
     # The schema, the cross-key rules and the files the config names, every problem at once (a line
@@ -71,10 +73,59 @@ VIEW_MARKER = view_marker(config["run_name"], PLAN.hashes, config["subsets"]["ex
 
 # Rules sent to the cluster (registry.CLUSTER_RULES); each takes resources.<rule> over resources.default.
 try:
-    THREADS_OF, RESOURCES_OF = rule_resources(config["resources"], CLUSTER_RULES, env_resources(os.environ))
+    _THREADS, _RESOURCES = rule_resources(config["resources"], CLUSTER_RULES, env_resources(os.environ))
 except ValueError as exc:
     raise WorkflowError(str(exc)) from None
 GROUPS = config.get("groups", {})
+# Each Slurm job's runtime and mem_mb from its forecast (slurm_limits.py), unless the rule's own
+# resources entry fixes them. Only sbatch reads them: a local run, a dry run and a job inside Slurm
+# get the floors, and need neither the forecast nor a calibration.
+SLURM_LIMITS = Limits.from_config(config["slurm_limits"])
+LOCAL_LIMITS = {"runtime": SLURM_LIMITS.floor_minutes, "mem_mb": SLURM_LIMITS.mem_floor_mb}
+
+
+@functools.cache
+def limits_inputs():
+    """The forecast's context and the speeds of the jobs' machine, once per Slurm run."""
+    from diffattr import calibration
+    from diffattr.forecast import context
+
+    if SLURM_LIMITS.calibration:
+        speeds = calibration.load_file(SLURM_LIMITS.calibration)
+    else:
+        logger.info("Slurm limits: calibrating this machine's speeds (once; cached in results/.calibration/)")
+        speeds, where, _ = calibration.load_or_measure(config, THREADS_OF["retrain"])
+        logger.info(f"Slurm limits: the jobs' speeds from {where} ({speeds.cpu_model})")
+    if speeds.device == "cpu" and any(r.get("gpu") for r in _RESOURCES.values()):
+        logger.warning(
+            "Slurm limits: GPU jobs' time limits are derived from CPU speeds; set slurm_limits.calibration "
+            "to a file from `python -m diffattr.plan --calibrate-only` on a GPU node"
+        )
+    return context(config, SUBSETS, BEHAVIOUR_SOURCE), speeds
+
+
+def slurm_limit(name, key):
+    """Resource `key` of a job of rule `name` as a function of its wildcards and attempt."""
+
+    def value(wildcards, attempt):
+        if workflow.local_exec or workflow.remote_exec:
+            return LOCAL_LIMITS[key] * attempt
+        ctx, speeds = limits_inputs()
+        return derived_limits(name, wildcards, ctx, speeds, SLURM_LIMITS, attempt)[key]
+
+    return value
+
+
+# Keyed by rule (behaviour_unlearn takes behaviour's entry, registry.RESOURCES_KEY); runtime and
+# mem_mb derived per rule where its entry does not fix them.
+THREADS_OF = {name: _THREADS[key] for name, key in RESOURCES_KEY.items()}
+RESOURCES_OF = {
+    name: {
+        **_RESOURCES[key],
+        **{k: slurm_limit(name, k) for k in LIMIT_KEYS if k not in fixed_limits(config["resources"], key)},
+    }
+    for name, key in RESOURCES_KEY.items()
+}
 
 # Behaviour artifacts are keyed by the hash of (behaviour config, reference, model stage): one rule
 # serves every behaviour_<kind> stage, its {bhash} wildcard says which (kind -> model stage:

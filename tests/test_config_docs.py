@@ -16,8 +16,9 @@ README = ROOT / "config" / "README.md"
 # Sections keyed by rule name: one row per rule entry (its whole map is the default); the resource
 # names inside the maps are listed in a statement instead (test_resource_names_are_listed).
 PER_RULE = ("resources", "groups")
-# Sections that only `python -m diffattr.plan` reads (no stage may list them).
-PLAN_ONLY = ("power",)
+# Sections no stage may list: what `python -m diffattr.plan` reads, and the Slurm limits (read by
+# the plan and by rules/common.smk's resources).
+PLAN_ONLY = ("power", "slurm_limits")
 # README rows for keys config.yaml does not have yet (added on another branch) say this in the
 # Default column; only keys config.yaml has are required and compared.
 PENDING = "see config.yaml"

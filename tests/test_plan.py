@@ -2,8 +2,10 @@
 config, a finished store costs nothing, the calibration is cached per CPU model and model config,
 more cores shorten the wall time, and a device not present is said so."""
 
+import copy
 import dataclasses
 import json
+import re
 import shutil
 
 import pytest
@@ -33,6 +35,7 @@ SPEEDS = calibration.Speeds(
     cpu_model="test CPU",
     threads=1,
     loadavg=(0.0, 0.0, 0.0),
+    peak_rss={"light": 50_000_000, "train_full": 900_000_000, "train_pruned": 800_000_000, "sample_full": 850_000_000},
 )
 
 
@@ -105,13 +108,29 @@ def test_more_cores_shorten_the_local_wall_time(smoke_dag):
     assert one["slurm"]["wall_s"] > one["local"]["wall_s"]
 
 
-def test_jobs_longer_than_their_runtime_are_named(smoke_dag):
-    assert plan.make_plan(smoke_dag, SPEEDS, cores=2, slurm_jobs=8)["slurm"]["over_runtime"] == []
-    slow = dataclasses.replace(SPEEDS, train_step=(200.0, 200.0))  # a retraining: 60 steps, 200 min
-    over = {o["rule"]: o["minutes"] for o in plan.make_plan(smoke_dag, slow, 2, 8)["slurm"]["over_runtime"]}
-    # resources.retrain.runtime is 120 minutes; the model jobs that train on the full model exceed theirs
-    assert over["retrain"] == pytest.approx((60 * 200 + 5) / 60, abs=0.1)
-    assert {"retrain", "retrain_floor", "train_base"} <= set(over) and "unlearn" not in over
+def test_each_rule_s_slurm_limits_are_shown_and_jobs_over_them_named(smoke_wf):
+    dag = overlay_dag(smoke_wf, "limits.yaml", {"slurm_limits": {"floor_minutes": 1, "safety": 2.0}})
+    slow = dataclasses.replace(SPEEDS, train_step=(30.0, 30.0))  # a smoke retraining: 60 steps, 30 min
+    out = plan.make_plan(dag, slow, cores=2, slurm_jobs=8)
+    limits = out["slurm"]["limits"]
+    assert limits["retrain"]["runtime"] == -(-(60 * 30 + 5) * 2 // 60)  # the forecast x safety 2
+    assert limits["lds"]["runtime"] == 1 and out["slurm"]["over_runtime"] == []  # the floor
+    # a cap below the forecast: the model jobs that train the full model are named
+    capped = copy.deepcopy(dag.config)
+    capped["slurm_limits"]["cap_minutes"] = 10
+    out = plan.make_plan(dataclasses.replace(dag, config=capped), slow, cores=2, slurm_jobs=8)
+    over = {o["rule"]: o["minutes"] for o in out["slurm"]["over_runtime"]}
+    assert over["retrain"] == pytest.approx((60 * 30 + 5) / 60, abs=0.1)
+    assert {"retrain", "retrain_floor", "train_base"} <= set(over) and "lds" not in over
+    # a rule's own fixed runtime wins over the derived one, and is checked against the forecast too
+    fixed = copy.deepcopy(dag.config)
+    fixed["resources"]["unlearn"] = {"runtime": 2}
+    out = plan.make_plan(dataclasses.replace(dag, config=fixed), slow, cores=2, slurm_jobs=8)
+    assert out["slurm"]["limits"]["unlearn"]["runtime"] == 2
+    calib = {"cpu_model": "x", "device": "cpu", "threads": 1, "cached": True, "file": "f", "loadavg": [0.0]}
+    text = plan.render({**out, "calibration": calib, "slurm_limits": fixed["slurm_limits"], "notes": []})
+    assert "slurm limits per job (forecast x 2, 1..2880 min" in text
+    assert re.search(r"^  unlearn +2 min", text, flags=re.M)
 
 
 def test_schedule_waits_for_dependencies_and_packs_slots():
@@ -172,6 +191,8 @@ def test_the_calibration_is_cached_per_cpu_model_and_model_config(tmp_path, monk
 def test_the_calibration_times_the_configured_models(monkeypatch, config):
     # the job start-up is a fresh interpreter importing torch (tested below with the light imports)
     monkeypatch.setattr(calibration, "startup_seconds", lambda imports: (1.0, 1.0))
+    # the memory probes are fresh interpreters too (tested in tests/test_slurm_limits.py)
+    monkeypatch.setattr(calibration, "peak_memory", lambda cfg: {"light": 1})
     config["behaviour"]["batch_size"] = 50  # one sampling batch: 50 images
     speeds = calibration.measure(config, 1, steps=2, repeats=1)
     assert speeds.params_pruned < speeds.params_full

@@ -16,6 +16,7 @@ from diffattr.registry import (
     MODEL_KINDS,
     OTHER_RULES,
     REGISTRY,
+    RESOURCES_KEY,
     SAMPLE_STAGE,
     SHARED_FOLDERS,
     STAGES,
@@ -75,7 +76,11 @@ def test_stage_rule_script_module_env_and_resources_agree(name):
     assert f"diffattr.stages.{script} import" in (ROOT / "workflow/scripts" / f"{script}.py").read_text()
     assert rule["env"] == stage.env, f"rule {stage.rule}'s conda env {rule['env']}, registry: {stage.env}"
     # A cluster rule takes its registry entry's resources; a local one none.
-    assert rule["threads"] == stage.resources, f"rule {stage.rule} takes resources.{rule['threads']}"
+    # (rules/common.smk keys THREADS_OF by rule, each from its registry.RESOURCES_KEY entry)
+    assert rule["threads"] == (stage.rule if stage.resources else None), (
+        f"rule {stage.rule} takes THREADS_OF[{rule['threads']!r}]"
+    )
+    assert RESOURCES_KEY.get(stage.rule) == stage.resources
     assert rule["local"] == (stage.resources is None)
     assert f'include: "rules/{stage.rule}.smk"' in (ROOT / "Snakefile").read_text()
     # A model job (torch, a device) is started by compute.start_model_job, in the script alone.
@@ -120,7 +125,8 @@ def test_baseline_models_are_the_schema_choices():
 
 
 def test_cluster_rules_are_the_rules_with_threads():
-    assert set(CLUSTER_RULES) == {r["threads"] for r in RULES.values() if r["threads"]}
+    assert set(RESOURCES_KEY) == {r["threads"] for r in RULES.values() if r["threads"]}
+    assert set(CLUSTER_RULES) == set(RESOURCES_KEY.values())
 
 
 def test_downstream_follows_upstream():

@@ -1,5 +1,6 @@
 """This machine's speeds for the configured models: a few timed training steps, one sampling batch,
-a classifier epoch and a job's process start-up, measured with the library's own functions.
+a classifier epoch and a job's process start-up, measured with the library's own functions; and the
+peak memory of a job process at each kind of work (a fresh interpreter each: `peak_memory`).
 
 `diffattr.plan` turns them into per-job costs (`forecast.py`). A calibration takes a few seconds and
 is cached in `results/.calibration/` (never inside a store artifact), one file per CPU model and
@@ -18,7 +19,7 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,10 @@ from .atomic import read_json, write_json
 from .hashing import spec_hash
 
 CACHE_DIR = Path("results") / ".calibration"
+# Bumped when Speeds gains a measurement, so an older cached calibration is measured again.
+FORMAT = 2
+# What peak_memory runs in a fresh interpreter: the imports alone, or the data and one model at work.
+PROBES = ("light", "train_full", "train_pruned", "sample_full")
 # What a job process imports before it works: the script preamble, and for model jobs the heavy
 # modules start_model_job imports (compute.HEAVY), so the start-up timed is the one jobs log.
 LIGHT_IMPORTS = "import snakemake.script, numpy, yaml"
@@ -73,6 +78,9 @@ class Speeds:
     cpu_model: str
     threads: int
     loadavg: tuple[float, float, float]  # while calibrating: other processes inflate the timings
+    # Peak resident bytes of a job process (PROBES): start-up only, and with the data and one model
+    # training one batch or sampling one batch.
+    peak_rss: Mapping[str, int]
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Speeds:
@@ -87,6 +95,7 @@ def calibration_key(config: Mapping[str, Any], threads: int) -> dict[str, Any]:
     from .data import image_shape, sample_count
 
     return {
+        "format": FORMAT,
         "cpu_model": cpu_model(),
         "device": device_name(config["compute"]["device"]),
         "precision": config["compute"]["precision"],
@@ -133,6 +142,82 @@ def startup_seconds(imports: str) -> tuple[float, float]:
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def peak_memory(config: Mapping[str, Any], probes: Sequence[str] = PROBES) -> dict[str, int]:
+    """Peak resident bytes of a fresh interpreter doing each of `probes` (PROBES) as a job would, run
+    side by side: a job's memory is its process's peak, which one process timing several kinds of
+    work cannot tell apart."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH", "")]),
+    }
+    children = {}
+    for probe in probes:
+        code = (
+            LIGHT_IMPORTS if probe == "light" else HEAVY_IMPORTS
+        ) + "; from diffattr.calibration import _probe; _probe()"
+        children[probe] = subprocess.Popen(
+            [sys.executable, "-c", code, json.dumps({"config": config, "probe": probe})],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+    peaks = {}
+    for probe, child in children.items():
+        out, err = child.communicate()
+        if child.returncode != 0:
+            raise RuntimeError(f"memory probe {probe} failed: {err.strip()[-500:]}")
+        peaks[probe] = int(out.split()[-1])
+    return peaks
+
+
+def _probe() -> None:
+    """peak_memory's child: the imports alone, or one training step of a model at its batch size, or
+    one sampling batch; prints its peak resident bytes."""
+    job = json.loads(sys.argv[1])
+    config, probe = job["config"], job["probe"]
+    if probe != "light":
+        _work(config, probe)
+    print(_own_peak_bytes())
+
+
+def _own_peak_bytes() -> int:
+    try:  # Linux: this process image's own peak (ru_maxrss would carry over the forking parent's)
+        with open("/proc/self/status") as fh:
+            return int(next(line.split()[1] for line in fh if line.startswith("VmHWM"))) * 1024
+    except (OSError, StopIteration):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024  # macOS reports bytes, others kB
+
+
+def _work(config: Mapping[str, Any], probe: str) -> None:
+    import torch
+
+    from .compute import Compute
+    from .data import load_source
+    from .models import ddim_scheduler, ddpm_scheduler, initial_unet
+    from .pruning import prune_unet
+    from .sampling import ddim_sample
+    from .training import Recipe, train_ddpm
+
+    torch.set_num_threads(1)
+    quiet = logging.getLogger("diffattr.calibration")
+    quiet.addHandler(logging.NullHandler())
+    quiet.propagate = False
+    ds = load_source(config["data"])
+    model = initial_unet(config["model"], ds.images, 0)
+    if probe == "train_pruned":
+        model = prune_unet(model, float(config["prune"]["ratio"]), int(config["prune"]["importance_p"]))
+    compute = Compute(torch.device("cpu"), config["compute"]["precision"])
+    if probe == "sample_full":
+        n = int(min(config["behaviour"]["batch_size"], config["behaviour"]["n_samples"]))
+        ddim_sample(model, ddim_scheduler(config["scheduler"]), n, 1, 0, n, 0.0, compute)
+        return
+    batch = int(config["train_base" if probe == "train_full" else "unlearn"]["batch_size"])
+    recipe = Recipe(steps=2, batch_size=batch, lr=1e-4, grad_clip=1.0, ema_max_decay=0.999, ema_power=0.75, seed=0)
+    train_ddpm(model, torch.from_numpy(ds.images), recipe, ddpm_scheduler(config["scheduler"]), quiet, compute=compute)
 
 
 def _fastest(run, repeats: int) -> tuple[float, float]:
@@ -211,6 +296,7 @@ def measure(config: Mapping[str, Any], threads: int, steps: int = 4, repeats: in
         cpu_model=key["cpu_model"],
         threads=int(threads),
         loadavg=tuple(round(x, 2) for x in os.getloadavg()),
+        peak_rss=peak_memory(config),
     )
 
 
@@ -236,5 +322,10 @@ def load_file(path: str | os.PathLike) -> Speeds:
     """A calibration written elsewhere (e.g. `--calibrate-only` on a cluster node)."""
     try:
         return Speeds.from_json(read_json(path)["speeds"])
+    except TypeError:
+        raise ValueError(
+            f"calibration file {path}: written by an older diffattr (no peak memory); "
+            "write it again with --calibrate-only"
+        ) from None
     except (OSError, KeyError, ValueError) as exc:
         raise ValueError(f"calibration file {path}: not readable ({exc}); write one with --calibrate-only") from None

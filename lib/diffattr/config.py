@@ -94,6 +94,11 @@ def validate_config(config: Mapping[str, Any], schema_path: str | os.PathLike) -
     ):
         found.add("datamodel.primary", f"must be one of datamodel.estimators {config['datamodel']['estimators']}")
     _check_baseline_counts(config, found)
+    if found.ok("slurm_limits", "resources"):
+        from .config_checks import slurm_limit_problems
+
+        for key, text in slurm_limit_problems(config["slurm_limits"], config["resources"]):
+            found.add(key, text)
     if found.ok("baselines", "datamodel.estimators", "scheduler.num_train_timesteps"):
         from .baselines.checks import config_problems as baseline_problems
 

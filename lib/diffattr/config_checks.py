@@ -140,3 +140,35 @@ def csv_problems(path: str, n_samples: int) -> list[Problem]:
 
 def _strip_key(message: str, key: str) -> str:
     return message[len(key) + 2 :] if message.startswith(key + ": ") else message
+
+
+def slurm_limit_problems(limits: Mapping[str, Any], resources: Mapping[str, Mapping[str, Any]]) -> list[Problem]:
+    """The Slurm limits' floor under their cap, their calibration file readable, and no runtime or
+    mem_mb in resources.default (it would silently stand under every rule's derived limit)."""
+    out: list[Problem] = []
+    if limits["floor_minutes"] > limits["cap_minutes"]:
+        out.append(
+            (
+                "slurm_limits.floor_minutes",
+                f"{limits['floor_minutes']} is above cap_minutes {limits['cap_minutes']}; lower it",
+            )
+        )
+    path = limits["calibration"]
+    if path and not Path(path).is_file():
+        out.append(
+            (
+                "slurm_limits.calibration",
+                f"{path}: no such file; write it with `python -m diffattr.plan --calibrate-only` on a node "
+                "of the partition, or leave it empty",
+            )
+        )
+    for key in ("runtime", "mem_mb"):
+        if key in resources.get("default", {}):
+            out.append(
+                (
+                    f"resources.default.{key}",
+                    f"each job's {key} is derived from its forecast (slurm_limits); remove it, or set it "
+                    f"per rule (resources.<rule>.{key})",
+                )
+            )
+    return out

@@ -1,7 +1,7 @@
 """What one job of the workflow does (`Work`: models, training steps, images sampled, bytes) and what it
 costs on a calibrated machine (`cost`), from its rule, its wildcards and the config, as the stage code
-does it. `job_seconds(rule, wildcards, context, speeds)` is the per-job cost a Slurm `runtime` or a
-plan's schedule can be derived from.
+does it. `job_seconds(rule, wildcards, context, speeds)` and `job_memory` are the per-job cost and peak
+memory a Slurm `runtime` and `mem_mb` are derived from (slurm_limits.py).
 """
 
 from __future__ import annotations
@@ -29,6 +29,16 @@ NO_PROCESS = {"all"}
 # The baselines that take per-sample gradients (the others compare images).
 GRADIENT_BASELINES = {"trak", "dtrak"}
 FLOAT32 = 4
+FLOAT64 = 8
+# A model in training holds its weights, their gradients, Adam's two moments and the EMA copy.
+TRAIN_STATE_COPIES = 5
+# The attribution jobs' copies of the matrix at once (masks and behaviours as float64, a design
+# matrix, a bootstrap resample).
+MATRIX_COPIES = 4
+# Jobs that hold the matrix (or the datamodel's arrays of its size).
+MATRIX_RULES = {"matrix", "datamodel", "lds", "estimators", "budget", "table1", "cf_plan", "counterfactual"}
+# Jobs that train the full-size model (or take its gradients): calibration probe train_full.
+FULL_TRAINING = {"train_base", "retrain", "retrain_floor", "retrain_cf", "prune", "classifier"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,24 @@ class Context:
     behaviour_source: Mapping[str, str]
     n_images: int
     image_values: int  # channels x height x width
+    matrix_values: int = 0  # subsets x units: what the attribution jobs hold as float64 arrays
+
+
+def context(config: Mapping[str, Any], subsets: Any, behaviour_source: Mapping[str, str]) -> Context:
+    """The Context of a config whose subsets are drawn (`subsets`: draws.SubsetPlan) and whose
+    behaviour hashes name their model stage (`behaviour_source`, rules/common.smk's)."""
+    from .data import image_shape, sample_count
+
+    shape = image_shape(config["data"])
+    rows = sum(len(ids) for ids in subsets.chunks.values())
+    return Context(
+        config=config,
+        chunks=subsets.chunks,
+        behaviour_source=behaviour_source,
+        n_images=int(sample_count(config["data"])),
+        image_values=int(shape[0] * shape[1] * shape[2]),
+        matrix_values=rows * int(subsets.n_units),
+    )
 
 
 @dataclass(frozen=True)
@@ -149,3 +177,30 @@ def job_seconds(rule: str, wildcards: Mapping[str, str], ctx: Context, speeds: S
     """Estimated wall seconds of one job of `rule` with `wildcards` (e.g. for its Slurm runtime)."""
     params = {"params_full": speeds.params_full, "params_pruned": speeds.params_pruned}
     return cost(rule_work(rule, wildcards, ctx, params), speeds).wall
+
+
+def job_memory(rule: str, wildcards: Mapping[str, str], ctx: Context, speeds: Speeds) -> float:
+    """Estimated peak resident bytes of one job of `rule`: the calibration's measured peak of a job
+    process doing that kind of work with one model (speeds.peak_rss), plus what this job holds beyond
+    it: the other models of an unlearning batch, the images it samples, the matrix."""
+    peak = speeds.peak_rss
+    params = {"params_full": speeds.params_full, "params_pruned": speeds.params_pruned}
+    work = rule_work(rule, wildcards, ctx, params)
+    if work.startup is None:
+        return 0.0
+    images = work.images * ctx.image_values * FLOAT32
+    if rule == "unlearn":
+        return peak["train_pruned"] + (work.models - 1) * TRAIN_STATE_COPIES * speeds.params_pruned * FLOAT32
+    if rule in FULL_TRAINING:
+        return float(max(peak["train_full"], peak["train_pruned"]))
+    if rule == "baselines":
+        # gradients are taken one batch at a time; every training and generated image is held
+        n_generated = int(ctx.config["behaviour"]["n_samples"])
+        return peak["train_full"] + (ctx.n_images + n_generated) * ctx.image_values * FLOAT32
+    if work.startup == "heavy":
+        # sampling (its images held until they are scored) or building a model
+        return peak["sample_full"] + images
+    held = ctx.matrix_values * FLOAT64 * MATRIX_COPIES if rule in MATRIX_RULES else 0
+    if rule == "data":
+        held = 2 * ctx.n_images * ctx.image_values * FLOAT32  # the decoded images and their array
+    return float(peak["light"] + held)

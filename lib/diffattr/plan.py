@@ -27,9 +27,11 @@ import yaml
 from . import calibration, power
 from .atomic import read_json
 from .dag import Dag, Job, needed_jobs, schedule
-from .forecast import Context, cost, rule_work
+from .forecast import Context, Cost, context, cost, rule_work
 from .layout import run_dir
 from .progress import duration
+from .registry import RESOURCES_KEY
+from .slurm_limits import Limits, requested
 
 # Per Slurm job: sbatch, queueing on an idle cluster and Snakemake starting inside the job
 # (bench/slurm_overhead.py measured about 5 s); a queue's wait comes on top and is not estimated.
@@ -67,16 +69,11 @@ def pending_cf_jobs(dag: Dag) -> list[Job]:
 
 
 def context_of(dag: Dag) -> Context:
-    from .data import image_shape, sample_count
+    return context(dag.config, dag.globals["SUBSETS"], dag.globals["BEHAVIOUR_SOURCE"])
 
-    shape = image_shape(dag.config["data"])
-    return Context(
-        config=dag.config,
-        chunks=dag.globals["SUBSETS"].chunks,
-        behaviour_source=dag.globals["BEHAVIOUR_SOURCE"],
-        n_images=int(sample_count(dag.config["data"])),
-        image_values=int(shape[0] * shape[1] * shape[2]),
-    )
+
+def scaled(c: Cost, factor: float) -> Cost:
+    return Cost(wall=c.wall * factor, cpu=c.cpu * factor)
 
 
 def slurm_overhead(job: Job, by_id: Mapping[int, Job], groups: Mapping[str, str]) -> float:
@@ -100,7 +97,8 @@ def make_plan(
     sizes = {"params_full": speeds.params_full, "params_pruned": speeds.params_pruned}
     work = {j.id: rule_work(j.rule, j.wildcards, ctx, sizes) for j in jobs}
     local = {j.id: cost(work[j.id], speeds) for j in jobs}
-    remote = {j.id: cost(work[j.id], slurm_speeds or speeds) for j in jobs}
+    slow = float(dag.config["slurm_limits"]["slowdown"])  # the nodes against their calibration
+    remote = {j.id: scaled(cost(work[j.id], slurm_speeds or speeds), slow) for j in jobs}
     by_id = {j.id: j for j in jobs}
     groups = dag.config.get("groups") or {}
     stages: dict[str, dict[str, Any]] = defaultdict(
@@ -129,9 +127,10 @@ def make_plan(
     totals.update({k: sum(r.get(k, 0) for r in stages.values()) for k in ("images", "bytes", "wall_s", "cpu_s")})
     local_wall = schedule(jobs, lambda j: local[j.id].wall, cores, lambda j: min(j.threads, cores))
     slurm_wall = schedule(jobs, lambda j: remote[j.id].wall + slurm_overhead(j, by_id, groups), slurm_jobs, lambda j: 1)
-    longest: dict[str, float] = {}
+    limits, longest = slurm_limits_of(jobs, ctx, slurm_speeds or speeds), {}
     for j in jobs:
-        if j.resources.get("runtime") and remote[j.id].wall > 60 * float(j.resources["runtime"]):
+        asked = limits.get(j.rule, {}).get("runtime")
+        if asked and remote[j.id].wall > 60 * asked:
             longest[j.rule] = max(longest.get(j.rule, 0.0), round(remote[j.id].wall / 60, 1))
     over = sorted(longest.items())
     return {
@@ -144,8 +143,26 @@ def make_plan(
             "cpu_s": sum(c.cpu for c in remote.values()),
             "overhead_per_job_s": SLURM_JOB_OVERHEAD_S,
             "over_runtime": [{"rule": r, "minutes": m} for r, m in over],
+            "limits": limits,
         },
     }
+
+
+def slurm_limits_of(jobs: Sequence[Job], ctx: Context, speeds: calibration.Speeds) -> dict[str, dict[str, int]]:
+    """Per rule, the largest runtime (minutes) and mem_mb one of its jobs asks Slurm for: derived from
+    the job's forecast (slurm_limits.py) unless the rule's resources entry fixes them."""
+    limits = Limits.from_config(ctx.config["slurm_limits"])
+    out: dict[str, dict[str, int]] = {}
+    for j in jobs:
+        if j.rule not in RESOURCES_KEY:
+            continue
+        asked = requested(
+            j.rule, j.wildcards, ctx=ctx, speeds=speeds, limits=limits, resources_cfg=ctx.config["resources"]
+        )
+        row = out.setdefault(j.rule, {"runtime": 0, "mem_mb": 0})
+        for key in row:
+            row[key] = max(row[key], int(asked[key]))
+    return dict(sorted(out.items()))
 
 
 def device_notes(
@@ -167,7 +184,8 @@ def device_notes(
         notes.append(
             "the Slurm estimate is for GPU jobs (resources.<rule>.gpu or compute.device cuda) but is "
             f"uncalibrated: it uses this machine's {speeds.device} timings; {how} (a GPU node) and pass "
-            "the file it writes with --slurm-calibration"
+            "the file it writes with --slurm-calibration (or set slurm_limits.calibration: it also sizes the jobs' "
+            "time limits)"
         )
     return notes
 
@@ -214,8 +232,15 @@ def render(out: Mapping[str, Any]) -> str:
             "+N: at most N more jobs, added by the checkpoint cf_plan once it has run (the counterfactual"
             " retrainings and their behaviours); counted in the times"
         )
+    if sl["limits"]:
+        lim = out["slurm_limits"]
+        lines.append(
+            f"slurm limits per job (forecast x {lim['safety']:g}, {lim['floor_minutes']}..{lim['cap_minutes']} min;"
+            f" peak memory x {lim['mem_safety']:g}, at least {lim['mem_floor_mb']} MB):"
+        )
+        lines += [f"  {rule:<18}{r['runtime']:>6} min{r['mem_mb']:>8} MB" for rule, r in sl["limits"].items()]
     for o in sl["over_runtime"]:
-        lines.append(f"warning: a {o['rule']} job needs about {o['minutes']} min, more than its resources runtime")
+        lines.append(f"warning: a {o['rule']} job needs about {o['minutes']} min, more than its Slurm runtime")
     lines.append(
         f"calibration: {cal['cpu_model']} ({cal['device']}, {cal['threads']} thread(s)), "
         f"{'cached' if cal['cached'] else 'measured now'} in {cal['file']}; load average then {cal['loadavg'][0]}"
@@ -261,7 +286,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--directory", default=".", help="the workflow's root (default: here)")
     ap.add_argument("--calibrate-only", action="store_true", help="calibrate this machine and exit")
     ap.add_argument("--recalibrate", action="store_true", help="time again even if cached")
-    ap.add_argument("--slurm-calibration", default=None, help="a calibration file written on the cluster's nodes")
+    ap.add_argument(
+        "--slurm-calibration",
+        default=None,
+        help="a calibration file written on the cluster's nodes (default: slurm_limits.calibration)",
+    )
     args = ap.parse_args(argv)
     work = Path(args.directory).resolve()
     try:
@@ -274,7 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.calibrate_only:
             print(f"calibration of {speeds.cpu_model} ({speeds.device}): {path} ({'cached' if cached else 'measured'})")
             return 0
-        slurm_speeds = calibration.load_file(args.slurm_calibration) if args.slurm_calibration else None
+        stated = args.slurm_calibration or dag.config["slurm_limits"]["calibration"]
+        slurm_speeds = calibration.load_file(stated) if stated else None
         profile = work / PROFILE
         jobs = args.jobs or (yaml.safe_load(profile.read_text()).get("jobs", 1) if profile.is_file() else 1)
         out = make_plan(dag, speeds, cores, int(jobs), slurm_speeds)
@@ -288,6 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         **{k: v for k, v in asdict(speeds).items() if k in ("cpu_model", "device", "threads", "loadavg")},
         "speeds": asdict(speeds),
     }
+    out["slurm_limits"] = dict(dag.config["slurm_limits"])
     out["notes"] = device_notes(dag, speeds, slurm_speeds is not None, args.configfile)
     print(json.dumps(out, indent=2) if args.json else render(out))
     return 0

@@ -399,6 +399,8 @@ BASELINE_STAGES = tuple(s.name for s in _ROWS if s.baseline)
 # Rules sent to the cluster; each takes resources.<rule> over resources.default (behaviour_unlearn
 # takes the behaviour rule's).
 CLUSTER_RULES = list(dict.fromkeys(s.resources for s in _ROWS if s.resources))
+# cluster rule -> the resources.<key> entry it takes.
+RESOURCES_KEY = {s.rule: s.resources for s in _ROWS if s.resources}
 # model kind -> model stage (behaviour_<kind> evaluates it; baselines.model names one).
 MODEL_KINDS = {s.model_kind: s.name for s in _ROWS if s.model_kind}
 # sample grid name -> its samples stage.
