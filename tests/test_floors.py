@@ -36,7 +36,7 @@ FLOORS = [
     # report: pages and figures
     {"report", "figures"},
     # workflow: the config, the content addressing, the layout, a job's settings, the command lines (the
-    # run's status, its cost forecast: plan, dag, forecast, calibration) and the finished run view (results)
+    # run's status, its cost forecast: plan, dag, forecast, calibration; the Slurm limits from it) and the finished run view (results)
     {
         "draws",
         "config",
@@ -51,6 +51,7 @@ FLOORS = [
         "dag",
         "forecast",
         "calibration",
+        "slurm_limits",
         "results",
     },
     # stages: one module per rule (lib/diffattr/stages/<rule>.py)
