@@ -1,0 +1,89 @@
+"""The derived Slurm limits (lib/diffattr/slurm_limits.py) as the CI Slurm run must show them: a stated
+calibration whose speeds put every job at the floor except the full-size model's trainings (their
+limit then follows train_base.steps) and whose measured peaks put the same trainings above the memory
+floor; the limits each job asked for, read from the run's log (the main process prints every
+submitted job's resources); and, for the Slurm jobs slurmctld still lists, their TimeLimit against
+the sum over the rules they ran (a group job's)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from diffattr.calibration import Speeds
+from diffattr.forecast import Context
+from diffattr.slurm_limits import Limits, derived
+
+# One training step of the full model takes 3 s: a smoke retraining (60 steps) 3 min + 5 s, so
+# 10 min at safety 3; everything else (sampling, pruned steps, start-up) is seconds: the floor.
+STATED = Speeds(
+    train_step=(3.0, 3.0),
+    pruned_step=(0.001, 0.001),
+    full_image_step=(1e-6, 1e-6),
+    pruned_image_step=(1e-6, 1e-6),
+    classifier_epoch=(0.01, 0.01),
+    startup_heavy=(5.0, 5.0),
+    startup_light=(1.0, 1.0),
+    params_full=1000,
+    params_pruned=500,
+    train_batch=64,
+    pruned_batch=64,
+    device="cpu",
+    cpu_model="stated for the CI Slurm test",
+    threads=1,
+    loadavg=(0.0, 0.0, 0.0),
+    peak_rss={"light": 10**8, "train_full": 2 * 10**9, "train_pruned": 10**8, "sample_full": 10**8},
+)
+# Rules whose jobs train the full-size model from scratch (or fine-tune it): above both floors.
+TRAINERS = {"train_base", "retrain", "retrain_floor", "retrain_cf"}
+SUBMITTED = re.compile(r"^(?:rule|checkpoint) (\w+):$")
+RESOURCES = re.compile(r"^\s+resources: (.*)$")
+
+
+def write_stated(path: Path) -> Path:
+    path.write_text(json.dumps({"speeds": dataclasses.asdict(STATED)}))
+    return path
+
+
+def expected(config: Mapping[str, Any], rule: str) -> dict[str, int]:
+    """What a job of `rule` must ask for under STATED (wildcards only matter for the floors' rules)."""
+    limits = Limits.from_config({**config["slurm_limits"], "calibration": ""})
+    ctx = Context(config=config, chunks={}, behaviour_source={}, n_images=0, image_values=0)
+    if rule in TRAINERS:
+        return derived(rule, {}, ctx, STATED, limits)
+    return {"runtime": limits.floor_minutes, "mem_mb": limits.mem_floor_mb}
+
+
+def requested_in_log(text: str) -> list[tuple[str, dict[str, int]]]:
+    """(rule, {runtime, mem_mb}) of every job the log shows with Slurm resources."""
+    out, rule = [], None
+    for line in text.splitlines():
+        if m := SUBMITTED.match(line):
+            rule = m.group(1)
+        elif (m := RESOURCES.match(line)) and rule and "runtime=" in m.group(1):
+            fields = dict(kv.split("=", 1) for kv in m.group(1).split(", "))
+            out.append((rule, {"runtime": int(fields["runtime"]), "mem_mb": int(fields["mem_mb"])}))
+            rule = None
+    return out
+
+
+def time_limits(slurm_logs: Path) -> dict[int, tuple[int, list[str]]]:
+    """Slurm job id -> (TimeLimit minutes, the rules it ran), for the jobs slurmctld still lists."""
+    head = re.compile(r"^\s*(?:local)?(?:rule|checkpoint) (\w+):$")
+    out = {}
+    for log in slurm_logs.rglob("*.log"):
+        if not log.stem.isdigit():
+            continue
+        show = subprocess.run(["scontrol", "show", "job", log.stem], capture_output=True, text=True).stdout
+        m = re.search(r"TimeLimit=(?:(\d+)-)?(\d+):(\d+):(\d+)", show)
+        if not m:
+            continue  # older than MinJobAge: slurmctld has forgotten it
+        days, hours, minutes = int(m.group(1) or 0), int(m.group(2)), int(m.group(3))
+        rules = [h.group(1) for line in log.read_text().splitlines() if (h := head.match(line))]
+        out[int(log.stem)] = (days * 1440 + hours * 60 + minutes, rules)
+    return out
