@@ -30,7 +30,8 @@ from diffattr.compute import Compute, resolve_compute  # noqa: E402
 from diffattr.models import build_unet, count_params, ddim_scheduler, ddpm_scheduler  # noqa: E402
 from diffattr.pruning import macs_and_params, prune_unet  # noqa: E402
 from diffattr.sampling import ddim_sample  # noqa: E402
-from diffattr.training import Recipe, train_ddpm  # noqa: E402
+from diffattr.settings import Recipe  # noqa: E402
+from diffattr.training import train_ddpm  # noqa: E402
 
 CIFAR = {
     "block_out_channels": [128, 256, 256, 256],
@@ -89,9 +90,8 @@ def side_by_side(pruned, images, compute: Compute, k: int, steps: int, batch: in
 
     from diffattr.data import Dataset, save_dataset
     from diffattr.models import save_model
-    from diffattr.settings import Job, Runtime
+    from diffattr.settings import Job, Recipe, Runtime
     from diffattr.stages.unlearn import unlearn_batch
-    from diffattr.training import Recipe
 
     recipe = Recipe(
         steps=steps,

@@ -11,7 +11,8 @@ from diffattr.compute import CPU, Compute, resolve_compute
 from diffattr.models import build_unet, ddim_scheduler, ddpm_scheduler
 from diffattr.progress import get_logger
 from diffattr.sampling import ddim_sample
-from diffattr.training import Recipe, train_ddpm
+from diffattr.settings import Recipe
+from diffattr.training import train_ddpm
 
 TINY = {"block_out_channels": [16, 32], "layers_per_block": 1, "norm_num_groups": 4, "attention": False}
 

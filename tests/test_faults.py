@@ -77,7 +77,8 @@ def test_resume_state_of_another_recipe_is_refused(tmp_path, config):
 
     from diffattr.models import build_unet, ddpm_scheduler
     from diffattr.progress import get_logger
-    from diffattr.training import Recipe, train_ddpm
+    from diffattr.settings import Recipe
+    from diffattr.training import train_ddpm
 
     images = torch.zeros(8, 1, 8, 8)
     tiny = {"block_out_channels": [8, 16], "layers_per_block": 1, "norm_num_groups": 4}

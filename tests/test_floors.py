@@ -26,6 +26,7 @@ FLOORS = [
         "classifier_gate",
         "resources",
         "data",
+        "settings",
     },
     # models: build, train, prune, sample
     {"compute", "models", "training", "batched_training", "pruning", "sampling"},
@@ -35,7 +36,7 @@ FLOORS = [
     {"subsets", "matrix", "datamodel", "lds", "budget", "power", "counterfactual", "estimators", "baselines"},
     # report: pages and figures
     {"report", "figures"},
-    # workflow: the config, the content addressing, the layout, a job's settings, the command lines (the
+    # workflow: the config, the content addressing, the layout, the command lines (the
     # run's status, its cost forecast: plan, dag, forecast, calibration) and the finished run view (results)
     {
         "draws",
@@ -43,7 +44,6 @@ FLOORS = [
         "config_checks",
         "addressing",
         "layout",
-        "settings",
         "missing",
         "status",
         "cli",

@@ -165,7 +165,8 @@ def test_slurm_partition_account_qos_from_the_environment():
 
 
 def test_runtime_settings_are_exactly_the_unhashed_keys_of_a_section(config):
-    from diffattr.addressing import runtime_settings, stage_config
+    from diffattr.addressing import stage_config
+    from diffattr.settings import runtime_settings
 
     assert runtime_settings(config, "train_base") == {"log_every": 200, "checkpoint_every": 500}
     assert runtime_settings(config, "prune.finetune") == {"log_every": 100, "checkpoint_every": 200}

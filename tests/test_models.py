@@ -7,7 +7,8 @@ import torch
 from diffattr.models import build_unet, count_params, ddpm_scheduler, load_model, save_model
 from diffattr.progress import get_logger
 from diffattr.pruning import macs_and_params, prune_unet
-from diffattr.training import Recipe, train_ddpm
+from diffattr.settings import Recipe
+from diffattr.training import train_ddpm
 
 TINY = {"block_out_channels": [16, 32], "layers_per_block": 1, "norm_num_groups": 4, "attention": False}
 

@@ -1,6 +1,7 @@
-"""A job's settings as typed objects: the recipe its stage's hash covers (from the rule's params, as
-addressing.stage_config hashed it) and its run-time options (read from the full config, never hashed, so
-changing them renames nothing and trips no params rerun trigger)."""
+"""A job's settings as typed objects: what its stage's hash covers (from the rule's params, as
+addressing.stage_config hashed it: a training Recipe, Sampling, Baselines, Bootstrap) and its run-time
+options (read from the full config, never hashed, so changing them renames nothing and trips no params
+rerun trigger). Plain data, nothing of the science: every floor may use these types."""
 
 from __future__ import annotations
 
@@ -9,14 +10,86 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from .addressing import runtime_settings
-
 R = TypeVar("R")
+
+# Keys that change how a job runs or logs, not what it produces.
+UNHASHED = {
+    "train_base.log_every",
+    "prune.finetune.log_every",
+    "unlearn.log_every",
+    "unlearn.subsets_per_job",
+    "unlearn.concurrent",
+    "unlearn.concurrent_mode",
+    "train_base.checkpoint_every",
+    "prune.finetune.checkpoint_every",
+    "unlearn.checkpoint_every",
+    "behaviour.target",
+    "behaviour.batch_size",
+    "datamodel.min_models",
+    "baselines.batch_size",
+    # The domain classifier's gate (classifier_gate.py): whether a run may use it, not what it is.
+    "classifier.min_heldout",
+    "classifier.min_accuracy",
+}
+
+
+def runtime_settings(config: Mapping[str, Any], section: str) -> dict:
+    """The unhashed keys directly under a dotted config section (e.g. `train_base` -> log_every,
+    checkpoint_every). Jobs read these from the full config, not from params, so changing them
+    neither renames artifacts nor trips Snakemake's params rerun trigger."""
+    node: Any = config
+    for part in section.split("."):
+        node = node[part]
+    prefix = section + "."
+    names = {k[len(prefix) :] for k in UNHASHED if k.startswith(prefix) and "." not in k[len(prefix) :]}
+    return {k: node[k] for k in names if k in node}
+
+
+BATCHINGS = ("random", "epoch")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a model is trained (train_base, prune.finetune, unlearn; retrain takes train_base's)."""
+
+    steps: int
+    batch_size: int
+    lr: float
+    grad_clip: float
+    ema_max_decay: float
+    ema_power: float
+    seed: int
+    hflip: bool = False
+    # EMA decay schedule: warm-up min(max, 1 - (1 + t) ** -power) (diffusers' EMAModel with
+    # use_ema_warmup), or (1 + t) / (10 + t) capped at the max (the authors' unlearning EMA).
+    ema_warmup: bool = True
+    # "random": every batch drawn with replacement; "epoch": a fresh permutation of the images each
+    # epoch (a shuffled DataLoader, the authors' unlearning).
+    batching: str = "random"
+
+    def __post_init__(self) -> None:
+        if self.batching not in BATCHINGS:
+            raise ValueError(f"batching: {self.batching!r}; use one of {list(BATCHINGS)}")
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any], seed: int | None = None) -> Recipe:
+        return cls(
+            steps=int(cfg["steps"]),
+            batch_size=int(cfg["batch_size"]),
+            lr=float(cfg["lr"]),
+            grad_clip=float(cfg["grad_clip"]),
+            ema_max_decay=float(cfg["ema_max_decay"]),
+            ema_power=float(cfg["ema_power"]),
+            seed=int(cfg["seed"] if seed is None else seed),
+            hflip=bool(cfg.get("hflip", False)),
+            ema_warmup=bool(cfg.get("ema_warmup", True)),
+            batching=str(cfg.get("batching", "random")),
+        )
 
 
 @dataclass(frozen=True)
 class Runtime:
-    """How a job runs and logs, not what it produces (addressing.UNHASHED)."""
+    """How a job runs and logs, not what it produces (UNHASHED)."""
 
     log_every: int = 100
     checkpoint_every: int = 0
@@ -88,6 +161,21 @@ class Baselines:
 
 
 @dataclass(frozen=True)
+class Bootstrap:
+    """The percentile bootstrap over test models of every CI and paired gap (the hashed lds.n_bootstrap,
+    lds.ci_level, lds.seed)."""
+
+    n_bootstrap: int
+    ci_level: float
+    seed: int
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> Bootstrap:
+        """From the lds section (or any mapping holding its three keys)."""
+        return cls(n_bootstrap=int(cfg["n_bootstrap"]), ci_level=float(cfg["ci_level"]), seed=int(cfg["seed"]))
+
+
+@dataclass(frozen=True)
 class Job(Generic[R]):
     recipe: R
     runtime: Runtime
@@ -97,7 +185,5 @@ def job_settings(section: str, hashed: Mapping[str, Any], config: Mapping[str, A
     """The settings of a job of config section `section` (train_base, prune.finetune, unlearn,
     behaviour or baselines): `hashed` is that section as hashed into the stage (the rule's params),
     `config` the full config the job runs under."""
-    from .training import Recipe
-
     typed = {"behaviour": Sampling, "baselines": Baselines}.get(section, Recipe)
     return Job(typed.from_config(hashed), Runtime.from_config(config, section))
