@@ -19,6 +19,7 @@ from diffattr.datamodel import helpfulness, ranks
 from diffattr.estimators import LEVEL_BY_DESIGN, fit_estimator
 from diffattr.matrix import Matrix, write_matrix
 from diffattr.models import build_unet, ddpm_scheduler
+from diffattr.settings import Bootstrap
 
 ROOT = Path(__file__).resolve().parents[1]
 K, SEED = 2, 7
@@ -217,19 +218,18 @@ def test_baselines_are_rows_of_the_datamodel_lds_and_estimator_table(tmp_path):
     )
     dm = json.loads((tmp_path / "dm.json").read_text())
     assert dm["estimators"]["pixel"]["family"] == "none" and dm["estimators"]["pixel"]["n_models"] == 0
-    lds = evaluate_lds(tmp_path / "dm.json", tmp_path / "dm.h5", 200, 0.95, 0, tmp_path / "lds.json")
+    boot = Bootstrap(200, 0.95, 0)
+    lds = evaluate_lds(
+        datamodel=tmp_path / "dm.json", matrix=tmp_path / "dm.h5", lds=tmp_path / "lds.json", settings=boot
+    )
     assert lds["estimators"]["pixel"]["lds"] == pytest.approx(1.0)
     assert lds["estimators"]["dtrak"]["lds"] == pytest.approx(-1.0)
     table = estimator_table(
-        tmp_path / "m.h5",
-        names,
-        "ridge",
-        cfg,
-        200,
-        0.95,
-        0,
-        tmp_path / "e.csv",
-        tmp_path / "e.json",
+        matrix=tmp_path / "m.h5",
+        table=tmp_path / "e.csv",
+        info=tmp_path / "e.json",
+        datamodel={**cfg, "estimators": names, "primary": "ridge"},
+        settings=boot,
         baselines=supports,
     )
     rows = {(r["estimator"], r["behaviour"]): r for r in table["rows"]}
@@ -269,7 +269,7 @@ def test_budget_points_score_each_baseline_on_the_test_models(tmp_path):
     m, effect = planted_matrix()
     costs = {"pixel": {"units": 2.0, "attribution_units": 0.5, "wall_seconds": {}, "cpu_seconds": {}}}
     fit = {"estimator": "ridge", "alphas": [0.1, 1.0], "cv_folds": 2, "seed": 0}
-    boot = {"n_bootstrap": 200, "ci_level": 0.95, "seed": 0}
+    boot = Bootstrap(200, 0.95, 0)
     (point,) = baseline_points(m, {"pixel": dict(zip(m.unit_ids, effect))}, "fid", True, costs, fit, boot)
     assert point["method"] == "pixel" and point["units"] == 2.0 and point["lds"] == pytest.approx(1.0)
     assert point["test_models"] == 12 and point["gap_to_unlearning"]["gap"] is not None

@@ -6,7 +6,7 @@ rerun trigger). Plain data, nothing of the science: every floor may use these ty
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -173,6 +173,23 @@ class Bootstrap:
     def from_config(cls, cfg: Mapping[str, Any]) -> Bootstrap:
         """From the lds section (or any mapping holding its three keys)."""
         return cls(n_bootstrap=int(cfg["n_bootstrap"]), ci_level=float(cfg["ci_level"]), seed=int(cfg["seed"]))
+
+
+@dataclass(frozen=True)
+class BudgetSettings:
+    """What the budget stage's hash covers besides its inputs: the budget grid (retrain units), the
+    datamodel section (both sides' datamodel and its fit), the bootstrap and the target behaviour."""
+
+    grid: tuple[float, ...]
+    datamodel: Mapping[str, Any]
+    bootstrap: Bootstrap
+    target: str
+
+    @classmethod
+    def from_config(
+        cls, grid: Sequence[float], datamodel: Mapping[str, Any], lds: Mapping[str, Any], target: str
+    ) -> BudgetSettings:
+        return cls(tuple(grid), datamodel, Bootstrap.from_config(lds), str(target))
 
 
 @dataclass(frozen=True)
