@@ -205,16 +205,13 @@ def test_baselines_are_rows_of_the_datamodel_lds_and_estimator_table(tmp_path):
     cfg = {"alphas": [0.1, 1.0], "cv_folds": 2, "seed": 0}
     names = ["ridge", "pixel", "dtrak"]
     fit_all(
-        tmp_path / "m.h5",
-        "fid",
-        names,
-        "ridge",
-        cfg,
-        True,
-        tmp_path / "a.csv",
-        tmp_path / "dm.json",
-        tmp_path / "dm.h5",
-        supports,
+        matrix=tmp_path / "m.h5",
+        attributions=tmp_path / "a.csv",
+        info=tmp_path / "dm.json",
+        fitted=tmp_path / "dm.h5",
+        settings={**cfg, "estimators": names, "primary": "ridge"},
+        target="fid",
+        baselines=supports,
     )
     dm = json.loads((tmp_path / "dm.json").read_text())
     assert dm["estimators"]["pixel"]["family"] == "none" and dm["estimators"]["pixel"]["n_models"] == 0

@@ -111,7 +111,7 @@ def test_generation_stages_hand_their_device_down(tmp_path, monkeypatch):
     import diffattr.behaviour as behaviour
     import diffattr.sampling as sampling
     from diffattr.models import save_model
-    from diffattr.settings import Job, Runtime, Sampling
+    from diffattr.settings import ClassifierTraining, Job, Runtime, Sampling
     from diffattr.stages.classifier import make_classifier
     from diffattr.stages.data import make_data
     from diffattr.stages.pairs import pair_fids
@@ -134,18 +134,18 @@ def test_generation_stages_hand_their_device_down(tmp_path, monkeypatch):
     monkeypatch.setattr(behaviour, "make_extractor", spy_extractor)
     import logging
 
-    make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")
+    make_data(settings={"kind": "digits"}, data=tmp_path / "data.npz", info=tmp_path / "data.json")
     make_classifier(
-        tmp_path / "data.npz",
-        1,
-        0,
-        0.2,
-        tmp_path / "clf.pt",
-        tmp_path / "clf.json",
-        logging.getLogger("test"),
+        data=tmp_path / "data.npz",
+        weights=tmp_path / "clf.pt",
+        info=tmp_path / "clf.json",
+        settings=ClassifierTraining(epochs=1, seed=0, holdout=0.2),
+        log=logging.getLogger("test"),
         compute=marker,
     )
-    make_reference(tmp_path / "data.npz", tmp_path / "clf.pt", tmp_path / "ref.npz", compute=marker)
+    make_reference(
+        data=tmp_path / "data.npz", classifier=tmp_path / "clf.pt", stats=tmp_path / "ref.npz", compute=marker
+    )
     torch.manual_seed(0)
     save_model(build_unet(TINY, 8, 1), tmp_path / "m")
     beh = Sampling.from_config({"n_samples": 8, "ddim_steps": 2, "seed": 0, "eta": 0.0})

@@ -12,7 +12,7 @@ from diffattr.counterfactual import removal_count, removal_id, removal_plan
 from diffattr.datamodel import harmful_units, helpfulness, level_identified, relative_scores, unit_grids
 from diffattr.estimators import LEVEL_BY_DESIGN, banzhaf_msr, fit_estimator, kernel_shap, leave_one_out
 from diffattr.matrix import Matrix
-from diffattr.settings import Bootstrap
+from diffattr.settings import Bootstrap, Units
 from diffattr.stats import spearman
 from diffattr.subsets import csv_units, draw_subset, kmeans_units, mask_of, shapley_kernel_sizes
 
@@ -330,19 +330,16 @@ def _figure_titles(tmp_path, m: Matrix, primary: str) -> list[tuple[str, list[st
     from diffattr.stages.figures import attribution_figures
 
     if not (tmp_path / "data.npz").exists():
-        make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")
+        make_data(settings={"kind": "digits"}, data=tmp_path / "data.npz", info=tmp_path / "data.json")
     write_matrix(tmp_path / "matrix.h5", m)
     cfg = {"alphas": [1e-3, 1e-2, 0.1], "cv_folds": 3, "seed": 0}
     fit_all(
-        tmp_path / "matrix.h5",
-        "fid",
-        ["ridge", "banzhaf"],
-        primary,
-        cfg,
-        True,
-        tmp_path / "att.csv",
-        tmp_path / "dm.json",
-        tmp_path / "dm.h5",
+        matrix=tmp_path / "matrix.h5",
+        attributions=tmp_path / "att.csv",
+        info=tmp_path / "dm.json",
+        fitted=tmp_path / "dm.h5",
+        settings={**cfg, "estimators": ["ridge", "banzhaf"], "primary": primary},
+        target="fid",
     )
     (tmp_path / "lds.json").write_text(
         json.dumps(
@@ -363,16 +360,15 @@ def _figure_titles(tmp_path, m: Matrix, primary: str) -> list[tuple[str, list[st
 
     with mock.patch("diffattr.figures.unit_rows_figure", record):
         attribution_figures(
-            tmp_path / "lds.json",
-            tmp_path / "att.csv",
-            tmp_path / "data.npz",
-            "class",
-            4,
-            tmp_path / "s.png",
-            tmp_path / "h.png",
-            tmp_path / "top.png",
-            tmp_path / "bottom.png",
-            "test",
+            lds=tmp_path / "lds.json",
+            attributions=tmp_path / "att.csv",
+            data=tmp_path / "data.npz",
+            scatter=tmp_path / "s.png",
+            histogram=tmp_path / "h.png",
+            top=tmp_path / "top.png",
+            bottom=tmp_path / "bottom.png",
+            units=Units("class"),
+            top_k=4,
         )
     return drawn
 
@@ -497,15 +493,12 @@ def test_lds_json_has_the_proxy_fidelity_and_a_ceiling_beside_every_lds(tmp_path
     write_matrix(tmp_path / "m.h5", m)
     cfg = {"alphas": [1e-3, 0.1], "cv_folds": 3, "seed": 0}
     fit_all(
-        tmp_path / "m.h5",
-        "fid",
-        ["ridge", "banzhaf"],
-        "ridge",
-        cfg,
-        True,
-        tmp_path / "a.csv",
-        tmp_path / "dm.json",
-        tmp_path / "dm.h5",
+        matrix=tmp_path / "m.h5",
+        attributions=tmp_path / "a.csv",
+        info=tmp_path / "dm.json",
+        fitted=tmp_path / "dm.h5",
+        settings={**cfg, "estimators": ["ridge", "banzhaf"], "primary": "ridge"},
+        target="fid",
     )
     y = m.behaviour("fid")
     # Retrained baseline models of train-0000..0007 (a behaviour JSON each, named by subset id), an

@@ -40,7 +40,7 @@ def _data(tmp_path: Path) -> Path:
     sys.path.insert(0, str(ROOT / "lib"))
     from diffattr.stages.data import make_data
 
-    make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")
+    make_data(settings={"kind": "digits"}, data=tmp_path / "data.npz", info=tmp_path / "data.json")
     return tmp_path / "data.npz"
 
 

@@ -176,6 +176,29 @@ class Bootstrap:
 
 
 @dataclass(frozen=True)
+class Units:
+    """What is attributed to (the hashed attribution section): images, classes, k-means clusters of the
+    reference features, or the groups of a CSV (whose content is hashed in its stead)."""
+
+    unit: str
+    kmeans: Mapping[str, Any] | None = None
+    csv: str | None = None
+
+
+@dataclass(frozen=True)
+class ClassifierTraining:
+    """How the digits CNN is trained (the hashed classifier section, less the gate's run-time keys)."""
+
+    epochs: int
+    seed: int
+    holdout: float
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> ClassifierTraining:
+        return cls(epochs=int(cfg["epochs"]), seed=int(cfg["seed"]), holdout=float(cfg["holdout"]))
+
+
+@dataclass(frozen=True)
 class BudgetSettings:
     """What the budget stage's hash covers besides its inputs: the budget grid (retrain units), the
     datamodel section (both sides' datamodel and its fit), the bootstrap and the target behaviour."""
