@@ -125,25 +125,25 @@ def side_by_side(pruned, images, compute: Compute, k: int, steps: int, batch: in
             # Warm-up (allocator, cuDNN autotuning, thread pool, vmap tracing) outside the timing.
             runtime = Runtime(log_every=10**9, concurrent=concurrent, concurrent_mode=mode)
             unlearn_batch(
-                tmp / "pruned.pt",
-                tmp / "data.npz",
-                tmp / "chunk.json",
-                Job(dataclasses.replace(recipe, steps=2), runtime),
-                SCHED,
-                tmp / f"warmup-{name}",
-                QUIET,
+                start=tmp / "pruned.pt",
+                data=tmp / "data.npz",
+                subsets=tmp / "chunk.json",
+                settings=Job(dataclasses.replace(recipe, steps=2), runtime),
+                scheduler=SCHED,
+                batch=tmp / f"warmup-{name}",
+                log=QUIET,
                 compute=compute,
             )
             sync(compute)
             start = time.perf_counter()
             unlearn_batch(
-                tmp / "pruned.pt",
-                tmp / "data.npz",
-                tmp / "chunk.json",
-                Job(recipe, runtime),
-                SCHED,
-                tmp / f"out-{name}",
-                QUIET,
+                start=tmp / "pruned.pt",
+                data=tmp / "data.npz",
+                subsets=tmp / "chunk.json",
+                settings=Job(recipe, runtime),
+                scheduler=SCHED,
+                batch=tmp / f"out-{name}",
+                log=QUIET,
                 compute=compute,
             )
             sync(compute)

@@ -150,16 +150,18 @@ def test_generation_stages_hand_their_device_down(tmp_path, monkeypatch):
     save_model(build_unet(TINY, 8, 1), tmp_path / "m")
     beh = Sampling.from_config({"n_samples": 8, "ddim_steps": 2, "seed": 0, "eta": 0.0})
     pair_fids(
-        tmp_path / "m",
-        tmp_path / "m",
-        tmp_path / "m",
-        tmp_path / "clf.pt",
-        SCHED,
-        Job(beh, Runtime(batch_size=8)),
-        "train-0000",
-        tmp_path / "pair.json",
+        unlearned=tmp_path / "m",
+        retrained=tmp_path / "m",
+        floor=tmp_path / "m",
+        classifier=tmp_path / "clf.pt",
+        scheduler=SCHED,
+        settings=Job(beh, Runtime(batch_size=8)),
+        subset="train-0000",
+        pair=tmp_path / "pair.json",
         compute=marker,
     )
-    sample_grid(tmp_path / "m", SCHED, beh, 4, "t", tmp_path / "grid.png", compute=marker)
+    sample_grid(
+        model=tmp_path / "m", scheduler=SCHED, settings=beh, n=4, title="t", grid=tmp_path / "grid.png", compute=marker
+    )
     assert seen["sample"] == [marker] * 4  # three models of the pair, one grid
     assert seen["extract"] == [marker.device] * 2  # reference, pair

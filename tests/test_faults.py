@@ -31,8 +31,9 @@ TRAIN = textwrap.dedent("""
     cfg = yaml.safe_load(open({config!r}))
     cfg["train_base"].update(steps=120, checkpoint_every=20, log_every=20)
     job = job_settings("train_base", cfg["train_base"], cfg)
-    train_base({data!r}, cfg["model"], cfg["scheduler"], job, sys.argv[1], sys.argv[2], get_logger(sys.argv[3]),
-               resume_path=sys.argv[4] if len(sys.argv) > 4 else None)
+    train_base(data={data!r}, model_cfg=cfg["model"], scheduler=cfg["scheduler"], settings=job,
+               model=sys.argv[1], info=sys.argv[2], log=get_logger(sys.argv[3]),
+               resume=sys.argv[4] if len(sys.argv) > 4 else None)
 """)
 
 

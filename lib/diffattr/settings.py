@@ -199,6 +199,21 @@ class ClassifierTraining:
 
 
 @dataclass(frozen=True)
+class Pruning:
+    """The hashed prune section: the share of channels removed, the importance norm, the fine-tune."""
+
+    ratio: float
+    importance_p: int
+    finetune: Job
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any], config: Mapping[str, Any]) -> Pruning:
+        """`cfg`: the prune section as hashed (the rule's params); `config`: the full config (run-time keys)."""
+        # ratio as written (train.json records it), not coerced
+        return cls(cfg["ratio"], int(cfg["importance_p"]), job_settings("prune.finetune", cfg["finetune"], config))
+
+
+@dataclass(frozen=True)
 class BudgetSettings:
     """What the budget stage's hash covers besides its inputs: the budget grid (retrain units), the
     datamodel section (both sides' datamodel and its fit), the bootstrap and the target behaviour."""
