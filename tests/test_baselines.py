@@ -68,7 +68,16 @@ def test_dattri_scores_equal_brute_force_gradient_inner_products(method):
     lam = float((g_train**2).sum(1).mean())  # comparable to the kernel's scale: a benign condition number
     p = g_train.shape[1]
     att = make_attributor(
-        model, train, method, K, ddpm_scheduler(SCHED).alphas_cumprod, p, "identity", lam, SEED, batch_size=4
+        model,
+        train,
+        method,
+        n_timesteps=K,
+        alphas_cumprod=ddpm_scheduler(SCHED).alphas_cumprod,
+        proj_dim=p,
+        proj_type="identity",
+        regularization=lam,
+        seed=SEED,
+        batch_size=4,
     )
     got = pair_scores(att, gen, K, SEED, batch_size=2).double()
     want = trak_formula(g_train, g_gen, lam)
@@ -91,7 +100,16 @@ def test_random_projection_is_the_same_on_every_batch_and_side():
     phi = random_project(g_all, len(g_all), **proj)(g_all, ensemble_id=0).double()
     want = trak_formula(phi[:12], phi[12:], 1e-4)
     att = make_attributor(
-        model, train, "trak", K, ddpm_scheduler(SCHED).alphas_cumprod, 8, "normal", 1e-4, SEED, batch_size=5
+        model,
+        train,
+        "trak",
+        n_timesteps=K,
+        alphas_cumprod=ddpm_scheduler(SCHED).alphas_cumprod,
+        proj_dim=8,
+        proj_type="normal",
+        regularization=1e-4,
+        seed=SEED,
+        batch_size=5,
     )
     got = pair_scores(att, gen, K, SEED, batch_size=3).double()
     assert torch.allclose(got, want, rtol=5e-3, atol=1e-4 * float(want.abs().max()))

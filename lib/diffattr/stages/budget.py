@@ -32,6 +32,7 @@ def baseline_rows(
 
 def budget_stage(  # noqa: PLR0913
     m: Matrix,
+    *,
     subsets: Mapping[str, dict],
     baseline_jsons: Sequence[PathLike],
     target: str,
@@ -141,15 +142,15 @@ def make_budget(  # noqa: PLR0913  (its parameters are the rule's input and outp
         )
     return budget_stage(
         m,
-        read_subsets(subsets),
-        baseline,
-        target,
-        costs,
-        settings.grid,
-        fit,
-        boot,
-        budget,
-        figure,
-        caption,
-        points,
+        subsets=read_subsets(subsets),
+        baseline_jsons=baseline,
+        target=target,
+        costs=costs,
+        grid=settings.grid,
+        fit=fit,
+        boot=boot,
+        out_json=budget,
+        out_png=figure,
+        caption=caption,
+        baselines=points,
     )
