@@ -88,7 +88,7 @@ def _no_weighting(params: Mapping[str, torch.Tensor], data: Any) -> torch.Tensor
     return data[0].sum() * 0.0
 
 
-def make_attributor(  # noqa: PLR0913
+def make_attributor(  # noqa: PLR0913  (dattri's attributor settings; keyword-only after the first three)
     model: torch.nn.Module,
     train_images: torch.Tensor,
     method: str,

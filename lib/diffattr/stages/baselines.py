@@ -21,7 +21,7 @@ from ..settings import Job, Units
 PathLike = str | os.PathLike
 
 
-def per_image_support(  # noqa: PLR0913
+def per_image_support(  # noqa: PLR0913  (every method's inputs; the tail keyword-only)
     method: str,
     images: np.ndarray,
     train_images: np.ndarray,
@@ -80,7 +80,7 @@ def per_image_support(  # noqa: PLR0913
     raise ValueError(f"datamodel.estimators: unknown baseline {method!r}; use one of {list(BASELINES)}")
 
 
-def make_scores(  # noqa: PLR0913
+def make_scores(  # noqa: PLR0913  (its rule's input and output keys, the job's settings and run handles; keyword-only)
     *,
     method: str,
     images: PathLike,

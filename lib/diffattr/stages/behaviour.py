@@ -13,7 +13,7 @@ from ..settings import Job
 PathLike = str | os.PathLike
 
 
-def evaluate_model(  # noqa: PLR0913
+def evaluate_model(  # noqa: PLR0913  (its rule's input and output keys, the job's settings and run handles; keyword-only)
     *,
     model: PathLike,
     train: PathLike,

@@ -30,7 +30,7 @@ def baseline_rows(
     return masks, y, sids
 
 
-def budget_stage(  # noqa: PLR0913
+def budget_stage(  # noqa: PLR0913  (the matrix, records, settings and outputs make_budget read; keyword-only after m)
     m: Matrix,
     *,
     subsets: Mapping[str, dict],
@@ -77,7 +77,7 @@ def budget_stage(  # noqa: PLR0913
     return out
 
 
-def make_budget(  # noqa: PLR0913  (its parameters are the rule's input and output keys)
+def make_budget(  # noqa: PLR0913  (its rule's input and output keys; keyword-only)
     *,
     matrix: PathLike,
     baseline: Sequence[PathLike],

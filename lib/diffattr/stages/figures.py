@@ -15,7 +15,7 @@ from ..settings import Units
 PathLike = str | os.PathLike
 
 
-def attribution_figures(  # noqa: PLR0913  (its parameters are the rule's input and output keys)
+def attribution_figures(  # noqa: PLR0913  (its rule's input and output keys; keyword-only)
     *,
     lds: PathLike,
     attributions: PathLike,

@@ -12,7 +12,7 @@ from ..settings import Pruning
 PathLike = str | os.PathLike
 
 
-def prune_and_finetune(  # noqa: PLR0913
+def prune_and_finetune(  # noqa: PLR0913  (its rule's input and output keys, the job's settings and run handles; keyword-only)
     *,
     base: PathLike,
     data: PathLike,

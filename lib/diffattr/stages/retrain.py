@@ -14,7 +14,7 @@ from ..settings import Job
 PathLike = str | os.PathLike
 
 
-def retrain(  # noqa: PLR0913
+def retrain(  # noqa: PLR0913  (its rule's input and output keys, the job's settings and run handles; keyword-only)
     *,
     data: PathLike,
     subsets: PathLike,
