@@ -90,7 +90,7 @@ def side_by_side(pruned, images, compute: Compute, k: int, steps: int, batch: in
 
     from diffattr.data import Dataset, save_dataset
     from diffattr.models import save_model
-    from diffattr.settings import Job, Recipe, Runtime
+    from diffattr.settings import Job, Recipe, UnlearnRuntime
     from diffattr.stages.unlearn import unlearn_batch
 
     recipe = Recipe(
@@ -123,7 +123,7 @@ def side_by_side(pruned, images, compute: Compute, k: int, steps: int, batch: in
         walls = {}
         for name, (concurrent, mode) in settings.items():
             # Warm-up (allocator, cuDNN autotuning, thread pool, vmap tracing) outside the timing.
-            runtime = Runtime(log_every=10**9, concurrent=concurrent, concurrent_mode=mode)
+            runtime = UnlearnRuntime(log_every=10**9, concurrent=concurrent, concurrent_mode=mode)
             unlearn_batch(
                 start=tmp / "pruned.pt",
                 data=tmp / "data.npz",

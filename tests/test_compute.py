@@ -111,7 +111,7 @@ def test_generation_stages_hand_their_device_down(tmp_path, monkeypatch):
     import diffattr.behaviour as behaviour
     import diffattr.sampling as sampling
     from diffattr.models import save_model
-    from diffattr.settings import ClassifierTraining, Job, Runtime, Sampling
+    from diffattr.settings import ClassifierTraining, Job, Sampling, SamplingRuntime
     from diffattr.stages.classifier import make_classifier
     from diffattr.stages.data import make_data
     from diffattr.stages.pairs import pair_fids
@@ -155,7 +155,7 @@ def test_generation_stages_hand_their_device_down(tmp_path, monkeypatch):
         floor=tmp_path / "m",
         classifier=tmp_path / "clf.pt",
         scheduler=SCHED,
-        settings=Job(beh, Runtime(batch_size=8)),
+        settings=Job(beh, SamplingRuntime(batch_size=8)),
         subset="train-0000",
         pair=tmp_path / "pair.json",
         compute=marker,

@@ -89,25 +89,53 @@ class Recipe:
 
 
 @dataclass(frozen=True)
-class Runtime:
-    """How a job runs and logs, not what it produces (UNHASHED)."""
+class TrainRuntime:
+    """How a training job (train_base, prune.finetune) runs and logs, not what it produces (UNHASHED)."""
 
     log_every: int = 100
     checkpoint_every: int = 0
-    concurrent: int = 1  # unlearn: subsets trained at once
-    concurrent_mode: str = "streams"  # unlearn: "streams" or "vmap"
-    batch_size: int = 500  # behaviour: images sampled per forward pass; baselines: images per gradient batch
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any], section: str) -> Runtime:
-        names = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in runtime_settings(config, section).items() if k in names}
-        return cls(**{**SECTION_DEFAULTS.get(section, {}), **values})
 
 
-# Run-time defaults that differ by section: a baselines job's batch carries each image's
-# per-parameter gradients, so it holds far fewer images than a sampling batch.
-SECTION_DEFAULTS: dict[str, dict[str, Any]] = {"baselines": {"batch_size": 32}}
+@dataclass(frozen=True)
+class UnlearnRuntime(TrainRuntime):
+    """An unlearning job's: its training's, and how many subsets it trains at once, and how."""
+
+    concurrent: int = 1
+    concurrent_mode: str = "streams"  # or "vmap"
+
+
+@dataclass(frozen=True)
+class SamplingRuntime:
+    """A behaviour job's (and the pairs' and the baselines' images'): images per forward pass."""
+
+    batch_size: int = 500
+
+
+@dataclass(frozen=True)
+class BaselinesRuntime:
+    """A baselines job's: a batch carries each image's per-parameter gradients, so it holds far fewer
+    images than a sampling batch."""
+
+    batch_size: int = 32
+
+
+# Each config section's run-time type, its defaults written once, there.
+RUNTIMES: dict[str, type] = {
+    "train_base": TrainRuntime,
+    "prune.finetune": TrainRuntime,
+    "unlearn": UnlearnRuntime,
+    "behaviour": SamplingRuntime,
+    "baselines": BaselinesRuntime,
+}
+Runtime = TrainRuntime | UnlearnRuntime | SamplingRuntime | BaselinesRuntime
+
+
+def runtime_of(config: Mapping[str, Any], section: str) -> Runtime:
+    """The run-time settings of a job of config section `section`, from the full config: the keys of
+    UNHASHED its type has (others, such as unlearn.subsets_per_job, act at start-up, not in the job)."""
+    cls = RUNTIMES[section]
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in runtime_settings(config, section).items() if k in names})
 
 
 @dataclass(frozen=True)
@@ -242,4 +270,4 @@ def job_settings(section: str, hashed: Mapping[str, Any], config: Mapping[str, A
     behaviour or baselines): `hashed` is that section as hashed into the stage (the rule's params),
     `config` the full config the job runs under."""
     typed = {"behaviour": Sampling, "baselines": Baselines}.get(section, Recipe)
-    return Job(typed.from_config(hashed), Runtime.from_config(config, section))
+    return Job(typed.from_config(hashed), runtime_of(config, section))

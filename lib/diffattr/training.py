@@ -228,7 +228,7 @@ class ModelOutput:
 
 @dataclass(frozen=True)
 class TrainRun:
-    """How one training runs, not what it produces: `runtime` (settings.Runtime: log and checkpoint
+    """How one training runs, not what it produces: `runtime` (settings.TrainRuntime or UnlearnRuntime: log and checkpoint
     intervals), its log and label, where it keeps resumable state, its device (compute.Compute) and
     the job's start-up seconds to record."""
 
