@@ -228,9 +228,9 @@ class ModelOutput:
 
 @dataclass(frozen=True)
 class TrainRun:
-    """How one training runs, not what it produces: `runtime` (settings.TrainRuntime or UnlearnRuntime: log and checkpoint
-    intervals), its log and label, where it keeps resumable state, its device (compute.Compute) and
-    the job's start-up seconds to record."""
+    """How one training runs, not what it produces: `runtime` (settings.TrainRuntime or UnlearnRuntime:
+    log and checkpoint intervals), its log and label, where it keeps resumable state, its device
+    (compute.Compute) and the job's start-up seconds to record."""
 
     runtime: Any
     logger: logging.Logger
