@@ -30,7 +30,8 @@ from diffattr.compute import Compute, resolve_compute  # noqa: E402
 from diffattr.models import build_unet, count_params, ddim_scheduler, ddpm_scheduler  # noqa: E402
 from diffattr.pruning import macs_and_params, prune_unet  # noqa: E402
 from diffattr.sampling import ddim_sample  # noqa: E402
-from diffattr.training import Recipe, train_ddpm  # noqa: E402
+from diffattr.settings import Recipe  # noqa: E402
+from diffattr.training import train_ddpm  # noqa: E402
 
 CIFAR = {
     "block_out_channels": [128, 256, 256, 256],
@@ -89,9 +90,8 @@ def side_by_side(pruned, images, compute: Compute, k: int, steps: int, batch: in
 
     from diffattr.data import Dataset, save_dataset
     from diffattr.models import save_model
-    from diffattr.settings import Job, Runtime
+    from diffattr.settings import Job, Recipe, UnlearnRuntime
     from diffattr.stages.unlearn import unlearn_batch
-    from diffattr.training import Recipe
 
     recipe = Recipe(
         steps=steps,
@@ -123,27 +123,27 @@ def side_by_side(pruned, images, compute: Compute, k: int, steps: int, batch: in
         walls = {}
         for name, (concurrent, mode) in settings.items():
             # Warm-up (allocator, cuDNN autotuning, thread pool, vmap tracing) outside the timing.
-            runtime = Runtime(log_every=10**9, concurrent=concurrent, concurrent_mode=mode)
+            runtime = UnlearnRuntime(log_every=10**9, concurrent=concurrent, concurrent_mode=mode)
             unlearn_batch(
-                tmp / "pruned.pt",
-                tmp / "data.npz",
-                tmp / "chunk.json",
-                Job(dataclasses.replace(recipe, steps=2), runtime),
-                SCHED,
-                tmp / f"warmup-{name}",
-                QUIET,
+                start=tmp / "pruned.pt",
+                data=tmp / "data.npz",
+                subsets=tmp / "chunk.json",
+                settings=Job(dataclasses.replace(recipe, steps=2), runtime),
+                scheduler=SCHED,
+                batch=tmp / f"warmup-{name}",
+                log=QUIET,
                 compute=compute,
             )
             sync(compute)
             start = time.perf_counter()
             unlearn_batch(
-                tmp / "pruned.pt",
-                tmp / "data.npz",
-                tmp / "chunk.json",
-                Job(recipe, runtime),
-                SCHED,
-                tmp / f"out-{name}",
-                QUIET,
+                start=tmp / "pruned.pt",
+                data=tmp / "data.npz",
+                subsets=tmp / "chunk.json",
+                settings=Job(recipe, runtime),
+                scheduler=SCHED,
+                batch=tmp / f"out-{name}",
+                log=QUIET,
                 compute=compute,
             )
             sync(compute)

@@ -39,7 +39,8 @@ def main() -> None:
     from diffattr.atomic import write_json
     from diffattr.models import build_unet, ddpm_scheduler
     from diffattr.pruning import macs_and_params
-    from diffattr.training import Recipe, train_ddpm
+    from diffattr.settings import Recipe
+    from diffattr.training import train_ddpm
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--batch", type=int, default=32)

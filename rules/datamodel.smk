@@ -11,7 +11,8 @@ rule datamodel:
             labels={"figure": "attributions (CSV)"},
         ),
         info=path("datamodel", "info"),
-        matrix=path("datamodel", "matrix"),
+        # the matrix with every fit (group attributions/<estimator>)
+        fitted=path("datamodel", "matrix"),
     log:
         LAYOUT.log("datamodel"),
     benchmark:

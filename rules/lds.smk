@@ -5,7 +5,7 @@ rule lds:
     input:
         unpack(ceiling_inputs),
         datamodel=rules.datamodel.output.info,
-        matrix=rules.datamodel.output.matrix,
+        matrix=rules.datamodel.output.fitted,
         baseline=[behaviour_json("behaviour_retrain", sid) for sid in BASELINE_IDS],
     output:
         lds=path("lds", "lds"),

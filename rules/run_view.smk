@@ -19,7 +19,7 @@ rule run_view:
     input:
         lds=rules.lds.output.lds,
         attributions=rules.datamodel.output.attributions,
-        matrix=rules.datamodel.output.matrix,
+        matrix=rules.datamodel.output.fitted,
         base=behaviour_json("behaviour_base", FULL_DATA),
         pruned=behaviour_json("behaviour_prune", FULL_DATA),
         prune_info=rules.prune.output.info,

@@ -19,6 +19,7 @@ from diffattr.datamodel import helpfulness, ranks
 from diffattr.estimators import LEVEL_BY_DESIGN, fit_estimator
 from diffattr.matrix import Matrix, write_matrix
 from diffattr.models import build_unet, ddpm_scheduler
+from diffattr.settings import Bootstrap
 
 ROOT = Path(__file__).resolve().parents[1]
 K, SEED = 2, 7
@@ -67,7 +68,16 @@ def test_dattri_scores_equal_brute_force_gradient_inner_products(method):
     lam = float((g_train**2).sum(1).mean())  # comparable to the kernel's scale: a benign condition number
     p = g_train.shape[1]
     att = make_attributor(
-        model, train, method, K, ddpm_scheduler(SCHED).alphas_cumprod, p, "identity", lam, SEED, batch_size=4
+        model,
+        train,
+        method,
+        n_timesteps=K,
+        alphas_cumprod=ddpm_scheduler(SCHED).alphas_cumprod,
+        proj_dim=p,
+        proj_type="identity",
+        regularization=lam,
+        seed=SEED,
+        batch_size=4,
     )
     got = pair_scores(att, gen, K, SEED, batch_size=2).double()
     want = trak_formula(g_train, g_gen, lam)
@@ -90,7 +100,16 @@ def test_random_projection_is_the_same_on_every_batch_and_side():
     phi = random_project(g_all, len(g_all), **proj)(g_all, ensemble_id=0).double()
     want = trak_formula(phi[:12], phi[12:], 1e-4)
     att = make_attributor(
-        model, train, "trak", K, ddpm_scheduler(SCHED).alphas_cumprod, 8, "normal", 1e-4, SEED, batch_size=5
+        model,
+        train,
+        "trak",
+        n_timesteps=K,
+        alphas_cumprod=ddpm_scheduler(SCHED).alphas_cumprod,
+        proj_dim=8,
+        proj_type="normal",
+        regularization=1e-4,
+        seed=SEED,
+        batch_size=5,
     )
     got = pair_scores(att, gen, K, SEED, batch_size=3).double()
     assert torch.allclose(got, want, rtol=5e-3, atol=1e-4 * float(want.abs().max()))
@@ -204,32 +223,28 @@ def test_baselines_are_rows_of_the_datamodel_lds_and_estimator_table(tmp_path):
     cfg = {"alphas": [0.1, 1.0], "cv_folds": 2, "seed": 0}
     names = ["ridge", "pixel", "dtrak"]
     fit_all(
-        tmp_path / "m.h5",
-        "fid",
-        names,
-        "ridge",
-        cfg,
-        True,
-        tmp_path / "a.csv",
-        tmp_path / "dm.json",
-        tmp_path / "dm.h5",
-        supports,
+        matrix=tmp_path / "m.h5",
+        attributions=tmp_path / "a.csv",
+        info=tmp_path / "dm.json",
+        fitted=tmp_path / "dm.h5",
+        settings={**cfg, "estimators": names, "primary": "ridge"},
+        target="fid",
+        baselines=supports,
     )
     dm = json.loads((tmp_path / "dm.json").read_text())
     assert dm["estimators"]["pixel"]["family"] == "none" and dm["estimators"]["pixel"]["n_models"] == 0
-    lds = evaluate_lds(tmp_path / "dm.json", tmp_path / "dm.h5", 200, 0.95, 0, tmp_path / "lds.json")
+    boot = Bootstrap(200, 0.95, 0)
+    lds = evaluate_lds(
+        datamodel=tmp_path / "dm.json", matrix=tmp_path / "dm.h5", lds=tmp_path / "lds.json", settings=boot
+    )
     assert lds["estimators"]["pixel"]["lds"] == pytest.approx(1.0)
     assert lds["estimators"]["dtrak"]["lds"] == pytest.approx(-1.0)
     table = estimator_table(
-        tmp_path / "m.h5",
-        names,
-        "ridge",
-        cfg,
-        200,
-        0.95,
-        0,
-        tmp_path / "e.csv",
-        tmp_path / "e.json",
+        matrix=tmp_path / "m.h5",
+        table=tmp_path / "e.csv",
+        info=tmp_path / "e.json",
+        datamodel={**cfg, "estimators": names, "primary": "ridge"},
+        settings=boot,
         baselines=supports,
     )
     rows = {(r["estimator"], r["behaviour"]): r for r in table["rows"]}
@@ -269,7 +284,7 @@ def test_budget_points_score_each_baseline_on_the_test_models(tmp_path):
     m, effect = planted_matrix()
     costs = {"pixel": {"units": 2.0, "attribution_units": 0.5, "wall_seconds": {}, "cpu_seconds": {}}}
     fit = {"estimator": "ridge", "alphas": [0.1, 1.0], "cv_folds": 2, "seed": 0}
-    boot = {"n_bootstrap": 200, "ci_level": 0.95, "seed": 0}
+    boot = Bootstrap(200, 0.95, 0)
     (point,) = baseline_points(m, {"pixel": dict(zip(m.unit_ids, effect))}, "fid", True, costs, fit, boot)
     assert point["method"] == "pixel" and point["units"] == 2.0 and point["lds"] == pytest.approx(1.0)
     assert point["test_models"] == 12 and point["gap_to_unlearning"]["gap"] is not None

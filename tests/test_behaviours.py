@@ -83,15 +83,20 @@ def test_reference_chain_from_data_to_statistics(tmp_path):
 
     from diffattr.behaviour import load_statistics
     from diffattr.sampling import to_uint8_rgb
+    from diffattr.settings import ClassifierTraining
     from diffattr.stages.classifier import make_classifier
     from diffattr.stages.data import make_data
     from diffattr.stages.reference import make_reference
 
-    make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")
+    make_data(settings={"kind": "digits"}, data=tmp_path / "data.npz", info=tmp_path / "data.json")
     make_classifier(
-        tmp_path / "data.npz", 1, 0, 0.2, tmp_path / "clf.pt", tmp_path / "clf.json", logging.getLogger("test")
+        data=tmp_path / "data.npz",
+        weights=tmp_path / "clf.pt",
+        info=tmp_path / "clf.json",
+        settings=ClassifierTraining(epochs=1, seed=0, holdout=0.2),
+        log=logging.getLogger("test"),
     )
-    make_reference(tmp_path / "data.npz", tmp_path / "clf.pt", tmp_path / "ref.npz")
+    make_reference(data=tmp_path / "data.npz", classifier=tmp_path / "clf.pt", stats=tmp_path / "ref.npz")
     ref = load_statistics(tmp_path / "ref.npz")
     assert ref["features"].shape[0] == 1797
     assert ref["mu"].shape == (ref["features"].shape[1],)

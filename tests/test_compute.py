@@ -11,7 +11,8 @@ from diffattr.compute import CPU, Compute, resolve_compute
 from diffattr.models import build_unet, ddim_scheduler, ddpm_scheduler
 from diffattr.progress import get_logger
 from diffattr.sampling import ddim_sample
-from diffattr.training import Recipe, train_ddpm
+from diffattr.settings import Recipe
+from diffattr.training import train_ddpm
 
 TINY = {"block_out_channels": [16, 32], "layers_per_block": 1, "norm_num_groups": 4, "attention": False}
 
@@ -110,7 +111,7 @@ def test_generation_stages_hand_their_device_down(tmp_path, monkeypatch):
     import diffattr.behaviour as behaviour
     import diffattr.sampling as sampling
     from diffattr.models import save_model
-    from diffattr.settings import Job, Runtime, Sampling
+    from diffattr.settings import ClassifierTraining, Job, Sampling, SamplingRuntime
     from diffattr.stages.classifier import make_classifier
     from diffattr.stages.data import make_data
     from diffattr.stages.pairs import pair_fids
@@ -133,32 +134,34 @@ def test_generation_stages_hand_their_device_down(tmp_path, monkeypatch):
     monkeypatch.setattr(behaviour, "make_extractor", spy_extractor)
     import logging
 
-    make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")
+    make_data(settings={"kind": "digits"}, data=tmp_path / "data.npz", info=tmp_path / "data.json")
     make_classifier(
-        tmp_path / "data.npz",
-        1,
-        0,
-        0.2,
-        tmp_path / "clf.pt",
-        tmp_path / "clf.json",
-        logging.getLogger("test"),
+        data=tmp_path / "data.npz",
+        weights=tmp_path / "clf.pt",
+        info=tmp_path / "clf.json",
+        settings=ClassifierTraining(epochs=1, seed=0, holdout=0.2),
+        log=logging.getLogger("test"),
         compute=marker,
     )
-    make_reference(tmp_path / "data.npz", tmp_path / "clf.pt", tmp_path / "ref.npz", compute=marker)
+    make_reference(
+        data=tmp_path / "data.npz", classifier=tmp_path / "clf.pt", stats=tmp_path / "ref.npz", compute=marker
+    )
     torch.manual_seed(0)
     save_model(build_unet(TINY, 8, 1), tmp_path / "m")
     beh = Sampling.from_config({"n_samples": 8, "ddim_steps": 2, "seed": 0, "eta": 0.0})
     pair_fids(
-        tmp_path / "m",
-        tmp_path / "m",
-        tmp_path / "m",
-        tmp_path / "clf.pt",
-        SCHED,
-        Job(beh, Runtime(batch_size=8)),
-        "train-0000",
-        tmp_path / "pair.json",
+        unlearned=tmp_path / "m",
+        retrained=tmp_path / "m",
+        floor=tmp_path / "m",
+        classifier=tmp_path / "clf.pt",
+        scheduler=SCHED,
+        settings=Job(beh, SamplingRuntime(batch_size=8)),
+        subset="train-0000",
+        pair=tmp_path / "pair.json",
         compute=marker,
     )
-    sample_grid(tmp_path / "m", SCHED, beh, 4, "t", tmp_path / "grid.png", compute=marker)
+    sample_grid(
+        model=tmp_path / "m", scheduler=SCHED, settings=beh, n=4, title="t", grid=tmp_path / "grid.png", compute=marker
+    )
     assert seen["sample"] == [marker] * 4  # three models of the pair, one grid
     assert seen["extract"] == [marker.device] * 2  # reference, pair

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from diffattr import addressing
+from diffattr import addressing, settings
 from diffattr.resources import ENV_RESOURCES, KNOWN
 
 README = ROOT / "config" / "README.md"
@@ -83,7 +83,7 @@ def schema_accepts(schema: dict, dotted: str) -> bool:
 
 
 def unhashed_keys(keys: set[str]) -> set[str]:
-    """Keys no stage hashes under any config: addressing.UNHASHED less those a stage lists by name
+    """Keys no stage hashes under any config: settings.UNHASHED less those a stage lists by name
     (behaviour.target names datamodel and budget), run_name, the per-rule sections, and the
     sections only `diffattr.plan` reads."""
     listed = {key for _, stage_keys, _ in addressing.STAGES.values() for key in stage_keys}
@@ -91,7 +91,7 @@ def unhashed_keys(keys: set[str]) -> set[str]:
     plan_only = {
         k for k in keys if k.split(".")[0] in PLAN_ONLY and not any(k == s or k.startswith(s + ".") for s in listed)
     }
-    return (set(addressing.UNHASHED) - listed) | {"run_name"} | per_rule | plan_only
+    return (set(settings.UNHASHED) - listed) | {"run_name"} | per_rule | plan_only
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +140,7 @@ def test_hashed_column_says_run_time_exactly_for_unhashed_keys(doc, cfg):
     unhashed = unhashed_keys(set(keys))
     for key, (default, _, hashed) in readme_rows(doc).items():
         if key not in keys and PENDING in default:
-            continue  # not in this config.yaml yet: addressing.UNHASHED may not list it yet either
+            continue  # not in this config.yaml yet: settings.UNHASHED may not list it yet either
         says = hashed.startswith(NOT_HASHED)
         truth = "hashes nothing of it" if key in unhashed else "hashes it"
         assert says == (key in unhashed), f"config/README.md {key}: says {hashed!r}, but addressing.py {truth}"

@@ -231,23 +231,25 @@ def test_classifier_job_that_fails_the_gate_writes_nothing(config, tmp_path):
     import yaml
 
     from diffattr.classifier_gate import ClassifierGate, ClassifierGateError
+    from diffattr.settings import ClassifierTraining
     from diffattr.stages.classifier import make_classifier
     from diffattr.stages.data import make_data
 
-    make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")
+    make_data(settings={"kind": "digits"}, data=tmp_path / "data.npz", info=tmp_path / "data.json")
     smoke = yaml.safe_load((ROOT / "config" / "presets" / "smoke.yaml").read_text())["classifier"]
     log = logging.getLogger("t")
     c = config["classifier"]
-    args = (tmp_path / "data.npz", smoke["epochs"], c["seed"], c["holdout"])
+    files = {"data": tmp_path / "data.npz", "weights": tmp_path / "w.pt", "info": tmp_path / "i.json"}
+    settings = ClassifierTraining(smoke["epochs"], c["seed"], c["holdout"])
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the workflow's jobs run it (resources.default.threads)
     try:
         with pytest.raises(ClassifierGateError, match="held-out accuracy 0.3056 on 180 images is below"):
-            make_classifier(*args, tmp_path / "w.pt", tmp_path / "i.json", log, gate=ClassifierGate.from_config(config))
+            make_classifier(**files, settings=settings, log=log, gate=ClassifierGate.from_config(config))
         assert not (tmp_path / "w.pt").exists() and not (tmp_path / "i.json").exists()
         config["classifier"].update(smoke)
         gate = ClassifierGate.from_config(config)
-        info = make_classifier(*args, tmp_path / "w.pt", tmp_path / "i.json", log, gate=gate)
+        info = make_classifier(**files, settings=settings, log=log, gate=gate)
     finally:
         torch.set_num_threads(threads)
     assert info["heldout_accuracy"] == pytest.approx(0.3056, abs=1e-4) and (tmp_path / "w.pt").exists()

@@ -4,6 +4,7 @@ from conftest import LASSO_PATH
 from scipy.stats import spearmanr
 
 from diffattr.datamodel import choose_alpha, fit_datamodel, helpfulness, ranks
+from diffattr.settings import Bootstrap
 from diffattr.stats import bootstrap_ci, lds, lds_ceiling, paired_gap_ci, proxy_fidelity
 
 
@@ -91,7 +92,7 @@ def test_an_all_tied_fit_reports_no_ranking_instead_of_ranking_by_index():
         with pytest.raises(ValueError, match="no ranking"):
             ranks(helpfulness(dm.coef, True))
         test = _alpha_sized(rng, 12)
-        res = lds_of(dm.predict(test), rng.normal(size=12), 200, 0.95, 0, dm.no_ranking)
+        res = lds_of(dm.predict(test), rng.normal(size=12), Bootstrap(200, 0.95, 0), dm.no_ranking)
         assert np.isnan(res["lds"]) and res["why"] == dm.no_ranking
         units = [f"class-{i}" for i in range(10)]
         rows = [line.split(",") for line in attributions_csv(units, dm, True).splitlines()[1:]]
@@ -210,7 +211,12 @@ def test_lds_json_reports_how_the_subsets_were_drawn(tmp_path):
             "estimators": {"ridge": {"coefficients": coefficients, "intercept": 0.0}},
         },
     )
-    evaluate_lds(tmp_path / "dm.json", tmp_path / "m.h5", 50, 0.95, 0, tmp_path / "lds.json")
+    evaluate_lds(
+        datamodel=tmp_path / "dm.json",
+        matrix=tmp_path / "m.h5",
+        lds=tmp_path / "lds.json",
+        settings=Bootstrap(50, 0.95, 0),
+    )
     assert read_json(tmp_path / "lds.json")["subsets"] == report
 
 

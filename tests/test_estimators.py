@@ -12,6 +12,7 @@ from diffattr.counterfactual import removal_count, removal_id, removal_plan
 from diffattr.datamodel import harmful_units, helpfulness, level_identified, relative_scores, unit_grids
 from diffattr.estimators import LEVEL_BY_DESIGN, banzhaf_msr, fit_estimator, kernel_shap, leave_one_out
 from diffattr.matrix import Matrix
+from diffattr.settings import Bootstrap, Units
 from diffattr.stats import spearman
 from diffattr.subsets import csv_units, draw_subset, kmeans_units, mask_of, shapley_kernel_sizes
 
@@ -329,19 +330,16 @@ def _figure_titles(tmp_path, m: Matrix, primary: str) -> list[tuple[str, list[st
     from diffattr.stages.figures import attribution_figures
 
     if not (tmp_path / "data.npz").exists():
-        make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")
+        make_data(settings={"kind": "digits"}, data=tmp_path / "data.npz", info=tmp_path / "data.json")
     write_matrix(tmp_path / "matrix.h5", m)
     cfg = {"alphas": [1e-3, 1e-2, 0.1], "cv_folds": 3, "seed": 0}
     fit_all(
-        tmp_path / "matrix.h5",
-        "fid",
-        ["ridge", "banzhaf"],
-        primary,
-        cfg,
-        True,
-        tmp_path / "att.csv",
-        tmp_path / "dm.json",
-        tmp_path / "dm.h5",
+        matrix=tmp_path / "matrix.h5",
+        attributions=tmp_path / "att.csv",
+        info=tmp_path / "dm.json",
+        fitted=tmp_path / "dm.h5",
+        settings={**cfg, "estimators": ["ridge", "banzhaf"], "primary": primary},
+        target="fid",
     )
     (tmp_path / "lds.json").write_text(
         json.dumps(
@@ -362,16 +360,15 @@ def _figure_titles(tmp_path, m: Matrix, primary: str) -> list[tuple[str, list[st
 
     with mock.patch("diffattr.figures.unit_rows_figure", record):
         attribution_figures(
-            tmp_path / "lds.json",
-            tmp_path / "att.csv",
-            tmp_path / "data.npz",
-            "class",
-            4,
-            tmp_path / "s.png",
-            tmp_path / "h.png",
-            tmp_path / "top.png",
-            tmp_path / "bottom.png",
-            "test",
+            lds=tmp_path / "lds.json",
+            attributions=tmp_path / "att.csv",
+            data=tmp_path / "data.npz",
+            scatter=tmp_path / "s.png",
+            histogram=tmp_path / "h.png",
+            top=tmp_path / "top.png",
+            bottom=tmp_path / "bottom.png",
+            units=Units("class"),
+            top_k=4,
         )
     return drawn
 
@@ -408,15 +405,11 @@ def test_estimator_table_reports_gaps_to_the_primary_not_to_the_best(tmp_path):
 
     def table(primary):
         out = estimator_table(
-            tmp_path / "m.h5",
-            ["ridge", "banzhaf"],
-            primary,
-            cfg,
-            500,
-            0.95,
-            0,
-            tmp_path / f"{primary}.csv",
-            tmp_path / f"{primary}.json",
+            matrix=tmp_path / "m.h5",
+            table=tmp_path / f"{primary}.csv",
+            info=tmp_path / f"{primary}.json",
+            datamodel={**cfg, "estimators": ["ridge", "banzhaf"], "primary": primary},
+            settings=Bootstrap(500, 0.95, 0),
         )
         return out, {r["estimator"]: r for r in out["rows"]}
 
@@ -438,7 +431,11 @@ def test_estimator_table_reports_gaps_to_the_primary_not_to_the_best(tmp_path):
     assert rows_b["ridge"]["gap_to_primary"] == pytest.approx(-gap) and rows_b["banzhaf"]["gap_to_primary"] == 0
     with pytest.raises(ValueError, match="datamodel.primary: 'loo' is not one of"):
         estimator_table(
-            tmp_path / "m.h5", ["ridge", "banzhaf"], "loo", cfg, 10, 0.95, 0, tmp_path / "x.csv", tmp_path / "x.json"
+            matrix=tmp_path / "m.h5",
+            table=tmp_path / "x.csv",
+            info=tmp_path / "x.json",
+            datamodel={**cfg, "estimators": ["ridge", "banzhaf"], "primary": "loo"},
+            settings=Bootstrap(10, 0.95, 0),
         )
 
 
@@ -452,7 +449,7 @@ def _six_estimators(seed: int, best_signal: float = 0.0):
     actual = signal + rng.normal(size=20)
     preds = {f"e{i}": signal + rng.normal(size=20) for i in range(6)}
     preds["e1"] = (1 - best_signal) * preds["e1"] + best_signal * actual
-    return {name: lds_of(p, actual, 10, 0.95, 0) for name, p in preds.items()}, actual
+    return {name: lds_of(p, actual, Bootstrap(10, 0.95, 0)) for name, p in preds.items()}, actual
 
 
 def test_the_highest_of_k_estimators_is_called_better_only_after_holm():
@@ -462,7 +459,7 @@ def test_the_highest_of_k_estimators_is_called_better_only_after_holm():
     from diffattr.stages.estimators import gaps_to_primary, highest_note
 
     res, actual = _six_estimators(5)
-    gaps = gaps_to_primary(res, "e0", actual, 500, 0.95, 0)
+    gaps = gaps_to_primary(res, "e0", actual, Bootstrap(500, 0.95, 0))
     note = highest_note("fid", 0.5, "e0", res, gaps, 0.95)
     best = gaps[note["highest"]]
     assert note["highest"] == "e1" and best["ci"][0] > 0 and best["p"] < 0.05  # separated alone...
@@ -470,7 +467,7 @@ def test_the_highest_of_k_estimators_is_called_better_only_after_holm():
     assert not note["better_than_primary"] and "not distinguishable" in note["text"] and "5 comparisons" in note["text"]
     assert gaps["e0"]["verdict"] == "" and all(g["p_holm"] >= g["p"] for n, g in gaps.items() if n != "e0")
     res, actual = _six_estimators(5, best_signal=0.9)
-    gaps = gaps_to_primary(res, "e0", actual, 500, 0.95, 0)
+    gaps = gaps_to_primary(res, "e0", actual, Bootstrap(500, 0.95, 0))
     note = highest_note("fid", 0.5, "e0", res, gaps, 0.95)
     assert note["highest"] == "e1" and gaps["e1"]["verdict"] == "better" and note["better_than_primary"]
     assert "better than the primary" in note["text"]
@@ -496,15 +493,12 @@ def test_lds_json_has_the_proxy_fidelity_and_a_ceiling_beside_every_lds(tmp_path
     write_matrix(tmp_path / "m.h5", m)
     cfg = {"alphas": [1e-3, 0.1], "cv_folds": 3, "seed": 0}
     fit_all(
-        tmp_path / "m.h5",
-        "fid",
-        ["ridge", "banzhaf"],
-        "ridge",
-        cfg,
-        True,
-        tmp_path / "a.csv",
-        tmp_path / "dm.json",
-        tmp_path / "dm.h5",
+        matrix=tmp_path / "m.h5",
+        attributions=tmp_path / "a.csv",
+        info=tmp_path / "dm.json",
+        fitted=tmp_path / "dm.h5",
+        settings={**cfg, "estimators": ["ridge", "banzhaf"], "primary": "ridge"},
+        target="fid",
     )
     y = m.behaviour("fid")
     # Retrained baseline models of train-0000..0007 (a behaviour JSON each, named by subset id), an
@@ -514,7 +508,8 @@ def test_lds_json_has_the_proxy_fidelity_and_a_ceiling_beside_every_lds(tmp_path
         fid = float(np.exp(y[m.subset_ids.index(sid)] / 10))
         (tmp_path / f"{sid}.json").write_text(json.dumps({"metrics": {"fid": fid}}))
     baseline = metrics_by_subset(sorted(tmp_path.glob("train-*.json")))
-    out = evaluate_lds(tmp_path / "dm.json", tmp_path / "dm.h5", 200, 0.95, 0, tmp_path / "lds.json", baseline)
+    files = {"datamodel": tmp_path / "dm.json", "matrix": tmp_path / "dm.h5", "lds": tmp_path / "lds.json"}
+    out = evaluate_lds(**files, settings=Bootstrap(200, 0.95, 0), baseline=baseline)
     fidelity = out["proxy_fidelity"]
     assert fidelity["subsets"] == [f"train-{i:04d}" for i in range(8)] and fidelity["spearman"] == pytest.approx(1)
     assert fidelity["pearson"] < 1 and fidelity["spearman_ci95"] == pytest.approx([1, 1])
@@ -524,7 +519,7 @@ def test_lds_json_has_the_proxy_fidelity_and_a_ceiling_beside_every_lds(tmp_path
     rng = np.random.default_rng(0)
     test = m.rows("retrain")
     second = {m.subset_ids[i]: {"fid": float(y[i] + rng.normal(0, 1))} for i in test[:10]}
-    out = evaluate_lds(tmp_path / "dm.json", tmp_path / "dm.h5", 200, 0.95, 0, tmp_path / "lds.json", baseline, second)
+    out = evaluate_lds(**files, settings=Bootstrap(200, 0.95, 0), baseline=baseline, ceiling=second)
     assert out["ceiling"]["n_subsets"] == 10 and out["ceiling"]["subsets"] == [m.subset_ids[i] for i in test[:10]]
     expected = spearman(y[test[:10]], np.array([second[m.subset_ids[i]]["fid"] for i in test[:10]]))
     assert out["ceiling"]["spearman"] == pytest.approx(expected)

@@ -31,8 +31,9 @@ TRAIN = textwrap.dedent("""
     cfg = yaml.safe_load(open({config!r}))
     cfg["train_base"].update(steps=120, checkpoint_every=20, log_every=20)
     job = job_settings("train_base", cfg["train_base"], cfg)
-    train_base({data!r}, cfg["model"], cfg["scheduler"], job, sys.argv[1], sys.argv[2], get_logger(sys.argv[3]),
-               resume_path=sys.argv[4] if len(sys.argv) > 4 else None)
+    train_base(data={data!r}, model_cfg=cfg["model"], scheduler=cfg["scheduler"], settings=job,
+               model=sys.argv[1], info=sys.argv[2], log=get_logger(sys.argv[3]),
+               resume=sys.argv[4] if len(sys.argv) > 4 else None)
 """)
 
 
@@ -40,7 +41,7 @@ def _data(tmp_path: Path) -> Path:
     sys.path.insert(0, str(ROOT / "lib"))
     from diffattr.stages.data import make_data
 
-    make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")
+    make_data(settings={"kind": "digits"}, data=tmp_path / "data.npz", info=tmp_path / "data.json")
     return tmp_path / "data.npz"
 
 
@@ -77,7 +78,8 @@ def test_resume_state_of_another_recipe_is_refused(tmp_path, config):
 
     from diffattr.models import build_unet, ddpm_scheduler
     from diffattr.progress import get_logger
-    from diffattr.training import Recipe, train_ddpm
+    from diffattr.settings import Recipe
+    from diffattr.training import train_ddpm
 
     images = torch.zeros(8, 1, 8, 8)
     tiny = {"block_out_channels": [8, 16], "layers_per_block": 1, "norm_num_groups": 4}

@@ -26,6 +26,7 @@ FLOORS = [
         "classifier_gate",
         "resources",
         "data",
+        "settings",
     },
     # models: build, train, prune, sample
     {"compute", "models", "training", "batched_training", "pruning", "sampling"},
@@ -35,15 +36,15 @@ FLOORS = [
     {"subsets", "matrix", "datamodel", "lds", "budget", "power", "counterfactual", "estimators", "baselines"},
     # report: pages and figures
     {"report", "figures"},
-    # workflow: the config, the content addressing, the layout, a job's settings, the command lines (the
-    # run's status, its cost forecast: plan, dag, forecast, calibration; the Slurm limits from it) and the finished run view (results)
+    # workflow: the config, the content addressing, the layout, the command lines (the run's status,
+    # its cost forecast: plan, dag, forecast, calibration; the Slurm limits from it) and the finished
+    # run view (results)
     {
         "draws",
         "config",
         "config_checks",
         "addressing",
         "layout",
-        "settings",
         "missing",
         "status",
         "cli",

@@ -165,7 +165,8 @@ def test_slurm_partition_account_qos_from_the_environment():
 
 
 def test_runtime_settings_are_exactly_the_unhashed_keys_of_a_section(config):
-    from diffattr.addressing import runtime_settings, stage_config
+    from diffattr.addressing import stage_config
+    from diffattr.settings import runtime_settings
 
     assert runtime_settings(config, "train_base") == {"log_every": 200, "checkpoint_every": 500}
     assert runtime_settings(config, "prune.finetune") == {"log_every": 100, "checkpoint_every": 200}
@@ -179,6 +180,24 @@ def test_runtime_settings_are_exactly_the_unhashed_keys_of_a_section(config):
     hashed = stage_config(config, "unlearn")["unlearn"]
     assert not set(hashed) & set(runtime_settings(config, "unlearn"))
     assert {**hashed, **runtime_settings(config, "unlearn")} == config["unlearn"]
+
+
+def test_a_job_gets_its_sections_run_time_type_and_defaults(config):
+    """Each section's run-time keys in its own type (settings.RUNTIMES), a key left out of the config
+    taking that type's default: a baselines batch is 32 images, a sampling batch 500."""
+    import copy
+
+    from diffattr.settings import BaselinesRuntime, SamplingRuntime, TrainRuntime, UnlearnRuntime, job_settings
+
+    unlearn = job_settings("unlearn", config["unlearn"], config).runtime
+    assert unlearn == UnlearnRuntime(log_every=100, checkpoint_every=0, concurrent=1, concurrent_mode="streams")
+    assert job_settings("train_base", config["train_base"], config).runtime == TrainRuntime(200, 500)
+    bare = copy.deepcopy(config)
+    del bare["behaviour"]["batch_size"], bare["baselines"]["batch_size"]
+    assert job_settings("behaviour", bare["behaviour"], bare).runtime == SamplingRuntime(500)
+    assert job_settings("baselines", bare["baselines"], bare).runtime == BaselinesRuntime(32)
+    config["baselines"]["batch_size"] = 4
+    assert job_settings("baselines", config["baselines"], config).runtime.batch_size == 4
 
 
 def test_baseline_scores_are_named_by_the_device_that_computes_them(config):

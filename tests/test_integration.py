@@ -152,7 +152,13 @@ def test_unlearning_starts_from_the_pruned_models_raw_weights(smoke_run, tmp_pat
         for start, same in (("raw", True), ("model", False)):
             out = tmp_path / start
             unlearn_batch(
-                prune / start, next(store.glob("data/*/data.npz")), chunk, job, cfg["scheduler"], out, get_logger(None)
+                start=prune / start,
+                data=next(store.glob("data/*/data.npz")),
+                subsets=chunk,
+                settings=job,
+                scheduler=cfg["scheduler"],
+                batch=out,
+                log=get_logger(None),
             )
             got = load_model(out / "train-0001" / "model").state_dict()
             assert all(torch.equal(got[k], want[k]) for k in want) == same, start

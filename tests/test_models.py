@@ -7,7 +7,8 @@ import torch
 from diffattr.models import build_unet, count_params, ddpm_scheduler, load_model, save_model
 from diffattr.progress import get_logger
 from diffattr.pruning import macs_and_params, prune_unet
-from diffattr.training import Recipe, train_ddpm
+from diffattr.settings import Recipe
+from diffattr.training import train_ddpm
 
 TINY = {"block_out_channels": [16, 32], "layers_per_block": 1, "norm_num_groups": 4, "attention": False}
 
@@ -126,13 +127,13 @@ def test_concurrent_unlearning_gives_the_sequential_models(tmp_path, config):
     for k in (1, 3):
         settings = _unlearn_settings(config, steps=4, batch_size=8, log_every=2, concurrent=k)
         job = unlearn_batch(
-            tmp_path / "pruned.pt",
-            tmp_path / "data.npz",
-            tmp_path / "chunk.json",
-            settings,
-            config["scheduler"],
-            tmp_path / f"batch{k}",
-            get_logger(tmp_path / "log"),
+            start=tmp_path / "pruned.pt",
+            data=tmp_path / "data.npz",
+            subsets=tmp_path / "chunk.json",
+            settings=settings,
+            scheduler=config["scheduler"],
+            batch=tmp_path / f"batch{k}",
+            log=get_logger(tmp_path / "log"),
         )
         assert job["subsets"] == list(subsets) and job["concurrent"] == k
         out[k] = {sid: load_model(tmp_path / f"batch{k}" / sid / "model").state_dict() for sid in subsets}
@@ -170,13 +171,13 @@ def test_vmap_stacked_unlearning_gives_the_sequential_models(tmp_path, config, a
     for mode, k in (("streams", 1), ("vmap", 2)):
         settings = _unlearn_settings(config, **recipe, concurrent=k, concurrent_mode=mode)
         job = unlearn_batch(
-            tmp_path / "pruned.pt",
-            tmp_path / "data.npz",
-            tmp_path / "chunk.json",
-            settings,
-            config["scheduler"],
-            tmp_path / mode,
-            get_logger(tmp_path / "log"),
+            start=tmp_path / "pruned.pt",
+            data=tmp_path / "data.npz",
+            subsets=tmp_path / "chunk.json",
+            settings=settings,
+            scheduler=config["scheduler"],
+            batch=tmp_path / mode,
+            log=get_logger(tmp_path / "log"),
         )
         assert job["subsets"] == list(subsets) and job["concurrent_mode"] == mode
         out[mode] = {sid: load_model(tmp_path / mode / sid / "model").state_dict() for sid in subsets}
@@ -194,13 +195,13 @@ def test_vmap_stacked_unlearning_gives_the_sequential_models(tmp_path, config, a
         assert stacked["train_seconds"] * stacked["batched_models"] == pytest.approx(stacked["stack_train_seconds"])
     with pytest.raises(ValueError, match="unlearn.concurrent_mode"):
         unlearn_batch(
-            tmp_path / "pruned.pt",
-            tmp_path / "data.npz",
-            tmp_path / "chunk.json",
-            _unlearn_settings(config, **recipe, concurrent=2, concurrent_mode="fork"),
-            config["scheduler"],
-            tmp_path / "bad",
-            get_logger(tmp_path / "log"),
+            start=tmp_path / "pruned.pt",
+            data=tmp_path / "data.npz",
+            subsets=tmp_path / "chunk.json",
+            settings=_unlearn_settings(config, **recipe, concurrent=2, concurrent_mode="fork"),
+            scheduler=config["scheduler"],
+            batch=tmp_path / "bad",
+            log=get_logger(tmp_path / "log"),
         )
     assert not (tmp_path / "bad").exists()
 
@@ -318,7 +319,7 @@ def test_prune_keeps_raw_and_ema_weights(config, tmp_path):
     """The pruned model's fine-tune writes both weights: the EMA (evaluated) and the raw ones (where
     unlearning starts with unlearn.init: raw, as the authors do)."""
     from diffattr.data import load_digits_dataset, save_dataset
-    from diffattr.settings import job_settings
+    from diffattr.settings import Pruning, job_settings
     from diffattr.stages.prune import prune_and_finetune
 
     save_dataset(tmp_path / "data.npz", load_digits_dataset())
@@ -326,16 +327,14 @@ def test_prune_keeps_raw_and_ema_weights(config, tmp_path):
     save_model(build_unet(TINY, 8, 1), tmp_path / "base")
     job = job_settings("prune.finetune", {**config["prune"]["finetune"], "steps": 5, "batch_size": 8}, config)
     prune_and_finetune(
-        tmp_path / "base",
-        tmp_path / "data.npz",
-        0.3,
-        2,
-        job,
-        config["scheduler"],
-        tmp_path / "model",
-        tmp_path / "train.json",
-        get_logger(None),
-        out_raw=tmp_path / "raw",
+        base=tmp_path / "base",
+        data=tmp_path / "data.npz",
+        model=tmp_path / "model",
+        info=tmp_path / "train.json",
+        raw=tmp_path / "raw",
+        settings=Pruning(ratio=0.3, importance_p=2, finetune=job),
+        scheduler=config["scheduler"],
+        log=get_logger(None),
     )
     ema, raw = load_model(tmp_path / "model"), load_model(tmp_path / "raw")
     assert count_params(ema) == count_params(raw)

@@ -24,9 +24,14 @@ def pretrained(tmp_path, config):
 
 def test_imported_model_is_the_checkpoint(tmp_path, config, pretrained):
     path, model = pretrained
-    make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")
+    make_data(settings={"kind": "digits"}, data=tmp_path / "data.npz", info=tmp_path / "data.json")
     info = import_base(
-        path, tmp_path / "data.npz", config["model"], tmp_path / "base", tmp_path / "train.json", logging.getLogger("t")
+        pretrained=path,
+        data=tmp_path / "data.npz",
+        model_cfg=config["model"],
+        model=tmp_path / "base",
+        info=tmp_path / "train.json",
+        log=logging.getLogger("t"),
     )
     assert info["steps"] == 0 and info["pretrained"] == str(path) and len(info["pretrained_sha256"]) == 64
     loaded = load_model(tmp_path / "base")
@@ -36,30 +41,37 @@ def test_imported_model_is_the_checkpoint(tmp_path, config, pretrained):
 
 def test_architecture_or_size_mismatch_is_refused(tmp_path, config, pretrained):
     path, _ = pretrained
-    make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")
+    make_data(settings={"kind": "digits"}, data=tmp_path / "data.npz", info=tmp_path / "data.json")
     other = dict(config["model"], block_out_channels=[16, 48])
     with pytest.raises(ValueError, match="differs from the config's model section at .*set model.* to the checkpoint"):
-        import_base(path, tmp_path / "data.npz", other, tmp_path / "b", tmp_path / "t.json", logging.getLogger("t"))
+        import_base(
+            pretrained=path,
+            data=tmp_path / "data.npz",
+            model_cfg=other,
+            model=tmp_path / "b",
+            info=tmp_path / "t.json",
+            log=logging.getLogger("t"),
+        )
     torch.manual_seed(0)
     build_unet(config["model"], 16, 1).save_pretrained(tmp_path / "big")
     with pytest.raises(ValueError, match="is for 1 x 16 x 16 images, the data are 1 x 8 x 8"):
         import_base(
-            tmp_path / "big",
-            tmp_path / "data.npz",
-            config["model"],
-            tmp_path / "b",
-            tmp_path / "t.json",
-            logging.getLogger("t"),
+            pretrained=tmp_path / "big",
+            data=tmp_path / "data.npz",
+            model_cfg=config["model"],
+            model=tmp_path / "b",
+            info=tmp_path / "t.json",
+            log=logging.getLogger("t"),
         )
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="has no config.json and no unet/config.json"):
         import_base(
-            tmp_path / "empty",
-            tmp_path / "data.npz",
-            config["model"],
-            tmp_path / "b",
-            tmp_path / "t.json",
-            logging.getLogger("t"),
+            pretrained=tmp_path / "empty",
+            data=tmp_path / "data.npz",
+            model_cfg=config["model"],
+            model=tmp_path / "b",
+            info=tmp_path / "t.json",
+            log=logging.getLogger("t"),
         )
 
 
@@ -88,18 +100,23 @@ def test_attention_head_count_mismatch_is_refused(tmp_path, config):
     one_head = dict(with_attention, attention_head_dim=None)
     torch.manual_seed(0)
     build_unet(one_head, 8, 1).save_pretrained(tmp_path / "unet")
-    make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")
+    make_data(settings={"kind": "digits"}, data=tmp_path / "data.npz", info=tmp_path / "data.json")
     with pytest.raises(ValueError, match="attention heads at .*set model.attention_head_dim to null"):
         import_base(
-            tmp_path / "unet",
-            tmp_path / "data.npz",
-            with_attention,
-            tmp_path / "b",
-            tmp_path / "t.json",
-            logging.getLogger("t"),
+            pretrained=tmp_path / "unet",
+            data=tmp_path / "data.npz",
+            model_cfg=with_attention,
+            model=tmp_path / "b",
+            info=tmp_path / "t.json",
+            log=logging.getLogger("t"),
         )
     info = import_base(
-        tmp_path / "unet", tmp_path / "data.npz", one_head, tmp_path / "b", tmp_path / "t.json", logging.getLogger("t")
+        pretrained=tmp_path / "unet",
+        data=tmp_path / "data.npz",
+        model_cfg=one_head,
+        model=tmp_path / "b",
+        info=tmp_path / "t.json",
+        log=logging.getLogger("t"),
     )
     assert info["steps"] == 0
 
@@ -108,7 +125,7 @@ def test_hub_and_pipeline_layouts_are_imported_and_named_by_the_unets_files(tmp_
     """google/ddpm-cifar10-32 keeps its UNet at the repository's root beside model_index.json and
     scheduler_config.json; DDPMPipeline.save_pretrained puts it in unet/. Both import the same model,
     and only the UNet's config.json and weights name it (not a README or the pipeline's index)."""
-    make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")
+    make_data(settings={"kind": "digits"}, data=tmp_path / "data.npz", info=tmp_path / "data.json")
     torch.manual_seed(5)
     model = build_unet(config["model"], 8, 1)
     hub = write_pretrained(tmp_path / "ddpm-cifar10-32", model, SCHED, "hub")
@@ -117,7 +134,14 @@ def test_hub_and_pipeline_layouts_are_imported_and_named_by_the_unets_files(tmp_
     for path, weights in ((hub, "diffusion_pytorch_model.bin"), (pipeline, "diffusion_pytorch_model.safetensors")):
         out = tmp_path / "store" / path.name
         log = logging.getLogger("t")
-        info = import_base(path, tmp_path / "data.npz", config["model"], out, tmp_path / "t.json", log)
+        info = import_base(
+            pretrained=path,
+            data=tmp_path / "data.npz",
+            model_cfg=config["model"],
+            model=out,
+            info=tmp_path / "t.json",
+            log=log,
+        )
         assert info["pretrained_hashed"] == ["config.json", weights], path
         assert info["pretrained_unet"] == str(path if path == hub else path / "unet")
         loaded = load_model(out)

@@ -59,16 +59,20 @@ def test_behaviour_values_do_not_depend_on_the_batch_size(tmp_path):
     """The evaluation of one model at two behaviour.batch_size values gives identical behaviours
     (a store extended at another batch size compares its models on the same noises)."""
     from diffattr.behaviour import Evaluator
-    from diffattr.settings import Sampling
+    from diffattr.settings import ClassifierTraining, Sampling
     from diffattr.stages.classifier import make_classifier
     from diffattr.stages.data import make_data
     from diffattr.stages.reference import make_reference
 
-    make_data({"kind": "digits"}, tmp_path / "data.npz", tmp_path / "data.json")
+    make_data(settings={"kind": "digits"}, data=tmp_path / "data.npz", info=tmp_path / "data.json")
     make_classifier(
-        tmp_path / "data.npz", 1, 0, 0.2, tmp_path / "clf.pt", tmp_path / "clf.json", logging.getLogger("test")
+        data=tmp_path / "data.npz",
+        weights=tmp_path / "clf.pt",
+        info=tmp_path / "clf.json",
+        settings=ClassifierTraining(epochs=1, seed=0, holdout=0.2),
+        log=logging.getLogger("test"),
     )
-    make_reference(tmp_path / "data.npz", tmp_path / "clf.pt", tmp_path / "ref.npz")
+    make_reference(data=tmp_path / "data.npz", classifier=tmp_path / "clf.pt", stats=tmp_path / "ref.npz")
     save_model(_model(0), tmp_path / "model")
     (tmp_path / "train.json").write_text("{}")
     cfg = {

@@ -230,6 +230,7 @@ def test_chunk_files_hold_the_start_up_draws(config, tmp_path):
     """The subsets job draws what start-up planned: each record is subset_of's draw, with its redraws,
     and a chunk holds its skipped candidates too."""
     from diffattr.data import Dataset, save_dataset
+    from diffattr.settings import Units
     from diffattr.stages.subsets import make_subsets
     from diffattr.subsets import read_subsets
 
@@ -240,7 +241,16 @@ def test_chunk_files_hold_the_start_up_draws(config, tmp_path):
     )
     chunks = SubsetPlan(config, N).chunks
     for name in ("train-0000-0009", "train-0030-0039", "test-0010-0019"):
-        make_subsets(tmp_path / "data.npz", "class", 0.5, 0, name, chunks[name], tmp_path / f"{name}.json", N)
+        make_subsets(
+            data=tmp_path / "data.npz",
+            chunk=tmp_path / f"{name}.json",
+            units=Units("class"),
+            alpha=0.5,
+            seed=0,
+            chunk_id=name,
+            members=chunks[name],
+            n_units=N,
+        )
     records = read_subsets(
         [tmp_path / f"{name}.json" for name in ("train-0000-0009", "train-0030-0039", "test-0010-0019")]
     )
@@ -252,14 +262,14 @@ def test_chunk_files_hold_the_start_up_draws(config, tmp_path):
         assert rec["sample_indices"] == sorted(i for u in units for i in range(3 * u, 3 * u + 3))
     with pytest.raises(ValueError, match="11 were counted at start-up"):
         make_subsets(
-            tmp_path / "data.npz",
-            "class",
-            0.5,
-            0,
-            "train-0000-0009",
-            chunks["train-0000-0009"],
-            tmp_path / "x.json",
-            N + 1,
+            data=tmp_path / "data.npz",
+            chunk=tmp_path / "x.json",
+            units=Units("class"),
+            alpha=0.5,
+            seed=0,
+            chunk_id="train-0000-0009",
+            members=chunks["train-0000-0009"],
+            n_units=N + 1,
         )
 
 

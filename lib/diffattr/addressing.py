@@ -18,26 +18,7 @@ from .baselines import configured as configured_baselines
 from .hashing import select, stage_hash, stage_spec
 from .pretrained import sha256 as pretrained_sha256
 from .registry import BASELINE_STAGES, COMPUTED_STAGES, STAGES
-
-# Keys that change how a job runs or logs, not what it produces.
-UNHASHED = {
-    "train_base.log_every",
-    "prune.finetune.log_every",
-    "unlearn.log_every",
-    "unlearn.subsets_per_job",
-    "unlearn.concurrent",
-    "unlearn.concurrent_mode",
-    "train_base.checkpoint_every",
-    "prune.finetune.checkpoint_every",
-    "unlearn.checkpoint_every",
-    "behaviour.target",
-    "behaviour.batch_size",
-    "datamodel.min_models",
-    "baselines.batch_size",
-    # The domain classifier's gate (classifier_gate.py): whether a run may use it, not what it is.
-    "classifier.min_heldout",
-    "classifier.min_accuracy",
-}
+from .settings import UNHASHED
 
 
 def _drop(cfg: dict, dotted: str) -> None:
@@ -163,15 +144,3 @@ def build_plan(config: Mapping[str, Any]) -> Plan:
         plan.specs[stage] = stage_spec(stage, version, cfg, up)
         plan.hashes[stage] = stage_hash(stage, version, cfg, up)
     return plan
-
-
-def runtime_settings(config: Mapping[str, Any], section: str) -> dict:
-    """The unhashed keys directly under a dotted config section (e.g. `train_base` -> log_every,
-    checkpoint_every). Jobs read these from the full config, not from params, so changing them
-    neither renames artifacts nor trips Snakemake's params rerun trigger."""
-    node: Any = config
-    for part in section.split("."):
-        node = node[part]
-    prefix = section + "."
-    names = {k[len(prefix) :] for k in UNHASHED if k.startswith(prefix) and "." not in k[len(prefix) :]}
-    return {k: node[k] for k in names if k in node}

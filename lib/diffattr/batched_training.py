@@ -22,7 +22,8 @@ from dataclasses import replace
 import torch
 
 from .progress import StepLogger
-from .training import Draws, Recipe, training_stats
+from .settings import Recipe
+from .training import Draws, training_stats
 
 
 def _same_recipe_but_seed(recipes: Sequence[Recipe]) -> None:

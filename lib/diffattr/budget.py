@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .datamodel import fit_datamodel
+from .settings import Bootstrap
 from .stats import bootstrap_ci, finite_or_none, holm, lds, paired_gap
 
 PathLike = str | os.PathLike
@@ -112,7 +113,7 @@ def _fit_first(
     test_masks: np.ndarray,
     test_y: np.ndarray,
     fit: Mapping[str, Any],
-    boot: Mapping[str, Any],
+    boot: Bootstrap,
 ) -> tuple[dict[str, Any], np.ndarray | None]:
     """The datamodel fitted on the first m rows, scored on the test models; and its predictions."""
     if m < 2:
@@ -123,7 +124,7 @@ def _fit_first(
     pred = dm.predict(test_masks)
     if not dm.ranked:
         return {"models": m, "lds": None, "ci95": None, "alpha": dm.info["alpha"], "why": dm.no_ranking}, None
-    lo, hi = bootstrap_ci(pred, test_y, boot["n_bootstrap"], boot["ci_level"], boot["seed"])
+    lo, hi = bootstrap_ci(pred, test_y, boot.n_bootstrap, boot.ci_level, boot.seed)
     return {
         "models": m,
         "lds": finite_or_none(lds(pred, test_y)),
@@ -148,7 +149,7 @@ def compare_first(
     m_r: int,
     test: tuple[np.ndarray, np.ndarray],
     fit: Mapping[str, Any],
-    boot: Mapping[str, Any],
+    boot: Bootstrap,
 ) -> dict[str, Any]:
     """Both methods' LDS with their first m_u / m_r models, and the paired gap between them."""
     u, pred_u = _fit_first(*unlearn, m_u, *test, fit, boot)
@@ -163,7 +164,7 @@ def budget_curve(
     retrain: tuple[np.ndarray, np.ndarray],
     test: tuple[np.ndarray, np.ndarray],
     fit: Mapping[str, Any],
-    boot: Mapping[str, Any],
+    boot: Bootstrap,
 ) -> list[dict[str, Any]]:
     """LDS (95 % CI) of both methods at each budget (retrain units), and the paired gap between them
     where both have one; rows are in subset order, so 'the first m models' is the same prefix
@@ -185,5 +186,5 @@ def budget_curve(
     gaps = [p["gap"] for p in points]
     read = [g for g in gaps if g.get("p") is not None]
     for g, adjusted in zip(read, holm([g["p"] for g in read])):
-        g.update(p_holm=adjusted, n_compared=len(read), separated=bool(adjusted < 1 - boot["ci_level"]))
+        g.update(p_holm=adjusted, n_compared=len(read), separated=bool(adjusted < 1 - boot.ci_level))
     return points

@@ -240,7 +240,8 @@ def measure(config: Mapping[str, Any], threads: int, steps: int = 4, repeats: in
     from .models import count_params, ddim_scheduler, ddpm_scheduler, initial_unet
     from .pruning import prune_unet
     from .sampling import ddim_sample
-    from .training import Recipe, train_ddpm
+    from .settings import Recipe
+    from .training import train_ddpm
 
     torch.set_num_threads(max(1, int(threads)))
     key = calibration_key(config, threads)

@@ -3,7 +3,7 @@ define FID (and KID, precision, recall, the Inception score, Table 1's FID2, k-m
 labels always define class_share and class_entropy. A classifier trained on a few dozen images, or
 one that barely beats chance on its held-out images, makes every such number meaningless, so the run
 stops instead: the held-out count at start-up (it follows from the data's size and classifier.holdout),
-the held-out accuracy in the classifier job. The thresholds are run-time keys (addressing.UNHASHED).
+the held-out accuracy in the classifier job. The thresholds are run-time keys (settings.UNHASHED).
 Torch-free: start-up imports it."""
 
 from __future__ import annotations

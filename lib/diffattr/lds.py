@@ -8,18 +8,17 @@ from typing import Any
 
 import numpy as np
 
+from .settings import Bootstrap
 from .stats import bootstrap_ci, lds, lds_ceiling, proxy_fidelity
 
 
-def lds_of(
-    predicted: np.ndarray, actual: np.ndarray, n_boot: int, level: float, seed: int, no_ranking: str | None = None
-) -> dict[str, Any]:
+def lds_of(predicted: np.ndarray, actual: np.ndarray, boot: Bootstrap, no_ranking: str | None = None) -> dict[str, Any]:
     """The LDS of one prediction of the test models' behaviour, with its bootstrap CI. `no_ranking`
     (Attribution.no_ranking): the attribution ranks no unit, so it has no LDS (NaN) and says why."""
     base = {"predicted": np.asarray(predicted).tolist(), "n_test_models": int(len(actual))}
     if no_ranking:
         return {"lds": float("nan"), "ci95": [float("nan"), float("nan")], **base, "why": no_ranking}
-    lo, hi = bootstrap_ci(predicted, actual, n_boot, level, seed)
+    lo, hi = bootstrap_ci(predicted, actual, boot.n_bootstrap, boot.ci_level, boot.seed)
     return {"lds": lds(predicted, actual), "ci95": [lo, hi], **base}
 
 
@@ -38,12 +37,12 @@ def paired_rows(
 
 
 def proxy_fidelity_of(
-    m, behaviour: str, retrained: Mapping[str, Mapping[str, float]], n_boot: int, level: float, seed: int
+    m, behaviour: str, retrained: Mapping[str, Mapping[str, float]], boot: Bootstrap
 ) -> dict[str, Any]:
     """Proxy fidelity on the baseline subsets: their unlearned models (train family of the matrix)
     against their models retrained from scratch (`retrained`: subset id -> behaviours)."""
     u, r, ids = paired_rows(m, m.rows("unlearn", "train"), behaviour, retrained)
-    return {**proxy_fidelity(u, r, n_boot, level, seed), "subsets": ids}
+    return {**proxy_fidelity(u, r, boot.n_bootstrap, boot.ci_level, boot.seed), "subsets": ids}
 
 
 def ceiling_of(
@@ -51,9 +50,7 @@ def ceiling_of(
     behaviour: str,
     family: str,
     second: Mapping[str, Mapping[str, float]] | None,
-    n_boot: int,
-    level: float,
-    seed: int,
+    boot: Bootstrap,
 ) -> dict[str, Any] | None:
     """LDS ceiling of one test family: its retrained models (the matrix) against a second retraining
     of the same subsets (`second`: subset id -> behaviours); None when no second retraining exists.
@@ -64,7 +61,7 @@ def ceiling_of(
         return None
     rows = m.rows("retrain", family)
     first, again, ids = paired_rows(m, rows, behaviour, second)
-    out = lds_ceiling(first, again, n_boot, level, seed)
+    out = lds_ceiling(first, again, boot.n_bootstrap, boot.ci_level, boot.seed)
     spread = float(np.std(m.behaviour(behaviour)[rows], ddof=1)) if len(rows) >= 2 else None
     noise = out["noise_sd"]
     share = noise**2 / spread**2 if noise is not None and spread else None

@@ -1,39 +1,141 @@
-"""A job's settings as typed objects: the recipe its stage's hash covers (from the rule's params, as
-addressing.stage_config hashed it) and its run-time options (read from the full config, never hashed, so
-changing them renames nothing and trips no params rerun trigger)."""
+"""Every stage's settings as typed objects: what its hash covers (from the rule's params, as
+addressing.stage_config hashed it: a training Recipe, Sampling, Baselines, Bootstrap, Units, Pruning,
+ClassifierTraining, BudgetSettings) and a job's run-time options (Runtime: read from the full config,
+never hashed, so changing them renames nothing and trips no params rerun trigger; UNHASHED names them).
+Plain data, nothing of the science: every floor may use these types."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from .addressing import runtime_settings
-
 R = TypeVar("R")
+
+# Keys that change how a job runs or logs, not what it produces.
+UNHASHED = {
+    "train_base.log_every",
+    "prune.finetune.log_every",
+    "unlearn.log_every",
+    "unlearn.subsets_per_job",
+    "unlearn.concurrent",
+    "unlearn.concurrent_mode",
+    "train_base.checkpoint_every",
+    "prune.finetune.checkpoint_every",
+    "unlearn.checkpoint_every",
+    "behaviour.target",
+    "behaviour.batch_size",
+    "datamodel.min_models",
+    "baselines.batch_size",
+    # The domain classifier's gate (classifier_gate.py): whether a run may use it, not what it is.
+    "classifier.min_heldout",
+    "classifier.min_accuracy",
+}
+
+
+def runtime_settings(config: Mapping[str, Any], section: str) -> dict:
+    """The unhashed keys directly under a dotted config section (e.g. `train_base` -> log_every,
+    checkpoint_every). Jobs read these from the full config, not from params, so changing them
+    neither renames artifacts nor trips Snakemake's params rerun trigger."""
+    node: Any = config
+    for part in section.split("."):
+        node = node[part]
+    prefix = section + "."
+    names = {k[len(prefix) :] for k in UNHASHED if k.startswith(prefix) and "." not in k[len(prefix) :]}
+    return {k: node[k] for k in names if k in node}
+
+
+BATCHINGS = ("random", "epoch")
 
 
 @dataclass(frozen=True)
-class Runtime:
-    """How a job runs and logs, not what it produces (addressing.UNHASHED)."""
+class Recipe:
+    """How a model is trained (train_base, prune.finetune, unlearn; retrain takes train_base's)."""
+
+    steps: int
+    batch_size: int
+    lr: float
+    grad_clip: float
+    ema_max_decay: float
+    ema_power: float
+    seed: int
+    hflip: bool = False
+    # EMA decay schedule: warm-up min(max, 1 - (1 + t) ** -power) (diffusers' EMAModel with
+    # use_ema_warmup), or (1 + t) / (10 + t) capped at the max (the authors' unlearning EMA).
+    ema_warmup: bool = True
+    # "random": every batch drawn with replacement; "epoch": a fresh permutation of the images each
+    # epoch (a shuffled DataLoader, the authors' unlearning).
+    batching: str = "random"
+
+    def __post_init__(self) -> None:
+        if self.batching not in BATCHINGS:
+            raise ValueError(f"batching: {self.batching!r}; use one of {list(BATCHINGS)}")
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any], seed: int | None = None) -> Recipe:
+        return cls(
+            steps=int(cfg["steps"]),
+            batch_size=int(cfg["batch_size"]),
+            lr=float(cfg["lr"]),
+            grad_clip=float(cfg["grad_clip"]),
+            ema_max_decay=float(cfg["ema_max_decay"]),
+            ema_power=float(cfg["ema_power"]),
+            seed=int(cfg["seed"] if seed is None else seed),
+            hflip=bool(cfg.get("hflip", False)),
+            ema_warmup=bool(cfg.get("ema_warmup", True)),
+            batching=str(cfg.get("batching", "random")),
+        )
+
+
+@dataclass(frozen=True)
+class TrainRuntime:
+    """How a training job (train_base, prune.finetune) runs and logs, not what it produces (UNHASHED)."""
 
     log_every: int = 100
     checkpoint_every: int = 0
-    concurrent: int = 1  # unlearn: subsets trained at once
-    concurrent_mode: str = "streams"  # unlearn: "streams" or "vmap"
-    batch_size: int = 500  # behaviour: images sampled per forward pass; baselines: images per gradient batch
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any], section: str) -> Runtime:
-        names = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in runtime_settings(config, section).items() if k in names}
-        return cls(**{**SECTION_DEFAULTS.get(section, {}), **values})
 
 
-# Run-time defaults that differ by section: a baselines job's batch carries each image's
-# per-parameter gradients, so it holds far fewer images than a sampling batch.
-SECTION_DEFAULTS: dict[str, dict[str, Any]] = {"baselines": {"batch_size": 32}}
+@dataclass(frozen=True)
+class UnlearnRuntime(TrainRuntime):
+    """An unlearning job's: its training's, and how many subsets it trains at once, and how."""
+
+    concurrent: int = 1
+    concurrent_mode: str = "streams"  # or "vmap"
+
+
+@dataclass(frozen=True)
+class SamplingRuntime:
+    """A behaviour job's (and the pairs' and the baselines' images'): images per forward pass."""
+
+    batch_size: int = 500
+
+
+@dataclass(frozen=True)
+class BaselinesRuntime:
+    """A baselines job's: a batch carries each image's per-parameter gradients, so it holds far fewer
+    images than a sampling batch."""
+
+    batch_size: int = 32
+
+
+# Each config section's run-time type, its defaults written once, there.
+RUNTIMES: dict[str, type] = {
+    "train_base": TrainRuntime,
+    "prune.finetune": TrainRuntime,
+    "unlearn": UnlearnRuntime,
+    "behaviour": SamplingRuntime,
+    "baselines": BaselinesRuntime,
+}
+Runtime = TrainRuntime | UnlearnRuntime | SamplingRuntime | BaselinesRuntime
+
+
+def runtime_of(config: Mapping[str, Any], section: str) -> Runtime:
+    """The run-time settings of a job of config section `section`, from the full config: the keys of
+    UNHASHED its type has (others, such as unlearn.subsets_per_job, act at start-up, not in the job)."""
+    cls = RUNTIMES[section]
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in runtime_settings(config, section).items() if k in names})
 
 
 @dataclass(frozen=True)
@@ -88,6 +190,76 @@ class Baselines:
 
 
 @dataclass(frozen=True)
+class Bootstrap:
+    """The percentile bootstrap over test models of every CI and paired gap (the hashed lds.n_bootstrap,
+    lds.ci_level, lds.seed)."""
+
+    n_bootstrap: int
+    ci_level: float
+    seed: int
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> Bootstrap:
+        """From the lds section (or any mapping holding its three keys)."""
+        return cls(n_bootstrap=int(cfg["n_bootstrap"]), ci_level=float(cfg["ci_level"]), seed=int(cfg["seed"]))
+
+
+@dataclass(frozen=True)
+class Units:
+    """What is attributed to (the hashed attribution section): images, classes, k-means clusters of the
+    reference features, or the groups of a CSV (whose content is hashed in its stead)."""
+
+    unit: str
+    kmeans: Mapping[str, Any] | None = None
+    csv: str | None = None
+
+
+@dataclass(frozen=True)
+class ClassifierTraining:
+    """How the digits CNN is trained (the hashed classifier section, less the gate's run-time keys)."""
+
+    epochs: int
+    seed: int
+    holdout: float
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> ClassifierTraining:
+        return cls(epochs=int(cfg["epochs"]), seed=int(cfg["seed"]), holdout=float(cfg["holdout"]))
+
+
+@dataclass(frozen=True)
+class Pruning:
+    """The hashed prune section: the share of channels removed, the importance norm, the fine-tune."""
+
+    ratio: float
+    importance_p: int
+    finetune: Job
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any], config: Mapping[str, Any]) -> Pruning:
+        """`cfg`: the prune section as hashed (the rule's params); `config`: the full config (run-time keys)."""
+        # ratio as written (train.json records it), not coerced
+        return cls(cfg["ratio"], int(cfg["importance_p"]), job_settings("prune.finetune", cfg["finetune"], config))
+
+
+@dataclass(frozen=True)
+class BudgetSettings:
+    """What the budget stage's hash covers besides its inputs: the budget grid (retrain units), the
+    datamodel section (both sides' datamodel and its fit), the bootstrap and the target behaviour."""
+
+    grid: tuple[float, ...]
+    datamodel: Mapping[str, Any]
+    bootstrap: Bootstrap
+    target: str
+
+    @classmethod
+    def from_config(
+        cls, grid: Sequence[float], datamodel: Mapping[str, Any], lds: Mapping[str, Any], target: str
+    ) -> BudgetSettings:
+        return cls(tuple(grid), datamodel, Bootstrap.from_config(lds), str(target))
+
+
+@dataclass(frozen=True)
 class Job(Generic[R]):
     recipe: R
     runtime: Runtime
@@ -97,7 +269,5 @@ def job_settings(section: str, hashed: Mapping[str, Any], config: Mapping[str, A
     """The settings of a job of config section `section` (train_base, prune.finetune, unlearn,
     behaviour or baselines): `hashed` is that section as hashed into the stage (the rule's params),
     `config` the full config the job runs under."""
-    from .training import Recipe
-
     typed = {"behaviour": Sampling, "baselines": Baselines}.get(section, Recipe)
-    return Job(typed.from_config(hashed), Runtime.from_config(config, section))
+    return Job(typed.from_config(hashed), runtime_of(config, section))

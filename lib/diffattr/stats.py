@@ -7,10 +7,12 @@ only, nothing from diffattr), so datamodel, lds, budget, power and the baselines
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+from .settings import Bootstrap
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -188,14 +190,14 @@ def lds_ceiling(first: np.ndarray, second: np.ndarray, n_boot: int, level: float
 
 
 def paired_gap(
-    pred_unlearn: np.ndarray | None, pred_retrain: np.ndarray | None, test_y: np.ndarray, boot: Mapping[str, Any]
+    pred_unlearn: np.ndarray | None, pred_retrain: np.ndarray | None, test_y: np.ndarray, boot: Bootstrap
 ) -> dict[str, Any]:
     """LDS(unlearn) - LDS(retrain) with its paired bootstrap CI. The two LDS share their test models,
     so whether their separate CIs overlap says little; the CI of the difference decides."""
     if pred_unlearn is None or pred_retrain is None:
         return {"gap": None, "ci95": None, "excludes_zero": False, "why": "a method has no LDS at this budget"}
     gap = finite_or_none(lds(pred_unlearn, test_y) - lds(pred_retrain, test_y))
-    lo, hi, p = paired_gap_test(pred_unlearn, pred_retrain, test_y, boot["n_bootstrap"], boot["ci_level"], boot["seed"])
+    lo, hi, p = paired_gap_test(pred_unlearn, pred_retrain, test_y, boot.n_bootstrap, boot.ci_level, boot.seed)
     lo, hi = finite_or_none(lo), finite_or_none(hi)
     excludes = gap is not None and lo is not None and hi is not None and (lo > 0 or hi < 0)
     return {"gap": gap, "ci95": [lo, hi], "excludes_zero": bool(excludes), "p": finite_or_none(p)}

@@ -18,48 +18,9 @@ from typing import Any
 import torch
 
 from .progress import StepLogger
+from .settings import Recipe
 
 PathLike = str | os.PathLike
-
-
-BATCHINGS = ("random", "epoch")
-
-
-@dataclass(frozen=True)
-class Recipe:
-    steps: int
-    batch_size: int
-    lr: float
-    grad_clip: float
-    ema_max_decay: float
-    ema_power: float
-    seed: int
-    hflip: bool = False
-    # EMA decay schedule: warm-up min(max, 1 - (1 + t) ** -power) (diffusers' EMAModel with
-    # use_ema_warmup), or (1 + t) / (10 + t) capped at the max (the authors' unlearning EMA).
-    ema_warmup: bool = True
-    # "random": every batch drawn with replacement; "epoch": a fresh permutation of the images each
-    # epoch (a shuffled DataLoader, the authors' unlearning).
-    batching: str = "random"
-
-    def __post_init__(self) -> None:
-        if self.batching not in BATCHINGS:
-            raise ValueError(f"batching: {self.batching!r}; use one of {list(BATCHINGS)}")
-
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], seed: int | None = None) -> Recipe:
-        return cls(
-            steps=int(cfg["steps"]),
-            batch_size=int(cfg["batch_size"]),
-            lr=float(cfg["lr"]),
-            grad_clip=float(cfg["grad_clip"]),
-            ema_max_decay=float(cfg["ema_max_decay"]),
-            ema_power=float(cfg["ema_power"]),
-            seed=int(cfg["seed"] if seed is None else seed),
-            hflip=bool(cfg.get("hflip", False)),
-            ema_warmup=bool(cfg.get("ema_warmup", True)),
-            batching=str(cfg.get("batching", "random")),
-        )
 
 
 class EpochBatches:
@@ -267,9 +228,9 @@ class ModelOutput:
 
 @dataclass(frozen=True)
 class TrainRun:
-    """How one training runs, not what it produces: `runtime` (settings.Runtime: log and checkpoint
-    intervals), its log and label, where it keeps resumable state, its device (compute.Compute) and
-    the job's start-up seconds to record."""
+    """How one training runs, not what it produces: `runtime` (settings.TrainRuntime or UnlearnRuntime:
+    log and checkpoint intervals), its log and label, where it keeps resumable state, its device
+    (compute.Compute) and the job's start-up seconds to record."""
 
     runtime: Any
     logger: logging.Logger

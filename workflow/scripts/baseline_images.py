@@ -10,9 +10,14 @@ from diffattr.stages.baseline_images import make_images
 sm = snakemake  # noqa: F821
 log, startup, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))
 p = sm.params
-job = job_settings("behaviour", p.behaviour, sm.config)
 info = make_images(
-    sm.input.model, p.scheduler, job, p.model, sm.output.images, sm.output.info, startup, compute=compute
+    **sm.input,
+    **sm.output,
+    settings=job_settings("behaviour", p.behaviour, sm.config),
+    scheduler=p.scheduler,
+    model_kind=p.model,
+    startup=startup,
+    compute=compute,
 )
 write_spec(p.spec)
 log.info(f"{info['n']} images of the {p.model} model in {info['seconds']:.1f}s")

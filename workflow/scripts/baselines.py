@@ -8,33 +8,25 @@ import _libpath  # noqa: F401,E402  (lib/ on sys.path)
 from diffattr.addressing import baseline_device  # noqa: E402
 from diffattr.compute import start_model_job  # noqa: E402
 from diffattr.layout import write_spec  # noqa: E402
-from diffattr.settings import job_settings  # noqa: E402
+from diffattr.settings import Units, job_settings  # noqa: E402
 from diffattr.stages.baselines import make_scores  # noqa: E402
 
 sm = snakemake  # noqa: F821
 # The device the plan named the scores by, not whatever `auto` finds here.
 compute_cfg = {**(sm.config.get("compute") or {}), "device": baseline_device(sm.config)}
 log, startup, compute = start_model_job(sm.log[0], sm.threads, compute_cfg)
-p, inp, method = sm.params, sm.input, sm.wildcards.method
-job = job_settings("baselines", p.baselines, sm.config)
+p, method = sm.params, sm.wildcards.method
 info = make_scores(
-    method,
-    inp.images,
-    inp.data,
-    p.unit,
-    job,
-    sm.output.scores,
-    sm.output.per_image,
-    model_path=inp.model,
-    sched_cfg=p.scheduler,
-    reference_npz=inp.reference,
-    classifier_pt=inp.classifier,
+    **sm.input,
+    **sm.output,
+    method=method,
+    units=Units(p.unit, p.kmeans, p.csv),
+    settings=job_settings("baselines", p.baselines, sm.config),
+    scheduler=p.scheduler,
     inception_weights=p.inception,
-    kmeans=p.kmeans,
-    csv_path=p.csv,
     startup=startup,
     compute=compute,
-    logger=log,
+    log=log,
 )
 write_spec(p.spec)
 top = sorted(info["support"].items(), key=lambda kv: -kv[1])[:3]

@@ -9,19 +9,15 @@ from diffattr.stages.behaviour import evaluate_model
 
 sm = snakemake  # noqa: F821
 log, startup, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))
-p, sid, inp = sm.params, sm.wildcards.subset, sm.input
-job = job_settings("behaviour", p.behaviour, sm.config)
+p, sid = sm.params, sm.wildcards.subset
 out = evaluate_model(
-    inp.model,
-    inp.train,
-    inp.classifier,
-    inp.reference,
-    p.scheduler,
-    job,
-    p.source,
-    sid,
-    sm.output.behaviour,
-    startup,
+    **sm.input,
+    **sm.output,
+    settings=job_settings("behaviour", p.behaviour, sm.config),
+    scheduler=p.scheduler,
+    source=p.source,
+    subset=sid,
+    startup=startup,
     compute=compute,
 )
 write_spec(p.spec)

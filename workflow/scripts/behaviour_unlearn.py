@@ -9,10 +9,15 @@ from diffattr.stages.behaviour_unlearn import evaluate_batch
 
 sm = snakemake  # noqa: F821
 log, startup, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))
-p, inp = sm.params, sm.input
-job = job_settings("behaviour", p.behaviour, sm.config)
+p = sm.params
 record = evaluate_batch(
-    inp.batch, inp.classifier, inp.reference, p.scheduler, job, sm.output.behaviour, log, startup, compute=compute
+    **sm.input,
+    **sm.output,
+    settings=job_settings("behaviour", p.behaviour, sm.config),
+    scheduler=p.scheduler,
+    log=log,
+    startup=startup,
+    compute=compute,
 )
 write_spec(p.spec)
 log.info(

@@ -4,32 +4,17 @@ import _libpath  # noqa: F401  (lib/ on sys.path)
 
 from diffattr.jobs import start
 from diffattr.layout import write_spec
-from diffattr.stages.budget import BaselineFiles, make_budget
+from diffattr.settings import BudgetSettings
+from diffattr.stages.budget import make_budget
 
 sm = snakemake  # noqa: F821
 log, _ = start(sm.log[0])
-inp, p = sm.input, sm.params
-# The cheap baselines, where datamodel.estimators lists one: points (cost, LDS) beside the two curves.
-baselines = (
-    BaselineFiles(list(inp.baselines), inp.baseline_images_bench, list(inp.baselines_bench))
-    if inp.get("baselines")
-    else None
-)
+p = sm.params
 out = make_budget(
-    inp.matrix,
-    inp.subsets,
-    list(inp.baseline),
-    list(zip(inp.retrain_bench, inp.retrain_eval_bench)),
-    [(b, e, used, trained) for b, e, (used, trained) in zip(inp.unlearn_bench, inp.unlearn_eval_bench, p.batch_models)],
-    {"train_base": inp.base_bench, "prune_finetune": inp.prune_bench},
-    inp.base_train,
-    p.datamodel,
-    p.lds,
-    p.grid,
-    p.target,
-    sm.output.budget,
-    sm.output.figure,
-    baselines,
+    **sm.input,
+    **sm.output,
+    batch_models=p.batch_models,
+    settings=BudgetSettings.from_config(p.grid, p.datamodel, p.lds, p.target),
 )
 write_spec(p.spec)
 costs = out["costs"]

@@ -5,22 +5,19 @@ import _libpath  # noqa: F401  (lib/ on sys.path)
 from diffattr.classifier_gate import ClassifierGate, ClassifierGateError
 from diffattr.compute import start_model_job
 from diffattr.layout import write_spec
+from diffattr.settings import ClassifierTraining
 from diffattr.stages.classifier import make_classifier
 
 sm = snakemake  # noqa: F821
 log, _, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"), heavy=("torch",))
-cfg = sm.params.cfg
 # The gate's thresholds are run-time keys, read from the config, not params (not hashed).
 gate = ClassifierGate.from_config(sm.config)
 try:
     make_classifier(
-        sm.input.data,
-        cfg["epochs"],
-        cfg["seed"],
-        cfg["holdout"],
-        sm.output.weights,
-        sm.output.info,
-        log,
+        **sm.input,
+        **sm.output,
+        settings=ClassifierTraining.from_config(sm.params.cfg),
+        log=log,
         compute=compute,
         gate=gate,
     )

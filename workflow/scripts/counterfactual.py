@@ -8,8 +8,7 @@ from diffattr.stages.counterfactual import counterfactual_table
 
 sm = snakemake  # noqa: F821
 log, _ = start(sm.log[0])
-o = sm.output
-out = counterfactual_table(sm.input.plan, list(sm.input.behaviours), sm.input.base, o.info, o.table, o.figure)
+out = counterfactual_table(**sm.input, **sm.output)
 write_spec(sm.params.spec)
 for r in out["rows"]:
     log.info(f"{r['estimator']} remove {r['k']}: change {r['change']:.3f} vs random {r['random_mean_change']:.3f}")

@@ -8,6 +8,6 @@ from diffattr.stages.data import make_data
 
 sm = snakemake  # noqa: F821
 log, _ = start(sm.log[0])
-info = make_data(sm.params.data, sm.output.data, sm.output.info)
+info = make_data(**sm.output, settings=sm.params.data)
 write_spec(sm.params.spec)
 log.info(f"data: {info['n']} images of shape {info['shape']}, sha256 {info['content_sha256'][:16]}")

@@ -5,25 +5,17 @@ import _libpath  # noqa: F401  (lib/ on sys.path)
 from diffattr.baselines.aggregate import read_supports
 from diffattr.jobs import start
 from diffattr.layout import write_spec
-from diffattr.metrics import lower_is_better
 from diffattr.stages.datamodel import fit_all
 
 sm = snakemake  # noqa: F821
 log, _ = start(sm.log[0])
-c, target, o = sm.params.cfg, sm.params.target, sm.output
-# The cheap baselines' unit support, where datamodel.estimators lists one.
-baselines = read_supports(sm.input.baselines) if sm.input.get("baselines") else None
 fitted = fit_all(
-    sm.input.matrix,
-    target,
-    c["estimators"],
-    c["primary"],
-    c,
-    lower_is_better(target),
-    o.attributions,
-    o.info,
-    o.matrix,
-    baselines,
+    matrix=sm.input.matrix,
+    **sm.output,
+    settings=sm.params.cfg,
+    target=sm.params.target,
+    # The cheap baselines' unit support, where datamodel.estimators lists one.
+    baselines=read_supports(sm.input.baselines) if sm.input.get("baselines") else None,
 )
 write_spec(sm.params.spec)
 for name, att in fitted.items():

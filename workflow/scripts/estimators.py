@@ -5,29 +5,22 @@ import _libpath  # noqa: F401  (lib/ on sys.path)
 from diffattr.baselines.aggregate import read_supports
 from diffattr.jobs import start
 from diffattr.layout import write_spec
+from diffattr.settings import Bootstrap
 from diffattr.stages.estimators import estimator_table
 from diffattr.stages.lds import metrics_by_subset
 
 sm = snakemake  # noqa: F821
 log, _ = start(sm.log[0])
-dm, c, o = sm.params.datamodel, sm.params.lds, sm.output
-# A second retraining of the test subsets, where the workflow has one, gives the LDS ceiling.
-second = metrics_by_subset(sm.input.ceiling) if sm.input.get("ceiling") else None
-# The cheap baselines' unit support, where datamodel.estimators lists one.
-baselines = read_supports(sm.input.baselines) if sm.input.get("baselines") else None
+inp = sm.input
 out = estimator_table(
-    sm.input.matrix,
-    dm["estimators"],
-    dm["primary"],
-    dm,
-    c["n_bootstrap"],
-    c["ci_level"],
-    c["seed"],
-    o.table,
-    o.info,
-    second,
-    o.html,
-    baselines,
+    matrix=inp.matrix,
+    **sm.output,
+    datamodel=sm.params.datamodel,
+    settings=Bootstrap.from_config(sm.params.lds),
+    # A second retraining of the test subsets, where the workflow has one, gives the LDS ceiling.
+    ceiling=metrics_by_subset(inp.ceiling) if inp.get("ceiling") else None,
+    # The cheap baselines' unit support, where datamodel.estimators lists one.
+    baselines=read_supports(inp.baselines) if inp.get("baselines") else None,
 )
 write_spec(sm.params.spec)
 for r in out["rows"]:

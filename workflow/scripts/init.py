@@ -9,6 +9,6 @@ from diffattr.stages.init import init_model
 sm = snakemake  # noqa: F821
 log, _, _ = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))
 p = sm.params
-info = init_model(sm.input.data, p.model, p.seed, sm.output.model, sm.output.info)
+info = init_model(**sm.input, **sm.output, model_cfg=p.model, seed=p.seed)
 write_spec(p.spec)
 log.info(f"untrained model: {info['params']} params")

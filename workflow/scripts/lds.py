@@ -5,21 +5,20 @@ import _libpath  # noqa: F401  (lib/ on sys.path)
 
 from diffattr.jobs import start
 from diffattr.layout import write_spec
+from diffattr.settings import Bootstrap
 from diffattr.stages.lds import evaluate_lds, metrics_by_subset
 
 sm = snakemake  # noqa: F821
 log, _ = start(sm.log[0])
-c, inp = sm.params.cfg, sm.input
-second = metrics_by_subset(inp.ceiling) if inp.get("ceiling") else None
+inp = sm.input
+# The behaviour files of the baseline and ceiling retrainings, read into subset id -> behaviours.
 out = evaluate_lds(
-    inp.datamodel,
-    inp.matrix,
-    c["n_bootstrap"],
-    c["ci_level"],
-    c["seed"],
-    sm.output.lds,
-    metrics_by_subset(inp.baseline),
-    second,
+    datamodel=inp.datamodel,
+    matrix=inp.matrix,
+    **sm.output,
+    settings=Bootstrap.from_config(sm.params.cfg),
+    baseline=metrics_by_subset(inp.baseline),
+    ceiling=metrics_by_subset(inp.ceiling) if inp.get("ceiling") else None,
 )
 write_spec(sm.params.spec)
 log.info(

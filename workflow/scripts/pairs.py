@@ -10,16 +10,16 @@ from diffattr.stages.pairs import pair_fids
 sm = snakemake  # noqa: F821
 log, _, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))
 p, sid, inp = sm.params, sm.wildcards.subset, sm.input
-job = job_settings("behaviour", p.behaviour, sm.config)
 out = pair_fids(
-    in_batch(inp.unlearned, "unlearn", "model", sid),
-    inp.retrained,
-    inp.floor,
-    inp.classifier,
-    p.scheduler,
-    job,
-    sid,
-    sm.output.pair,
+    # the subset's model in its unlearning batch folder
+    unlearned=in_batch(inp.unlearned, "unlearn", "model", sid),
+    retrained=inp.retrained,
+    floor=inp.floor,
+    classifier=inp.classifier,
+    **sm.output,
+    settings=job_settings("behaviour", p.behaviour, sm.config),
+    scheduler=p.scheduler,
+    subset=sid,
     compute=compute,
 )
 write_spec(p.spec)

@@ -8,6 +8,6 @@ from diffattr.stages.reference import make_reference
 
 sm = snakemake  # noqa: F821
 log, _, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"), heavy=("torch", "torch_fidelity"))
-make_reference(sm.input.data, sm.input.classifier, sm.output.stats, sm.params.inception, compute=compute)
+make_reference(**sm.input, **sm.output, inception_weights=sm.params.inception, compute=compute)
 write_spec(sm.params.spec)
 log.info("reference statistics written")

@@ -10,20 +10,17 @@ from diffattr.stages.retrain import retrain
 sm = snakemake  # noqa: F821
 log, startup, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))
 p = sm.params
-job = job_settings("train_base", p.recipe, sm.config)
 retrain(
-    sm.input.data,
-    sm.input.subsets,
-    sm.wildcards.subset,
-    p.model,
-    p.scheduler,
-    job,
-    p.seed,
-    sm.output.model,
-    sm.output.info,
-    log,
-    startup,
-    p.resume,
+    **sm.input,
+    **sm.output,
+    subset=sm.wildcards.subset,
+    settings=job_settings("train_base", p.recipe, sm.config),
+    model_cfg=p.model,
+    scheduler=p.scheduler,
+    seed=p.seed,
+    resume=p.resume,
+    log=log,
+    startup=startup,
     compute=compute,
 )
 write_spec(p.spec)

@@ -8,12 +8,13 @@ from diffattr.stages.run_view import write_run_view
 sm = snakemake  # noqa: F821
 log, _ = start(sm.log[0])
 p = sm.params
+# The run's final artifacts, each under its rule key, and the view's files: passed whole.
 write_run_view(
-    dict(sm.input.items()),
-    list(sm.output),
-    p.stores,
-    p.hashes,
-    p.run_name,
+    inputs=dict(sm.input.items()),
+    outputs=list(sm.output),
+    stores=p.stores,
+    hashes=p.hashes,
+    run_name=p.run_name,
     excluded=p.excluded,
     figures=dict(zip(p.figures, sm.input.figures)),
     specs=p.specs,

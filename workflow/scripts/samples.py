@@ -12,6 +12,14 @@ log, _, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"
 p, kind = sm.params, sm.wildcards.kind
 model = in_batch(sm.input.model, "unlearn", "model", p.subset) if kind == "unlearned" else sm.input.model
 title = f"{kind} model" + (f" ({p.subset})" if kind in ("unlearned", "retrained") else "")
-sample_grid(model, p.scheduler, Sampling.from_config(p.behaviour), p.n, title, sm.output.grid, compute=compute)
+sample_grid(
+    model=model,
+    **sm.output,
+    settings=Sampling.from_config(p.behaviour),
+    scheduler=p.scheduler,
+    n=p.n,
+    title=title,
+    compute=compute,
+)
 write_spec(p.spec)
 log.info(f"{kind}: {p.n} samples -> {sm.output.grid}")

@@ -4,23 +4,21 @@ import _libpath  # noqa: F401  (lib/ on sys.path)
 
 from diffattr.jobs import start
 from diffattr.layout import write_spec
+from diffattr.settings import Units
 from diffattr.stages.subsets import make_subsets
 
 sm = snakemake  # noqa: F821
 log, _ = start(sm.log[0])
 p = sm.params
 info = make_subsets(
-    sm.input.data,
-    p.unit,
-    p.alpha,
-    p.seed,
-    sm.wildcards.chunk,
-    p.members,
-    sm.output.chunk,
-    p.n_units,
-    sm.input.get("reference"),
-    p.kmeans,
-    p.csv,
+    **sm.input,
+    **sm.output,
+    units=Units(p.unit, p.kmeans, p.csv),
+    alpha=p.alpha,
+    seed=p.seed,
+    chunk_id=sm.wildcards.chunk,
+    members=p.members,
+    n_units=p.n_units,
 )
 write_spec(p.spec)
 redrawn = [sid for sid, sub in info["subsets"].items() if sub["redraws"]]

@@ -8,6 +8,6 @@ from diffattr.stages.summary import make_summary
 
 sm = snakemake  # noqa: F821
 log, _ = start(sm.log[0])
-make_summary(sm.input.lds, sm.input.budget, sm.input.table1, sm.params.config_line, sm.output.html)
+make_summary(**sm.input, **sm.output, config_line=sm.params.config_line)
 write_spec(sm.params.spec)
 log.info(f"summary -> {sm.output.html}")

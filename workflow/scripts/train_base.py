@@ -11,19 +11,17 @@ sm = snakemake  # noqa: F821
 log, startup, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))
 p = sm.params
 if p.pretrained:
-    import_base(p.pretrained, sm.input.data, p.model, sm.output.model, sm.output.info, log)
+    import_base(**sm.input, **sm.output, pretrained=p.pretrained, model_cfg=p.model, log=log)
 else:
-    job = job_settings("train_base", p.recipe, sm.config)
     train_base(
-        sm.input.data,
-        p.model,
-        p.scheduler,
-        job,
-        sm.output.model,
-        sm.output.info,
-        log,
-        startup,
-        p.resume,
+        **sm.input,
+        **sm.output,
+        settings=job_settings("train_base", p.recipe, sm.config),
+        model_cfg=p.model,
+        scheduler=p.scheduler,
+        resume=p.resume,
+        log=log,
+        startup=startup,
         compute=compute,
     )
 write_spec(p.spec)

@@ -10,8 +10,13 @@ from diffattr.stages.unlearn import unlearn_batch
 sm = snakemake  # noqa: F821
 log, startup, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))
 p = sm.params
-job = job_settings("unlearn", p.recipe, sm.config)
 unlearn_batch(
-    sm.input.start, sm.input.data, sm.input.subsets, job, p.scheduler, sm.output.batch, log, startup, compute=compute
+    **sm.input,
+    **sm.output,
+    settings=job_settings("unlearn", p.recipe, sm.config),
+    scheduler=p.scheduler,
+    log=log,
+    startup=startup,
+    compute=compute,
 )
 write_spec(p.spec)

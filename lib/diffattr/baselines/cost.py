@@ -17,6 +17,7 @@ import numpy as np
 
 from ..budget import benchmark_seconds
 from ..matrix import Matrix
+from ..settings import Bootstrap
 from ..stats import bootstrap_ci, finite_or_none, lds, paired_gap
 from .aggregate import aligned, coefficients, read_supports
 
@@ -62,7 +63,7 @@ def baseline_points(
     lower_is_better: bool,
     costs: Mapping[str, Mapping[str, Any]],
     fit: Mapping[str, Any],
-    boot: Mapping[str, Any],
+    boot: Bootstrap,
 ) -> list[dict[str, Any]]:
     """Per baseline: (cost in retrain units, LDS with its CI) on the alpha test models, and the paired
     gap of the unlearning-based datamodel (fitted on all its train-family models, as budget.json's
@@ -80,7 +81,7 @@ def baseline_points(
     for method, cost in costs.items():
         coef = coefficients(aligned(supports[method], m.unit_ids, f"baseline {method}"), lower_is_better)
         pred = test_masks.astype(np.float64) @ coef
-        lo, hi = bootstrap_ci(pred, test_y, boot["n_bootstrap"], boot["ci_level"], boot["seed"])
+        lo, hi = bootstrap_ci(pred, test_y, boot.n_bootstrap, boot.ci_level, boot.seed)
         value = lds(pred, test_y)
         points.append(
             {
@@ -108,7 +109,7 @@ def budget_baselines(
     unit_seconds: float,
     target: str,
     fit: Mapping[str, Any],
-    boot: Mapping[str, Any],
+    boot: Bootstrap,
 ) -> list[dict[str, Any]]:
     """The budget stage's baseline points from its matrix (read once by the stage) and files.
     Benchmarks are matched to their method by file name (<method>.tsv); the model each method

@@ -88,10 +88,11 @@ def _no_weighting(params: Mapping[str, torch.Tensor], data: Any) -> torch.Tensor
     return data[0].sum() * 0.0
 
 
-def make_attributor(  # noqa: PLR0913
+def make_attributor(  # noqa: PLR0913  (dattri's attributor settings; keyword-only after the first three)
     model: torch.nn.Module,
     train_images: torch.Tensor,
     method: str,
+    *,
     n_timesteps: int,
     alphas_cumprod: torch.Tensor,
     proj_dim: int,
@@ -173,14 +174,14 @@ def gradient_support(
             model,
             train,
             method,
-            k,
-            alphas_cumprod,
-            int(cfg["proj_dim"]),
-            str(cfg.get("proj_type", "normal")),
-            float(cfg["regularization"]),
-            seed,
-            batch_size,
-            device,
+            n_timesteps=k,
+            alphas_cumprod=alphas_cumprod,
+            proj_dim=int(cfg["proj_dim"]),
+            proj_type=str(cfg.get("proj_type", "normal")),
+            regularization=float(cfg["regularization"]),
+            seed=seed,
+            batch_size=batch_size,
+            device=device,
         )
         if logger is not None:
             logger.info(

@@ -16,26 +16,28 @@ PathLike = str | os.PathLike
 
 
 def make_images(
-    model_path: PathLike,
-    sched_cfg: Mapping[str, Any],
-    job: Job,
-    model: str,
-    out_npz: PathLike,
-    out_json: PathLike,
+    *,
+    model: PathLike,
+    scheduler: Mapping[str, Any],
+    settings: Job,
+    model_kind: str,
+    images: PathLike,
+    info: PathLike,
     startup: float | None = None,
     compute=None,
 ) -> dict:
     """behaviour.n_samples DDIM samples of the model, image j from the noise of (behaviour.seed, j),
-    as the behaviour's Evaluator samples (`job`: settings.job_settings("behaviour", ...))."""
+    as the behaviour's Evaluator samples (`settings`: settings.job_settings("behaviour", ...)), into `images`
+    with the record `info` (`model_kind`: the attributed model, base or prune)."""
     from ..behaviour import generate
 
     start, cpu = time.perf_counter(), time.process_time()
-    s = job.recipe
-    images = generate(model_path, sched_cfg, s, s.n_samples, job.runtime.batch_size, compute).numpy()
-    save_images(images, out_npz)
-    info = {
-        "model": model,
-        "n": int(len(images)),
+    s = settings.recipe
+    generated = generate(model, scheduler, s, s.n_samples, settings.runtime.batch_size, compute).numpy()
+    save_images(generated, images)
+    record = {
+        "model": model_kind,
+        "n": int(len(generated)),
         "noise_seed": s.seed,
         "ddim_steps": s.ddim_steps,
         "eta": s.eta,
@@ -43,5 +45,5 @@ def make_images(
         "cpu_seconds": time.process_time() - cpu,
         "startup_seconds": startup,
     }
-    write_json(out_json, info)
-    return info
+    write_json(info, record)
+    return record

@@ -16,15 +16,16 @@ from ..atomic import atomic_path, write_json
 from ..baselines import BASELINES, GRADIENT, SUPPORT_CONVENTION
 from ..baselines.aggregate import REDUCE, unit_support
 from ..baselines.images import load_images
-from ..settings import Job
+from ..settings import Job, Units
 
 PathLike = str | os.PathLike
 
 
-def per_image_support(  # noqa: PLR0913
+def per_image_support(  # noqa: PLR0913  (every method's inputs; the tail keyword-only)
     method: str,
     images: np.ndarray,
     train_images: np.ndarray,
+    *,
     job: Job,
     model_path: PathLike | None = None,
     sched_cfg: Mapping[str, Any] | None = None,
@@ -79,65 +80,65 @@ def per_image_support(  # noqa: PLR0913
     raise ValueError(f"datamodel.estimators: unknown baseline {method!r}; use one of {list(BASELINES)}")
 
 
-def make_scores(  # noqa: PLR0913
+def make_scores(  # noqa: PLR0913  (its rule's input and output keys, the job's settings and run handles; keyword-only)
+    *,
     method: str,
-    images_npz: PathLike,
-    data_npz: PathLike,
-    unit: str,
-    job: Job,
-    out_json: PathLike,
-    out_npy: PathLike,
-    model_path: PathLike | None = None,
-    sched_cfg: Mapping[str, Any] | None = None,
-    reference_npz: PathLike | None = None,
-    classifier_pt: PathLike | None = None,
+    images: PathLike,
+    data: PathLike,
+    units: Units,
+    settings: Job,
+    scores: PathLike,
+    per_image: PathLike,
+    model: PathLike | None = None,
+    scheduler: Mapping[str, Any] | None = None,
+    reference: PathLike | None = None,
+    classifier: PathLike | None = None,
     inception_weights: PathLike | None = None,
-    kmeans: Mapping[str, Any] | None = None,
-    csv_path: str | None = None,
     startup: float | None = None,
     compute=None,
-    logger=None,
+    log=None,
 ) -> dict:
-    """scores.json (per-unit support, settings, seconds) and per_image.npy (per training image) for
-    one baseline."""
+    """`scores` (scores.json: per-unit support, settings, seconds) and `per_image` (per_image.npy: per
+    training image) for one baseline `method`, from the attributed `model`'s generated `images`."""
     from ..subsets import load_units
 
     start, cpu = time.perf_counter(), time.process_time()
-    images = load_images(images_npz)
-    ds, units = load_units(data_npz, unit, reference_npz if unit == "kmeans" else None, kmeans, csv_path)
-    per_image = per_image_support(
+    generated = load_images(images)
+    unit = units.unit
+    ds, units = load_units(data, unit, reference if unit == "kmeans" else None, units.kmeans, units.csv)
+    image_support = per_image_support(
         method,
-        images,
+        generated,
         ds.images,
-        job,
-        model_path,
-        sched_cfg,
-        reference_npz,
-        classifier_pt,
-        inception_weights,
-        compute,
-        logger,
+        job=settings,
+        model_path=model,
+        sched_cfg=scheduler,
+        reference_npz=reference,
+        classifier_pt=classifier,
+        inception_weights=inception_weights,
+        compute=compute,
+        logger=log,
     )
-    support = unit_support(per_image, units.members, method)
-    with atomic_path(out_npy, suffix=".npy") as tmp, open(tmp, "wb") as fh:
-        np.save(fh, per_image.astype(np.float64))
-    recipe = dataclasses.asdict(job.recipe)
+    support = unit_support(image_support, units.members, method)
+    with atomic_path(per_image, suffix=".npy") as tmp, open(tmp, "wb") as fh:
+        np.save(fh, image_support.astype(np.float64))
+    recipe = dataclasses.asdict(settings.recipe)
     # The similarity baselines read only the model's images: the gradient settings would mislead.
-    settings = recipe if method in GRADIENT else {"model": recipe["model"]}
+    recorded = recipe if method in GRADIENT else {"model": recipe["model"]}
     info = {
         "method": method,
         "unit": unit,
         "n_units": len(units),
         "n_train_images": int(len(ds.images)),
-        "n_generated": int(len(images)),
+        "n_generated": int(len(generated)),
         "reduce_over_unit_images": REDUCE[method],
         "support": dict(zip(units.ids, support.tolist())),
-        "settings": settings,
+        "settings": recorded,
         "convention": SUPPORT_CONVENTION,
         "seconds": time.perf_counter() - start,
         "cpu_seconds": time.process_time() - cpu,
         "startup_seconds": startup,
         "device": str(compute.device if compute is not None else "cpu"),
     }
-    write_json(out_json, info)
+    write_json(scores, info)
     return info

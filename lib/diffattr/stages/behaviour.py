@@ -13,23 +13,25 @@ from ..settings import Job
 PathLike = str | os.PathLike
 
 
-def evaluate_model(  # noqa: PLR0913
+def evaluate_model(  # noqa: PLR0913  (its rule's input and output keys, the job's settings and run handles; keyword-only)
+    *,
     model: PathLike,
-    train_json: PathLike,
-    classifier_pt: PathLike,
-    reference_npz: PathLike,
-    sched_cfg: Mapping[str, Any],
-    job: Job,
+    train: PathLike,
+    classifier: PathLike,
+    reference: PathLike,
+    scheduler: Mapping[str, Any],
+    settings: Job,
     source: str,
     subset: str,
-    out_json: PathLike,
+    behaviour: PathLike,
     startup: float | None = None,
     compute=None,
 ) -> dict:
-    """One model's behaviour JSON (`source`: the model stage, `subset`: its subset id)."""
+    """One model's behaviour JSON (`behaviour`) of its checkpoint `model` and training record `train`
+    (`source`: the model stage, `subset`: its subset id)."""
     from ..behaviour import Evaluator
 
-    evaluate = Evaluator(classifier_pt, reference_npz, sched_cfg, job.recipe, job.runtime.batch_size, compute)
-    out = evaluate(model, train_json, source, subset, startup)
-    write_json(out_json, out)
+    evaluate = Evaluator(classifier, reference, scheduler, settings.recipe, settings.runtime.batch_size, compute)
+    out = evaluate(model, train, source, subset, startup)
+    write_json(behaviour, out)
     return out

@@ -18,34 +18,35 @@ PathLike = str | os.PathLike
 
 
 def evaluate_batch(
-    batch_dir: PathLike,
-    classifier_pt: PathLike,
-    reference_npz: PathLike,
-    sched_cfg: Mapping[str, Any],
-    job: Job,
-    out_dir: PathLike,
-    logger: logging.Logger,
+    *,
+    batch: PathLike,
+    classifier: PathLike,
+    reference: PathLike,
+    scheduler: Mapping[str, Any],
+    settings: Job,
+    behaviour: PathLike,
+    log: logging.Logger,
     startup: float | None = None,
     compute=None,
 ) -> dict:
-    """One behaviour JSON per model of the unlearn batch folder `batch_dir`, in the batch folder
-    `out_dir`, plus the job's record with its start-up share."""
+    """One behaviour JSON per model of the unlearn batch folder `batch`, in the batch folder
+    `behaviour`, plus the job's record with its start-up share."""
     from ..atomic import atomic_dir
     from ..behaviour import Evaluator
 
     job_start = time.perf_counter()
-    evaluate = Evaluator(classifier_pt, reference_npz, sched_cfg, job.recipe, job.runtime.batch_size, compute)
-    sids = batch_members(batch_dir, "unlearn")
-    with atomic_dir(out_dir) as tmp:
+    evaluate = Evaluator(classifier, reference, scheduler, settings.recipe, settings.runtime.batch_size, compute)
+    sids = batch_members(batch, "unlearn")
+    with atomic_dir(behaviour) as tmp:
         for sid in sids:
             out = evaluate(
-                in_batch(batch_dir, "unlearn", "model", sid),
-                in_batch(batch_dir, "unlearn", "train", sid),
+                in_batch(batch, "unlearn", "model", sid),
+                in_batch(batch, "unlearn", "train", sid),
                 "unlearn",
                 sid,
             )
             write_json(in_batch(tmp, "behaviour_unlearn", "behaviour", sid), out)
-            logger.info(f"unlearn {sid}: {out['metrics']} in {out['eval_seconds']:.1f}s")
+            log.info(f"unlearn {sid}: {out['metrics']} in {out['eval_seconds']:.1f}s")
         record = {"subsets": sids, **job_timing(job_start, startup)}
         write_json(in_batch(tmp, "behaviour_unlearn", "job"), record)
     return record

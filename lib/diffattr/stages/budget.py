@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +14,10 @@ from ..atomic import read_json, write_json
 from ..budget import GAP_CONVENTION, budget_curve, compare_first
 from ..matrix import Matrix, read_matrix
 from ..report import one_off_label
+from ..settings import Bootstrap, BudgetSettings
 from ..subsets import mask_of
 
 PathLike = str | os.PathLike
-
-
-@dataclass(frozen=True)
-class BaselineFiles:
-    """The cheap baselines' files the budget charges and scores: each method's scores.json, the
-    generated images' benchmark and each method's own (named <method>.tsv)."""
-
-    scores: Sequence[PathLike]
-    images_bench: PathLike
-    method_benches: Sequence[PathLike]
 
 
 def baseline_rows(
@@ -40,15 +30,16 @@ def baseline_rows(
     return masks, y, sids
 
 
-def budget_stage(  # noqa: PLR0913
+def budget_stage(  # noqa: PLR0913  (the matrix, records, settings and outputs make_budget read; keyword-only after m)
     m: Matrix,
+    *,
     subsets: Mapping[str, dict],
     baseline_jsons: Sequence[PathLike],
     target: str,
     costs: Mapping[str, Any],
     grid: Sequence[float],
     fit: Mapping[str, Any],
-    boot: Mapping[str, Any],
+    boot: Bootstrap,
     out_json: PathLike,
     out_png: PathLike,
     caption: str,
@@ -86,53 +77,62 @@ def budget_stage(  # noqa: PLR0913
     return out
 
 
-def make_budget(  # noqa: PLR0913
-    matrix_h5: PathLike,
-    subsets_jsons: Sequence[PathLike],
-    baseline_jsons: Sequence[PathLike],
-    retrain_benches: Sequence[tuple[PathLike, PathLike]],
-    unlearn_benches: Sequence[tuple[PathLike, PathLike, int, int]],
-    one_off: Mapping[str, PathLike],
-    base_train_json: PathLike,
-    datamodel_cfg: Mapping[str, Any],
-    boot: Mapping[str, Any],
-    grid: Sequence[float],
-    target: str,
-    out_json: PathLike,
-    out_png: PathLike,
-    baselines: BaselineFiles | None = None,
+def make_budget(  # noqa: PLR0913  (its rule's input and output keys; keyword-only)
+    *,
+    matrix: PathLike,
+    baseline: Sequence[PathLike],
+    subsets: Sequence[PathLike],
+    retrain_bench: Sequence[PathLike],
+    retrain_eval_bench: Sequence[PathLike],
+    unlearn_bench: Sequence[PathLike],
+    unlearn_eval_bench: Sequence[PathLike],
+    base_bench: PathLike,
+    base_train: PathLike,
+    prune_bench: PathLike,
+    budget: PathLike,
+    figure: PathLike,
+    batch_models: Sequence[tuple[int, int]],
+    settings: BudgetSettings,
+    baselines: Sequence[PathLike] | None = None,
+    baseline_images_bench: PathLike | None = None,
+    baselines_bench: Sequence[PathLike] | None = None,
 ) -> dict[str, Any]:
-    """The costs (retrain_benches: (retrain job, its evaluation) per model; unlearn_benches: (unlearn
-    batch, its evaluation, its models the matrix holds, the models it trains); one_off: what
-    unlearning pays once), then the comparison.
+    """The costs from the benchmark files (each retrained model's job, `retrain_bench`, and its
+    evaluation, `retrain_eval_bench`; each unlearning batch's, `unlearn_bench`, its evaluation,
+    `unlearn_eval_bench`, and `batch_models`: (its models the matrix holds, the models it trains);
+    what unlearning pays once: `base_bench`, `prune_bench`), then the comparison on `matrix` against
+    the retraining baseline (`baseline`: its behaviour files, `subsets`: their subsets files), written
+    to `budget` (JSON) and `figure`.
     Both sides are linear datamodels (the paper's): the primary one when it is one, else the first
-    datamodel listed, else ridge. `baselines` (when a baseline is configured) adds each as a point
-    (cost, LDS) beside the two curves."""
+    datamodel listed, else ridge. `baselines` (when a baseline is configured: each method's
+    scores.json, with the generated images' benchmark and each method's own, <method>.tsv) adds each
+    as a point (cost, LDS) beside the two curves."""
     from ..budget import cost_model
     from ..estimators import DATAMODELS
     from ..subsets import read_subsets
 
+    one_off = {"train_base": base_bench, "prune_finetune": prune_bench}
     costs = cost_model(
-        retrain_benches,
-        unlearn_benches,
+        list(zip(retrain_bench, retrain_eval_bench)),
+        [(b, e, used, trained) for b, e, (used, trained) in zip(unlearn_bench, unlearn_eval_bench, batch_models)],
         one_off,
-        base_imported=read_json(base_train_json).get("pretrained") is not None,
+        base_imported=read_json(base_train).get("pretrained") is not None,
     )
-    dm = datamodel_cfg
+    dm, target, boot = settings.datamodel, settings.target, settings.bootstrap
     est = next(e for e in [dm["primary"], *dm["estimators"], "ridge"] if e in DATAMODELS)
     fit = {"estimator": est, **{k: dm[k] for k in ("alphas", "cv_folds", "seed", "lasso_path")}}
     caption = f"{fit['estimator']} datamodel of {target}; unit = {costs['unit_seconds']:.0f} s"
     # Read once: the curve and the baselines' points both score on its test rows.
-    m = read_matrix(matrix_h5)
+    m = read_matrix(matrix)
     points = []
-    if baselines is not None:
+    if baselines:
         from ..baselines.cost import budget_baselines
 
         points = budget_baselines(
             m,
-            baselines.scores,
-            baselines.images_bench,
-            baselines.method_benches,
+            list(baselines),
+            baseline_images_bench,
+            list(baselines_bench or ()),
             one_off["train_base"],
             one_off["prune_finetune"],
             costs["unit_seconds"],
@@ -142,15 +142,15 @@ def make_budget(  # noqa: PLR0913
         )
     return budget_stage(
         m,
-        read_subsets(subsets_jsons),
-        baseline_jsons,
-        target,
-        costs,
-        grid,
-        fit,
-        boot,
-        out_json,
-        out_png,
-        caption,
-        points,
+        subsets=read_subsets(subsets),
+        baseline_jsons=baseline,
+        target=target,
+        costs=costs,
+        grid=settings.grid,
+        fit=fit,
+        boot=boot,
+        out_json=budget,
+        out_png=figure,
+        caption=caption,
+        baselines=points,
     )

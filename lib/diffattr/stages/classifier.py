@@ -8,34 +8,36 @@ import time
 
 from ..atomic import write_json
 from ..classifier_gate import ClassifierGate
+from ..settings import ClassifierTraining
 
 
 def make_classifier(
-    data_npz: str | os.PathLike,
-    epochs: int,
-    seed: int,
-    holdout: float,
-    out_pt: str | os.PathLike,
-    out_json: str | os.PathLike,
-    logger: logging.Logger,
+    *,
+    data: str | os.PathLike,
+    weights: str | os.PathLike,
+    info: str | os.PathLike,
+    settings: ClassifierTraining,
+    log: logging.Logger,
     compute=None,
     gate: ClassifierGate | None = None,
 ) -> dict:
     """Train and save the classifier. With a `gate` (the config uses the classifier), one that fails it
-    raises ClassifierGateError before anything is written, so no store ever holds it as complete."""
+    raises ClassifierGateError before anything is written, so no store ever holds it as complete.
+    `weights`: the trained model, `info`: its training record."""
     from ..classifier import save_classifier, train_classifier
     from ..data import load_dataset
 
-    ds = load_dataset(data_npz)
+    ds = load_dataset(data)
     start = time.perf_counter()
-    model, info = train_classifier(ds.images, ds.labels, epochs, seed, holdout, logger, compute)
-    info["train_seconds"] = time.perf_counter() - start
+    s = settings
+    model, record = train_classifier(ds.images, ds.labels, s.epochs, s.seed, s.holdout, log, compute)
+    record["train_seconds"] = time.perf_counter() - start
     if gate is not None:
         try:
-            gate.check(info)
+            gate.check(record)
         except ValueError as exc:
-            logger.error(str(exc))
+            log.error(str(exc))
             raise
-    save_classifier(model, out_pt)
-    write_json(out_json, info)
-    return info
+    save_classifier(model, weights)
+    write_json(info, record)
+    return record

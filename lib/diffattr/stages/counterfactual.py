@@ -16,29 +16,30 @@ PathLike = str | os.PathLike
 
 
 def counterfactual_table(
-    plan_json: PathLike,
-    behaviour_jsons: Sequence[PathLike],
-    base_json: PathLike,
-    out_json: PathLike,
-    out_csv: PathLike,
-    out_png: PathLike,
+    *,
+    plan: PathLike,
+    behaviours: Sequence[PathLike],
+    base: PathLike,
+    info: PathLike,
+    table: PathLike,
+    figure: PathLike,
 ) -> dict[str, Any]:
     """Behaviour change (removed - all data, both retrained from scratch with the base recipe) per
     ranking and fraction, against the mean and spread of the random removals."""
     from ..figures import counterfactual_figure
 
-    plan = read_json(plan_json)
-    target = plan["target"]
-    value = {Path(p).stem: float(read_json(p)["metrics"][target]) for p in behaviour_jsons}
-    base = float(read_json(base_json)["metrics"][target])
+    removal_plan = read_json(plan)
+    target = removal_plan["target"]
+    value = {Path(p).stem: float(read_json(p)["metrics"][target]) for p in behaviours}
+    base_value = float(read_json(base)["metrics"][target])
     rows = []
-    for fraction in sorted({r["fraction"] for r in plan["removals"]}):
-        at = [r for r in plan["removals"] if r["fraction"] == fraction]
-        rand = np.array([value[r["id"]] - base for r in at if r["kind"] == "random"])
+    for fraction in sorted({r["fraction"] for r in removal_plan["removals"]}):
+        at = [r for r in removal_plan["removals"] if r["fraction"] == fraction]
+        rand = np.array([value[r["id"]] - base_value for r in at if r["kind"] == "random"])
         for r in at:
             if r["kind"] != "top":
                 continue
-            delta = value[r["id"]] - base
+            delta = value[r["id"]] - base_value
             # z-score against the random removals: how many random spreads the ranking beats them by.
             sd = float(rand.std(ddof=1)) if len(rand) > 1 else float("nan")
             rows.append(
@@ -58,26 +59,30 @@ def counterfactual_table(
             )
     out = {
         "behaviour": target,
-        "lower_is_better": plan["lower_is_better"],
-        "all_data_behaviour": base,
+        "lower_is_better": removal_plan["lower_is_better"],
+        "all_data_behaviour": base_value,
         "reading": "change = behaviour after removing the units - behaviour with all data (both trained from "
         "scratch with the base recipe); removing the most helpful units should move the behaviour the "
         "bad way (up when lower is better) by more than removing random units",
         "rows": rows,
         # Estimators whose scores are all tied: no ranking, so no removal.
-        "no_ranking": plan.get("no_ranking", []),
+        "no_ranking": removal_plan.get("no_ranking", []),
         "random": {
-            str(f): [value[r["id"]] - base for r in plan["removals"] if r["kind"] == "random" and r["fraction"] == f]
-            for f in sorted({r["fraction"] for r in plan["removals"]})
+            str(f): [
+                value[r["id"]] - base_value
+                for r in removal_plan["removals"]
+                if r["kind"] == "random" and r["fraction"] == f
+            ]
+            for f in sorted({r["fraction"] for r in removal_plan["removals"]})
         },
     }
-    write_json(out_json, out)
+    write_json(info, out)
     lines = ["estimator,fraction,k,change,random_mean_change,random_sd_change,z_vs_random,removed"]
     for r in rows:
         lines.append(
             f"{r['estimator']},{r['fraction']:g},{r['k']},{r['change']:.4g},{r['random_mean_change']:.4g},"
             f"{r['random_sd_change']:.4g},{r['z_vs_random']:.3g},{' '.join(r['removed'][:20])}"
         )
-    write_text(out_csv, "\n".join(lines) + "\n")
-    counterfactual_figure(out, out_png)
+    write_text(table, "\n".join(lines) + "\n")
+    counterfactual_figure(out, figure)
     return out

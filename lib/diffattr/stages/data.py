@@ -10,16 +10,16 @@ from ..atomic import write_json
 from ..data import load_source, save_dataset
 
 
-def make_data(data_cfg: Mapping[str, Any], out_npz: str | os.PathLike, out_json: str | os.PathLike) -> dict:
-    ds = load_source(data_cfg)
-    save_dataset(out_npz, ds)
-    info = {
-        "kind": data_cfg["kind"],
-        "path": data_cfg.get("path") or None,
+def make_data(*, settings: Mapping[str, Any], data: str | os.PathLike, info: str | os.PathLike) -> dict:
+    ds = load_source(settings)
+    save_dataset(data, ds)
+    record = {
+        "kind": settings["kind"],
+        "path": settings.get("path") or None,
         "n": int(len(ds.images)),
         "shape": list(ds.images.shape[1:]),
         "classes": list(ds.class_names),
         "content_sha256": ds.content_hash,
     }
-    write_json(out_json, info)
-    return info
+    write_json(info, record)
+    return record

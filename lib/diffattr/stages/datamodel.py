@@ -14,6 +14,7 @@ from ..atomic import write_json, write_text
 from ..datamodel import Attribution, helpfulness, ranks, relative_scores
 from ..estimators import FAMILY_OF, fit_estimators
 from ..matrix import read_matrix, write_matrix
+from ..metrics import lower_is_better
 
 PathLike = str | os.PathLike
 SCORE_CONVENTION = (
@@ -28,25 +29,25 @@ SCORE_CONVENTION = (
 
 
 def fit_all(
-    matrix_h5: PathLike,
+    *,
+    matrix: PathLike,
+    attributions: PathLike,
+    info: PathLike,
+    fitted: PathLike,
+    settings: Mapping[str, Any],
     target: str,
-    estimators: Sequence[str],
-    primary: str,
-    cfg: Mapping[str, Any],
-    lower_is_better: bool,
-    out_csv: PathLike,
-    out_json: PathLike,
-    out_h5: PathLike,
     baselines: Mapping[str, Mapping[str, float]] | None = None,
 ) -> dict[str, Attribution]:
-    """Fit each estimator on its subset family (a baseline: its support from `baselines`, the
-    baselines stage's method -> {unit: support}): every fit in datamodel.json and in a copy of the
-    matrix (group attributions/<estimator>), the primary one's attributions as CSV."""
-    m = read_matrix(matrix_h5)
-    fitted = fit_estimators(m, target, estimators, cfg, baselines)
+    """Fit each estimator of `settings` (the datamodel section: estimators, primary, the fit's keys)
+    for behaviour `target` on its subset family of `matrix` (a baseline: its support from `baselines`,
+    the baselines stage's method -> {unit: support}): every fit in `info` (datamodel.json) and in a copy
+    of the matrix (`fitted`, group attributions/<estimator>), the primary one's `attributions` as CSV."""
+    estimators, primary, lower = settings["estimators"], settings["primary"], lower_is_better(target)
+    m = read_matrix(matrix)
+    by_name = fit_estimators(m, target, estimators, settings, baselines)
     extra = {}
-    for name, att in fitted.items():
-        score = helpfulness(att.coef, lower_is_better)
+    for name, att in by_name.items():
+        score = helpfulness(att.coef, lower)
         extra[f"attributions/{name}"] = {
             "unit_ids": np.array(m.unit_ids, dtype=object),
             "coefficient": att.coef,
@@ -57,15 +58,15 @@ def fit_all(
             "intercept": np.array(att.intercept),
             "level_identified": np.array(att.level_identified),
         }
-    write_matrix(out_h5, m, extra)
-    write_text(out_csv, attributions_csv(m.unit_ids, fitted[primary], lower_is_better))
+    write_matrix(fitted, m, extra)
+    write_text(attributions, attributions_csv(m.unit_ids, by_name[primary], lower))
     write_json(
-        out_json,
+        info,
         {
             "target": target,
             "primary": primary,
-            "lower_is_better": lower_is_better,
-            "n_train_models": int(fitted[primary].n_models),
+            "lower_is_better": lower,
+            "n_train_models": int(by_name[primary].n_models),
             "sign_identified": bool(att.level_identified),
             "score_convention": SCORE_CONVENTION,
             "estimators": {
@@ -79,11 +80,11 @@ def fit_all(
                     **({"why": a.no_ranking} if not a.ranked else {}),
                     "coefficients": dict(zip(m.unit_ids, a.coef.tolist())),
                 }
-                for name, a in fitted.items()
+                for name, a in by_name.items()
             },
         },
     )
-    return fitted
+    return by_name
 
 
 def attributions_csv(unit_ids: Sequence[str], att: Attribution, lower_is_better: bool) -> str:

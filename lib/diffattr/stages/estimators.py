@@ -17,6 +17,7 @@ from ..families import FAMILIES
 from ..lds import brief, ceiling_of, lds_of
 from ..matrix import Matrix, read_matrix
 from ..report import table_html
+from ..settings import Bootstrap
 from ..stats import holm, paired_gap_test
 
 PathLike = str | os.PathLike
@@ -54,25 +55,31 @@ COLUMNS = [
 ]
 
 
-def estimator_table(  # noqa: PLR0913
-    matrix_h5: PathLike,
-    estimators: Sequence[str],
-    primary: str,
-    cfg: Mapping[str, Any],
-    n_boot: int,
-    level: float,
-    seed: int,
-    out_csv: PathLike,
-    out_json: PathLike,
-    second_retrain: Mapping[str, Mapping[str, float]] | None = None,
-    out_html: PathLike | None = None,
+def estimator_table(
+    *,
+    matrix: PathLike,
+    table: PathLike,
+    info: PathLike,
+    datamodel: Mapping[str, Any],
+    settings: Bootstrap,
+    html: PathLike | None = None,
+    ceiling: Mapping[str, Mapping[str, float]] | None = None,
     baselines: Mapping[str, Mapping[str, float]] | None = None,
 ) -> dict[str, Any]:
-    """The table of the matrix at `matrix_h5`, written as CSV and JSON (and HTML for the report)."""
+    """The table of the HDF5 `matrix`, written as CSV (`table`) and JSON (`info`), and HTML for the
+    report (`html`). `datamodel`: the datamodel section (estimators, primary, the fit's keys);
+    `ceiling`: subset id -> behaviours of a second retraining (the LDS ceiling); `baselines`: the
+    baselines' unit support (method -> {unit: value})."""
     out = estimator_rows(
-        read_matrix(matrix_h5), estimators, primary, cfg, n_boot, level, seed, second_retrain, baselines
+        read_matrix(matrix),
+        datamodel["estimators"],
+        datamodel["primary"],
+        datamodel,
+        settings,
+        ceiling,
+        baselines,
     )
-    write_table(out, out_csv, out_json, out_html)
+    write_table(out, table, info, html)
     return out
 
 
@@ -81,9 +88,7 @@ def estimator_rows(
     estimators: Sequence[str],
     primary: str,
     cfg: Mapping[str, Any],
-    n_boot: int,
-    level: float,
-    seed: int,
+    boot: Bootstrap,
     second_retrain: Mapping[str, Mapping[str, float]] | None = None,
     baselines: Mapping[str, Mapping[str, float]] | None = None,
 ) -> dict[str, Any]:
@@ -106,13 +111,12 @@ def estimator_rows(
             if len(rows) < 3:
                 continue
             test_alpha = getattr(FAMILIES.get(family), "alpha", None) or alpha
-            ceiling = ceiling_of(m, behaviour, family, second_retrain, n_boot, level, seed)
+            ceiling = ceiling_of(m, behaviour, family, second_retrain, boot)
             res = {
-                name: lds_of(att.predict(m.masks[rows]), y[rows], n_boot, level, seed, att.no_ranking)
-                for name, att in fitted.items()
+                name: lds_of(att.predict(m.masks[rows]), y[rows], boot, att.no_ranking) for name, att in fitted.items()
             }
-            gaps = gaps_to_primary(res, primary, y[rows], n_boot, level, seed)
-            note = highest_note(behaviour, test_alpha, primary, res, gaps, level)
+            gaps = gaps_to_primary(res, primary, y[rows], boot)
+            note = highest_note(behaviour, test_alpha, primary, res, gaps, boot.ci_level)
             notes.append(note)
             for name, att in fitted.items():
                 r = res[name]
@@ -140,8 +144,8 @@ def estimator_rows(
                     }
                 )
     return {
-        "ci_level": level,
-        "n_bootstrap": n_boot,
+        "ci_level": boot.ci_level,
+        "n_bootstrap": boot.n_bootstrap,
         "primary": primary,
         "gap_convention": GAP_CONVENTION,
         "rows": rows_out,
@@ -164,7 +168,7 @@ def write_table(
 
 
 def gaps_to_primary(
-    res: Mapping[str, Mapping[str, Any]], primary: str, actual: np.ndarray, n_boot: int, level: float, seed: int
+    res: Mapping[str, Mapping[str, Any]], primary: str, actual: np.ndarray, boot: Bootstrap
 ) -> dict[str, dict[str, Any]]:
     """Every estimator's LDS gap to the primary with its paired CI and p-value, the p-values
     Holm-adjusted over the comparisons read together (one behaviour and test set), and the verdict
@@ -175,7 +179,7 @@ def gaps_to_primary(
     for name, r in res.items():
         comparable = name != primary and np.isfinite(r["lds"]) and np.isfinite(ref["lds"])
         lo, hi, p = (
-            paired_gap_test(r["predicted"], ref["predicted"], actual, n_boot, level, seed)
+            paired_gap_test(r["predicted"], ref["predicted"], actual, boot.n_bootstrap, boot.ci_level, boot.seed)
             if comparable
             else (nan, nan, nan)
         )
@@ -185,7 +189,7 @@ def gaps_to_primary(
         g["p_holm"] = adjusted
         if name == primary or np.isnan(adjusted):
             g["verdict"] = ""
-        elif adjusted < 1 - level:
+        elif adjusted < 1 - boot.ci_level:
             g["verdict"] = "better" if g["gap"] > 0 else "worse"
         else:
             g["verdict"] = "not separated"

@@ -4,31 +4,29 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from ..atomic import read_json
 from ..report import ceiling_text
+from ..settings import Units
 
 PathLike = str | os.PathLike
 
 
-def attribution_figures(  # noqa: PLR0913
-    lds_json: PathLike,
-    attributions_csv: PathLike,
-    data_npz: PathLike,
-    unit: str,
+def attribution_figures(  # noqa: PLR0913  (its rule's input and output keys; keyword-only)
+    *,
+    lds: PathLike,
+    attributions: PathLike,
+    data: PathLike,
+    scatter: PathLike,
+    histogram: PathLike,
+    top: PathLike,
+    bottom: PathLike,
+    units: Units,
     top_k: int,
-    out_scatter: PathLike,
-    out_hist: PathLike,
-    out_top: PathLike,
-    out_bottom: PathLike,
-    caption: str,
-    reference_npz: PathLike | None = None,
-    kmeans: Mapping[str, Any] | None = None,
-    csv_path: str | None = None,
+    reference: PathLike | None = None,
     expected_identified: bool | None = None,
 ) -> dict[str, Any]:
     """Predicted-vs-actual scatter, attribution histogram, and two unit grids: the most helpful /
@@ -39,28 +37,29 @@ def attribution_figures(  # noqa: PLR0913
     from ..figures import histogram_figure, scatter_figure, unit_rows_figure
     from ..subsets import load_units
 
-    res = read_json(lds_json)
+    caption = f"{units.unit} units"
+    res = read_json(lds)
     pred = res["estimators"][res["estimator"]]["predicted"]
     scatter_figure(
         pred,
         res["actual"],
-        out_scatter,
+        scatter,
         res["behaviour"],
         f"{caption}\nLDS {res['lds']:.3f} over {res['n_test_models']} retrained test models; "
         f"{ceiling_text(res.get('ceiling'))}",
     )
-    with open(attributions_csv, newline="") as fh:
+    with open(attributions, newline="") as fh:
         rows = list(csv.DictReader(fh))  # sorted by rank: most helpful first
     identified = rows[0]["sign_identified"] == "1"
     if expected_identified is not None and identified != expected_identified:
         raise ValueError(
-            f"{attributions_csv}: sign_identified is {int(identified)} but the report labels assume "
+            f"{attributions}: sign_identified is {int(identified)} but the report labels assume "
             f"{int(expected_identified)}; update estimators.LEVEL_BY_DESIGN"
         )
     column = "score" if identified else "relative_score"
     scores = np.array([float(r[column]) + 0.0 for r in rows])
-    histogram_figure(scores, out_hist, f"{caption}\n{len(rows)} units", identified)
-    ds, units = load_units(data_npz, unit, reference_npz, kmeans, csv_path)
+    histogram_figure(scores, histogram, f"{caption}\n{len(rows)} units", identified)
+    ds, units = load_units(data, units.unit, reference, units.kmeans, units.csv)
     index = {uid: i for i, uid in enumerate(units.ids)}
     imgs = ((ds.images.transpose(0, 2, 3, 1) + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
 
@@ -74,7 +73,7 @@ def attribution_figures(  # noqa: PLR0913
         if ranked
         else {k: ("no ranking (all scores tied)", []) for k in ("top", "bottom")}
     )
-    for (title, chosen), out in ((grids["top"], out_top), (grids["bottom"], out_bottom)):
+    for (title, chosen), out in ((grids["top"], top), (grids["bottom"], bottom)):
         unit_rows_figure(unit_rows(chosen), out, f"{title}: {len(chosen)} units ({caption})")
     return {
         "sign_identified": identified,

@@ -10,25 +10,26 @@ from ..atomic import write_json
 
 
 def init_model(
-    data_npz: str | os.PathLike,
+    *,
+    data: str | os.PathLike,
     model_cfg: Mapping[str, Any],
     seed: int,
-    out_model: str | os.PathLike,
-    out_json: str | os.PathLike,
+    model: str | os.PathLike,
+    info: str | os.PathLike,
 ) -> dict:
     from ..data import load_dataset
     from ..models import count_params, initial_unet, save_model
 
-    ds = load_dataset(data_npz)
-    model = initial_unet(model_cfg, ds.images, seed)  # train_base's initial weights
-    save_model(model, out_model)
+    ds = load_dataset(data)
+    unet = initial_unet(model_cfg, ds.images, seed)  # train_base's initial weights
+    save_model(unet, model)
     stats = {
         "steps": 0,
         "train_seconds": 0.0,
         "train_cpu_seconds": 0.0,
         "seed": int(seed),
         "n_images": 0,
-        "params": count_params(model),
+        "params": count_params(unet),
     }
-    write_json(out_json, stats)
+    write_json(info, stats)
     return stats

@@ -13,6 +13,7 @@ from ..atomic import read_json, write_json
 from ..datamodel import Attribution
 from ..lds import brief, ceiling_of, lds_of, proxy_fidelity_of
 from ..matrix import Matrix, read_matrix
+from ..settings import Bootstrap
 
 PathLike = str | os.PathLike
 NOT_COMPUTED = "not computed: no second retraining of the test subsets"
@@ -24,49 +25,48 @@ def metrics_by_subset(behaviour_jsons: Sequence[PathLike]) -> dict[str, dict[str
 
 
 def evaluate_lds(
-    datamodel_json: PathLike,
-    matrix_h5: PathLike,
-    n_boot: int,
-    level: float,
-    seed: int,
-    out_json: PathLike,
+    *,
+    datamodel: PathLike,
+    matrix: PathLike,
+    lds: PathLike,
+    settings: Bootstrap,
     baseline: Mapping[str, Mapping[str, float]] | None = None,
-    second_retrain: Mapping[str, Mapping[str, float]] | None = None,
+    ceiling: Mapping[str, Mapping[str, float]] | None = None,
 ) -> dict[str, Any]:
-    """LDS of every fitted estimator on the retrained test models, with a bootstrap CI; also on the
-    alpha 0.25 / 0.75 test families when the matrix has them. `baseline` (subset id -> behaviours of
-    the baseline subsets retrained from scratch) adds the proxy fidelity; `second_retrain` (subset id
-    -> behaviours of a second retraining of test subsets) the LDS ceiling beside every LDS."""
-    dm = read_json(datamodel_json)
-    m = read_matrix(matrix_h5)
+    """LDS of every fitted estimator (`datamodel`: its info JSON, `matrix`: its HDF5 matrix) on the
+    retrained test models, with a bootstrap CI, written to `lds`; also on the alpha 0.25 / 0.75 test
+    families when the matrix has them. `baseline` (subset id -> behaviours of the baseline subsets
+    retrained from scratch: metrics_by_subset of the rule's files) adds the proxy fidelity; `ceiling`
+    (subset id -> behaviours of a second retraining of test subsets) the LDS ceiling beside every LDS."""
+    boot, second_retrain = settings, ceiling
+    dm = read_json(datamodel)
+    m = read_matrix(matrix)
     rows = m.rows("retrain")
     if len(rows) < 3:
-        raise ValueError(f"{matrix_h5}: only {len(rows)} retrained test models; the LDS needs at least 3")
+        raise ValueError(f"{matrix}: only {len(rows)} retrained test models; the LDS needs at least 3")
     target = dm["target"]
     y = m.behaviour(target)
     actual = y[rows]
-    ceilings = {
-        family: ceiling_of(m, target, family, second_retrain, n_boot, level, seed) for family in m.families("retrain")
-    }
+    ceilings = {family: ceiling_of(m, target, family, second_retrain, boot) for family in m.families("retrain")}
     per_est = {}
     for name, record in dm["estimators"].items():
         att = Attribution.from_record(name, record, m.unit_ids)
         why = None if att.ranked else record.get("why", att.no_ranking)
         per_est[name] = {
-            **lds_of(att.predict(m.masks[rows]), actual, n_boot, level, seed, why),
+            **lds_of(att.predict(m.masks[rows]), actual, boot, why),
             "ceiling": brief(ceilings.get("test")),
         }
         for family in m.families("retrain"):
             extra_rows = m.rows("retrain", family)
             if family != "test" and len(extra_rows) >= 3:
-                res = lds_of(att.predict(m.masks[extra_rows]), y[extra_rows], n_boot, level, seed, why)
+                res = lds_of(att.predict(m.masks[extra_rows]), y[extra_rows], boot, why)
                 per_est[name].setdefault("other_alphas", {})[family] = {
                     **{k: res[k] for k in ("lds", "ci95", "n_test_models", "why") if k in res},
                     "ceiling": brief(ceilings[family]),
                 }
     primary = per_est[dm["primary"]]
     fidelity = (
-        proxy_fidelity_of(m, target, baseline, n_boot, level, seed)
+        proxy_fidelity_of(m, target, baseline, boot)
         if baseline is not None
         else {"spearman": None, "why": "no baseline retrainings given"}
     )
@@ -74,8 +74,8 @@ def evaluate_lds(
         "lds": primary["lds"],
         "ci95": primary["ci95"],
         **({"why": primary["why"]} if "why" in primary else {}),
-        "ci_level": level,
-        "n_bootstrap": n_boot,
+        "ci_level": boot.ci_level,
+        "n_bootstrap": boot.n_bootstrap,
         "estimator": dm["primary"],
         "behaviour": target,
         "lower_is_better": dm["lower_is_better"],
@@ -97,7 +97,7 @@ def evaluate_lds(
         "estimators": per_est,
         "subsets": subsets_drawn(m),
     }
-    write_json(out_json, out)
+    write_json(lds, out)
     return out
 
 

@@ -23,24 +23,25 @@ PACKAGES = ("torch", "diffusers", "torch-fidelity", "torch-pruning", "numpy", "s
 
 
 def make_matrix(
-    unlearn_batches: Sequence[PathLike],
+    *,
+    unlearn: Sequence[PathLike],
     unlearn_ids: Sequence[str],
-    retrained: Sequence[PathLike],
-    untrained: Sequence[PathLike],
-    subsets_jsons: Sequence[PathLike],
-    out_h5: PathLike,
+    retrain: Sequence[PathLike],
+    init: Sequence[PathLike],
+    subsets: Sequence[PathLike],
+    matrix: PathLike,
     config_hash: str,
     subset_report: Mapping[str, Any] | None = None,
 ) -> Matrix:
     """Rows: the unlearned models `unlearn_ids` (found in their behaviour batch folders), the retrained
     test models and the untrained one (its subset is the empty set), each with its subset record."""
-    subsets = with_empty(read_subsets(subsets_jsons))
+    records = with_empty(read_subsets(subsets))
     behaviours = {
-        "unlearn": batch_behaviours(list(unlearn_batches), list(unlearn_ids)),
-        "retrain": retrained,
-        "init": untrained,
+        "unlearn": batch_behaviours(list(unlearn), list(unlearn_ids)),
+        "retrain": retrain,
+        "init": init,
     }
-    return build_matrix(subset_rows(subsets, behaviours), out_h5, config_hash, subset_report)
+    return build_matrix(subset_rows(records, behaviours), matrix, config_hash, subset_report)
 
 
 def subset_rows(

@@ -15,14 +15,15 @@ PathLike = str | os.PathLike
 
 
 def pair_fids(
+    *,
     unlearned: PathLike,
     retrained: PathLike,
     floor: PathLike,
-    classifier_pt: PathLike,
-    sched_cfg: Mapping[str, Any],
-    job: Job,
-    sid: str,
-    out_json: PathLike,
+    classifier: PathLike,
+    scheduler: Mapping[str, Any],
+    settings: Job,
+    subset: str,
+    pair: PathLike,
     compute=None,
 ) -> dict:
     from torch_fidelity.metric_fid import fid_statistics_to_metric
@@ -33,11 +34,11 @@ def pair_fids(
 
     start = time.perf_counter()
     compute = compute or CPU
-    s = job.recipe
-    extractor = behaviour.make_extractor(classifier_pt, s.inception_weights, compute.device)
+    s = settings.recipe
+    extractor = behaviour.make_extractor(classifier, s.inception_weights, compute.device)
 
     def stats_of(path: PathLike) -> dict:
-        images = behaviour.generate(path, sched_cfg, s, s.n_samples, job.runtime.batch_size, compute)
+        images = behaviour.generate(path, scheduler, s, s.n_samples, settings.runtime.batch_size, compute)
         return behaviour.feature_statistics(behaviour.extract_features(extractor, to_uint8_rgb(images)))
 
     stats = {name: stats_of(path) for name, path in (("unlearn", unlearned), ("retrain", retrained), ("floor", floor))}
@@ -46,7 +47,7 @@ def pair_fids(
         return float(fid_statistics_to_metric(stats[a], stats[b], verbose=False)["frechet_inception_distance"])
 
     out = {
-        "subset": sid,
+        "subset": subset,
         "unlearn_vs_retrain": dist("unlearn", "retrain"),
         "retrain_vs_retrain": dist("retrain", "floor"),
         "n_samples": s.n_samples,
@@ -54,5 +55,5 @@ def pair_fids(
         "device": str(compute.device),
         "seconds": time.perf_counter() - start,
     }
-    write_json(out_json, out)
+    write_json(pair, out)
     return out

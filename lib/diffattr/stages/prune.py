@@ -7,39 +7,40 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from ..settings import Job
+from ..settings import Pruning
 
 PathLike = str | os.PathLike
 
 
-def prune_and_finetune(  # noqa: PLR0913
-    base_model: PathLike,
-    data_npz: PathLike,
-    ratio: float,
-    importance_p: int,
-    job: Job,
-    sched_cfg: Mapping[str, Any],
-    out_model: PathLike,
-    out_json: PathLike,
-    logger: logging.Logger,
+def prune_and_finetune(  # noqa: PLR0913  (its rule's input and output keys, the job's settings and run handles; keyword-only)
+    *,
+    base: PathLike,
+    data: PathLike,
+    settings: Pruning,
+    scheduler: Mapping[str, Any],
+    model: PathLike,
+    info: PathLike,
+    log: logging.Logger,
     startup: float | None = None,
-    resume_path: PathLike | None = None,
+    resume: PathLike | None = None,
     compute=None,
-    out_raw: PathLike | None = None,
+    raw: PathLike | None = None,
 ) -> dict:
-    """Prune, fine-tune on all data (job: the prune.finetune settings), save the EMA weights
-    (`out_model`) and the raw ones (`out_raw`), both as whole modules."""
+    """Prune the `base` model, fine-tune it on all `data` (`settings`: the prune section, its
+    fine-tune's settings included), save the EMA weights (`model`) and the raw ones (`raw`), both as
+    whole modules; `info`: the training record."""
     from ..data import load_dataset
     from ..models import load_model
     from ..pruning import macs_and_params, prune_unet
     from ..training import ModelOutput, TrainRun, train_and_save
 
-    ds = load_dataset(data_npz)
-    model = load_model(base_model)
-    macs0, params0 = macs_and_params(model)
-    model = prune_unet(model, ratio, importance_p)
-    macs1, params1 = macs_and_params(model)
-    logger.info(
+    ds = load_dataset(data)
+    unet = load_model(base)
+    macs0, params0 = macs_and_params(unet)
+    ratio, job = settings.ratio, settings.finetune
+    unet = prune_unet(unet, ratio, settings.importance_p)
+    macs1, params1 = macs_and_params(unet)
+    log.info(
         f"prune: params {params0} -> {params1} ({params1 / params0:.1%}), MACs {macs0} -> {macs1} ({macs1 / macs0:.1%})"
     )
     extra = {
@@ -50,11 +51,11 @@ def prune_and_finetune(  # noqa: PLR0913
         "macs_after": macs1,
     }
     return train_and_save(
-        model,
+        unet,
         ds.images,
         job.recipe,
-        sched_cfg,
-        run=TrainRun(job.runtime, logger, "prune_finetune", startup, resume_path, compute),
-        out=ModelOutput(out_model, out_json, raw=out_raw, whole_module=True),
+        scheduler,
+        run=TrainRun(job.runtime, log, "prune_finetune", startup, resume, compute),
+        out=ModelOutput(model, info, raw=raw, whole_module=True),
         extra=extra,
     )

@@ -6,9 +6,10 @@ import os
 
 
 def make_reference(
-    data_npz: str | os.PathLike,
-    classifier_pt: str | os.PathLike,
-    out_npz: str | os.PathLike,
+    *,
+    data: str | os.PathLike,
+    classifier: str | os.PathLike,
+    stats: str | os.PathLike,
     inception_weights: str | os.PathLike | None = None,
     compute=None,
 ) -> None:
@@ -19,7 +20,7 @@ def make_reference(
     from ..data import load_dataset
     from ..sampling import to_uint8_rgb
 
-    ds = load_dataset(data_npz)
-    extractor = make_extractor(classifier_pt, inception_weights, (compute or CPU).device)
+    ds = load_dataset(data)
+    extractor = make_extractor(classifier, inception_weights, (compute or CPU).device)
     feats = extract_features(extractor, to_uint8_rgb(torch.from_numpy(ds.images)))
-    save_statistics(out_npz, feature_statistics(feats), feats.numpy(), ds.class_names)
+    save_statistics(stats, feature_statistics(feats), feats.numpy(), ds.class_names)

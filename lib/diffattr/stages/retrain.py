@@ -14,22 +14,24 @@ from ..settings import Job
 PathLike = str | os.PathLike
 
 
-def retrain(  # noqa: PLR0913
-    data_npz: PathLike,
-    chunk_json: PathLike,
-    sid: str,
+def retrain(  # noqa: PLR0913  (its rule's input and output keys, the job's settings and run handles; keyword-only)
+    *,
+    data: PathLike,
+    subsets: PathLike,
+    subset: str,
     model_cfg: Mapping[str, Any],
-    sched_cfg: Mapping[str, Any],
-    job: Job,
-    retrain_seed: int,
-    out_model: PathLike,
-    out_json: PathLike,
-    logger: logging.Logger,
+    scheduler: Mapping[str, Any],
+    settings: Job,
+    seed: int,
+    model: PathLike,
+    info: PathLike,
+    log: logging.Logger,
     startup: float | None = None,
-    resume_path: PathLike | None = None,
+    resume: PathLike | None = None,
     compute=None,
 ) -> dict:
-    """Subset `sid` of the subsets file `chunk_json`, its seed derived from (retrain_seed, sid)."""
+    """Retrain on subset `subset` of the subsets file `subsets`, its seed derived from (`seed`, subset);
+    `model`, `info`: the checkpoint and its training record."""
     import numpy as np
 
     from ..data import load_dataset
@@ -38,15 +40,15 @@ def retrain(  # noqa: PLR0913
     from ..subsets import read_subsets
     from ..training import ModelOutput, TrainRun, train_and_save
 
-    ds = load_dataset(data_npz)
-    sub = read_subsets(chunk_json)[sid]
+    ds = load_dataset(data)
+    sub = read_subsets(subsets)[subset]
     images = ds.images[np.asarray(sub["sample_indices"], dtype=np.int64)]
-    recipe = dataclasses.replace(job.recipe, seed=derived_seed(retrain_seed, sub["id"]))
+    recipe = dataclasses.replace(settings.recipe, seed=derived_seed(seed, sub["id"]))
     return train_and_save(
         initial_unet(model_cfg, images, recipe.seed),
         images,
         recipe,
-        sched_cfg,
-        run=TrainRun(job.runtime, logger, f"retrain {sub['id']}", startup, resume_path, compute),
-        out=ModelOutput(out_model, out_json),
+        scheduler,
+        run=TrainRun(settings.runtime, log, f"retrain {sub['id']}", startup, resume, compute),
+        out=ModelOutput(model, info),
     )

@@ -25,6 +25,7 @@ def unlearn_startup_summary(batch_dirs: Sequence[str]) -> dict:
 
 
 def write_run_view(
+    *,
     inputs: Mapping[str, object],
     outputs: Sequence[str],
     stores: Mapping[str, str],

@@ -10,12 +10,13 @@ from ..settings import Sampling
 
 
 def sample_grid(
+    *,
     model: str | os.PathLike,
-    sched_cfg: Mapping[str, Any],
-    sampling: Sampling,
+    scheduler: Mapping[str, Any],
+    settings: Sampling,
     n: int,
     title: str,
-    out_png: str | os.PathLike,
+    grid: str | os.PathLike,
     compute=None,
 ) -> None:
     """The first n images of the behaviour samples (image j from the same initial noise as image j of
@@ -23,5 +24,5 @@ def sample_grid(
     from ..behaviour import generate
     from ..figures import image_grid
 
-    images = generate(model, sched_cfg, sampling, n, max(n, 1), compute)
-    image_grid(((images.permute(0, 2, 3, 1) + 1) * 127.5).round().clamp(0, 255).byte().numpy(), out_png, title)
+    images = generate(model, scheduler, settings, n, max(n, 1), compute)
+    image_grid(((images.permute(0, 2, 3, 1) + 1) * 127.5).round().clamp(0, 255).byte().numpy(), grid, title)

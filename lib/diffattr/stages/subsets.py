@@ -5,32 +5,33 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from ..atomic import write_json
 from ..families import parse_subset_id, subset_id
+from ..settings import Units
 from ..subsets import family_subsets, load_units, subset_record
 
 PathLike = str | os.PathLike
 
 
-def make_subsets(  # noqa: PLR0913
-    data_npz: PathLike,
-    unit: str,
+def make_subsets(
+    *,
+    data: PathLike,
+    chunk: PathLike,
+    units: Units,
     alpha: float,
     seed: int,
-    chunk: str,
-    sids: Sequence[str],
-    out_json: PathLike,
+    chunk_id: str,
+    members: Sequence[str],
     n_units: int,
-    reference_npz: PathLike | None = None,
-    kmeans: Mapping[str, Any] | None = None,
-    csv_path: str | None = None,
+    reference: PathLike | None = None,
 ) -> dict:
-    """Subset i of its family as `subsets.family_subsets` draws it, for every id of the chunk, over
-    the data's units (checked against the `n_units` counted at start-up)."""
-    _, units = load_units(data_npz, unit, reference_npz, kmeans, csv_path)
+    """Subset i of its family as `subsets.family_subsets` draws it, for every id of the chunk
+    `chunk_id` (its `members`), over the data's units (checked against the `n_units` counted at
+    start-up), written to `chunk`."""
+    sids, unit = members, units.unit
+    _, units = load_units(data, unit, reference, units.kmeans, units.csv)
     if len(units) != n_units:
         raise ValueError(
             f"attribution.unit {unit}: the data has {len(units)} units but {n_units} were counted at "
@@ -48,6 +49,6 @@ def make_subsets(  # noqa: PLR0913
     for sid, (family, index) in zip(sids, wanted):
         chosen, redraws = drawn[family][index]
         subsets[sid] = subset_record(units, sid, family, index, unit, alpha, seed, chosen, redraws)
-    info = {"chunk": chunk, "subsets": subsets}
-    write_json(out_json, info)
+    info = {"chunk": chunk_id, "subsets": subsets}
+    write_json(chunk, info)
     return info

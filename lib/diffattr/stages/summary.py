@@ -10,10 +10,11 @@ from ..report import summary_html
 
 
 def make_summary(
-    lds_json: str | os.PathLike,
-    budget_json: str | os.PathLike,
-    table1_csv: str | os.PathLike,
+    *,
+    lds: str | os.PathLike,
+    budget: str | os.PathLike,
+    table1: str | os.PathLike,
     config_line: str,
-    out_html: str | os.PathLike,
+    html: str | os.PathLike,
 ) -> None:
-    summary_html(read_json(lds_json), read_json(budget_json), table1_csv, config_line, out_html)
+    summary_html(read_json(lds), read_json(budget), table1, config_line, html)

@@ -97,36 +97,38 @@ def table1(
     return rows
 
 
-def make_table1(  # noqa: PLR0913
-    base_json: PathLike,
-    pruned_json: PathLike,
+def make_table1(  # noqa: PLR0913  (its rule's nine input and output keys, train_ids, target)
+    *,
+    base: PathLike,
+    pruned: PathLike,
     base_train: PathLike,
     prune_train: PathLike,
-    retrained_jsons: Sequence[PathLike],
-    unlearn_batches: Sequence[PathLike],
+    retrained: Sequence[PathLike],
+    unlearned: Sequence[PathLike],
     train_ids: Sequence[str],
-    pair_jsons: Sequence[PathLike],
-    metric: str,
-    out_csv: PathLike,
-    out_html: PathLike,
+    pairs: Sequence[PathLike],
+    target: str,
+    csv: PathLike,
+    html: PathLike,
 ) -> list[dict[str, Any]]:
-    """Table 1 from the behaviour and training records: the unlearned models `train_ids` are found in
-    their behaviour batch folders."""
+    """Table 1 (`csv`, and `html` for the report) from the behaviour and training records: the unlearned
+    models `train_ids` are found in their behaviour batch folders (`unlearned`); `target`: the behaviour
+    it reports."""
     from ..atomic import read_json
     from ..layout import batch_behaviours
     from ..report import table_html
 
-    unlearned = [read_json(p) for p in batch_behaviours(list(unlearn_batches), list(train_ids))]
+    unlearned_records = [read_json(p) for p in batch_behaviours(list(unlearned), list(train_ids))]
     rows = table1(
-        read_json(base_json),
-        read_json(pruned_json),
+        read_json(base),
+        read_json(pruned),
         read_json(base_train),
         read_json(prune_train),
-        [read_json(p) for p in retrained_jsons],
-        unlearned,
-        [read_json(p) for p in pair_jsons],
-        metric,
-        out_csv,
+        [read_json(p) for p in retrained],
+        unlearned_records,
+        [read_json(p) for p in pairs],
+        target,
+        csv,
     )
-    table_html(out_csv, out_html, "Table 1")
+    table_html(csv, html, "Table 1")
     return rows

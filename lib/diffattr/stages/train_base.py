@@ -14,15 +14,16 @@ PathLike = str | os.PathLike
 
 
 def train_base(
-    data_npz: PathLike,
+    *,
+    data: PathLike,
     model_cfg: Mapping[str, Any],
-    sched_cfg: Mapping[str, Any],
-    job: Job,
-    out_model: PathLike,
-    out_json: PathLike,
-    logger: logging.Logger,
+    scheduler: Mapping[str, Any],
+    settings: Job,
+    model: PathLike,
+    info: PathLike,
+    log: logging.Logger,
     startup: float | None = None,
-    resume_path: PathLike | None = None,
+    resume: PathLike | None = None,
     compute=None,
 ) -> dict:
     """Train from train_base.seed's initial weights (the same init_model saves untrained)."""
@@ -30,24 +31,25 @@ def train_base(
     from ..models import initial_unet
     from ..training import ModelOutput, TrainRun, train_and_save
 
-    ds = load_dataset(data_npz)
+    ds = load_dataset(data)
     return train_and_save(
-        initial_unet(model_cfg, ds.images, job.recipe.seed),
+        initial_unet(model_cfg, ds.images, settings.recipe.seed),
         ds.images,
-        job.recipe,
-        sched_cfg,
-        run=TrainRun(job.runtime, logger, "train_base", startup, resume_path, compute),
-        out=ModelOutput(out_model, out_json),
+        settings.recipe,
+        scheduler,
+        run=TrainRun(settings.runtime, log, "train_base", startup, resume, compute),
+        out=ModelOutput(model, info),
     )
 
 
 def import_base(
+    *,
     pretrained: PathLike,
-    data_npz: PathLike,
+    data: PathLike,
     model_cfg: Mapping[str, Any],
-    out_model: PathLike,
-    out_json: PathLike,
-    logger: logging.Logger,
+    model: PathLike,
+    info: PathLike,
+    log: logging.Logger,
 ) -> dict:
     """Start from a pretrained UNet (base_model.path) instead of training one: checked, then copied
     into the store so every later stage reads it like a trained base model. train.json records the
@@ -56,9 +58,9 @@ def import_base(
     from ..models import count_params, import_pretrained_unet, save_model
     from ..pretrained import locate, sha256
 
-    ds = load_dataset(data_npz)
-    model = import_pretrained_unet(pretrained, model_cfg, ds.images.shape[-1], ds.images.shape[1])
-    save_model(model, out_model)
+    ds = load_dataset(data)
+    unet = import_pretrained_unet(pretrained, model_cfg, ds.images.shape[-1], ds.images.shape[1])
+    save_model(unet, model)
     found = locate(pretrained)
     stats = {
         "steps": 0,
@@ -68,9 +70,9 @@ def import_base(
         "pretrained_unet": str(found.unet),
         "pretrained_sha256": sha256(pretrained),
         "pretrained_hashed": [str(f.relative_to(found.unet)) for f in found.files],
-        "params": count_params(model),
+        "params": count_params(unet),
         "n_images": int(len(ds.images)),
     }
-    write_json(out_json, stats)
-    logger.info(f"train_base: imported {found.unet} ({stats['params']} params) instead of training")
+    write_json(info, stats)
+    log.info(f"train_base: imported {found.unet} ({stats['params']} params) instead of training")
     return stats

@@ -65,37 +65,38 @@ class Unlearning:
 
 
 def unlearn_batch(
-    start_model: PathLike,
-    data_npz: PathLike,
-    chunk_json: PathLike,
-    job: Job,
-    sched_cfg: Mapping[str, Any],
-    out_dir: PathLike,
-    logger: logging.Logger,
+    *,
+    start: PathLike,
+    data: PathLike,
+    subsets: PathLike,
+    settings: Job,
+    scheduler: Mapping[str, Any],
+    batch: PathLike,
+    log: logging.Logger,
     startup: float | None = None,
     compute=None,
 ) -> dict:
-    """Unlearn every subset of the subsets file `chunk_json` from `start_model` into the batch folder
-    `out_dir`; job.json there records the subsets, their train seconds and the start-up share."""
+    """Unlearn every subset of the subsets file `subsets` from the `start` model (on `data`) into the
+    batch folder `batch`; job.json there records the subsets, their train seconds and the start-up share."""
     from ..atomic import atomic_dir
     from ..compute import CPU
     from ..data import load_dataset
     from ..subsets import read_subsets
 
-    concurrent, mode = job.runtime.concurrent, job.runtime.concurrent_mode
+    concurrent, mode = settings.runtime.concurrent, settings.runtime.concurrent_mode
     if mode not in MODES:
         raise ValueError(f"unlearn.concurrent_mode: {mode!r}; use 'streams' or 'vmap'")
     job_start = time.perf_counter()
-    subsets = list(read_subsets(chunk_json).values())
-    with atomic_dir(out_dir) as tmp:
-        run = Unlearning(start_model, load_dataset(data_npz).images, job, sched_cfg, logger, compute or CPU, tmp)
-        if concurrent > 1 and len(subsets) > 1 and mode == "vmap":
-            seconds = [s for i in range(0, len(subsets), concurrent) for s in stacked(run, subsets[i : i + concurrent])]
-        elif concurrent > 1 and len(subsets) > 1:
-            seconds = side_by_side(run, subsets, concurrent)
+    records = list(read_subsets(subsets).values())
+    with atomic_dir(batch) as tmp:
+        run = Unlearning(start, load_dataset(data).images, settings, scheduler, log, compute or CPU, tmp)
+        if concurrent > 1 and len(records) > 1 and mode == "vmap":
+            seconds = [s for i in range(0, len(records), concurrent) for s in stacked(run, records[i : i + concurrent])]
+        elif concurrent > 1 and len(records) > 1:
+            seconds = side_by_side(run, records, concurrent)
         else:
-            seconds = [one(run, sub) for sub in subsets]
-        per_subset = {sub["id"]: s for sub, s in zip(subsets, seconds)}
+            seconds = [one(run, sub) for sub in records]
+        per_subset = {sub["id"]: s for sub, s in zip(records, seconds)}
         record = {
             "subsets": list(per_subset),
             "train_seconds": per_subset,
@@ -104,7 +105,7 @@ def unlearn_batch(
             **job_timing(job_start, startup),
         }
         if startup is not None:
-            logger.info(
+            log.info(
                 f"unlearn job: start-up {startup:.1f}s of {record['job_seconds']:.1f}s ({record['startup_share']:.1%})"
             )
         write_json(in_batch(tmp, "unlearn", "job"), record)
