@@ -200,7 +200,8 @@ def _work(config: Mapping[str, Any], probe: str) -> None:
     from .models import ddim_scheduler, ddpm_scheduler, initial_unet
     from .pruning import prune_unet
     from .sampling import ddim_sample
-    from .training import Recipe, train_ddpm
+    from .settings import Recipe
+    from .training import train_ddpm
 
     torch.set_num_threads(1)
     quiet = logging.getLogger("diffattr.calibration")
