@@ -31,6 +31,6 @@ rule estimators:
     params:
         spec=spec("estimators"),
         datamodel=config["datamodel"],
-        lds=config["lds"],
+        lds=hashed("estimators", "lds"),
     script:
         "../workflow/scripts/estimators.py"

@@ -40,6 +40,31 @@ UNHASHED = {
 }
 
 
+# Keys added after stores existed, hashed only away from their default, so that adding them renamed
+# nothing: lds.test_seeds (1: each test subset retrained once, the LDS target one retraining).
+HASHED_UNLESS_DEFAULT = {"lds.test_seeds": 1}
+
+
+def _lookup(config: Mapping[str, Any], dotted: str, default: Any) -> Any:
+    node: Any = config
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def at_default(config: Mapping[str, Any], dotted: str) -> bool:
+    """Whether a key of HASHED_UNLESS_DEFAULT is at its default (or absent), so hashed nowhere."""
+    default = HASHED_UNLESS_DEFAULT[dotted]
+    return _lookup(config, dotted, default) == default
+
+
+def test_seeds(config: Mapping[str, Any]) -> int:
+    """lds.test_seeds: how many retrainings (seeds) of each test subset the LDS target averages."""
+    return int(_lookup(config, "lds.test_seeds", 1))
+
+
 def _drop(cfg: dict, dotted: str) -> None:
     head, _, rest = dotted.partition(".")
     if head not in cfg:
@@ -61,9 +86,10 @@ DATA_SETTINGS = {"path": ("cifar10", "imagefolder"), "resolution": ("imagefolder
 
 
 def stage_config(config: Mapping[str, Any], stage: str) -> dict:
-    keys = STAGES[stage][1]
+    defaulted = {k for k in HASHED_UNLESS_DEFAULT if at_default(config, k)}
+    keys = [k for k in STAGES[stage][1] if k not in defaulted]
     selected = copy.deepcopy(select(config, keys))
-    for dotted in UNHASHED:
+    for dotted in UNHASHED | defaulted:
         for key in keys:
             if dotted.startswith(key + ".") and dotted not in keys:
                 _drop(selected[key], dotted[len(key) + 1 :])
@@ -142,6 +168,8 @@ def extra_upstream(config: Mapping[str, Any], stage: str) -> list[str]:
         return ["reference"]
     if stage in BASELINE_STAGES:
         return [BASELINE_MODEL_STAGE[config["baselines"]["model"]]]
+    if stage == "matrix" and test_seeds(config) > 1:
+        return ["behaviour_retrain_floor"]  # the test subsets' further retrainings (lds.test_seeds)
     if stage in ("datamodel", "estimators", "budget") and configured_baselines(config["datamodel"]["estimators"]):
         return ["baselines"]
     return []

@@ -220,8 +220,10 @@ _ROWS: tuple[Stage, ...] = (
         model_kind="init",
     ),
     _behaviour("init", "init"),
+    # A retraining with seeds from table1.floor_seed: Table 1's floor (pair subsets), the LDS ceiling's
+    # second retraining and the test subsets' seeds 2..lds.test_seeds (ids families.seed_id).
     _retraining("retrain_floor", ("model", "scheduler", "train_base", "table1.floor_seed")),
-    # The second retrainings' behaviours: the LDS ceiling (test subsets retrained twice).
+    # Their behaviours: the LDS ceiling and the seed-averaged LDS target.
     _behaviour("retrain_floor", "retrain_floor"),
     # The cheap baselines (TRAK, D-TRAK, pixel/feature similarity; lib/diffattr/baselines), planned only
     # when datamodel.estimators lists one: the attributed model's (baselines.model, an extra upstream:
@@ -271,7 +273,9 @@ _ROWS: tuple[Stage, ...] = (
             "subsets.n_kernel",
             "datamodel.estimators",
             "lds.extra_alphas",
+            "lds.test_seeds",  # hashed only above 1 (addressing.HASHED_UNLESS_DEFAULT)
         ),
+        # With lds.test_seeds above 1 also behaviour_retrain_floor (addressing.extra_upstream).
         ("behaviour_unlearn", "behaviour_retrain", "behaviour_init", "subsets"),
         files={"matrix": "matrix.h5"},
         env=ANALYSIS,

@@ -20,6 +20,7 @@ out = evaluate_lds(
     sm.output.lds,
     metrics_by_subset(inp.baseline),
     second,
+    baseline_seeds=metrics_by_subset(inp.baseline_seeds) if inp.get("baseline_seeds") else None,
 )
 write_spec(sm.params.spec)
 log.info(

@@ -1,5 +1,6 @@
-"""Stage lds: the LDS of every fitted estimator on the retrained test models, the proxy fidelity on
-the baseline subsets and, where test subsets were retrained twice, the LDS ceiling."""
+"""Stage lds: the LDS of every fitted estimator on the retrained test models (each the mean over
+lds.test_seeds retrainings), the proxy fidelity on the baseline subsets and, where test subsets were
+retrained twice or more, the LDS ceiling."""
 
 from __future__ import annotations
 
@@ -11,11 +12,27 @@ from typing import Any
 
 from ..atomic import read_json, write_json
 from ..datamodel import Attribution
-from ..lds import brief, ceiling_of, lds_of, proxy_fidelity_of
+from ..lds import brief, ceiling_of, lds_of, mean_retrainings, proxy_fidelity_of
 from ..matrix import Matrix, read_matrix
 
 PathLike = str | os.PathLike
 NOT_COMPUTED = "not computed: no second retraining of the test subsets"
+CEILING_CONVENTION = (
+    "spearman: Spearman between two retrainings (other seeds) of the same test subsets, "
+    "the LDS a second retraining scores; bound: about its square root, the most a "
+    "noise-free predictor of the expected behaviour can score; noise_sd: one retraining's seed noise, "
+    "sd(first - second) / sqrt(2); spread_sd: the behaviour's sd over all test models; noise_share: "
+    "noise_sd^2 / spread_sd^2 (near or above 1: the test models' ranking is mostly noise)"
+)
+SEEDS_CEILING_CONVENTION = (
+    "the target is each test subset's mean behaviour over n_seeds retrainings (lds.test_seeds); spearman: "
+    "Spearman between the means of two disjoint halves of the seeds (halves: the first a seeds against the "
+    "other b) over every test model; bound: sqrt of the n_seeds-mean's reliability from it (Spearman-Brown), "
+    "the most a noise-free predictor of the expected behaviour can score against the target; noise_sd: one "
+    "retraining's seed noise, sd(half_a - half_b) / sqrt(1/a + 1/b); noise_sd_target: the target's, "
+    "noise_sd / sqrt(n_seeds); spread_sd: the target's sd over all test models; noise_share: "
+    "noise_sd_target^2 / spread_sd^2 (near or above 1: the test models' ranking is mostly noise)"
+)
 
 
 def metrics_by_subset(behaviour_jsons: Sequence[PathLike]) -> dict[str, dict[str, float]]:
@@ -32,11 +49,15 @@ def evaluate_lds(
     out_json: PathLike,
     baseline: Mapping[str, Mapping[str, float]] | None = None,
     second_retrain: Mapping[str, Mapping[str, float]] | None = None,
+    baseline_seeds: Mapping[str, Mapping[str, float]] | None = None,
 ) -> dict[str, Any]:
     """LDS of every fitted estimator on the retrained test models, with a bootstrap CI; also on the
-    alpha 0.25 / 0.75 test families when the matrix has them. `baseline` (subset id -> behaviours of
-    the baseline subsets retrained from scratch) adds the proxy fidelity; `second_retrain` (subset id
-    -> behaviours of a second retraining of test subsets) the LDS ceiling beside every LDS."""
+    alpha 0.25 / 0.75 test families when the matrix has them. The test models' behaviour is the
+    matrix's (with lds.test_seeds above 1, each subset's mean over its seeds, and the ceiling from
+    halves of them). `baseline` (subset id -> behaviours of the baseline subsets retrained from
+    scratch) adds the proxy fidelity, against the mean with `baseline_seeds` (a second retraining of
+    some of them) where a subset has both; `second_retrain` (subset id -> behaviours of a second
+    retraining of test subsets) the LDS ceiling beside every LDS when the matrix has one seed."""
     dm = read_json(datamodel_json)
     m = read_matrix(matrix_h5)
     rows = m.rows("retrain")
@@ -65,11 +86,16 @@ def evaluate_lds(
                     "ceiling": brief(ceilings[family]),
                 }
     primary = per_est[dm["primary"]]
+    averaged: list[str] = []
+    if baseline is not None and baseline_seeds:
+        baseline, averaged = mean_retrainings(baseline, baseline_seeds)
     fidelity = (
         proxy_fidelity_of(m, target, baseline, n_boot, level, seed)
         if baseline is not None
         else {"spearman": None, "why": "no baseline retrainings given"}
     )
+    if averaged:
+        fidelity["averaged_retrainings"] = averaged  # against the mean of their two retrainings
     out = {
         "lds": primary["lds"],
         "ci95": primary["ci95"],
@@ -81,14 +107,12 @@ def evaluate_lds(
         "lower_is_better": dm["lower_is_better"],
         "n_train_models": dm["n_train_models"],
         "n_test_models": int(len(rows)),
+        # Keys present only with several seeds: a one-seed lds.json reads as before.
+        **({"test_seeds": m.n_seeds} if m.n_seeds > 1 else {}),
         "sign_convention": "Spearman(predicted behaviour, actual behaviour) over models retrained from scratch on "
         "held-out subsets; +1 = perfect ranking, whatever the behaviour's direction",
         "ceiling": ceilings.get("test") or {"spearman": None, "why": NOT_COMPUTED},
-        "ceiling_convention": "spearman: Spearman between two retrainings (other seeds) of the same test subsets, "
-        "the LDS a second retraining scores; bound: about its square root, the most a "
-        "noise-free predictor of the expected behaviour can score; noise_sd: one retraining's seed noise, "
-        "sd(first - second) / sqrt(2); spread_sd: the behaviour's sd over all test models; noise_share: "
-        "noise_sd^2 / spread_sd^2 (near or above 1: the test models' ranking is mostly noise)",
+        "ceiling_convention": SEEDS_CEILING_CONVENTION if m.n_seeds > 1 else CEILING_CONVENTION,
         "proxy_fidelity": fidelity,
         "proxy_fidelity_convention": "Spearman and Pearson between the unlearned and the retrained model's "
         "behaviour on the same (baseline) training subsets",

@@ -29,19 +29,21 @@ def retrain(  # noqa: PLR0913
     resume_path: PathLike | None = None,
     compute=None,
 ) -> dict:
-    """Subset `sid` of the subsets file `chunk_json`, its seed derived from (retrain_seed, sid)."""
+    """Subset `sid` of the subsets file `chunk_json`, its seed derived from (retrain_seed, sid); a test
+    seed's id (families.seed_id, e.g. test-0003-seed3) trains on its subset (test-0003)."""
     import numpy as np
 
     from ..data import load_dataset
+    from ..families import base_id
     from ..hashing import derived_seed
     from ..models import initial_unet
     from ..subsets import read_subsets
     from ..training import ModelOutput, TrainRun, train_and_save
 
     ds = load_dataset(data_npz)
-    sub = read_subsets(chunk_json)[sid]
+    sub = read_subsets(chunk_json)[base_id(sid)]
     images = ds.images[np.asarray(sub["sample_indices"], dtype=np.int64)]
-    recipe = dataclasses.replace(job.recipe, seed=derived_seed(retrain_seed, sub["id"]))
+    recipe = dataclasses.replace(job.recipe, seed=derived_seed(retrain_seed, sid))
     return train_and_save(
         initial_unet(model_cfg, images, recipe.seed),
         images,
