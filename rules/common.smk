@@ -153,6 +153,14 @@ def ceiling_inputs(wildcards):
     return {"ceiling": [behaviour_json("behaviour_retrain_floor", sid) for sid in CEILING_IDS]}
 
 
+def seed_inputs(wildcards):
+    """With lds.test_seeds above 1, the behaviours of the test subsets' seeds 2..s, which the LDS
+    target averages with the matrix's seed 1 (none at 1 seed)."""
+    if TEST_SEEDS < 2:
+        return {}
+    return {"seeds": [behaviour_json("behaviour_retrain_floor", mid) for mid in SEED_IDS]}
+
+
 def baseline_seed_inputs(wildcards):
     """With lds.test_seeds above 1, the proxy fidelity compares against the mean retraining where a
     baseline subset has two: the pair subsets' second retrainings (Table 1's floor)."""

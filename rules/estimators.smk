@@ -3,6 +3,7 @@
 rule estimators:
     input:
         unpack(ceiling_inputs),
+        unpack(seed_inputs),
         unpack(baseline_inputs),
         matrix=rules.matrix.output.matrix,
     output:

@@ -1,14 +1,11 @@
 # Every family's models in one matrix: the datamodel's train subsets, the other estimators' families
-# (uniform, kernel, loo, full), the untrained model (empty) and the retrained test sets (each the mean
-# of lds.test_seeds retrainings); used subsets only (never a candidate skipped for equalling a test
-# subset).
+# (uniform, kernel, loo, full), the untrained model (empty) and the retrained test sets; used subsets
+# only (never a candidate skipped for equalling a test subset).
 rule matrix:
     input:
         unlearn=behaviour_batches(UNLEARN_IDS),
         retrain=[behaviour_json("behaviour_retrain", sid) for sid in RETRAIN_TEST_IDS],
         init=[behaviour_json("behaviour_init", EMPTY)] if WITH_INIT else [],
-        # lds.test_seeds above 1: the test subsets' seeds 2..s, averaged into their rows.
-        seeds=[behaviour_json("behaviour_retrain_floor", mid) for mid in SEED_IDS],
         subsets=sorted({chunk_json(sid) for sid in UNLEARN_IDS + RETRAIN_TEST_IDS}),
     output:
         matrix=path("matrix", "matrix"),

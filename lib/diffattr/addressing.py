@@ -163,16 +163,19 @@ def baseline_device(config: Mapping[str, Any]) -> str:
 
 
 def extra_upstream(config: Mapping[str, Any], stage: str) -> list[str]:
-    """Inputs a stage has under some configs only: k-means units cluster the reference features."""
+    """Inputs a stage has under some configs only: k-means units cluster the reference features; the
+    budget averages the test subsets' further retrainings (lds.test_seeds above 1; lds and estimators
+    list their stage always, for the ceiling)."""
     if stage == "subsets" and config["attribution"]["unit"] == "kmeans":
         return ["reference"]
     if stage in BASELINE_STAGES:
         return [BASELINE_MODEL_STAGE[config["baselines"]["model"]]]
-    if stage == "matrix" and test_seeds(config) > 1:
-        return ["behaviour_retrain_floor"]  # the test subsets' further retrainings (lds.test_seeds)
+    extra = []
+    if stage == "budget" and test_seeds(config) > 1:
+        extra.append("behaviour_retrain_floor")
     if stage in ("datamodel", "estimators", "budget") and configured_baselines(config["datamodel"]["estimators"]):
-        return ["baselines"]
-    return []
+        extra.append("baselines")
+    return extra
 
 
 @dataclass

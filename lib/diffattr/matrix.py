@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .families import EMPTY, family_of
+from .families import EMPTY, family_of, split_seed_id
 
 # The family each source's rows default to: the datamodel's training family for unlearned models,
 # the alpha test family for retrained ones, the empty set for the untrained model.
@@ -32,8 +32,9 @@ class Matrix:
     source: list[str]  # per row: "unlearn", "retrain" or "init" (the untrained model)
     train_seconds: np.ndarray  # float64 per row
     attrs: dict[str, Any] = field(default_factory=dict)
-    # lds.test_seeds above 1: seeds x models x behaviours, each retrained test model's behaviour under
-    # each seed (NaN on the other rows); `behaviours` holds their mean. None: one retraining each.
+    # Set by average_seeds (lds.test_seeds above 1): seeds x models x behaviours, each retrained test
+    # model's behaviour under each seed (NaN on the other rows); `behaviours` holds their mean. None:
+    # one retraining each (the matrix stage's, seed 1).
     seed_behaviours: np.ndarray | None = None
 
     def __post_init__(self) -> None:
@@ -83,6 +84,34 @@ class Matrix:
 
     def behaviour(self, name: str) -> np.ndarray:
         return self.behaviours[:, self.behaviour_names.index(self._known(name))]
+
+
+def average_seeds(m: Matrix, further: Mapping[str, Mapping[str, float]], test_seeds: int) -> Matrix:
+    """The matrix with each retrained test model's behaviours the mean over its `test_seeds` seeds
+    (lds.test_seeds): seed 1 the matrix's own row, seeds 2..s `further` (retrain_floor model id,
+    families.seed_id -> behaviours); every seed's kept as seed_behaviours. A missing or surplus seed
+    is an error naming the subset. The matrix stage stores seed 1 only, so that the datamodel and
+    what follows it keep their names whatever the target averages."""
+    import dataclasses
+
+    rows = {m.subset_ids[i]: i for i in np.flatnonzero(np.array(m.source) == "retrain")}
+    per_seed = np.full((test_seeds, *m.behaviours.shape), np.nan)
+    per_seed[0, list(rows.values())] = m.behaviours[list(rows.values())]
+    found = np.zeros((test_seeds, len(m.source)), bool)
+    found[0, list(rows.values())] = True
+    for model_id, metrics in further.items():
+        sid, seed = split_seed_id(model_id)
+        if sid not in rows or seed > test_seeds:
+            raise ValueError(f"{model_id}: not one of seeds 2..{test_seeds} of a test model (lds.test_seeds)")
+        per_seed[seed - 1, rows[sid]] = [metrics[name] for name in m.behaviour_names]
+        found[seed - 1, rows[sid]] = True
+    for sid, i in rows.items():
+        if not found[:, i].all():
+            missing = (np.flatnonzero(~found[:, i]) + 1).tolist()
+            raise ValueError(f"test subset {sid}: no behaviour for seed(s) {missing} of lds.test_seeds {test_seeds}")
+    behaviours = m.behaviours.copy()
+    behaviours[list(rows.values())] = per_seed[:, list(rows.values())].mean(axis=0)
+    return dataclasses.replace(m, behaviours=behaviours, seed_behaviours=per_seed)
 
 
 def write_matrix(

@@ -5,6 +5,7 @@ import _libpath  # noqa: F401  (lib/ on sys.path)
 from diffattr.jobs import start
 from diffattr.layout import write_spec
 from diffattr.stages.budget import BaselineFiles, make_budget
+from diffattr.stages.lds import metrics_by_subset
 
 sm = snakemake  # noqa: F821
 log, _ = start(sm.log[0])
@@ -30,6 +31,9 @@ out = make_budget(
     sm.output.budget,
     sm.output.figure,
     baselines,
+    seed_retrain=metrics_by_subset(inp.seeds) if inp.get("seeds") else None,
+    # lds.test_seeds as hashed into the budget (only above 1: no key in the spec = 1 seed)
+    test_seeds=p.spec["config"].get("lds.test_seeds", 1),
 )
 write_spec(p.spec)
 costs = out["costs"]

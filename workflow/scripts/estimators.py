@@ -28,6 +28,8 @@ out = estimator_table(
     second,
     o.html,
     baselines,
+    seed_retrain=metrics_by_subset(sm.input.seeds) if sm.input.get("seeds") else None,
+    test_seeds=c.get("test_seeds", 1),  # in the hashed lds section only above 1
 )
 write_spec(sm.params.spec)
 for r in out["rows"]:

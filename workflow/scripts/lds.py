@@ -21,6 +21,8 @@ out = evaluate_lds(
     metrics_by_subset(inp.baseline),
     second,
     baseline_seeds=metrics_by_subset(inp.baseline_seeds) if inp.get("baseline_seeds") else None,
+    seed_retrain=metrics_by_subset(inp.seeds) if inp.get("seeds") else None,
+    test_seeds=c.get("test_seeds", 1),  # in the hashed lds section only above 1
 )
 write_spec(sm.params.spec)
 log.info(

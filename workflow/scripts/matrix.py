@@ -10,17 +10,7 @@ sm = snakemake  # noqa: F821
 log, _ = start(sm.log[0])
 inp, p = sm.input, sm.params
 m = make_matrix(
-    inp.unlearn,
-    p.unlearn_ids,
-    inp.retrain,
-    inp.init,
-    inp.subsets,
-    sm.output.matrix,
-    p.config_hash,
-    p.subset_report,
-    # lds.test_seeds as hashed into the matrix (only above 1: no key in the spec = 1 seed)
-    test_seeds=p.spec["config"].get("lds.test_seeds", 1),
-    seed_retrained=inp.seeds,
+    inp.unlearn, p.unlearn_ids, inp.retrain, inp.init, inp.subsets, sm.output.matrix, p.config_hash, p.subset_report
 )
 write_spec(p.spec)
 log.info(f"matrix: {m.masks.shape[0]} models x {m.masks.shape[1]} units, behaviours {m.behaviour_names}")

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..atomic import read_json, write_json
 from ..budget import GAP_CONVENTION, budget_curve, compare_first
-from ..matrix import Matrix, read_matrix
+from ..matrix import Matrix, average_seeds, read_matrix
 from ..report import one_off_label
 from ..subsets import mask_of
 
@@ -101,13 +101,16 @@ def make_budget(  # noqa: PLR0913
     out_json: PathLike,
     out_png: PathLike,
     baselines: BaselineFiles | None = None,
+    seed_retrain: Mapping[str, Mapping[str, float]] | None = None,
+    test_seeds: int = 1,
 ) -> dict[str, Any]:
     """The costs (retrain_benches: (retrain job, its evaluation) per model; unlearn_benches: (unlearn
     batch, its evaluation, its models the matrix holds, the models it trains); one_off: what
     unlearning pays once), then the comparison.
     Both sides are linear datamodels (the paper's): the primary one when it is one, else the first
     datamodel listed, else ridge. `baselines` (when a baseline is configured) adds each as a point
-    (cost, LDS) beside the two curves."""
+    (cost, LDS) beside the two curves. With `test_seeds` above 1 the test models' behaviours are the
+    mean over their seeds (`seed_retrain`: seeds 2..s; matrix.average_seeds), as the lds stage's."""
     from ..budget import cost_model
     from ..estimators import DATAMODELS
     from ..subsets import read_subsets
@@ -124,6 +127,8 @@ def make_budget(  # noqa: PLR0913
     caption = f"{fit['estimator']} datamodel of {target}; unit = {costs['unit_seconds']:.0f} s"
     # Read once: the curve and the baselines' points both score on its test rows.
     m = read_matrix(matrix_h5)
+    if test_seeds > 1:
+        m = average_seeds(m, seed_retrain or {}, test_seeds)
     points = []
     if baselines is not None:
         from ..baselines.cost import budget_baselines

@@ -15,7 +15,7 @@ from ..atomic import write_json, write_text
 from ..estimators import fit_estimators
 from ..families import FAMILIES
 from ..lds import brief, ceiling_of, lds_of
-from ..matrix import Matrix, read_matrix
+from ..matrix import Matrix, average_seeds, read_matrix
 from ..report import table_html
 from ..stats import holm, paired_gap_test
 
@@ -67,11 +67,16 @@ def estimator_table(  # noqa: PLR0913
     second_retrain: Mapping[str, Mapping[str, float]] | None = None,
     out_html: PathLike | None = None,
     baselines: Mapping[str, Mapping[str, float]] | None = None,
+    seed_retrain: Mapping[str, Mapping[str, float]] | None = None,
+    test_seeds: int = 1,
 ) -> dict[str, Any]:
-    """The table of the matrix at `matrix_h5`, written as CSV and JSON (and HTML for the report)."""
-    out = estimator_rows(
-        read_matrix(matrix_h5), estimators, primary, cfg, n_boot, level, seed, second_retrain, baselines
-    )
+    """The table of the matrix at `matrix_h5`, written as CSV and JSON (and HTML for the report); with
+    `test_seeds` above 1 its test models' behaviours averaged over their seeds (`seed_retrain`: the
+    retrain_floor model id of seeds 2..s -> behaviours; matrix.average_seeds)."""
+    m = read_matrix(matrix_h5)
+    if test_seeds > 1:
+        m = average_seeds(m, seed_retrain or {}, test_seeds)
+    out = estimator_rows(m, estimators, primary, cfg, n_boot, level, seed, second_retrain, baselines)
     write_table(out, out_csv, out_json, out_html)
     return out
 

@@ -13,7 +13,7 @@ from typing import Any
 from ..atomic import read_json, write_json
 from ..datamodel import Attribution
 from ..lds import brief, ceiling_of, lds_of, mean_retrainings, proxy_fidelity_of
-from ..matrix import Matrix, read_matrix
+from ..matrix import Matrix, average_seeds, read_matrix
 
 PathLike = str | os.PathLike
 NOT_COMPUTED = "not computed: no second retraining of the test subsets"
@@ -40,7 +40,7 @@ def metrics_by_subset(behaviour_jsons: Sequence[PathLike]) -> dict[str, dict[str
     return {Path(p).stem: dict(read_json(p)["metrics"]) for p in behaviour_jsons}
 
 
-def evaluate_lds(
+def evaluate_lds(  # noqa: PLR0913
     datamodel_json: PathLike,
     matrix_h5: PathLike,
     n_boot: int,
@@ -50,16 +50,21 @@ def evaluate_lds(
     baseline: Mapping[str, Mapping[str, float]] | None = None,
     second_retrain: Mapping[str, Mapping[str, float]] | None = None,
     baseline_seeds: Mapping[str, Mapping[str, float]] | None = None,
+    seed_retrain: Mapping[str, Mapping[str, float]] | None = None,
+    test_seeds: int = 1,
 ) -> dict[str, Any]:
     """LDS of every fitted estimator on the retrained test models, with a bootstrap CI; also on the
     alpha 0.25 / 0.75 test families when the matrix has them. The test models' behaviour is the
-    matrix's (with lds.test_seeds above 1, each subset's mean over its seeds, and the ceiling from
-    halves of them). `baseline` (subset id -> behaviours of the baseline subsets retrained from
+    matrix's, or with `test_seeds` s above 1 each subset's mean over its s seeds (`seed_retrain`: the
+    retrain_floor model id of seeds 2..s -> behaviours; matrix.average_seeds), the ceiling then from
+    halves of them. `baseline` (subset id -> behaviours of the baseline subsets retrained from
     scratch) adds the proxy fidelity, against the mean with `baseline_seeds` (a second retraining of
     some of them) where a subset has both; `second_retrain` (subset id -> behaviours of a second
     retraining of test subsets) the LDS ceiling beside every LDS when the matrix has one seed."""
     dm = read_json(datamodel_json)
     m = read_matrix(matrix_h5)
+    if test_seeds > 1:
+        m = average_seeds(m, seed_retrain or {}, test_seeds)
     rows = m.rows("retrain")
     if len(rows) < 3:
         raise ValueError(f"{matrix_h5}: only {len(rows)} retrained test models; the LDS needs at least 3")

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..atomic import read_json
-from ..families import EMPTY, split_seed_id
+from ..families import EMPTY
 from ..layout import batch_behaviours
 from ..matrix import Matrix, write_matrix
 from ..subsets import mask_of, read_subsets
@@ -31,40 +31,16 @@ def make_matrix(
     out_h5: PathLike,
     config_hash: str,
     subset_report: Mapping[str, Any] | None = None,
-    test_seeds: int = 1,
-    seed_retrained: Sequence[PathLike] = (),
 ) -> Matrix:
     """Rows: the unlearned models `unlearn_ids` (found in their behaviour batch folders), the retrained
-    test models and the untrained one (its subset is the empty set), each with its subset record.
-    With `test_seeds` s above 1, `seed_retrained` holds the behaviour JSONs of the test subsets'
-    seeds 2..s (stage retrain_floor, named by families.seed_id) and each retrained test model's row
-    is the mean over its s seeds."""
+    test models and the untrained one (its subset is the empty set), each with its subset record."""
     subsets = with_empty(read_subsets(subsets_jsons))
     behaviours = {
         "unlearn": batch_behaviours(list(unlearn_batches), list(unlearn_ids)),
         "retrain": retrained,
         "init": untrained,
     }
-    seeds = seed_metrics(retrained, seed_retrained, test_seeds) if test_seeds > 1 else None
-    return build_matrix(subset_rows(subsets, behaviours), out_h5, config_hash, subset_report, seeds)
-
-
-def seed_metrics(
-    retrained: Sequence[PathLike], seed_retrained: Sequence[PathLike], test_seeds: int
-) -> dict[str, list[dict[str, float]]]:
-    """Test subset id -> its behaviours under seeds 1..test_seeds (seed 1: `retrained`, the rest:
-    `seed_retrained`, each seed named by its file's stem); a missing or surplus seed is an error."""
-    out: dict[str, dict[int, dict[str, float]]] = {Path(p).stem: {1: read_json(p)["metrics"]} for p in retrained}
-    for p in seed_retrained:
-        sid, seed = split_seed_id(Path(p).stem)
-        if sid not in out or seed > test_seeds or seed in out[sid]:
-            raise ValueError(f"{p}: not one of seeds 2..{test_seeds} of a retrained test subset (lds.test_seeds)")
-        out[sid][seed] = read_json(p)["metrics"]
-    for sid, by_seed in out.items():
-        if len(by_seed) != test_seeds:
-            missing = sorted(set(range(1, test_seeds + 1)) - set(by_seed))
-            raise ValueError(f"test subset {sid}: no behaviour for seed(s) {missing} of lds.test_seeds {test_seeds}")
-    return {sid: [by_seed[k] for k in range(1, test_seeds + 1)] for sid, by_seed in out.items()}
+    return build_matrix(subset_rows(subsets, behaviours), out_h5, config_hash, subset_report)
 
 
 def subset_rows(
@@ -112,13 +88,11 @@ def build_matrix(
     out_h5: PathLike,
     config_hash: str,
     subset_report: Mapping[str, Any] | None = None,
-    seeds: Mapping[str, Sequence[Mapping[str, float]]] | None = None,
 ) -> Matrix:
     """rows: (source, subset record, behaviour JSON), one per model: the used subsets only.
     `subset_report` (draws.SubsetPlan.report: per family the candidates, the ones skipped for
     equalling a test subset, redraws) is kept as the JSON attribute `subsets`, for lds.json and the
-    manifest. `seeds` (seed_metrics: test subset id -> behaviours per seed): each retrained row holds
-    their mean, and the matrix every seed's (Matrix.seed_behaviours)."""
+    manifest."""
     masks, behaviours, sids, sources, seconds = [], [], [], [], []
     names: list[str] | None = None
     for source, sub, behaviour_json in rows:
@@ -151,21 +125,8 @@ def build_matrix(
         np.array(seconds),
         attrs,
     )
-    if seeds is not None:
-        _average_seeds(m, seeds)
     write_matrix(out_h5, m)
     return m
-
-
-def _average_seeds(m: Matrix, seeds: Mapping[str, Sequence[Mapping[str, float]]]) -> None:
-    """Each retrained row's behaviours: the mean over its seeds, which m.seed_behaviours keeps."""
-    n_seeds = len(next(iter(seeds.values())))
-    per_seed = np.full((n_seeds, *m.behaviours.shape), np.nan)
-    for i, (src, sid) in enumerate(zip(m.source, m.subset_ids)):
-        if src == "retrain":
-            per_seed[:, i, :] = [[metrics[name] for name in m.behaviour_names] for metrics in seeds[sid]]
-            m.behaviours[i] = per_seed[:, i, :].mean(axis=0)
-    m.seed_behaviours = per_seed
 
 
 def _unit_ids(rows) -> list[str]:
