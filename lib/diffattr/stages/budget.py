@@ -73,6 +73,8 @@ def budget_stage(  # noqa: PLR0913
         "gap_convention": GAP_CONVENTION,
         "baseline_subsets": b_ids,
         "test_models": int(len(tr)),
+        # each test model's behaviour the mean of this many seeds (lds.test_seeds; absent at 1)
+        **({"test_seeds": m.n_seeds} if m.n_seeds > 1 else {}),
         "accounting": "budget in retrain units = wall seconds / median(retrain job + its evaluation job); "
         f"unlearning pays {one_off_label(costs)} once (one_off_units) before its first "
         "model; each method's models are the first m of its subsets",
