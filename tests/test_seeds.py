@@ -6,11 +6,12 @@ import copy
 
 import numpy as np
 import pytest
-from conftest import SMOKE, job_counts, snakemake
+from conftest import SMOKE, copy_workflow, job_counts, snakemake
 
 from diffattr.addressing import build_plan
 from diffattr.atomic import write_json
 from diffattr.config import ConfigError, validate_config
+from diffattr.dag import needed_jobs
 from diffattr.draws import SubsetPlan
 from diffattr.families import TEST_FAMILIES, base_id, seed_id, split_seed_id
 from diffattr.lds import ceiling_of, mean_retrainings
@@ -210,3 +211,20 @@ def test_a_finished_store_gains_only_the_new_seeds_retrainings(smoke_run, tmp_pa
         assert jobs["behaviour"] == new + len(plan.pairs)  # and the pair subsets' second retraining's
         assert not any(f"/{sid}/model" in out for sid in ceiling)  # seed 2 of a ceiling subset: in the store
         assert not {"retrain", "unlearn", "matrix", "datamodel", "cf_plan", "retrain_cf", "table1"} & set(jobs)
+
+
+def test_the_plan_counts_the_new_seeds_retrainings(tmp_path):
+    """`make plan` forecasts from Snakemake's DAG: at 3 seeds, every test subset's seeds 2 and 3 less
+    the ceiling's second retrainings are further retrain_floor jobs, each with its behaviour."""
+    work = copy_workflow(tmp_path / "wf")
+    (work / "s3.yaml").write_text("lds: {test_seeds: 3}\n")
+    one, three = needed_jobs(work, SMOKE[1:], 2), needed_jobs(work, [*SMOKE[1:], "s3.yaml"], 2)
+    subsets = one.globals["SUBSETS"]
+    added = 2 * len(subsets.ids_of(TEST_FAMILIES)) - len(subsets.ceiling)
+
+    def count(dag, rule):
+        return sum(j.rule == rule for j in dag.jobs)
+
+    assert count(three, "retrain_floor") == count(one, "retrain_floor") + added
+    assert count(three, "behaviour") == count(one, "behaviour") + added + len(subsets.pairs)
+    assert count(three, "retrain") == count(one, "retrain") and count(three, "retrain_cf") == count(one, "retrain_cf")
