@@ -60,7 +60,7 @@ def at_default(config: Mapping[str, Any], dotted: str) -> bool:
     return _lookup(config, dotted, default) == default
 
 
-def test_seeds(config: Mapping[str, Any]) -> int:
+def n_test_seeds(config: Mapping[str, Any]) -> int:
     """lds.test_seeds: how many retrainings (seeds) of each test subset the LDS target averages."""
     return int(_lookup(config, "lds.test_seeds", 1))
 
@@ -171,7 +171,7 @@ def extra_upstream(config: Mapping[str, Any], stage: str) -> list[str]:
     if stage in BASELINE_STAGES:
         return [BASELINE_MODEL_STAGE[config["baselines"]["model"]]]
     extra = []
-    if stage == "budget" and test_seeds(config) > 1:
+    if stage == "budget" and n_test_seeds(config) > 1:
         extra.append("behaviour_retrain_floor")
     if stage in ("datamodel", "estimators", "budget") and configured_baselines(config["datamodel"]["estimators"]):
         extra.append("baselines")

@@ -46,8 +46,8 @@ class Matrix:
         if len(set(zip(self.source, self.subset_ids))) != n:
             raise ValueError("matrix: a (source, subset) row appears twice")
         if self.seed_behaviours is not None and self.seed_behaviours.shape[1:] != self.behaviours.shape:
-            shape = (n, len(self.behaviour_names))
-            raise ValueError(f"seed behaviours shape {self.seed_behaviours.shape} != (seeds, *{shape})")
+            b = len(self.behaviour_names)
+            raise ValueError(f"seed behaviours shape {self.seed_behaviours.shape} != (seeds, {n}, {b})")
 
     @property
     def n_seeds(self) -> int:
