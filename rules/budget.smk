@@ -3,6 +3,7 @@
 rule budget:
     input:
         unpack(baseline_budget_inputs),
+        unpack(seed_inputs),
         matrix=rules.matrix.output.matrix,
         baseline=[behaviour_json("behaviour_retrain", sid) for sid in BASELINE_IDS],
         subsets=sorted({chunk_json(sid) for sid in BASELINE_IDS}),

@@ -25,6 +25,7 @@ from diffattr.families import (
     SUBSET_PATTERN,
     TEST_FAMILIES,
     UNLEARN_FAMILIES,
+    base_id,
 )
 from diffattr.layout import LOGS, Layout, run_dir, view_marker
 from diffattr.addressing import build_plan
@@ -66,6 +67,10 @@ BASELINE_IDS = SUBSETS.baseline
 PAIR_IDS = SUBSETS.pairs
 # Test subsets retrained a second time (another seed): the LDS ceiling.
 CEILING_IDS = SUBSETS.ceiling
+# lds.test_seeds: retrainings per test subset the LDS target averages; the retrain_floor model ids of
+# seeds 2..s (seed 2 of a ceiling subset is its second retraining above).
+TEST_SEEDS = SUBSETS.test_seeds
+SEED_IDS = SUBSETS.seed_ids
 # The untrained model's row, v(empty), where an estimator needs it (Shapley).
 WITH_INIT = any(EMPTY in ESTIMATORS[e].needs for e in config["datamodel"]["estimators"])
 RUN_DIR = run_dir(config["run_name"])
@@ -166,8 +171,9 @@ def unit_inputs(wildcards):
 
 
 def chunk_json(sid):
-    """The subsets file holding subset `sid` (one file per chunk of unlearn.subsets_per_job)."""
-    return path("subsets", "chunk", chunk=SUBSETS.chunk_of[sid])
+    """The subsets file holding subset `sid` (one file per chunk of unlearn.subsets_per_job; a test
+    seed's model id, its subset's)."""
+    return path("subsets", "chunk", chunk=SUBSETS.chunk_of[base_id(sid)])
 
 
 def behaviour_json(stage, sid):
@@ -191,10 +197,27 @@ def model_inputs(wildcards):
 
 def ceiling_inputs(wildcards):
     """The second retrainings' behaviours of the ceiling's test subsets (none when lds.ceiling_models
-    is 0); the first retrainings' are in the matrix."""
-    if not CEILING_IDS:
+    is 0); the first retrainings' are in the matrix. With lds.test_seeds above 1 the matrix holds
+    every seed, the ceiling's second retrainings among them: none."""
+    if not CEILING_IDS or TEST_SEEDS > 1:
         return {}
     return {"ceiling": [behaviour_json("behaviour_retrain_floor", sid) for sid in CEILING_IDS]}
+
+
+def seed_inputs(wildcards):
+    """With lds.test_seeds above 1, the behaviours of the test subsets' seeds 2..s, which the LDS
+    target averages with the matrix's seed 1 (none at 1 seed)."""
+    if TEST_SEEDS < 2:
+        return {}
+    return {"seeds": [behaviour_json("behaviour_retrain_floor", mid) for mid in SEED_IDS]}
+
+
+def baseline_seed_inputs(wildcards):
+    """With lds.test_seeds above 1, the proxy fidelity compares against the mean retraining where a
+    baseline subset has two: the pair subsets' second retrainings (Table 1's floor)."""
+    if TEST_SEEDS < 2 or not PAIR_IDS:
+        return {}
+    return {"baseline_seeds": [behaviour_json("behaviour_retrain_floor", sid) for sid in PAIR_IDS]}
 
 
 def sample_model(wildcards):

@@ -3,6 +3,7 @@
 rule estimators:
     input:
         unpack(ceiling_inputs),
+        unpack(seed_inputs),
         unpack(baseline_inputs),
         matrix=rules.matrix.output.matrix,
     output:
@@ -31,6 +32,6 @@ rule estimators:
     params:
         spec=spec("estimators"),
         datamodel=config["datamodel"],
-        lds=config["lds"],
+        lds=hashed("estimators", "lds"),
     script:
         "../workflow/scripts/estimators.py"

@@ -1,9 +1,12 @@
 # The LDS of every estimator, and the proxy fidelity: the baseline subsets' retrained models against
 # their unlearned ones (already in the matrix); and the LDS ceiling: the first lds.ceiling_models
-# test subsets retrained a second time (rule retrain_floor, seed table1.floor_seed).
+# test subsets retrained a second time (rule retrain_floor, seed table1.floor_seed), or with
+# lds.test_seeds above 1 two halves of each test subset's seeds (which the LDS target averages).
 rule lds:
     input:
         unpack(ceiling_inputs),
+        unpack(seed_inputs),
+        unpack(baseline_seed_inputs),
         datamodel=rules.datamodel.output.info,
         matrix=rules.datamodel.output.fitted,
         baseline=[behaviour_json("behaviour_retrain", sid) for sid in BASELINE_IDS],
@@ -18,6 +21,6 @@ rule lds:
         **RESOURCES_OF["lds"],
     params:
         spec=spec("lds"),
-        cfg=config["lds"],
+        cfg=hashed("lds", "lds"),
     script:
         "../workflow/scripts/lds.py"

@@ -143,3 +143,32 @@ def test_the_plans_power_section_reads_a_pilot_or_a_stated_lds():
     assert (
         power.summary(n_test=20, target_halfwidth=0.05, stated_lds=0.5, level=0.95, max_models=100)["cheapest"] is None
     )
+
+
+def test_the_configured_design_takes_lds_test_seeds_and_a_pilots_seeds():
+    """A pilot whose target averaged 4 seeds (its ceiling: one retraining's noise sd, the 4-seed
+    target's spread sd, n_seeds 4): the configured K x s design expects the LDS a simulation at s seeds
+    gives, for fewer and more seeds than the pilot's; read as a one-seed pilot it would not."""
+    rng = np.random.default_rng(5)
+    tau, noise, rho = 1.0, 1.2, 0.7
+    measured = float(simulate(n_models=30, seeds=4, rho=rho, tau=tau, noise=noise, rng=rng).mean())
+    ceiling = {"noise_sd": noise, "spread_sd": math.sqrt(tau**2 + noise**2 / 4), "n_seeds": 4}
+    pilot = {"estimator": "ridge", "lds": measured, "ceiling": ceiling, "estimators": {}}
+    for seeds in (1, 8):
+        got = power.summary(n_test=30, target_halfwidth=0.2, stated_lds=0.5, level=0.95, pilot=pilot, test_seeds=seeds)
+        simulated = float(simulate(n_models=30, seeds=seeds, rho=rho, tau=tau, noise=noise, rng=rng).mean())
+        now = got["configured"]
+        assert now["seeds"] == seeds and now["retrainings"] == 30 * seeds
+        assert now["lds"] == pytest.approx(simulated, abs=0.03)
+        assert now["halfwidth"] == pytest.approx(power.lds_halfwidth(now["lds"], 30))
+        assert got["spread_sd"] == pytest.approx(math.sqrt(tau**2 + noise**2))  # one retraining's
+        as_one_seed = power.summary(
+            n_test=30,
+            target_halfwidth=0.2,
+            stated_lds=0.5,
+            level=0.95,
+            pilot={**pilot, "ceiling": {k: v for k, v in ceiling.items() if k != "n_seeds"}},
+            test_seeds=seeds,
+        )
+        assert abs(as_one_seed["configured"]["lds"] - simulated) > 0.05
+    assert "30 test models x 8 seed(s)" in "\n".join(power.render({**got, "pilot": "lds.json"}))

@@ -22,6 +22,7 @@ DEF = re.compile(r"^def (\w+)\(.*?\n(.*?)(?=^\S|\Z)", re.M | re.S)
 # wildcards carry that are no config (which subset, chunk, source or method, the plan's ids and counts).
 NOT_FILES = {
     "settings",
+    "test_seeds",
     "model_cfg",
     "scheduler",
     "units",

@@ -20,6 +20,30 @@ from .pretrained import sha256 as pretrained_sha256
 from .registry import BASELINE_STAGES, COMPUTED_STAGES, STAGES
 from .settings import UNHASHED
 
+# Keys added after stores existed, hashed only away from their default, so that adding them renamed
+# nothing: lds.test_seeds (1: each test subset retrained once, the LDS target one retraining).
+HASHED_UNLESS_DEFAULT = {"lds.test_seeds": 1}
+
+
+def _lookup(config: Mapping[str, Any], dotted: str, default: Any) -> Any:
+    node: Any = config
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def at_default(config: Mapping[str, Any], dotted: str) -> bool:
+    """Whether a key of HASHED_UNLESS_DEFAULT is at its default (or absent), so hashed nowhere."""
+    default = HASHED_UNLESS_DEFAULT[dotted]
+    return _lookup(config, dotted, default) == default
+
+
+def n_test_seeds(config: Mapping[str, Any]) -> int:
+    """lds.test_seeds: how many retrainings (seeds) of each test subset the LDS target averages."""
+    return int(_lookup(config, "lds.test_seeds", 1))
+
 
 def _drop(cfg: dict, dotted: str) -> None:
     head, _, rest = dotted.partition(".")
@@ -42,9 +66,10 @@ DATA_SETTINGS = {"path": ("cifar10", "imagefolder"), "resolution": ("imagefolder
 
 
 def stage_config(config: Mapping[str, Any], stage: str) -> dict:
-    keys = STAGES[stage][1]
+    defaulted = {k for k in HASHED_UNLESS_DEFAULT if at_default(config, k)}
+    keys = [k for k in STAGES[stage][1] if k not in defaulted]
     selected = copy.deepcopy(select(config, keys))
-    for dotted in UNHASHED:
+    for dotted in UNHASHED | defaulted:
         for key in keys:
             if dotted.startswith(key + ".") and dotted not in keys:
                 _drop(selected[key], dotted[len(key) + 1 :])
@@ -118,14 +143,19 @@ def baseline_device(config: Mapping[str, Any]) -> str:
 
 
 def extra_upstream(config: Mapping[str, Any], stage: str) -> list[str]:
-    """Inputs a stage has under some configs only: k-means units cluster the reference features."""
+    """Inputs a stage has under some configs only: k-means units cluster the reference features; the
+    budget averages the test subsets' further retrainings (lds.test_seeds above 1; lds and estimators
+    list their stage always, for the ceiling)."""
     if stage == "subsets" and config["attribution"]["unit"] == "kmeans":
         return ["reference"]
     if stage in BASELINE_STAGES:
         return [BASELINE_MODEL_STAGE[config["baselines"]["model"]]]
+    extra = []
+    if stage == "budget" and n_test_seeds(config) > 1:
+        extra.append("behaviour_retrain_floor")
     if stage in ("datamodel", "estimators", "budget") and configured_baselines(config["datamodel"]["estimators"]):
-        return ["baselines"]
-    return []
+        extra.append("baselines")
+    return extra
 
 
 @dataclass

@@ -21,6 +21,7 @@ from .families import (
     TEST_FAMILIES,
     chunk_name,
     family_of,
+    seed_id,
     subset_id,
 )
 
@@ -238,6 +239,7 @@ class SubsetPlan:
         self.n_baseline = int(config["baseline"]["n_models"])
         self.n_pairs = int(config["table1"]["n_pairs"])
         self.n_ceiling = int(config["lds"].get("ceiling_models", 0))
+        self.test_seeds = int(config["lds"].get("test_seeds", 1))
 
     def used(self, family: str) -> list[str]:
         """The ids of a family that the config uses: its first n candidates not equal to a test subset."""
@@ -297,6 +299,14 @@ class SubsetPlan:
         """Test subsets retrained a second time (seed table1.floor_seed) for the LDS ceiling: the first
         lds.ceiling_models test ids not excluded (0 = no ceiling)."""
         return self.ids("test")[: self.n_ceiling]
+
+    @cached_property
+    def seed_ids(self) -> list[str]:
+        """The retrain_floor model ids of test seeds 2..lds.test_seeds of every test subset the matrix
+        holds (families.seed_id; none at 1 seed). Seed 2 is the subset's own id: a ceiling subset's
+        second retraining, reused."""
+        tests = self.ids_of(TEST_FAMILIES)
+        return [seed_id(sid, k) for k in range(2, self.test_seeds + 1) for sid in tests]
 
     def report(self) -> dict[str, dict]:
         """Per family: candidates drawn, used, skipped for equalling a test subset (ids; train), kept

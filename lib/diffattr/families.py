@@ -61,6 +61,36 @@ def subset_id(family: str, index: int) -> str:
     return f"{family}-{index:04d}"
 
 
+# A test subset's further retrainings (lds.test_seeds): seed 1 is rule retrain's model of the subset,
+# seed 2 rule retrain_floor's (the LDS ceiling's second retraining, same path), and seed k >= 3 rule
+# retrain_floor's model of <subset>-seed<k> (e.g. test-0003-seed3): the same subset, its seed derived
+# from (table1.floor_seed, that id) as seed 2's is from (table1.floor_seed, the subset's id).
+SEED_SUFFIX = "-seed"
+FIRST_SEED_ID = 3  # the first seed with an id of its own
+
+
+def seed_id(sid: str, seed: int) -> str:
+    """The model id of test seed `seed` of subset `sid` in stage retrain_floor: the subset's own id
+    for seed 2, <sid>-seed<k> for k >= 3."""
+    if seed < 2:
+        raise ValueError(f"seed {seed}: seed 1 is rule retrain's model, not retrain_floor's")
+    return sid if seed == 2 else f"{sid}{SEED_SUFFIX}{seed}"
+
+
+def split_seed_id(model_id: str) -> tuple[str, int]:
+    """(subset id, test seed) of a retrain_floor model id: test-0003-seed3 -> (test-0003, 3); a plain
+    subset id is its seed 2."""
+    sid, sep, seed = model_id.rpartition(SEED_SUFFIX)
+    if sep and seed.isdigit() and int(seed) >= FIRST_SEED_ID:
+        return sid, int(seed)
+    return model_id, 2
+
+
+def base_id(model_id: str) -> str:
+    """The subset a model id trains on: test-0003 for test-0003-seed3 (and for test-0003)."""
+    return split_seed_id(model_id)[0]
+
+
 def parse_subset_id(sid: str) -> tuple[str, int]:
     family, _, idx = sid.partition("-")
     if family not in FAMILIES or not idx.isdigit():
@@ -83,6 +113,9 @@ def _alternatives(names) -> str:
 
 
 # Wildcard patterns (the rules' wildcard_constraints).
-SUBSET_PATTERN = rf"({_alternatives(RETRAINED)})-\d{{4}}|{FULL_DATA}|{EMPTY}|{CF}-[0-9a-f]{{12}}"
+SUBSET_PATTERN = (
+    rf"({_alternatives(RETRAINED)})-\d{{4}}|({_alternatives(TEST_FAMILIES)})-\d{{4}}{SEED_SUFFIX}\d+"
+    rf"|{FULL_DATA}|{EMPTY}|{CF}-[0-9a-f]{{12}}"
+)
 BATCH_PATTERN = rf"({_alternatives(UNLEARN_FAMILIES)})-\d{{4}}-\d{{4}}"
 CHUNK_PATTERN = rf"({_alternatives(FAMILIES)})-\d{{4}}-\d{{4}}"

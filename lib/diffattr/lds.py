@@ -1,5 +1,6 @@
 """The linear datamodeling score on a matrix's test models: an attribution's LDS with its CI, and the
-proxy fidelity and LDS ceiling on the matrix's rows (the statistics themselves: stats.py)."""
+proxy fidelity and LDS ceiling on the matrix's rows (the statistics themselves: stats.py). The test
+models' behaviour is the matrix's: with lds.test_seeds above 1 the mean over each subset's seeds."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .settings import Bootstrap
-from .stats import bootstrap_ci, lds, lds_ceiling, proxy_fidelity
+from .stats import bootstrap_ci, lds, lds_ceiling, lds_ceiling_of_seeds, proxy_fidelity
 
 
 def lds_of(predicted: np.ndarray, actual: np.ndarray, boot: Bootstrap, no_ranking: str | None = None) -> dict[str, Any]:
@@ -36,6 +37,20 @@ def paired_rows(
     )
 
 
+def mean_retrainings(
+    first: Mapping[str, Mapping[str, float]], *more: Mapping[str, Mapping[str, float]]
+) -> tuple[dict[str, dict[str, float]], list[str]]:
+    """Subset id -> each behaviour's mean over the retrainings that exist of it (`first` has every
+    subset; each of `more` some), and the ids that had more than one."""
+    out, averaged = {}, []
+    for sid, metrics in first.items():
+        runs = [metrics] + [m[sid] for m in more if sid in m]
+        out[sid] = {name: float(np.mean([r[name] for r in runs])) for name in metrics}
+        if len(runs) > 1:
+            averaged.append(sid)
+    return out, averaged
+
+
 def proxy_fidelity_of(
     m, behaviour: str, retrained: Mapping[str, Mapping[str, float]], boot: Bootstrap
 ) -> dict[str, Any]:
@@ -52,19 +67,28 @@ def ceiling_of(
     second: Mapping[str, Mapping[str, float]] | None,
     boot: Bootstrap,
 ) -> dict[str, Any] | None:
-    """LDS ceiling of one test family: its retrained models (the matrix) against a second retraining
-    of the same subsets (`second`: subset id -> behaviours); None when no second retraining exists.
-    Beside it, `spread_sd`: the sd of the behaviour over all the family's retrained models, and
-    `noise_share` = noise_sd^2 / spread_sd^2, the share of that spread one retraining's noise
-    accounts for (near or above 1: the test models' ranking is mostly noise)."""
-    if second is None:
-        return None
+    """LDS ceiling of one test family. A matrix whose test models average several seeds
+    (Matrix.seed_behaviours, lds.test_seeds): two disjoint halves of the seeds compared on every
+    test model of the family (stats.lds_ceiling_of_seeds). Else its retrained models against a second
+    retraining of the same subsets (`second`: subset id -> behaviours); None when none exists.
+    Beside it, `spread_sd`: the sd of the target (the matrix's behaviour, the seeds' mean) over all
+    the family's test models, and `noise_share` = noise_sd_target^2 / spread_sd^2, the share of that
+    spread the target's own seed noise accounts for (one retraining's noise_sd^2 at one seed, divided
+    by s at s seeds; near or above 1: the test models' ranking is mostly noise)."""
     rows = m.rows("retrain", family)
-    first, again, ids = paired_rows(m, rows, behaviour, second)
-    out = lds_ceiling(first, again, boot.n_bootstrap, boot.ci_level, boot.seed)
+    seeds = m.seeds(behaviour)
+    if seeds is not None:
+        out = lds_ceiling_of_seeds(seeds[:, rows], boot.n_bootstrap, boot.ci_level, boot.seed)
+        ids = [m.subset_ids[i] for i in rows]
+        target_noise = out["noise_sd_target"]
+    elif second is None:
+        return None
+    else:
+        first, again, ids = paired_rows(m, rows, behaviour, second)
+        out = lds_ceiling(first, again, boot.n_bootstrap, boot.ci_level, boot.seed)
+        target_noise = out["noise_sd"]
     spread = float(np.std(m.behaviour(behaviour)[rows], ddof=1)) if len(rows) >= 2 else None
-    noise = out["noise_sd"]
-    share = noise**2 / spread**2 if noise is not None and spread else None
+    share = target_noise**2 / spread**2 if target_noise is not None and spread else None
     return {**out, "spread_sd": spread, "noise_share": share, "subsets": ids}
 
 

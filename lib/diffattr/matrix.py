@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .families import EMPTY, family_of
+from .families import EMPTY, family_of, split_seed_id
 
 # The family each source's rows default to: the datamodel's training family for unlearned models,
 # the alpha test family for retrained ones, the empty set for the untrained model.
@@ -32,6 +32,10 @@ class Matrix:
     source: list[str]  # per row: "unlearn", "retrain" or "init" (the untrained model)
     train_seconds: np.ndarray  # float64 per row
     attrs: dict[str, Any] = field(default_factory=dict)
+    # Set by average_seeds (lds.test_seeds above 1): seeds x models x behaviours, each retrained test
+    # model's behaviour under each seed (NaN on the other rows); `behaviours` holds their mean. None:
+    # one retraining each (the matrix stage's, seed 1).
+    seed_behaviours: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n, u = self.masks.shape
@@ -41,6 +45,20 @@ class Matrix:
             raise ValueError("matrix: row/column labels do not match the mask shape")
         if len(set(zip(self.source, self.subset_ids))) != n:
             raise ValueError("matrix: a (source, subset) row appears twice")
+        if self.seed_behaviours is not None and self.seed_behaviours.shape[1:] != self.behaviours.shape:
+            b = len(self.behaviour_names)
+            raise ValueError(f"seed behaviours shape {self.seed_behaviours.shape} != (seeds, {n}, {b})")
+
+    @property
+    def n_seeds(self) -> int:
+        """Retrainings per test subset that the test models' behaviours average (lds.test_seeds)."""
+        return 1 if self.seed_behaviours is None else int(self.seed_behaviours.shape[0])
+
+    def seeds(self, name: str) -> np.ndarray | None:
+        """seeds x models: behaviour `name` of each seed's retraining (None: one retraining each)."""
+        if self.seed_behaviours is None:
+            return None
+        return self.seed_behaviours[:, :, self.behaviour_names.index(self._known(name))]
 
     def rows(self, source: str, family: str | None = None) -> np.ndarray:
         """Rows of one source and subset family (the id's prefix, e.g. `uniform` in uniform-0003);
@@ -59,10 +77,41 @@ class Matrix:
     def families(self, source: str) -> list[str]:
         return sorted({family_of(sid) for src, sid in zip(self.source, self.subset_ids) if src == source})
 
-    def behaviour(self, name: str) -> np.ndarray:
+    def _known(self, name: str) -> str:
         if name not in self.behaviour_names:
             raise KeyError(f"behaviour {name!r} not in the matrix (has {self.behaviour_names})")
-        return self.behaviours[:, self.behaviour_names.index(name)]
+        return name
+
+    def behaviour(self, name: str) -> np.ndarray:
+        return self.behaviours[:, self.behaviour_names.index(self._known(name))]
+
+
+def average_seeds(m: Matrix, further: Mapping[str, Mapping[str, float]], test_seeds: int) -> Matrix:
+    """The matrix with each retrained test model's behaviours the mean over its `test_seeds` seeds
+    (lds.test_seeds): seed 1 the matrix's own row, seeds 2..s `further` (retrain_floor model id,
+    families.seed_id -> behaviours); every seed's kept as seed_behaviours. A missing or surplus seed
+    is an error naming the subset. The matrix stage stores seed 1 only, so that the datamodel and
+    what follows it keep their names whatever the target averages."""
+    import dataclasses
+
+    rows = {m.subset_ids[i]: i for i in np.flatnonzero(np.array(m.source) == "retrain")}
+    per_seed = np.full((test_seeds, *m.behaviours.shape), np.nan)
+    per_seed[0, list(rows.values())] = m.behaviours[list(rows.values())]
+    found = np.zeros((test_seeds, len(m.source)), bool)
+    found[0, list(rows.values())] = True
+    for model_id, metrics in further.items():
+        sid, seed = split_seed_id(model_id)
+        if sid not in rows or seed > test_seeds:
+            raise ValueError(f"{model_id}: not one of seeds 2..{test_seeds} of a test model (lds.test_seeds)")
+        per_seed[seed - 1, rows[sid]] = [metrics[name] for name in m.behaviour_names]
+        found[seed - 1, rows[sid]] = True
+    for sid, i in rows.items():
+        if not found[:, i].all():
+            missing = (np.flatnonzero(~found[:, i]) + 1).tolist()
+            raise ValueError(f"test subset {sid}: no behaviour for seed(s) {missing} of lds.test_seeds {test_seeds}")
+    behaviours = m.behaviours.copy()
+    behaviours[list(rows.values())] = per_seed[:, list(rows.values())].mean(axis=0)
+    return dataclasses.replace(m, behaviours=behaviours, seed_behaviours=per_seed)
 
 
 def write_matrix(
@@ -80,6 +129,8 @@ def write_matrix(
         f.create_dataset("subset_ids", data=np.array(m.subset_ids, dtype=object), dtype=s)
         f.create_dataset("source", data=np.array(m.source, dtype=object), dtype=s)
         f.create_dataset("train_seconds", data=np.asarray(m.train_seconds, dtype=np.float64))
+        if m.seed_behaviours is not None:
+            f.create_dataset("seed_behaviours", data=np.asarray(m.seed_behaviours, dtype=np.float64))
         f.attrs["unit_ids"] = np.array(m.unit_ids, dtype=object)
         f.attrs["behaviour_names"] = np.array(m.behaviour_names, dtype=object)
         for key, value in m.attrs.items():
@@ -110,6 +161,7 @@ def read_matrix(path: str | os.PathLike) -> Matrix:
                 source=dec(f["source"][()]),
                 train_seconds=f["train_seconds"][()],
                 attrs=attrs,
+                seed_behaviours=f["seed_behaviours"][()] if "seed_behaviours" in f else None,
             )
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: matrix missing; rerun the 'matrix' rule") from None

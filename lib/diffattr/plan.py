@@ -252,7 +252,7 @@ def render(out: Mapping[str, Any]) -> str:
 
 
 def power_section(dag: Dag, root: Path) -> dict[str, Any]:
-    """How wide the LDS's interval will be with the configured test models, and the cheapest K x s
+    """How wide the LDS's interval will be with the configured test models and seeds, and the cheapest K x s
     for power.target_halfwidth; from this run_name's finished lds.json when there is one (a pilot)."""
     config = dag.config
     pilot_path = root / run_dir(config["run_name"]) / "lds.json"
@@ -265,6 +265,7 @@ def power_section(dag: Dag, root: Path) -> dict[str, Any]:
         level=float(config["lds"]["ci_level"]),
         pilot=pilot,
         max_models=power.distinct_subsets(n_units, float(config["subsets"]["alpha"])),
+        test_seeds=int(config["lds"].get("test_seeds", 1)),
     )
     return {**section, "pilot": str(pilot_path.relative_to(root)) if pilot else None}
 

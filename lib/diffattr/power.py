@@ -172,20 +172,27 @@ def summary(
     level: float,
     pilot: Mapping[str, Any] | None = None,
     max_models: int = 2000,
+    test_seeds: int = 1,
 ) -> dict[str, Any]:
-    """The plan's power section: what the configured K test models (one seed each) give, and the
+    """The plan's power section: what the configured K test models x `test_seeds` seeds give, and the
     cheapest K x s for the target. `pilot` is a finished run's lds.json: its primary LDS and its
-    ceiling's noise and spread, when it has a ceiling; else the stated LDS with Fisher z alone."""
+    ceiling's noise and spread, when it has a ceiling; else the stated LDS with Fisher z alone. A
+    pilot whose target averaged n_seeds retrainings measured its LDS against that target and its
+    spread_sd over it: one retraining's spread is sqrt(spread^2 + noise^2 (1 - 1/n_seeds))."""
     ceiling = (pilot or {}).get("ceiling") or {}
     noise, spread = ceiling.get("noise_sd"), ceiling.get("spread_sd")
+    pilot_seeds = int(ceiling.get("n_seeds") or 1)
     if pilot is not None and pilot.get("lds") is not None:
         lds, source = float(pilot["lds"]), "pilot"
     else:
         lds, source = stated_lds, "stated"
     if noise is None or spread is None:
         noise = spread = None
-    common = {"lds": lds, "noise_sd": noise, "spread_sd": spread, "level": level}
-    now = design(n_models=n_test, seeds=1, **common) if n_test >= 4 else None
+        pilot_seeds = 1
+    else:
+        spread = math.sqrt(spread**2 + noise**2 * (1 - 1 / pilot_seeds))
+    common = {"lds": lds, "noise_sd": noise, "spread_sd": spread, "measured_seeds": pilot_seeds, "level": level}
+    now = design(n_models=n_test, seeds=test_seeds, **common) if n_test >= 4 else None
     best = smallest_design(target_halfwidth=target_halfwidth, max_models=max_models, **common)
     # A paired gap's half-width depends on how much the two estimators' predictions agree: the
     # pilot's measured agreement with its primary where it has several estimators, else a range.
@@ -210,7 +217,8 @@ def summary(
         "source": source,
         "lds": lds,
         "noise_sd": noise,
-        "spread_sd": spread,
+        "spread_sd": spread,  # one retraining's
+        "pilot_seeds": pilot_seeds,
         "level": level,
         "target_halfwidth": target_halfwidth,
         "max_models": max_models,
@@ -235,12 +243,15 @@ def render(section: Mapping[str, Any]) -> list[str]:
         where = f"the pilot {section['pilot']}: LDS {section['lds']:.3f}"
         if section["noise_sd"] is not None:
             where += f", seed noise sd {section['noise_sd']:.3g} against a spread sd {section['spread_sd']:.3g}"
+            if section.get("pilot_seeds", 1) > 1:
+                where += f" (one retraining's; its target averaged {section['pilot_seeds']} seeds)"
     else:
         where = f"a stated LDS of {section['lds']:.2f} (power.stated_lds; no pilot run yet)"
     lines = [f"power, from {where}:"]
     if now is not None:
         lines.append(
-            f"  {now['n_models']} test models x 1 seed: LDS {level} % interval +-{now['halfwidth']:.3f}"
+            f"  {now['n_models']} test models x {now['seeds']} seed(s) (subsets.n_test x lds.test_seeds): "
+            f"LDS {level} % interval +-{now['halfwidth']:.3f}"
             + (f" (+-{now['halfwidth_expected']:.3f} against the expected behaviour)" if now["reliability"] < 1 else "")
         )
         gaps = section["gap_halfwidth"]
@@ -255,6 +266,7 @@ def render(section: Mapping[str, Any]) -> list[str]:
     else:
         lines.append(
             f"  for {target}: {best['n_models']} test models x {best['seeds']} seed(s) = {best['retrainings']}"
-            f" retrainings (subsets.n_test; the cheapest K x s, at most {section['max_models']} distinct test subsets)"
+            f" retrainings (subsets.n_test x lds.test_seeds; the cheapest K x s, at most {section['max_models']}"
+            " distinct test subsets)"
         )
     return lines

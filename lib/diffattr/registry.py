@@ -220,8 +220,10 @@ _ROWS: tuple[Stage, ...] = (
         model_kind="init",
     ),
     _behaviour("init", "init"),
+    # A retraining with seeds from table1.floor_seed: Table 1's floor (pair subsets), the LDS ceiling's
+    # second retraining and the test subsets' seeds 2..lds.test_seeds (ids families.seed_id).
     _retraining("retrain_floor", ("model", "scheduler", "train_base", "table1.floor_seed")),
-    # The second retrainings' behaviours: the LDS ceiling (test subsets retrained twice).
+    # Their behaviours: the LDS ceiling and the seed-averaged LDS target (lds, estimators, budget).
     _behaviour("retrain_floor", "retrain_floor"),
     # The cheap baselines (TRAK, D-TRAK, pixel/feature similarity; lib/diffattr/baselines), planned only
     # when datamodel.estimators lists one: the attributed model's (baselines.model, an extra upstream:
@@ -344,7 +346,17 @@ _ROWS: tuple[Stage, ...] = (
     Stage(
         "budget",
         "3",
-        ("baseline", "budget", "datamodel", "lds.n_bootstrap", "lds.ci_level", "lds.seed", "behaviour.target"),
+        (
+            "baseline",
+            "budget",
+            "datamodel",
+            "lds.n_bootstrap",
+            "lds.ci_level",
+            "lds.seed",
+            "lds.test_seeds",  # hashed only above 1 (addressing.HASHED_UNLESS_DEFAULT)
+            "behaviour.target",
+        ),
+        # With lds.test_seeds above 1 also behaviour_retrain_floor (addressing.extra_upstream).
         ("matrix", "behaviour_retrain", "behaviour_unlearn", "train_base", "prune"),
         files={"budget": "budget.json", "figure": "budget.png", "benchmark": "benchmark.tsv"},
         env=ANALYSIS,

@@ -14,22 +14,26 @@ PathLike = str | os.PathLike
 
 
 def ceiling_text(ceiling: Mapping[str, Any] | None) -> str:
-    """One line for the LDS ceiling, or why there is none."""
+    """One line for the LDS ceiling, or why there is none (with several seeds: from two halves of them)."""
     if not ceiling or ceiling.get("spearman") is None:
         return "LDS ceiling " + ((ceiling or {}).get("why") or "not computed")
     ci = ceiling.get("ci95") or [None, None]
     ci_s = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if None not in ci else ""
     bound = f", a noise-free predictor at most about {ceiling['bound']:.3f}" if ceiling.get("bound") is not None else ""
+    seeds = ceiling.get("n_seeds") or 1
+    mean = f", the {seeds}-seed mean's {ceiling['noise_sd_target']:.3g}," if seeds > 1 else ""
     noise = (
-        f"; one retraining's noise sd {ceiling['noise_sd']:.3g} against a spread (sd) of {ceiling['spread_sd']:.3g}"
-        f" over the test models ({100 * ceiling['noise_share']:.0f} % of its variance)"
+        f"; one retraining's noise sd {ceiling['noise_sd']:.3g}{mean} against a spread (sd) of "
+        f"{ceiling['spread_sd']:.3g} over the test models ({100 * ceiling['noise_share']:.0f} % of its variance)"
         if ceiling.get("noise_share") is not None
         else ""
     )
-    return (
-        f"two retrainings agree at Spearman {ceiling['spearman']:.3f}{ci_s} over {ceiling['n_subsets']} subsets"
-        f"{bound}{noise}"
-    )
+    if seeds > 1:
+        a, b = ceiling["halves"]
+        agree = f"two halves of {seeds} seeds ({a} and {b}) agree at Spearman"
+    else:
+        agree = "two retrainings agree at Spearman"
+    return f"{agree} {ceiling['spearman']:.3f}{ci_s} over {ceiling['n_subsets']} subsets{bound}{noise}"
 
 
 def fidelity_text(fidelity: Mapping[str, Any] | None) -> str:

@@ -1,6 +1,7 @@
 """The statistics every attribution stage reports: Spearman and Pearson, the linear datamodeling score,
 percentile bootstrap CIs and p-values (Holm-adjusted where read together), the paired gap of two
-predictions scored on the same test models, the LDS ceiling of two retrainings and the proxy fidelity
+predictions scored on the same test models, the LDS ceiling of two retrainings (or of two halves of
+a seed-averaged target's seeds) and the proxy fidelity
 of unlearned against retrained models. Plain arrays in, numbers out: the ground floor (numpy and scipy
 only, nothing from diffattr), so datamodel, lds, budget, power and the baselines' cost all use it.
 """
@@ -186,6 +187,69 @@ def lds_ceiling(first: np.ndarray, second: np.ndarray, n_boot: int, level: float
         "bound": noise_free_bound(value),
         "bound_ci95": [noise_free_bound(v) for v in ci],
         "noise_sd": float(np.std(a - b, ddof=1) / np.sqrt(2)),
+    }
+
+
+def seed_halves(n_seeds: int) -> tuple[int, int]:
+    """How lds_ceiling_of_seeds splits s seeds: the first s // 2 against the other s - s // 2 (seed 1
+    against seed 2 at two seeds, seed 1 against the rest's mean at three)."""
+    if n_seeds < 2:
+        raise ValueError(f"two halves need at least 2 seeds, got {n_seeds}")
+    return n_seeds // 2, n_seeds - n_seeds // 2
+
+
+def mean_reliability(agreement: float | None, a: int, b: int, seeds: int) -> float | None:
+    """The reliability of an s-seed mean (the share of its variance across test models that is not
+    seed noise), from `agreement`, the correlation between the means of two disjoint groups of a and b
+    seeds. With one seed's reliability r, a k-seed mean's is R(k) = k r / (1 + (k - 1) r) (Spearman-Brown)
+    and the groups correlate at sqrt(R(a) R(b)); solved for r, then R(s). 0 when they do not agree."""
+    if agreement is None or not np.isfinite(agreement):
+        return None
+    if agreement <= 0:
+        return 0.0
+    if agreement >= 1:
+        return 1.0
+
+    def rel(k: int, r: float) -> float:
+        return k * r / (1 + (k - 1) * r)
+
+    lo, hi = 0.0, 1.0  # sqrt(R(a) R(b)) rises with r: bisect
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if np.sqrt(rel(a, mid) * rel(b, mid)) < agreement:
+            lo = mid
+        else:
+            hi = mid
+    return float(rel(seeds, (lo + hi) / 2))
+
+
+def lds_ceiling_of_seeds(seeds: np.ndarray, n_boot: int, level: float, seed: int) -> dict[str, Any]:
+    """The LDS ceiling of a target averaged over s seeds (`seeds`: s x test subsets): the Spearman
+    between the means of two disjoint halves of the seeds (seed_halves), with its bootstrap CI over the
+    subsets. `bound`: the most a predictor of the expected behaviour can score against the s-seed mean,
+    sqrt(R(s)) from the halves' agreement (mean_reliability); `noise_sd`: one retraining's seed noise,
+    sd(half_a - half_b) / sqrt(1/a + 1/b); `noise_sd_target`: the s-seed mean's, noise_sd / sqrt(s)."""
+    y = np.asarray(seeds, float)
+    s = y.shape[0]
+    a, b = seed_halves(s)
+    first, second = y[:a].mean(axis=0), y[a:].mean(axis=0)
+    out = lds_ceiling(first, second, n_boot, level, seed)
+
+    def bound(v: float | None) -> float | None:
+        r = mean_reliability(v, a, b, s)
+        return None if r is None else float(np.sqrt(r))
+
+    out["n_seeds"], out["halves"] = s, [a, b]
+    if out["spearman"] is None:
+        out["why"] = f"{out['n_subsets']} test subsets; need at least 3"
+        return {**out, "noise_sd_target": None}
+    noise = float(np.std(first - second, ddof=1) / np.sqrt(1 / a + 1 / b))
+    return {
+        **out,
+        "bound": bound(out["spearman"]),
+        "bound_ci95": [bound(v) for v in out["ci95"]],
+        "noise_sd": noise,
+        "noise_sd_target": noise / np.sqrt(s),
     }
 
 

@@ -15,6 +15,8 @@ out = make_budget(
     **sm.output,
     batch_models=p.batch_models,
     settings=BudgetSettings.from_config(p.grid, p.datamodel, p.lds, p.target),
+    # lds.test_seeds as hashed into the budget (only above 1: no key in the spec = 1 seed)
+    test_seeds=p.spec["config"].get("lds.test_seeds", 1),
 )
 write_spec(p.spec)
 costs = out["costs"]

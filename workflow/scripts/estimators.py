@@ -21,6 +21,8 @@ out = estimator_table(
     ceiling=metrics_by_subset(inp.ceiling) if inp.get("ceiling") else None,
     # The cheap baselines' unit support, where datamodel.estimators lists one.
     baselines=read_supports(inp.baselines) if inp.get("baselines") else None,
+    seeds=metrics_by_subset(inp.seeds) if inp.get("seeds") else None,
+    test_seeds=sm.params.lds.get("test_seeds", 1),  # in the hashed lds section only above 1
 )
 write_spec(sm.params.spec)
 for r in out["rows"]:

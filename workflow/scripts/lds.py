@@ -19,6 +19,9 @@ out = evaluate_lds(
     settings=Bootstrap.from_config(sm.params.cfg),
     baseline=metrics_by_subset(inp.baseline),
     ceiling=metrics_by_subset(inp.ceiling) if inp.get("ceiling") else None,
+    baseline_seeds=metrics_by_subset(inp.baseline_seeds) if inp.get("baseline_seeds") else None,
+    seeds=metrics_by_subset(inp.seeds) if inp.get("seeds") else None,
+    test_seeds=sm.params.cfg.get("test_seeds", 1),  # in the hashed lds section only above 1
 )
 write_spec(sm.params.spec)
 log.info(

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..atomic import read_json, write_json
 from ..budget import GAP_CONVENTION, budget_curve, compare_first
-from ..matrix import Matrix, read_matrix
+from ..matrix import Matrix, average_seeds, read_matrix
 from ..report import one_off_label
 from ..settings import Bootstrap, BudgetSettings
 from ..subsets import mask_of
@@ -64,6 +64,8 @@ def budget_stage(  # noqa: PLR0913  (the matrix, records, settings and outputs m
         "gap_convention": GAP_CONVENTION,
         "baseline_subsets": b_ids,
         "test_models": int(len(tr)),
+        # each test model's behaviour the mean of this many seeds (lds.test_seeds; absent at 1)
+        **({"test_seeds": m.n_seeds} if m.n_seeds > 1 else {}),
         "accounting": "budget in retrain units = wall seconds / median(retrain job + its evaluation job); "
         f"unlearning pays {one_off_label(costs)} once (one_off_units) before its first "
         "model; each method's models are the first m of its subsets",
@@ -96,6 +98,8 @@ def make_budget(  # noqa: PLR0913  (its rule's input and output keys; keyword-on
     baselines: Sequence[PathLike] | None = None,
     baseline_images_bench: PathLike | None = None,
     baselines_bench: Sequence[PathLike] | None = None,
+    seeds: Sequence[PathLike] | None = None,
+    test_seeds: int = 1,
 ) -> dict[str, Any]:
     """The costs from the benchmark files (each retrained model's job, `retrain_bench`, and its
     evaluation, `retrain_eval_bench`; each unlearning batch's, `unlearn_bench`, its evaluation,
@@ -106,7 +110,9 @@ def make_budget(  # noqa: PLR0913  (its rule's input and output keys; keyword-on
     Both sides are linear datamodels (the paper's): the primary one when it is one, else the first
     datamodel listed, else ridge. `baselines` (when a baseline is configured: each method's
     scores.json, with the generated images' benchmark and each method's own, <method>.tsv) adds each
-    as a point (cost, LDS) beside the two curves."""
+    as a point (cost, LDS) beside the two curves. With `test_seeds` above 1 the test models' behaviours
+    are the mean over their seeds (`seeds`: the behaviour files of seeds 2..s; matrix.average_seeds),
+    as the lds stage's."""
     from ..budget import cost_model
     from ..estimators import DATAMODELS
     from ..subsets import read_subsets
@@ -124,6 +130,9 @@ def make_budget(  # noqa: PLR0913  (its rule's input and output keys; keyword-on
     caption = f"{fit['estimator']} datamodel of {target}; unit = {costs['unit_seconds']:.0f} s"
     # Read once: the curve and the baselines' points both score on its test rows.
     m = read_matrix(matrix)
+    if test_seeds > 1:
+        seed_retrain = {Path(p).stem: dict(read_json(p)["metrics"]) for p in seeds or ()}
+        m = average_seeds(m, seed_retrain, test_seeds)
     points = []
     if baselines:
         from ..baselines.cost import budget_baselines

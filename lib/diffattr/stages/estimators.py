@@ -15,7 +15,7 @@ from ..atomic import write_json, write_text
 from ..estimators import fit_estimators
 from ..families import FAMILIES
 from ..lds import brief, ceiling_of, lds_of
-from ..matrix import Matrix, read_matrix
+from ..matrix import Matrix, average_seeds, read_matrix
 from ..report import table_html
 from ..settings import Bootstrap
 from ..stats import holm, paired_gap_test
@@ -65,20 +65,19 @@ def estimator_table(
     html: PathLike | None = None,
     ceiling: Mapping[str, Mapping[str, float]] | None = None,
     baselines: Mapping[str, Mapping[str, float]] | None = None,
+    seeds: Mapping[str, Mapping[str, float]] | None = None,
+    test_seeds: int = 1,
 ) -> dict[str, Any]:
     """The table of the HDF5 `matrix`, written as CSV (`table`) and JSON (`info`), and HTML for the
     report (`html`). `datamodel`: the datamodel section (estimators, primary, the fit's keys);
     `ceiling`: subset id -> behaviours of a second retraining (the LDS ceiling); `baselines`: the
-    baselines' unit support (method -> {unit: value})."""
-    out = estimator_rows(
-        read_matrix(matrix),
-        datamodel["estimators"],
-        datamodel["primary"],
-        datamodel,
-        settings,
-        ceiling,
-        baselines,
-    )
+    baselines' unit support (method -> {unit: value}); with `test_seeds` above 1 the test models'
+    behaviours averaged over their seeds (`seeds`: the retrain_floor model id of seeds 2..s ->
+    behaviours; matrix.average_seeds)."""
+    m = read_matrix(matrix)
+    if test_seeds > 1:
+        m = average_seeds(m, seeds or {}, test_seeds)
+    out = estimator_rows(m, datamodel["estimators"], datamodel["primary"], datamodel, settings, ceiling, baselines)
     write_table(out, table, info, html)
     return out
 

@@ -31,19 +31,21 @@ def retrain(  # noqa: PLR0913  (its rule's input and output keys, the job's sett
     compute=None,
 ) -> dict:
     """Retrain on subset `subset` of the subsets file `subsets`, its seed derived from (`seed`, subset);
-    `model`, `info`: the checkpoint and its training record."""
+    `model`, `info`: the checkpoint and its training record. A test seed's id (families.seed_id, e.g.
+    test-0003-seed3) trains on its subset (test-0003)."""
     import numpy as np
 
     from ..data import load_dataset
+    from ..families import base_id
     from ..hashing import derived_seed
     from ..models import initial_unet
     from ..subsets import read_subsets
     from ..training import ModelOutput, TrainRun, train_and_save
 
     ds = load_dataset(data)
-    sub = read_subsets(subsets)[subset]
+    sub = read_subsets(subsets)[base_id(subset)]
     images = ds.images[np.asarray(sub["sample_indices"], dtype=np.int64)]
-    recipe = dataclasses.replace(settings.recipe, seed=derived_seed(seed, sub["id"]))
+    recipe = dataclasses.replace(settings.recipe, seed=derived_seed(seed, subset))
     return train_and_save(
         initial_unet(model_cfg, images, recipe.seed),
         images,
