@@ -82,11 +82,44 @@ def job_counts(out: str) -> dict[str, int]:
     return jobs
 
 
-@pytest.fixture(scope="session")
-def smoke_run(tmp_path_factory):
-    """The smoke preset run once, locally, through the CLI; shared by the tests that read it."""
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests that read the shared smoke run go last (in their order), so the others run while that
+    run builds in the background (`smoke_build`): its jobs are mostly interpreter start-up and
+    waiting, which leaves part of the machine idle. A module-scoped fixture of a file with tests in
+    both parts (the Slurm tests' cluster) is set up once for each part."""
+    items.sort(key=lambda item: "smoke_run" in item.fixturenames)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def smoke_build(request, tmp_path_factory):
+    """Starts the smoke preset's run (locally, through the CLI) at the session's first test when a
+    selected test reads it; `smoke_run` waits for it. None when no selected test needs it."""
+    if not any("smoke_run" in item.fixturenames for item in request.session.items):
+        yield None
+        return
     work = copy_workflow(tmp_path_factory.mktemp("workflow"))
-    snakemake(work, "--cores", "2", *SMOKE)
+    log = work.with_suffix(".log")  # beside the workflow, not in it
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "snakemake", "--cores", "2", *SMOKE],
+            cwd=work,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield work, proc
+        finally:
+            if proc.poll() is None:  # the session ended (or was interrupted) before a test needed it
+                proc.terminate()
+                proc.wait()
+
+
+@pytest.fixture(scope="session")
+def smoke_run(smoke_build):
+    """The smoke preset run once, locally, through the CLI; shared by the tests that read it."""
+    work, proc = smoke_build
+    if proc.wait() != 0:
+        raise AssertionError(f"the smoke run failed:\n{work.with_suffix('.log').read_text()[-8000:]}")
     return work
 
 

@@ -19,6 +19,11 @@ from diffattr.runlog import JOB_HEAD
 pytestmark = pytest.mark.integration
 # The plugin deletes a successful job's Slurm log; the tests read them for the rules each job ran.
 KEEP_LOGS = ["--slurm-keep-successful-logs"]
+# The first status check a second after a submission, not the profile's 5 s (the plugin adds 10 s per
+# check that finds nothing finished and starts over after one that does): the smoke jobs take seconds,
+# and with 5 s an analysis job that computes for 1 to 3 s took about 20 s as a Slurm job. The
+# profile's key itself is checked against the pinned plugin by test_slurm_profile.py.
+FAST_CHECKS = ["--slurm-init-seconds-before-status-checks", "1"]
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +114,7 @@ def test_smoke_on_slurm_matches_local_run(cluster, smoke_run, tmp_path):
     start = time.time()
     # Partition and account come from the environment (the cluster's default partition is `debug`).
     env = {"DIFFATTR_SLURM_PARTITION": "ci", "DIFFATTR_SLURM_ACCOUNT": "diffattr-ci"}
-    proc = snakemake(work, "--profile", "slurm", "-j", "8", *SMOKE, *KEEP_LOGS, check=False, env=env)
+    proc = snakemake(work, "--profile", "slurm", "-j", "8", *SMOKE, *KEEP_LOGS, *FAST_CHECKS, check=False, env=env)
     if proc.returncode != 0:
         logs = "\n".join(p.read_text()[-2000:] for p in (work / ".snakemake/slurm_logs").rglob("*.log"))
         raise AssertionError(
@@ -155,7 +160,7 @@ def test_the_upstream_rules_on_slurm_match_the_local_run(cluster, smoke_run, tmp
     env = {"DIFFATTR_SLURM_PARTITION": "ci", "DIFFATTR_SLURM_ACCOUNT": "diffattr-ci"}
     upstream = ["data", "classifier", "reference", "train_base", "prune"]
     # Rule names as targets (these rules have no wildcards); `--until` stalls on the checkpoint.
-    args = ["--profile", "slurm", "-j", "8", *SMOKE, *KEEP_LOGS, "--", "prune", "reference"]
+    args = ["--profile", "slurm", "-j", "8", *SMOKE, *KEEP_LOGS, *FAST_CHECKS, "--", "prune", "reference"]
     proc = snakemake(work, *args, check=False, env=env)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"{out[-4000:]}\n{cluster.logs()}"
@@ -191,7 +196,7 @@ def test_status_follows_a_slurm_run(cluster, tmp_path):
     work = copy_workflow(tmp_path / "wf")
     (work / "long.yaml").write_text("train_base:\n  steps: 400\n  log_every: 20\n")
     env = {"DIFFATTR_SLURM_PARTITION": "ci", "DIFFATTR_SLURM_ACCOUNT": "diffattr-ci"}
-    args = ["--profile", "slurm", "-j", "2", *SMOKE, "long.yaml", "--", "train_base"]
+    args = ["--profile", "slurm", "-j", "2", *SMOKE, "long.yaml", *FAST_CHECKS, "--", "train_base"]
     during, after, output = watch_run(work, args, env=env)
     assert during is not None, f"never caught a job running with an ETA:\n{output[-3000:]}\n{cluster.logs()}"
     assert during["total"] == 2 and during["done"] < 2
