@@ -1,9 +1,9 @@
 """The derived Slurm limits (lib/diffattr/slurm_limits.py) as the CI Slurm run must show them: a stated
 calibration whose speeds put every job at the floor except the full-size model's trainings (their
-limit then follows train_base.steps) and whose measured peaks put the same trainings above the memory
-floor; the limits each job asked for, read from the run's log (the main process prints every
-submitted job's resources); and, for the Slurm jobs slurmctld still lists, their TimeLimit against
-the sum over the rules they ran (a group job's)."""
+limit then follows train_base.steps) and the gradient baselines, and whose peaks put the jobs that
+train the full model above the memory floor; the limits each job asked for, read from the run's log
+(the main process prints every submitted job's resources); and, for the Slurm jobs slurmctld still
+lists, their TimeLimit against the sum over the rules they ran (a group job's)."""
 
 from __future__ import annotations
 
@@ -39,9 +39,10 @@ STATED = Speeds(
     loadavg=(0.0, 0.0, 0.0),
     peak_rss={"light": 10**8, "train_full": 2 * 10**9, "train_pruned": 10**8, "sample_full": 10**8},
 )
-# Rules whose jobs train the full-size model from scratch (or fine-tune it): above both floors.
+# Rules whose jobs train the full-size model from scratch: above both floors.
 TRAINERS = {"train_base", "retrain", "retrain_floor", "retrain_cf"}
-SUBMITTED = re.compile(r"^(?:rule|checkpoint) (\w+):$")
+SUBMITTED = re.compile(r"^\s*(?:rule|checkpoint) (\w+):$")
+WILDCARDS = re.compile(r"^\s+wildcards: (.*)$")
 RESOURCES = re.compile(r"^\s+resources: (.*)$")
 
 
@@ -50,30 +51,48 @@ def write_stated(path: Path) -> Path:
     return path
 
 
-def expected(config: Mapping[str, Any], rule: str) -> dict[str, int]:
-    """What a job of `rule` must ask for under STATED (wildcards only matter for the floors' rules)."""
+# Rules whose forecast needs the run's subsets or behaviour sources (their wildcards name a batch, a
+# behaviour hash or a grid): under STATED their jobs sit at both floors.
+FLOORED = {"unlearn", "behaviour", "behaviour_unlearn", "samples"}
+
+
+def expected(config: Mapping[str, Any], rule: str, wildcards: Mapping[str, str] | None = None) -> dict[str, int]:
+    """What a job of `rule` must ask for under STATED."""
+    from diffattr.data import image_shape, sample_count
+
     limits = Limits.from_config({**config["slurm_limits"], "calibration": ""})
-    ctx = Context(config=config, chunks={}, behaviour_source={}, n_images=0, image_values=0)
-    if rule in TRAINERS:
-        return derived(rule, {}, ctx, STATED, limits)
-    return {"runtime": limits.floor_minutes, "mem_mb": limits.mem_floor_mb}
+    if rule in FLOORED:
+        return {"runtime": limits.floor_minutes, "mem_mb": limits.mem_floor_mb}
+    c, h, w = image_shape(config["data"])
+    ctx = Context(
+        config=config,
+        chunks={},
+        behaviour_source={},
+        n_images=int(sample_count(config["data"])),
+        image_values=c * h * w,
+    )
+    return derived(rule, wildcards or {}, ctx, STATED, limits)
 
 
-def requested_in_log(text: str) -> list[tuple[str, dict[str, int]]]:
-    """(rule, {runtime, mem_mb}) of every job the log shows with Slurm resources."""
-    out, rule = [], None
+def requested_in_log(text: str) -> list[tuple[str, dict[str, str], dict[str, int]]]:
+    """(rule, wildcards, {runtime, mem_mb}) of every job the log shows with Slurm resources (a group's
+    jobs are listed indented under it)."""
+    out, rule, wildcards = [], None, {}
     for line in text.splitlines():
         if m := SUBMITTED.match(line):
-            rule = m.group(1)
+            rule, wildcards = m.group(1), {}
+        elif (m := WILDCARDS.match(line)) and rule:
+            wildcards = dict(kv.split("=", 1) for kv in m.group(1).split(", "))
         elif (m := RESOURCES.match(line)) and rule and "runtime=" in m.group(1):
             fields = dict(kv.split("=", 1) for kv in m.group(1).split(", "))
-            out.append((rule, {"runtime": int(fields["runtime"]), "mem_mb": int(fields["mem_mb"])}))
+            out.append((rule, wildcards, {"runtime": int(fields["runtime"]), "mem_mb": int(fields["mem_mb"])}))
             rule = None
     return out
 
 
-def time_limits(slurm_logs: Path) -> dict[int, tuple[int, list[str]]]:
-    """Slurm job id -> (TimeLimit minutes, the rules it ran), for the jobs slurmctld still lists."""
+def time_limits(slurm_logs: Path) -> dict[int, tuple[int, list[tuple[str, dict[str, str]]]]]:
+    """Slurm job id -> (TimeLimit minutes, the rules it ran with their wildcards), for the jobs
+    slurmctld still lists."""
     head = re.compile(r"^\s*(?:local)?(?:rule|checkpoint) (\w+):$")
     out = {}
     for log in slurm_logs.rglob("*.log"):
@@ -84,6 +103,12 @@ def time_limits(slurm_logs: Path) -> dict[int, tuple[int, list[str]]]:
         if not m:
             continue  # older than MinJobAge: slurmctld has forgotten it
         days, hours, minutes = int(m.group(1) or 0), int(m.group(2)), int(m.group(3))
-        rules = [h.group(1) for line in log.read_text().splitlines() if (h := head.match(line))]
+        rules, rule = [], None
+        for line in log.read_text().splitlines():
+            if h := head.match(line):
+                rule = h.group(1)
+                rules.append((rule, {}))
+            elif (w := WILDCARDS.match(line)) and rule:
+                rules[-1] = (rule, dict(kv.split("=", 1) for kv in w.group(1).split(", ")))
         out[int(log.stem)] = (days * 1440 + hours * 60 + minutes, rules)
     return out

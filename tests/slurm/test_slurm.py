@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 from cluster import Cluster, missing_binaries
 from conftest import SMOKE, copy_workflow, remove_for_rerun, snakemake
+from limits_check import TRAINERS, expected, requested_in_log, time_limits, write_stated
 
+from diffattr.missing import load_configs
 from diffattr.runlog import JOB_HEAD
 
 pytestmark = pytest.mark.integration
@@ -45,6 +47,14 @@ def cluster(tmp_path_factory):
         raise
     yield c
     c.stop()
+
+
+def stated_limits(work: Path) -> str:
+    """An overlay naming a stated calibration (limits_check.STATED) for the jobs' Slurm limits, so no
+    run calibrates this machine and every job's limit is known in advance."""
+    stated = write_stated(work / "stated-calibration.json")
+    (work / "limits.yaml").write_text(f"slurm_limits:\n  calibration: {stated}\n")
+    return "limits.yaml"
 
 
 def _behaviours(root: Path) -> dict[str, float]:
@@ -114,7 +124,9 @@ def test_smoke_on_slurm_matches_local_run(cluster, smoke_run, tmp_path):
     start = time.time()
     # Partition and account come from the environment (the cluster's default partition is `debug`).
     env = {"DIFFATTR_SLURM_PARTITION": "ci", "DIFFATTR_SLURM_ACCOUNT": "diffattr-ci"}
-    proc = snakemake(work, "--profile", "slurm", "-j", "8", *SMOKE, *KEEP_LOGS, *FAST_CHECKS, check=False, env=env)
+    limits = stated_limits(work)
+    args = ["--profile", "slurm", "-j", "8", *SMOKE, limits, *KEEP_LOGS, *FAST_CHECKS]
+    proc = snakemake(work, *args, check=False, env=env)
     if proc.returncode != 0:
         logs = "\n".join(p.read_text()[-2000:] for p in (work / ".snakemake/slurm_logs").rglob("*.log"))
         raise AssertionError(
@@ -132,6 +144,20 @@ def test_smoke_on_slurm_matches_local_run(cluster, smoke_run, tmp_path):
     rules |= {"samples", "pairs", "baseline_images", "baselines", "matrix", "datamodel", "lds", "estimators"}
     rules |= {"budget", "table1", "figures", "cf_plan", "counterfactual"}
     assert rules <= _slurm_rules(work), sorted(rules - _slurm_rules(work))
+    # Every job asked Slurm for the limits derived from its forecast (slurm_limits): a retraining's
+    # from its steps, the others the floors; each Slurm job slurmctld still lists got the sum over
+    # the rules it ran (a group job's).
+    config = load_configs([str(work / f) for f in [*SMOKE[1:], limits]])
+    asked = requested_in_log(out)
+    assert {rule for rule, _, _ in asked} >= {"retrain", "unlearn", "behaviour", "lds"}, asked
+    for rule, wildcards, got in asked:
+        assert got == expected(config, rule, wildcards), (rule, wildcards, got)
+    floor = config["slurm_limits"]["floor_minutes"]
+    assert any(rule in TRAINERS and got["runtime"] > floor for rule, _, got in asked)
+    listed = time_limits(work / ".snakemake/slurm_logs")
+    assert listed, "slurmctld lists none of the run's jobs"
+    for job, (minutes, ran) in listed.items():
+        assert minutes == sum(expected(config, rule, w)["runtime"] for rule, w in ran), (job, ran)
     # The configured account was used, so the plugin did not guess one (with sacct).
     assert "No SLURM account given" not in out and "Guessed SLURM account" not in out
     assert _store_paths(work) == _store_paths(smoke_run)
@@ -160,7 +186,8 @@ def test_the_upstream_rules_on_slurm_match_the_local_run(cluster, smoke_run, tmp
     env = {"DIFFATTR_SLURM_PARTITION": "ci", "DIFFATTR_SLURM_ACCOUNT": "diffattr-ci"}
     upstream = ["data", "classifier", "reference", "train_base", "prune"]
     # Rule names as targets (these rules have no wildcards); `--until` stalls on the checkpoint.
-    args = ["--profile", "slurm", "-j", "8", *SMOKE, *KEEP_LOGS, *FAST_CHECKS, "--", "prune", "reference"]
+    args = ["--profile", "slurm", "-j", "8", *SMOKE, stated_limits(work), *KEEP_LOGS, *FAST_CHECKS]
+    args += ["--", "prune", "reference"]
     proc = snakemake(work, *args, check=False, env=env)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"{out[-4000:]}\n{cluster.logs()}"
@@ -196,7 +223,7 @@ def test_status_follows_a_slurm_run(cluster, tmp_path):
     work = copy_workflow(tmp_path / "wf")
     (work / "long.yaml").write_text("train_base:\n  steps: 400\n  log_every: 20\n")
     env = {"DIFFATTR_SLURM_PARTITION": "ci", "DIFFATTR_SLURM_ACCOUNT": "diffattr-ci"}
-    args = ["--profile", "slurm", "-j", "2", *SMOKE, "long.yaml", *FAST_CHECKS, "--", "train_base"]
+    args = ["--profile", "slurm", "-j", "2", *SMOKE, "long.yaml", stated_limits(work), *FAST_CHECKS, "--", "train_base"]
     during, after, output = watch_run(work, args, env=env)
     assert during is not None, f"never caught a job running with an ETA:\n{output[-3000:]}\n{cluster.logs()}"
     assert during["total"] == 2 and during["done"] < 2
