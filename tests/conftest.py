@@ -258,3 +258,25 @@ def write_pretrained(root: Path, model, scheduler: dict, layout: str = "hub") ->
     else:
         raise ValueError(f"layout {layout!r}: use hub, pipeline or unet")
     return root
+
+
+def write_reference(tmp_path: Path) -> Path:
+    """data -> classifier -> reference through the library as the rules call them (digits, one
+    classifier epoch): tmp_path/data.npz, clf.pt and ref.npz, the reference statistics' path returned."""
+    import logging
+
+    from diffattr.settings import ClassifierTraining
+    from diffattr.stages.classifier import make_classifier
+    from diffattr.stages.data import make_data
+    from diffattr.stages.reference import make_reference
+
+    make_data(settings={"kind": "digits"}, data=tmp_path / "data.npz", info=tmp_path / "data.json")
+    make_classifier(
+        data=tmp_path / "data.npz",
+        weights=tmp_path / "clf.pt",
+        info=tmp_path / "clf.json",
+        settings=ClassifierTraining(epochs=1, seed=0, holdout=0.2),
+        log=logging.getLogger("test"),
+    )
+    make_reference(data=tmp_path / "data.npz", classifier=tmp_path / "clf.pt", stats=tmp_path / "ref.npz")
+    return tmp_path / "ref.npz"

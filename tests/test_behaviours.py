@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from conftest import write_reference
 
 from diffattr.behaviour import compute_metrics, feature_statistics
 from diffattr.metrics import LOWER_IS_BETTER
@@ -79,24 +80,11 @@ def test_unknown_share_class_names_the_key():
 def test_reference_chain_from_data_to_statistics(tmp_path):
     """data -> classifier -> reference through the library, as the rules call it: the reference's
     features are the classifier's on the quantised training images, one row per image."""
-    import logging
 
     from diffattr.behaviour import load_statistics
     from diffattr.sampling import to_uint8_rgb
-    from diffattr.settings import ClassifierTraining
-    from diffattr.stages.classifier import make_classifier
-    from diffattr.stages.data import make_data
-    from diffattr.stages.reference import make_reference
 
-    make_data(settings={"kind": "digits"}, data=tmp_path / "data.npz", info=tmp_path / "data.json")
-    make_classifier(
-        data=tmp_path / "data.npz",
-        weights=tmp_path / "clf.pt",
-        info=tmp_path / "clf.json",
-        settings=ClassifierTraining(epochs=1, seed=0, holdout=0.2),
-        log=logging.getLogger("test"),
-    )
-    make_reference(data=tmp_path / "data.npz", classifier=tmp_path / "clf.pt", stats=tmp_path / "ref.npz")
+    write_reference(tmp_path)
     ref = load_statistics(tmp_path / "ref.npz")
     assert ref["features"].shape[0] == 1797
     assert ref["mu"].shape == (ref["features"].shape[1],)

@@ -1,11 +1,9 @@
 """Common random numbers: every model, batch size and device starts image j from the same noise."""
 
-import logging
-
 import numpy as np
 import pytest
 import torch
-from conftest import SCHED
+from conftest import SCHED, write_reference
 
 from diffattr.models import build_unet, ddim_scheduler, save_model
 from diffattr.sampling import ddim_sample, initial_noise
@@ -59,20 +57,9 @@ def test_behaviour_values_do_not_depend_on_the_batch_size(tmp_path):
     """The evaluation of one model at two behaviour.batch_size values gives identical behaviours
     (a store extended at another batch size compares its models on the same noises)."""
     from diffattr.behaviour import Evaluator
-    from diffattr.settings import ClassifierTraining, Sampling
-    from diffattr.stages.classifier import make_classifier
-    from diffattr.stages.data import make_data
-    from diffattr.stages.reference import make_reference
+    from diffattr.settings import Sampling
 
-    make_data(settings={"kind": "digits"}, data=tmp_path / "data.npz", info=tmp_path / "data.json")
-    make_classifier(
-        data=tmp_path / "data.npz",
-        weights=tmp_path / "clf.pt",
-        info=tmp_path / "clf.json",
-        settings=ClassifierTraining(epochs=1, seed=0, holdout=0.2),
-        log=logging.getLogger("test"),
-    )
-    make_reference(data=tmp_path / "data.npz", classifier=tmp_path / "clf.pt", stats=tmp_path / "ref.npz")
+    write_reference(tmp_path)
     save_model(_model(0), tmp_path / "model")
     (tmp_path / "train.json").write_text("{}")
     cfg = {

@@ -18,6 +18,7 @@ from diffattr.lds import ceiling_of, mean_retrainings
 from diffattr.matrix import Matrix, average_seeds, read_matrix, write_matrix
 from diffattr.missing import load_configs
 from diffattr.registry import downstream
+from diffattr.settings import Bootstrap
 from diffattr.stages.lds import evaluate_lds
 from diffattr.stages.matrix import build_matrix
 from diffattr.stats import lds, lds_ceiling_of_seeds, spearman
@@ -73,14 +74,14 @@ def test_the_lds_target_is_the_mean_over_seeds(tmp_path):
             "estimators": {"ridge": {"coefficients": coefficients, "intercept": 0.0}},
         },
     )
-    out = evaluate_lds(
-        tmp_path / "dm.json", tmp_path / "m.h5", 50, 0.95, 0, tmp_path / "lds.json", seed_retrain=further, test_seeds=3
-    )
+    files = {"datamodel": tmp_path / "dm.json", "matrix": tmp_path / "m.h5"}
+    boot = Bootstrap(n_bootstrap=50, ci_level=0.95, seed=0)
+    out = evaluate_lds(**files, lds=tmp_path / "lds.json", settings=boot, seeds=further, test_seeds=3)
     assert out["actual"] == pytest.approx(mean) and out["test_seeds"] == 3
     assert out["lds"] == pytest.approx(lds(out["estimators"]["ridge"]["predicted"], mean))
     assert out["ceiling"]["n_seeds"] == 3 and out["ceiling"]["halves"] == [1, 2]
     assert read_matrix(tmp_path / "m.h5").behaviour("fid")[test_rows] == pytest.approx(seeds[0])
-    one = evaluate_lds(tmp_path / "dm.json", tmp_path / "m.h5", 50, 0.95, 0, tmp_path / "lds1.json")
+    one = evaluate_lds(**files, lds=tmp_path / "lds1.json", settings=boot)
     assert one["actual"] == pytest.approx(seeds[0]) and "test_seeds" not in one  # one seed: as before
     # A seed missing or one too many is an error naming the subset or the model, not a shorter mean.
     with pytest.raises(ValueError, match=r"test-0004: no behaviour for seed\(s\) \[3\]"):
@@ -126,7 +127,7 @@ def test_the_ceiling_from_halves_recovers_the_planted_noise_and_bound(n_seeds):
         train_seconds=np.zeros(600),
         seed_behaviours=y[:, :, None],
     )
-    got = ceiling_of(m, "fid", "test", None, 100, 0.95, 0)
+    got = ceiling_of(m, "fid", "test", None, Bootstrap(n_bootstrap=100, ci_level=0.95, seed=0))
     truth = (noise**2 / n_seeds) / (tau**2 + noise**2 / n_seeds)
     assert got["noise_share"] == pytest.approx(truth, abs=0.06)
     assert got["n_subsets"] == 600 and got["spread_sd"] == pytest.approx(np.std(y.mean(axis=0), ddof=1))

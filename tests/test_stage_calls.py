@@ -194,7 +194,7 @@ def test_a_stage_names_its_files_after_its_rule_keys(script):
 
 def test_the_rule_reader_sees_inputs_outputs_and_unpacked_keys():
     """The reader itself: keys named in a rule, those of an input function, and a `use rule`'s inherited ones."""
-    assert RULES["lds"]["input"] == {"ceiling", "datamodel", "matrix", "baseline"}
+    assert RULES["lds"]["input"] == {"ceiling", "seeds", "baseline_seeds", "datamodel", "matrix", "baseline"}
     assert RULES["lds"]["output"] == {"lds"}
     assert {"baselines", "baseline_images_bench", "baselines_bench", "matrix"} <= RULES["budget"]["input"]
     assert RULES["retrain_floor"]["input"] == RULES["retrain"]["input"] == {"data", "subsets"}
