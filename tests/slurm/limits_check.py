@@ -110,5 +110,7 @@ def time_limits(slurm_logs: Path) -> dict[int, tuple[int, list[tuple[str, dict[s
                 rules.append((rule, {}))
             elif (w := WILDCARDS.match(line)) and rule:
                 rules[-1] = (rule, dict(kv.split("=", 1) for kv in w.group(1).split(", ")))
-        out[int(log.stem)] = (days * 1440 + hours * 60 + minutes, rules)
+        # A group job's log lists its jobs, then each again as it runs them: count each job once.
+        unique = list({(rule, tuple(sorted(w.items()))): (rule, w) for rule, w in rules}.values())
+        out[int(log.stem)] = (days * 1440 + hours * 60 + minutes, unique)
     return out
