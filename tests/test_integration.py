@@ -228,14 +228,16 @@ def test_stale_run_view_is_rebuilt_without_snakemake_metadata(smoke_run):
 
 
 def test_runtime_settings_change_plans_nothing(smoke_run):
-    # Logging, checkpointing, batching and sampling batch size reach the jobs through the config,
-    # not params: changing them re-runs nothing (Snakemake's params trigger stays quiet).
+    # Logging, checkpointing, batching, sampling batch size, a rule's cluster resources and the Slurm
+    # limits reach the jobs through the config, not params: changing them re-runs nothing (Snakemake's
+    # params trigger stays quiet).
     over = smoke_run / "runtime.yaml"
     over.write_text(
         "train_base: {log_every: 3, checkpoint_every: 7}\n"
         "prune: {finetune: {log_every: 2, checkpoint_every: 5}}\n"
         "unlearn: {log_every: 1}\nbehaviour: {batch_size: 50}\n"
-        "resources: {default: {threads: 1, mem_mb: 999}}\n"
+        "resources: {default: {threads: 1}, retrain: {mem_mb: 999, runtime: 7}}\n"
+        "slurm_limits: {safety: 5.0, floor_minutes: 9, mem_floor_mb: 1500}\n"
     )
     assert planned_jobs(smoke_run, *SMOKE, str(over)) == {}
 
