@@ -485,9 +485,10 @@ def test_holm_adjusts_in_step_down_order():
 def test_lds_json_has_the_proxy_fidelity_and_a_ceiling_beside_every_lds(tmp_path):
     import json
 
+    from diffattr.lds import metrics_by_subset
     from diffattr.matrix import write_matrix
     from diffattr.stages.datamodel import fit_all
-    from diffattr.stages.lds import evaluate_lds, metrics_by_subset
+    from diffattr.stages.lds import evaluate_lds
 
     m = planted_matrix(ALL_NEGATIVE, n_test=12)
     write_matrix(tmp_path / "m.h5", m)

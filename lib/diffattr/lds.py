@@ -4,11 +4,14 @@ models' behaviour is the matrix's: with lds.test_seeds above 1 the mean over eac
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .atomic import read_json
 from .settings import Bootstrap
 from .stats import bootstrap_ci, lds, lds_ceiling, lds_ceiling_of_seeds, proxy_fidelity
 
@@ -35,6 +38,11 @@ def paired_rows(
         np.array([other[m.subset_ids[i]][behaviour] for i in both], dtype=np.float64),
         [m.subset_ids[i] for i in both],
     )
+
+
+def metrics_by_subset(behaviour_jsons: Sequence[str | os.PathLike]) -> dict[str, dict[str, float]]:
+    """Subset id (the file's stem) -> the behaviours in its behaviour JSON."""
+    return {Path(p).stem: dict(read_json(p)["metrics"]) for p in behaviour_jsons}
 
 
 def mean_retrainings(

@@ -5,8 +5,9 @@ import _libpath  # noqa: F401  (lib/ on sys.path)
 
 from diffattr.jobs import start
 from diffattr.layout import write_spec
+from diffattr.lds import metrics_by_subset
 from diffattr.settings import Bootstrap
-from diffattr.stages.lds import evaluate_lds, metrics_by_subset
+from diffattr.stages.lds import evaluate_lds
 
 sm = snakemake  # noqa: F821
 log, _ = start(sm.log[0])

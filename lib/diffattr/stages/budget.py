@@ -12,6 +12,7 @@ import numpy as np
 
 from ..atomic import read_json, write_json
 from ..budget import GAP_CONVENTION, budget_curve, compare_first
+from ..lds import metrics_by_subset
 from ..matrix import Matrix, average_seeds, read_matrix
 from ..report import one_off_label
 from ..settings import Bootstrap, BudgetSettings
@@ -131,8 +132,7 @@ def make_budget(  # noqa: PLR0913  (its rule's input and output keys; keyword-on
     # Read once: the curve and the baselines' points both score on its test rows.
     m = read_matrix(matrix)
     if test_seeds > 1:
-        seed_retrain = {Path(p).stem: dict(read_json(p)["metrics"]) for p in seeds or ()}
-        m = average_seeds(m, seed_retrain, test_seeds)
+        m = average_seeds(m, metrics_by_subset(seeds or ()), test_seeds)
     points = []
     if baselines:
         from ..baselines.cost import budget_baselines

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from ..atomic import read_json, write_json
@@ -34,11 +33,6 @@ SEEDS_CEILING_CONVENTION = (
     "noise_sd / sqrt(n_seeds); spread_sd: the target's sd over all test models; noise_share: "
     "noise_sd_target^2 / spread_sd^2 (near or above 1: the test models' ranking is mostly noise)"
 )
-
-
-def metrics_by_subset(behaviour_jsons: Sequence[PathLike]) -> dict[str, dict[str, float]]:
-    """Subset id (the file's stem) -> the behaviours in its behaviour JSON."""
-    return {Path(p).stem: dict(read_json(p)["metrics"]) for p in behaviour_jsons}
 
 
 def evaluate_lds(  # noqa: PLR0913  (the rule's six keys, its settings and the seed count)
