@@ -260,9 +260,10 @@ def write_pretrained(root: Path, model, scheduler: dict, layout: str = "hub") ->
     return root
 
 
-def write_reference(tmp_path: Path) -> Path:
+def write_reference(tmp_path: Path, compute=None) -> Path:
     """data -> classifier -> reference through the library as the rules call them (digits, one
-    classifier epoch): tmp_path/data.npz, clf.pt and ref.npz, the reference statistics' path returned."""
+    classifier epoch, on `compute`'s device): tmp_path/data.npz, clf.pt and ref.npz, the reference
+    statistics' path returned."""
     import logging
 
     from diffattr.settings import ClassifierTraining
@@ -277,6 +278,9 @@ def write_reference(tmp_path: Path) -> Path:
         info=tmp_path / "clf.json",
         settings=ClassifierTraining(epochs=1, seed=0, holdout=0.2),
         log=logging.getLogger("test"),
+        compute=compute,
     )
-    make_reference(data=tmp_path / "data.npz", classifier=tmp_path / "clf.pt", stats=tmp_path / "ref.npz")
+    make_reference(
+        data=tmp_path / "data.npz", classifier=tmp_path / "clf.pt", stats=tmp_path / "ref.npz", compute=compute
+    )
     return tmp_path / "ref.npz"

@@ -4,7 +4,7 @@ import copy
 
 import pytest
 import torch
-from conftest import SCHED
+from conftest import SCHED, write_reference
 
 from diffattr.addressing import COMPUTED_STAGES, build_plan
 from diffattr.compute import CPU, Compute, resolve_compute
@@ -111,11 +111,8 @@ def test_generation_stages_hand_their_device_down(tmp_path, monkeypatch):
     import diffattr.behaviour as behaviour
     import diffattr.sampling as sampling
     from diffattr.models import save_model
-    from diffattr.settings import ClassifierTraining, Job, Sampling, SamplingRuntime
-    from diffattr.stages.classifier import make_classifier
-    from diffattr.stages.data import make_data
+    from diffattr.settings import Job, Sampling, SamplingRuntime
     from diffattr.stages.pairs import pair_fids
-    from diffattr.stages.reference import make_reference
     from diffattr.stages.samples import sample_grid
 
     marker = Compute(torch.device("cpu"), "bf16")
@@ -132,20 +129,7 @@ def test_generation_stages_hand_their_device_down(tmp_path, monkeypatch):
 
     monkeypatch.setattr(sampling, "ddim_sample", spy_sample)
     monkeypatch.setattr(behaviour, "make_extractor", spy_extractor)
-    import logging
-
-    make_data(settings={"kind": "digits"}, data=tmp_path / "data.npz", info=tmp_path / "data.json")
-    make_classifier(
-        data=tmp_path / "data.npz",
-        weights=tmp_path / "clf.pt",
-        info=tmp_path / "clf.json",
-        settings=ClassifierTraining(epochs=1, seed=0, holdout=0.2),
-        log=logging.getLogger("test"),
-        compute=marker,
-    )
-    make_reference(
-        data=tmp_path / "data.npz", classifier=tmp_path / "clf.pt", stats=tmp_path / "ref.npz", compute=marker
-    )
+    write_reference(tmp_path, compute=marker)
     torch.manual_seed(0)
     save_model(build_unet(TINY, 8, 1), tmp_path / "m")
     beh = Sampling.from_config({"n_samples": 8, "ddim_steps": 2, "seed": 0, "eta": 0.0})
