@@ -173,6 +173,23 @@ def peak_memory(config: Mapping[str, Any], probes: Sequence[str] = PROBES) -> di
     return peaks
 
 
+def _quiet_logger() -> logging.Logger:
+    """A logger that drops the training loop's lines (calibration and probes time, not report)."""
+    quiet = logging.getLogger("diffattr.calibration")
+    quiet.addHandler(logging.NullHandler())
+    quiet.propagate = False
+    return quiet
+
+
+def _timing_recipe(steps: int, batch_size: int):
+    """A training recipe for timing and probing: the step's cost does not depend on its values."""
+    from .settings import Recipe
+
+    return Recipe(
+        steps=steps, batch_size=batch_size, lr=1e-4, grad_clip=1.0, ema_max_decay=0.999, ema_power=0.75, seed=0
+    )
+
+
 def _probe() -> None:
     """peak_memory's child: the imports alone, or one training step of a model at its batch size, or
     one sampling batch; prints its peak resident bytes."""
@@ -200,13 +217,10 @@ def _work(config: Mapping[str, Any], probe: str) -> None:
     from .models import ddim_scheduler, ddpm_scheduler, initial_unet
     from .pruning import prune_unet
     from .sampling import ddim_sample
-    from .settings import Recipe
     from .training import train_ddpm
 
     torch.set_num_threads(1)
-    quiet = logging.getLogger("diffattr.calibration")
-    quiet.addHandler(logging.NullHandler())
-    quiet.propagate = False
+    quiet = _quiet_logger()
     ds = load_source(config["data"])
     model = initial_unet(config["model"], ds.images, 0)
     if probe == "train_pruned":
@@ -217,7 +231,7 @@ def _work(config: Mapping[str, Any], probe: str) -> None:
         ddim_sample(model, ddim_scheduler(config["scheduler"]), n, 1, 0, n, 0.0, compute)
         return
     batch = int(config["train_base" if probe == "train_full" else "unlearn"]["batch_size"])
-    recipe = Recipe(steps=2, batch_size=batch, lr=1e-4, grad_clip=1.0, ema_max_decay=0.999, ema_power=0.75, seed=0)
+    recipe = _timing_recipe(steps=2, batch_size=batch)
     train_ddpm(model, torch.from_numpy(ds.images), recipe, ddpm_scheduler(config["scheduler"]), quiet, compute=compute)
 
 
@@ -241,15 +255,12 @@ def measure(config: Mapping[str, Any], threads: int, steps: int = 4, repeats: in
     from .models import count_params, ddim_scheduler, ddpm_scheduler, initial_unet
     from .pruning import prune_unet
     from .sampling import ddim_sample
-    from .settings import Recipe
     from .training import train_ddpm
 
     torch.set_num_threads(max(1, int(threads)))
     key = calibration_key(config, threads)
     compute = Compute(torch.device("cpu" if key["device"] == "cpu" else "cuda"), config["compute"]["precision"])
-    quiet = logging.getLogger("diffattr.calibration")
-    quiet.addHandler(logging.NullHandler())
-    quiet.propagate = False
+    quiet = _quiet_logger()
     ds = load_source(config["data"])
     images = torch.from_numpy(ds.images)
     sched = ddpm_scheduler(config["scheduler"])
@@ -258,9 +269,7 @@ def measure(config: Mapping[str, Any], threads: int, steps: int = 4, repeats: in
 
     def train_cost(model, batch: int) -> tuple[float, float]:
         def run(n: int) -> tuple[float, float]:
-            recipe = Recipe(
-                steps=n, batch_size=batch, lr=1e-4, grad_clip=1.0, ema_max_decay=0.999, ema_power=0.75, seed=0
-            )
+            recipe = _timing_recipe(steps=n, batch_size=batch)
             _, stats = train_ddpm(copy.deepcopy(model), images, recipe, sched, quiet, compute=compute)
             return stats["train_seconds"], stats["train_cpu_seconds"]
 

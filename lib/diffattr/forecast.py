@@ -173,19 +173,26 @@ def cost(work: Work, speeds: Speeds) -> Cost:
     return Cost(wall=wall, cpu=cpu)
 
 
+def model_sizes(speeds: Speeds) -> dict[str, int]:
+    """The model sizes rule_work takes, from a calibration."""
+    return {"params_full": speeds.params_full, "params_pruned": speeds.params_pruned}
+
+
 def job_seconds(rule: str, wildcards: Mapping[str, str], ctx: Context, speeds: Speeds) -> float:
     """Estimated wall seconds of one job of `rule` with `wildcards` (e.g. for its Slurm runtime)."""
-    params = {"params_full": speeds.params_full, "params_pruned": speeds.params_pruned}
-    return cost(rule_work(rule, wildcards, ctx, params), speeds).wall
+    return cost(rule_work(rule, wildcards, ctx, model_sizes(speeds)), speeds).wall
 
 
 def job_memory(rule: str, wildcards: Mapping[str, str], ctx: Context, speeds: Speeds) -> float:
-    """Estimated peak resident bytes of one job of `rule`: the calibration's measured peak of a job
+    """Estimated peak resident bytes of one job of `rule` with `wildcards` (work_memory)."""
+    return work_memory(rule, rule_work(rule, wildcards, ctx, model_sizes(speeds)), ctx, speeds)
+
+
+def work_memory(rule: str, work: Work, ctx: Context, speeds: Speeds) -> float:
+    """Peak resident bytes of a job of `rule` doing `work`: the calibration's measured peak of a job
     process doing that kind of work with one model (speeds.peak_rss), plus what this job holds beyond
     it: the other models of an unlearning batch, the images it samples, the matrix."""
     peak = speeds.peak_rss
-    params = {"params_full": speeds.params_full, "params_pruned": speeds.params_pruned}
-    work = rule_work(rule, wildcards, ctx, params)
     if work.startup is None:
         return 0.0
     images = work.images * ctx.image_values * FLOAT32

@@ -27,7 +27,7 @@ import yaml
 from . import calibration, power
 from .atomic import read_json
 from .dag import Dag, Job, needed_jobs, schedule
-from .forecast import Context, Cost, context, cost, rule_work
+from .forecast import Context, Cost, context, cost, model_sizes, rule_work
 from .layout import run_dir
 from .progress import duration
 from .registry import RESOURCES_KEY
@@ -94,8 +94,7 @@ def make_plan(
     """The plan's numbers (what --json prints): per stage, in total, locally and on Slurm."""
     jobs = dag.jobs + pending_cf_jobs(dag)
     ctx = context_of(dag)
-    sizes = {"params_full": speeds.params_full, "params_pruned": speeds.params_pruned}
-    work = {j.id: rule_work(j.rule, j.wildcards, ctx, sizes) for j in jobs}
+    work = {j.id: rule_work(j.rule, j.wildcards, ctx, model_sizes(speeds)) for j in jobs}
     local = {j.id: cost(work[j.id], speeds) for j in jobs}
     slow = float(dag.config["slurm_limits"]["slowdown"])  # the nodes against their calibration
     remote = {j.id: scaled(cost(work[j.id], slurm_speeds or speeds), slow) for j in jobs}

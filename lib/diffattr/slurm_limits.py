@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .calibration import Speeds
-from .forecast import Context, job_memory, job_seconds
+from .forecast import Context, cost, model_sizes, rule_work, work_memory
 from .registry import RESOURCES_KEY
 
 KEYS = ("runtime", "mem_mb")
@@ -54,9 +54,10 @@ def derived(
     rule: str, wildcards: Mapping[str, str], ctx: Context, speeds: Speeds, limits: Limits, attempt: int = 1
 ) -> dict[str, int]:
     """{"runtime": minutes, "mem_mb": megabytes} one job of `rule` asks Slurm for."""
+    work = rule_work(rule, wildcards, ctx, model_sizes(speeds))
     return {
-        "runtime": runtime_minutes(job_seconds(rule, wildcards, ctx, speeds), limits, attempt),
-        "mem_mb": memory_mb(job_memory(rule, wildcards, ctx, speeds), limits, attempt),
+        "runtime": runtime_minutes(cost(work, speeds).wall, limits, attempt),
+        "mem_mb": memory_mb(work_memory(rule, work, ctx, speeds), limits, attempt),
     }
 
 
