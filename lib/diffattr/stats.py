@@ -33,11 +33,41 @@ def lds(predicted: np.ndarray, actual: np.ndarray) -> float:
     return spearman(np.asarray(predicted, float), np.asarray(actual, float))
 
 
+def resamples(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """The bootstrap's resampled indices, n_boot rows of n draws from range(n): the stream of n_boot
+    successive `rng.integers(0, n, n)` calls, drawn at once."""
+    return np.random.default_rng(seed).integers(0, n, (n_boot, n))
+
+
+def spearman_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """`spearman` of each row of `a` with the same row of `b` (n_rows x n), all rows at once; NaN
+    where a row is constant on either side. The bootstrap's resamples cost one call instead of one
+    spearmanr call each (about 1 ms apiece, 65 of the smoke estimators job's 72 s). It does what
+    spearmanr does, on every row: average ranks (scipy's rankdata), then np.corrcoef's arithmetic
+    (centre, cross-product, scale, divide by the two standard deviations in turn, clip). Ranks are
+    whole or half numbers, so no step rounds differently in a batch, and each value is bit for bit
+    spearmanr's (tests/test_datamodel_lds.py)."""
+    from scipy.stats import rankdata
+
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    constant = (np.ptp(a, axis=1) == 0) | (np.ptp(b, axis=1) == 0)
+    x = np.stack([rankdata(a, axis=1), rankdata(b, axis=1)], axis=1)  # n_rows x 2 x n, as np.cov stacks
+    x = x - x.mean(axis=2, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = np.matmul(x, np.swapaxes(x, 1, 2)) * np.true_divide(1, a.shape[1] - 1)
+        sd = np.sqrt(np.diagonal(c, axis1=1, axis2=2))
+        c = c / sd[:, :, None]
+        c = c / sd[:, None, :]
+    r = np.clip(c[:, 1, 0], -1.0, 1.0)
+    r[constant] = np.nan
+    return r
+
+
 def bootstrap_draws(statistic, n: int, n_boot: int, seed: int) -> np.ndarray:
-    """statistic(resampled indices) over n_boot resamples of n items; NaN draws (a resample with a
-    constant side) are dropped."""
-    rng = np.random.default_rng(seed)
-    draws = np.array([statistic(rng.integers(0, n, n)) for _ in range(n_boot)], dtype=np.float64)
+    """statistic(idx) over the n_boot resamples of n items at once (`idx`: n_boot x n indices, one
+    resample a row; the statistic returns one value per row); NaN draws (a resample with a constant
+    side) are dropped."""
+    draws = np.asarray(statistic(resamples(n, n_boot, seed)), dtype=np.float64)
     return draws[~np.isnan(draws)]
 
 
@@ -49,7 +79,7 @@ def _percentile(draws: np.ndarray, level: float) -> tuple[float, float]:
 
 
 def percentile_bootstrap(statistic, n: int, n_boot: int, level: float, seed: int) -> tuple[float, float]:
-    """Percentile CI of statistic(resampled indices) over n_boot resamples of n items."""
+    """Percentile CI of statistic(resampled indices) over n_boot resamples of n items (bootstrap_draws)."""
     return _percentile(bootstrap_draws(statistic, n, n_boot, seed), level)
 
 
@@ -81,7 +111,9 @@ def bootstrap_ci(
 ) -> tuple[float, float]:
     """Percentile bootstrap over test models; resamples with a constant side are dropped."""
     predicted, actual = np.asarray(predicted, float), np.asarray(actual, float)
-    return percentile_bootstrap(lambda idx: spearman(predicted[idx], actual[idx]), len(actual), n_boot, level, seed)
+    return percentile_bootstrap(
+        lambda idx: spearman_rows(predicted[idx], actual[idx]), len(actual), n_boot, level, seed
+    )
 
 
 def paired_gap_test(
@@ -92,7 +124,10 @@ def paired_gap_test(
     varies), and the bootstrap p-value of 'no gap' from the same draws: (low, high, p)."""
     pred_a, pred_b, actual = (np.asarray(v, float) for v in (pred_a, pred_b, actual))
     draws = bootstrap_draws(
-        lambda idx: spearman(pred_a[idx], actual[idx]) - spearman(pred_b[idx], actual[idx]), len(actual), n_boot, seed
+        lambda idx: spearman_rows(pred_a[idx], actual[idx]) - spearman_rows(pred_b[idx], actual[idx]),
+        len(actual),
+        n_boot,
+        seed,
     )
     return (*_percentile(draws, level), bootstrap_p(draws))
 
@@ -135,8 +170,9 @@ def proxy_fidelity(
             "pearson_ci95": None,
             "why": f"{len(u)} subsets have both models; need at least 3",
         }
-    s_ci = percentile_bootstrap(lambda idx: spearman(u[idx], r[idx]), len(u), n_boot, level, seed)
-    p_ci = percentile_bootstrap(lambda idx: pearson(u[idx], r[idx]), len(u), n_boot, level, seed)
+    s_ci = percentile_bootstrap(lambda idx: spearman_rows(u[idx], r[idx]), len(u), n_boot, level, seed)
+    # np.corrcoef per resample: raw values (not ranks) round differently in a batch, and it is fast.
+    p_ci = percentile_bootstrap(lambda idx: [pearson(u[i], r[i]) for i in idx], len(u), n_boot, level, seed)
     return {
         "n_subsets": int(len(u)),
         "spearman": finite_or_none(spearman(u, r)),
@@ -177,7 +213,7 @@ def lds_ceiling(first: np.ndarray, second: np.ndarray, n_boot: int, level: float
         }
     ci = [
         finite_or_none(v)
-        for v in percentile_bootstrap(lambda idx: spearman(a[idx], b[idx]), len(a), n_boot, level, seed)
+        for v in percentile_bootstrap(lambda idx: spearman_rows(a[idx], b[idx]), len(a), n_boot, level, seed)
     ]
     value = finite_or_none(spearman(a, b))
     return {
