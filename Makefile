@@ -31,8 +31,10 @@ plan: setup
 report: setup
 	$(SNAKEMAKE) --report report.html
 
+# Two pytest-xdist workers share the tests and one background smoke run; the Slurm tests (mostly waiting
+# on the test cluster) stay on one worker (tests/conftest.py). Without -n pytest runs them one by one.
 test: setup
-	$(PY) -m pytest -q -ra tests
+	$(PY) -m pytest -q -ra -n 2 --dist loadgroup tests
 
 # ruff (Python: lint and format) and snakefmt + snakemake --lint (the workflow), one line length (120).
 lint: setup

@@ -5,6 +5,8 @@ import pickle
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from unittest import mock
@@ -82,36 +84,77 @@ def job_counts(out: str) -> dict[str, int]:
     return jobs
 
 
+def _part(item: pytest.Item) -> int:
+    """0: the tests that need no smoke run; 1: the Slurm tests (one xdist group, tests/slurm/test_slurm.py);
+    2: the others that read the smoke run."""
+    if "slurm" in item.path.parts:
+        return 1
+    return 2 if "smoke_run" in item.fixturenames else 0
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests that read the shared smoke run go last (in their order), so the others run while that
-    run builds in the background (`smoke_build`): its jobs are mostly interpreter start-up and
-    waiting, which leaves part of the machine idle. A module-scoped fixture of a file with tests in
-    both parts (the Slurm tests' cluster) is set up once for each part."""
-    items.sort(key=lambda item: "smoke_run" in item.fixturenames)
+    """The tests that read the shared smoke run go last, so the others run while that run builds in
+    the background (`smoke_build`): its jobs are mostly interpreter start-up and waiting, which leaves
+    part of the machine idle. The Slurm tests go first among those last: they are the longest, and
+    under `make test` (pytest-xdist) the other worker takes the remaining smoke tests beside them."""
+    items.sort(key=_part)
+
+
+class SmokeBuild:
+    """The background smoke run as every xdist worker sees it: `wait()` returns snakemake's return code
+    once the file the starting worker writes when the run ends exists."""
+
+    def __init__(self, rc_file: Path) -> None:
+        self.rc_file = rc_file
+
+    def wait(self) -> int:
+        while not self.rc_file.exists():
+            time.sleep(1)
+        return int(self.rc_file.read_text())
 
 
 @pytest.fixture(scope="session", autouse=True)
 def smoke_build(request, tmp_path_factory):
     """Starts the smoke preset's run (locally, through the CLI) at the session's first test when a
-    selected test reads it; `smoke_run` waits for it. None when no selected test needs it."""
+    selected test reads it; `smoke_run` waits for it. None when no selected test needs it. Under
+    pytest-xdist (`make test`) the first worker to get here starts it in the workers' shared temporary
+    folder and the others wait for the same run: one smoke store for the session."""
     if not any("smoke_run" in item.fixturenames for item in request.session.items):
         yield None
         return
-    work = copy_workflow(tmp_path_factory.mktemp("workflow"))
-    log = work.with_suffix(".log")  # beside the workflow, not in it
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "snakemake", "--cores", "2", *SMOKE],
-            cwd=work,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            yield work, proc
-        finally:
-            if proc.poll() is None:  # the session ended (or was interrupted) before a test needed it
-                proc.terminate()
-                proc.wait()
+    from filelock import FileLock
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    shared = tmp_path_factory.getbasetemp().parent if worker else tmp_path_factory.getbasetemp()
+    work, rc_file = shared / "smoke-workflow", shared / "smoke-workflow.rc"
+    with FileLock(shared / "smoke-workflow.lock"):
+        if work.exists():  # another worker started it
+            yield work, SmokeBuild(rc_file)
+            return
+        copy_workflow(work)
+        with open(work.with_suffix(".log"), "w") as out:  # beside the workflow, not in it
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "snakemake", "--cores", "2", *SMOKE],
+                cwd=work,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    # The return code is written by a thread, not at teardown: another worker may be waiting for it.
+    def record() -> None:
+        rc = proc.wait()
+        rc_file.with_suffix(".tmp").write_text(str(rc))
+        rc_file.with_suffix(".tmp").rename(rc_file)  # whole, for a worker polling for it
+
+    threading.Thread(target=record, daemon=True).start()
+    try:
+        yield work, SmokeBuild(rc_file)
+    finally:
+        # Alone, or interrupted, the session stops a run no test waits for any more; under xdist
+        # another worker may still need it.
+        if proc.poll() is None and (request.session.shouldstop or not worker):
+            proc.terminate()
+        proc.wait()
 
 
 @pytest.fixture(scope="session")
@@ -135,14 +178,16 @@ def remove_for_rerun(
     counterfactual: bool = False,
     floor: tuple[str, ...] = (),
     leaves: tuple[str, ...] = (),
+    baselines: tuple[str, ...] = (),
 ) -> None:
     """Leaves a copy of the smoke run's results as a half-finished run would: without the unlearning
-    `batches`, the `retrained` test models, the `floor` second retrainings and (`counterfactual`) the
-    first counterfactual retraining, each with its behaviours and log, the stores of the `leaves`
-    stages (models and images nothing but the analysis reads: `init` with its behaviour, `samples`,
-    `pairs`, `baseline_images`, `baselines`), and without the analysis and the run view. Snakemake
-    rebuilds a lost file only where something that needs it is missing or out of date, so the analysis
-    goes too; a rerun then recomputes these and everything after them."""
+        `batches`, the `retrained` test models, the `floor` second retrainings and (`counterfactual`) the
+        first counterfactual retraining, each with its behaviours and log, the stores of the `leaves`
+        stages (models and images nothing but the analysis reads: `init` with its behaviour, `samples`,
+        `pairs`, `baseline_images`, `baselines`), the `baselines` methods' scores (one baseline's job
+    without the others), and without the analysis and the run view. Snakemake
+        rebuilds a lost file only where something that needs it is missing or out of date, so the analysis
+        goes too; a rerun then recomputes these and everything after them."""
     store, logs = work / "results/store", work / "results/logs"
     behaviours = {json.loads(p.read_text())["stage"]: p.parent for p in store.glob("behaviour/*/spec.json")}
     for batch in batches:
@@ -153,6 +198,10 @@ def remove_for_rerun(
         shutil.rmtree(store / stage)
         if stage == "init":
             (behaviours["behaviour_init"] / f"{EMPTY}.json").unlink()  # the untrained model's behaviour
+    for method in baselines:
+        shutil.rmtree(next(store.glob(f"baselines/*/{method}")))
+        next(store.glob(f"baselines/*/benchmarks/{method}.tsv")).unlink()
+        next(logs.glob(f"baselines/*/{method}.log")).unlink()
     models = [("retrain", sid) for sid in retrained] + [("retrain_floor", sid) for sid in floor]
     if counterfactual:
         models.append(("retrain_cf", min(p.name for p in store.glob("retrain_cf/*/cf-*"))))

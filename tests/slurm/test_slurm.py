@@ -18,7 +18,8 @@ from limits_check import TRAINERS, expected, requested_in_log, time_limits, writ
 from diffattr.missing import load_configs
 from diffattr.runlog import JOB_HEAD
 
-pytestmark = pytest.mark.integration
+# One xdist group: the test cluster binds the machine's ports, so the Slurm tests run on one worker.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("slurm")]
 # The plugin deletes a successful job's Slurm log; the tests read them for the rules each job ran.
 KEEP_LOGS = ["--slurm-keep-successful-logs"]
 # The first status check a second after a submission, not the profile's 5 s (the plugin adds 10 s per
@@ -110,7 +111,9 @@ def test_smoke_on_slurm_matches_local_run(cluster, smoke_run, tmp_path):
     # With the local run's metadata (its input checksums), a rerun analysis job whose output is
     # unchanged (the counterfactual plan) does not re-run the jobs after it.
     shutil.copytree(smoke_run / ".snakemake/metadata", work / ".snakemake/metadata")
-    leaves = ("init", "samples", "pairs", "baseline_images", "baselines")
+    # One baseline's job (pixel, the cheapest) stands for the rule: the others' scores stay, so their
+    # gradient jobs (a minute of CPU each) do not run again; baseline_images runs in the upstream test.
+    leaves = ("init", "samples", "pairs")
     remove_for_rerun(
         work,
         batches=("train-0003-0005",),
@@ -118,6 +121,7 @@ def test_smoke_on_slurm_matches_local_run(cluster, smoke_run, tmp_path):
         counterfactual=True,
         floor=("test-0000",),
         leaves=leaves,
+        baselines=("pixel",),
     )
     # Only the logs the Slurm jobs write are checked for their partition and account.
     shutil.rmtree(work / "results/logs/retrain")
@@ -141,7 +145,7 @@ def test_smoke_on_slurm_matches_local_run(cluster, smoke_run, tmp_path):
     groups |= {"group_retrain_behaviour_retrain_cf", "group_retrain_behaviour_retrain_floor"}
     assert groups <= submitted, submitted
     rules = {"unlearn", "behaviour_unlearn", "retrain", "retrain_floor", "retrain_cf", "behaviour", "init"}
-    rules |= {"samples", "pairs", "baseline_images", "baselines", "matrix", "datamodel", "lds", "estimators"}
+    rules |= {"samples", "pairs", "baselines", "matrix", "datamodel", "lds", "estimators"}
     rules |= {"budget", "table1", "figures", "cf_plan", "counterfactual"}
     assert rules <= _slurm_rules(work), sorted(rules - _slurm_rules(work))
     # Every job asked Slurm for the limits derived from its forecast (slurm_limits): a retraining's
@@ -171,6 +175,10 @@ def test_smoke_on_slurm_matches_local_run(cluster, smoke_run, tmp_path):
     assert any(key.split("/")[-1].startswith("cf-") for key in redone), sorted(redone)
     assert sum(key.endswith("/test-0000.json") for key in redone) == 2, sorted(redone)  # retrain and its floor
     assert any(key.endswith("/empty.json") for key in redone), sorted(redone)
+    scores = {
+        p.parent.name: p.stat().st_mtime >= start for p in (work / "results/store/baselines").glob("*/*/scores.json")
+    }
+    assert scores == {"pixel": True, "trak": False, "dtrak": False, "feature": False}, scores
     for key, value in local.items():
         assert remote[key] == pytest.approx(value, rel=1e-6, abs=1e-6), key
     assert json.loads((work / "results/runs/smoke/lds.json").read_text())["lds"] == pytest.approx(
@@ -181,13 +189,14 @@ def test_smoke_on_slurm_matches_local_run(cluster, smoke_run, tmp_path):
 
 def test_the_upstream_rules_on_slurm_match_the_local_run(cluster, smoke_run, tmp_path):
     """The rules the completed store above does not rerun (data, classifier, reference, train_base,
-    prune), each as a Slurm job from an empty store: the local run's store folders and values."""
+    prune, baseline_images), each as a Slurm job from an empty store: the local run's store folders
+    and values."""
     work = copy_workflow(tmp_path / "wf")
     env = {"DIFFATTR_SLURM_PARTITION": "ci", "DIFFATTR_SLURM_ACCOUNT": "diffattr-ci"}
-    upstream = ["data", "classifier", "reference", "train_base", "prune"]
+    upstream = ["data", "classifier", "reference", "train_base", "prune", "baseline_images"]
     # Rule names as targets (these rules have no wildcards); `--until` stalls on the checkpoint.
     args = ["--profile", "slurm", "-j", "8", *SMOKE, stated_limits(work), *KEEP_LOGS, *FAST_CHECKS]
-    args += ["--", "prune", "reference"]
+    args += ["--", "prune", "reference", "baseline_images"]
     proc = snakemake(work, *args, check=False, env=env)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"{out[-4000:]}\n{cluster.logs()}"
@@ -205,6 +214,10 @@ def test_the_upstream_rules_on_slurm_match_the_local_run(cluster, smoke_run, tmp
                 np.testing.assert_allclose(b[name], a[name], rtol=1e-5, atol=1e-6, err_msg=name)
             else:
                 np.testing.assert_array_equal(b[name], a[name], err_msg=name)
+    # The images the baselines score against: sampled from the base model's shared noises.
+    local, remote = (next((r / "results/store/baseline_images").glob("*/images.npz")) for r in (smoke_run, work))
+    with np.load(local) as a, np.load(remote) as b:
+        np.testing.assert_allclose(b["images"], a["images"], rtol=1e-5, atol=1e-5)
     ours, theirs = (
         json.loads(next((r / "results/store/prune").glob("*/train.json")).read_text()) for r in (work, smoke_run)
     )
