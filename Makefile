@@ -32,7 +32,7 @@ report: setup
 	$(SNAKEMAKE) --report report.html
 
 # Two pytest-xdist workers share the tests and one background smoke run; the Slurm tests (mostly waiting
-# on the test cluster) stay on one worker (tests/conftest.py). Without -n pytest runs them one by one.
+# on the test cluster) are one group on one worker (tests/conftest.py). Without -n pytest runs them one by one.
 test: setup
 	$(PY) -m pytest -q -ra -n 2 --dist loadgroup tests
 

@@ -84,6 +84,15 @@ def job_counts(out: str) -> dict[str, int]:
     return jobs
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """An xdist worker computes on one thread: two workers fill the two cores, and more threads than
+    cores make torch's thread pools spin against each other and the background smoke run."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)
+
+
 def _part(item: pytest.Item) -> int:
     """0: the tests that need no smoke run; 1: the Slurm tests (one xdist group, tests/slurm/test_slurm.py);
     2: the others that read the smoke run."""
@@ -95,9 +104,12 @@ def _part(item: pytest.Item) -> int:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The tests that read the shared smoke run go last, so the others run while that run builds in
     the background (`smoke_build`): its jobs are mostly interpreter start-up and waiting, which leaves
-    part of the machine idle. The Slurm tests go first among those last: they are the longest, and
-    under `make test` (pytest-xdist) the other worker takes the remaining smoke tests beside them."""
-    items.sort(key=_part)
+    part of the machine idle. Under `make test` (pytest-xdist, `--dist loadgroup`) the Slurm tests'
+    group, the largest unit of work, is dispatched first: its worker runs the Slurm tests that need no
+    smoke run, then waits for the run (leaving the cores to it and to the other worker), and its
+    completion on Slurm, mostly waiting on the cluster, overlaps the other worker's tests."""
+    # Within the Slurm tests too, the ones that need no smoke run first.
+    items.sort(key=lambda item: (_part(item), "smoke_run" in item.fixturenames))
 
 
 class SmokeBuild:
