@@ -22,6 +22,20 @@ def macs_and_params(model: torch.nn.Module) -> tuple[int, int]:
     return int(macs), int(params)
 
 
+def layer_widths(model: torch.nn.Module) -> dict[str, tuple[int, int]]:
+    """(in, out) channels of every conv and linear layer, (channels, groups) of every GroupNorm, by
+    module name: what pruning changed."""
+    out = {}
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Conv2d):
+            out[name] = (module.in_channels, module.out_channels)
+        elif isinstance(module, torch.nn.Linear):
+            out[name] = (module.in_features, module.out_features)
+        elif isinstance(module, torch.nn.GroupNorm):
+            out[name] = (module.num_channels, module.num_groups)
+    return out
+
+
 def kept_channels(channels: int, ratio: float, groups: int, round_to: int | None = None) -> int:
     """How many of a layer's `channels` pruning keeps. The authors' rule (Diff-Pruning, torch-pruning
     <= 1.2): remove n = C - int(C (1 - ratio)) channels, rounded *down* to a multiple of the layer's
