@@ -39,13 +39,15 @@ def test_kept_channels_refuses_a_multiple_wider_than_the_layer():
 
 def test_round_to_null_keeps_the_authors_widths():
     """Today's widths of the default's architecture (the digits UNet) at ratio 0.3: GroupNorm-tied
-    layers 16 -> 12 and 32 -> 24 (their concatenations 36 and 48), the time embedding by
-    torch-pruning's own rule 64 -> 44, the image's 1 channel and the timestep features' 16 kept."""
+    layers 16 -> 12 and 32 -> 24 (their concatenations 36 and 48); by torch-pruning's own rule, the
+    layers no GroupNorm ties: the time embedding 64 -> 44 and the deepest up block's last conv (into
+    the upsampler) 32 -> 22; the image's 1 channel and the timestep features' 16 kept."""
     torch.manual_seed(0)
     w = layer_widths(prune_unet(build_unet(TINY, 8, 1), 0.3, round_to=None))
     assert w["conv_in"] == (1, 12) and w["down_blocks.1.resnets.0.conv1"] == (12, 24)
     assert w["time_embedding.linear_1"] == (16, 44) and w["conv_out"] == (12, 1)
-    assert {n for pair in w.values() for n in pair} == {1, 4, 12, 16, 24, 36, 44, 48}
+    assert w["up_blocks.0.resnets.1.conv2"] == (24, 22)
+    assert {n for pair in w.values() for n in pair} == {1, 4, 12, 16, 22, 24, 36, 44, 48}
 
 
 @pytest.mark.parametrize("attention", [False, True])
