@@ -3,12 +3,14 @@ MACs pruning removes into training-step time?
 
 For the default config's `model` on its data: the base model, the pruned model at the authors' rule
 (prune.round_to null) and at each valid round_to of --round-to: parameters, MACs per image
-(pruning.macs_and_params), every layer's width (pruning.layer_widths), the seconds of one training step
-(train_ddpm: forward, MSE, backward, clipping, Adam, EMA) at train_base.batch_size and of one sampling
-forward pass (no grad) at the sampling batch (min(behaviour.batch_size, behaviour.n_samples)), each
-the median over --repeats rounds after a warm-up. The models take turns within every round, in an
-order rotated round by round, so a drift in the shared machine's load hits them all alike. Beside
-each model: base/model MACs and base/model step time. One torch thread (a job's default).
+(pruning.macs_and_params), every layer's width (pruning.layer_widths), the seconds of one training
+step (train_ddpm: forward, MSE, backward, clipping, Adam, EMA) at train_base.batch_size and of one
+sampling forward pass (no grad) at the sampling batch (min(behaviour.batch_size,
+behaviour.n_samples)), each the median over --repeats rounds after a warm-up. The models take turns
+within every round, in an order rotated round by round, so a drift in the shared machine's load hits
+them all alike. Beside each model: base/model MACs and base/model step time, and "MAC rate", its
+MACs per second relative to the base model's (step ratio over MAC ratio): how well its widths use
+the machine, whatever their count. One torch thread (a job's default).
 
 Writes bench/out/prune_widths.json (with the CPU model and the commit).
 Usage: python bench/prune_widths.py [--round-to 4 8 16] [--repeats 7] [--steps 10]
@@ -142,6 +144,10 @@ def main() -> None:  # noqa: PLR0915  (one measurement, read top to bottom)
         row["mac_ratio"] = b["macs"] / row["macs"]
         row["train_step_ratio"] = b["train_step_s"] / row["train_step_s"]
         row["sample_forward_ratio"] = b["sample_forward_s"] / row["sample_forward_s"]
+        # Forward MACs per second of step (x the batch): how well the widths use the machine, whatever
+        # their count; the base model's is the reference.
+        row["train_mac_rate_vs_base"] = row["train_step_ratio"] / row["mac_ratio"]
+        row["sample_mac_rate_vs_base"] = row["sample_forward_ratio"] / row["mac_ratio"]
     result = {
         "what": "base vs pruned models of config.yaml's model: params, MACs, widths, train step and sampling forward",
         "cpu_model": cpu_model(),
@@ -162,14 +168,16 @@ def main() -> None:  # noqa: PLR0915  (one measurement, read top to bottom)
     }
     write_json(args.out, result)
     print(f"{result['cpu_model']}, commit {result['commit']}, load {result['loadavg']}")
-    print("| model | widths | params | MACs | MACs base/x | train step ms | step base/x | sample fwd ms | fwd base/x |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    head = "| model | widths | params | MACs | MACs base/x | train step ms | step base/x | MAC rate | sample fwd ms "
+    print(head + "| fwd base/x | MAC rate |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, r in rows.items():
         widths = ", ".join(str(n) for n in r["distinct_widths"])
         print(
             f"| {name} | {widths} | {r['params']:,} | {r['macs'] / 1e6:.2f}M | {r['mac_ratio']:.2f} | "
-            f"{r['train_step_s'] * 1e3:.1f} | {r['train_step_ratio']:.2f} | {r['sample_forward_s'] * 1e3:.1f} | "
-            f"{r['sample_forward_ratio']:.2f} |"
+            f"{r['train_step_s'] * 1e3:.1f} | {r['train_step_ratio']:.2f} | {r['train_mac_rate_vs_base']:.2f} | "
+            f"{r['sample_forward_s'] * 1e3:.1f} | {r['sample_forward_ratio']:.2f} | "
+            f"{r['sample_mac_rate_vs_base']:.2f} |"
         )
     print(json.dumps(result["skipped"]))
 
