@@ -134,3 +134,36 @@ def test_the_calibration_prunes_as_the_stage_and_is_keyed_by_round_to_only_when_
     torch.manual_seed(0)
     timed = calibration._pruned(build_unet(TINY, 8, 1), config["prune"])
     assert layer_widths(timed)["conv_in"] == (1, 8) and layer_widths(timed)["time_embedding.linear_1"] == (16, 40)
+
+
+@pytest.mark.parametrize("round_to", [None, 8])
+def test_the_prune_stage_takes_round_to_from_the_rules_params(config, tmp_path, round_to):
+    """The prune rule's params (the hashed section, as build_plan selects it) carry round_to to the
+    stage, which prunes with it and records it in train.json only when set."""
+    from diffattr.addressing import build_plan
+    from diffattr.atomic import read_json
+    from diffattr.data import load_digits_dataset, save_dataset
+    from diffattr.progress import get_logger
+    from diffattr.settings import Pruning
+    from diffattr.stages.prune import prune_and_finetune
+
+    config["prune"]["round_to"] = round_to
+    config["prune"]["finetune"].update(steps=2, batch_size=8)
+    settings = Pruning.from_config(build_plan(config).specs["prune"]["config"]["prune"], config)
+    assert settings.round_to == round_to
+    save_dataset(tmp_path / "data.npz", load_digits_dataset())
+    torch.manual_seed(0)
+    save_model(build_unet(TINY, 8, 1), tmp_path / "base")
+    prune_and_finetune(
+        base=tmp_path / "base",
+        data=tmp_path / "data.npz",
+        model=tmp_path / "model",
+        info=tmp_path / "train.json",
+        raw=tmp_path / "raw",
+        settings=settings,
+        scheduler=config["scheduler"],
+        log=get_logger(None),
+    )
+    assert layer_widths(load_model(tmp_path / "model"))["conv_in"] == (1, 12 if round_to is None else 8)
+    info = read_json(tmp_path / "train.json")
+    assert info.get("round_to") == round_to and ("round_to" in info) == (round_to is not None)
