@@ -38,6 +38,10 @@ BEHAVIOURS = {name for name in STAGES if name.startswith("behaviour_")}
         (lambda c: c["unlearn"].update(steps=7), DOWNSTREAM_OF_UNLEARN),
         (lambda c: c["unlearn"].update(lr=0.1), DOWNSTREAM_OF_UNLEARN),
         (lambda c: c["prune"].update(ratio=0.5), {"prune", "behaviour_prune", "samples_prune"} | DOWNSTREAM_OF_UNLEARN),
+        (
+            lambda c: c["prune"].update(round_to=8),
+            {"prune", "behaviour_prune", "samples_prune"} | DOWNSTREAM_OF_UNLEARN,
+        ),
         (lambda c: c["datamodel"].update(cv_folds=3), ANALYSIS - {"matrix", "table1"}),
         (lambda c: c["lds"].update(n_bootstrap=500), {"lds", "estimators", "budget", "figures", "summary"}),
         (lambda c: c["subsets"].update(n_train=5), ANALYSIS),
@@ -110,6 +114,18 @@ def test_runtime_settings_are_not_hashed(config, mutate):
 )
 def test_logging_and_batching_are_not_hashed(config, mutate):
     assert _changed(config, mutate) == set()
+
+
+def test_prune_round_to_at_null_or_absent_renames_nothing(config):
+    """prune.round_to came after stores existed: at null (config.yaml's) it is left out of the prune
+    stage's hash, so its absence, an explicit null and the stores made before it all agree."""
+    assert config["prune"]["round_to"] is None
+    assert "round_to" not in build_plan(config).specs["prune"]["config"]["prune"]
+    assert _changed(config, lambda c: c["prune"].pop("round_to")) == set()
+    assert _changed(config, lambda c: c["prune"].update(round_to=16)) == _changed(
+        config, lambda c: c["prune"].update(ratio=0.5)
+    )
+    assert "train_base" not in _changed(config, lambda c: c["prune"].update(round_to=16))
 
 
 def test_changing_back_restores_hashes(config):

@@ -21,8 +21,9 @@ from .registry import BASELINE_STAGES, COMPUTED_STAGES, STAGES
 from .settings import UNHASHED
 
 # Keys added after stores existed, hashed only away from their default, so that adding them renamed
-# nothing: lds.test_seeds (1: each test subset retrained once, the LDS target one retraining).
-HASHED_UNLESS_DEFAULT = {"lds.test_seeds": 1}
+# nothing: lds.test_seeds (1: each test subset retrained once, the LDS target one retraining),
+# prune.round_to (null: the authors' pruned widths).
+HASHED_UNLESS_DEFAULT = {"lds.test_seeds": 1, "prune.round_to": None}
 
 
 def _lookup(config: Mapping[str, Any], dotted: str, default: Any) -> Any:

@@ -104,7 +104,10 @@ def calibration_key(config: Mapping[str, Any], threads: int) -> dict[str, Any]:
         "model": config["model"],
         "image_shape": list(image_shape(config["data"])),
         "n_images": int(sample_count(config["data"])),
-        "prune": {k: config["prune"][k] for k in ("ratio", "importance_p")},
+        # round_to only when set, so the caches measured before it existed still match
+        "prune": {
+            k: config["prune"][k] for k in ("ratio", "importance_p", "round_to") if config["prune"].get(k) is not None
+        },
         "batch": {
             "train": int(config["train_base"]["batch_size"]),
             "unlearn": int(config["unlearn"]["batch_size"]),
@@ -215,7 +218,6 @@ def _work(config: Mapping[str, Any], probe: str) -> None:
     from .compute import Compute
     from .data import load_source
     from .models import ddim_scheduler, ddpm_scheduler, initial_unet
-    from .pruning import prune_unet
     from .sampling import ddim_sample
     from .training import train_ddpm
 
@@ -224,7 +226,7 @@ def _work(config: Mapping[str, Any], probe: str) -> None:
     ds = load_source(config["data"])
     model = initial_unet(config["model"], ds.images, 0)
     if probe == "train_pruned":
-        model = prune_unet(model, float(config["prune"]["ratio"]), int(config["prune"]["importance_p"]))
+        model = _pruned(model, config["prune"])
     compute = Compute(torch.device("cpu"), config["compute"]["precision"])
     if probe == "sample_full":
         n = int(min(config["behaviour"]["batch_size"], config["behaviour"]["n_samples"]))
@@ -233,6 +235,19 @@ def _work(config: Mapping[str, Any], probe: str) -> None:
     batch = int(config["train_base" if probe == "train_full" else "unlearn"]["batch_size"])
     recipe = _timing_recipe(steps=2, batch_size=batch)
     train_ddpm(model, torch.from_numpy(ds.images), recipe, ddpm_scheduler(config["scheduler"]), quiet, compute=compute)
+
+
+def _pruned(model, prune: Mapping[str, Any]):
+    """`model` pruned as the prune stage prunes it under the config's prune section."""
+    from .pruning import prune_unet
+
+    round_to = prune.get("round_to")
+    return prune_unet(
+        model,
+        float(prune["ratio"]),
+        int(prune["importance_p"]),
+        round_to=None if round_to is None else int(round_to),
+    )
 
 
 def _fastest(run, repeats: int) -> tuple[float, float]:
@@ -253,7 +268,6 @@ def measure(config: Mapping[str, Any], threads: int, steps: int = 4, repeats: in
     from .compute import Compute
     from .data import load_source
     from .models import count_params, ddim_scheduler, ddpm_scheduler, initial_unet
-    from .pruning import prune_unet
     from .sampling import ddim_sample
     from .training import train_ddpm
 
@@ -265,7 +279,7 @@ def measure(config: Mapping[str, Any], threads: int, steps: int = 4, repeats: in
     images = torch.from_numpy(ds.images)
     sched = ddpm_scheduler(config["scheduler"])
     full = initial_unet(config["model"], ds.images, 0)
-    pruned = prune_unet(copy.deepcopy(full), float(config["prune"]["ratio"]), int(config["prune"]["importance_p"]))
+    pruned = _pruned(copy.deepcopy(full), config["prune"])
 
     def train_cost(model, batch: int) -> tuple[float, float]:
         def run(n: int) -> tuple[float, float]:

@@ -71,6 +71,11 @@ def validate_config(config: Mapping[str, Any], schema_path: str | os.PathLike) -
             found.add(f"{section}.init", "only unlearn has a start point (unlearn.init); remove it")
     shape, n_images, class_names = _check_data(config, found)
     _check_files_and_model(config, found, shape, class_names)
+    if found.ok("model", "prune.round_to") and config["prune"].get("round_to") is not None:
+        from .config_checks import round_to_problems
+
+        for key, text in round_to_problems(config["model"], config["prune"]["round_to"]):
+            found.add(key, text)
     if n_images is not None and found.ok("attribution") and config["attribution"]["unit"] == "csv":
         from .config_checks import csv_problems
 

@@ -1,8 +1,8 @@
 """Start-up checks of what the config points at and what it builds: the UNet against the data's image
-size, the pretrained model's folder, the Inception weights, the CSV units, the class share's class.
-Each returns [(key, text)], one per problem (config.validate_config prefixes 'config key <key>: ');
-none reads more than a header, a small JSON or a weights file's first bytes, so start-up stays fast.
-Torch-free."""
+size, the pruned widths (prune.round_to) against the UNet, the pretrained model's folder, the
+Inception weights, the CSV units, the class share's class. Each returns [(key, text)], one per
+problem (config.validate_config prefixes 'config key <key>: '); none reads more than a header, a
+small JSON or a weights file's first bytes, so start-up stays fast. Torch-free."""
 
 from __future__ import annotations
 
@@ -63,6 +63,35 @@ def unet_problems(model_cfg: Mapping[str, Any], shape: tuple[int, int, int], res
                 )
             )
     return out
+
+
+def round_to_problems(model_cfg: Mapping[str, Any], round_to: int) -> list[Problem]:
+    """prune.round_to against the model (pruning.kept_channels' rule): a pruned layer keeps a multiple
+    of lcm(round_to, its channel groups) (a level's GroupNorm groups; an attention projection's
+    heads), so that multiple must fit in the level's channels; the time embedding (4x the first
+    level) always has room when the levels do."""
+    import math
+
+    channels = list(model_cfg["block_out_channels"])
+    groups = int(model_cfg["norm_num_groups"])
+    splits = [(c, groups, f"model.norm_num_groups {groups}") for c in channels]
+    head_dim = model_cfg.get("attention_head_dim", 8)
+    if model_cfg.get("attention", False):
+        for c in sorted({channels[1], channels[-1]} if len(channels) > 1 else {channels[-1]}):
+            heads = c // head_dim if head_dim else 1
+            splits.append((c, heads, f"its {heads} attention heads"))
+    for c, split, what in splits:
+        step = math.lcm(int(round_to), split)
+        if step > c:
+            return [
+                (
+                    "prune.round_to",
+                    f"{round_to} leaves no width for the {c}-channel level of model.block_out_channels {channels}: "
+                    f"a pruned layer keeps a multiple of {step} (its lcm with {what}); lower it or use null "
+                    "(the authors' rule)",
+                )
+            ]
+    return []
 
 
 def base_model_problems(

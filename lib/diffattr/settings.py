@@ -229,17 +229,26 @@ class ClassifierTraining:
 
 @dataclass(frozen=True)
 class Pruning:
-    """The hashed prune section: the share of channels removed, the importance norm, the fine-tune."""
+    """The hashed prune section: the share of channels removed, the importance norm, the fine-tune,
+    and the width every pruned layer keeps a multiple of (round_to; None: the authors' rule)."""
 
     ratio: float
     importance_p: int
     finetune: Job
+    round_to: int | None = None
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any], config: Mapping[str, Any]) -> Pruning:
         """`cfg`: the prune section as hashed (the rule's params); `config`: the full config (run-time keys)."""
-        # ratio as written (train.json records it), not coerced
-        return cls(cfg["ratio"], int(cfg["importance_p"]), job_settings("prune.finetune", cfg["finetune"], config))
+        # ratio as written (train.json records it), not coerced; round_to is absent from the hashed
+        # section at its default (addressing.HASHED_UNLESS_DEFAULT)
+        round_to = cfg.get("round_to")
+        return cls(
+            cfg["ratio"],
+            int(cfg["importance_p"]),
+            job_settings("prune.finetune", cfg["finetune"], config),
+            None if round_to is None else int(round_to),
+        )
 
 
 @dataclass(frozen=True)

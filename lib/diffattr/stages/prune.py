@@ -38,7 +38,7 @@ def prune_and_finetune(  # noqa: PLR0913  (its rule's input and output keys, the
     unet = load_model(base)
     macs0, params0 = macs_and_params(unet)
     ratio, job = settings.ratio, settings.finetune
-    unet = prune_unet(unet, ratio, settings.importance_p)
+    unet = prune_unet(unet, ratio, settings.importance_p, round_to=settings.round_to)
     macs1, params1 = macs_and_params(unet)
     log.info(
         f"prune: params {params0} -> {params1} ({params1 / params0:.1%}), MACs {macs0} -> {macs1} ({macs1 / macs0:.1%})"
@@ -49,6 +49,8 @@ def prune_and_finetune(  # noqa: PLR0913  (its rule's input and output keys, the
         "params_after": params1,
         "macs_before": macs0,
         "macs_after": macs1,
+        # only when set, so the authors' rule writes the record it always wrote
+        **({"round_to": settings.round_to} if settings.round_to is not None else {}),
     }
     return train_and_save(
         unet,
