@@ -16,6 +16,12 @@ Problem = tuple[str, str]
 MAX_CSV_LINES = 10
 
 
+def attended_channels(channels: list[int]) -> list[int]:
+    """The channel counts of the levels models.build_unet gives attention (model.attention): the second
+    level (when there is one) and the mid-block, which has the last level's; smallest first."""
+    return sorted({channels[1], channels[-1]} if len(channels) > 1 else {channels[-1]})
+
+
 def unet_problems(model_cfg: Mapping[str, Any], shape: tuple[int, int, int], resolution_key: str) -> list[Problem]:
     """What diffusers' UNet2DModel, as models.build_unet builds it, needs of the image size and the
     model section (tests/test_config_errors.py builds one for each verdict): every level but the last
@@ -51,8 +57,7 @@ def unet_problems(model_cfg: Mapping[str, Any], shape: tuple[int, int, int], res
         )
     head_dim = model_cfg.get("attention_head_dim", 8)  # absent: diffusers' 8 (models.build_unet)
     if model_cfg.get("attention", False) and head_dim is not None:
-        # The second level (when there is one) and the mid-block attend.
-        attended = sorted({channels[1], channels[-1]} if len(channels) > 1 else {channels[-1]})
+        attended = attended_channels(channels)
         if head_dim > attended[0]:
             out.append(
                 (
@@ -77,7 +82,7 @@ def round_to_problems(model_cfg: Mapping[str, Any], round_to: int) -> list[Probl
     splits = [(c, groups, f"model.norm_num_groups {groups}") for c in channels]
     head_dim = model_cfg.get("attention_head_dim", 8)
     if model_cfg.get("attention", False):
-        for c in sorted({channels[1], channels[-1]} if len(channels) > 1 else {channels[-1]}):
+        for c in attended_channels(channels):
             heads = c // head_dim if head_dim else 1
             splits.append((c, heads, f"its {heads} attention heads"))
     for c, split, what in splits:
