@@ -94,11 +94,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _part(item: pytest.Item) -> int:
-    """0: the tests that need no smoke run; 1: the Slurm tests (one xdist group, tests/slurm/test_slurm.py);
-    2: the others that read the smoke run."""
+    """0: the tests that need no smoke run; 1: the Slurm tests (one xdist group, tests/slurm/test_slurm.py)
+    that need none, 2: those that need it; 3: the others that read the smoke run."""
+    smoke = "smoke_run" in item.fixturenames
     if "slurm" in item.path.parts:
-        return 1
-    return 2 if "smoke_run" in item.fixturenames else 0
+        return 1 + smoke
+    return 3 if smoke else 0
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -108,8 +109,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     group, the largest unit of work, is dispatched first: its worker runs the Slurm tests that need no
     smoke run, then waits for the run (leaving the cores to it and to the other worker), and its
     completion on Slurm, mostly waiting on the cluster, overlaps the other worker's tests."""
-    # Within the Slurm tests too, the ones that need no smoke run first.
-    items.sort(key=lambda item: (_part(item), "smoke_run" in item.fixturenames))
+    items.sort(key=_part)
 
 
 class SmokeBuild:
@@ -140,17 +140,19 @@ def smoke_build(request, tmp_path_factory):
     shared = tmp_path_factory.getbasetemp().parent if worker else tmp_path_factory.getbasetemp()
     work, rc_file = shared / "smoke-workflow", shared / "smoke-workflow.rc"
     with FileLock(shared / "smoke-workflow.lock"):
-        if work.exists():  # another worker started it
-            yield work, SmokeBuild(rc_file)
-            return
-        copy_workflow(work)
-        with open(work.with_suffix(".log"), "w") as out:  # beside the workflow, not in it
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "snakemake", "--cores", "2", *SMOKE],
-                cwd=work,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        started_here = not work.exists()  # else another worker started it
+        if started_here:
+            copy_workflow(work)
+            with open(work.with_suffix(".log"), "w") as out:  # beside the workflow, not in it
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "snakemake", "--cores", "2", *SMOKE],
+                    cwd=work,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+    if not started_here:
+        yield work, SmokeBuild(rc_file)
+        return
 
     # The return code is written by a thread, not at teardown: another worker may be waiting for it.
     def record() -> None:
@@ -193,13 +195,13 @@ def remove_for_rerun(
     baselines: tuple[str, ...] = (),
 ) -> None:
     """Leaves a copy of the smoke run's results as a half-finished run would: without the unlearning
-        `batches`, the `retrained` test models, the `floor` second retrainings and (`counterfactual`) the
-        first counterfactual retraining, each with its behaviours and log, the stores of the `leaves`
-        stages (models and images nothing but the analysis reads: `init` with its behaviour, `samples`,
-        `pairs`, `baseline_images`, `baselines`), the `baselines` methods' scores (one baseline's job
-    without the others), and without the analysis and the run view. Snakemake
-        rebuilds a lost file only where something that needs it is missing or out of date, so the analysis
-        goes too; a rerun then recomputes these and everything after them."""
+    `batches`, the `retrained` test models, the `floor` second retrainings and (`counterfactual`) the
+    first counterfactual retraining, each with its behaviours and log, the stores of the `leaves`
+    stages (models and images nothing but the analysis reads: `init` with its behaviour, `samples`,
+    `pairs`, `baseline_images`, `baselines`), the `baselines` methods' scores (one baseline's job
+    without the others), and without the analysis and the run view. Snakemake rebuilds a lost file
+    only where something that needs it is missing or out of date, so the analysis goes too; a rerun
+    then recomputes these and everything after them."""
     store, logs = work / "results/store", work / "results/logs"
     behaviours = {json.loads(p.read_text())["stage"]: p.parent for p in store.glob("behaviour/*/spec.json")}
     for batch in batches:
@@ -319,6 +321,35 @@ def write_pretrained(root: Path, model, scheduler: dict, layout: str = "hub") ->
     else:
         raise ValueError(f"layout {layout!r}: use hub, pipeline or unet")
     return root
+
+
+# A tiny UNet's model section (two levels, no attention) for the tests that build one directly.
+TINY_UNET = {"block_out_channels": [16, 32], "layers_per_block": 1, "norm_num_groups": 4, "attention": False}
+
+
+def prune_tiny(tmp_path: Path, settings, scheduler: dict) -> None:
+    """The prune stage as its rule calls it, with `settings` (settings.Pruning), on the digits and a
+    seeded TINY_UNET base (tmp_path/data.npz, base): writes tmp_path/model, raw and train.json."""
+    import torch
+
+    from diffattr.data import load_digits_dataset, save_dataset
+    from diffattr.models import build_unet, save_model
+    from diffattr.progress import get_logger
+    from diffattr.stages.prune import prune_and_finetune
+
+    save_dataset(tmp_path / "data.npz", load_digits_dataset())
+    torch.manual_seed(0)
+    save_model(build_unet(TINY_UNET, 8, 1), tmp_path / "base")
+    prune_and_finetune(
+        base=tmp_path / "base",
+        data=tmp_path / "data.npz",
+        model=tmp_path / "model",
+        info=tmp_path / "train.json",
+        raw=tmp_path / "raw",
+        settings=settings,
+        scheduler=scheduler,
+        log=get_logger(None),
+    )
 
 
 def write_reference(tmp_path: Path, compute=None) -> Path:

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_UNET, prune_tiny
 
 from diffattr.models import build_unet, count_params, ddpm_scheduler, load_model, save_model
 from diffattr.progress import get_logger
@@ -10,7 +11,7 @@ from diffattr.pruning import macs_and_params, prune_unet
 from diffattr.settings import Recipe
 from diffattr.training import train_ddpm
 
-TINY = {"block_out_channels": [16, 32], "layers_per_block": 1, "norm_num_groups": 4, "attention": False}
+TINY = TINY_UNET
 
 
 def _recipe(**kw):
@@ -318,24 +319,10 @@ def test_epoch_batches_visit_every_image_once_per_epoch():
 def test_prune_keeps_raw_and_ema_weights(config, tmp_path):
     """The pruned model's fine-tune writes both weights: the EMA (evaluated) and the raw ones (where
     unlearning starts with unlearn.init: raw, as the authors do)."""
-    from diffattr.data import load_digits_dataset, save_dataset
     from diffattr.settings import Pruning, job_settings
-    from diffattr.stages.prune import prune_and_finetune
 
-    save_dataset(tmp_path / "data.npz", load_digits_dataset())
-    torch.manual_seed(0)
-    save_model(build_unet(TINY, 8, 1), tmp_path / "base")
     job = job_settings("prune.finetune", {**config["prune"]["finetune"], "steps": 5, "batch_size": 8}, config)
-    prune_and_finetune(
-        base=tmp_path / "base",
-        data=tmp_path / "data.npz",
-        model=tmp_path / "model",
-        info=tmp_path / "train.json",
-        raw=tmp_path / "raw",
-        settings=Pruning(ratio=0.3, importance_p=2, finetune=job),
-        scheduler=config["scheduler"],
-        log=get_logger(None),
-    )
+    prune_tiny(tmp_path, Pruning(ratio=0.3, importance_p=2, finetune=job), config["scheduler"])
     ema, raw = load_model(tmp_path / "model"), load_model(tmp_path / "raw")
     assert count_params(ema) == count_params(raw)
     assert not all(torch.equal(a, b) for a, b in zip(ema.parameters(), raw.parameters()))

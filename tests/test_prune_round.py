@@ -4,13 +4,14 @@ and the start-up check refuses exactly the values the pruner cannot honour."""
 
 import pytest
 import torch
+from conftest import TINY_UNET, prune_tiny
 
 from diffattr.config import ConfigError, validate_config
 from diffattr.config_checks import round_to_problems
 from diffattr.models import build_unet, count_params, load_model, save_model
 from diffattr.pruning import kept_channels, layer_widths, macs_and_params, prune_unet
 
-TINY = {"block_out_channels": [16, 32], "layers_per_block": 1, "norm_num_groups": 4, "attention": False}
+TINY = TINY_UNET
 
 
 @pytest.mark.parametrize(
@@ -142,28 +143,13 @@ def test_the_prune_stage_takes_round_to_from_the_rules_params(config, tmp_path, 
     stage, which prunes with it and records it in train.json only when set."""
     from diffattr.addressing import build_plan
     from diffattr.atomic import read_json
-    from diffattr.data import load_digits_dataset, save_dataset
-    from diffattr.progress import get_logger
     from diffattr.settings import Pruning
-    from diffattr.stages.prune import prune_and_finetune
 
     config["prune"]["round_to"] = round_to
     config["prune"]["finetune"].update(steps=2, batch_size=8)
     settings = Pruning.from_config(build_plan(config).specs["prune"]["config"]["prune"], config)
     assert settings.round_to == round_to
-    save_dataset(tmp_path / "data.npz", load_digits_dataset())
-    torch.manual_seed(0)
-    save_model(build_unet(TINY, 8, 1), tmp_path / "base")
-    prune_and_finetune(
-        base=tmp_path / "base",
-        data=tmp_path / "data.npz",
-        model=tmp_path / "model",
-        info=tmp_path / "train.json",
-        raw=tmp_path / "raw",
-        settings=settings,
-        scheduler=config["scheduler"],
-        log=get_logger(None),
-    )
+    prune_tiny(tmp_path, settings, config["scheduler"])
     assert layer_widths(load_model(tmp_path / "model"))["conv_in"] == (1, 12 if round_to is None else 8)
     info = read_json(tmp_path / "train.json")
     assert info.get("round_to") == round_to and ("round_to" in info) == (round_to is not None)
