@@ -112,6 +112,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=_part)
 
 
+# How far below the smoke run an xdist worker's tests (and what they start) run.
+NICE_WORKERS = 10
+
+
 class SmokeBuild:
     """The background smoke run as every xdist worker sees it: `wait()` returns snakemake's return code
     once the file the starting worker writes when the run ends exists."""
@@ -130,7 +134,8 @@ def smoke_build(request, tmp_path_factory):
     """Starts the smoke preset's run (locally, through the CLI) at the session's first test when a
     selected test reads it; `smoke_run` waits for it. None when no selected test needs it. Under
     pytest-xdist (`make test`) the first worker to get here starts it in the workers' shared temporary
-    folder and the others wait for the same run: one smoke store for the session."""
+    folder and the others wait for the same run: one smoke store for the session; from then on each
+    worker runs at a lower priority than that run."""
     if not any("smoke_run" in item.fixturenames for item in request.session.items):
         yield None
         return
@@ -150,6 +155,10 @@ def smoke_build(request, tmp_path_factory):
                     stdout=out,
                     stderr=subprocess.STDOUT,
                 )
+    if worker:
+        # The smoke run is the session's critical path (the Slurm and smoke tests wait for it): the
+        # workers' own tests, started by now, take the cores it leaves idle instead of slowing it.
+        os.nice(NICE_WORKERS)
     if not started_here:
         yield work, SmokeBuild(rc_file)
         return

@@ -139,7 +139,7 @@ def test_sigkilled_run_is_completed_by_a_rerun(smoke_run, tmp_path):
     work = tmp_path / "wf"
     shutil.copytree(smoke_run, work, symlinks=True)
     logs_dir = work / "results/logs/unlearn"
-    remove_for_rerun(work, batches=("train-0000-0002", "uniform-0003-0005"))
+    remove_for_rerun(work, batches=("train-0006-0006", "loo-0006-0009"))
     run = SMOKE
     before = {p.relative_to(logs_dir) for p in logs_dir.rglob("*.log")}
     proc = subprocess.Popen(

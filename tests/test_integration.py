@@ -109,7 +109,7 @@ def test_smoke_run_writes_every_final_output(smoke_run):
         assert spec["stage"] == stage and path.endswith(manifest["hashes"][stage])
     assert manifest["pruning"]["params_after"] < manifest["pruning"]["params_before"]
     # Train candidates 0-6: train-0000 is skipped (it equals test-0002) but trained in its batch.
-    assert manifest["unlearn_jobs"]["subsets_per_job"] == [3, 3, 1]
+    assert manifest["unlearn_jobs"]["subsets_per_job"] == [6, 1]
     assert manifest["subsets"] == lds["subsets"]
     assert lds["subsets"]["train"] == {
         "candidates": 7,
@@ -137,11 +137,11 @@ def test_unlearning_starts_from_the_pruned_models_raw_weights(smoke_run, tmp_pat
     from diffattr.stages.unlearn import unlearn_batch
 
     store = smoke_run / "results/store"
-    batch = next(store.glob("unlearn/*/train-0000-0002"))
+    batch = next(store.glob("unlearn/*/train-0000-0005"))
     spec = json.loads((batch.parent / "spec.json").read_text())
     assert spec["config"]["unlearn"]["init"] == "raw"
     prune = store / "prune" / spec["upstream"]["prune"]
-    chunk = store / "subsets" / spec["upstream"]["subsets"] / "train-0000-0002.json"
+    chunk = store / "subsets" / spec["upstream"]["subsets"] / "train-0000-0005.json"
     cfg = yaml.safe_load((smoke_run / "config/config.yaml").read_text())
     update_config(cfg, yaml.safe_load((smoke_run / "config/presets/smoke.yaml").read_text()))
     job = job_settings("unlearn", spec["config"]["unlearn"], cfg)
@@ -167,10 +167,10 @@ def test_unlearning_starts_from_the_pruned_models_raw_weights(smoke_run, tmp_pat
 
 
 def test_behaviour_json_records_value_seeds_and_times(smoke_run):
-    files = list((smoke_run / "results/store/behaviour").glob("*/train-0000-0002/train-0000.json"))
+    files = list((smoke_run / "results/store/behaviour").glob("*/train-0000-0005/train-0000.json"))
     assert len(files) == 1
     job = json.loads((files[0].parent / "job.json").read_text())
-    assert job["subsets"] == ["train-0000", "train-0001", "train-0002"] and 0 < job["startup_share"] < 1
+    assert job["subsets"] == [f"train-{i:04d}" for i in range(6)] and 0 < job["startup_share"] < 1
     beh = json.loads(files[0].read_text())
     assert beh["source"] == "unlearn" and beh["metrics"]["fid"] > 0 and beh["n_samples"] == 100
     for key in ("noise_seed", "train_seconds", "train_cpu_seconds", "eval_seconds", "eval_cpu_seconds"):
@@ -191,10 +191,10 @@ def test_unlearn_change_replans_only_downstream_and_back_reuses(smoke_run):
     over.write_text("unlearn: {steps: 7}\n")
     jobs = planned_jobs(smoke_run, *SMOKE, str(over))
     assert set(jobs) == {"unlearn", "behaviour_unlearn", "pairs", "samples"} | ANALYSIS_RULES
-    # Only the unlearned models (every family's batches: train 3, uniform 2, kernel 2, loo 4, full 1;
+    # Only the unlearned models (every family's batches of 6: train 2, uniform 1, kernel 1, loo 2, full 1;
     # train has 7 candidates for 6 used, train-0000 equals a test subset) and what depends on them:
     # their grid and their FID2 pair.
-    assert jobs["unlearn"] == 12 and jobs["behaviour_unlearn"] == 12 and jobs["samples"] == 1 and jobs["pairs"] == 1
+    assert jobs["unlearn"] == 7 and jobs["behaviour_unlearn"] == 7 and jobs["samples"] == 1 and jobs["pairs"] == 1
     # Changing it back plans nothing: the old artifacts are still in the store.
     assert planned_jobs(smoke_run, *SMOKE) == {}
 
@@ -259,7 +259,7 @@ def test_failed_subsets_can_be_excluded_and_the_rest_fitted(smoke_run, tmp_path)
 
     work = tmp_path / "wf"
     shutil.copytree(smoke_run, work, symlinks=True)
-    lost = next((work / "results/store/behaviour").glob("*/train-0003-0005"))
+    lost = next((work / "results/store/behaviour").glob("*/train-0006-0006"))
     shutil.rmtree(lost)
     proc = subprocess.run(
         [sys.executable, "-m", "diffattr.missing", "config/config.yaml", "config/presets/smoke.yaml"],
@@ -269,15 +269,15 @@ def test_failed_subsets_can_be_excluded_and_the_rest_fitted(smoke_run, tmp_path)
         check=True,
         env={"PYTHONPATH": str(work / "lib"), "PATH": ""},
     )
-    assert "train-0003, train-0004, train-0005" in proc.stderr and "3 subsets lack a behaviour" in proc.stderr
+    assert "# 1 subset lacks a behaviour: train-0006\n" in proc.stderr
     (work / "exclude.yaml").write_text(proc.stdout)
-    lost_ids = ["train-0003", "train-0004", "train-0005"]
+    lost_ids = ["train-0006"]
     assert yaml.safe_load(proc.stdout) == {"subsets": {"exclude": lost_ids}}
     jobs = planned_jobs(work, *SMOKE, "exclude.yaml")
     assert set(jobs) == ANALYSIS_RULES
     snakemake(work, "--cores", "2", *SMOKE, "exclude.yaml")
     lds = json.loads((work / "results/runs/smoke/lds.json").read_text())
-    assert lds["n_train_models"] == 3 and lds["n_test_models"] == 4
+    assert lds["n_train_models"] == 5 and lds["n_test_models"] == 4
     manifest = json.loads((work / "results/runs/smoke/manifest.json").read_text())
     assert manifest["excluded_subsets"] == lost_ids
     # Excluding too much is refused before any job runs, naming the key.

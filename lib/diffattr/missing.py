@@ -75,7 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:  # a bad config: its one-line message, as snakemake gives it
         parser.exit(1, f"{exc}\n")
     already = list(config["subsets"].get("exclude", []))
-    print(f"# {len(missing)} subsets lack a behaviour: {', '.join(missing) or 'none'}", file=sys.stderr)
+    lack = "subset lacks" if len(missing) == 1 else "subsets lack"
+    print(f"# {len(missing)} {lack} a behaviour: {', '.join(missing) or 'none'}", file=sys.stderr)
     overlay = {"subsets": {"exclude": sorted(set(already) | set(missing))}}
     print(yaml.safe_dump(overlay, default_flow_style=None), end="")
     return 0

@@ -116,7 +116,7 @@ def test_smoke_on_slurm_matches_local_run(cluster, smoke_run, tmp_path):
     leaves = ("init", "samples", "pairs")
     remove_for_rerun(
         work,
-        batches=("train-0003-0005",),
+        batches=("loo-0006-0009",),
         retrained=("test-0000",),
         counterfactual=True,
         floor=("test-0000",),
@@ -170,7 +170,7 @@ def test_smoke_on_slurm_matches_local_run(cluster, smoke_run, tmp_path):
     local, remote = _behaviours(smoke_run), _behaviours(work)
     assert local.keys() == remote.keys()
     redone = {key for key in remote if (work / key).stat().st_mtime >= start}
-    assert sum("/train-0003-0005/" in key for key in redone) == 3, sorted(redone)
+    assert sum("/loo-0006-0009/" in key for key in redone) == 4, sorted(redone)
     assert any(key.endswith("/test-0000.json") for key in redone), sorted(redone)
     assert any(key.split("/")[-1].startswith("cf-") for key in redone), sorted(redone)
     assert sum(key.endswith("/test-0000.json") for key in redone) == 2, sorted(redone)  # retrain and its floor
