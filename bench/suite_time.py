@@ -36,6 +36,7 @@ def main() -> None:
     load = os.getloadavg()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.time()
+    Path(args.log).parent.mkdir(parents=True, exist_ok=True)  # bench/out/ is not in a fresh clone
     with open(args.log, "w") as log:
         rc = subprocess.run(["make", "test"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
     wall = time.time() - start
