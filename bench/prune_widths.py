@@ -23,20 +23,13 @@ import copy
 import json
 import os
 import statistics
-import subprocess
 import time
 from pathlib import Path
 
-from machine import cpu_model  # bench/machine.py: bench/ is on sys.path when a bench script runs
+from machine import commit, cpu_model  # bench/machine.py: bench/ is on sys.path when a bench script runs
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _commit() -> str:
-    run = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True)
-    return run.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
 def main() -> None:  # noqa: PLR0915  (one measurement, read top to bottom)
@@ -151,7 +144,7 @@ def main() -> None:  # noqa: PLR0915  (one measurement, read top to bottom)
     result = {
         "what": "base vs pruned models of config.yaml's model: params, MACs, widths, train step and sampling forward",
         "cpu_model": cpu_model(),
-        "commit": _commit(),
+        "commit": commit(),
         "torch": torch.__version__,
         "threads": args.threads,
         "model": cfg["model"],

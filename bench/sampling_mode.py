@@ -23,13 +23,12 @@ import contextlib
 import copy
 import json
 import statistics
-import subprocess
 import time
 from pathlib import Path
 
 import torch
 import yaml
-from machine import cpu_model  # bench/machine.py: bench/ is on sys.path when a bench script runs
+from machine import commit, cpu_model  # bench/machine.py: bench/ is on sys.path when a bench script runs
 
 from diffattr.compute import CPU, Compute
 from diffattr.models import build_unet, ddim_scheduler
@@ -38,12 +37,6 @@ from diffattr.sampling import ddim_sample
 ROOT = Path(__file__).resolve().parents[1]
 MODES = ("no_grad", "inference_mode")
 WAYS = ("channels_last", "bf16", "compile")
-
-
-def _commit() -> str:
-    run = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True)
-    return run.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
 def main() -> None:
@@ -115,7 +108,7 @@ def main() -> None:
     same_across_batches = all(torch.equal(images[("no_grad", bs)], images[pairs[0]]) for bs in batch_sizes)
     out = {
         "cpu_model": cpu_model(),
-        "commit": _commit(),
+        "commit": commit(),
         "threads": 1,
         "n_samples": n,
         "ddim_steps": beh["ddim_steps"],

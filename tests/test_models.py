@@ -11,8 +11,6 @@ from diffattr.pruning import macs_and_params, prune_unet
 from diffattr.settings import Recipe
 from diffattr.training import train_ddpm
 
-TINY = TINY_UNET
-
 
 def _recipe(**kw):
     base = dict(steps=3, batch_size=8, lr=1e-3, grad_clip=1.0, ema_max_decay=0.9999, ema_power=0.75, seed=0)
@@ -23,7 +21,7 @@ def _recipe(**kw):
 @pytest.mark.parametrize("attention", [False, True])
 def test_pruning_shrinks_model_keeps_shape_and_reloads_exactly(tmp_path, config, attention):
     torch.manual_seed(0)
-    model = build_unet({**TINY, "attention": attention}, 8, 1)
+    model = build_unet({**TINY_UNET, "attention": attention}, 8, 1)
     macs0, params0 = macs_and_params(model)
     pruned = prune_unet(model, 0.3)
     macs1, params1 = macs_and_params(pruned)
@@ -42,7 +40,7 @@ def test_pruning_shrinks_model_keeps_shape_and_reloads_exactly(tmp_path, config,
 
 
 def test_unpruned_model_round_trips_through_save_pretrained(tmp_path):
-    model = build_unet(TINY, 8, 1).eval()
+    model = build_unet(TINY_UNET, 8, 1).eval()
     save_model(model, tmp_path / "model")
     assert (tmp_path / "model" / "config.json").exists()
     x, t = torch.randn(2, 1, 8, 8), torch.tensor([3, 700])
@@ -66,7 +64,7 @@ def test_training_is_reproducible_and_changes_weights(config, tmp_path):
     results = []
     for _ in range(2):
         torch.manual_seed(0)
-        model = build_unet(TINY, 8, 1)
+        model = build_unet(TINY_UNET, 8, 1)
         before = [p.detach().clone() for p in model.parameters()]
         ema, stats = train_ddpm(model, images, _recipe(), sched, log, log_every=1)
         assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
@@ -81,7 +79,11 @@ def test_nan_loss_stops_with_the_step_number(config, tmp_path):
     images = torch.full((8, 1, 8, 8), float("nan"))
     with pytest.raises(FloatingPointError, match="at step 1"):
         train_ddpm(
-            build_unet(TINY, 8, 1), images, _recipe(), ddpm_scheduler(config["scheduler"]), get_logger(tmp_path / "log")
+            build_unet(TINY_UNET, 8, 1),
+            images,
+            _recipe(),
+            ddpm_scheduler(config["scheduler"]),
+            get_logger(tmp_path / "log"),
         )
 
 
@@ -123,7 +125,7 @@ def test_concurrent_unlearning_gives_the_sequential_models(tmp_path, config):
     from diffattr.stages.unlearn import unlearn_batch
 
     torch.manual_seed(0)
-    subsets = _write_unlearn_inputs(tmp_path, prune_unet(build_unet(TINY, 8, 1), 0.3), [300] * 3, seed=0)
+    subsets = _write_unlearn_inputs(tmp_path, prune_unet(build_unet(TINY_UNET, 8, 1), 0.3), [300] * 3, seed=0)
     out = {}
     for k in (1, 3):
         settings = _unlearn_settings(config, steps=4, batch_size=8, log_every=2, concurrent=k)
@@ -165,7 +167,7 @@ def test_vmap_stacked_unlearning_gives_the_sequential_models(tmp_path, config, a
     from diffattr.stages.unlearn import unlearn_batch
 
     torch.manual_seed(0)
-    pruned = prune_unet(build_unet({**TINY, "attention": attention}, 8, 1), 0.3)
+    pruned = prune_unet(build_unet({**TINY_UNET, "attention": attention}, 8, 1), 0.3)
     subsets = _write_unlearn_inputs(tmp_path, pruned, [200, 300, 400], seed=1)
     recipe = {"steps": 12, "batch_size": 16, "log_every": 5, "hflip": True}
     out = {}
@@ -226,7 +228,7 @@ def test_stacked_gradient_clipping_is_torchs_per_model():
 def test_stacked_training_needs_one_recipe_up_to_the_seed(config):
     from diffattr.batched_training import train_ddpm_batched
 
-    model = build_unet(TINY, 8, 1)
+    model = build_unet(TINY_UNET, 8, 1)
     images = [torch.zeros(4, 1, 8, 8)] * 2
     with pytest.raises(ValueError, match="one recipe up to the seed"):
         train_ddpm_batched(
@@ -250,7 +252,7 @@ def test_groupnorm_layers_lose_a_floored_multiple_of_their_groups():
     """The authors' rule: remove C - int(0.7 C) channels rounded down to a multiple of the GroupNorm's
     groups (16 -> 12 and 32 -> 24 with 4 groups), not torch-pruning 1.6's per-group rounding (16 -> 8)."""
     torch.manual_seed(0)
-    pruned = prune_unet(build_unet(TINY, 8, 1), 0.3)
+    pruned = prune_unet(build_unet(TINY_UNET, 8, 1), 0.3)
     assert pruned.conv_in.out_channels == 12
     assert pruned.down_blocks[1].resnets[0].conv1.out_channels == 24
     assert pruned.mid_block.resnets[0].norm1.num_groups == 4
@@ -287,7 +289,7 @@ def test_ema_follows_the_configured_decay_schedule(config, tmp_path, warmup):
     raw = []
     for steps in (1, 2, 3):
         torch.manual_seed(0)
-        model = build_unet(TINY, 8, 1)
+        model = build_unet(TINY_UNET, 8, 1)
         ema, _ = train_ddpm(model, images, _recipe(steps=steps, ema_warmup=warmup, batching="epoch"), sched, log)
         raw.append(_snapshot(model))
     decays = [(1 + t) / (10 + t) if not warmup else 1 - (1 + t) ** -0.75 for t in (1, 2)]

@@ -11,8 +11,6 @@ from diffattr.config_checks import round_to_problems
 from diffattr.models import build_unet, count_params, load_model, save_model
 from diffattr.pruning import kept_channels, layer_widths, macs_and_params, prune_unet
 
-TINY = TINY_UNET
-
 
 @pytest.mark.parametrize(
     "channels, groups, round_to, kept",
@@ -44,7 +42,7 @@ def test_round_to_null_keeps_the_authors_widths():
     layers no GroupNorm ties: the time embedding 64 -> 44 and the deepest up block's last conv (into
     the upsampler) 32 -> 22; the image's 1 channel and the timestep features' 16 kept."""
     torch.manual_seed(0)
-    w = layer_widths(prune_unet(build_unet(TINY, 8, 1), 0.3, round_to=None))
+    w = layer_widths(prune_unet(build_unet(TINY_UNET, 8, 1), 0.3, round_to=None))
     assert w["conv_in"] == (1, 12) and w["down_blocks.1.resnets.0.conv1"] == (12, 24)
     assert w["time_embedding.linear_1"] == (16, 44) and w["conv_out"] == (12, 1)
     assert w["up_blocks.0.resnets.1.conv2"] == (24, 22)
@@ -55,7 +53,7 @@ def test_round_to_null_keeps_the_authors_widths():
 @pytest.mark.parametrize("round_to", [4, 8, 16])
 def test_round_to_keeps_multiples_runs_and_reloads_exactly(tmp_path, round_to, attention):
     torch.manual_seed(0)
-    base = build_unet({**TINY, "attention": attention}, 8, 1)
+    base = build_unet({**TINY_UNET, "attention": attention}, 8, 1)
     before = layer_widths(base)
     _, params0 = macs_and_params(base)
     pruned = prune_unet(base, 0.3, round_to=round_to)
@@ -84,7 +82,7 @@ def test_round_to_keeps_multiples_runs_and_reloads_exactly(tmp_path, round_to, a
 def test_round_to_8_widths_of_the_default_architecture():
     """16 -> 8, 32 -> 24 and the time embedding 64 -> 40 (the authors' 12 and 44 floored to 8)."""
     torch.manual_seed(0)
-    w = layer_widths(prune_unet(build_unet(TINY, 8, 1), 0.3, round_to=8))
+    w = layer_widths(prune_unet(build_unet(TINY_UNET, 8, 1), 0.3, round_to=8))
     assert w["conv_in"] == (1, 8) and w["down_blocks.1.resnets.0.conv1"] == (8, 24)
     assert w["time_embedding.linear_1"] == (16, 40) and w["up_blocks.1.resnets.0.conv1"] == (32, 8)
 
@@ -92,13 +90,13 @@ def test_round_to_8_widths_of_the_default_architecture():
 @pytest.mark.parametrize(
     "model, round_to, refused",
     [
-        (TINY, 8, False),
-        (TINY, 16, False),
-        (TINY, 32, True),  # the 16-channel level has no multiple of 32
-        (TINY, 12, False),  # lcm(12, 4) = 12 fits in 16
+        (TINY_UNET, 8, False),
+        (TINY_UNET, 16, False),
+        (TINY_UNET, 32, True),  # the 16-channel level has no multiple of 32
+        (TINY_UNET, 12, False),  # lcm(12, 4) = 12 fits in 16
         # 16 heads of 2 channels at 32 channels: lcm(12, 16) = 48 > 32, though lcm(12, 4) fits.
-        ({**TINY, "attention": True, "attention_head_dim": 2}, 12, True),
-        ({**TINY, "attention": True, "attention_head_dim": 2}, 8, False),
+        ({**TINY_UNET, "attention": True, "attention_head_dim": 2}, 12, True),
+        ({**TINY_UNET, "attention": True, "attention_head_dim": 2}, 8, False),
     ],
 )
 def test_the_start_up_check_refuses_exactly_what_the_pruner_cannot_do(model, round_to, refused):
@@ -133,7 +131,7 @@ def test_the_calibration_prunes_as_the_stage_and_is_keyed_by_round_to_only_when_
     config["prune"]["round_to"] = 8
     assert calibration.calibration_key(config, 1)["prune"] == {"ratio": 0.3, "importance_p": 2, "round_to": 8}
     torch.manual_seed(0)
-    timed = calibration._pruned(build_unet(TINY, 8, 1), config["prune"])
+    timed = calibration._pruned(build_unet(TINY_UNET, 8, 1), config["prune"])
     assert layer_widths(timed)["conv_in"] == (1, 8) and layer_widths(timed)["time_embedding.linear_1"] == (16, 40)
 
 
