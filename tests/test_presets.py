@@ -38,6 +38,7 @@ def test_missing_local_files_stop_before_any_job(paper_copy, tmp_path):
 
 BASELINES = ["--configfile", "config/config.yaml", "config/presets/baselines.yaml"]
 BASELINES_SAMPLE = ["--configfile", "config/config.yaml", "config/presets/baselines-sample.yaml"]
+SEEDS_SAMPLE = ["--configfile", "config/config.yaml", "config/presets/seeds-sample.yaml"]
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +65,17 @@ def test_baseline_presets_plan_the_four_baselines_beside_their_estimators(defaul
     # set for Shapley's v(full); 20 test + 8 retraining-baseline models; 8 ceiling + 2 Table 1 floors.
     assert samples["baselines"] == 4 and samples["baseline_images"] == 1
     assert samples["unlearn"] == 4 + 4 + 1 and samples["retrain"] == 20 + 8 and samples["retrain_floor"] == 8 + 2
+
+
+def test_seeds_preset_adds_only_the_test_subsets_further_seeds(default_copy):
+    samples = planned_jobs(default_copy, *BASELINES_SAMPLE)
+    seeds = planned_jobs(default_copy, *SEEDS_SAMPLE)
+    # 4 seeds of 20 test subsets: seed 1 is rule retrain's model; seeds 2..4 are retrain_floor's, where
+    # seed 2 of the first 8 is the ceiling's second retraining baselines-sample already plans. So 60
+    # test retrainings replace the ceiling's 8 (Table 1's 2 floors stay), each with its evaluation;
+    # Table 1's 2 second retrainings are evaluated too: the proxy fidelity averages a baseline
+    # subset's two retrainings once seeds are averaged.
+    assert seeds["retrain_floor"] == 20 * 3 + 2 and samples["retrain_floor"] == 8 + 2
+    assert seeds["behaviour"] - samples["behaviour"] == 20 * 3 - 8 + 2
+    same = {k: v for k, v in seeds.items() if k not in ("retrain_floor", "behaviour")}
+    assert same == {k: v for k, v in samples.items() if k not in ("retrain_floor", "behaviour")}
