@@ -24,6 +24,7 @@ from diffattr.atomic import write_json
 from diffattr.datamodel import fit_datamodel
 from diffattr.estimators import FAMILY_OF, banzhaf_msr, fit_estimator, kernel_shap
 from diffattr.matrix import read_matrix
+from diffattr.settings import DatamodelFit
 from diffattr.stats import lds, spearman
 
 # The default config's regularisation grid, so the refits here match the workflow's.
@@ -33,7 +34,7 @@ ALPHAS = yaml.safe_load(CONFIG.read_text())["datamodel"]["alphas"]
 
 def _half_fit(name: str, X: np.ndarray, y: np.ndarray, v_full: float, v_empty: float, seed: int) -> np.ndarray:
     if name in ("ridge", "lasso"):
-        return fit_datamodel(X, y, name, ALPHAS, 5, seed).coef
+        return fit_datamodel(X, y, DatamodelFit(name, ALPHAS, 5, seed)).coef
     if name == "banzhaf":
         return banzhaf_msr(X, y).coef
     return kernel_shap(X, y, v_full, v_empty).coef
@@ -52,7 +53,7 @@ def main() -> None:
     test = m.rows("retrain", "test")
     families = m.families("unlearn")
     present = [e for e in ("ridge", "lasso", "banzhaf", "shapley", "loo") if FAMILY_OF[e] in families]
-    fitted = {e: fit_estimator(m, args.behaviour, e, ALPHAS, 5, 0) for e in present}
+    fitted = {e: fit_estimator(m, args.behaviour, DatamodelFit(e, ALPHAS, 5, 0)) for e in present}
     out: dict = {
         "matrix": str(args.matrix),
         "behaviour": args.behaviour,
@@ -91,7 +92,7 @@ def main() -> None:
     out["ridge_by_family"] = {}
     for fam in [f for f in ("train", "uniform", "kernel") if f in families]:
         rows = m.rows("unlearn", fam)
-        dm = fit_datamodel(m.masks[rows], y[rows], "ridge", ALPHAS, 5, 0)
+        dm = fit_datamodel(m.masks[rows], y[rows], DatamodelFit("ridge", ALPHAS, 5, 0))
         out["ridge_by_family"][fam] = {"lds": lds(dm.predict(m.masks[test]), y[test]), "n_models": len(rows)}
 
     unl = np.concatenate([m.rows("unlearn", f) for f in families])

@@ -19,7 +19,7 @@ from diffattr.datamodel import helpfulness, ranks
 from diffattr.estimators import LEVEL_BY_DESIGN, fit_estimator
 from diffattr.matrix import Matrix, write_matrix
 from diffattr.models import build_unet, ddpm_scheduler
-from diffattr.settings import Bootstrap
+from diffattr.settings import Bootstrap, DatamodelFit
 
 ROOT = Path(__file__).resolve().parents[1]
 K, SEED = 2, 7
@@ -199,14 +199,14 @@ def test_baseline_as_estimator_follows_the_datamodel_convention():
     identified."""
     m, effect = planted_matrix()
     supports = {"trak": dict(zip(m.unit_ids, effect))}
-    fid = fit_estimator(m, "fid", "trak", [1.0], 2, 0, supports)
+    fid = fit_estimator(m, "fid", DatamodelFit("trak", [1.0], 2, 0), supports)
     assert np.allclose(fid.coef, -effect) and fid.n_models == 0 and not fid.level_identified
-    assert np.allclose(fit_estimator(m, "isc", "trak", [1.0], 2, 0, supports).coef, effect)
+    assert np.allclose(fit_estimator(m, "isc", DatamodelFit("trak", [1.0], 2, 0), supports).coef, effect)
     assert not any(LEVEL_BY_DESIGN[name] for name in BASELINES)
     with pytest.raises(ValueError, match="baselines stage"):
-        fit_estimator(m, "fid", "pixel", [1.0], 2, 0, supports)
+        fit_estimator(m, "fid", DatamodelFit("pixel", [1.0], 2, 0), supports)
     with pytest.raises(ValueError, match="units differ"):
-        fit_estimator(m, "fid", "trak", [1.0], 2, 0, {"trak": {"class-0": 1.0}})
+        fit_estimator(m, "fid", DatamodelFit("trak", [1.0], 2, 0), {"trak": {"class-0": 1.0}})
 
 
 def test_baselines_are_rows_of_the_datamodel_lds_and_estimator_table(tmp_path):
@@ -283,7 +283,7 @@ def test_budget_points_score_each_baseline_on_the_test_models(tmp_path):
 
     m, effect = planted_matrix()
     costs = {"pixel": {"units": 2.0, "attribution_units": 0.5, "wall_seconds": {}, "cpu_seconds": {}}}
-    fit = {"estimator": "ridge", "alphas": [0.1, 1.0], "cv_folds": 2, "seed": 0}
+    fit = DatamodelFit("ridge", (0.1, 1.0), 2, 0)
     boot = Bootstrap(200, 0.95, 0)
     (point,) = baseline_points(m, {"pixel": dict(zip(m.unit_ids, effect))}, "fid", True, costs, fit, boot)
     assert point["method"] == "pixel" and point["units"] == 2.0 and point["lds"] == pytest.approx(1.0)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from diffattr.budget import benchmark_seconds, budget_curve, cost_model, models_within
-from diffattr.settings import Bootstrap
+from diffattr.settings import Bootstrap, DatamodelFit
 from diffattr.stages.table1 import table1
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
@@ -107,7 +107,7 @@ def test_budget_curve_refits_on_the_first_models_and_gains_with_budget():
 
     unlearn, retrain, test = draw(40, 0.5), draw(8, 0.5), draw(20, 0.0)
     costs = {"one_off_units": 1.0, "unlearn_units_per_model": 0.1}
-    fit = {"estimator": "ridge", "alphas": [0.01, 0.1, 1.0, 10.0], "cv_folds": 5, "seed": 0}
+    fit = DatamodelFit("ridge", (0.01, 0.1, 1.0, 10.0), 5, 0)
     boot = Bootstrap(100, 0.95, 0)
     points = budget_curve([1, 2, 8], costs, unlearn, retrain, test, fit, boot)
     assert [p["unlearn"]["models"] for p in points] == [0, 10, 40]
@@ -155,7 +155,7 @@ def _draw(rng, n, noise, n_units=10, beta=BETA):
     return masks, masks @ beta + noise * rng.standard_normal(n)
 
 
-FIT = {"estimator": "ridge", "alphas": [0.01, 0.1, 1.0, 10.0], "cv_folds": 5, "seed": 0}
+FIT = DatamodelFit("ridge", (0.01, 0.1, 1.0, 10.0), 5, 0)
 BOOT = Bootstrap(500, 0.95, 0)
 
 

@@ -4,7 +4,7 @@ from conftest import LASSO_PATH
 from scipy.stats import spearmanr
 
 from diffattr.datamodel import choose_alpha, fit_datamodel, helpfulness, ranks
-from diffattr.settings import Bootstrap
+from diffattr.settings import Bootstrap, DatamodelFit
 from diffattr.stats import bootstrap_ci, lds, lds_ceiling, paired_gap_ci, proxy_fidelity, resamples, spearman_rows
 
 
@@ -19,7 +19,7 @@ def _planted(n_models=60, n_units=10, noise=0.1, seed=0):
 @pytest.mark.parametrize("estimator", ["ridge", "lasso"])
 def test_datamodel_recovers_planted_coefficients(estimator):
     masks, y, beta = _planted()
-    dm = fit_datamodel(masks, y, estimator, [1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0], 5, 0, LASSO_PATH)
+    dm = fit_datamodel(masks, y, DatamodelFit(estimator, [1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0], 5, 0, LASSO_PATH))
     assert np.corrcoef(dm.coef, beta)[0, 1] > 0.98
     assert np.max(np.abs(dm.coef - beta)) < 0.25
     assert abs(dm.intercept - 3.0) < 0.3
@@ -35,10 +35,12 @@ def test_datamodel_cv_prefers_regularisation_on_pure_noise_and_not_on_a_clean_si
     for seed in range(20):
         rng = np.random.default_rng(seed)
         masks = np.array([rng.permutation(10) < 5 for _ in range(40)])
-        noise = fit_datamodel(masks, rng.normal(size=40), "ridge", [1e-3, 1e3], 5, 0)
+        noise = fit_datamodel(masks, rng.normal(size=40), DatamodelFit("ridge", [1e-3, 1e3], 5, 0))
         noise_alpha.append(noise.info["alpha"])
         beta = rng.normal(size=10)
-        clean = fit_datamodel(masks, masks @ beta + 0.05 * rng.normal(size=40), "ridge", [1e-3, 1e3], 5, 0)
+        clean = fit_datamodel(
+            masks, masks @ beta + 0.05 * rng.normal(size=40), DatamodelFit("ridge", [1e-3, 1e3], 5, 0)
+        )
         signal_alpha.append(clean.info["alpha"])
         assert clean.info["cv_signal"] and clean.info["cv_spearman"] > 0.9
     assert noise_alpha.count(1e3) >= 16
@@ -83,7 +85,7 @@ def test_an_all_tied_fit_reports_no_ranking_instead_of_ranking_by_index():
     for seed in range(10):
         rng = np.random.default_rng(seed)
         masks = _alpha_sized(rng)
-        dm = fit_datamodel(masks, 20 + rng.normal(size=40), "lasso", [0.1], 5, 0, LASSO_PATH)
+        dm = fit_datamodel(masks, 20 + rng.normal(size=40), DatamodelFit("lasso", [0.1], 5, 0, LASSO_PATH))
         assert dm.ranked == has_ranking(dm.coef)
         if dm.ranked:
             continue
@@ -114,11 +116,11 @@ def test_lassos_grid_reaches_a_non_zero_fit_where_there_is_signal():
     masks = _alpha_sized(rng)
     beta = rng.normal(size=10)
     y = masks @ beta + 0.3 * rng.normal(size=40)
-    dm = fit_datamodel(masks, y, "lasso", [1.0, 10.0, 100.0], 5, 0, LASSO_PATH)
+    dm = fit_datamodel(masks, y, DatamodelFit("lasso", [1.0, 10.0, 100.0], 5, 0, LASSO_PATH))
     assert dm.ranked and dm.info["cv_signal"]
     assert np.corrcoef(dm.coef, beta)[0, 1] > 0.9
     with pytest.raises(ValueError, match="config key datamodel.lasso_path"):
-        fit_datamodel(masks, y, "lasso", [1.0], 5, 0)
+        fit_datamodel(masks, y, DatamodelFit("lasso", [1.0], 5, 0))
 
 
 def test_helpfulness_sign_and_ranks():

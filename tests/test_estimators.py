@@ -12,7 +12,7 @@ from diffattr.counterfactual import removal_count, removal_id, removal_plan
 from diffattr.datamodel import harmful_units, helpfulness, level_identified, relative_scores, unit_grids
 from diffattr.estimators import LEVEL_BY_DESIGN, banzhaf_msr, fit_estimator, kernel_shap, leave_one_out
 from diffattr.matrix import Matrix
-from diffattr.settings import Bootstrap, Units
+from diffattr.settings import Bootstrap, DatamodelFit, Units
 from diffattr.stats import spearman
 from diffattr.subsets import csv_units, draw_subset, kmeans_units, mask_of, shapley_kernel_sizes
 
@@ -177,7 +177,10 @@ def test_fit_estimator_uses_each_family_of_the_matrix():
     # The values differ between estimators by far more than the tolerance below.
     for a, b in itertools.combinations(["shapley", "banzhaf", "loo"], 2):
         assert np.abs(exact[a] - exact[b]).max() > 0.45, (a, b)
-    fitted = {name: fit_estimator(m, "fid", name, [1e-6], 3, 0) for name in ("ridge", "banzhaf", "shapley", "loo")}
+    fitted = {
+        name: fit_estimator(m, "fid", DatamodelFit(name, [1e-6], 3, 0))
+        for name in ("ridge", "banzhaf", "shapley", "loo")
+    }
     assert {n: a.n_models for n, a in fitted.items()} == {"ridge": 60, "banzhaf": 4000, "shapley": 16000, "loo": N}
     assert np.abs(fitted["shapley"].coef - exact["shapley"]).max() < 0.15
     assert np.abs(fitted["banzhaf"].coef - exact["banzhaf"]).max() < 0.15
@@ -279,7 +282,7 @@ def test_level_is_identified_only_where_subset_sizes_vary_and_by_design():
     assert level_identified(m.masks[m.rows("unlearn", "uniform")])
     # The report's labels (fixed at parse time) assume the same as the fitted masks show.
     for name in ("ridge", "lasso", "banzhaf"):
-        att = fit_estimator(m, "fid", name, [1e-3, 1e-2, 0.1], 3, 0, lasso_path=LASSO_PATH)
+        att = fit_estimator(m, "fid", DatamodelFit(name, [1e-3, 1e-2, 0.1], 3, 0, LASSO_PATH))
         assert att.level_identified == LEVEL_BY_DESIGN[name], name
     # Banzhaf by maximum sample reuse on equal-sized subsets sums to about 0 as well (exactly, with
     # balanced draws), whatever the true total (-20 here): not identified there.
@@ -290,7 +293,7 @@ def test_level_is_identified_only_where_subset_sizes_vary_and_by_design():
 
 def test_all_negative_effects_no_unit_is_called_harmful():
     m = planted_matrix(ALL_NEGATIVE)
-    ridge = fit_estimator(m, "fid", "ridge", [1e-3, 1e-2, 0.1], 3, 0)
+    ridge = fit_estimator(m, "fid", DatamodelFit("ridge", [1e-3, 1e-2, 0.1], 3, 0))
     score = helpfulness(ridge.coef, lower_is_better=True)
     # The artefact: ridge on alpha-sized subsets returns coefficients summing to 0, so about half the
     # units get a negative score although every unit helps; the ranking is still right.
@@ -301,7 +304,7 @@ def test_all_negative_effects_no_unit_is_called_harmful():
     assert grids["top"][0] == "highest-ranked" and "not harmful" in grids["bottom"][0]
     assert relative_scores(score) == pytest.approx(score - score.mean())
     # Banzhaf on uniform subsets identifies the level: every unit helps, none is harmful.
-    banzhaf = fit_estimator(m, "fid", "banzhaf", [0.1], 3, 0)
+    banzhaf = fit_estimator(m, "fid", DatamodelFit("banzhaf", [0.1], 3, 0))
     b_score = helpfulness(banzhaf.coef, lower_is_better=True)
     assert banzhaf.level_identified and (b_score > 0).all()
     assert harmful_units(b_score, True) == [] and unit_grids(b_score, True, 4)["bottom"] == ("most harmful", [])
@@ -309,11 +312,11 @@ def test_all_negative_effects_no_unit_is_called_harmful():
 
 def test_one_truly_harmful_unit_is_the_only_one_called_harmful():
     m = planted_matrix(ONE_POSITIVE)
-    banzhaf = fit_estimator(m, "fid", "banzhaf", [0.1], 3, 0)
+    banzhaf = fit_estimator(m, "fid", DatamodelFit("banzhaf", [0.1], 3, 0))
     b_score = helpfulness(banzhaf.coef, lower_is_better=True)
     assert harmful_units(b_score, banzhaf.level_identified) == [3]
     assert unit_grids(b_score, True, 4)["bottom"] == ("most harmful", [3])
-    ridge = fit_estimator(m, "fid", "ridge", [1e-3, 1e-2, 0.1], 3, 0)
+    ridge = fit_estimator(m, "fid", DatamodelFit("ridge", [1e-3, 1e-2, 0.1], 3, 0))
     r_score = helpfulness(ridge.coef, lower_is_better=True)
     # The datamodel ranks unit 3 last but cannot say it harms: still nothing called harmful.
     assert int(np.argmin(r_score)) == 3 and harmful_units(r_score, ridge.level_identified) == []

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .datamodel import fit_datamodel
-from .settings import Bootstrap
+from .settings import Bootstrap, DatamodelFit
 from .stats import bootstrap_ci, finite_or_none, holm, lds, paired_gap
 
 PathLike = str | os.PathLike
@@ -112,15 +112,13 @@ def _fit_first(
     m: int,
     test_masks: np.ndarray,
     test_y: np.ndarray,
-    fit: Mapping[str, Any],
+    fit: DatamodelFit,
     boot: Bootstrap,
 ) -> tuple[dict[str, Any], np.ndarray | None]:
     """The datamodel fitted on the first m rows, scored on the test models; and its predictions."""
     if m < 2:
         return {"models": m, "lds": None, "ci95": None, "why": "fewer than 2 models within this budget"}, None
-    dm = fit_datamodel(
-        masks[:m], y[:m], fit["estimator"], fit["alphas"], fit["cv_folds"], fit["seed"], fit.get("lasso_path")
-    )
+    dm = fit_datamodel(masks[:m], y[:m], fit)
     pred = dm.predict(test_masks)
     if not dm.ranked:
         return {"models": m, "lds": None, "ci95": None, "alpha": dm.info["alpha"], "why": dm.no_ranking}, None
@@ -148,7 +146,7 @@ def compare_first(
     retrain: tuple[np.ndarray, np.ndarray],
     m_r: int,
     test: tuple[np.ndarray, np.ndarray],
-    fit: Mapping[str, Any],
+    fit: DatamodelFit,
     boot: Bootstrap,
 ) -> dict[str, Any]:
     """Both methods' LDS with their first m_u / m_r models, and the paired gap between them."""
@@ -163,7 +161,7 @@ def budget_curve(
     unlearn: tuple[np.ndarray, np.ndarray],
     retrain: tuple[np.ndarray, np.ndarray],
     test: tuple[np.ndarray, np.ndarray],
-    fit: Mapping[str, Any],
+    fit: DatamodelFit,
     boot: Bootstrap,
 ) -> list[dict[str, Any]]:
     """LDS (95 % CI) of both methods at each budget (retrain units), and the paired gap between them

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .settings import DatamodelFit
 from .stats import spearman
 
 
@@ -117,21 +118,13 @@ def lasso_alphas(X: np.ndarray, z: np.ndarray, n_alphas: int, eps: float) -> lis
     return [float(a) for a in alphas]
 
 
-def fit_datamodel(
-    masks: np.ndarray,
-    y: np.ndarray,
-    estimator: str,
-    alphas: Sequence[float],
-    cv_folds: int,
-    seed: int,
-    lasso_path: Mapping[str, Any] | None = None,
-) -> Attribution:
-    """Pick alpha by K-fold CV on the Spearman of held-out folds (as the authors did; see
-    choose_alpha for the no-signal case), then refit on all rows. y is standardised first so one
-    alpha grid fits every behaviour's scale: `alphas` for ridge; lasso's grid comes from the data
-    (`lasso_path`: n_alphas, eps; see lasso_alphas). info: the alpha, its mean held-out Spearman over
-    the folds and whether that stood one fold-SE above 0 (cv_signal); for a fit that ranks nothing
-    (lasso's most regularised one is all 0), why."""
+def fit_datamodel(masks: np.ndarray, y: np.ndarray, fit: DatamodelFit) -> Attribution:
+    """Fit `fit.estimator` (ridge or lasso): pick alpha by `fit.cv_folds`-fold CV on the Spearman of
+    held-out folds (as the authors did; see choose_alpha for the no-signal case), then refit on all
+    rows. y is standardised first so one alpha grid fits every behaviour's scale: `fit.alphas` for
+    ridge; lasso's grid comes from the data (`fit.lasso_path`: n_alphas, eps; see lasso_alphas).
+    info: the alpha, its mean held-out Spearman over the folds and whether that stood one fold-SE
+    above 0 (cv_signal); for a fit that ranks nothing (lasso's most regularised one is all 0), why."""
     from sklearn.model_selection import KFold
 
     X = masks.astype(np.float64)
@@ -142,14 +135,15 @@ def fit_datamodel(
         )
     mu, sd = float(y.mean()), float(y.std()) or 1.0
     z = (y - mu) / sd
+    estimator, alphas = fit.estimator, list(fit.alphas)
     if estimator == "lasso":
-        if not lasso_path:
+        if not fit.lasso_path:
             raise ValueError("config key datamodel.lasso_path: lasso needs its n_alphas and eps; add them")
-        alphas = lasso_alphas(X, z, lasso_path["n_alphas"], lasso_path["eps"])
-    folds = min(cv_folds, len(y))
+        alphas = lasso_alphas(X, z, fit.lasso_path["n_alphas"], fit.lasso_path["eps"])
+    folds = min(fit.cv_folds, len(y))
     best_alpha, score, signal = float(alphas[0]), float("nan"), False
     if folds >= 2:
-        kf = KFold(folds, shuffle=True, random_state=seed)
+        kf = KFold(folds, shuffle=True, random_state=fit.seed)
         scores, ses = zip(*(_cv_scores(X, z, estimator, alpha, kf) for alpha in alphas))
         best_alpha, signal = choose_alpha(scores, ses, alphas)
         score = float(scores[list(alphas).index(best_alpha)])

@@ -34,6 +34,7 @@ from .baselines import BASELINES
 from .datamodel import Attribution, fit_datamodel, level_identified
 from .families import EMPTY
 from .matrix import Matrix
+from .settings import DatamodelFit
 
 # The family of an estimator fitted on no model (a baseline: its scores come from the baselines stage).
 NO_FAMILY = "none"
@@ -100,28 +101,28 @@ def leave_one_out(masks: np.ndarray, y: np.ndarray, v_full: float) -> Attributio
 @dataclass(frozen=True)
 class Fit:
     """What an estimator is fitted on: its family's masks and behaviours, the behaviour of the model
-    unlearned on every unit and of the untrained one, and the datamodel settings."""
+    unlearned on every unit and of the untrained one, and the fit's settings (its estimator's name)."""
 
-    name: str
+    settings: DatamodelFit
     masks: np.ndarray
     y: np.ndarray
     v_full: Callable[[], float]
     v_empty: Callable[[], float]
-    alphas: Sequence[float]
-    cv_folds: int
-    seed: int
-    lasso_path: Mapping[str, Any] | None = None
     # For the baselines, which fit on no model: the behaviour, the matrix's units and each baseline's
     # unit support (method -> {unit id: support}, the baselines stage's scores).
     target: str = ""
     unit_ids: Sequence[str] = ()
     supports: Mapping[str, Mapping[str, float]] | None = None
 
+    @property
+    def name(self) -> str:
+        return self.settings.estimator
+
 
 def _datamodel(f: Fit) -> Attribution:
     if len(f.y) < 2:
         raise ValueError(f"{f.name}: only {len(f.y)} unlearned train models; need at least 2")
-    return fit_datamodel(f.masks, f.y, f.name, f.alphas, f.cv_folds, f.seed, f.lasso_path)
+    return fit_datamodel(f.masks, f.y, f.settings)
 
 
 def _banzhaf(f: Fit) -> Attribution:
@@ -183,49 +184,37 @@ def _one(m: Matrix, behaviour: np.ndarray, family: str, source: str = "unlearn")
 
 
 def fit_estimator(
-    m: Matrix,
-    target: str,
-    name: str,
-    alphas: Sequence[float],
-    cv_folds: int,
-    seed: int,
-    baselines: Mapping[str, Mapping[str, float]] | None = None,
-    lasso_path: Mapping[str, Any] | None = None,
+    m: Matrix, target: str, fit: DatamodelFit, baselines: Mapping[str, Mapping[str, float]] | None = None
 ) -> Attribution:
-    """Fit one estimator on its family's rows of the matrix for behaviour `target`; a baseline takes
-    its unit support from `baselines` (method -> {unit id: support}, the baselines stage's); lasso
-    its grid from `lasso_path` (datamodel.lasso_path)."""
+    """Fit estimator `fit.estimator` on its family's rows of the matrix for behaviour `target`; a
+    baseline takes its unit support from `baselines` (method -> {unit id: support}, the baselines
+    stage's); ridge and lasso use the rest of `fit` (alphas, folds, seed, lasso's path)."""
+    name = fit.estimator
     if name not in ESTIMATORS:
         raise ValueError(f"datamodel.estimators: unknown estimator {name!r}; use one of {list(ESTIMATORS)}")
     y = m.behaviour(target)
     rows = m.rows("unlearn", ESTIMATORS[name].family)
-    fit = Fit(
-        name,
-        m.masks[rows],
-        y[rows],
-        lambda: _one(m, y, "full"),
-        lambda: _one(m, y, EMPTY, "init"),
-        alphas,
-        cv_folds,
-        seed,
-        lasso_path,
-        target,
-        m.unit_ids,
-        baselines,
+    return ESTIMATORS[name].fit(
+        Fit(
+            fit,
+            m.masks[rows],
+            y[rows],
+            lambda: _one(m, y, "full"),
+            lambda: _one(m, y, EMPTY, "init"),
+            target=target,
+            unit_ids=m.unit_ids,
+            supports=baselines,
+        )
     )
-    return ESTIMATORS[name].fit(fit)
 
 
 def fit_estimators(
     m: Matrix,
     target: str,
     names: Sequence[str],
-    cfg: Mapping[str, Any],
+    datamodel: Mapping[str, Any],
     baselines: Mapping[str, Mapping[str, float]] | None = None,
 ) -> dict[str, Attribution]:
-    return {
-        name: fit_estimator(
-            m, target, name, cfg["alphas"], int(cfg["cv_folds"]), int(cfg["seed"]), baselines, cfg.get("lasso_path")
-        )
-        for name in names
-    }
+    """Estimators `names` fitted for behaviour `target` with the fit's keys of the datamodel section
+    (`datamodel`: alphas, cv_folds, seed, lasso_path), by name."""
+    return {name: fit_estimator(m, target, DatamodelFit.from_config(datamodel, name), baselines) for name in names}

@@ -1,7 +1,7 @@
 """Every stage's settings as typed objects: what its hash covers (from the rule's params, as
-addressing.stage_config hashed it: a training Recipe, Sampling, Baselines, Bootstrap, Units, Pruning,
-ClassifierTraining, BudgetSettings) and a job's run-time options (Runtime: read from the full config,
-never hashed, so changing them renames nothing and trips no params rerun trigger; UNHASHED names them).
+addressing.stage_config hashed it: a training Recipe, Sampling, Baselines, Bootstrap, DatamodelFit,
+Units, Pruning, ClassifierTraining, BudgetSettings) and a job's run-time options (Runtime: read from
+the full config, never hashed, so changing them renames nothing and trips no params rerun trigger; UNHASHED names them).
 Plain data, nothing of the science: every floor may use these types."""
 
 from __future__ import annotations
@@ -202,6 +202,31 @@ class Bootstrap:
     def from_config(cls, cfg: Mapping[str, Any]) -> Bootstrap:
         """From the lds section (or any mapping holding its three keys)."""
         return cls(n_bootstrap=int(cfg["n_bootstrap"]), ci_level=float(cfg["ci_level"]), seed=int(cfg["seed"]))
+
+
+@dataclass(frozen=True)
+class DatamodelFit:
+    """How one datamodel is fitted (the hashed datamodel section's fit keys): the estimator (ridge or
+    lasso for a linear datamodel; any estimator's name where the fit is that estimator's), the ridge
+    alphas its K-fold CV chooses from, the folds, the fold split's seed and lasso's path (n_alphas,
+    eps; None where lasso is not fitted)."""
+
+    estimator: str
+    alphas: tuple[float, ...]
+    cv_folds: int
+    seed: int
+    lasso_path: Mapping[str, Any] | None = None
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any], estimator: str) -> DatamodelFit:
+        """From the datamodel section (or any mapping holding alphas, cv_folds, seed, lasso_path)."""
+        return cls(
+            estimator=str(estimator),
+            alphas=tuple(cfg["alphas"]),  # as written: the chosen alpha is recorded as it stands
+            cv_folds=int(cfg["cv_folds"]),
+            seed=int(cfg["seed"]),
+            lasso_path=cfg.get("lasso_path"),
+        )
 
 
 @dataclass(frozen=True)

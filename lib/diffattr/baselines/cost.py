@@ -17,7 +17,7 @@ import numpy as np
 
 from ..budget import benchmark_seconds
 from ..matrix import Matrix
-from ..settings import Bootstrap
+from ..settings import Bootstrap, DatamodelFit
 from ..stats import bootstrap_ci, finite_or_none, lds, paired_gap
 from .aggregate import aligned, coefficients, read_supports
 
@@ -62,7 +62,7 @@ def baseline_points(
     target: str,
     lower_is_better: bool,
     costs: Mapping[str, Mapping[str, Any]],
-    fit: Mapping[str, Any],
+    fit: DatamodelFit,
     boot: Bootstrap,
 ) -> list[dict[str, Any]]:
     """Per baseline: (cost in retrain units, LDS with its CI) on the alpha test models, and the paired
@@ -73,9 +73,7 @@ def baseline_points(
     y = m.behaviour(target)
     tr, ur = m.rows("retrain"), m.rows("unlearn")
     test_masks, test_y = m.masks[tr], y[tr]
-    dm = fit_datamodel(
-        m.masks[ur], y[ur], fit["estimator"], fit["alphas"], fit["cv_folds"], fit["seed"], fit.get("lasso_path")
-    )
+    dm = fit_datamodel(m.masks[ur], y[ur], fit)
     pred_unlearn = dm.predict(test_masks)
     points = []
     for method, cost in costs.items():
@@ -108,7 +106,7 @@ def budget_baselines(
     prune_bench: PathLike,
     unit_seconds: float,
     target: str,
-    fit: Mapping[str, Any],
+    fit: DatamodelFit,
     boot: Bootstrap,
 ) -> list[dict[str, Any]]:
     """The budget stage's baseline points from its matrix (read once by the stage) and files.

@@ -15,7 +15,7 @@ from ..budget import GAP_CONVENTION, budget_curve, compare_first
 from ..lds import metrics_by_subset
 from ..matrix import Matrix, average_seeds, read_matrix
 from ..report import one_off_label
-from ..settings import Bootstrap, BudgetSettings
+from ..settings import Bootstrap, BudgetSettings, DatamodelFit
 from ..subsets import mask_of
 
 PathLike = str | os.PathLike
@@ -39,7 +39,7 @@ def budget_stage(  # noqa: PLR0913  (the matrix, records, settings and outputs m
     target: str,
     costs: Mapping[str, Any],
     grid: Sequence[float],
-    fit: Mapping[str, Any],
+    fit: DatamodelFit,
     boot: Bootstrap,
     out_json: PathLike,
     out_png: PathLike,
@@ -57,7 +57,7 @@ def budget_stage(  # noqa: PLR0913  (the matrix, records, settings and outputs m
     full = compare_first((m.masks[ur], y[ur]), len(ur), (b_masks, b_y), len(b_y), (m.masks[tr], y[tr]), fit, boot)
     out = {
         "behaviour": target,
-        "estimator": fit["estimator"],
+        "estimator": fit.estimator,
         "costs": dict(costs),
         "grid": list(grid),
         "points": points,
@@ -127,8 +127,8 @@ def make_budget(  # noqa: PLR0913  (its rule's input and output keys; keyword-on
     )
     dm, target, boot = settings.datamodel, settings.target, settings.bootstrap
     est = next(e for e in [dm["primary"], *dm["estimators"], "ridge"] if e in DATAMODELS)
-    fit = {"estimator": est, **{k: dm[k] for k in ("alphas", "cv_folds", "seed", "lasso_path")}}
-    caption = f"{fit['estimator']} datamodel of {target}; unit = {costs['unit_seconds']:.0f} s"
+    fit = DatamodelFit.from_config(dm, est)
+    caption = f"{fit.estimator} datamodel of {target}; unit = {costs['unit_seconds']:.0f} s"
     # Read once: the curve and the baselines' points both score on its test rows.
     m = read_matrix(matrix)
     if test_seeds > 1:
