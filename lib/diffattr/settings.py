@@ -1,6 +1,6 @@
 """Every stage's settings as typed objects: what its hash covers (from the rule's params, as
 addressing.stage_config hashed it: a training Recipe, Sampling, Baselines, Bootstrap, DatamodelFit,
-Units, Pruning, ClassifierTraining, BudgetSettings) and a job's run-time options (Runtime: read from
+Counterfactual, Units, Pruning, ClassifierTraining, BudgetSettings) and a job's run-time options (Runtime: read from
 the full config, never hashed, so changing them renames nothing and trips no params rerun trigger; UNHASHED names them).
 Plain data, nothing of the science: every floor may use these types."""
 
@@ -227,6 +227,21 @@ class DatamodelFit:
             seed=int(cfg["seed"]),
             lasso_path=cfg.get("lasso_path"),
         )
+
+
+@dataclass(frozen=True)
+class Counterfactual:
+    """The hashed counterfactual section: the shares of units each ranking removes, the random removals
+    of as many units beside them, and their draws' seed."""
+
+    fractions: tuple[float, ...]
+    n_random: int
+    seed: int
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> Counterfactual:
+        # fractions as written: the plan records each removal's fraction as it stands
+        return cls(fractions=tuple(cfg["fractions"]), n_random=int(cfg["n_random"]), seed=int(cfg["seed"]))
 
 
 @dataclass(frozen=True)
