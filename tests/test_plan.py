@@ -242,6 +242,10 @@ def test_cli_prints_a_table_and_json_from_a_cached_calibration(smoke_wf, smoke_d
     assert out["power"]["source"] == "stated" and out["power"]["configured"]["n_models"] == 4
     assert out["power"]["configured"]["halfwidth"] == pytest.approx(power.lds_halfwidth(0.5, 4))
     assert "power, from a stated LDS of 0.50" in table
+    # --config entries as the diffattr command takes them: dotted keys, a plain top-level one.
+    assert plan.main([*args, "--json", "--config", "power.stated_lds=0.7", "run_name=other"]) == 0
+    over = json.loads(capsys.readouterr().out)["power"]
+    assert over["configured"]["halfwidth"] == pytest.approx(power.lds_halfwidth(0.7, 4))
     # A finished run of this run_name is the pilot: its LDS and its ceiling's noise and spread.
     pilot = smoke_wf / "results/runs/smoke/lds.json"
     pilot.parent.mkdir(parents=True)
@@ -267,3 +271,9 @@ def test_a_bad_config_is_one_line(smoke_wf, capsys):
     assert plan.main(["--directory", str(smoke_wf), "--configfile", *CONFIGS, "bad-plan.yaml"]) == 1
     err = capsys.readouterr().err.strip()
     assert "subsets.alpha" in err and len(err.splitlines()) == 1
+    # A missing overlay and a malformed --config entry: both named, on one line, before any planning.
+    args = ["--directory", str(smoke_wf), "--configfile", *CONFIGS, "nope.yaml", "--config", "lds.test_seeds"]
+    assert plan.main(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--configfile nope.yaml: no such file" in err
+    assert "--config entry 'lds.test_seeds' is not key=value" in err

@@ -275,10 +275,43 @@ def calibration_threads(config: Mapping[str, Any]) -> int:
     return one_rule_resources(config["resources"], "retrain")[0]
 
 
+def config_files(work: Path, configfiles: Sequence[str], entries: Sequence[str]) -> list[str]:
+    """The config files a plan reads: `configfiles` (relative to `work`), then the `--config` entries
+    as the diffattr command's overlay (cli.write_overlay: dotted keys, values read as YAML; a plain
+    key sets a top-level one). A missing file or a malformed entry: ValueError, one line each."""
+    from .cli import UsageError, dotted_overlay, write_overlay
+
+    problems = [
+        f"--configfile {f}: no such file under {work}; give the path of an existing overlay"
+        for f in configfiles
+        if not (work / f).is_file()
+    ]
+    try:
+        overlay, plain = dotted_overlay(entries)
+        for entry in plain:
+            key, _, text = entry.partition("=")
+            overlay[key] = yaml.safe_load(text) if text else None
+    except (UsageError, yaml.YAMLError) as exc:
+        problems += str(exc).splitlines()
+    if problems:
+        raise ValueError("; ".join(problems))
+    return [*configfiles, str(write_overlay(overlay, work))] if overlay else list(configfiles)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m diffattr.plan", description=__doc__.split("\n\n")[0])
+    # allow_abbrev off: `--config` must not be read as an abbreviation of `--configfile`
+    ap = argparse.ArgumentParser(
+        prog="python -m diffattr.plan", description=__doc__.split("\n\n")[0], allow_abbrev=False
+    )
     ap.add_argument(
         "--configfile", nargs="+", action="extend", default=[], help="config files, as snakemake's --configfile"
+    )
+    ap.add_argument(
+        "--config",
+        nargs="+",
+        action="extend",
+        default=[],
+        help="key=value entries over the config files, dotted keys as the diffattr command takes them",
     )
     ap.add_argument("--cores", default="all", help="cores of the local estimate (a number or 'all')")
     ap.add_argument("--jobs", "-j", type=int, default=None, help="Slurm jobs at once (default: the profile's)")
@@ -294,8 +327,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     work = Path(args.directory).resolve()
     try:
+        configfiles = config_files(work, args.configfile, args.config)
         cores = _cores(args.cores)
-        dag = needed_jobs(work, args.configfile, cores)
+        dag = needed_jobs(work, configfiles, cores)
         threads = calibration_threads(dag.config)
         speeds, path, cached = calibration.load_or_measure(
             dag.config, threads, work / calibration.CACHE_DIR, force=args.recalibrate
@@ -319,7 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "speeds": asdict(speeds),
     }
     out["slurm_limits"] = dict(dag.config["slurm_limits"])
-    out["notes"] = device_notes(dag, speeds, slurm_speeds is not None, args.configfile)
+    out["notes"] = device_notes(dag, speeds, slurm_speeds is not None, configfiles)
     print(json.dumps(out, indent=2) if args.json else render(out))
     return 0
 
