@@ -5,6 +5,7 @@ import copy
 import json
 import logging
 import math
+import re
 import subprocess
 import sys
 
@@ -227,7 +228,8 @@ def test_gate_thresholds_are_not_hashed(config):
 
 def test_classifier_job_that_fails_the_gate_writes_nothing(config, tmp_path):
     """The smoke preset's 2 epochs pass its own gate (0.2) and fail the default's (0.8): the stage then
-    writes neither the weights nor the record."""
+    writes neither the weights nor the record. The accuracy itself is this CPU's (0.3056 on one AMD
+    EPYC, 0.3111 on another): the error must name the one the same training records."""
     import yaml
 
     from diffattr.classifier_gate import ClassifierGate, ClassifierGateError
@@ -244,7 +246,7 @@ def test_classifier_job_that_fails_the_gate_writes_nothing(config, tmp_path):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the workflow's jobs run it (resources.default.threads)
     try:
-        with pytest.raises(ClassifierGateError, match="held-out accuracy 0.3056 on 180 images is below"):
+        with pytest.raises(ClassifierGateError, match=r"held-out accuracy (0\.\d{4}) on 180 images is below") as failed:
             make_classifier(**files, settings=settings, log=log, gate=ClassifierGate.from_config(config))
         assert not (tmp_path / "w.pt").exists() and not (tmp_path / "i.json").exists()
         config["classifier"].update(smoke)
@@ -252,7 +254,9 @@ def test_classifier_job_that_fails_the_gate_writes_nothing(config, tmp_path):
         info = make_classifier(**files, settings=settings, log=log, gate=gate)
     finally:
         torch.set_num_threads(threads)
-    assert info["heldout_accuracy"] == pytest.approx(0.3056, abs=1e-4) and (tmp_path / "w.pt").exists()
+    said = float(re.search(r"accuracy (0\.\d{4})", str(failed.value)).group(1))
+    assert info["heldout_accuracy"] == pytest.approx(said, abs=5e-5) and 0.2 <= said < 0.8
+    assert (tmp_path / "w.pt").exists()
 
 
 @pytest.fixture(scope="module")
