@@ -277,3 +277,6 @@ def test_a_bad_config_is_one_line(smoke_wf, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--configfile nope.yaml: no such file" in err
     assert "--config entry 'lds.test_seeds' is not key=value" in err
+    # A plain key is checked as a dotted one's parts are.
+    assert plan.main([*args[:-3], "--config", "run name=x"]) == 1
+    assert "--config key 'run name': 'run name' is not a key name" in capsys.readouterr().err

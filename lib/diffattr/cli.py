@@ -81,9 +81,11 @@ def _example(flag: str) -> str:
     return "subsets.alpha=0.3" if flag in CONFIG_FLAGS else "config/config.yaml over.yaml"
 
 
-def dotted_overlay(entries: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
+def dotted_overlay(entries: Sequence[str], plain_keys: bool = False) -> tuple[dict[str, Any], list[str]]:
     """(nested overlay of the dotted entries, the plain entries left for snakemake). Values are read
-    as YAML (`0.3` a number, `true` a boolean, `[a, b]` a list), as they would be in an overlay file."""
+    as YAML (`0.3` a number, `true` a boolean, `[a, b]` a list), as they would be in an overlay file.
+    `plain_keys`: a plain entry (`run_name=x`) goes into the overlay too, for a reader with no
+    snakemake --config behind it (diffattr.plan)."""
     overlay: dict[str, Any] = {}
     plain: list[str] = []
     problems: list[str] = []
@@ -92,7 +94,7 @@ def dotted_overlay(entries: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
         if not eq:
             problems.append(f"--config entry '{entry}' is not key=value; write e.g. --config subsets.alpha=0.3")
             continue
-        if "." not in key:
+        if "." not in key and not plain_keys:
             plain.append(entry)
             continue
         parts = key.split(".")

@@ -287,11 +287,8 @@ def config_files(work: Path, configfiles: Sequence[str], entries: Sequence[str])
         if not (work / f).is_file()
     ]
     try:
-        overlay, plain = dotted_overlay(entries)
-        for entry in plain:
-            key, _, text = entry.partition("=")
-            overlay[key] = yaml.safe_load(text) if text else None
-    except (UsageError, yaml.YAMLError) as exc:
+        overlay, _ = dotted_overlay(entries, plain_keys=True)
+    except UsageError as exc:
         problems += str(exc).splitlines()
     if problems:
         raise ValueError("; ".join(problems))

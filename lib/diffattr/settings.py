@@ -1,7 +1,8 @@
 """Every stage's settings as typed objects: what its hash covers (from the rule's params, as
 addressing.stage_config hashed it: a training Recipe, Sampling, Baselines, Bootstrap, DatamodelFit,
-Counterfactual, Units, Pruning, ClassifierTraining, BudgetSettings) and a job's run-time options (Runtime: read from
-the full config, never hashed, so changing them renames nothing and trips no params rerun trigger; UNHASHED names them).
+Counterfactual, Units, Pruning, ClassifierTraining, BudgetSettings) and a job's run-time options
+(Runtime: read from the full config, never hashed, so changing them renames nothing and trips no
+params rerun trigger; UNHASHED names them).
 Plain data, nothing of the science: every floor may use these types."""
 
 from __future__ import annotations
