@@ -158,7 +158,61 @@ def side_by_side(pruned, images, compute: Compute, k: int, steps: int, batch: in
     }
 
 
-def main() -> None:
+def layouts(base, pruned, compute: Compute, steps: int, warmup: int, batch: int, compile_budget: float) -> dict:
+    """Issue 23's layout and compiler question on this device: steps/s of a bare training step (forward
+    under compute's autocast, MSE, backward, clipping, Adam; no EMA or CPU draws, so only comparable
+    within this section) in NCHW, in channels_last, and under torch.compile (the pruned model, the
+    one unlearning runs 300 x 4k times), with the compile's own seconds. torch.compile runs only
+    while `compile_budget` seconds remain, so a slow compiler cannot eat the section's limit."""
+    deadline = time.perf_counter() + compile_budget
+    x = torch.randn(batch, 3, 32, 32, device=compute.device)
+    t = torch.randint(0, 1000, (batch,), device=compute.device)
+    noise = torch.randn_like(x)
+
+    def rate(model, channels_last: bool, compiled: bool) -> dict:
+        model = copy.deepcopy(model).to(compute.device).train()
+        inp = x.contiguous(memory_format=torch.channels_last) if channels_last else x
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+        fn = torch.compile(model) if compiled else model
+
+        def step() -> None:
+            with compute.autocast():
+                pred = fn(inp, t).sample
+            loss = torch.nn.functional.mse_loss(pred.float(), noise)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+
+        first = time.perf_counter()
+        for _ in range(warmup):
+            step()
+        sync(compute)
+        warm_s = time.perf_counter() - first
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        sync(compute)
+        return {"steps_per_second": steps / (time.perf_counter() - start), "warmup_seconds": warm_s}
+
+    out: dict = {"precision": compute.precision, "batch": batch, "timed_steps": steps}
+    for name, model in (("base", base), ("pruned", pruned)):
+        out[f"{name}_nchw"] = rate(model, False, False)
+        out[f"{name}_channels_last"] = rate(model, True, False)
+    if time.perf_counter() < deadline:
+        try:
+            out["pruned_compiled"] = rate(pruned, False, True)
+        except Exception as exc:  # noqa: BLE001  a compiler failure is a finding, not a crash
+            out["pruned_compiled"] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+    else:
+        out["pruned_compiled"] = {"skipped": "no time left in the section"}
+    return out
+
+
+def main() -> None:  # noqa: PLR0915  (one measurement, read top to bottom)
+    started = time.perf_counter()
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="bench/out/gpu_check.json")
     ap.add_argument("--quick", action="store_true", help="tiny sizes, to check the script on a CPU")
@@ -229,6 +283,12 @@ def main() -> None:
             save()
     if compute.is_cuda:
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    # Last, as the least sure to finish: bf16 where the device has it (the GPU), else fp32.
+    c = Compute(compute.device, "bf16" if compute.is_cuda else "fp32")
+    out["layouts"] = layouts(
+        base, pruned, c, steps, warmup, batch, compile_budget=max(0.0, 90 - (time.perf_counter() - started))
+    )
+    save()
     out["complete"] = True
     save()
     print(json.dumps(out, indent=1))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole GPU session (bench/gpu_session.py) on a machine with a GPU, its own Python 3.12 and
-# torch, and no package index, in under 9 minutes including set-up. Beforehand, here:
+# torch, and no package index, in under 9.5 minutes including set-up. Beforehand, here:
 #   bash bench/gpu_wheels.sh                                    # bench/wheels/ for that machine
 #   python bench/gpu_session.py --quick --device cpu --out bench/out/session-cpu   # CPU reference
 # then there, with bench/wheels and bench/out/session-cpu carried along:
@@ -16,5 +16,5 @@ if ! python3 -c "import diffusers, torch_fidelity, torch_pruning, snakemake" 2>/
 fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 ref=bench/out/session-cpu/smoke_reference
-PYTHONUNBUFFERED=1 timeout 510 python3 bench/gpu_session.py --out "$out" --device cuda --cores 8 \
+PYTHONUNBUFFERED=1 timeout 530 python3 bench/gpu_session.py --out "$out" --device cuda --cores 16 \
     ${ref:+--cpu-reference $ref} 2>&1 | tee "$out/session.log"
