@@ -9,7 +9,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-bench/out/gpu_session}
 mkdir -p "$out"
-if ! python3 -c "import diffusers, torch_fidelity, torch_pruning, snakemake" 2>/dev/null; then
+if ! python3 -c "import diffusers, torch_fidelity, torch_pruning, dattri, snakemake" 2>/dev/null; then
     test -d bench/wheels || { echo "bench/wheels missing: run bench/gpu_wheels.sh where pip reaches an index" >&2; exit 2; }
     python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site bench/wheels/*.whl || exit 2
     export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Wheels for bench/gpu_session.sh on a GPU machine that has its own Python 3.12, torch and the
-# scientific stack but no package index: snakemake and what it needs, diffusers, torch-fidelity and
-# torch-pruning, minus every package that machine's image already has (its list, read off such a
+# scientific stack but no package index: snakemake and what it needs, diffusers, torch-fidelity,
+# torch-pruning and dattri, minus every package that machine's image already has (its list, read off such a
 # machine, is below; the image's versions are used for those). Run here, where pip reaches an index
 # and a Python 3.12 exists (PY312=/path/to/python3.12 to choose it). Writes bench/wheels/ (git-ignored).
 set -euo pipefail
@@ -12,9 +12,10 @@ PY=${PY312:-python3.12}
 rm -rf bench/wheels && mkdir -p bench/wheels
 # pip wheel builds the sdist-only ones (connection_pool) as wheels too.
 "$PY" -m pip wheel -q -w bench/wheels "snakemake==9.27.1"
-# torch-fidelity and torch-pruning need torch: without --no-deps pip would fetch gigabytes of it.
+# torch-fidelity, torch-pruning and dattri need torch: without --no-deps pip would fetch gigabytes of it
+# (dattri's pretty_midi is for its MIDI data sets, which the TRAK baselines do not import).
 "$PY" -m pip download -q --no-deps --only-binary=:all: -d bench/wheels \
-    "diffusers==0.42.1" "torch-fidelity==0.4.0" "torch-pruning==1.6.1" importlib-metadata zipp
+    "diffusers==0.42.1" "torch-fidelity==0.4.0" "torch-pruning==1.6.1" "dattri==0.3.0" importlib-metadata zipp
 # The GPU image's packages (nvidia-h200 'cuda' image, read 2026-11-17), normalised names; pulp too:
 # the workflow's profiles use the greedy scheduler, so the ILP scheduler's pulp (16 MB) is not needed.
 present="absl-py accelerate aiofiles aiohappyeyeballs aiohttp aiosignal annotated-doc anyio attrs botorch build
