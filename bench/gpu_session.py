@@ -248,6 +248,7 @@ def cifar_overlay(data: Path, weights: Path, device: str, quick: bool) -> dict:
         },
         "unlearn": {"steps": steps[2], "batch_size": 4 if quick else 128, "log_every": 50, "subsets_per_job": 4},
         "subsets": {"n_train": 4, "n_test": 3},
+        "lds": {"ceiling_models": 0},
         "baseline": {"n_models": 2},
         "table1": {"n_pairs": 1},
         "classifier": {"epochs": 1 if quick else 5},
