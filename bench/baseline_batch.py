@@ -28,10 +28,10 @@ def main() -> None:
     import yaml
     from snakemake.utils import update_config
 
-    from diffattr.atomic import write_json
-    from diffattr.baselines.gradient import gradient_support
-    from diffattr.data import load_source
-    from diffattr.models import build_unet, ddpm_scheduler
+    from diffattr.attribution.baselines.gradient import gradient_support
+    from diffattr.core.atomic import write_json
+    from diffattr.core.data import load_source
+    from diffattr.modelling.models import build_unet, ddpm_scheduler
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", nargs="+", default=["config/config.yaml"])

@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from diffattr.atomic import read_json, write_json
-from diffattr.behaviour import extract_features, fid, load_statistics, make_extractor
-from diffattr.layout import Layout, batch_members, in_batch
-from diffattr.models import ddim_scheduler, load_model
-from diffattr.sampling import ddim_sample, to_uint8_rgb
+from diffattr.core.atomic import read_json, write_json
+from diffattr.evaluation.behaviour import extract_features, fid, load_statistics, make_extractor
+from diffattr.modelling.models import ddim_scheduler, load_model
+from diffattr.modelling.sampling import ddim_sample, to_uint8_rgb
+from diffattr.workflow.layout import Layout, batch_members, in_batch
 
 
 def main() -> None:

@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from diffattr.atomic import write_json
-from diffattr.datamodel import fit_datamodel
-from diffattr.estimators import FAMILY_OF, banzhaf_msr, fit_estimator, kernel_shap
-from diffattr.matrix import read_matrix
-from diffattr.settings import DatamodelFit
-from diffattr.stats import lds, spearman
+from diffattr.attribution.datamodel import fit_datamodel
+from diffattr.attribution.estimators import FAMILY_OF, banzhaf_msr, fit_estimator, kernel_shap
+from diffattr.attribution.matrix import read_matrix
+from diffattr.core.atomic import write_json
+from diffattr.core.settings import DatamodelFit
+from diffattr.core.stats import lds, spearman
 
 # The default config's regularisation grid, so the refits here match the workflow's.
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"

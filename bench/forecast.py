@@ -32,10 +32,11 @@ sys.path.insert(0, str(ROOT / "lib"))
 from machine import cpu_model  # noqa: E402  bench/machine.py: bench/ is on sys.path when a bench script runs
 from workflow_copy import copy_workflow  # noqa: E402
 
-from diffattr import calibration, plan  # noqa: E402
-from diffattr.atomic import write_json  # noqa: E402
-from diffattr.dag import needed_jobs  # noqa: E402
-from diffattr.families import BATCH_PATTERN  # noqa: E402
+from diffattr import plan  # noqa: E402
+from diffattr.core.atomic import write_json  # noqa: E402
+from diffattr.core.families import BATCH_PATTERN  # noqa: E402
+from diffattr.workflow import calibration  # noqa: E402
+from diffattr.workflow.dag import needed_jobs  # noqa: E402
 
 PRESETS = {"smoke": ["config/config.yaml", "config/presets/smoke.yaml"], "default": ["config/config.yaml"]}
 

@@ -26,12 +26,12 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
-from diffattr.compute import Compute, resolve_compute  # noqa: E402
-from diffattr.models import build_unet, count_params, ddim_scheduler, ddpm_scheduler  # noqa: E402
-from diffattr.pruning import macs_and_params, prune_unet  # noqa: E402
-from diffattr.sampling import ddim_sample  # noqa: E402
-from diffattr.settings import Recipe  # noqa: E402
-from diffattr.training import train_ddpm  # noqa: E402
+from diffattr.core.settings import Recipe  # noqa: E402
+from diffattr.modelling.compute import Compute, resolve_compute  # noqa: E402
+from diffattr.modelling.models import build_unet, count_params, ddim_scheduler, ddpm_scheduler  # noqa: E402
+from diffattr.modelling.pruning import macs_and_params, prune_unet  # noqa: E402
+from diffattr.modelling.sampling import ddim_sample  # noqa: E402
+from diffattr.modelling.training import train_ddpm  # noqa: E402
 
 CIFAR = {
     "block_out_channels": [128, 256, 256, 256],
@@ -88,9 +88,9 @@ def side_by_side(pruned, images, compute: Compute, k: int, steps: int, batch: in
 
     import numpy as np
 
-    from diffattr.data import Dataset, save_dataset
-    from diffattr.models import save_model
-    from diffattr.settings import Job, Recipe, UnlearnRuntime
+    from diffattr.core.data import Dataset, save_dataset
+    from diffattr.core.settings import Job, Recipe, UnlearnRuntime
+    from diffattr.modelling.models import save_model
     from diffattr.stages.unlearn import unlearn_batch
 
     recipe = Recipe(

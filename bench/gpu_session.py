@@ -147,9 +147,9 @@ def compare(values: dict[str, dict], reference: dict[str, dict], tol: dict) -> d
 
 def reevaluate(ref_dir: Path, device: str) -> dict[str, dict]:
     """The CPU run's checkpoints (carried in ref_dir) evaluated here, from the same noises."""
-    from diffattr.behaviour import Evaluator
-    from diffattr.compute import resolve_compute
-    from diffattr.settings import Sampling
+    from diffattr.core.settings import Sampling
+    from diffattr.evaluation.behaviour import Evaluator
+    from diffattr.modelling.compute import resolve_compute
 
     spec = json.loads((ref_dir / "checkpoints.json").read_text())
     evaluate = Evaluator(

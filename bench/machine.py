@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
-from diffattr.calibration import cpu_model  # noqa: E402
+from diffattr.workflow.calibration import cpu_model  # noqa: E402
 
 __all__ = ["commit", "cpu_model"]
 

@@ -36,11 +36,11 @@ def main() -> None:
     import torch
     import yaml
 
-    from diffattr.atomic import write_json
-    from diffattr.models import build_unet, ddpm_scheduler
-    from diffattr.pruning import macs_and_params
-    from diffattr.settings import Recipe
-    from diffattr.training import train_ddpm
+    from diffattr.core.atomic import write_json
+    from diffattr.core.settings import Recipe
+    from diffattr.modelling.models import build_unet, ddpm_scheduler
+    from diffattr.modelling.pruning import macs_and_params
+    from diffattr.modelling.training import train_ddpm
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--batch", type=int, default=32)

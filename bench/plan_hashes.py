@@ -19,8 +19,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
-from diffattr.addressing import build_plan  # noqa: E402
-from diffattr.config import validate_config  # noqa: E402
+from diffattr.workflow.addressing import build_plan  # noqa: E402
+from diffattr.workflow.config import validate_config  # noqa: E402
 
 CONFIGS = {
     "default": [],

@@ -1,7 +1,7 @@
 """The power planner's interval half-widths against a finished run's bootstrap intervals.
 
 For every estimator of the run's primary behaviour: the Fisher-z half-width at its LDS and K test
-models (lib/diffattr/power.py) beside its percentile-bootstrap half-width (lds.json); for every
+models (lib/diffattr/attribution/power.py) beside its percentile-bootstrap half-width (lds.json); for every
 paired gap to the primary: the planner's half-width, with the two estimators' agreement measured as
 the Spearman of their predictions on the test models, beside the bootstrap gap interval's
 (estimators.csv). Writes bench/out/power_check.json.
@@ -21,8 +21,8 @@ from machine import cpu_model  # bench/machine.py: bench/ is on sys.path when a 
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
-from diffattr import power  # noqa: E402
-from diffattr.stats import spearman  # noqa: E402
+from diffattr.attribution import power  # noqa: E402
+from diffattr.core.stats import spearman  # noqa: E402
 
 
 def check(run_dir: Path) -> dict:

@@ -38,13 +38,13 @@ def main() -> None:  # noqa: PLR0915  (one measurement, read top to bottom)
     import torch
     import yaml
 
-    from diffattr.atomic import write_json
-    from diffattr.config_checks import round_to_problems
-    from diffattr.data import load_source
-    from diffattr.models import ddpm_scheduler, initial_unet
-    from diffattr.pruning import layer_widths, macs_and_params, prune_unet
-    from diffattr.settings import Recipe
-    from diffattr.training import train_ddpm
+    from diffattr.core.atomic import write_json
+    from diffattr.core.data import load_source
+    from diffattr.core.settings import Recipe
+    from diffattr.modelling.models import ddpm_scheduler, initial_unet
+    from diffattr.modelling.pruning import layer_widths, macs_and_params, prune_unet
+    from diffattr.modelling.training import train_ddpm
+    from diffattr.workflow.config_checks import round_to_problems
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--round-to", type=int, nargs="*", default=[4, 8, 16])

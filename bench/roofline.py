@@ -40,11 +40,11 @@ import yaml
 from machine import cpu_model  # bench/machine.py: bench/ is on sys.path when a bench script runs
 from torch.utils.flop_counter import FlopCounterMode
 
-from diffattr.atomic import write_json
-from diffattr.data import load_source
-from diffattr.forecast import BEHAVIOUR_MODEL, SAMPLES_MODEL
-from diffattr.models import count_params, initial_unet
-from diffattr.pruning import prune_unet
+from diffattr.core.atomic import write_json
+from diffattr.core.data import load_source
+from diffattr.modelling.models import count_params, initial_unet
+from diffattr.modelling.pruning import prune_unet
+from diffattr.workflow.forecast import BEHAVIOUR_MODEL, SAMPLES_MODEL
 
 LAYERS = (torch.nn.Conv2d, torch.nn.Linear)
 STARTUP = re.compile(r"start-up \(interpreter \+ imports\): ([\d.]+)s")

@@ -30,9 +30,9 @@ import torch
 import yaml
 from machine import commit, cpu_model  # bench/machine.py: bench/ is on sys.path when a bench script runs
 
-from diffattr.compute import CPU, Compute
-from diffattr.models import build_unet, ddim_scheduler
-from diffattr.sampling import ddim_sample
+from diffattr.modelling.compute import CPU, Compute
+from diffattr.modelling.models import build_unet, ddim_scheduler
+from diffattr.modelling.sampling import ddim_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 MODES = ("no_grad", "inference_mode")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from diffattr.atomic import read_json, write_json
-from diffattr.layout import Layout, batch_members, in_batch
+from diffattr.core.atomic import read_json, write_json
+from diffattr.workflow.layout import Layout, batch_members, in_batch
 
 
 def main() -> None:

@@ -21,7 +21,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from machine import cpu_model  # noqa: E402
 
-from diffattr import runlog, status  # noqa: E402
+from diffattr import status  # noqa: E402
+from diffattr.core import runlog  # noqa: E402
 
 
 def replay(log: Path, fractions: list[float]) -> list[dict]:

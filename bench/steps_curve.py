@@ -30,9 +30,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
-from diffattr.addressing import build_plan  # noqa: E402
-from diffattr.layout import Layout  # noqa: E402
-from diffattr.stats import paired_gap_ci  # noqa: E402
+from diffattr.core.stats import paired_gap_ci  # noqa: E402
+from diffattr.workflow.addressing import build_plan  # noqa: E402
+from diffattr.workflow.layout import Layout  # noqa: E402
 
 
 def _merge(a: dict, b: dict) -> None:

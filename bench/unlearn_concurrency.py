@@ -25,10 +25,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from gpu_check import side_by_side  # noqa: E402
 
-from diffattr.compute import resolve_compute  # noqa: E402
-from diffattr.data import load_digits_dataset  # noqa: E402
-from diffattr.models import build_unet, count_params  # noqa: E402
-from diffattr.pruning import prune_unet  # noqa: E402
+from diffattr.core.data import load_digits_dataset  # noqa: E402
+from diffattr.modelling.compute import resolve_compute  # noqa: E402
+from diffattr.modelling.models import build_unet, count_params  # noqa: E402
+from diffattr.modelling.pruning import prune_unet  # noqa: E402
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 # Parse-time set-up shared by every rule: the library on the path, the config checked (one-line
 # errors naming the key) and its subsets drawn, the content-addressed plan, and the layout that
-# names every artifact (lib/diffattr/layout.py). Script jobs find the same library through
+# names every artifact (lib/diffattr/workflow/layout.py). Script jobs find the same library through
 # workflow/scripts/_libpath.py.
 import functools
 import os
@@ -11,13 +11,13 @@ LIBDIR = str(Path(workflow.basedir) / "lib")
 if LIBDIR not in sys.path:
     sys.path.insert(0, LIBDIR)
 
-from diffattr.atomic import read_json
-from diffattr.baselines import BASELINES, MODEL_STAGE as BASELINE_MODEL_STAGE
-from diffattr.baselines import configured as configured_baselines
-from diffattr.classifier_gate import ClassifierGate
-from diffattr.config import validate_config
-from diffattr.estimators import ESTIMATORS, LEVEL_BY_DESIGN
-from diffattr.families import (
+from diffattr.core.atomic import read_json
+from diffattr.attribution.baselines import BASELINES, MODEL_STAGE as BASELINE_MODEL_STAGE
+from diffattr.attribution.baselines import configured as configured_baselines
+from diffattr.core.classifier_gate import ClassifierGate
+from diffattr.workflow.config import validate_config
+from diffattr.attribution.estimators import ESTIMATORS, LEVEL_BY_DESIGN
+from diffattr.core.families import (
     BATCH_PATTERN,
     CHUNK_PATTERN,
     EMPTY,
@@ -27,12 +27,12 @@ from diffattr.families import (
     UNLEARN_FAMILIES,
     base_id,
 )
-from diffattr.layout import LOGS, Layout, run_dir, view_marker
-from diffattr.addressing import build_plan
-from diffattr.registry import CLUSTER_RULES, MODEL_KINDS, REGISTRY, RESOURCES_KEY, SAMPLE_STAGE
-from diffattr.resources import env_resources, rule_resources
-from diffattr.settings import Sampling
-from diffattr.slurm_limits import KEYS as LIMIT_KEYS, Limits, derived as derived_limits, fixed as fixed_limits
+from diffattr.workflow.layout import LOGS, Layout, run_dir, view_marker
+from diffattr.workflow.addressing import build_plan
+from diffattr.core.registry import CLUSTER_RULES, MODEL_KINDS, REGISTRY, RESOURCES_KEY, SAMPLE_STAGE
+from diffattr.core.resources import env_resources, rule_resources
+from diffattr.core.settings import Sampling
+from diffattr.workflow.slurm_limits import KEYS as LIMIT_KEYS, Limits, derived as derived_limits, fixed as fixed_limits
 
 try:
     # The schema, the cross-key rules and the files the config names, every problem at once (a line
@@ -92,8 +92,8 @@ LOCAL_LIMITS = {"runtime": SLURM_LIMITS.floor_minutes, "mem_mb": SLURM_LIMITS.me
 @functools.cache
 def limits_inputs():
     """The forecast's context and the speeds of the jobs' machine, once per Slurm run."""
-    from diffattr import calibration
-    from diffattr.forecast import context
+    from diffattr.workflow import calibration
+    from diffattr.workflow.forecast import context
 
     if SLURM_LIMITS.calibration:
         speeds = calibration.load_file(SLURM_LIMITS.calibration)

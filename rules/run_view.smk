@@ -1,7 +1,7 @@
 # The human view: results/runs/<run_name>/ holds copies of the final artifacts and of the report's
 # figures, and a manifest naming every stage's store folder; cheap to rebuild, so it is never the
 # only copy of anything.
-from diffattr.layout import VIEW_FIGURES, VIEW_FIGURES_DIR, VIEW_FILES
+from diffattr.workflow.layout import VIEW_FIGURES, VIEW_FIGURES_DIR, VIEW_FILES
 
 # View figure name -> the stored PNG it copies.
 RUN_FIGURES = {

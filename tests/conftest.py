@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import yaml
 
-from diffattr.families import EMPTY
+from diffattr.core.families import EMPTY
 
 ROOT = Path(__file__).resolve().parents[1]
 COPY = ["Snakefile", "rules", "workflow", "config", "lib", "profiles", "envs", "report", "slurm"]
@@ -341,9 +341,9 @@ def prune_tiny(tmp_path: Path, settings, scheduler: dict) -> None:
     seeded TINY_UNET base (tmp_path/data.npz, base): writes tmp_path/model, raw and train.json."""
     import torch
 
-    from diffattr.data import load_digits_dataset, save_dataset
-    from diffattr.models import build_unet, save_model
-    from diffattr.progress import get_logger
+    from diffattr.core.data import load_digits_dataset, save_dataset
+    from diffattr.core.progress import get_logger
+    from diffattr.modelling.models import build_unet, save_model
     from diffattr.stages.prune import prune_and_finetune
 
     save_dataset(tmp_path / "data.npz", load_digits_dataset())
@@ -367,7 +367,7 @@ def write_reference(tmp_path: Path, compute=None) -> Path:
     statistics' path returned."""
     import logging
 
-    from diffattr.settings import ClassifierTraining
+    from diffattr.core.settings import ClassifierTraining
     from diffattr.stages.classifier import make_classifier
     from diffattr.stages.data import make_data
     from diffattr.stages.reference import make_reference

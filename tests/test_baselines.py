@@ -11,15 +11,15 @@ import pytest
 import torch
 from conftest import SCHED
 
-from diffattr.baselines import BASELINES, configured
-from diffattr.baselines.aggregate import REDUCE, coefficients, unit_support
-from diffattr.baselines.gradient import image_noise, make_attributor, pair_scores, timestep_grid
-from diffattr.baselines.similarity import feature_support, pixel_support
-from diffattr.datamodel import helpfulness, ranks
-from diffattr.estimators import LEVEL_BY_DESIGN, fit_estimator
-from diffattr.matrix import Matrix, write_matrix
-from diffattr.models import build_unet, ddpm_scheduler
-from diffattr.settings import Bootstrap, DatamodelFit
+from diffattr.attribution.baselines import BASELINES, configured
+from diffattr.attribution.baselines.aggregate import REDUCE, coefficients, unit_support
+from diffattr.attribution.baselines.gradient import image_noise, make_attributor, pair_scores, timestep_grid
+from diffattr.attribution.baselines.similarity import feature_support, pixel_support
+from diffattr.attribution.datamodel import helpfulness, ranks
+from diffattr.attribution.estimators import LEVEL_BY_DESIGN, fit_estimator
+from diffattr.attribution.matrix import Matrix, write_matrix
+from diffattr.core.settings import Bootstrap, DatamodelFit
+from diffattr.modelling.models import build_unet, ddpm_scheduler
 
 ROOT = Path(__file__).resolve().parents[1]
 K, SEED = 2, 7
@@ -118,7 +118,7 @@ def test_random_projection_is_the_same_on_every_batch_and_side():
 def test_scores_do_not_depend_on_batching_or_chunking():
     """Image i's noises follow its index, so the batch size and the chunks of generated images
     change nothing (up to float rounding)."""
-    from diffattr.baselines.gradient import gradient_support
+    from diffattr.attribution.baselines.gradient import gradient_support
 
     model = tiny_unet()
     train, gen = images(8, 5).numpy(), images(5, 6).numpy()
@@ -262,7 +262,7 @@ def write_bench(path: Path, wall: float, cpu: float) -> Path:
 def test_baseline_cost_in_retrain_units(tmp_path):
     """Cost = (base training [+ pruning] + the images' job + the method's job) / unit, in wall seconds;
     attribution_units leaves the one-off training out."""
-    from diffattr.baselines.cost import baseline_costs
+    from diffattr.attribution.baselines.cost import baseline_costs
 
     b = {
         name: write_bench(tmp_path / f"{name}.tsv", wall, wall / 2)
@@ -279,7 +279,7 @@ def test_baseline_cost_in_retrain_units(tmp_path):
 
 
 def test_budget_points_score_each_baseline_on_the_test_models(tmp_path):
-    from diffattr.baselines.cost import baseline_points
+    from diffattr.attribution.baselines.cost import baseline_points
 
     m, effect = planted_matrix()
     costs = {"pixel": {"units": 2.0, "attribution_units": 0.5, "wall_seconds": {}, "cpu_seconds": {}}}
@@ -296,7 +296,7 @@ def test_configured_baselines_and_the_plan(config):
     datamodel, estimators and budget stages; the batch size is not hashed."""
     import copy
 
-    from diffattr.addressing import build_plan
+    from diffattr.workflow.addressing import build_plan
 
     assert configured(["ridge", "trak", "loo", "feature"]) == ["trak", "feature"]
     plain = build_plan(config)
@@ -336,7 +336,7 @@ def test_configured_baselines_and_the_plan(config):
     ],
 )
 def test_baseline_config_errors_are_one_line_naming_the_key(config, schema_path, mutate, message):
-    from diffattr.config import ConfigError, validate_config
+    from diffattr.workflow.config import ConfigError, validate_config
 
     mutate(config)
     with pytest.raises(ConfigError) as err:

@@ -5,8 +5,8 @@ import pytest
 import torch
 from conftest import write_reference
 
-from diffattr.behaviour import compute_metrics, feature_statistics
-from diffattr.metrics import LOWER_IS_BETTER
+from diffattr.core.metrics import LOWER_IS_BETTER
+from diffattr.evaluation.behaviour import compute_metrics, feature_statistics
 
 ALL = ["fid", "kid", "isc", "precision", "recall", "class_share", "class_entropy"]
 NAMES = tuple(str(i) for i in range(10))
@@ -81,8 +81,8 @@ def test_reference_chain_from_data_to_statistics(tmp_path):
     """data -> classifier -> reference through the library, as the rules call it: the reference's
     features are the classifier's on the quantised training images, one row per image."""
 
-    from diffattr.behaviour import load_statistics
-    from diffattr.sampling import to_uint8_rgb
+    from diffattr.evaluation.behaviour import load_statistics
+    from diffattr.modelling.sampling import to_uint8_rgb
 
     write_reference(tmp_path)
     ref = load_statistics(tmp_path / "ref.npz")

@@ -5,8 +5,8 @@ import csv
 import numpy as np
 import pytest
 
-from diffattr.budget import benchmark_seconds, budget_curve, cost_model, models_within
-from diffattr.settings import Bootstrap, DatamodelFit
+from diffattr.attribution.budget import benchmark_seconds, budget_curve, cost_model, models_within
+from diffattr.core.settings import Bootstrap, DatamodelFit
 from diffattr.stages.table1 import table1
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
@@ -72,7 +72,7 @@ def test_unlearning_cost_is_charged_to_the_models_the_matrix_holds(tmp_path):
 def test_the_default_plan_divides_by_the_train_rows_of_the_matrix(config):
     """At the default 44 train candidates are unlearned for 40 used: the budget rule's divisor is the
     40 rows the matrix holds, whatever the batches train; excluded subsets leave it too."""
-    from diffattr.draws import SubsetPlan
+    from diffattr.workflow.draws import SubsetPlan
 
     plan = SubsetPlan(config)
     per_batch = plan.train_batch_models
@@ -197,8 +197,8 @@ def test_budget_gap_is_paired_and_separates_what_overlapping_cis_cannot():
 
 
 def test_summary_shows_the_paired_gap_ceiling_and_proxy_fidelity(tmp_path):
-    from diffattr.figures import budget_figure
-    from diffattr.report import summary_html
+    from diffattr.reporting.figures import budget_figure
+    from diffattr.reporting.report import summary_html
 
     rng = np.random.default_rng(5)
     unlearn, retrain, test = _draw(rng, 40, 0.1), _draw(rng, 8, 3.0), _draw(rng, 40, 2.0)
@@ -252,7 +252,7 @@ def test_summary_shows_the_paired_gap_ceiling_and_proxy_fidelity(tmp_path):
 
 def test_gap_text_calls_a_budget_only_where_holm_allows_it():
     """A gap whose own CI excludes 0 but whose Holm-adjusted p over the grid does not is not called."""
-    from diffattr.report import gap_text
+    from diffattr.reporting.report import gap_text
 
     marginal = {"gap": 0.2, "ci95": [0.01, 0.4], "excludes_zero": True, "p": 0.03}
     assert gap_text(marginal).endswith("(unlearning better)")  # a single comparison: its CI decides
@@ -262,7 +262,7 @@ def test_gap_text_calls_a_budget_only_where_holm_allows_it():
 
 
 def test_summary_says_when_the_base_models_training_was_not_paid_in_the_run(tmp_path):
-    from diffattr.report import summary_html
+    from diffattr.reporting.report import summary_html
 
     (tmp_path / "t1.csv").write_text("model,fid\noriginal,3.0\n")
     costs = {"unit_seconds": 100.0, "unlearn_seconds_per_model": 10.0, "speedup": 10.0, "one_off_units": 0.2}

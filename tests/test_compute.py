@@ -6,13 +6,13 @@ import pytest
 import torch
 from conftest import SCHED, write_reference
 
-from diffattr.addressing import COMPUTED_STAGES, build_plan
-from diffattr.compute import CPU, Compute, resolve_compute
-from diffattr.models import build_unet, ddim_scheduler, ddpm_scheduler
-from diffattr.progress import get_logger
-from diffattr.sampling import ddim_sample
-from diffattr.settings import Recipe
-from diffattr.training import train_ddpm
+from diffattr.core.progress import get_logger
+from diffattr.core.settings import Recipe
+from diffattr.modelling.compute import CPU, Compute, resolve_compute
+from diffattr.modelling.models import build_unet, ddim_scheduler, ddpm_scheduler
+from diffattr.modelling.sampling import ddim_sample
+from diffattr.modelling.training import train_ddpm
+from diffattr.workflow.addressing import COMPUTED_STAGES, build_plan
 
 TINY = {"block_out_channels": [16, 32], "layers_per_block": 1, "norm_num_groups": 4, "attention": False}
 
@@ -108,10 +108,10 @@ def test_every_stage_script_that_runs_a_model_resolves_compute_in_one_place():
 def test_generation_stages_hand_their_device_down(tmp_path, monkeypatch):
     """pairs, reference and samples sample and extract on the job's device: the Compute a stage
     gets reaches ddim_sample and the feature extractor."""
-    import diffattr.behaviour as behaviour
-    import diffattr.sampling as sampling
-    from diffattr.models import save_model
-    from diffattr.settings import Job, Sampling, SamplingRuntime
+    import diffattr.evaluation.behaviour as behaviour
+    import diffattr.modelling.sampling as sampling
+    from diffattr.core.settings import Job, Sampling, SamplingRuntime
+    from diffattr.modelling.models import save_model
     from diffattr.stages.pairs import pair_fids
     from diffattr.stages.samples import sample_grid
 

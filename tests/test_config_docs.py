@@ -1,6 +1,6 @@
 """config/README.md (the Snakemake workflow catalog's configuration page) documents what the code
 uses: a table row for every key of config/config.yaml with its default, whether it is hashed as
-lib/diffattr/addressing.py hashes it, every section in file order and every preset."""
+lib/diffattr/workflow/addressing.py hashes it, every section in file order and every preset."""
 
 import re
 from typing import Any
@@ -9,8 +9,9 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from diffattr import addressing, settings
-from diffattr.resources import ENV_RESOURCES, KNOWN
+from diffattr.core import settings
+from diffattr.core.resources import ENV_RESOURCES, KNOWN
+from diffattr.workflow import addressing
 
 README = ROOT / "config" / "README.md"
 # Sections keyed by rule name: one row per rule entry (its whole map is the default); the resource

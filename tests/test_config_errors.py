@@ -14,8 +14,8 @@ import torch
 from conftest import ROOT, copy_workflow, snakemake
 from PIL import Image
 
-from diffattr.addressing import build_plan
-from diffattr.config import ConfigError, validate_config
+from diffattr.workflow.addressing import build_plan
+from diffattr.workflow.config import ConfigError, validate_config
 
 
 def problems(config, schema_path) -> list[str]:
@@ -140,7 +140,7 @@ def test_images_must_halve_as_often_as_the_model_has_levels(config, schema_path,
 def test_start_up_knows_the_image_shape_the_data_stage_loads(tmp_path):
     from test_data_sources import write_cifar
 
-    from diffattr.data import image_shape, load_source
+    from diffattr.core.data import image_shape, load_source
 
     folder = str(write_images(tmp_path / "imgs", per_class=1, size=6, classes=2))
     for data in (
@@ -169,8 +169,8 @@ def test_start_up_knows_the_image_shape_the_data_stage_loads(tmp_path):
 def test_unet_checks_agree_with_building_one(model):
     """The start-up verdict equals what diffusers' UNet2DModel does: built and run on images of each size,
     or an error."""
-    from diffattr.config_checks import unet_problems
-    from diffattr.models import build_unet
+    from diffattr.modelling.models import build_unet
+    from diffattr.workflow.config_checks import unet_problems
 
     model = {"layers_per_block": 1, **model}
     for size in (4, 6, 8, 12):
@@ -184,7 +184,7 @@ def test_unet_checks_agree_with_building_one(model):
 
 
 def test_classifier_gate_applies_where_a_behaviour_uses_the_classifier(config):
-    from diffattr.classifier_gate import MIN_ACCURACY, MIN_HELDOUT, ClassifierGate, ClassifierGateError
+    from diffattr.core.classifier_gate import MIN_ACCURACY, MIN_HELDOUT, ClassifierGate, ClassifierGateError
 
     gate = ClassifierGate.from_config(config)
     assert (gate.min_heldout, gate.min_accuracy) == (MIN_HELDOUT, MIN_ACCURACY) == (50, 0.8)
@@ -232,8 +232,8 @@ def test_classifier_job_that_fails_the_gate_writes_nothing(config, tmp_path):
     EPYC, 0.3111 on another): the error must name the one the same training records."""
     import yaml
 
-    from diffattr.classifier_gate import ClassifierGate, ClassifierGateError
-    from diffattr.settings import ClassifierTraining
+    from diffattr.core.classifier_gate import ClassifierGate, ClassifierGateError
+    from diffattr.core.settings import ClassifierTraining
     from diffattr.stages.classifier import make_classifier
     from diffattr.stages.data import make_data
 
@@ -288,8 +288,8 @@ def test_dry_run_lists_every_problem_without_a_traceback(workflow):
 def test_a_stored_classifier_that_fails_the_gate_stops_the_run(workflow, config):
     """A classifier in the store from a config that did not use it (or lower thresholds) is checked
     before anything uses it."""
-    from diffattr.draws import SubsetPlan
-    from diffattr.layout import Layout
+    from diffattr.workflow.draws import SubsetPlan
+    from diffattr.workflow.layout import Layout
 
     info = workflow / Layout(build_plan(config).hashes, SubsetPlan(config).chunk_of).path("classifier", "info")
     info.parent.mkdir(parents=True)
@@ -318,9 +318,9 @@ def test_the_classifier_job_stops_with_one_line(workflow):
 
 def test_missing_prints_its_usage():
     proc = subprocess.run(
-        [sys.executable, "-m", "diffattr.missing", "--help"],
+        [sys.executable, "-m", "diffattr.workflow.missing", "--help"],
         capture_output=True,
         text=True,
         env={"PYTHONPATH": str(ROOT / "lib"), "PATH": ""},
     )
-    assert proc.returncode == 0 and proc.stdout.startswith("usage: python -m diffattr.missing")
+    assert proc.returncode == 0 and proc.stdout.startswith("usage: python -m diffattr.workflow.missing")

@@ -9,10 +9,10 @@ from conftest import CIFAR_NAMES as NAMES
 from conftest import write_cifar, write_folder
 from PIL import Image
 
-from diffattr.addressing import build_plan
-from diffattr.config import ConfigError, validate_config
-from diffattr.data import class_names_of, digits_targets, load_cifar10, load_imagefolder, load_source, sample_count
-from diffattr.draws import unit_count
+from diffattr.core.data import class_names_of, digits_targets, load_cifar10, load_imagefolder, load_source, sample_count
+from diffattr.workflow.addressing import build_plan
+from diffattr.workflow.config import ConfigError, validate_config
+from diffattr.workflow.draws import unit_count
 
 
 def test_cifar10_batches_load_as_images_in_range(tmp_path):

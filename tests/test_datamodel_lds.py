@@ -3,9 +3,9 @@ import pytest
 from conftest import LASSO_PATH
 from scipy.stats import spearmanr
 
-from diffattr.datamodel import choose_alpha, fit_datamodel, helpfulness, ranks
-from diffattr.settings import Bootstrap, DatamodelFit
-from diffattr.stats import bootstrap_ci, lds, lds_ceiling, paired_gap_ci, proxy_fidelity, resamples, spearman_rows
+from diffattr.attribution.datamodel import choose_alpha, fit_datamodel, helpfulness, ranks
+from diffattr.core.settings import Bootstrap, DatamodelFit
+from diffattr.core.stats import bootstrap_ci, lds, lds_ceiling, paired_gap_ci, proxy_fidelity, resamples, spearman_rows
 
 
 def _planted(n_models=60, n_units=10, noise=0.1, seed=0):
@@ -63,7 +63,7 @@ def test_a_constant_predictor_scores_zero_in_the_cv_not_below_it():
     the held-out fold is high), biasing the no-signal rule; scored per fold it is 0."""
     from sklearn.model_selection import KFold
 
-    from diffattr.datamodel import _cv_scores
+    from diffattr.attribution.datamodel import _cv_scores
 
     for seed in range(5):
         rng = np.random.default_rng(seed)
@@ -76,9 +76,9 @@ def test_a_constant_predictor_scores_zero_in_the_cv_not_below_it():
 def test_an_all_tied_fit_reports_no_ranking_instead_of_ranking_by_index():
     """On pure noise the CV finds no signal and lasso takes its most regularised fit, identically 0:
     no ranking (no ranks, no LDS, no counterfactual removal), never 'units 0 and 1 first'."""
-    from diffattr.counterfactual import removal_plan
-    from diffattr.datamodel import Attribution, has_ranking
-    from diffattr.lds import lds_of
+    from diffattr.attribution.counterfactual import removal_plan
+    from diffattr.attribution.datamodel import Attribution, has_ranking
+    from diffattr.attribution.lds import lds_of
     from diffattr.stages.datamodel import attributions_csv
 
     tied = 0
@@ -195,7 +195,7 @@ def test_paired_gap_ci_separates_a_gap_that_separate_cis_cannot():
 
 def test_lds_json_reports_how_the_subsets_were_drawn(tmp_path):
     """The matrix carries the start-up draw report (candidates, skips, redraws) into lds.json."""
-    from diffattr.atomic import read_json, write_json
+    from diffattr.core.atomic import read_json, write_json
     from diffattr.stages.lds import evaluate_lds
     from diffattr.stages.matrix import build_matrix
 

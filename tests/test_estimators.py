@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from conftest import LASSO_PATH
 
-from diffattr.counterfactual import removal_count, removal_id, removal_plan
-from diffattr.datamodel import harmful_units, helpfulness, level_identified, relative_scores, unit_grids
-from diffattr.estimators import LEVEL_BY_DESIGN, banzhaf_msr, fit_estimator, kernel_shap, leave_one_out
-from diffattr.matrix import Matrix
-from diffattr.settings import Bootstrap, DatamodelFit, Units
-from diffattr.stats import spearman
-from diffattr.subsets import csv_units, draw_subset, kmeans_units, mask_of, shapley_kernel_sizes
+from diffattr.attribution.counterfactual import removal_count, removal_id, removal_plan
+from diffattr.attribution.datamodel import harmful_units, helpfulness, level_identified, relative_scores, unit_grids
+from diffattr.attribution.estimators import LEVEL_BY_DESIGN, banzhaf_msr, fit_estimator, kernel_shap, leave_one_out
+from diffattr.attribution.matrix import Matrix
+from diffattr.attribution.subsets import csv_units, draw_subset, kmeans_units, mask_of, shapley_kernel_sizes
+from diffattr.core.settings import Bootstrap, DatamodelFit, Units
+from diffattr.core.stats import spearman
 
 N = 6
 BETA = np.array([1.0, -2.0, 0.5, 0.0, 3.0, -1.0])
@@ -327,7 +327,7 @@ def _figure_titles(tmp_path, m: Matrix, primary: str) -> list[tuple[str, list[st
     import json
     from unittest import mock
 
-    from diffattr.matrix import write_matrix
+    from diffattr.attribution.matrix import write_matrix
     from diffattr.stages.data import make_data
     from diffattr.stages.datamodel import fit_all
     from diffattr.stages.figures import attribution_figures
@@ -361,7 +361,7 @@ def _figure_titles(tmp_path, m: Matrix, primary: str) -> list[tuple[str, list[st
     def record(rows, out, title):
         drawn.append((title, [r[0] for r in rows]))
 
-    with mock.patch("diffattr.figures.unit_rows_figure", record):
+    with mock.patch("diffattr.reporting.figures.unit_rows_figure", record):
         attribution_figures(
             lds=tmp_path / "lds.json",
             attributions=tmp_path / "att.csv",
@@ -396,7 +396,7 @@ def test_report_grids_call_no_unit_harmful_from_an_unidentified_fit(tmp_path):
 def test_estimator_table_reports_gaps_to_the_primary_not_to_the_best(tmp_path):
     import csv
 
-    from diffattr.matrix import write_matrix
+    from diffattr.attribution.matrix import write_matrix
     from diffattr.stages.estimators import estimator_table
 
     m = planted_matrix(ONE_POSITIVE, n_test=20)
@@ -445,7 +445,7 @@ def test_estimator_table_reports_gaps_to_the_primary_not_to_the_best(tmp_path):
 def _six_estimators(seed: int, best_signal: float = 0.0):
     """Six predictions of 20 test models, each the same signal plus its own noise (the first, the
     primary, included); `best_signal` mixes the actual values into e1."""
-    from diffattr.lds import lds_of
+    from diffattr.attribution.lds import lds_of
 
     rng = np.random.default_rng(seed)
     signal = rng.normal(size=20)
@@ -477,7 +477,7 @@ def test_the_highest_of_k_estimators_is_called_better_only_after_holm():
 
 
 def test_holm_adjusts_in_step_down_order():
-    from diffattr.stats import bootstrap_p, holm
+    from diffattr.core.stats import bootstrap_p, holm
 
     assert holm([0.01, 0.04, 0.03, float("nan")]) == pytest.approx([0.03, 0.06, 0.06, float("nan")], nan_ok=True)
     assert holm([0.5, 0.001]) == pytest.approx([0.5, 0.002])
@@ -488,8 +488,8 @@ def test_holm_adjusts_in_step_down_order():
 def test_lds_json_has_the_proxy_fidelity_and_a_ceiling_beside_every_lds(tmp_path):
     import json
 
-    from diffattr.lds import metrics_by_subset
-    from diffattr.matrix import write_matrix
+    from diffattr.attribution.lds import metrics_by_subset
+    from diffattr.attribution.matrix import write_matrix
     from diffattr.stages.datamodel import fit_all
     from diffattr.stages.lds import evaluate_lds
 

@@ -17,15 +17,15 @@ import yaml
 from conftest import ROOT, SMOKE, remove_for_rerun, snakemake
 from snakemake.utils import update_config
 
-from diffattr.draws import SubsetPlan
-from diffattr.families import UNLEARN_FAMILIES
+from diffattr.core.families import UNLEARN_FAMILIES
+from diffattr.workflow.draws import SubsetPlan
 
 TRAIN = textwrap.dedent("""
     import sys
     sys.path.insert(0, {lib!r})
     import numpy as np, torch, yaml
-    from diffattr.progress import get_logger
-    from diffattr.settings import job_settings
+    from diffattr.core.progress import get_logger
+    from diffattr.core.settings import job_settings
     from diffattr.stages.train_base import train_base
     torch.set_num_threads(1)
     cfg = yaml.safe_load(open({config!r}))
@@ -48,7 +48,7 @@ def _data(tmp_path: Path) -> Path:
 def test_killed_training_resumes_to_the_identical_result(tmp_path):
     import torch
 
-    from diffattr.models import load_model
+    from diffattr.modelling.models import load_model
 
     script = tmp_path / "train.py"
     script.write_text(
@@ -76,10 +76,10 @@ def test_killed_training_resumes_to_the_identical_result(tmp_path):
 def test_resume_state_of_another_recipe_is_refused(tmp_path, config):
     import torch
 
-    from diffattr.models import build_unet, ddpm_scheduler
-    from diffattr.progress import get_logger
-    from diffattr.settings import Recipe
-    from diffattr.training import train_ddpm
+    from diffattr.core.progress import get_logger
+    from diffattr.core.settings import Recipe
+    from diffattr.modelling.models import build_unet, ddpm_scheduler
+    from diffattr.modelling.training import train_ddpm
 
     images = torch.zeros(8, 1, 8, 8)
     tiny = {"block_out_channels": [8, 16], "layers_per_block": 1, "norm_num_groups": 4}
@@ -90,7 +90,7 @@ def test_resume_state_of_another_recipe_is_refused(tmp_path, config):
     class Stop(Exception):
         pass
 
-    import diffattr.training as training
+    import diffattr.modelling.training as training
 
     original = training.StepLogger.step
 
@@ -134,7 +134,7 @@ def test_sigkilled_run_is_completed_by_a_rerun(smoke_run, tmp_path):
     the documented recovery: every matrix row once, with the uninterrupted run's values."""
     import numpy as np
 
-    from diffattr.matrix import read_matrix
+    from diffattr.attribution.matrix import read_matrix
 
     work = tmp_path / "wf"
     shutil.copytree(smoke_run, work, symlinks=True)

@@ -2,10 +2,10 @@ import copy
 
 import pytest
 
-from diffattr.addressing import STAGES, build_plan
-from diffattr.draws import subset_chunks
-from diffattr.hashing import canonical_json, stage_hash
-from diffattr.registry import downstream
+from diffattr.core.hashing import canonical_json, stage_hash
+from diffattr.core.registry import downstream
+from diffattr.workflow.addressing import STAGES, build_plan
+from diffattr.workflow.draws import subset_chunks
 
 
 def test_hash_is_stable_and_order_independent():
@@ -147,7 +147,7 @@ def test_unlearn_batches_cover_each_subset_once_and_name_their_range():
 
 
 def test_rule_resources_merge_default_and_drop_gpu_for_cpu_jobs():
-    from diffattr.resources import one_rule_resources as rule_resources
+    from diffattr.core.resources import one_rule_resources as rule_resources
 
     cfg = {
         "default": {"threads": 2, "runtime": 30, "mem_mb": 1000, "gpu": 0},
@@ -162,7 +162,7 @@ def test_rule_resources_merge_default_and_drop_gpu_for_cpu_jobs():
 
 
 def test_slurm_partition_account_qos_from_the_environment():
-    from diffattr.resources import env_resources, rule_resources
+    from diffattr.core.resources import env_resources, rule_resources
 
     env = env_resources(
         {
@@ -181,8 +181,8 @@ def test_slurm_partition_account_qos_from_the_environment():
 
 
 def test_runtime_settings_are_exactly_the_unhashed_keys_of_a_section(config):
-    from diffattr.addressing import stage_config
-    from diffattr.settings import runtime_settings
+    from diffattr.core.settings import runtime_settings
+    from diffattr.workflow.addressing import stage_config
 
     assert runtime_settings(config, "train_base") == {"log_every": 200, "checkpoint_every": 500}
     assert runtime_settings(config, "prune.finetune") == {"log_every": 100, "checkpoint_every": 200}
@@ -203,7 +203,7 @@ def test_a_job_gets_its_sections_run_time_type_and_defaults(config):
     taking that type's default: a baselines batch is 32 images, a sampling batch 500."""
     import copy
 
-    from diffattr.settings import BaselinesRuntime, SamplingRuntime, TrainRuntime, UnlearnRuntime, job_settings
+    from diffattr.core.settings import BaselinesRuntime, SamplingRuntime, TrainRuntime, UnlearnRuntime, job_settings
 
     unlearn = job_settings("unlearn", config["unlearn"], config).runtime
     assert unlearn == UnlearnRuntime(log_every=100, checkpoint_every=0, concurrent=1, concurrent_mode="streams")
@@ -221,7 +221,7 @@ def test_baseline_scores_are_named_by_the_device_that_computes_them(config):
     changes the gradients: the scores' folder names the device kind the plan sends them to
     (compute.device, or for `auto` a GPU asked of the cluster), so GPU and CPU scores never share a
     path; CPU scores keep their names."""
-    from diffattr.addressing import baseline_device
+    from diffattr.workflow.addressing import baseline_device
 
     config["datamodel"]["estimators"] = [*config["datamodel"]["estimators"], "trak"]
     downstream = {"baselines", "datamodel", "lds", "estimators", "budget", "figures", "summary", "cf_plan"}

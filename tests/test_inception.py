@@ -8,10 +8,10 @@ import pytest
 import torch
 from conftest import write_inception_weights
 
-from diffattr.addressing import build_plan
-from diffattr.behaviour import compute_metrics, extract, feature_statistics, make_extractor
-from diffattr.classifier import DigitsCNN, save_classifier
-from diffattr.config import ConfigError, validate_config
+from diffattr.evaluation.behaviour import compute_metrics, extract, feature_statistics, make_extractor
+from diffattr.evaluation.classifier import DigitsCNN, save_classifier
+from diffattr.workflow.addressing import build_plan
+from diffattr.workflow.config import ConfigError, validate_config
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import yaml
 from conftest import SMOKE, planned_jobs, snakemake
 from scipy.stats import spearmanr
 
-from diffattr.matrix import read_matrix
+from diffattr.attribution.matrix import read_matrix
 
 pytestmark = pytest.mark.integration
 # Rules that only read stored behaviours and benchmarks.
@@ -131,9 +131,9 @@ def test_unlearning_starts_from_the_pruned_models_raw_weights(smoke_run, tmp_pat
     import torch
     from snakemake.utils import update_config
 
-    from diffattr.models import load_model
-    from diffattr.progress import get_logger
-    from diffattr.settings import job_settings
+    from diffattr.core.progress import get_logger
+    from diffattr.core.settings import job_settings
+    from diffattr.modelling.models import load_model
     from diffattr.stages.unlearn import unlearn_batch
 
     store = smoke_run / "results/store"
@@ -251,7 +251,7 @@ def test_bad_config_fails_at_start_with_the_key(smoke_run):
 
 
 def test_failed_subsets_can_be_excluded_and_the_rest_fitted(smoke_run, tmp_path):
-    """After a failed job (simulated by deleting one batch's behaviours), diffattr.missing names its
+    """After a failed job (simulated by deleting one batch's behaviours), diffattr.workflow.missing names its
     subsets and its overlay fits the datamodel on the rows that exist, re-running only the analysis."""
     import shutil
     import subprocess
@@ -262,7 +262,7 @@ def test_failed_subsets_can_be_excluded_and_the_rest_fitted(smoke_run, tmp_path)
     lost = next((work / "results/store/behaviour").glob("*/train-0006-0006"))
     shutil.rmtree(lost)
     proc = subprocess.run(
-        [sys.executable, "-m", "diffattr.missing", "config/config.yaml", "config/presets/smoke.yaml"],
+        [sys.executable, "-m", "diffattr.workflow.missing", "config/config.yaml", "config/presets/smoke.yaml"],
         cwd=work,
         capture_output=True,
         text=True,

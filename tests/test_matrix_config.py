@@ -2,9 +2,9 @@ import h5py
 import numpy as np
 import pytest
 
-from diffattr.config import ConfigError, validate_config
-from diffattr.draws import SubsetPlan
-from diffattr.matrix import Matrix, read_matrix, write_matrix
+from diffattr.attribution.matrix import Matrix, read_matrix, write_matrix
+from diffattr.workflow.config import ConfigError, validate_config
+from diffattr.workflow.draws import SubsetPlan
 
 
 def _matrix():
@@ -114,7 +114,7 @@ def test_exclusions_leave_the_other_subsets(config, schema_path):
 
 
 def test_family_subsets_can_be_excluded(config, schema_path):
-    from diffattr.draws import unit_count
+    from diffattr.workflow.draws import unit_count
 
     config["subsets"]["exclude"] = ["uniform-0004", "loo-0002"]
     validate_config(config, schema_path)

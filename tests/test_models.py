@@ -5,11 +5,11 @@ import pytest
 import torch
 from conftest import TINY_UNET, prune_tiny
 
-from diffattr.models import build_unet, count_params, ddpm_scheduler, load_model, save_model
-from diffattr.progress import get_logger
-from diffattr.pruning import macs_and_params, prune_unet
-from diffattr.settings import Recipe
-from diffattr.training import train_ddpm
+from diffattr.core.progress import get_logger
+from diffattr.core.settings import Recipe
+from diffattr.modelling.models import build_unet, count_params, ddpm_scheduler, load_model, save_model
+from diffattr.modelling.pruning import macs_and_params, prune_unet
+from diffattr.modelling.training import train_ddpm
 
 
 def _recipe(**kw):
@@ -92,7 +92,7 @@ def _write_unlearn_inputs(tmp_path, pruned, sizes: list[int], seed: int) -> dict
     each size, drawn with `seed`); returns the subsets."""
     import json
 
-    from diffattr.data import load_digits_dataset, save_dataset
+    from diffattr.core.data import load_digits_dataset, save_dataset
 
     ds = load_digits_dataset()
     save_dataset(tmp_path / "data.npz", ds)
@@ -111,7 +111,7 @@ def _write_unlearn_inputs(tmp_path, pruned, sizes: list[int], seed: int) -> dict
 
 def _unlearn_settings(config, **overrides):
     """An unlearn job's settings from the config's unlearn section with `overrides` (hashed or run-time keys)."""
-    from diffattr.settings import job_settings
+    from diffattr.core.settings import job_settings
 
     config = {**config, "unlearn": {**config["unlearn"], **overrides}}
     return job_settings("unlearn", config["unlearn"], config)
@@ -210,7 +210,7 @@ def test_vmap_stacked_unlearning_gives_the_sequential_models(tmp_path, config, a
 
 
 def test_stacked_gradient_clipping_is_torchs_per_model():
-    from diffattr.batched_training import clip_grad_norms_
+    from diffattr.modelling.batched_training import clip_grad_norms_
 
     torch.manual_seed(0)
     models = [torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2)) for _ in range(3)]
@@ -226,7 +226,7 @@ def test_stacked_gradient_clipping_is_torchs_per_model():
 
 
 def test_stacked_training_needs_one_recipe_up_to_the_seed(config):
-    from diffattr.batched_training import train_ddpm_batched
+    from diffattr.modelling.batched_training import train_ddpm_batched
 
     model = build_unet(TINY_UNET, 8, 1)
     images = [torch.zeros(4, 1, 8, 8)] * 2
@@ -306,7 +306,7 @@ def test_ema_follows_the_configured_decay_schedule(config, tmp_path, warmup):
 
 
 def test_epoch_batches_visit_every_image_once_per_epoch():
-    from diffattr.training import EpochBatches
+    from diffattr.modelling.training import EpochBatches
 
     batches = EpochBatches(n_images=10, batch_size=4, seed=3)
     seen = torch.cat([batches.indices(s) for s in range(5)])  # 20 draws = 2 epochs, across boundaries
@@ -321,7 +321,7 @@ def test_epoch_batches_visit_every_image_once_per_epoch():
 def test_prune_keeps_raw_and_ema_weights(config, tmp_path):
     """The pruned model's fine-tune writes both weights: the EMA (evaluated) and the raw ones (where
     unlearning starts with unlearn.init: raw, as the authors do)."""
-    from diffattr.settings import Pruning, job_settings
+    from diffattr.core.settings import Pruning, job_settings
 
     job = job_settings("prune.finetune", {**config["prune"]["finetune"], "steps": 5, "batch_size": 8}, config)
     prune_tiny(tmp_path, Pruning(ratio=0.3, importance_p=2, finetune=job), config["scheduler"])

@@ -25,7 +25,7 @@ from conftest import (
     write_pretrained,
 )
 
-from diffattr.models import build_unet, load_model
+from diffattr.modelling.models import build_unet, load_model
 
 PAGE = ROOT / "docs" / "own-data.md"
 # What the test changes: a 41k-parameter UNet (the pretrained folder holds one of this shape), a few

@@ -12,8 +12,10 @@ import pytest
 import yaml
 from conftest import SMOKE, copy_workflow, planned_jobs
 
-from diffattr import calibration, forecast, plan, power
-from diffattr.dag import Job, needed_jobs, rerun_triggers, schedule
+from diffattr import plan
+from diffattr.attribution import power
+from diffattr.workflow import calibration, forecast
+from diffattr.workflow.dag import Job, needed_jobs, rerun_triggers, schedule
 
 CONFIGS = SMOKE[1:]  # the --configfile arguments of the smoke preset
 

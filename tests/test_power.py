@@ -1,4 +1,4 @@
-"""The power planner (lib/diffattr/power.py) against simulated LDS experiments whose truth is known."""
+"""The power planner (lib/diffattr/attribution/power.py) against simulated LDS experiments whose truth is known."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import rankdata
 
-from diffattr import power
+from diffattr.attribution import power
 
 REPLICATES = 4000
 

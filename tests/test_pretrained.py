@@ -7,11 +7,11 @@ import pytest
 import torch
 from conftest import SCHED, write_pretrained
 
-from diffattr.addressing import build_plan
-from diffattr.config import ConfigError, validate_config
-from diffattr.models import build_unet, load_model
+from diffattr.modelling.models import build_unet, load_model
 from diffattr.stages.data import make_data
 from diffattr.stages.train_base import import_base
+from diffattr.workflow.addressing import build_plan
+from diffattr.workflow.config import ConfigError, validate_config
 
 
 @pytest.fixture
@@ -210,7 +210,7 @@ def test_scheduler_defaults_are_diffusers(config):
 
     from diffusers import DDPMScheduler
 
-    from diffattr.pretrained import SCHEDULER_DEFAULTS
+    from diffattr.core.pretrained import SCHEDULER_DEFAULTS
 
     params = inspect.signature(DDPMScheduler.__init__).parameters
     assert {k: params[k].default for k in SCHEDULER_DEFAULTS} == SCHEDULER_DEFAULTS

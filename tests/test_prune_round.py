@@ -6,10 +6,10 @@ import pytest
 import torch
 from conftest import TINY_UNET, prune_tiny
 
-from diffattr.config import ConfigError, validate_config
-from diffattr.config_checks import round_to_problems
-from diffattr.models import build_unet, count_params, load_model, save_model
-from diffattr.pruning import kept_channels, layer_widths, macs_and_params, prune_unet
+from diffattr.modelling.models import build_unet, count_params, load_model, save_model
+from diffattr.modelling.pruning import kept_channels, layer_widths, macs_and_params, prune_unet
+from diffattr.workflow.config import ConfigError, validate_config
+from diffattr.workflow.config_checks import round_to_problems
 
 
 @pytest.mark.parametrize(
@@ -125,7 +125,7 @@ def test_an_impossible_round_to_is_one_config_line(config, schema_path):
 def test_the_calibration_prunes_as_the_stage_and_is_keyed_by_round_to_only_when_set(config):
     """make plan's calibration times the pruned model the prune stage builds; its cache key names
     round_to only when set, so the caches measured before the key existed still match."""
-    from diffattr import calibration
+    from diffattr.workflow import calibration
 
     assert calibration.calibration_key(config, 1)["prune"] == {"ratio": 0.3, "importance_p": 2}
     config["prune"]["round_to"] = 8
@@ -139,9 +139,9 @@ def test_the_calibration_prunes_as_the_stage_and_is_keyed_by_round_to_only_when_
 def test_the_prune_stage_takes_round_to_from_the_rules_params(config, tmp_path, round_to):
     """The prune rule's params (the hashed section, as build_plan selects it) carry round_to to the
     stage, which prunes with it and records it in train.json only when set."""
-    from diffattr.addressing import build_plan
-    from diffattr.atomic import read_json
-    from diffattr.settings import Pruning
+    from diffattr.core.atomic import read_json
+    from diffattr.core.settings import Pruning
+    from diffattr.workflow.addressing import build_plan
 
     config["prune"]["round_to"] = round_to
     config["prune"]["finetune"].update(steps=2, batch_size=8)

@@ -1,4 +1,4 @@
-"""The stage registry (lib/diffattr/registry.py) against the rule files, the scripts, the stage modules,
+"""The stage registry (lib/diffattr/core/registry.py) against the rule files, the scripts, the stage modules,
 the config schema and the layout: each of these fails when one of them names a stage, a rule, an env
 or a file the others do not."""
 
@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from diffattr import layout
-from diffattr.baselines import MODEL_STAGE as BASELINE_MODEL_STAGE
-from diffattr.registry import (
+from diffattr.attribution.baselines import MODEL_STAGE as BASELINE_MODEL_STAGE
+from diffattr.core.registry import (
     CLUSTER_RULES,
     FILES,
     MODEL_KINDS,
@@ -22,6 +21,7 @@ from diffattr.registry import (
     STAGES,
     downstream,
 )
+from diffattr.workflow import layout
 
 ROOT = Path(__file__).resolve().parents[1]
 # A rule and its body up to the next top-level statement; `use rule A as B with:` inherits A's script and env.

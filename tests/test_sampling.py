@@ -5,8 +5,8 @@ import pytest
 import torch
 from conftest import SCHED, write_reference
 
-from diffattr.models import build_unet, ddim_scheduler, save_model
-from diffattr.sampling import ddim_sample, initial_noise
+from diffattr.modelling.models import build_unet, ddim_scheduler, save_model
+from diffattr.modelling.sampling import ddim_sample, initial_noise
 
 TINY = {"block_out_channels": [16, 32], "layers_per_block": 1, "norm_num_groups": 4, "attention": False}
 
@@ -56,8 +56,8 @@ def test_two_models_start_from_the_same_noises():
 def test_behaviour_values_do_not_depend_on_the_batch_size(tmp_path):
     """The evaluation of one model at two behaviour.batch_size values gives identical behaviours
     (a store extended at another batch size compares its models on the same noises)."""
-    from diffattr.behaviour import Evaluator
-    from diffattr.settings import Sampling
+    from diffattr.core.settings import Sampling
+    from diffattr.evaluation.behaviour import Evaluator
 
     write_reference(tmp_path)
     save_model(_model(0), tmp_path / "model")

@@ -8,20 +8,20 @@ import numpy as np
 import pytest
 from conftest import SMOKE, copy_workflow, job_counts, snakemake
 
-from diffattr.addressing import build_plan
-from diffattr.atomic import write_json
-from diffattr.config import ConfigError, validate_config
-from diffattr.dag import needed_jobs
-from diffattr.draws import SubsetPlan
-from diffattr.families import TEST_FAMILIES, base_id, seed_id, split_seed_id
-from diffattr.lds import ceiling_of, mean_retrainings
-from diffattr.matrix import Matrix, average_seeds, read_matrix, write_matrix
-from diffattr.missing import load_configs
-from diffattr.registry import downstream
-from diffattr.settings import Bootstrap
+from diffattr.attribution.lds import ceiling_of, mean_retrainings
+from diffattr.attribution.matrix import Matrix, average_seeds, read_matrix, write_matrix
+from diffattr.core.atomic import write_json
+from diffattr.core.families import TEST_FAMILIES, base_id, seed_id, split_seed_id
+from diffattr.core.registry import downstream
+from diffattr.core.settings import Bootstrap
+from diffattr.core.stats import lds, lds_ceiling_of_seeds, spearman
 from diffattr.stages.lds import evaluate_lds
 from diffattr.stages.matrix import build_matrix
-from diffattr.stats import lds, lds_ceiling_of_seeds, spearman
+from diffattr.workflow.addressing import build_plan
+from diffattr.workflow.config import ConfigError, validate_config
+from diffattr.workflow.dag import needed_jobs
+from diffattr.workflow.draws import SubsetPlan
+from diffattr.workflow.missing import load_configs
 
 
 def _subset(family: str, i: int, rng) -> dict:

@@ -1,4 +1,4 @@
-"""Slurm time limits and memory sized per job from its forecast (lib/diffattr/slurm_limits.py): the
+"""Slurm time limits and memory sized per job from its forecast (lib/diffattr/workflow/slurm_limits.py): the
 arithmetic (safety, floor, cap, slowdown, retries), the scaling with the configured steps across the
 smoke, default and paper presets, a rule's own fixed entry winning, the config's one-line errors, the
 calibration's memory probes (`make plan` showing them: tests/test_plan.py). That the rules send them to sbatch
@@ -14,9 +14,9 @@ from snakemake.utils import update_config
 from test_config_errors import problems
 from test_plan import SPEEDS
 
-from diffattr import calibration
-from diffattr.forecast import Context, job_seconds
-from diffattr.slurm_limits import Limits, derived, memory_mb, requested, runtime_minutes
+from diffattr.workflow import calibration
+from diffattr.workflow.forecast import Context, job_seconds
+from diffattr.workflow.slurm_limits import Limits, derived, memory_mb, requested, runtime_minutes
 
 LIMITS = Limits(
     safety=3.0, floor_minutes=5, cap_minutes=600, slowdown=1.0, calibration="", mem_safety=1.5, mem_floor_mb=1000

@@ -12,7 +12,7 @@ import snakemake_executor_plugin_slurm as plugin
 import yaml
 from snakemake.iocontainers import ResourceList
 
-from diffattr.resources import env_resources, rule_resources
+from diffattr.core.resources import env_resources, rule_resources
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "profiles" / "slurm" / "config.yaml"

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import SMOKE, copy_workflow, planned_jobs
 
-from diffattr import runlog, status
+from diffattr import status
+from diffattr.core import runlog
 
 DATA = Path(__file__).parent / "data" / "status"
 

@@ -5,10 +5,18 @@ import math
 import numpy as np
 import pytest
 
-from diffattr.config import ConfigError, validate_config
-from diffattr.draws import SubsetPlan
-from diffattr.families import parse_subset_id, subset_id
-from diffattr.subsets import draw_subset, family_subsets, make_units, mask_key, mask_of, subset_of, subset_size
+from diffattr.attribution.subsets import (
+    draw_subset,
+    family_subsets,
+    make_units,
+    mask_key,
+    mask_of,
+    subset_of,
+    subset_size,
+)
+from diffattr.core.families import parse_subset_id, subset_id
+from diffattr.workflow.config import ConfigError, validate_config
+from diffattr.workflow.draws import SubsetPlan
 
 
 @pytest.mark.parametrize("n, alpha", [(10, 0.5), (1797, 0.5), (7, 0.25), (20, 0.75)])
@@ -110,9 +118,9 @@ def test_the_plans_population_estimates_equal_exact_shapley_and_banzhaf(config):
     weighted by how often it is drawn, less what the plan skips (the test subsets, for a family that
     skips them). With lds.extra_alphas [0.25] skipping the test subsets moved KernelSHAP by 0.31 and
     Banzhaf by 0.07; keeping them leaves both within 0.05 of their exact values."""
-    from diffattr.estimators import banzhaf_msr, kernel_shap
-    from diffattr.families import FAMILIES
-    from diffattr.subsets import shapley_kernel_sizes
+    from diffattr.attribution.estimators import banzhaf_msr, kernel_shap
+    from diffattr.attribution.subsets import shapley_kernel_sizes
+    from diffattr.core.families import FAMILIES
 
     config = _default_plus_test25(config)
     plan = SubsetPlan(config, N)
@@ -229,10 +237,10 @@ def test_more_distinct_subsets_than_exist_are_refused(config, schema_path, mutat
 def test_chunk_files_hold_the_start_up_draws(config, tmp_path):
     """The subsets job draws what start-up planned: each record is subset_of's draw, with its redraws,
     and a chunk holds its skipped candidates too."""
-    from diffattr.data import Dataset, save_dataset
-    from diffattr.settings import Units
+    from diffattr.attribution.subsets import read_subsets
+    from diffattr.core.data import Dataset, save_dataset
+    from diffattr.core.settings import Units
     from diffattr.stages.subsets import make_subsets
-    from diffattr.subsets import read_subsets
 
     labels = np.repeat(np.arange(N), 3)
     save_dataset(

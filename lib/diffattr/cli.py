@@ -20,8 +20,8 @@ from typing import Any
 
 import yaml
 
-from .atomic import write_text
-from .hashing import HASH_LENGTH
+from .core.atomic import write_text
+from .core.hashing import HASH_LENGTH
 
 PROG = "diffattr"
 OVERLAY_DIR = Path(".snakemake") / "diffattr"

@@ -24,14 +24,15 @@ from typing import Any
 
 import yaml
 
-from . import calibration, power
-from .atomic import read_json
-from .dag import Dag, Job, needed_jobs, schedule
-from .forecast import Context, Cost, context, cost, model_sizes, rule_work
-from .layout import run_dir
-from .progress import duration
-from .registry import RESOURCES_KEY
-from .slurm_limits import Limits, requested
+from .attribution import power
+from .core.atomic import read_json
+from .core.progress import duration
+from .core.registry import RESOURCES_KEY
+from .workflow import calibration
+from .workflow.dag import Dag, Job, needed_jobs, schedule
+from .workflow.forecast import Context, Cost, context, cost, model_sizes, rule_work
+from .workflow.layout import run_dir
+from .workflow.slurm_limits import Limits, requested
 
 # Per Slurm job: sbatch, queueing on an idle cluster and Snakemake starting inside the job
 # (bench/slurm_overhead.py measured about 5 s); a queue's wait comes on top and is not estimated.
@@ -270,7 +271,7 @@ def power_section(dag: Dag, root: Path) -> dict[str, Any]:
 
 
 def calibration_threads(config: Mapping[str, Any]) -> int:
-    from .resources import one_rule_resources
+    from .core.resources import one_rule_resources
 
     return one_rule_resources(config["resources"], "retrain")[0]
 

@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .atomic import read_json
-from .families import family_of
-from .layout import VIEW_FIGURES_DIR, VIEW_FILES
-from .matrix import Matrix, read_groups, read_matrix
+from .attribution.matrix import Matrix, read_groups, read_matrix
+from .core.atomic import read_json
+from .core.families import family_of
+from .workflow.layout import VIEW_FIGURES_DIR, VIEW_FILES
 
 # attributions.csv's columns, in its order; `attributions` adds the estimator, the behaviour and the
 # fit's intercept.

@@ -16,8 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from diffattr.progress import duration
-from diffattr.runlog import Job, Run, last_step, latest_run_log, parse_main_log, snakemake_running_in
+from diffattr.core.progress import duration
+from diffattr.core.runlog import Job, Run, last_step, latest_run_log, parse_main_log, snakemake_running_in
 
 METHOD = (
     "running jobs' time left (their ETA, else their stage's mean duration less the time run so far) plus, "

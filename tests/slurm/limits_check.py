@@ -1,4 +1,4 @@
-"""The derived Slurm limits (lib/diffattr/slurm_limits.py) as the CI Slurm run must show them: a stated
+"""The derived Slurm limits (lib/diffattr/workflow/slurm_limits.py) as the CI Slurm run must show them: a stated
 calibration whose speeds put every job at the floor except the full-size model's trainings (their
 limit then follows train_base.steps) and the gradient baselines, and whose peaks put the jobs that
 train the full model above the memory floor; the limits each job asked for, read from the run's log
@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from diffattr.calibration import Speeds
-from diffattr.forecast import Context
-from diffattr.slurm_limits import Limits, derived
+from diffattr.workflow.calibration import Speeds
+from diffattr.workflow.forecast import Context
+from diffattr.workflow.slurm_limits import Limits, derived
 
 # One training step of the full model takes 3 s: a smoke retraining (60 steps) 3 min + 5 s, so
 # 10 min at safety 3; everything else (sampling, pruned steps, start-up) is seconds: the floor.
@@ -58,7 +58,7 @@ FLOORED = {"unlearn", "behaviour", "behaviour_unlearn", "samples"}
 
 def expected(config: Mapping[str, Any], rule: str, wildcards: Mapping[str, str] | None = None) -> dict[str, int]:
     """What a job of `rule` must ask for under STATED."""
-    from diffattr.data import image_shape, sample_count
+    from diffattr.core.data import image_shape, sample_count
 
     limits = Limits.from_config({**config["slurm_limits"], "calibration": ""})
     if rule in FLOORED:

@@ -15,8 +15,8 @@ from cluster import Cluster, missing_binaries
 from conftest import SMOKE, copy_workflow, remove_for_rerun, snakemake
 from limits_check import TRAINERS, expected, requested_in_log, time_limits, write_stated
 
-from diffattr.missing import load_configs
-from diffattr.runlog import JOB_HEAD
+from diffattr.core.runlog import JOB_HEAD
+from diffattr.workflow.missing import load_configs
 
 # One xdist group: the test cluster binds the machine's ports, so the Slurm tests run on one worker.
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("slurm")]

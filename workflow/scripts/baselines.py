@@ -5,11 +5,11 @@ import os
 os.environ.setdefault("TQDM_DISABLE", "1")  # dattri's progress bars would fill the log
 import _libpath  # noqa: F401,E402  (lib/ on sys.path)
 
-from diffattr.addressing import baseline_device  # noqa: E402
-from diffattr.compute import start_model_job  # noqa: E402
-from diffattr.layout import write_spec  # noqa: E402
-from diffattr.settings import Units, job_settings  # noqa: E402
+from diffattr.core.settings import Units, job_settings  # noqa: E402
+from diffattr.modelling.compute import start_model_job  # noqa: E402
 from diffattr.stages.baselines import make_scores  # noqa: E402
+from diffattr.workflow.addressing import baseline_device  # noqa: E402
+from diffattr.workflow.layout import write_spec  # noqa: E402
 
 sm = snakemake  # noqa: F821
 # The device the plan named the scores by, not whatever `auto` finds here.

@@ -2,10 +2,10 @@
 
 import _libpath  # noqa: F401  (lib/ on sys.path)
 
-from diffattr.jobs import start
-from diffattr.layout import write_spec
-from diffattr.settings import BudgetSettings
+from diffattr.core.jobs import start
+from diffattr.core.settings import BudgetSettings
 from diffattr.stages.budget import make_budget
+from diffattr.workflow.layout import write_spec
 
 sm = snakemake  # noqa: F821
 log, _ = start(sm.log[0])

@@ -2,11 +2,11 @@
 
 import _libpath  # noqa: F401  (lib/ on sys.path)
 
-from diffattr.classifier_gate import ClassifierGate, ClassifierGateError
-from diffattr.compute import start_model_job
-from diffattr.layout import write_spec
-from diffattr.settings import ClassifierTraining
+from diffattr.core.classifier_gate import ClassifierGate, ClassifierGateError
+from diffattr.core.settings import ClassifierTraining
+from diffattr.modelling.compute import start_model_job
 from diffattr.stages.classifier import make_classifier
+from diffattr.workflow.layout import write_spec
 
 sm = snakemake  # noqa: F821
 log, _, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"), heavy=("torch",))

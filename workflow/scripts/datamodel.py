@@ -2,10 +2,10 @@
 
 import _libpath  # noqa: F401  (lib/ on sys.path)
 
-from diffattr.baselines.aggregate import read_supports
-from diffattr.jobs import start
-from diffattr.layout import write_spec
+from diffattr.attribution.baselines.aggregate import read_supports
+from diffattr.core.jobs import start
 from diffattr.stages.datamodel import fit_all
+from diffattr.workflow.layout import write_spec
 
 sm = snakemake  # noqa: F821
 log, _ = start(sm.log[0])

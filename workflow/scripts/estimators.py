@@ -2,12 +2,12 @@
 
 import _libpath  # noqa: F401  (lib/ on sys.path)
 
-from diffattr.baselines.aggregate import read_supports
-from diffattr.jobs import start
-from diffattr.layout import write_spec
-from diffattr.lds import metrics_by_subset
-from diffattr.settings import Bootstrap
+from diffattr.attribution.baselines.aggregate import read_supports
+from diffattr.attribution.lds import metrics_by_subset
+from diffattr.core.jobs import start
+from diffattr.core.settings import Bootstrap
 from diffattr.stages.estimators import estimator_table
+from diffattr.workflow.layout import write_spec
 
 sm = snakemake  # noqa: F821
 log, _ = start(sm.log[0])

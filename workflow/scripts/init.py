@@ -2,9 +2,9 @@
 
 import _libpath  # noqa: F401  (lib/ on sys.path)
 
-from diffattr.compute import start_model_job
-from diffattr.layout import write_spec
+from diffattr.modelling.compute import start_model_job
 from diffattr.stages.init import init_model
+from diffattr.workflow.layout import write_spec
 
 sm = snakemake  # noqa: F821
 log, _, _ = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))

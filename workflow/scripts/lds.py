@@ -3,11 +3,11 @@ baseline subsets and, where the test subsets were retrained twice, the LDS ceili
 
 import _libpath  # noqa: F401  (lib/ on sys.path)
 
-from diffattr.jobs import start
-from diffattr.layout import write_spec
-from diffattr.lds import metrics_by_subset
-from diffattr.settings import Bootstrap
+from diffattr.attribution.lds import metrics_by_subset
+from diffattr.core.jobs import start
+from diffattr.core.settings import Bootstrap
 from diffattr.stages.lds import evaluate_lds
+from diffattr.workflow.layout import write_spec
 
 sm = snakemake  # noqa: F821
 log, _ = start(sm.log[0])

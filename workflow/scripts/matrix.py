@@ -2,9 +2,9 @@
 
 import _libpath  # noqa: F401  (lib/ on sys.path)
 
-from diffattr.jobs import start
-from diffattr.layout import write_spec
+from diffattr.core.jobs import start
 from diffattr.stages.matrix import make_matrix
+from diffattr.workflow.layout import write_spec
 
 sm = snakemake  # noqa: F821
 log, _ = start(sm.log[0])

@@ -2,10 +2,10 @@
 
 import _libpath  # noqa: F401  (lib/ on sys.path)
 
-from diffattr.compute import start_model_job
-from diffattr.layout import write_spec
-from diffattr.settings import Pruning
+from diffattr.core.settings import Pruning
+from diffattr.modelling.compute import start_model_job
 from diffattr.stages.prune import prune_and_finetune
+from diffattr.workflow.layout import write_spec
 
 sm = snakemake  # noqa: F821
 log, startup, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))

@@ -2,7 +2,7 @@
 
 import _libpath  # noqa: F401  (lib/ on sys.path)
 
-from diffattr.jobs import start
+from diffattr.core.jobs import start
 from diffattr.stages.run_view import write_run_view
 
 sm = snakemake  # noqa: F821

@@ -2,10 +2,10 @@
 
 import _libpath  # noqa: F401  (lib/ on sys.path)
 
-from diffattr.compute import start_model_job
-from diffattr.layout import in_batch, write_spec
-from diffattr.settings import Sampling
+from diffattr.core.settings import Sampling
+from diffattr.modelling.compute import start_model_job
 from diffattr.stages.samples import sample_grid
+from diffattr.workflow.layout import in_batch, write_spec
 
 sm = snakemake  # noqa: F821
 log, _, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))

@@ -8,9 +8,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ..atomic import write_json
-from ..baselines.images import save_images
-from ..settings import Job
+from ..attribution.baselines.images import save_images
+from ..core.atomic import write_json
+from ..core.settings import Job
 
 PathLike = str | os.PathLike
 
@@ -29,7 +29,7 @@ def make_images(
     """behaviour.n_samples DDIM samples of the model, image j from the noise of (behaviour.seed, j),
     as the behaviour's Evaluator samples (`settings`: settings.job_settings("behaviour", ...)), into `images`
     with the record `info` (`model_kind`: the attributed model, base or prune)."""
-    from ..behaviour import generate
+    from ..evaluation.behaviour import generate
 
     start, cpu = time.perf_counter(), time.process_time()
     s = settings.recipe

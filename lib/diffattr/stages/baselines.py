@@ -1,5 +1,5 @@
 """Stage baselines: one cheap baseline's (TRAK, D-TRAK, pixel or feature similarity; the science in
-lib/diffattr/baselines/) support per training image and per unit. One job per method, so each has
+lib/diffattr/attribution/baselines/) support per training image and per unit. One job per method, so each has
 its own wall and CPU seconds (the budget stage charges them)."""
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import atomic_path, write_json
-from ..baselines import BASELINES, GRADIENT, SUPPORT_CONVENTION
-from ..baselines.aggregate import REDUCE, unit_support
-from ..baselines.images import load_images
-from ..settings import Job, Units
+from ..attribution.baselines import BASELINES, GRADIENT, SUPPORT_CONVENTION
+from ..attribution.baselines.aggregate import REDUCE, unit_support
+from ..attribution.baselines.images import load_images
+from ..core.atomic import atomic_path, write_json
+from ..core.settings import Job, Units
 
 PathLike = str | os.PathLike
 
@@ -38,12 +38,12 @@ def per_image_support(  # noqa: PLR0913  (every method's inputs; the tail keywor
     """One method's support per training image (mean over the generated images). `job`:
     settings.job_settings("baselines", ...); `inception_weights`: the feature baseline's extractor
     (behaviour.features: inception), else the domain classifier's features."""
-    from ..compute import CPU
+    from ..modelling.compute import CPU
 
     compute = compute or CPU
     if method in GRADIENT:
-        from ..baselines.gradient import gradient_support
-        from ..models import ddpm_scheduler, load_model
+        from ..attribution.baselines.gradient import gradient_support
+        from ..modelling.models import ddpm_scheduler, load_model
 
         alphas_cumprod = ddpm_scheduler(sched_cfg).alphas_cumprod
         return gradient_support(
@@ -58,15 +58,15 @@ def per_image_support(  # noqa: PLR0913  (every method's inputs; the tail keywor
             logger=logger,
         )
     if method == "pixel":
-        from ..baselines.similarity import pixel_support
+        from ..attribution.baselines.similarity import pixel_support
 
         return pixel_support(train_images, images)
     if method == "feature":
         import torch
 
-        from ..baselines.similarity import feature_support
-        from ..behaviour import extract_features, load_statistics, make_extractor
-        from ..sampling import to_uint8_rgb
+        from ..attribution.baselines.similarity import feature_support
+        from ..evaluation.behaviour import extract_features, load_statistics, make_extractor
+        from ..modelling.sampling import to_uint8_rgb
 
         extractor = make_extractor(classifier_pt, inception_weights, compute.device)
         generated = extract_features(extractor, to_uint8_rgb(torch.from_numpy(images))).numpy()
@@ -100,7 +100,7 @@ def make_scores(  # noqa: PLR0913  (its rule's input and output keys, the job's 
 ) -> dict:
     """`scores` (scores.json: per-unit support, settings, seconds) and `per_image` (per_image.npy: per
     training image) for one baseline `method`, from the attributed `model`'s generated `images`."""
-    from ..subsets import load_units
+    from ..attribution.subsets import load_units
 
     start, cpu = time.perf_counter(), time.process_time()
     generated = load_images(images)

@@ -7,8 +7,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from ..atomic import write_json
-from ..settings import Job
+from ..core.atomic import write_json
+from ..core.settings import Job
 
 PathLike = str | os.PathLike
 
@@ -29,7 +29,7 @@ def evaluate_model(  # noqa: PLR0913  (its rule's input and output keys, the job
 ) -> dict:
     """One model's behaviour JSON (`behaviour`) of its checkpoint `model` and training record `train`
     (`source`: the model stage, `subset`: its subset id)."""
-    from ..behaviour import Evaluator
+    from ..evaluation.behaviour import Evaluator
 
     evaluate = Evaluator(classifier, reference, scheduler, settings.recipe, settings.runtime.batch_size, compute)
     out = evaluate(model, train, source, subset, startup)

@@ -9,10 +9,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ..atomic import write_json
-from ..jobs import job_timing
-from ..layout import batch_members, in_batch
-from ..settings import Job
+from ..core.atomic import write_json
+from ..core.jobs import job_timing
+from ..core.settings import Job
+from ..workflow.layout import batch_members, in_batch
 
 PathLike = str | os.PathLike
 
@@ -31,8 +31,8 @@ def evaluate_batch(
 ) -> dict:
     """One behaviour JSON per model of the unlearn batch folder `batch`, in the batch folder
     `behaviour`, plus the job's record with its start-up share."""
-    from ..atomic import atomic_dir
-    from ..behaviour import Evaluator
+    from ..core.atomic import atomic_dir
+    from ..evaluation.behaviour import Evaluator
 
     job_start = time.perf_counter()
     evaluate = Evaluator(classifier, reference, scheduler, settings.recipe, settings.runtime.batch_size, compute)

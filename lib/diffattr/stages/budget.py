@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import read_json, write_json
-from ..budget import GAP_CONVENTION, budget_curve, compare_first
-from ..lds import metrics_by_subset
-from ..matrix import Matrix, average_seeds, read_matrix
-from ..report import one_off_label
-from ..settings import Bootstrap, BudgetSettings, DatamodelFit
-from ..subsets import mask_of
+from ..attribution.budget import GAP_CONVENTION, budget_curve, compare_first
+from ..attribution.lds import metrics_by_subset
+from ..attribution.matrix import Matrix, average_seeds, read_matrix
+from ..attribution.subsets import mask_of
+from ..core.atomic import read_json, write_json
+from ..core.settings import Bootstrap, BudgetSettings, DatamodelFit
+from ..reporting.report import one_off_label
 
 PathLike = str | os.PathLike
 
@@ -48,7 +48,7 @@ def budget_stage(  # noqa: PLR0913  (the matrix, records, settings and outputs m
 ) -> dict[str, Any]:
     """LDS of the unlearning- and the retraining-based datamodel at each budget on the grid, and the
     paired gap between them; `baselines` (baselines.cost.baseline_points) join as single points."""
-    from ..figures import budget_figure
+    from ..reporting.figures import budget_figure
 
     ur, tr = m.rows("unlearn"), m.rows("retrain")
     y = m.behaviour(target)
@@ -72,7 +72,7 @@ def budget_stage(  # noqa: PLR0913  (the matrix, records, settings and outputs m
         "model; each method's models are the first m of its subsets",
     }
     if baselines:
-        from ..baselines.cost import GAP_CONVENTION as BASELINE_GAP
+        from ..attribution.baselines.cost import GAP_CONVENTION as BASELINE_GAP
 
         out.update({"baselines": list(baselines), "baseline_gap_convention": BASELINE_GAP})
     write_json(out_json, out)
@@ -114,9 +114,9 @@ def make_budget(  # noqa: PLR0913  (its rule's input and output keys; keyword-on
     as a point (cost, LDS) beside the two curves. With `test_seeds` above 1 the test models' behaviours
     are the mean over their seeds (`seeds`: the behaviour files of seeds 2..s; matrix.average_seeds),
     as the lds stage's."""
-    from ..budget import cost_model
-    from ..estimators import DATAMODELS
-    from ..subsets import read_subsets
+    from ..attribution.budget import cost_model
+    from ..attribution.estimators import DATAMODELS
+    from ..attribution.subsets import read_subsets
 
     one_off = {"train_base": base_bench, "prune_finetune": prune_bench}
     costs = cost_model(
@@ -135,7 +135,7 @@ def make_budget(  # noqa: PLR0913  (its rule's input and output keys; keyword-on
         m = average_seeds(m, metrics_by_subset(seeds or ()), test_seeds)
     points = []
     if baselines:
-        from ..baselines.cost import budget_baselines
+        from ..attribution.baselines.cost import budget_baselines
 
         points = budget_baselines(
             m,

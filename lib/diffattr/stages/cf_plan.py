@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import read_json, write_json
-from ..counterfactual import removal_plan
-from ..families import CF
-from ..settings import Counterfactual, Units
-from ..subsets import load_units, subset_record
+from ..attribution.counterfactual import removal_plan
+from ..attribution.subsets import load_units, subset_record
+from ..core.atomic import read_json, write_json
+from ..core.families import CF
+from ..core.settings import Counterfactual, Units
 
 PathLike = str | os.PathLike
 

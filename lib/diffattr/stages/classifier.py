@@ -6,9 +6,9 @@ import logging
 import os
 import time
 
-from ..atomic import write_json
-from ..classifier_gate import ClassifierGate
-from ..settings import ClassifierTraining
+from ..core.atomic import write_json
+from ..core.classifier_gate import ClassifierGate
+from ..core.settings import ClassifierTraining
 
 
 def make_classifier(
@@ -24,8 +24,8 @@ def make_classifier(
     """Train and save the classifier. With a `gate` (the config uses the classifier), one that fails it
     raises ClassifierGateError before anything is written, so no store ever holds it as complete.
     `weights`: the trained model, `info`: its training record."""
-    from ..classifier import save_classifier, train_classifier
-    from ..data import load_dataset
+    from ..core.data import load_dataset
+    from ..evaluation.classifier import save_classifier, train_classifier
 
     ds = load_dataset(data)
     start = time.perf_counter()

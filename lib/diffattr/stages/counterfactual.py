@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import read_json, write_json, write_text
+from ..core.atomic import read_json, write_json, write_text
 
 PathLike = str | os.PathLike
 
@@ -26,7 +26,7 @@ def counterfactual_table(
 ) -> dict[str, Any]:
     """Behaviour change (removed - all data, both retrained from scratch with the base recipe) per
     ranking and fraction, against the mean and spread of the random removals."""
-    from ..figures import counterfactual_figure
+    from ..reporting.figures import counterfactual_figure
 
     removal_plan = read_json(plan)
     target = removal_plan["target"]

@@ -6,8 +6,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from ..atomic import write_json
-from ..data import load_source, save_dataset
+from ..core.atomic import write_json
+from ..core.data import load_source, save_dataset
 
 
 def make_data(*, settings: Mapping[str, Any], data: str | os.PathLike, info: str | os.PathLike) -> dict:

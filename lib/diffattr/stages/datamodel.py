@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import write_json, write_text
-from ..datamodel import Attribution, helpfulness, ranks, relative_scores
-from ..estimators import FAMILY_OF, fit_estimators
-from ..matrix import read_matrix, write_matrix
-from ..metrics import lower_is_better
+from ..attribution.datamodel import Attribution, helpfulness, ranks, relative_scores
+from ..attribution.estimators import FAMILY_OF, fit_estimators
+from ..attribution.matrix import read_matrix, write_matrix
+from ..core.atomic import write_json, write_text
+from ..core.metrics import lower_is_better
 
 PathLike = str | os.PathLike
 SCORE_CONVENTION = (

@@ -11,14 +11,14 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import write_json, write_text
-from ..estimators import fit_estimators
-from ..families import FAMILIES
-from ..lds import brief, ceiling_of, lds_of
-from ..matrix import Matrix, average_seeds, read_matrix
-from ..report import table_html
-from ..settings import Bootstrap
-from ..stats import holm, paired_gap_test
+from ..attribution.estimators import fit_estimators
+from ..attribution.lds import brief, ceiling_of, lds_of
+from ..attribution.matrix import Matrix, average_seeds, read_matrix
+from ..core.atomic import write_json, write_text
+from ..core.families import FAMILIES
+from ..core.settings import Bootstrap
+from ..core.stats import holm, paired_gap_test
+from ..reporting.report import table_html
 
 PathLike = str | os.PathLike
 GAP_CONVENTION = (

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import read_json
-from ..report import ceiling_text
-from ..settings import Units
+from ..core.atomic import read_json
+from ..core.settings import Units
+from ..reporting.report import ceiling_text
 
 PathLike = str | os.PathLike
 
@@ -33,9 +33,9 @@ def attribution_figures(  # noqa: PLR0913  (its rule's input and output keys; ke
     most harmful units when the primary fit identifies the level of its scores, else the highest- /
     lowest-ranked units relative to the average one. `expected_identified`: what the report's
     labels (fixed before any model exists) assume; a fit that disagrees stops with one line."""
-    from ..datamodel import unit_grids
-    from ..figures import histogram_figure, scatter_figure, unit_rows_figure
-    from ..subsets import load_units
+    from ..attribution.datamodel import unit_grids
+    from ..attribution.subsets import load_units
+    from ..reporting.figures import histogram_figure, scatter_figure, unit_rows_figure
 
     caption = f"{units.unit} units"
     res = read_json(lds)

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from ..atomic import write_json
+from ..core.atomic import write_json
 
 
 def init_model(
@@ -17,8 +17,8 @@ def init_model(
     model: str | os.PathLike,
     info: str | os.PathLike,
 ) -> dict:
-    from ..data import load_dataset
-    from ..models import count_params, initial_unet, save_model
+    from ..core.data import load_dataset
+    from ..modelling.models import count_params, initial_unet, save_model
 
     ds = load_dataset(data)
     unet = initial_unet(model_cfg, ds.images, seed)  # train_base's initial weights

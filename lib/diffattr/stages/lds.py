@@ -9,11 +9,11 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from ..atomic import read_json, write_json
-from ..datamodel import Attribution
-from ..lds import brief, ceiling_of, lds_of, mean_retrainings, proxy_fidelity_of
-from ..matrix import Matrix, average_seeds, read_matrix
-from ..settings import Bootstrap
+from ..attribution.datamodel import Attribution
+from ..attribution.lds import brief, ceiling_of, lds_of, mean_retrainings, proxy_fidelity_of
+from ..attribution.matrix import Matrix, average_seeds, read_matrix
+from ..core.atomic import read_json, write_json
+from ..core.settings import Bootstrap
 
 PathLike = str | os.PathLike
 NOT_COMPUTED = "not computed: no second retraining of the test subsets"

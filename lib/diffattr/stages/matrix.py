@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import read_json
-from ..families import EMPTY
-from ..layout import batch_behaviours
-from ..matrix import Matrix, write_matrix
-from ..subsets import mask_of, read_subsets
+from ..attribution.matrix import Matrix, write_matrix
+from ..attribution.subsets import mask_of, read_subsets
+from ..core.atomic import read_json
+from ..core.families import EMPTY
+from ..workflow.layout import batch_behaviours
 
 PathLike = str | os.PathLike
 PACKAGES = ("torch", "diffusers", "torch-fidelity", "torch-pruning", "numpy", "scikit-learn", "h5py", "snakemake")

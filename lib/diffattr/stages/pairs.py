@@ -8,8 +8,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ..atomic import write_json
-from ..settings import Job
+from ..core.atomic import write_json
+from ..core.settings import Job
 
 PathLike = str | os.PathLike
 
@@ -28,9 +28,9 @@ def pair_fids(
 ) -> dict:
     from torch_fidelity.metric_fid import fid_statistics_to_metric
 
-    from .. import behaviour
-    from ..compute import CPU
-    from ..sampling import to_uint8_rgb
+    from ..evaluation import behaviour
+    from ..modelling.compute import CPU
+    from ..modelling.sampling import to_uint8_rgb
 
     start = time.perf_counter()
     compute = compute or CPU

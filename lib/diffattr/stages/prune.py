@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from ..settings import Pruning
+from ..core.settings import Pruning
 
 PathLike = str | os.PathLike
 
@@ -29,10 +29,10 @@ def prune_and_finetune(  # noqa: PLR0913  (its rule's input and output keys, the
     """Prune the `base` model, fine-tune it on all `data` (`settings`: the prune section, its
     fine-tune's settings included), save the EMA weights (`model`) and the raw ones (`raw`), both as
     whole modules; `info`: the training record."""
-    from ..data import load_dataset
-    from ..models import load_model
-    from ..pruning import macs_and_params, prune_unet
-    from ..training import ModelOutput, TrainRun, train_and_save
+    from ..core.data import load_dataset
+    from ..modelling.models import load_model
+    from ..modelling.pruning import macs_and_params, prune_unet
+    from ..modelling.training import ModelOutput, TrainRun, train_and_save
 
     ds = load_dataset(data)
     unet = load_model(base)

@@ -15,10 +15,10 @@ def make_reference(
 ) -> None:
     import torch
 
-    from ..behaviour import extract_features, feature_statistics, make_extractor, save_statistics
-    from ..compute import CPU
-    from ..data import load_dataset
-    from ..sampling import to_uint8_rgb
+    from ..core.data import load_dataset
+    from ..evaluation.behaviour import extract_features, feature_statistics, make_extractor, save_statistics
+    from ..modelling.compute import CPU
+    from ..modelling.sampling import to_uint8_rgb
 
     ds = load_dataset(data)
     extractor = make_extractor(classifier, inception_weights, (compute or CPU).device)

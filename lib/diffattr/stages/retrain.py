@@ -9,7 +9,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from ..settings import Job
+from ..core.settings import Job
 
 PathLike = str | os.PathLike
 
@@ -35,12 +35,12 @@ def retrain(  # noqa: PLR0913  (its rule's input and output keys, the job's sett
     test-0003-seed3) trains on its subset (test-0003)."""
     import numpy as np
 
-    from ..data import load_dataset
-    from ..families import base_id
-    from ..hashing import derived_seed
-    from ..models import initial_unet
-    from ..subsets import read_subsets
-    from ..training import ModelOutput, TrainRun, train_and_save
+    from ..attribution.subsets import read_subsets
+    from ..core.data import load_dataset
+    from ..core.families import base_id
+    from ..core.hashing import derived_seed
+    from ..modelling.models import initial_unet
+    from ..modelling.training import ModelOutput, TrainRun, train_and_save
 
     ds = load_dataset(data)
     sub = read_subsets(subsets)[base_id(subset)]

@@ -8,8 +8,8 @@ import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..atomic import atomic_path, read_json, write_json
-from ..layout import VIEW_FIGURES_DIR, in_batch
+from ..core.atomic import atomic_path, read_json, write_json
+from ..workflow.layout import VIEW_FIGURES_DIR, in_batch
 
 
 def unlearn_startup_summary(batch_dirs: Sequence[str]) -> dict:

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from ..settings import Sampling
+from ..core.settings import Sampling
 
 
 def sample_grid(
@@ -21,8 +21,8 @@ def sample_grid(
 ) -> None:
     """The first n images of the behaviour samples (image j from the same initial noise as image j of
     every model's evaluation), so the grids compare image by image."""
-    from ..behaviour import generate
-    from ..figures import image_grid
+    from ..evaluation.behaviour import generate
+    from ..reporting.figures import image_grid
 
     images = generate(model, scheduler, settings, n, max(n, 1), compute)
     image_grid(((images.permute(0, 2, 3, 1) + 1) * 127.5).round().clamp(0, 255).byte().numpy(), grid, title)

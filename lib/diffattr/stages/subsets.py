@@ -7,10 +7,10 @@ import itertools
 import os
 from collections.abc import Sequence
 
-from ..atomic import write_json
-from ..families import parse_subset_id, subset_id
-from ..settings import Units
-from ..subsets import family_subsets, load_units, subset_record
+from ..attribution.subsets import family_subsets, load_units, subset_record
+from ..core.atomic import write_json
+from ..core.families import parse_subset_id, subset_id
+from ..core.settings import Units
 
 PathLike = str | os.PathLike
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 
-from ..atomic import read_json
-from ..report import summary_html
+from ..core.atomic import read_json
+from ..reporting.report import summary_html
 
 
 def make_summary(

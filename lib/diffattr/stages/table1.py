@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import write_text
+from ..core.atomic import write_text
 
 PathLike = str | os.PathLike
 
@@ -114,9 +114,9 @@ def make_table1(  # noqa: PLR0913  (its rule's nine input and output keys, train
     """Table 1 (`csv`, and `html` for the report) from the behaviour and training records: the unlearned
     models `train_ids` are found in their behaviour batch folders (`unlearned`); `target`: the behaviour
     it reports."""
-    from ..atomic import read_json
-    from ..layout import batch_behaviours
-    from ..report import table_html
+    from ..core.atomic import read_json
+    from ..reporting.report import table_html
+    from ..workflow.layout import batch_behaviours
 
     unlearned_records = [read_json(p) for p in batch_behaviours(list(unlearned), list(train_ids))]
     rows = table1(

@@ -7,8 +7,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from ..atomic import write_json
-from ..settings import Job
+from ..core.atomic import write_json
+from ..core.settings import Job
 
 PathLike = str | os.PathLike
 
@@ -27,9 +27,9 @@ def train_base(
     compute=None,
 ) -> dict:
     """Train from train_base.seed's initial weights (the same init_model saves untrained)."""
-    from ..data import load_dataset
-    from ..models import initial_unet
-    from ..training import ModelOutput, TrainRun, train_and_save
+    from ..core.data import load_dataset
+    from ..modelling.models import initial_unet
+    from ..modelling.training import ModelOutput, TrainRun, train_and_save
 
     ds = load_dataset(data)
     return train_and_save(
@@ -54,9 +54,9 @@ def import_base(
     """Start from a pretrained UNet (base_model.path) instead of training one: checked, then copied
     into the store so every later stage reads it like a trained base model. train.json records the
     folder read and the files whose sha256 names the artifact."""
-    from ..data import load_dataset
-    from ..models import count_params, import_pretrained_unet, save_model
-    from ..pretrained import locate, sha256
+    from ..core.data import load_dataset
+    from ..core.pretrained import locate, sha256
+    from ..modelling.models import count_params, import_pretrained_unet, save_model
 
     ds = load_dataset(data)
     unet = import_pretrained_unet(pretrained, model_cfg, ds.images.shape[-1], ds.images.shape[1])

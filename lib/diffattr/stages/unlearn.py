@@ -28,10 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import read_json, write_json
-from ..jobs import job_timing
-from ..layout import in_batch
-from ..settings import Job
+from ..core.atomic import read_json, write_json
+from ..core.jobs import job_timing
+from ..core.settings import Job
+from ..workflow.layout import in_batch
 
 PathLike = str | os.PathLike
 MODES = ("streams", "vmap")
@@ -53,7 +53,7 @@ class Unlearning:
         return self.images[np.asarray(sub["sample_indices"], dtype=np.int64)]
 
     def recipe_of(self, sub: Mapping[str, Any]):
-        from ..hashing import derived_seed
+        from ..core.hashing import derived_seed
 
         return dataclasses.replace(self.job.recipe, seed=derived_seed(self.job.recipe.seed, sub["id"]))
 
@@ -78,10 +78,10 @@ def unlearn_batch(
 ) -> dict:
     """Unlearn every subset of the subsets file `subsets` from the `start` model (on `data`) into the
     batch folder `batch`; job.json there records the subsets, their train seconds and the start-up share."""
-    from ..atomic import atomic_dir
-    from ..compute import CPU
-    from ..data import load_dataset
-    from ..subsets import read_subsets
+    from ..attribution.subsets import read_subsets
+    from ..core.atomic import atomic_dir
+    from ..core.data import load_dataset
+    from ..modelling.compute import CPU
 
     concurrent, mode = settings.runtime.concurrent, settings.runtime.concurrent_mode
     if mode not in MODES:
@@ -116,8 +116,8 @@ def one(run: Unlearning, sub: Mapping[str, Any], stream=None) -> float:
     """Unlearn one subset (on `stream` when given); its train seconds."""
     import torch
 
-    from ..models import load_model
-    from ..training import ModelOutput, TrainRun, train_and_save
+    from ..modelling.models import load_model
+    from ..modelling.training import ModelOutput, TrainRun, train_and_save
 
     model = load_model(run.start)
     model.requires_grad_(True)
@@ -155,9 +155,9 @@ def stacked(run: Unlearning, group: Sequence[Mapping[str, Any]]) -> list[float]:
     """One group of subsets trained as one stacked model (torch.func.vmap)."""
     import torch
 
-    from ..batched_training import train_ddpm_batched
-    from ..models import ddpm_scheduler, load_model
-    from ..training import ModelOutput, save_trained
+    from ..modelling.batched_training import train_ddpm_batched
+    from ..modelling.models import ddpm_scheduler, load_model
+    from ..modelling.training import ModelOutput, save_trained
 
     recipes = [run.recipe_of(sub) for sub in group]
     ids = ", ".join(sub["id"] for sub in group)

@@ -1,0 +1,1 @@
+"""Floor 4, reporting: the HTML report and its figures."""

@@ -1,0 +1,3 @@
+"""Floor 5, workflow: the config, the content addressing, the store's layout, the DAG and the cost
+forecast.
+"""

@@ -1,0 +1,356 @@
+"""This machine's speeds for the configured models: a few timed training steps, one sampling batch,
+a classifier epoch and a job's process start-up, measured with the library's own functions; and the
+peak memory of a job process at each kind of work (a fresh interpreter each: `peak_memory`).
+
+`diffattr.plan` turns them into per-job costs (`forecast.py`). A calibration takes a few seconds and
+is cached in `results/.calibration/` (never inside a store artifact), one file per CPU model and
+per what the timings depend on (`calibration_key`), so a second plan re-times nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import platform
+import re
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..core.atomic import read_json, write_json
+from ..core.hashing import spec_hash
+
+CACHE_DIR = Path("results") / ".calibration"
+# Bumped when Speeds gains a measurement, so an older cached calibration is measured again.
+FORMAT = 2
+# What peak_memory runs in a fresh interpreter: the imports alone, or the data and one model at work.
+PROBES = ("light", "train_full", "train_pruned", "sample_full")
+# What a job process imports before it works: the script preamble, and for model jobs the heavy
+# modules start_model_job imports (compute.HEAVY), so the start-up timed is the one jobs log.
+LIGHT_IMPORTS = "import snakemake.script, numpy, yaml"
+HEAVY_IMPORTS = (
+    LIGHT_IMPORTS + "; import torch, diffusers.models.unets.unet_2d, diffusers.training_utils, torch_fidelity"
+)
+
+
+def cpu_model() -> str:
+    """The CPU's model name (what a calibration is keyed by; bench/machine.py names benchmarks so)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            return next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown"
+
+
+def device_name(want: str) -> str:
+    """The device a job of `compute.device` would get here: 'cpu' or the GPU's name."""
+    import torch
+
+    if want in ("auto", "cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return "cpu"
+
+
+@dataclass(frozen=True)
+class Speeds:
+    """Seconds (wall, CPU) per unit of work on one machine. Steps are at the batch sizes of the key
+    (`calibration_key`); image-steps are one image through one DDIM step."""
+
+    train_step: tuple[float, float]  # the full-size model, train_base.batch_size
+    pruned_step: tuple[float, float]  # the pruned model, unlearn.batch_size
+    full_image_step: tuple[float, float]
+    pruned_image_step: tuple[float, float]
+    classifier_epoch: tuple[float, float]
+    startup_heavy: tuple[float, float]  # a job that imports torch (every model job)
+    startup_light: tuple[float, float]  # any other script job
+    params_full: int
+    params_pruned: int
+    train_batch: int
+    pruned_batch: int
+    device: str
+    cpu_model: str
+    threads: int
+    loadavg: tuple[float, float, float]  # while calibrating: other processes inflate the timings
+    # Peak resident bytes of a job process (PROBES): start-up only, and with the data and one model
+    # training one batch or sampling one batch.
+    peak_rss: Mapping[str, int]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Speeds:
+        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**fields)
+
+
+def calibration_key(config: Mapping[str, Any], threads: int) -> dict[str, Any]:
+    """What the timings depend on: the machine, the device a job gets, the models and batch sizes."""
+    import torch
+
+    from ..core.data import image_shape, sample_count
+
+    return {
+        "format": FORMAT,
+        "cpu_model": cpu_model(),
+        "device": device_name(config["compute"]["device"]),
+        "precision": config["compute"]["precision"],
+        "torch": torch.__version__,
+        "threads": int(threads),
+        "model": config["model"],
+        "image_shape": list(image_shape(config["data"])),
+        "n_images": int(sample_count(config["data"])),
+        # round_to only when set, so the caches measured before it existed still match
+        "prune": {
+            k: config["prune"][k] for k in ("ratio", "importance_p", "round_to") if config["prune"].get(k) is not None
+        },
+        "batch": {
+            "train": int(config["train_base"]["batch_size"]),
+            "unlearn": int(config["unlearn"]["batch_size"]),
+            "sample": int(min(config["behaviour"]["batch_size"], config["behaviour"]["n_samples"])),
+        },
+    }
+
+
+def cache_path(key: Mapping[str, Any], cache_dir: str | os.PathLike = CACHE_DIR) -> Path:
+    digest = spec_hash(key)
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", str(key["cpu_model"])).strip("-")[:40] or "cpu"
+    return Path(cache_dir) / f"{slug}-{digest}.json"
+
+
+def _timed(fn) -> tuple[float, float]:
+    import torch
+
+    start, cpu = time.perf_counter(), time.process_time()
+    fn()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()  # a GPU's kernels run asynchronously: count them all
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
+def _per_unit(short: tuple[float, float], long: tuple[float, float], units: float) -> tuple[float, float]:
+    """The marginal cost of `units` more (the long run's minus the short run's, set-up cancelled)."""
+    return tuple(max(b - a, 1e-9) / units for a, b in zip(short, long))  # type: ignore[return-value]
+
+
+def startup_seconds(imports: str) -> tuple[float, float]:
+    """Wall and CPU seconds of a fresh interpreter importing `imports` (a job's start-up)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", imports], check=True, capture_output=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def peak_memory(config: Mapping[str, Any], probes: Sequence[str] = PROBES) -> dict[str, int]:
+    """Peak resident bytes of a fresh interpreter doing each of `probes` (PROBES) as a job would, run
+    side by side: a job's memory is its process's peak, which one process timing several kinds of
+    work cannot tell apart."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH", "")]),
+    }
+    children = {}
+    for probe in probes:
+        code = (
+            LIGHT_IMPORTS if probe == "light" else HEAVY_IMPORTS
+        ) + "; from diffattr.workflow.calibration import _probe; _probe()"
+        children[probe] = subprocess.Popen(
+            [sys.executable, "-c", code, json.dumps({"config": config, "probe": probe})],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+    peaks = {}
+    for probe, child in children.items():
+        out, err = child.communicate()
+        if child.returncode != 0:
+            raise RuntimeError(f"memory probe {probe} failed: {err.strip()[-500:]}")
+        peaks[probe] = int(out.split()[-1])
+    return peaks
+
+
+def _quiet_logger() -> logging.Logger:
+    """A logger that drops the training loop's lines (calibration and probes time, not report)."""
+    quiet = logging.getLogger("diffattr.workflow.calibration")
+    quiet.addHandler(logging.NullHandler())
+    quiet.propagate = False
+    return quiet
+
+
+def _timing_recipe(steps: int, batch_size: int):
+    """A training recipe for timing and probing: the step's cost does not depend on its values."""
+    from ..core.settings import Recipe
+
+    return Recipe(
+        steps=steps, batch_size=batch_size, lr=1e-4, grad_clip=1.0, ema_max_decay=0.999, ema_power=0.75, seed=0
+    )
+
+
+def _probe() -> None:
+    """peak_memory's child: the imports alone, or one training step of a model at its batch size, or
+    one sampling batch; prints its peak resident bytes."""
+    job = json.loads(sys.argv[1])
+    config, probe = job["config"], job["probe"]
+    if probe != "light":
+        _work(config, probe)
+    print(_own_peak_bytes())
+
+
+def _own_peak_bytes() -> int:
+    try:  # Linux: this process image's own peak (ru_maxrss would carry over the forking parent's)
+        with open("/proc/self/status") as fh:
+            return int(next(line.split()[1] for line in fh if line.startswith("VmHWM"))) * 1024
+    except (OSError, StopIteration):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024  # macOS reports bytes, others kB
+
+
+def _work(config: Mapping[str, Any], probe: str) -> None:
+    import torch
+
+    from ..core.data import load_source
+    from ..modelling.compute import Compute
+    from ..modelling.models import ddim_scheduler, ddpm_scheduler, initial_unet
+    from ..modelling.sampling import ddim_sample
+    from ..modelling.training import train_ddpm
+
+    torch.set_num_threads(1)
+    quiet = _quiet_logger()
+    ds = load_source(config["data"])
+    model = initial_unet(config["model"], ds.images, 0)
+    if probe == "train_pruned":
+        model = _pruned(model, config["prune"])
+    compute = Compute(torch.device("cpu"), config["compute"]["precision"])
+    if probe == "sample_full":
+        n = int(min(config["behaviour"]["batch_size"], config["behaviour"]["n_samples"]))
+        ddim_sample(model, ddim_scheduler(config["scheduler"]), n, 1, 0, n, 0.0, compute)
+        return
+    batch = int(config["train_base" if probe == "train_full" else "unlearn"]["batch_size"])
+    recipe = _timing_recipe(steps=2, batch_size=batch)
+    train_ddpm(model, torch.from_numpy(ds.images), recipe, ddpm_scheduler(config["scheduler"]), quiet, compute=compute)
+
+
+def _pruned(model, prune: Mapping[str, Any]):
+    """`model` pruned as the prune stage prunes it under the config's prune section."""
+    from ..modelling.pruning import prune_unet
+
+    round_to = prune.get("round_to")
+    return prune_unet(
+        model,
+        float(prune["ratio"]),
+        int(prune["importance_p"]),
+        round_to=None if round_to is None else int(round_to),
+    )
+
+
+def _fastest(run, repeats: int) -> tuple[float, float]:
+    # Other processes on a shared machine only ever slow a timing down (in CPU time too: caches and
+    # memory bandwidth are shared), so the fastest of a few repeats is the closest to the work's own.
+    timings = [run() for _ in range(max(1, repeats))]
+    return min(t[0] for t in timings), min(t[1] for t in timings)
+
+
+def measure(config: Mapping[str, Any], threads: int, steps: int = 4, repeats: int = 3) -> Speeds:
+    """Time `steps` training steps of the full and the pruned model, one sampling batch of each (two
+    DDIM steps) and one classifier epoch, the fastest of `repeats` each, and both job start-ups, on
+    this machine's device for the config (the CPU when the config asks for a device not present)."""
+    import numpy as np
+    import torch
+
+    from ..core.data import load_source
+    from ..evaluation.classifier import train_classifier
+    from ..modelling.compute import Compute
+    from ..modelling.models import count_params, ddim_scheduler, ddpm_scheduler, initial_unet
+    from ..modelling.sampling import ddim_sample
+    from ..modelling.training import train_ddpm
+
+    torch.set_num_threads(max(1, int(threads)))
+    key = calibration_key(config, threads)
+    compute = Compute(torch.device("cpu" if key["device"] == "cpu" else "cuda"), config["compute"]["precision"])
+    quiet = _quiet_logger()
+    ds = load_source(config["data"])
+    images = torch.from_numpy(ds.images)
+    sched = ddpm_scheduler(config["scheduler"])
+    full = initial_unet(config["model"], ds.images, 0)
+    pruned = _pruned(copy.deepcopy(full), config["prune"])
+
+    def train_cost(model, batch: int) -> tuple[float, float]:
+        def run(n: int) -> tuple[float, float]:
+            recipe = _timing_recipe(steps=n, batch_size=batch)
+            _, stats = train_ddpm(copy.deepcopy(model), images, recipe, sched, quiet, compute=compute)
+            return stats["train_seconds"], stats["train_cpu_seconds"]
+
+        run(2)  # warm-up: the first steps allocate what later steps reuse
+        return tuple(x / steps for x in _fastest(lambda: run(steps), repeats))  # type: ignore[return-value]
+
+    def sample_cost(model, n: int) -> tuple[float, float]:
+        def run(k: int) -> tuple[float, float]:
+            return _timed(lambda: ddim_sample(model, ddim_scheduler(config["scheduler"]), n, k, 0, n, 0.0, compute))
+
+        return _per_unit(_fastest(lambda: run(1), repeats), _fastest(lambda: run(3), repeats), 2 * n)
+
+    def classifier_cost() -> tuple[float, float]:
+        labels = np.asarray(ds.labels)
+
+        def run(epochs: int) -> tuple[float, float]:
+            return _timed(lambda: train_classifier(ds.images, labels, epochs, 0, 0.1, quiet, compute))
+
+        return _per_unit(run(1), run(2), 1)  # a small share of any run: timed once
+
+    n_sample = key["batch"]["sample"]
+    return Speeds(
+        train_step=train_cost(full, key["batch"]["train"]),
+        pruned_step=train_cost(pruned, key["batch"]["unlearn"]),
+        full_image_step=sample_cost(full, n_sample),
+        pruned_image_step=sample_cost(pruned, n_sample),
+        classifier_epoch=classifier_cost(),
+        startup_heavy=startup_seconds(HEAVY_IMPORTS),
+        startup_light=startup_seconds(LIGHT_IMPORTS),
+        params_full=count_params(full),
+        params_pruned=count_params(pruned),
+        train_batch=key["batch"]["train"],
+        pruned_batch=key["batch"]["unlearn"],
+        device=key["device"],
+        cpu_model=key["cpu_model"],
+        threads=int(threads),
+        loadavg=tuple(round(x, 2) for x in os.getloadavg()),
+        peak_rss=peak_memory(config),
+    )
+
+
+def load_or_measure(
+    config: Mapping[str, Any], threads: int, cache_dir: str | os.PathLike = CACHE_DIR, force: bool = False
+) -> tuple[Speeds, Path, bool]:
+    """(speeds, cache file, whether they came from the cache). Measures only when no calibration of
+    this machine and config is cached (or `force`)."""
+    key = calibration_key(config, threads)
+    path = cache_path(key, cache_dir)
+    if path.is_file() and not force:
+        cached = read_json(path)
+        if cached.get("key") == json.loads(json.dumps(key)):
+            return Speeds.from_json(cached["speeds"]), path, True
+    speeds = measure(config, threads)
+    write_json(
+        path, {"key": key, "speeds": asdict(speeds), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    )
+    return speeds, path, False
+
+
+def load_file(path: str | os.PathLike) -> Speeds:
+    """A calibration written elsewhere (e.g. `--calibrate-only` on a cluster node)."""
+    try:
+        return Speeds.from_json(read_json(path)["speeds"])
+    except TypeError:
+        raise ValueError(
+            f"calibration file {path}: written by an older diffattr (no peak memory); "
+            "write it again with --calibrate-only"
+        ) from None
+    except (OSError, KeyError, ValueError) as exc:
+        raise ValueError(f"calibration file {path}: not readable ({exc}); write one with --calibrate-only") from None

@@ -1,0 +1,213 @@
+"""What one job of the workflow does (`Work`: models, training steps, images sampled, bytes) and what it
+costs on a calibrated machine (`cost`), from its rule, its wildcards and the config, as the stage code
+does it. `job_seconds(rule, wildcards, context, speeds)` and `job_memory` are the per-job cost and peak
+memory a Slurm `runtime` and `mem_mb` are derived from (slurm_limits.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..attribution.baselines import MODEL_STAGE as BASELINE_MODEL_STAGE
+from ..core.registry import MODEL_JOB_RULES, MODEL_KINDS, REGISTRY, SAMPLE_STAGE, downstream
+from .calibration import Speeds
+
+# Which model (full-size or pruned) each behaviour source, report grid and baseline samples: a model
+# stage is pruned when the pruned model is among its upstream stages (registry).
+_PRUNED = downstream("prune")
+BEHAVIOUR_MODEL = {kind: "pruned" if stage in _PRUNED else "full" for kind, stage in MODEL_KINDS.items()}
+SAMPLES_MODEL = {grid: "pruned" if REGISTRY[stage].model in _PRUNED else "full" for grid, stage in SAMPLE_STAGE.items()}
+BASELINE_MODEL = {kind: BEHAVIOUR_MODEL[kind] for kind in BASELINE_MODEL_STAGE}
+# Jobs whose script trains, samples or extracts features: they import torch before working
+# (compute.start_model_job), the heavy start-up (registry.MODEL_JOB_RULES). Every other script job
+# pays the light one.
+HEAVY_RULES = MODEL_JOB_RULES
+# Target rules with no script: no process, no cost.
+NO_PROCESS = {"all"}
+# The baselines that take per-sample gradients (the others compare images).
+GRADIENT_BASELINES = {"trak", "dtrak"}
+FLOAT32 = 4
+FLOAT64 = 8
+# A model in training holds its weights, their gradients, Adam's two moments and the EMA copy.
+TRAIN_STATE_COPIES = 5
+# The attribution jobs' copies of the matrix at once (masks and behaviours as float64, a design
+# matrix, a bootstrap resample).
+MATRIX_COPIES = 4
+# Jobs that hold the matrix (or the datamodel's arrays of its size).
+MATRIX_RULES = {"matrix", "datamodel", "lds", "estimators", "budget", "table1", "cf_plan", "counterfactual"}
+# Jobs that train the full-size model (or take its gradients): calibration probe train_full.
+FULL_TRAINING = {"train_base", "retrain", "retrain_floor", "retrain_cf", "prune", "classifier"}
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a job's work depends on beyond its wildcards: the config, the members of each subset chunk
+    (unlearning batches), the model stage of each behaviour hash, and the training set's size."""
+
+    config: Mapping[str, Any]
+    chunks: Mapping[str, list[str]]
+    behaviour_source: Mapping[str, str]
+    n_images: int
+    image_values: int  # channels x height x width
+    matrix_values: int = 0  # subsets x units: what the attribution jobs hold as float64 arrays
+
+
+def context(config: Mapping[str, Any], subsets: Any, behaviour_source: Mapping[str, str]) -> Context:
+    """The Context of a config whose subsets are drawn (`subsets`: draws.SubsetPlan) and whose
+    behaviour hashes name their model stage (`behaviour_source`, rules/common.smk's)."""
+    from ..core.data import image_shape, sample_count
+
+    shape = image_shape(config["data"])
+    rows = sum(len(ids) for ids in subsets.chunks.values())
+    return Context(
+        config=config,
+        chunks=subsets.chunks,
+        behaviour_source=behaviour_source,
+        n_images=int(sample_count(config["data"])),
+        image_values=int(shape[0] * shape[1] * shape[2]),
+        matrix_values=rows * int(subsets.n_units),
+    )
+
+
+@dataclass(frozen=True)
+class Work:
+    models: int = 0
+    train_steps: int = 0  # full-size model steps at train_base.batch_size
+    pruned_steps: int = 0  # pruned model steps (fine-tune and unlearning)
+    pruned_scale: float = 1.0  # their batch size over unlearn.batch_size (the calibrated one)
+    image_steps: Mapping[str, int] = field(default_factory=dict)  # {"full"|"pruned": images x DDIM steps}
+    images: int = 0  # images sampled
+    grad_images: int = 0  # per-sample gradients of the full-size model (TRAK, D-TRAK)
+    classifier_epochs: int = 0
+    bytes: int = 0  # model weights and saved images (JSON, CSV, logs not counted)
+    startup: str | None = "light"  # "heavy", "light" or None (no process)
+
+
+@dataclass(frozen=True)
+class Cost:
+    wall: float
+    cpu: float
+
+
+def _sampling(model: str, n: int, ddim_steps: int, models: int = 1) -> dict:
+    return {"image_steps": {model: n * ddim_steps * models}, "images": n * models}
+
+
+def rule_work(rule: str, wildcards: Mapping[str, str], ctx: Context, params: Mapping[str, int]) -> Work:
+    """The work of one job of `rule`; `params` holds the model sizes (`params_full`, `params_pruned`)."""
+    cfg = ctx.config
+    beh = cfg["behaviour"]
+    n, ddim = int(beh["n_samples"]), int(beh["ddim_steps"])
+    full_bytes, pruned_bytes = params["params_full"] * FLOAT32, params["params_pruned"] * FLOAT32
+    startup = "heavy" if rule in HEAVY_RULES else "light"
+    if rule in NO_PROCESS:
+        return Work(startup=None)
+    if rule == "data":
+        return Work(bytes=ctx.n_images * ctx.image_values * FLOAT32, startup=startup)
+    if rule == "classifier":
+        return Work(classifier_epochs=int(cfg["classifier"]["epochs"]), startup=startup)
+    if rule == "train_base":
+        steps = 0 if cfg["base_model"]["path"] else int(cfg["train_base"]["steps"])
+        return Work(models=1, train_steps=steps, bytes=full_bytes, startup=startup)
+    if rule in ("retrain", "retrain_floor", "retrain_cf"):
+        return Work(models=1, train_steps=int(cfg["train_base"]["steps"]), bytes=full_bytes, startup=startup)
+    if rule == "init":
+        return Work(models=1, bytes=full_bytes, startup=startup)
+    if rule == "prune":
+        ft = cfg["prune"]["finetune"]
+        scale = int(ft["batch_size"]) / int(cfg["unlearn"]["batch_size"])
+        # the fine-tuned model and the raw weights (unlearn.init: raw starts from them)
+        return Work(
+            models=1, pruned_steps=int(ft["steps"]), pruned_scale=scale, bytes=2 * pruned_bytes, startup=startup
+        )
+    if rule == "unlearn":
+        m = len(ctx.chunks[wildcards["batch"]])
+        return Work(models=m, pruned_steps=m * int(cfg["unlearn"]["steps"]), bytes=m * pruned_bytes, startup=startup)
+    if rule == "behaviour":
+        model = BEHAVIOUR_MODEL[ctx.behaviour_source[wildcards["bhash"]]]
+        return Work(**_sampling(model, n, ddim), startup=startup)
+    if rule == "behaviour_unlearn":
+        return Work(**_sampling("pruned", n, ddim, len(ctx.chunks[wildcards["batch"]])), startup=startup)
+    if rule == "pairs":
+        # the unlearned model (pruned) against the retrained one and its second retraining
+        return Work(image_steps={"pruned": n * ddim, "full": 2 * n * ddim}, images=3 * n, startup=startup)
+    if rule == "samples":
+        return Work(
+            **_sampling(SAMPLES_MODEL[wildcards["kind"]], int(cfg["report"]["n_images"]), ddim), startup=startup
+        )
+    if rule == "baseline_images":
+        sampled = _sampling(BASELINE_MODEL[cfg["baselines"]["model"]], n, ddim)
+        return Work(**sampled, bytes=n * ctx.image_values * FLOAT32, startup=startup)
+    if rule == "baselines":
+        grads = 0
+        if wildcards.get("method") in GRADIENT_BASELINES:
+            # every training and generated image's gradient at each of `timesteps` timesteps
+            grads = (ctx.n_images + n) * int(cfg["baselines"]["timesteps"])
+        return Work(grad_images=grads, startup=startup)
+    return Work(startup=startup)
+
+
+def _unit(pair: tuple[float, float]) -> tuple[float, float]:
+    # (wall, CPU) of a unit of work. Other processes on the machine add wall time beyond the CPU time
+    # a single-threaded job needs, never take it away: the smaller of the two is the work's own wall.
+    return min(pair), pair[1]
+
+
+def cost(work: Work, speeds: Speeds) -> Cost:
+    """Wall and CPU seconds of one job of `work` on the machine `speeds` were measured on."""
+    terms = [
+        (work.train_steps, speeds.train_step),
+        (work.pruned_steps * work.pruned_scale, speeds.pruned_step),
+        (work.image_steps.get("full", 0), speeds.full_image_step),
+        (work.image_steps.get("pruned", 0), speeds.pruned_image_step),
+        # a per-sample gradient costs about one training image (forward + backward of the full model)
+        (work.grad_images / speeds.train_batch, speeds.train_step),
+        (work.classifier_epochs, speeds.classifier_epoch),
+    ]
+    if work.startup is not None:
+        terms.append((1, getattr(speeds, f"startup_{work.startup}")))
+    wall = sum(k * _unit(pair)[0] for k, pair in terms)
+    cpu = sum(k * pair[1] for k, pair in terms)
+    return Cost(wall=wall, cpu=cpu)
+
+
+def model_sizes(speeds: Speeds) -> dict[str, int]:
+    """The model sizes rule_work takes, from a calibration."""
+    return {"params_full": speeds.params_full, "params_pruned": speeds.params_pruned}
+
+
+def job_seconds(rule: str, wildcards: Mapping[str, str], ctx: Context, speeds: Speeds) -> float:
+    """Estimated wall seconds of one job of `rule` with `wildcards` (e.g. for its Slurm runtime)."""
+    return cost(rule_work(rule, wildcards, ctx, model_sizes(speeds)), speeds).wall
+
+
+def job_memory(rule: str, wildcards: Mapping[str, str], ctx: Context, speeds: Speeds) -> float:
+    """Estimated peak resident bytes of one job of `rule` with `wildcards` (work_memory)."""
+    return work_memory(rule, rule_work(rule, wildcards, ctx, model_sizes(speeds)), ctx, speeds)
+
+
+def work_memory(rule: str, work: Work, ctx: Context, speeds: Speeds) -> float:
+    """Peak resident bytes of a job of `rule` doing `work`: the calibration's measured peak of a job
+    process doing that kind of work with one model (speeds.peak_rss), plus what this job holds beyond
+    it: the other models of an unlearning batch, the images it samples, the matrix."""
+    peak = speeds.peak_rss
+    if work.startup is None:
+        return 0.0
+    images = work.images * ctx.image_values * FLOAT32
+    if rule == "unlearn":
+        return peak["train_pruned"] + (work.models - 1) * TRAIN_STATE_COPIES * speeds.params_pruned * FLOAT32
+    if rule in FULL_TRAINING:
+        return float(max(peak["train_full"], peak["train_pruned"]))
+    if rule == "baselines":
+        # gradients are taken one batch at a time; every training and generated image is held
+        n_generated = int(ctx.config["behaviour"]["n_samples"])
+        return peak["train_full"] + (ctx.n_images + n_generated) * ctx.image_values * FLOAT32
+    if work.startup == "heavy":
+        # sampling (its images held until they are scored) or building a model
+        return peak["sample_full"] + images
+    held = ctx.matrix_values * FLOAT64 * MATRIX_COPIES if rule in MATRIX_RULES else 0
+    if rule == "data":
+        held = 2 * ctx.n_images * ctx.image_values * FLOAT32  # the decoded images and their array
+    return float(peak["light"] + held)

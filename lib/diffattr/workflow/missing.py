@@ -1,0 +1,86 @@
+"""List the subsets whose behaviour is missing after a `--keep-going` run with failed jobs, and
+print the overlay that fits the datamodel on the rows that exist.
+
+Usage (from the workflow's directory, with the same config files as the run):
+    python -m diffattr.workflow.missing config/config.yaml [overlay.yaml ...] > exclude.yaml
+    snakemake --configfile config/config.yaml [overlay.yaml ...] exclude.yaml
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..core.families import FAMILIES
+from .addressing import build_plan
+from .draws import SubsetPlan
+from .layout import Layout
+
+
+def merge(base: dict, over: Mapping[str, Any]) -> dict:
+    """Nested update, as Snakemake merges several --configfile files."""
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def load_configs(paths: Sequence[str]) -> dict:
+    config: dict = {}
+    for path in paths:
+        with open(path) as fh:
+            merge(config, yaml.safe_load(fh) or {})
+    return config
+
+
+def missing_subsets(config: Mapping[str, Any], root: str | Path = ".") -> list[str]:
+    """Used subset ids of every family (unlearned and retrained) whose behaviour JSON is not in the
+    store (a candidate skipped for equalling a test subset is never needed)."""
+    subsets = SubsetPlan(config)
+    layout = Layout(build_plan(config).hashes, subsets.chunk_of)
+    out = []
+    for family in subsets.draws:  # in family order: train, test, then the other estimators' families
+        stage = f"behaviour_{FAMILIES[family].model}"
+        out += [
+            s for s in subsets.used(family) if not (Path(root) / layout.path(stage, "behaviour", subset=s)).exists()
+        ]
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m diffattr.workflow.missing",
+        description="List the subsets whose behaviour is missing after a --keep-going run with failed jobs "
+        "(on stderr) and print the overlay that excludes them (on stdout). Run it from the workflow's "
+        "directory with the run's config files.",
+        epilog="e.g. python -m diffattr.workflow.missing config/config.yaml over.yaml > exclude.yaml; then "
+        "snakemake --configfile config/config.yaml over.yaml exclude.yaml",
+    )
+    parser.add_argument("configs", nargs="+", metavar="CONFIG", help="the run's config files, in --configfile order")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    absent = [p for p in args.configs if not Path(p).is_file()]
+    if absent:
+        parser.error(f"no such config file: {', '.join(absent)}")
+    config = load_configs(args.configs)
+    try:
+        missing = missing_subsets(config)
+    except ValueError as exc:  # a bad config: its one-line message, as snakemake gives it
+        parser.exit(1, f"{exc}\n")
+    already = list(config["subsets"].get("exclude", []))
+    lack = "subset lacks" if len(missing) == 1 else "subsets lack"
+    print(f"# {len(missing)} {lack} a behaviour: {', '.join(missing) or 'none'}", file=sys.stderr)
+    overlay = {"subsets": {"exclude": sorted(set(already) | set(missing))}}
+    print(yaml.safe_dump(overlay, default_flow_style=None), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
