@@ -31,6 +31,7 @@ def main() -> None:
     from diffattr.attribution.baselines.gradient import gradient_support
     from diffattr.core.atomic import write_json
     from diffattr.core.data import load_source
+    from diffattr.core.settings import DataSource
     from diffattr.modelling.models import build_unet, ddpm_scheduler
 
     ap = argparse.ArgumentParser()
@@ -46,7 +47,7 @@ def main() -> None:
         with open(path) as fh:
             update_config(cfg, yaml.safe_load(fh))
     torch.set_num_threads(args.threads)
-    ds = load_source(cfg["data"])
+    ds = load_source(DataSource.from_config(cfg["data"]))
     train = ds.images[: args.images]
     generated = ds.images[-args.generated :]
     torch.manual_seed(0)

@@ -40,7 +40,7 @@ def main() -> None:  # noqa: PLR0915  (one measurement, read top to bottom)
 
     from diffattr.core.atomic import write_json
     from diffattr.core.data import load_source
-    from diffattr.core.settings import Recipe
+    from diffattr.core.settings import DataSource, Recipe
     from diffattr.modelling.models import ddpm_scheduler, initial_unet
     from diffattr.modelling.pruning import layer_widths, macs_and_params, prune_unet
     from diffattr.modelling.training import train_ddpm
@@ -58,7 +58,7 @@ def main() -> None:  # noqa: PLR0915  (one measurement, read top to bottom)
     cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())
     prune, train = cfg["prune"], cfg["train_base"]
     n_sample = int(min(cfg["behaviour"]["batch_size"], cfg["behaviour"]["n_samples"]))
-    ds = load_source(cfg["data"])
+    ds = load_source(DataSource.from_config(cfg["data"]))
     images = torch.from_numpy(ds.images)
     sched = ddpm_scheduler(cfg["scheduler"])
     log = logging.getLogger("prune_widths")

@@ -42,6 +42,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from diffattr.core.atomic import write_json
 from diffattr.core.data import load_source
+from diffattr.core.settings import DataSource
 from diffattr.modelling.models import count_params, initial_unet
 from diffattr.modelling.pruning import prune_unet
 from diffattr.workflow.forecast import BEHAVIOUR_MODEL, SAMPLES_MODEL
@@ -283,7 +284,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     cfg = merged_config(args.config)
-    ds = load_source(cfg["data"])
+    ds = load_source(DataSource.from_config(cfg["data"]))
     full = initial_unet(cfg["model"], ds.images, 0)
     pruned = prune_unet(copy.deepcopy(full), float(cfg["prune"]["ratio"]), int(cfg["prune"]["importance_p"]))
     size = tuple(ds.images.shape[1:])

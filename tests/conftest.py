@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from diffattr.core.families import EMPTY
+from diffattr.core.settings import DataSource
 
 ROOT = Path(__file__).resolve().parents[1]
 COPY = ["Snakefile", "rules", "workflow", "config", "lib", "profiles", "envs", "report", "slurm"]
@@ -372,7 +373,7 @@ def write_reference(tmp_path: Path, compute=None) -> Path:
     from diffattr.stages.data import make_data
     from diffattr.stages.reference import make_reference
 
-    make_data(settings={"kind": "digits"}, data=tmp_path / "data.npz", info=tmp_path / "data.json")
+    make_data(settings=DataSource("digits"), data=tmp_path / "data.npz", info=tmp_path / "data.json")
     make_classifier(
         data=tmp_path / "data.npz",
         weights=tmp_path / "clf.pt",

@@ -18,7 +18,7 @@ from diffattr.attribution.baselines.similarity import feature_support, pixel_sup
 from diffattr.attribution.datamodel import helpfulness, ranks
 from diffattr.attribution.estimators import LEVEL_BY_DESIGN, fit_estimator
 from diffattr.attribution.matrix import Matrix, write_matrix
-from diffattr.core.settings import Bootstrap, DatamodelFit
+from diffattr.core.settings import Bootstrap, DatamodelFit, Datamodels
 from diffattr.modelling.models import build_unet, ddpm_scheduler
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -227,7 +227,7 @@ def test_baselines_are_rows_of_the_datamodel_lds_and_estimator_table(tmp_path):
         attributions=tmp_path / "a.csv",
         info=tmp_path / "dm.json",
         fitted=tmp_path / "dm.h5",
-        settings={**cfg, "estimators": names, "primary": "ridge"},
+        settings=Datamodels.from_config({**cfg, "estimators": names, "primary": "ridge"}),
         target="fid",
         baselines=supports,
     )
@@ -243,7 +243,7 @@ def test_baselines_are_rows_of_the_datamodel_lds_and_estimator_table(tmp_path):
         matrix=tmp_path / "m.h5",
         table=tmp_path / "e.csv",
         info=tmp_path / "e.json",
-        datamodel={**cfg, "estimators": names, "primary": "ridge"},
+        datamodel=Datamodels.from_config({**cfg, "estimators": names, "primary": "ridge"}),
         settings=boot,
         baselines=supports,
     )

@@ -14,6 +14,7 @@ import torch
 from conftest import ROOT, copy_workflow, snakemake
 from PIL import Image
 
+from diffattr.core.settings import DataSource
 from diffattr.workflow.addressing import build_plan
 from diffattr.workflow.config import ConfigError, validate_config
 
@@ -141,6 +142,7 @@ def test_start_up_knows_the_image_shape_the_data_stage_loads(tmp_path):
     from test_data_sources import write_cifar
 
     from diffattr.core.data import image_shape, load_source
+    from diffattr.core.settings import DataSource
 
     folder = str(write_images(tmp_path / "imgs", per_class=1, size=6, classes=2))
     for data in (
@@ -149,7 +151,8 @@ def test_start_up_knows_the_image_shape_the_data_stage_loads(tmp_path):
         {"kind": "imagefolder", "path": folder, "resolution": 0},
         {"kind": "imagefolder", "path": folder, "resolution": 12},
     ):
-        assert image_shape(data) == load_source(data).images.shape[1:], data
+        source = DataSource.from_config(data)
+        assert image_shape(source) == load_source(source).images.shape[1:], data
 
 
 @pytest.mark.parametrize(
@@ -237,7 +240,7 @@ def test_classifier_job_that_fails_the_gate_writes_nothing(config, tmp_path):
     from diffattr.stages.classifier import make_classifier
     from diffattr.stages.data import make_data
 
-    make_data(settings={"kind": "digits"}, data=tmp_path / "data.npz", info=tmp_path / "data.json")
+    make_data(settings=DataSource("digits"), data=tmp_path / "data.npz", info=tmp_path / "data.json")
     smoke = yaml.safe_load((ROOT / "config" / "presets" / "smoke.yaml").read_text())["classifier"]
     log = logging.getLogger("t")
     c = config["classifier"]

@@ -1,7 +1,9 @@
 """CIFAR-10 python batches and image folders from local paths: tiny files written by the test."""
 
 import copy
+import dataclasses
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ from conftest import write_cifar, write_folder
 from PIL import Image
 
 from diffattr.core.data import class_names_of, digits_targets, load_cifar10, load_imagefolder, load_source, sample_count
+from diffattr.core.settings import DataSource
 from diffattr.workflow.addressing import build_plan
 from diffattr.workflow.config import ConfigError, validate_config
 from diffattr.workflow.draws import unit_count
@@ -25,7 +28,7 @@ def test_cifar10_batches_load_as_images_in_range(tmp_path):
     # Pixel (channel 0, row 0, col 1) of image 0: byte 1 of its row, scaled to [-1, 1].
     assert ds.images[0, 0, 0, 1] == pytest.approx(first[b"data"][0, 1] / 127.5 - 1, abs=1e-6)
     assert ds.labels[:4].tolist() == first[b"labels"]
-    assert class_names_of({"kind": "cifar10", "path": str(root)}) == tuple(NAMES)
+    assert class_names_of(DataSource("cifar10", str(root))) == tuple(NAMES)
 
 
 def test_cifar10_missing_or_corrupt_batches_are_named(tmp_path):
@@ -45,7 +48,7 @@ def test_cifar10_missing_or_corrupt_batches_are_named(tmp_path):
 
 def test_imagefolder_subfolders_become_groups(tmp_path):
     root = write_folder(tmp_path / "imgs")
-    ds = load_source({"kind": "imagefolder", "path": str(root), "resolution": 0})
+    ds = load_source(DataSource("imagefolder", str(root)))
     assert ds.images.shape == (6, 3, 6, 6) and ds.class_names == ("cats", "dogs")
     assert ds.labels.tolist() == [0, 0, 0, 1, 1, 1]
     assert ds.images[0, 0].max() == 1.0 and ds.images[0, 2].max() == -1.0  # red cats
@@ -89,10 +92,10 @@ def test_local_data_config_is_checked_and_hashed_by_path(config, schema_path, tm
 
 def test_units_are_counted_at_start_up_for_every_unit_kind(config, tmp_path):
     """The subsets are drawn at start-up, so the number of units must be known before any job."""
-    cifar = {"kind": "cifar10", "path": str(write_cifar(tmp_path / "c"))}
-    folder = {"kind": "imagefolder", "path": str(write_folder(tmp_path / "imgs")), "resolution": 0}
+    cifar = DataSource("cifar10", str(write_cifar(tmp_path / "c")))
+    folder = DataSource("imagefolder", str(write_folder(tmp_path / "imgs")))
     (tmp_path / "imgs" / "cats" / "notes.txt").write_text("not an image")
-    for data in (cifar, folder, {"kind": "digits"}):
+    for data in (cifar, folder, DataSource("digits")):
         assert sample_count(data) == len(load_source(data).labels)
         assert class_names_of(data) == load_source(data).class_names
     # digits are counted from scikit-learn's bundled table without importing scikit-learn.
@@ -112,5 +115,17 @@ def test_units_are_counted_at_start_up_for_every_unit_kind(config, tmp_path):
     for attribution, data, n in cases:
         cfg = copy.deepcopy(config)
         cfg["attribution"].update(attribution)
-        cfg["data"].update(data)
+        cfg["data"].update(dataclasses.asdict(data))
         assert unit_count(cfg) == n, attribution
+
+
+def test_the_data_section_becomes_a_typed_source():
+    """The data stage and start-up read the data section as one DataSource: an absent or empty path is
+    "", an absent or null resolution 0, and a value's type is coerced once here."""
+    assert DataSource.from_config({"kind": "digits"}) == DataSource("digits", "", 0)
+    assert DataSource.from_config({"kind": "imagefolder", "path": "/x", "resolution": None}) == DataSource(
+        "imagefolder", "/x", 0
+    )
+    assert DataSource.from_config({"kind": "cifar10", "path": Path("/c"), "resolution": "12"}) == DataSource(
+        "cifar10", "/c", 12
+    )

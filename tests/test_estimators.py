@@ -13,7 +13,7 @@ from diffattr.attribution.datamodel import harmful_units, helpfulness, level_ide
 from diffattr.attribution.estimators import LEVEL_BY_DESIGN, banzhaf_msr, fit_estimator, kernel_shap, leave_one_out
 from diffattr.attribution.matrix import Matrix
 from diffattr.attribution.subsets import csv_units, draw_subset, kmeans_units, mask_of, shapley_kernel_sizes
-from diffattr.core.settings import Bootstrap, DatamodelFit, Units
+from diffattr.core.settings import Bootstrap, DatamodelFit, Datamodels, DataSource, Units
 from diffattr.core.stats import spearman
 
 N = 6
@@ -333,7 +333,7 @@ def _figure_titles(tmp_path, m: Matrix, primary: str) -> list[tuple[str, list[st
     from diffattr.stages.figures import attribution_figures
 
     if not (tmp_path / "data.npz").exists():
-        make_data(settings={"kind": "digits"}, data=tmp_path / "data.npz", info=tmp_path / "data.json")
+        make_data(settings=DataSource("digits"), data=tmp_path / "data.npz", info=tmp_path / "data.json")
     write_matrix(tmp_path / "matrix.h5", m)
     cfg = {"alphas": [1e-3, 1e-2, 0.1], "cv_folds": 3, "seed": 0}
     fit_all(
@@ -341,7 +341,7 @@ def _figure_titles(tmp_path, m: Matrix, primary: str) -> list[tuple[str, list[st
         attributions=tmp_path / "att.csv",
         info=tmp_path / "dm.json",
         fitted=tmp_path / "dm.h5",
-        settings={**cfg, "estimators": ["ridge", "banzhaf"], "primary": primary},
+        settings=Datamodels.from_config({**cfg, "estimators": ["ridge", "banzhaf"], "primary": primary}),
         target="fid",
     )
     (tmp_path / "lds.json").write_text(
@@ -411,7 +411,7 @@ def test_estimator_table_reports_gaps_to_the_primary_not_to_the_best(tmp_path):
             matrix=tmp_path / "m.h5",
             table=tmp_path / f"{primary}.csv",
             info=tmp_path / f"{primary}.json",
-            datamodel={**cfg, "estimators": ["ridge", "banzhaf"], "primary": primary},
+            datamodel=Datamodels.from_config({**cfg, "estimators": ["ridge", "banzhaf"], "primary": primary}),
             settings=Bootstrap(500, 0.95, 0),
         )
         return out, {r["estimator"]: r for r in out["rows"]}
@@ -437,7 +437,7 @@ def test_estimator_table_reports_gaps_to_the_primary_not_to_the_best(tmp_path):
             matrix=tmp_path / "m.h5",
             table=tmp_path / "x.csv",
             info=tmp_path / "x.json",
-            datamodel={**cfg, "estimators": ["ridge", "banzhaf"], "primary": "loo"},
+            datamodel=Datamodels.from_config({**cfg, "estimators": ["ridge", "banzhaf"], "primary": "loo"}),
             settings=Bootstrap(10, 0.95, 0),
         )
 
@@ -501,7 +501,7 @@ def test_lds_json_has_the_proxy_fidelity_and_a_ceiling_beside_every_lds(tmp_path
         attributions=tmp_path / "a.csv",
         info=tmp_path / "dm.json",
         fitted=tmp_path / "dm.h5",
-        settings={**cfg, "estimators": ["ridge", "banzhaf"], "primary": "ridge"},
+        settings=Datamodels.from_config({**cfg, "estimators": ["ridge", "banzhaf"], "primary": "ridge"}),
         target="fid",
     )
     y = m.behaviour("fid")

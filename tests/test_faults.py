@@ -18,6 +18,7 @@ from conftest import ROOT, SMOKE, remove_for_rerun, snakemake
 from snakemake.utils import update_config
 
 from diffattr.core.families import UNLEARN_FAMILIES
+from diffattr.core.settings import DataSource
 from diffattr.workflow.draws import SubsetPlan
 
 TRAIN = textwrap.dedent("""
@@ -41,7 +42,7 @@ def _data(tmp_path: Path) -> Path:
     sys.path.insert(0, str(ROOT / "lib"))
     from diffattr.stages.data import make_data
 
-    make_data(settings={"kind": "digits"}, data=tmp_path / "data.npz", info=tmp_path / "data.json")
+    make_data(settings=DataSource("digits"), data=tmp_path / "data.npz", info=tmp_path / "data.json")
     return tmp_path / "data.npz"
 
 

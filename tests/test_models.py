@@ -328,3 +328,19 @@ def test_prune_keeps_raw_and_ema_weights(config, tmp_path):
     ema, raw = load_model(tmp_path / "model"), load_model(tmp_path / "raw")
     assert count_params(ema) == count_params(raw)
     assert not all(torch.equal(a, b) for a, b in zip(ema.parameters(), raw.parameters()))
+
+
+def test_the_same_weights_save_to_the_same_bytes(tmp_path):
+    """A .pt artifact is written to a random temporary name first: its bytes must not depend on that
+    name (torch.save names its archive after a path's file), so reruns compare byte for byte."""
+    from diffattr.evaluation.classifier import DigitsCNN, load_classifier, save_classifier
+
+    torch.manual_seed(0)
+    net = DigitsCNN(10, 1)
+    for name in ("a", "b"):
+        save_classifier(net, tmp_path / name / "classifier.pt")
+        save_model(net, tmp_path / name / "whole.pt")
+    for f in ("classifier.pt", "whole.pt"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+    loaded = load_classifier(tmp_path / "a" / "classifier.pt")
+    assert all(torch.equal(p, q) for p, q in zip(loaded.state_dict().values(), net.state_dict().values()))

@@ -7,6 +7,7 @@ import pytest
 import torch
 from conftest import SCHED, write_pretrained
 
+from diffattr.core.settings import DataSource
 from diffattr.modelling.models import build_unet, load_model
 from diffattr.stages.data import make_data
 from diffattr.stages.train_base import import_base
@@ -24,7 +25,7 @@ def pretrained(tmp_path, config):
 
 def test_imported_model_is_the_checkpoint(tmp_path, config, pretrained):
     path, model = pretrained
-    make_data(settings={"kind": "digits"}, data=tmp_path / "data.npz", info=tmp_path / "data.json")
+    make_data(settings=DataSource("digits"), data=tmp_path / "data.npz", info=tmp_path / "data.json")
     info = import_base(
         pretrained=path,
         data=tmp_path / "data.npz",
@@ -41,7 +42,7 @@ def test_imported_model_is_the_checkpoint(tmp_path, config, pretrained):
 
 def test_architecture_or_size_mismatch_is_refused(tmp_path, config, pretrained):
     path, _ = pretrained
-    make_data(settings={"kind": "digits"}, data=tmp_path / "data.npz", info=tmp_path / "data.json")
+    make_data(settings=DataSource("digits"), data=tmp_path / "data.npz", info=tmp_path / "data.json")
     other = dict(config["model"], block_out_channels=[16, 48])
     with pytest.raises(ValueError, match="differs from the config's model section at .*set model.* to the checkpoint"):
         import_base(
@@ -100,7 +101,7 @@ def test_attention_head_count_mismatch_is_refused(tmp_path, config):
     one_head = dict(with_attention, attention_head_dim=None)
     torch.manual_seed(0)
     build_unet(one_head, 8, 1).save_pretrained(tmp_path / "unet")
-    make_data(settings={"kind": "digits"}, data=tmp_path / "data.npz", info=tmp_path / "data.json")
+    make_data(settings=DataSource("digits"), data=tmp_path / "data.npz", info=tmp_path / "data.json")
     with pytest.raises(ValueError, match="attention heads at .*set model.attention_head_dim to null"):
         import_base(
             pretrained=tmp_path / "unet",
@@ -125,7 +126,7 @@ def test_hub_and_pipeline_layouts_are_imported_and_named_by_the_unets_files(tmp_
     """google/ddpm-cifar10-32 keeps its UNet at the repository's root beside model_index.json and
     scheduler_config.json; DDPMPipeline.save_pretrained puts it in unet/. Both import the same model,
     and only the UNet's config.json and weights name it (not a README or the pipeline's index)."""
-    make_data(settings={"kind": "digits"}, data=tmp_path / "data.npz", info=tmp_path / "data.json")
+    make_data(settings=DataSource("digits"), data=tmp_path / "data.npz", info=tmp_path / "data.json")
     torch.manual_seed(5)
     model = build_unet(config["model"], 8, 1)
     hub = write_pretrained(tmp_path / "ddpm-cifar10-32", model, SCHED, "hub")

@@ -59,16 +59,18 @@ FLOORED = {"unlearn", "behaviour", "behaviour_unlearn", "samples"}
 def expected(config: Mapping[str, Any], rule: str, wildcards: Mapping[str, str] | None = None) -> dict[str, int]:
     """What a job of `rule` must ask for under STATED."""
     from diffattr.core.data import image_shape, sample_count
+    from diffattr.core.settings import DataSource
 
     limits = Limits.from_config({**config["slurm_limits"], "calibration": ""})
     if rule in FLOORED:
         return {"runtime": limits.floor_minutes, "mem_mb": limits.mem_floor_mb}
-    c, h, w = image_shape(config["data"])
+    source = DataSource.from_config(config["data"])
+    c, h, w = image_shape(source)
     ctx = Context(
         config=config,
         chunks={},
         behaviour_source={},
-        n_images=int(sample_count(config["data"])),
+        n_images=int(sample_count(source)),
         image_values=c * h * w,
     )
     return derived(rule, wildcards or {}, ctx, STATED, limits)

@@ -4,6 +4,7 @@ import _libpath  # noqa: F401  (lib/ on sys.path)
 
 from diffattr.attribution.baselines.aggregate import read_supports
 from diffattr.core.jobs import start
+from diffattr.core.settings import Datamodels
 from diffattr.stages.datamodel import fit_all
 from diffattr.workflow.layout import write_spec
 
@@ -12,7 +13,7 @@ log, _ = start(sm.log[0])
 fitted = fit_all(
     matrix=sm.input.matrix,
     **sm.output,
-    settings=sm.params.cfg,
+    settings=Datamodels.from_config(sm.params.cfg),
     target=sm.params.target,
     # The cheap baselines' unit support, where datamodel.estimators lists one.
     baselines=read_supports(sm.input.baselines) if sm.input.get("baselines") else None,

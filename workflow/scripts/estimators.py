@@ -5,7 +5,7 @@ import _libpath  # noqa: F401  (lib/ on sys.path)
 from diffattr.attribution.baselines.aggregate import read_supports
 from diffattr.attribution.lds import metrics_by_subset
 from diffattr.core.jobs import start
-from diffattr.core.settings import Bootstrap
+from diffattr.core.settings import Bootstrap, Datamodels
 from diffattr.stages.estimators import estimator_table
 from diffattr.workflow.layout import write_spec
 
@@ -15,7 +15,7 @@ inp = sm.input
 out = estimator_table(
     matrix=inp.matrix,
     **sm.output,
-    datamodel=sm.params.datamodel,
+    datamodel=Datamodels.from_config(sm.params.datamodel),
     settings=Bootstrap.from_config(sm.params.lds),
     # A second retraining of the test subsets, where the workflow has one, gives the LDS ceiling.
     ceiling=metrics_by_subset(inp.ceiling) if inp.get("ceiling") else None,

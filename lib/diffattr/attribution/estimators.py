@@ -26,12 +26,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from ..core.families import EMPTY
-from ..core.settings import DatamodelFit
+from ..core.settings import DatamodelFit, Datamodels
 from .baselines import BASELINES
 from .datamodel import Attribution, fit_datamodel, level_identified
 from .matrix import Matrix
@@ -211,10 +210,9 @@ def fit_estimator(
 def fit_estimators(
     m: Matrix,
     target: str,
-    names: Sequence[str],
-    datamodel: Mapping[str, Any],
+    datamodels: Datamodels,
     baselines: Mapping[str, Mapping[str, float]] | None = None,
 ) -> dict[str, Attribution]:
-    """Estimators `names` fitted for behaviour `target` with the fit's keys of the datamodel section
-    (`datamodel`: alphas, cv_folds, seed, lasso_path), by name."""
-    return {name: fit_estimator(m, target, DatamodelFit.from_config(datamodel, name), baselines) for name in names}
+    """Every estimator of `datamodels` fitted for behaviour `target` with its fit (`datamodels.fit`),
+    by name."""
+    return {name: fit_estimator(m, target, datamodels.fit(name), baselines) for name in datamodels.estimators}

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_path
+from .settings import DataSource
 
 
 @dataclass(frozen=True)
@@ -156,39 +157,39 @@ def load_imagefolder(path: str | os.PathLike, resolution: int = 0) -> Dataset:
     return Dataset(x, np.asarray(labels, dtype=np.int64), names)
 
 
-def load_source(data_cfg) -> Dataset:
+def load_source(source: DataSource) -> Dataset:
     """The dataset named by `data.kind` (digits ships with scikit-learn; cifar10 and imagefolder
     read `data.path`)."""
-    kind = data_cfg["kind"]
+    kind = source.kind
     if kind == "digits":
         return load_digits_dataset()
     if kind == "cifar10":
-        return load_cifar10(data_cfg["path"])
+        return load_cifar10(source.path)
     if kind == "imagefolder":
-        return load_imagefolder(data_cfg["path"], int(data_cfg.get("resolution") or 0))
+        return load_imagefolder(source.path, source.resolution)
     raise ValueError(f"data.kind: unknown kind {kind!r}; use 'digits', 'cifar10' or 'imagefolder'")
 
 
-def class_names_of(data_cfg) -> tuple[str, ...]:
+def class_names_of(source: DataSource) -> tuple[str, ...]:
     """The class names of the configured dataset, cheaply (no images read), at workflow start-up."""
-    if data_cfg["kind"] == "cifar10":
-        return cifar10_class_names(data_cfg["path"])
-    if data_cfg["kind"] == "imagefolder":
-        return imagefolder_class_names(data_cfg["path"])
-    if data_cfg["kind"] == "digits":
+    if source.kind == "cifar10":
+        return cifar10_class_names(source.path)
+    if source.kind == "imagefolder":
+        return imagefolder_class_names(source.path)
+    if source.kind == "digits":
         return tuple(str(c) for c in np.unique(digits_targets()))
-    return load_source(data_cfg).class_names
+    return load_source(source).class_names
 
 
-def sample_count(data_cfg) -> int:
+def sample_count(source: DataSource) -> int:
     """How many training images the configured dataset holds, at workflow start-up: digits from
     scikit-learn's bundled table, cifar10 from its batches' label lists, imagefolder by counting the
     image files of its class folders (nothing is decoded)."""
-    kind = data_cfg["kind"]
+    kind = source.kind
     if kind == "cifar10":
-        return _cifar10_count(str(data_cfg["path"]))
+        return _cifar10_count(source.path)
     if kind == "imagefolder":
-        root = Path(data_cfg["path"])
+        root = Path(source.path)
         total = 0
         for name in imagefolder_class_names(root):
             n = sum(1 for f in (root / name).iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
@@ -198,7 +199,7 @@ def sample_count(data_cfg) -> int:
         return total
     if kind == "digits":
         return len(digits_targets())
-    return len(load_source(data_cfg).labels)
+    return len(load_source(source).labels)
 
 
 @functools.lru_cache(maxsize=4)
@@ -216,22 +217,22 @@ def _cifar10_count(path: str) -> int:
     return sum(counts)
 
 
-def image_shape(data_cfg) -> tuple[int, int, int]:
+def image_shape(source: DataSource) -> tuple[int, int, int]:
     """(channels, height, width) of the configured dataset's images, at workflow start-up: digits are
     1 x 8 x 8, CIFAR-10 3 x 32 x 32, an imagefolder 3 x resolution x resolution, or with resolution 0
     its first image's size (read from the file's header; load_imagefolder requires all to match)."""
-    kind = data_cfg["kind"]
+    kind = source.kind
     if kind == "digits":
         return (1, 8, 8)
     if kind == "cifar10":
         return (3, 32, 32)
     if kind == "imagefolder":
-        resolution = int(data_cfg.get("resolution") or 0)
+        resolution = source.resolution
         if resolution:
             return (3, resolution, resolution)
         from PIL import Image, UnidentifiedImageError
 
-        root = Path(data_cfg["path"])
+        root = Path(source.path)
         name = imagefolder_class_names(root)[0]
         files = sorted(f for f in (root / name).iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
         if not files:

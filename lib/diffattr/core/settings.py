@@ -1,6 +1,6 @@
 """Every stage's settings as typed objects: what its hash covers (from the rule's params, as
 addressing.stage_config hashed it: a training Recipe, Sampling, Baselines, Bootstrap, DatamodelFit,
-Counterfactual, Units, Pruning, ClassifierTraining, BudgetSettings) and a job's run-time options
+Datamodels, Counterfactual, DataSource, Units, Pruning, ClassifierTraining, BudgetSettings) and a job's run-time options
 (Runtime: read from the full config, never hashed, so changing them renames nothing and trips no
 params rerun trigger; UNHASHED names them).
 Plain data, nothing of the science: every floor may use these types."""
@@ -231,6 +231,35 @@ class DatamodelFit:
 
 
 @dataclass(frozen=True)
+class Datamodels:
+    """The hashed datamodel section as the datamodel, estimators and budget stages read it: the
+    estimators fitted (`estimators`), the one whose attributions are the run's (`primary`), and the
+    fit's keys every estimator shares (ridge alphas, folds, the fold split's seed, lasso's path);
+    `fit(name)` is one estimator's DatamodelFit."""
+
+    estimators: tuple[str, ...]
+    primary: str
+    alphas: tuple[float, ...]
+    cv_folds: int
+    seed: int
+    lasso_path: Mapping[str, Any] | None = None
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> Datamodels:
+        return cls(
+            estimators=tuple(str(e) for e in cfg["estimators"]),
+            primary=str(cfg["primary"]),
+            alphas=tuple(cfg["alphas"]),  # as written: the chosen alpha is recorded as it stands
+            cv_folds=int(cfg["cv_folds"]),
+            seed=int(cfg["seed"]),
+            lasso_path=cfg.get("lasso_path"),
+        )
+
+    def fit(self, estimator: str) -> DatamodelFit:
+        return DatamodelFit(str(estimator), self.alphas, self.cv_folds, self.seed, self.lasso_path)
+
+
+@dataclass(frozen=True)
 class Counterfactual:
     """The hashed counterfactual section: the shares of units each ranking removes, the random removals
     of as many units beside them, and their draws' seed."""
@@ -243,6 +272,21 @@ class Counterfactual:
     def from_config(cls, cfg: Mapping[str, Any]) -> Counterfactual:
         # fractions as written: the plan records each removal's fraction as it stands
         return cls(fractions=tuple(cfg["fractions"]), n_random=int(cfg["n_random"]), seed=int(cfg["seed"]))
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """The hashed data section: which training set (`kind`: digits, cifar10 or imagefolder), the
+    folder it is read from (`path`, empty for digits, where it is not hashed) and an imagefolder's
+    size (`resolution`, 0: as the files are)."""
+
+    kind: str
+    path: str = ""
+    resolution: int = 0
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> DataSource:
+        return cls(kind=str(cfg["kind"]), path=str(cfg.get("path") or ""), resolution=int(cfg.get("resolution") or 0))
 
 
 @dataclass(frozen=True)
@@ -298,7 +342,7 @@ class BudgetSettings:
     datamodel section (both sides' datamodel and its fit), the bootstrap and the target behaviour."""
 
     grid: tuple[float, ...]
-    datamodel: Mapping[str, Any]
+    datamodel: Datamodels
     bootstrap: Bootstrap
     target: str
 
@@ -306,7 +350,7 @@ class BudgetSettings:
     def from_config(
         cls, grid: Sequence[float], datamodel: Mapping[str, Any], lds: Mapping[str, Any], target: str
     ) -> BudgetSettings:
-        return cls(tuple(grid), datamodel, Bootstrap.from_config(lds), str(target))
+        return cls(tuple(grid), Datamodels.from_config(datamodel), Bootstrap.from_config(lds), str(target))
 
 
 @dataclass(frozen=True)

@@ -92,14 +92,16 @@ def train_classifier(
 def save_classifier(model: DigitsCNN, path: str | os.PathLike) -> None:
     from ..core.atomic import atomic_path
 
-    with atomic_path(path, suffix=".pt") as tmp:
+    # Through a file handle: torch.save names its archive after a path's file name, which here is a
+    # random temporary one, so the same weights would give other bytes on every run.
+    with atomic_path(path, suffix=".pt") as tmp, open(tmp, "wb") as fh:
         torch.save(
             {
                 "state_dict": model.state_dict(),
                 "n_classes": model.head.out_features,
                 "channels": model.body[0].in_channels,
             },
-            tmp,
+            fh,
         )
 
 

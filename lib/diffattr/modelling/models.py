@@ -74,8 +74,8 @@ def save_model(model: torch.nn.Module, path: str | os.PathLike, whole_module: bo
 
     path = Path(path)
     if path.suffix == ".pt":
-        with atomic_path(path, suffix=".pt") as tmp:
-            torch.save(model, tmp)
+        with atomic_path(path, suffix=".pt") as tmp, open(tmp, "wb") as fh:
+            torch.save(model, fh)  # a handle, not the temporary name: same weights, same bytes
         return
     with atomic_dir(path) as tmp:
         if whole_module:

@@ -126,8 +126,8 @@ def make_budget(  # noqa: PLR0913  (its rule's input and output keys; keyword-on
         base_imported=read_json(base_train).get("pretrained") is not None,
     )
     dm, target, boot = settings.datamodel, settings.target, settings.bootstrap
-    est = next(e for e in [dm["primary"], *dm["estimators"], "ridge"] if e in DATAMODELS)
-    fit = DatamodelFit.from_config(dm, est)
+    est = next(e for e in [dm.primary, *dm.estimators, "ridge"] if e in DATAMODELS)
+    fit = dm.fit(est)
     caption = f"{fit.estimator} datamodel of {target}; unit = {costs['unit_seconds']:.0f} s"
     # Read once: the curve and the baselines' points both score on its test rows.
     m = read_matrix(matrix)

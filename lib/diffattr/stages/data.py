@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Any
 
 from ..core.atomic import write_json
 from ..core.data import load_source, save_dataset
+from ..core.settings import DataSource
 
 
-def make_data(*, settings: Mapping[str, Any], data: str | os.PathLike, info: str | os.PathLike) -> dict:
+def make_data(*, settings: DataSource, data: str | os.PathLike, info: str | os.PathLike) -> dict:
+    """The training set as one tensor file (`data`) and its record (`info`: kind, folder, count, image
+    shape, class names, the content hash that names everything downstream)."""
     ds = load_source(settings)
     save_dataset(data, ds)
     record = {
-        "kind": settings["kind"],
-        "path": settings.get("path") or None,
+        "kind": settings.kind,
+        "path": settings.path or None,
         "n": int(len(ds.images)),
         "shape": list(ds.images.shape[1:]),
         "classes": list(ds.class_names),

@@ -6,7 +6,6 @@ import csv
 import io
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 
@@ -15,6 +14,7 @@ from ..attribution.estimators import FAMILY_OF, fit_estimators
 from ..attribution.matrix import read_matrix, write_matrix
 from ..core.atomic import write_json, write_text
 from ..core.metrics import lower_is_better
+from ..core.settings import Datamodels
 
 PathLike = str | os.PathLike
 SCORE_CONVENTION = (
@@ -34,7 +34,7 @@ def fit_all(
     attributions: PathLike,
     info: PathLike,
     fitted: PathLike,
-    settings: Mapping[str, Any],
+    settings: Datamodels,
     target: str,
     baselines: Mapping[str, Mapping[str, float]] | None = None,
 ) -> dict[str, Attribution]:
@@ -42,9 +42,9 @@ def fit_all(
     for behaviour `target` on its subset family of `matrix` (a baseline: its support from `baselines`,
     the baselines stage's method -> {unit: support}): every fit in `info` (datamodel.json) and in a copy
     of the matrix (`fitted`, group attributions/<estimator>), the primary one's `attributions` as CSV."""
-    estimators, primary, lower = settings["estimators"], settings["primary"], lower_is_better(target)
+    primary, lower = settings.primary, lower_is_better(target)
     m = read_matrix(matrix)
-    by_name = fit_estimators(m, target, estimators, settings, baselines)
+    by_name = fit_estimators(m, target, settings, baselines)
     extra = {}
     for name, att in by_name.items():
         score = helpfulness(att.coef, lower)

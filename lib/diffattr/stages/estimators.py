@@ -16,7 +16,7 @@ from ..attribution.lds import brief, ceiling_of, lds_of
 from ..attribution.matrix import Matrix, average_seeds, read_matrix
 from ..core.atomic import write_json, write_text
 from ..core.families import FAMILIES
-from ..core.settings import Bootstrap
+from ..core.settings import Bootstrap, Datamodels
 from ..core.stats import holm, paired_gap_test
 from ..reporting.report import table_html
 
@@ -60,7 +60,7 @@ def estimator_table(
     matrix: PathLike,
     table: PathLike,
     info: PathLike,
-    datamodel: Mapping[str, Any],
+    datamodel: Datamodels,
     settings: Bootstrap,
     html: PathLike | None = None,
     ceiling: Mapping[str, Mapping[str, float]] | None = None,
@@ -77,16 +77,14 @@ def estimator_table(
     m = read_matrix(matrix)
     if test_seeds > 1:
         m = average_seeds(m, seeds or {}, test_seeds)
-    out = estimator_rows(m, datamodel["estimators"], datamodel["primary"], datamodel, settings, ceiling, baselines)
+    out = estimator_rows(m, datamodel, settings, ceiling, baselines)
     write_table(out, table, info, html)
     return out
 
 
 def estimator_rows(
     m: Matrix,
-    estimators: Sequence[str],
-    primary: str,
-    cfg: Mapping[str, Any],
+    datamodels: Datamodels,
     boot: Bootstrap,
     second_retrain: Mapping[str, Mapping[str, float]] | None = None,
     baselines: Mapping[str, Mapping[str, float]] | None = None,
@@ -98,13 +96,14 @@ def estimator_rows(
     behaviour and test set names the estimator with the highest LDS, called better only when its
     paired CI excludes 0. `second_retrain` adds the LDS ceiling (None: not computed); `baselines` the
     baselines' unit support (method -> {unit: value})."""
+    estimators, primary = datamodels.estimators, datamodels.primary
     if primary not in estimators:
         raise ValueError(f"datamodel.primary: {primary!r} is not one of datamodel.estimators {list(estimators)}")
     alpha = float(m.attrs.get("alpha", 0.5))
     rows_out, notes = [], []
     for behaviour in m.behaviour_names:
         y = m.behaviour(behaviour)
-        fitted = fit_estimators(m, behaviour, estimators, cfg, baselines)
+        fitted = fit_estimators(m, behaviour, datamodels, baselines)
         for family in m.families("retrain"):
             rows = m.rows("retrain", family)
             if len(rows) < 3:

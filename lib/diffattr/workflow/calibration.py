@@ -93,6 +93,7 @@ def calibration_key(config: Mapping[str, Any], threads: int) -> dict[str, Any]:
     import torch
 
     from ..core.data import image_shape, sample_count
+    from ..core.settings import DataSource
 
     return {
         "format": FORMAT,
@@ -102,8 +103,8 @@ def calibration_key(config: Mapping[str, Any], threads: int) -> dict[str, Any]:
         "torch": torch.__version__,
         "threads": int(threads),
         "model": config["model"],
-        "image_shape": list(image_shape(config["data"])),
-        "n_images": int(sample_count(config["data"])),
+        "image_shape": list(image_shape(DataSource.from_config(config["data"]))),
+        "n_images": int(sample_count(DataSource.from_config(config["data"]))),
         # round_to only when set, so the caches measured before it existed still match
         "prune": {
             k: config["prune"][k] for k in ("ratio", "importance_p", "round_to") if config["prune"].get(k) is not None
@@ -216,6 +217,7 @@ def _work(config: Mapping[str, Any], probe: str) -> None:
     import torch
 
     from ..core.data import load_source
+    from ..core.settings import DataSource
     from ..modelling.compute import Compute
     from ..modelling.models import ddim_scheduler, ddpm_scheduler, initial_unet
     from ..modelling.sampling import ddim_sample
@@ -223,7 +225,7 @@ def _work(config: Mapping[str, Any], probe: str) -> None:
 
     torch.set_num_threads(1)
     quiet = _quiet_logger()
-    ds = load_source(config["data"])
+    ds = load_source(DataSource.from_config(config["data"]))
     model = initial_unet(config["model"], ds.images, 0)
     if probe == "train_pruned":
         model = _pruned(model, config["prune"])
@@ -265,6 +267,7 @@ def measure(config: Mapping[str, Any], threads: int, steps: int = 4, repeats: in
     import torch
 
     from ..core.data import load_source
+    from ..core.settings import DataSource
     from ..evaluation.classifier import train_classifier
     from ..modelling.compute import Compute
     from ..modelling.models import count_params, ddim_scheduler, ddpm_scheduler, initial_unet
@@ -275,7 +278,7 @@ def measure(config: Mapping[str, Any], threads: int, steps: int = 4, repeats: in
     key = calibration_key(config, threads)
     compute = Compute(torch.device("cpu" if key["device"] == "cpu" else "cuda"), config["compute"]["precision"])
     quiet = _quiet_logger()
-    ds = load_source(config["data"])
+    ds = load_source(DataSource.from_config(config["data"]))
     images = torch.from_numpy(ds.images)
     sched = ddpm_scheduler(config["scheduler"])
     full = initial_unet(config["model"], ds.images, 0)

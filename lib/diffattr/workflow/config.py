@@ -174,6 +174,7 @@ def _check_data(
     from pathlib import Path
 
     from ..core.data import class_names_of, image_shape, sample_count
+    from ..core.settings import DataSource
 
     if not found.ok("data"):
         return None, None, None
@@ -189,7 +190,8 @@ def _check_data(
         )
         return None, None, None
     try:
-        shape, names = image_shape(data), class_names_of(data)
+        source = DataSource.from_config(data)
+        shape, names = image_shape(source), class_names_of(source)
     except ValueError as exc:
         found.add_raised("data.path", exc)
         return None, None, None
@@ -197,7 +199,7 @@ def _check_data(
     if not _needs_count(config, found):
         return shape, None, names
     try:
-        return shape, sample_count(data), names
+        return shape, sample_count(source), names
     except ValueError as exc:
         found.add_raised("data.path", exc)
         return shape, None, names

@@ -55,21 +55,23 @@ def unit_count(config: Mapping[str, Any]) -> int:
 @functools.lru_cache(maxsize=8)
 def _unit_count(key: str) -> int:
     from ..core.data import class_names_of, sample_count
+    from ..core.settings import DataSource
 
     spec = json.loads(key)
+    source = DataSource.from_config(spec["data"])
     if spec["unit"] == "kmeans":
         return int(spec["k"])
     if spec["unit"] == "csv":
         # The same reading as the jobs' (subsets.csv_units): a bad file stops here naming its line.
         from ..attribution.subsets import read_unit_csv
 
-        unit_of, problems = read_unit_csv(spec["csv"], sample_count(spec["data"]))
+        unit_of, problems = read_unit_csv(spec["csv"], sample_count(source))
         if problems:
             raise ValueError(problems[0])
         return len(set(unit_of.values()))
     if spec["unit"] == "sample":
-        return sample_count(spec["data"])
-    return len(class_names_of(spec["data"]))
+        return sample_count(source)
+    return len(class_names_of(source))
 
 
 def family_sizes(config: Mapping[str, Any], n_units: int) -> dict[str, int]:

@@ -58,14 +58,16 @@ def context(config: Mapping[str, Any], subsets: Any, behaviour_source: Mapping[s
     """The Context of a config whose subsets are drawn (`subsets`: draws.SubsetPlan) and whose
     behaviour hashes name their model stage (`behaviour_source`, rules/common.smk's)."""
     from ..core.data import image_shape, sample_count
+    from ..core.settings import DataSource
 
-    shape = image_shape(config["data"])
+    source = DataSource.from_config(config["data"])
+    shape = image_shape(source)
     rows = sum(len(ids) for ids in subsets.chunks.values())
     return Context(
         config=config,
         chunks=subsets.chunks,
         behaviour_source=behaviour_source,
-        n_images=int(sample_count(config["data"])),
+        n_images=int(sample_count(source)),
         image_values=int(shape[0] * shape[1] * shape[2]),
         matrix_values=rows * int(subsets.n_units),
     )
