@@ -13,7 +13,7 @@ identifies the level of that change (its absolute sign) or only differences betw
   on every unit and v(empty) from the untrained model; the constraint identifies the level;
 - loo: v(full) - v(all units but this one), one unlearned model per unit (group units only);
   absolute differences, identified;
-- trak, dtrak, pixel, feature: the cheap baselines (lib/diffattr/baselines), fitted on no model:
+- trak, dtrak, pixel, feature: the cheap baselines (lib/diffattr/attribution/baselines), fitted on no model:
   their unit support comes from the baselines stage, signed into this convention; not identified.
 
 To add an estimator: write its fit (matrix rows of its family -> Attribution) and register it in
@@ -165,7 +165,7 @@ ESTIMATORS: dict[str, Estimator] = {
     "banzhaf": Estimator("uniform", _banzhaf, True),
     "shapley": Estimator("kernel", _shapley, True, needs=("full", EMPTY)),
     "loo": Estimator("loo", _loo, True, needs=("full",)),
-    # The cheap baselines (lib/diffattr/baselines): their level is never identified, as no model was
+    # The cheap baselines (lib/diffattr/attribution/baselines): their level is never identified, as no model was
     # trained without the unit.
     **{name: Estimator(NO_FAMILY, _baseline, False) for name in BASELINES},
 }

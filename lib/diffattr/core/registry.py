@@ -225,7 +225,7 @@ _ROWS: tuple[Stage, ...] = (
     _retraining("retrain_floor", ("model", "scheduler", "train_base", "table1.floor_seed")),
     # Their behaviours: the LDS ceiling and the seed-averaged LDS target (lds, estimators, budget).
     _behaviour("retrain_floor", "retrain_floor"),
-    # The cheap baselines (TRAK, D-TRAK, pixel/feature similarity; lib/diffattr/baselines), planned only
+    # The cheap baselines (TRAK, D-TRAK, pixel/feature similarity; lib/diffattr/attribution/baselines), planned only
     # when datamodel.estimators lists one: the attributed model's (baselines.model, an extra upstream:
     # addressing.extra_upstream) generated images, then each method's scores: per method its support
     # per unit (scores.json) and per training image (per_image.npy).

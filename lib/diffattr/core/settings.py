@@ -169,7 +169,7 @@ class Sampling:
 
 @dataclass(frozen=True)
 class Baselines:
-    """How the cheap baselines score (the hashed baselines section; lib/diffattr/baselines)."""
+    """How the cheap baselines score (the hashed baselines section; lib/diffattr/attribution/baselines)."""
 
     model: str  # the attributed model: "base" or "prune"
     timesteps: int  # TRAK/D-TRAK: timesteps each image's output averages over
