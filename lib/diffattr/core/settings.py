@@ -210,24 +210,13 @@ class DatamodelFit:
     """How one datamodel is fitted (the hashed datamodel section's fit keys): the estimator (ridge or
     lasso for a linear datamodel; any estimator's name where the fit is that estimator's), the ridge
     alphas its K-fold CV chooses from, the folds, the fold split's seed and lasso's path (n_alphas,
-    eps; None where lasso is not fitted)."""
+    eps; None where lasso is not fitted). From config: `Datamodels.fit(estimator)`."""
 
     estimator: str
     alphas: tuple[float, ...]
     cv_folds: int
     seed: int
     lasso_path: Mapping[str, Any] | None = None
-
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], estimator: str) -> DatamodelFit:
-        """From the datamodel section (or any mapping holding alphas, cv_folds, seed, lasso_path)."""
-        return cls(
-            estimator=str(estimator),
-            alphas=tuple(cfg["alphas"]),  # as written: the chosen alpha is recorded as it stands
-            cv_folds=int(cfg["cv_folds"]),
-            seed=int(cfg["seed"]),
-            lasso_path=cfg.get("lasso_path"),
-        )
 
 
 @dataclass(frozen=True)
