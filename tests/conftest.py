@@ -1,4 +1,5 @@
 import copy
+import dataclasses
 import json
 import os
 import pickle
@@ -356,8 +357,8 @@ def prune_tiny(tmp_path: Path, settings, scheduler: dict) -> None:
         model=tmp_path / "model",
         info=tmp_path / "train.json",
         raw=tmp_path / "raw",
-        settings=settings,
-        scheduler=scheduler,
+        # the rule's settings carry the fine-tune's forward process (settings.Pruning.from_config)
+        settings=dataclasses.replace(settings, finetune=dataclasses.replace(settings.finetune, scheduler=scheduler)),
         log=get_logger(None),
     )
 

@@ -31,8 +31,8 @@ TRAIN = textwrap.dedent("""
     torch.set_num_threads(1)
     cfg = yaml.safe_load(open({config!r}))
     cfg["train_base"].update(steps=120, checkpoint_every=20, log_every=20)
-    job = job_settings("train_base", cfg["train_base"], cfg)
-    train_base(data={data!r}, model_cfg=cfg["model"], scheduler=cfg["scheduler"], settings=job,
+    job = job_settings("train_base", cfg["train_base"], cfg, scheduler=cfg["scheduler"], model=cfg["model"])
+    train_base(data={data!r}, settings=job,
                model=sys.argv[1], info=sys.argv[2], log=get_logger(sys.argv[3]),
                resume=sys.argv[4] if len(sys.argv) > 4 else None)
 """)

@@ -144,7 +144,7 @@ def test_unlearning_starts_from_the_pruned_models_raw_weights(smoke_run, tmp_pat
     chunk = store / "subsets" / spec["upstream"]["subsets"] / "train-0000-0005.json"
     cfg = yaml.safe_load((smoke_run / "config/config.yaml").read_text())
     update_config(cfg, yaml.safe_load((smoke_run / "config/presets/smoke.yaml").read_text()))
-    job = job_settings("unlearn", spec["config"]["unlearn"], cfg)
+    job = job_settings("unlearn", spec["config"]["unlearn"], cfg, scheduler=cfg["scheduler"])
     want = load_model(batch / "train-0001" / "model").state_dict()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the jobs ran (resources.default.threads)
@@ -156,7 +156,6 @@ def test_unlearning_starts_from_the_pruned_models_raw_weights(smoke_run, tmp_pat
                 data=next(store.glob("data/*/data.npz")),
                 subsets=chunk,
                 settings=job,
-                scheduler=cfg["scheduler"],
                 batch=out,
                 log=get_logger(None),
             )

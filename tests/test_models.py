@@ -114,7 +114,7 @@ def _unlearn_settings(config, **overrides):
     from diffattr.core.settings import job_settings
 
     config = {**config, "unlearn": {**config["unlearn"], **overrides}}
-    return job_settings("unlearn", config["unlearn"], config)
+    return job_settings("unlearn", config["unlearn"], config, scheduler=config["scheduler"])
 
 
 def test_concurrent_unlearning_gives_the_sequential_models(tmp_path, config):
@@ -134,7 +134,6 @@ def test_concurrent_unlearning_gives_the_sequential_models(tmp_path, config):
             data=tmp_path / "data.npz",
             subsets=tmp_path / "chunk.json",
             settings=settings,
-            scheduler=config["scheduler"],
             batch=tmp_path / f"batch{k}",
             log=get_logger(tmp_path / "log"),
         )
@@ -178,7 +177,6 @@ def test_vmap_stacked_unlearning_gives_the_sequential_models(tmp_path, config, a
             data=tmp_path / "data.npz",
             subsets=tmp_path / "chunk.json",
             settings=settings,
-            scheduler=config["scheduler"],
             batch=tmp_path / mode,
             log=get_logger(tmp_path / "log"),
         )
@@ -202,7 +200,6 @@ def test_vmap_stacked_unlearning_gives_the_sequential_models(tmp_path, config, a
             data=tmp_path / "data.npz",
             subsets=tmp_path / "chunk.json",
             settings=_unlearn_settings(config, **recipe, concurrent=2, concurrent_mode="fork"),
-            scheduler=config["scheduler"],
             batch=tmp_path / "bad",
             log=get_logger(tmp_path / "log"),
         )

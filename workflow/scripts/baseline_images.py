@@ -13,8 +13,7 @@ p = sm.params
 info = make_images(
     **sm.input,
     **sm.output,
-    settings=job_settings("behaviour", p.behaviour, sm.config),
-    scheduler=p.scheduler,
+    settings=job_settings("behaviour", p.behaviour, sm.config, scheduler=p.scheduler),
     model_kind=p.model,
     startup=startup,
     compute=compute,

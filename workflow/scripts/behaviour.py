@@ -13,8 +13,7 @@ p, sid = sm.params, sm.wildcards.subset
 out = evaluate_model(
     **sm.input,
     **sm.output,
-    settings=job_settings("behaviour", p.behaviour, sm.config),
-    scheduler=p.scheduler,
+    settings=job_settings("behaviour", p.behaviour, sm.config, scheduler=p.scheduler),
     source=p.source,
     subset=sid,
     startup=startup,

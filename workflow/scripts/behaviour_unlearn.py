@@ -13,8 +13,7 @@ p = sm.params
 record = evaluate_batch(
     **sm.input,
     **sm.output,
-    settings=job_settings("behaviour", p.behaviour, sm.config),
-    scheduler=p.scheduler,
+    settings=job_settings("behaviour", p.behaviour, sm.config, scheduler=p.scheduler),
     log=log,
     startup=startup,
     compute=compute,

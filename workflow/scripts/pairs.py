@@ -17,8 +17,7 @@ out = pair_fids(
     floor=inp.floor,
     classifier=inp.classifier,
     **sm.output,
-    settings=job_settings("behaviour", p.behaviour, sm.config),
-    scheduler=p.scheduler,
+    settings=job_settings("behaviour", p.behaviour, sm.config, scheduler=p.scheduler),
     subset=sid,
     compute=compute,
 )

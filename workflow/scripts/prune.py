@@ -12,8 +12,7 @@ log, startup, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("co
 prune_and_finetune(
     **sm.input,
     **sm.output,
-    settings=Pruning.from_config(sm.params.prune, sm.config),
-    scheduler=sm.params.scheduler,
+    settings=Pruning.from_config(sm.params.prune, sm.config, scheduler=sm.params.scheduler),
     resume=sm.params.resume,
     log=log,
     startup=startup,

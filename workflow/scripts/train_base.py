@@ -16,9 +16,7 @@ else:
     train_base(
         **sm.input,
         **sm.output,
-        settings=job_settings("train_base", p.recipe, sm.config),
-        model_cfg=p.model,
-        scheduler=p.scheduler,
+        settings=job_settings("train_base", p.recipe, sm.config, scheduler=p.scheduler, model=p.model),
         resume=p.resume,
         log=log,
         startup=startup,

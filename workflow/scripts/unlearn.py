@@ -13,8 +13,7 @@ p = sm.params
 unlearn_batch(
     **sm.input,
     **sm.output,
-    settings=job_settings("unlearn", p.recipe, sm.config),
-    scheduler=p.scheduler,
+    settings=job_settings("unlearn", p.recipe, sm.config, scheduler=p.scheduler),
     log=log,
     startup=startup,
     compute=compute,

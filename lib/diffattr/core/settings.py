@@ -312,15 +312,18 @@ class Pruning:
     round_to: int | None = None
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], config: Mapping[str, Any]) -> Pruning:
-        """`cfg`: the prune section as hashed (the rule's params); `config`: the full config (run-time keys)."""
+    def from_config(
+        cls, cfg: Mapping[str, Any], config: Mapping[str, Any], scheduler: Mapping[str, Any] | None = None
+    ) -> Pruning:
+        """`cfg`: the prune section as hashed (the rule's params); `config`: the full config (run-time
+        keys); `scheduler`: the forward process the fine-tune trains with."""
         # ratio as written (train.json records it), not coerced; round_to is absent from the hashed
         # section at its default (addressing.HASHED_UNLESS_DEFAULT)
         round_to = cfg.get("round_to")
         return cls(
             cfg["ratio"],
             int(cfg["importance_p"]),
-            job_settings("prune.finetune", cfg["finetune"], config),
+            job_settings("prune.finetune", cfg["finetune"], config, scheduler=scheduler),
             None if round_to is None else int(round_to),
         )
 
@@ -344,13 +347,37 @@ class BudgetSettings:
 
 @dataclass(frozen=True)
 class Job(Generic[R]):
+    """A model job's settings, what its stage hashes and how it runs: the section's recipe (`recipe`:
+    a training Recipe, Sampling or Baselines), the forward process (`scheduler`: the scheduler
+    section, diffusers' DDPMScheduler config), where the stage builds a UNet its architecture
+    (`model`: the model section, diffusers' UNet2DModel config) and the stage's own seed (`seed`:
+    retrain.seed), and the run-time options (`runtime`, never hashed)."""
+
     recipe: R
     runtime: Runtime
+    scheduler: Mapping[str, Any] | None = None
+    model: Mapping[str, Any] | None = None
+    seed: int | None = None
 
 
-def job_settings(section: str, hashed: Mapping[str, Any], config: Mapping[str, Any]) -> Job:
+def job_settings(
+    section: str,
+    hashed: Mapping[str, Any],
+    config: Mapping[str, Any],
+    *,
+    scheduler: Mapping[str, Any] | None = None,
+    model: Mapping[str, Any] | None = None,
+    seed: int | None = None,
+) -> Job:
     """The settings of a job of config section `section` (train_base, prune.finetune, unlearn,
     behaviour or baselines): `hashed` is that section as hashed into the stage (the rule's params),
-    `config` the full config the job runs under."""
+    `config` the full config the job runs under; `scheduler`, `model` and `seed` as the stage hashes
+    them (its rule's params), where it uses them."""
     typed = {"behaviour": Sampling, "baselines": Baselines}.get(section, Recipe)
-    return Job(typed.from_config(hashed), runtime_of(config, section))
+    return Job(
+        typed.from_config(hashed),
+        runtime_of(config, section),
+        scheduler=scheduler,
+        model=model,
+        seed=None if seed is None else int(seed),
+    )

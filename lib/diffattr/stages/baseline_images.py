@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
-from typing import Any
 
 from ..attribution.baselines.images import save_images
 from ..core.atomic import write_json
@@ -18,7 +16,6 @@ PathLike = str | os.PathLike
 def make_images(
     *,
     model: PathLike,
-    scheduler: Mapping[str, Any],
     settings: Job,
     model_kind: str,
     images: PathLike,
@@ -33,7 +30,7 @@ def make_images(
 
     start, cpu = time.perf_counter(), time.process_time()
     s = settings.recipe
-    generated = generate(model, scheduler, s, s.n_samples, settings.runtime.batch_size, compute).numpy()
+    generated = generate(model, settings.scheduler, s, s.n_samples, settings.runtime.batch_size, compute).numpy()
     save_images(generated, images)
     record = {
         "model": model_kind,

@@ -7,8 +7,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 
@@ -28,7 +26,6 @@ def per_image_support(  # noqa: PLR0913  (every method's inputs; the tail keywor
     *,
     job: Job,
     model_path: PathLike | None = None,
-    sched_cfg: Mapping[str, Any] | None = None,
     reference_npz: PathLike | None = None,
     classifier_pt: PathLike | None = None,
     inception_weights: PathLike | None = None,
@@ -36,8 +33,9 @@ def per_image_support(  # noqa: PLR0913  (every method's inputs; the tail keywor
     logger=None,
 ) -> np.ndarray:
     """One method's support per training image (mean over the generated images). `job`:
-    settings.job_settings("baselines", ...); `inception_weights`: the feature baseline's extractor
-    (behaviour.features: inception), else the domain classifier's features."""
+    settings.job_settings("baselines", ..., scheduler=...) (the gradient methods' forward process);
+    `inception_weights`: the feature baseline's extractor (behaviour.features: inception), else the
+    domain classifier's features."""
     from ..modelling.compute import CPU
 
     compute = compute or CPU
@@ -45,7 +43,7 @@ def per_image_support(  # noqa: PLR0913  (every method's inputs; the tail keywor
         from ..attribution.baselines.gradient import gradient_support
         from ..modelling.models import ddpm_scheduler, load_model
 
-        alphas_cumprod = ddpm_scheduler(sched_cfg).alphas_cumprod
+        alphas_cumprod = ddpm_scheduler(job.scheduler).alphas_cumprod
         return gradient_support(
             load_model(model_path),
             train_images,
@@ -90,7 +88,6 @@ def make_scores(  # noqa: PLR0913  (its rule's input and output keys, the job's 
     scores: PathLike,
     per_image: PathLike,
     model: PathLike | None = None,
-    scheduler: Mapping[str, Any] | None = None,
     reference: PathLike | None = None,
     classifier: PathLike | None = None,
     inception_weights: PathLike | None = None,
@@ -112,7 +109,6 @@ def make_scores(  # noqa: PLR0913  (its rule's input and output keys, the job's 
         ds.images,
         job=settings,
         model_path=model,
-        sched_cfg=scheduler,
         reference_npz=reference,
         classifier_pt=classifier,
         inception_weights=inception_weights,

@@ -4,8 +4,6 @@ sampled from the shared initial noises, and its behaviours."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Any
 
 from ..core.atomic import write_json
 from ..core.settings import Job
@@ -19,7 +17,6 @@ def evaluate_model(  # noqa: PLR0913  (its rule's input and output keys, the job
     train: PathLike,
     classifier: PathLike,
     reference: PathLike,
-    scheduler: Mapping[str, Any],
     settings: Job,
     source: str,
     subset: str,
@@ -31,7 +28,9 @@ def evaluate_model(  # noqa: PLR0913  (its rule's input and output keys, the job
     (`source`: the model stage, `subset`: its subset id)."""
     from ..evaluation.behaviour import Evaluator
 
-    evaluate = Evaluator(classifier, reference, scheduler, settings.recipe, settings.runtime.batch_size, compute)
+    evaluate = Evaluator(
+        classifier, reference, settings.scheduler, settings.recipe, settings.runtime.batch_size, compute
+    )
     out = evaluate(model, train, source, subset, startup)
     write_json(behaviour, out)
     return out

@@ -6,8 +6,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Mapping
-from typing import Any
 
 from ..core.atomic import write_json
 from ..core.jobs import job_timing
@@ -22,7 +20,6 @@ def evaluate_batch(
     batch: PathLike,
     classifier: PathLike,
     reference: PathLike,
-    scheduler: Mapping[str, Any],
     settings: Job,
     behaviour: PathLike,
     log: logging.Logger,
@@ -35,7 +32,9 @@ def evaluate_batch(
     from ..evaluation.behaviour import Evaluator
 
     job_start = time.perf_counter()
-    evaluate = Evaluator(classifier, reference, scheduler, settings.recipe, settings.runtime.batch_size, compute)
+    evaluate = Evaluator(
+        classifier, reference, settings.scheduler, settings.recipe, settings.runtime.batch_size, compute
+    )
     sids = batch_members(batch, "unlearn")
     with atomic_dir(behaviour) as tmp:
         for sid in sids:

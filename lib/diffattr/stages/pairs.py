@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
-from typing import Any
 
 from ..core.atomic import write_json
 from ..core.settings import Job
@@ -20,7 +18,6 @@ def pair_fids(
     retrained: PathLike,
     floor: PathLike,
     classifier: PathLike,
-    scheduler: Mapping[str, Any],
     settings: Job,
     subset: str,
     pair: PathLike,
@@ -38,7 +35,7 @@ def pair_fids(
     extractor = behaviour.make_extractor(classifier, s.inception_weights, compute.device)
 
     def stats_of(path: PathLike) -> dict:
-        images = behaviour.generate(path, scheduler, s, s.n_samples, settings.runtime.batch_size, compute)
+        images = behaviour.generate(path, settings.scheduler, s, s.n_samples, settings.runtime.batch_size, compute)
         return behaviour.feature_statistics(behaviour.extract_features(extractor, to_uint8_rgb(images)))
 
     stats = {name: stats_of(path) for name, path in (("unlearn", unlearned), ("retrain", retrained), ("floor", floor))}

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
-from typing import Any
 
 from ..core.settings import Pruning
 
@@ -17,7 +15,6 @@ def prune_and_finetune(  # noqa: PLR0913  (its rule's input and output keys, the
     base: PathLike,
     data: PathLike,
     settings: Pruning,
-    scheduler: Mapping[str, Any],
     model: PathLike,
     info: PathLike,
     log: logging.Logger,
@@ -27,7 +24,7 @@ def prune_and_finetune(  # noqa: PLR0913  (its rule's input and output keys, the
     raw: PathLike | None = None,
 ) -> dict:
     """Prune the `base` model, fine-tune it on all `data` (`settings`: the prune section, its
-    fine-tune's settings included), save the EMA weights (`model`) and the raw ones (`raw`), both as
+    fine-tune's settings and forward process included), save the EMA weights (`model`) and the raw ones (`raw`), both as
     whole modules; `info`: the training record."""
     from ..core.data import load_dataset
     from ..modelling.models import load_model
@@ -56,7 +53,7 @@ def prune_and_finetune(  # noqa: PLR0913  (its rule's input and output keys, the
         unet,
         ds.images,
         job.recipe,
-        scheduler,
+        job.scheduler,
         run=TrainRun(job.runtime, log, "prune_finetune", startup, resume, compute),
         out=ModelOutput(model, info, raw=raw, whole_module=True),
         extra=extra,

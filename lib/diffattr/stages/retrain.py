@@ -6,8 +6,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Mapping
-from typing import Any
 
 from ..core.settings import Job
 
@@ -19,10 +17,7 @@ def retrain(  # noqa: PLR0913  (its rule's input and output keys, the job's sett
     data: PathLike,
     subsets: PathLike,
     subset: str,
-    model_cfg: Mapping[str, Any],
-    scheduler: Mapping[str, Any],
     settings: Job,
-    seed: int,
     model: PathLike,
     info: PathLike,
     log: logging.Logger,
@@ -30,7 +25,8 @@ def retrain(  # noqa: PLR0913  (its rule's input and output keys, the job's sett
     resume: PathLike | None = None,
     compute=None,
 ) -> dict:
-    """Retrain on subset `subset` of the subsets file `subsets`, its seed derived from (`seed`, subset);
+    """Retrain the architecture `settings.model` on subset `subset` of the subsets file `subsets` with
+    the recipe and forward process of `settings`, its seed derived from (`settings.seed`, subset);
     `model`, `info`: the checkpoint and its training record. A test seed's id (families.seed_id, e.g.
     test-0003-seed3) trains on its subset (test-0003)."""
     import numpy as np
@@ -45,12 +41,12 @@ def retrain(  # noqa: PLR0913  (its rule's input and output keys, the job's sett
     ds = load_dataset(data)
     sub = read_subsets(subsets)[base_id(subset)]
     images = ds.images[np.asarray(sub["sample_indices"], dtype=np.int64)]
-    recipe = dataclasses.replace(settings.recipe, seed=derived_seed(seed, subset))
+    recipe = dataclasses.replace(settings.recipe, seed=derived_seed(settings.seed, subset))
     return train_and_save(
-        initial_unet(model_cfg, images, recipe.seed),
+        initial_unet(settings.model, images, recipe.seed),
         images,
         recipe,
-        scheduler,
+        settings.scheduler,
         run=TrainRun(settings.runtime, log, f"retrain {sub['id']}", startup, resume, compute),
         out=ModelOutput(model, info),
     )

@@ -16,8 +16,6 @@ PathLike = str | os.PathLike
 def train_base(
     *,
     data: PathLike,
-    model_cfg: Mapping[str, Any],
-    scheduler: Mapping[str, Any],
     settings: Job,
     model: PathLike,
     info: PathLike,
@@ -26,17 +24,18 @@ def train_base(
     resume: PathLike | None = None,
     compute=None,
 ) -> dict:
-    """Train from train_base.seed's initial weights (the same init_model saves untrained)."""
+    """Train the architecture `settings.model` from train_base.seed's initial weights (the same
+    init_model saves untrained) with the recipe and forward process of `settings`."""
     from ..core.data import load_dataset
     from ..modelling.models import initial_unet
     from ..modelling.training import ModelOutput, TrainRun, train_and_save
 
     ds = load_dataset(data)
     return train_and_save(
-        initial_unet(model_cfg, ds.images, settings.recipe.seed),
+        initial_unet(settings.model, ds.images, settings.recipe.seed),
         ds.images,
         settings.recipe,
-        scheduler,
+        settings.scheduler,
         run=TrainRun(settings.runtime, log, "train_base", startup, resume, compute),
         out=ModelOutput(model, info),
     )

@@ -70,14 +70,14 @@ def unlearn_batch(
     data: PathLike,
     subsets: PathLike,
     settings: Job,
-    scheduler: Mapping[str, Any],
     batch: PathLike,
     log: logging.Logger,
     startup: float | None = None,
     compute=None,
 ) -> dict:
-    """Unlearn every subset of the subsets file `subsets` from the `start` model (on `data`) into the
-    batch folder `batch`; job.json there records the subsets, their train seconds and the start-up share."""
+    """Unlearn every subset of the subsets file `subsets` from the `start` model (on `data`, with the
+    recipe and forward process of `settings`) into the batch folder `batch`; job.json there records
+    the subsets, their train seconds and the start-up share."""
     from ..attribution.subsets import read_subsets
     from ..core.atomic import atomic_dir
     from ..core.data import load_dataset
@@ -89,7 +89,7 @@ def unlearn_batch(
     job_start = time.perf_counter()
     records = list(read_subsets(subsets).values())
     with atomic_dir(batch) as tmp:
-        run = Unlearning(start, load_dataset(data).images, settings, scheduler, log, compute or CPU, tmp)
+        run = Unlearning(start, load_dataset(data).images, settings, settings.scheduler, log, compute or CPU, tmp)
         if concurrent > 1 and len(records) > 1 and mode == "vmap":
             seconds = [s for i in range(0, len(records), concurrent) for s in stacked(run, records[i : i + concurrent])]
         elif concurrent > 1 and len(records) > 1:
