@@ -109,3 +109,26 @@ def test_rule_env_lists_every_third_party_import(name):
     needed = {PACKAGE_OF.get(top, top).lower() for top in third_party(ROOT / rule["script"])}
     missing = needed - env_packages(rule["env"])
     assert not missing, f"rule {name} imports {sorted(missing)}, not listed in {rule['env']}"
+
+
+def gpu_session_packages() -> set[str]:
+    """What bench/gpu_wheels.sh brings to the GPU machine (the packages it fetches as wheels) plus what
+    that machine's image already has (its `present` list)."""
+    text = (ROOT / "bench" / "gpu_wheels.sh").read_text()
+    fetched = {re.split(r"[=<>]", spec, maxsplit=1)[0] for spec in re.findall(r'"([A-Za-z][\w.-]*==[\w.]+)"', text)}
+    present = re.search(r'present="([^"]*)"', text, re.S)
+    assert present, "bench/gpu_wheels.sh lost its present=... list"
+    return {n.lower().replace("_", "-") for n in fetched | set(present[1].split())}
+
+
+def test_the_gpu_session_brings_every_package_the_rules_import():
+    """The GPU machine has no package index: a package the rules' code imports that is neither
+    fetched by bench/gpu_wheels.sh nor on that machine's image stops the GPU session (once: dattri)."""
+    needed = {
+        PACKAGE_OF.get(top, top).lower().replace("_", "-")
+        for rule in rules().values()
+        if rule["script"]
+        for top in third_party(ROOT / rule["script"])
+    }
+    missing = needed - gpu_session_packages()
+    assert not missing, f"bench/gpu_wheels.sh neither fetches nor lists as present: {sorted(missing)}"
