@@ -144,7 +144,12 @@ def test_generation_stages_hand_their_device_down(tmp_path, monkeypatch):
         compute=marker,
     )
     sample_grid(
-        model=tmp_path / "m", scheduler=SCHED, settings=beh, n=4, title="t", grid=tmp_path / "grid.png", compute=marker
+        model=tmp_path / "m",
+        settings=Job(beh, SamplingRuntime(batch_size=8), scheduler=SCHED),
+        n=4,
+        title="t",
+        grid=tmp_path / "grid.png",
+        compute=marker,
     )
     assert seen["sample"] == [marker] * 4  # three models of the pair, one grid
     assert seen["extract"] == [marker.device] * 2  # reference, pair

@@ -7,7 +7,7 @@ import pytest
 import torch
 from conftest import SCHED, write_pretrained
 
-from diffattr.core.settings import DataSource
+from diffattr.core.settings import BaseModel, DataSource
 from diffattr.modelling.models import build_unet, load_model
 from diffattr.stages.data import make_data
 from diffattr.stages.train_base import import_base
@@ -27,9 +27,8 @@ def test_imported_model_is_the_checkpoint(tmp_path, config, pretrained):
     path, model = pretrained
     make_data(settings=DataSource("digits"), data=tmp_path / "data.npz", info=tmp_path / "data.json")
     info = import_base(
-        pretrained=path,
         data=tmp_path / "data.npz",
-        model_cfg=config["model"],
+        settings=BaseModel(config["model"], pretrained=str(path)),
         model=tmp_path / "base",
         info=tmp_path / "train.json",
         log=logging.getLogger("t"),
@@ -46,9 +45,8 @@ def test_architecture_or_size_mismatch_is_refused(tmp_path, config, pretrained):
     other = dict(config["model"], block_out_channels=[16, 48])
     with pytest.raises(ValueError, match="differs from the config's model section at .*set model.* to the checkpoint"):
         import_base(
-            pretrained=path,
             data=tmp_path / "data.npz",
-            model_cfg=other,
+            settings=BaseModel(other, pretrained=str(path)),
             model=tmp_path / "b",
             info=tmp_path / "t.json",
             log=logging.getLogger("t"),
@@ -57,9 +55,8 @@ def test_architecture_or_size_mismatch_is_refused(tmp_path, config, pretrained):
     build_unet(config["model"], 16, 1).save_pretrained(tmp_path / "big")
     with pytest.raises(ValueError, match="is for 1 x 16 x 16 images, the data are 1 x 8 x 8"):
         import_base(
-            pretrained=tmp_path / "big",
             data=tmp_path / "data.npz",
-            model_cfg=config["model"],
+            settings=BaseModel(config["model"], pretrained=str(tmp_path / "big")),
             model=tmp_path / "b",
             info=tmp_path / "t.json",
             log=logging.getLogger("t"),
@@ -67,9 +64,8 @@ def test_architecture_or_size_mismatch_is_refused(tmp_path, config, pretrained):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="has no config.json and no unet/config.json"):
         import_base(
-            pretrained=tmp_path / "empty",
             data=tmp_path / "data.npz",
-            model_cfg=config["model"],
+            settings=BaseModel(config["model"], pretrained=str(tmp_path / "empty")),
             model=tmp_path / "b",
             info=tmp_path / "t.json",
             log=logging.getLogger("t"),
@@ -104,17 +100,15 @@ def test_attention_head_count_mismatch_is_refused(tmp_path, config):
     make_data(settings=DataSource("digits"), data=tmp_path / "data.npz", info=tmp_path / "data.json")
     with pytest.raises(ValueError, match="attention heads at .*set model.attention_head_dim to null"):
         import_base(
-            pretrained=tmp_path / "unet",
             data=tmp_path / "data.npz",
-            model_cfg=with_attention,
+            settings=BaseModel(with_attention, pretrained=str(tmp_path / "unet")),
             model=tmp_path / "b",
             info=tmp_path / "t.json",
             log=logging.getLogger("t"),
         )
     info = import_base(
-        pretrained=tmp_path / "unet",
         data=tmp_path / "data.npz",
-        model_cfg=one_head,
+        settings=BaseModel(one_head, pretrained=str(tmp_path / "unet")),
         model=tmp_path / "b",
         info=tmp_path / "t.json",
         log=logging.getLogger("t"),
@@ -136,9 +130,8 @@ def test_hub_and_pipeline_layouts_are_imported_and_named_by_the_unets_files(tmp_
         out = tmp_path / "store" / path.name
         log = logging.getLogger("t")
         info = import_base(
-            pretrained=path,
             data=tmp_path / "data.npz",
-            model_cfg=config["model"],
+            settings=BaseModel(config["model"], pretrained=str(path)),
             model=out,
             info=tmp_path / "t.json",
             log=log,

@@ -2,7 +2,7 @@
 
 import _libpath  # noqa: F401  (lib/ on sys.path)
 
-from diffattr.core.settings import Sampling
+from diffattr.core.settings import job_settings
 from diffattr.modelling.compute import start_model_job
 from diffattr.stages.samples import sample_grid
 from diffattr.workflow.layout import in_batch, write_spec
@@ -15,8 +15,7 @@ title = f"{kind} model" + (f" ({p.subset})" if kind in ("unlearned", "retrained"
 sample_grid(
     model=model,
     **sm.output,
-    settings=Sampling.from_config(p.behaviour),
-    scheduler=p.scheduler,
+    settings=job_settings("behaviour", p.behaviour, sm.config, scheduler=p.scheduler),
     n=p.n,
     title=title,
     compute=compute,

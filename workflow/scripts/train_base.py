@@ -2,7 +2,7 @@
 
 import _libpath  # noqa: F401  (lib/ on sys.path)
 
-from diffattr.core.settings import job_settings
+from diffattr.core.settings import BaseModel, job_settings
 from diffattr.modelling.compute import start_model_job
 from diffattr.stages.train_base import import_base, train_base
 from diffattr.workflow.layout import write_spec
@@ -11,7 +11,7 @@ sm = snakemake  # noqa: F821
 log, startup, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))
 p = sm.params
 if p.pretrained:
-    import_base(**sm.input, **sm.output, pretrained=p.pretrained, model_cfg=p.model, log=log)
+    import_base(**sm.input, **sm.output, settings=BaseModel(p.model, pretrained=str(p.pretrained)), log=log)
 else:
     train_base(
         **sm.input,

@@ -1,8 +1,9 @@
 """Every stage's settings as typed objects: what its hash covers (from the rule's params, as
-addressing.stage_config hashed it: a training Recipe, Sampling, Baselines, Bootstrap, DatamodelFit,
-Datamodels, Counterfactual, DataSource, Units, Pruning, ClassifierTraining, BudgetSettings) and a job's run-time options
-(Runtime: read from the full config, never hashed, so changing them renames nothing and trips no
-params rerun trigger; UNHASHED names them).
+addressing.stage_config hashed it: a model job's Job (its recipe: Recipe, Sampling or Baselines, with
+the forward process, the architecture and the stage's seed where it uses them), Bootstrap,
+DatamodelFit, Datamodels, Counterfactual, DataSource, BaseModel, Units, Pruning, ClassifierTraining,
+BudgetSettings) and a job's run-time options (Runtime: read from the full config, never hashed, so
+changing them renames nothing and trips no params rerun trigger; UNHASHED names them).
 Plain data, nothing of the science: every floor may use these types."""
 
 from __future__ import annotations
@@ -261,6 +262,18 @@ class Counterfactual:
     def from_config(cls, cfg: Mapping[str, Any]) -> Counterfactual:
         # fractions as written: the plan records each removal's fraction as it stands
         return cls(fractions=tuple(cfg["fractions"]), n_random=int(cfg["n_random"]), seed=int(cfg["seed"]))
+
+
+@dataclass(frozen=True)
+class BaseModel:
+    """Where the base model's weights begin (stages init and train_base's import): the UNet
+    architecture (`model`: the model section, diffusers' UNet2DModel config) with the seed of its
+    initial weights (`seed`: train_base.seed), or a pretrained model's folder (`pretrained`:
+    base_model.path) checked against that architecture."""
+
+    model: Mapping[str, Any]
+    seed: int | None = None
+    pretrained: str | None = None
 
 
 @dataclass(frozen=True)

@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Any
 
 from ..core.atomic import write_json
+from ..core.settings import BaseModel
 
 
 def init_model(
     *,
     data: str | os.PathLike,
-    model_cfg: Mapping[str, Any],
-    seed: int,
+    settings: BaseModel,
     model: str | os.PathLike,
     info: str | os.PathLike,
 ) -> dict:
+    """The architecture `settings.model` at the initial weights of `settings.seed` (train_base's),
+    saved untrained (`model`) with its record (`info`)."""
     from ..core.data import load_dataset
     from ..modelling.models import count_params, initial_unet, save_model
 
     ds = load_dataset(data)
-    unet = initial_unet(model_cfg, ds.images, seed)  # train_base's initial weights
+    seed = int(settings.seed)
+    unet = initial_unet(settings.model, ds.images, seed)  # train_base's initial weights
     save_model(unet, model)
     stats = {
         "steps": 0,

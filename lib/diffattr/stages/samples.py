@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Any
 
-from ..core.settings import Sampling
+from ..core.settings import Job
 
 
 def sample_grid(
     *,
     model: str | os.PathLike,
-    scheduler: Mapping[str, Any],
-    settings: Sampling,
+    settings: Job,
     n: int,
     title: str,
     grid: str | os.PathLike,
     compute=None,
 ) -> None:
     """The first n images of the behaviour samples (image j from the same initial noise as image j of
-    every model's evaluation), so the grids compare image by image."""
+    every model's evaluation; `settings`: the behaviour's sampling and forward process), so the grids
+    compare image by image."""
     from ..evaluation.behaviour import generate
     from ..reporting.figures import image_grid
 
-    images = generate(model, scheduler, settings, n, max(n, 1), compute)
+    images = generate(model, settings.scheduler, settings.recipe, n, max(n, 1), compute)
     image_grid(((images.permute(0, 2, 3, 1) + 1) * 127.5).round().clamp(0, 255).byte().numpy(), grid, title)

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
-from typing import Any
 
 from ..core.atomic import write_json
-from ..core.settings import Job
+from ..core.settings import BaseModel, Job
 
 PathLike = str | os.PathLike
 
@@ -43,14 +41,14 @@ def train_base(
 
 def import_base(
     *,
-    pretrained: PathLike,
     data: PathLike,
-    model_cfg: Mapping[str, Any],
+    settings: BaseModel,
     model: PathLike,
     info: PathLike,
     log: logging.Logger,
 ) -> dict:
-    """Start from a pretrained UNet (base_model.path) instead of training one: checked, then copied
+    """Start from a pretrained UNet (`settings.pretrained`: base_model.path, against the architecture
+    `settings.model`) instead of training one: checked, then copied
     into the store so every later stage reads it like a trained base model. train.json records the
     folder read and the files whose sha256 names the artifact."""
     from ..core.data import load_dataset
@@ -58,7 +56,8 @@ def import_base(
     from ..modelling.models import count_params, import_pretrained_unet, save_model
 
     ds = load_dataset(data)
-    unet = import_pretrained_unet(pretrained, model_cfg, ds.images.shape[-1], ds.images.shape[1])
+    pretrained = settings.pretrained
+    unet = import_pretrained_unet(pretrained, settings.model, ds.images.shape[-1], ds.images.shape[1])
     save_model(unet, model)
     found = locate(pretrained)
     stats = {
