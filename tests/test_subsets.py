@@ -239,7 +239,7 @@ def test_chunk_files_hold_the_start_up_draws(config, tmp_path):
     and a chunk holds its skipped candidates too."""
     from diffattr.attribution.subsets import read_subsets
     from diffattr.core.data import Dataset, save_dataset
-    from diffattr.core.settings import Units
+    from diffattr.core.settings import SubsetDraws, Units
     from diffattr.stages.subsets import make_subsets
 
     labels = np.repeat(np.arange(N), 3)
@@ -252,9 +252,7 @@ def test_chunk_files_hold_the_start_up_draws(config, tmp_path):
         make_subsets(
             data=tmp_path / "data.npz",
             chunk=tmp_path / f"{name}.json",
-            units=Units("class"),
-            alpha=0.5,
-            seed=0,
+            settings=SubsetDraws(Units("class"), alpha=0.5, seed=0),
             chunk_id=name,
             members=chunks[name],
             n_units=N,
@@ -272,9 +270,7 @@ def test_chunk_files_hold_the_start_up_draws(config, tmp_path):
         make_subsets(
             data=tmp_path / "data.npz",
             chunk=tmp_path / "x.json",
-            units=Units("class"),
-            alpha=0.5,
-            seed=0,
+            settings=SubsetDraws(Units("class"), alpha=0.5, seed=0),
             chunk_id="train-0000-0009",
             members=chunks["train-0000-0009"],
             n_units=N + 1,

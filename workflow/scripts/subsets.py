@@ -3,7 +3,7 @@
 import _libpath  # noqa: F401  (lib/ on sys.path)
 
 from diffattr.core.jobs import start
-from diffattr.core.settings import Units
+from diffattr.core.settings import SubsetDraws, Units
 from diffattr.stages.subsets import make_subsets
 from diffattr.workflow.layout import write_spec
 
@@ -13,9 +13,7 @@ p = sm.params
 info = make_subsets(
     **sm.input,
     **sm.output,
-    units=Units(p.unit, p.kmeans, p.csv),
-    alpha=p.alpha,
-    seed=p.seed,
+    settings=SubsetDraws(Units(p.unit, p.kmeans, p.csv), alpha=p.alpha, seed=p.seed),
     chunk_id=sm.wildcards.chunk,
     members=p.members,
     n_units=p.n_units,

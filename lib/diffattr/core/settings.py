@@ -1,7 +1,7 @@
 """Every stage's settings as typed objects: what its hash covers (from the rule's params, as
 addressing.stage_config hashed it: a model job's Job (its recipe: Recipe, Sampling or Baselines, with
 the forward process, the architecture and the stage's seed where it uses them), Bootstrap,
-DatamodelFit, Datamodels, Counterfactual, DataSource, BaseModel, Units, Pruning, ClassifierTraining,
+DatamodelFit, Datamodels, Counterfactual, DataSource, BaseModel, Units, SubsetDraws, Pruning, ClassifierTraining,
 BudgetSettings) and a job's run-time options (Runtime: read from the full config, never hashed, so
 changing them renames nothing and trips no params rerun trigger; UNHASHED names them).
 Plain data, nothing of the science: every floor may use these types."""
@@ -299,6 +299,16 @@ class Units:
     unit: str
     kmeans: Mapping[str, Any] | None = None
     csv: str | None = None
+
+
+@dataclass(frozen=True)
+class SubsetDraws:
+    """What the subsets stage hashes: the units drawn over (`units`: the attribution section), the
+    share of units each subset keeps (`alpha`: subsets.alpha) and the draws' seed (subsets.seed)."""
+
+    units: Units
+    alpha: float
+    seed: int
 
 
 @dataclass(frozen=True)

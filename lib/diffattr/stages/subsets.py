@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from ..attribution.subsets import family_subsets, load_units, subset_record
 from ..core.atomic import write_json
 from ..core.families import parse_subset_id, subset_id
-from ..core.settings import Units
+from ..core.settings import SubsetDraws
 
 PathLike = str | os.PathLike
 
@@ -19,17 +19,16 @@ def make_subsets(
     *,
     data: PathLike,
     chunk: PathLike,
-    units: Units,
-    alpha: float,
-    seed: int,
+    settings: SubsetDraws,
     chunk_id: str,
     members: Sequence[str],
     n_units: int,
     reference: PathLike | None = None,
 ) -> dict:
-    """Subset i of its family as `subsets.family_subsets` draws it, for every id of the chunk
-    `chunk_id` (its `members`), over the data's units (checked against the `n_units` counted at
-    start-up), written to `chunk`."""
+    """Subset i of its family as `subsets.family_subsets` draws it (`settings`: the units, alpha and
+    seed), for every id of the chunk `chunk_id` (its `members`), over the data's units (checked
+    against the `n_units` counted at start-up), written to `chunk`."""
+    units, alpha, seed = settings.units, settings.alpha, settings.seed
     sids, unit = members, units.unit
     _, units = load_units(data, unit, reference, units.kmeans, units.csv)
     if len(units) != n_units:
