@@ -117,7 +117,7 @@ def compare(before: Path, after: Path) -> dict:
         if a.read_bytes() == b.read_bytes():
             out["identical"].append(rel)
             continue
-        if rel.endswith(".tsv") and Path(rel).parent.name == "benchmarks" or rel.endswith("benchmark.tsv"):
+        if rel.endswith("benchmark.tsv") or (rel.endswith(".tsv") and Path(rel).parent.name == "benchmarks"):
             where = None
         elif rel.endswith(".json"):
             where = json_difference(json.loads(a.read_text()), json.loads(b.read_text()))

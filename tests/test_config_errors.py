@@ -321,9 +321,9 @@ def test_the_classifier_job_stops_with_one_line(workflow):
 
 def test_missing_prints_its_usage():
     proc = subprocess.run(
-        [sys.executable, "-m", "diffattr.workflow.missing", "--help"],
+        [sys.executable, "-m", "diffattr.missing", "--help"],
         capture_output=True,
         text=True,
         env={"PYTHONPATH": str(ROOT / "lib"), "PATH": ""},
     )
-    assert proc.returncode == 0 and proc.stdout.startswith("usage: python -m diffattr.workflow.missing")
+    assert proc.returncode == 0 and proc.stdout.startswith("usage: python -m diffattr.missing")

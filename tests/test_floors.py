@@ -1,6 +1,6 @@
 """The library's floors (docs/architecture.md, "Floors"): lib/diffattr holds one subpackage per floor,
 bottom-up core, modelling, evaluation, attribution, reporting, workflow, then the stage modules and
-the front door (the four modules a user calls: cli, plan, status, results). A module imports only
+the front door (the five modules a user calls: cli, plan, status, results, missing). A module imports only
 from its own floor or lower ones, and no import statement (module- or function-level) closes a
 circle. A new module fails here until it sits in a floor's package or is named a front-door module."""
 
@@ -21,9 +21,9 @@ FLOORS = [
     "workflow",  # the config, the content addressing, the layout, the DAG and the cost forecast
     "stages",  # one module per rule (lib/diffattr/stages/<rule>.py)
 ]
-# The top: what a user runs or imports (python -m diffattr.plan / .status, the diffattr command,
-# diffattr.results.load), left at the package's top so those names stay short.
-FRONT_DOOR = {"cli", "plan", "status", "results"}
+# The top: what a user runs or imports (python -m diffattr.plan / .status / .missing, the diffattr
+# command, diffattr.results.load), left at the package's top so those names stay short.
+FRONT_DOOR = {"cli", "plan", "status", "results", "missing"}
 
 
 def _name(path: Path) -> str:

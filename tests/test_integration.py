@@ -250,7 +250,7 @@ def test_bad_config_fails_at_start_with_the_key(smoke_run):
 
 
 def test_failed_subsets_can_be_excluded_and_the_rest_fitted(smoke_run, tmp_path):
-    """After a failed job (simulated by deleting one batch's behaviours), diffattr.workflow.missing names its
+    """After a failed job (simulated by deleting one batch's behaviours), diffattr.missing names its
     subsets and its overlay fits the datamodel on the rows that exist, re-running only the analysis."""
     import shutil
     import subprocess
@@ -261,7 +261,7 @@ def test_failed_subsets_can_be_excluded_and_the_rest_fitted(smoke_run, tmp_path)
     lost = next((work / "results/store/behaviour").glob("*/train-0006-0006"))
     shutil.rmtree(lost)
     proc = subprocess.run(
-        [sys.executable, "-m", "diffattr.workflow.missing", "config/config.yaml", "config/presets/smoke.yaml"],
+        [sys.executable, "-m", "diffattr.missing", "config/config.yaml", "config/presets/smoke.yaml"],
         cwd=work,
         capture_output=True,
         text=True,

@@ -15,13 +15,13 @@ from diffattr.core.families import TEST_FAMILIES, base_id, seed_id, split_seed_i
 from diffattr.core.registry import downstream
 from diffattr.core.settings import Bootstrap
 from diffattr.core.stats import lds, lds_ceiling_of_seeds, spearman
+from diffattr.missing import load_configs
 from diffattr.stages.lds import evaluate_lds
 from diffattr.stages.matrix import build_matrix
 from diffattr.workflow.addressing import build_plan
 from diffattr.workflow.config import ConfigError, validate_config
 from diffattr.workflow.dag import needed_jobs
 from diffattr.workflow.draws import SubsetPlan
-from diffattr.workflow.missing import load_configs
 
 
 def _subset(family: str, i: int, rng) -> dict:

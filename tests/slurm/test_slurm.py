@@ -16,7 +16,7 @@ from conftest import SMOKE, copy_workflow, remove_for_rerun, snakemake
 from limits_check import TRAINERS, expected, requested_in_log, time_limits, write_stated
 
 from diffattr.core.runlog import JOB_HEAD
-from diffattr.workflow.missing import load_configs
+from diffattr.missing import load_configs
 
 # One xdist group: the test cluster binds the machine's ports, so the Slurm tests run on one worker.
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("slurm")]

@@ -44,7 +44,6 @@ class Unlearning:
     start: PathLike
     images: np.ndarray
     job: Job
-    sched_cfg: Mapping[str, Any]
     logger: logging.Logger
     compute: Any
     out: Path
@@ -89,7 +88,7 @@ def unlearn_batch(
     job_start = time.perf_counter()
     records = list(read_subsets(subsets).values())
     with atomic_dir(batch) as tmp:
-        run = Unlearning(start, load_dataset(data).images, settings, settings.scheduler, log, compute or CPU, tmp)
+        run = Unlearning(start, load_dataset(data).images, settings, log, compute or CPU, tmp)
         if concurrent > 1 and len(records) > 1 and mode == "vmap":
             seconds = [s for i in range(0, len(records), concurrent) for s in stacked(run, records[i : i + concurrent])]
         elif concurrent > 1 and len(records) > 1:
@@ -126,7 +125,7 @@ def one(run: Unlearning, sub: Mapping[str, Any], stream=None) -> float:
             model,
             run.images_of(sub),
             run.recipe_of(sub),
-            run.sched_cfg,
+            run.job.scheduler,
             run=TrainRun(run.job.runtime, run.logger, f"unlearn {sub['id']}", compute=run.compute),
             out=ModelOutput(run.model(sub), run.record(sub), whole_module=True),
         )
@@ -166,7 +165,7 @@ def stacked(run: Unlearning, group: Sequence[Mapping[str, Any]]) -> list[float]:
         load_model(run.start),
         [torch.from_numpy(run.images_of(sub)) for sub in group],
         recipes,
-        ddpm_scheduler(run.sched_cfg),
+        ddpm_scheduler(run.job.scheduler),
         run.logger,
         log_every=run.job.runtime.log_every,
         label=f"unlearn {ids}",

@@ -95,6 +95,7 @@ def calibration_key(config: Mapping[str, Any], threads: int) -> dict[str, Any]:
     from ..core.data import image_shape, sample_count
     from ..core.settings import DataSource
 
+    source = DataSource.from_config(config["data"])
     return {
         "format": FORMAT,
         "cpu_model": cpu_model(),
@@ -103,8 +104,8 @@ def calibration_key(config: Mapping[str, Any], threads: int) -> dict[str, Any]:
         "torch": torch.__version__,
         "threads": int(threads),
         "model": config["model"],
-        "image_shape": list(image_shape(DataSource.from_config(config["data"]))),
-        "n_images": int(sample_count(DataSource.from_config(config["data"]))),
+        "image_shape": list(image_shape(source)),
+        "n_images": int(sample_count(source)),
         # round_to only when set, so the caches measured before it existed still match
         "prune": {
             k: config["prune"][k] for k in ("ratio", "importance_p", "round_to") if config["prune"].get(k) is not None

@@ -2,7 +2,7 @@
 print the overlay that fits the datamodel on the rows that exist.
 
 Usage (from the workflow's directory, with the same config files as the run):
-    python -m diffattr.workflow.missing config/config.yaml [overlay.yaml ...] > exclude.yaml
+    python -m diffattr.missing config/config.yaml [overlay.yaml ...] > exclude.yaml
     snakemake --configfile config/config.yaml [overlay.yaml ...] exclude.yaml
 """
 
@@ -15,10 +15,10 @@ from typing import Any
 
 import yaml
 
-from ..core.families import FAMILIES
-from .addressing import build_plan
-from .draws import SubsetPlan
-from .layout import Layout
+from .core.families import FAMILIES
+from .workflow.addressing import build_plan
+from .workflow.draws import SubsetPlan
+from .workflow.layout import Layout
 
 
 def merge(base: dict, over: Mapping[str, Any]) -> dict:
@@ -57,11 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(
-        prog="python -m diffattr.workflow.missing",
+        prog="python -m diffattr.missing",
         description="List the subsets whose behaviour is missing after a --keep-going run with failed jobs "
         "(on stderr) and print the overlay that excludes them (on stdout). Run it from the workflow's "
         "directory with the run's config files.",
-        epilog="e.g. python -m diffattr.workflow.missing config/config.yaml over.yaml > exclude.yaml; then "
+        epilog="e.g. python -m diffattr.missing config/config.yaml over.yaml > exclude.yaml; then "
         "snakemake --configfile config/config.yaml over.yaml exclude.yaml",
     )
     parser.add_argument("configs", nargs="+", metavar="CONFIG", help="the run's config files, in --configfile order")
