@@ -25,6 +25,7 @@ include: "rules/retrain.smk"
 include: "rules/retrain_floor.smk"
 include: "rules/behaviour.smk"
 include: "rules/behaviour_unlearn.smk"
+include: "rules/behaviour_retrained.smk"
 include: "rules/matrix.smk"
 
 

@@ -34,7 +34,7 @@ from workflow_copy import copy_workflow  # noqa: E402
 
 from diffattr import plan  # noqa: E402
 from diffattr.core.atomic import write_json  # noqa: E402
-from diffattr.core.families import BATCH_PATTERN  # noqa: E402
+from diffattr.core.families import EVAL_BATCH_PATTERN, UNLEARN_BATCH_PATTERN  # noqa: E402
 from diffattr.workflow import calibration  # noqa: E402
 from diffattr.workflow.dag import needed_jobs  # noqa: E402
 
@@ -42,11 +42,14 @@ PRESETS = {"smoke": ["config/config.yaml", "config/presets/smoke.yaml"], "defaul
 
 
 def rule_of(tsv: Path, store: Path) -> str:
-    """The rule that wrote a benchmark file: its stage folder, except the behaviours of an unlearning
-    batch (behaviour/<hash>/benchmarks/<batch>.tsv), which are rule behaviour_unlearn's."""
+    """The rule that wrote a benchmark file: its stage folder, except the behaviours of a batch
+    (behaviour/<hash>/benchmarks/<batch>.tsv): an unlearning batch's are rule behaviour_unlearn's,
+    an evaluation batch's of retrained models rule behaviour_retrained's."""
     stage = tsv.relative_to(store).parts[0]
-    if stage == "behaviour" and re.fullmatch(BATCH_PATTERN, tsv.stem):
+    if stage == "behaviour" and re.fullmatch(UNLEARN_BATCH_PATTERN, tsv.stem):
         return "behaviour_unlearn"
+    if stage == "behaviour" and re.fullmatch(EVAL_BATCH_PATTERN, tsv.stem):
+        return "behaviour_retrained"
     return stage
 
 

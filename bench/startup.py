@@ -1,7 +1,8 @@
 """Per-job start-up (interpreter + imports) against job time, read from a finished run's records.
 
-Writes bench/out/startup.json: for each unlearn job its start-up seconds, job seconds and share,
-and the start-up of every behaviour, retrain and base job.
+Writes bench/out/startup.json: for each unlearn job and each evaluation batch job (unlearned models'
+and retrained models') its start-up seconds, job seconds and share, the mean evaluation time of an
+unlearned model, and the retrainings' mean start-up and training time.
 Usage: python bench/startup.py [--run results/runs/default]
 """
 
@@ -30,14 +31,33 @@ def main() -> None:
         for d in sorted(Path(stores["behaviour_unlearn"]).glob("train-*-*"))
         for sid in batch_members(d, "behaviour_unlearn")
     ]
+    # every behaviour batch job's record (unlearned models' and retrained models' evaluation batches)
+    evaluations = {
+        stage: [
+            read_json(in_batch(d, stage, "job"))
+            for d in sorted(Path(stores[stage]).iterdir())
+            if in_batch(d, stage, "job").is_file()
+        ]
+        for stage in ("behaviour_unlearn", "behaviour_retrain", "behaviour_retrain_floor", "behaviour_retrain_cf")
+        if stage in stores
+    }
     layout = Layout(read_json(Path(args.run) / "manifest.json")["hashes"])
     retr = [read_json(layout.path("retrain", "train", subset=p.name)) for p in Path(stores["retrain"]).glob("test-*")]
     out = {
         "unlearn_jobs": [{k: j[k] for k in ("startup_seconds", "job_seconds", "startup_share")} for j in jobs],
         "unlearn_max_startup_share": max(j["startup_share"] for j in jobs),
         "unlearn_seconds_per_subset": float(np.mean([s for j in jobs for s in j["train_seconds"].values()])),
-        "behaviour_startup_mean": float(np.mean([b["startup_seconds"] for b in beh])),
         "behaviour_eval_mean": float(np.mean([b["eval_seconds"] for b in beh])),
+        "evaluation_jobs": {
+            stage: [
+                {"models": len(j["subsets"]), **{k: j[k] for k in ("startup_seconds", "job_seconds", "startup_share")}}
+                for j in js
+            ]
+            for stage, js in evaluations.items()
+        },
+        "evaluation_max_startup_share": {
+            stage: max(j["startup_share"] for j in js) for stage, js in evaluations.items() if js
+        },
         "retrain_startup_mean": float(np.mean([r["startup_seconds"] for r in retr])),
         "retrain_train_mean": float(np.mean([r["train_seconds"] for r in retr])),
     }

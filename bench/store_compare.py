@@ -9,7 +9,9 @@ For each file both stores hold (by its path under results/store, which names the
 - `differs`: anything else, with the first differing place (a JSON key path, an HDF5 dataset). Files
   computed from timings (the budget's curve and figure, Table 1's minutes and speed-up, the summary
   page) land here on every rerun: read them against their inputs' timing-only differences.
-Files only one store holds are listed too. Logs are skipped. Writes JSON (default
+A file a layout change moved inside its stage's folder (the same folder, hash and file name, one of
+its kind on each side) is compared with its new place and counted as `moved` too. Files only one
+store holds are listed. Logs are skipped. Writes JSON (default
 bench/out/store_compare.json) and prints the counts; exits 1 when a file outside `--expect-differ`
 differs or is missing.
 
@@ -106,33 +108,60 @@ def torch_difference(a: Path, b: Path) -> str | None:
     return None
 
 
+def difference(a: Path, b: Path, rel: str) -> str | None:
+    """Where two versions of the file `rel` differ outside timings (None: only timings differ)."""
+    if rel.endswith("benchmark.tsv") or (rel.endswith(".tsv") and Path(rel).parent.name == "benchmarks"):
+        return None
+    if rel.endswith(".json"):
+        return json_difference(json.loads(a.read_text()), json.loads(b.read_text()))
+    if rel.endswith(".h5"):
+        return h5_difference(a, b)
+    if rel.endswith(".pt"):
+        return torch_difference(a, b)
+    return "bytes"
+
+
+def moved(only_before: set[str], only_after: set[str]) -> dict[str, str]:
+    """Files that a layout change moved inside their stage's folder: a file only BEFORE holds and one
+    only AFTER holds with the same store folder, hash folder and file name, each the only one of its
+    kind on its side (e.g. behaviour/<hash>/test-0000.json -> behaviour/<hash>/<batch>/test-0000.json)."""
+
+    def key(rel: str) -> tuple[str, ...]:
+        parts = Path(rel).parts
+        return (*parts[:2], parts[-1])
+
+    def unique(rels: set[str]) -> dict[tuple[str, ...], str]:
+        seen: dict[tuple[str, ...], list[str]] = {}
+        for rel in rels:
+            seen.setdefault(key(rel), []).append(rel)
+        return {k: v[0] for k, v in seen.items() if len(v) == 1}
+
+    a, b = unique(only_before), unique(only_after)
+    return {a[k]: b[k] for k in sorted(set(a) & set(b)) if Path(a[k]).name not in ("job.json", "spec.json")}
+
+
 def compare(before: Path, after: Path) -> dict:
     files = {
         side: {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p.suffix != ".log"}
         for side, root in (("before", before), ("after", after))
     }
     out: dict = {"identical": [], "timing_only": [], "differs": {}}
-    for rel in sorted(files["before"] & files["after"]):
-        a, b = before / rel, after / rel
+    only_before, only_after = files["before"] - files["after"], files["after"] - files["before"]
+    pairs = moved(only_before, only_after)
+    out["moved"] = pairs
+    for rel_a, rel_b in sorted([(r, r) for r in files["before"] & files["after"]] + list(pairs.items())):
+        a, b = before / rel_a, after / rel_b
+        label = rel_b if rel_a == rel_b else f"{rel_a} -> {rel_b}"
         if a.read_bytes() == b.read_bytes():
-            out["identical"].append(rel)
+            out["identical"].append(label)
             continue
-        if rel.endswith("benchmark.tsv") or (rel.endswith(".tsv") and Path(rel).parent.name == "benchmarks"):
-            where = None
-        elif rel.endswith(".json"):
-            where = json_difference(json.loads(a.read_text()), json.loads(b.read_text()))
-        elif rel.endswith(".h5"):
-            where = h5_difference(a, b)
-        elif rel.endswith(".pt"):
-            where = torch_difference(a, b)
-        else:
-            where = "bytes"
+        where = difference(a, b, rel_b)
         if where is None:
-            out["timing_only"].append(rel)
+            out["timing_only"].append(label)
         else:
-            out["differs"][rel] = where
-    out["only_before"] = sorted(files["before"] - files["after"])
-    out["only_after"] = sorted(files["after"] - files["before"])
+            out["differs"][label] = where
+    out["only_before"] = sorted(only_before - set(pairs))
+    out["only_after"] = sorted(only_after - set(pairs.values()))
     return out
 
 
@@ -153,6 +182,7 @@ def main() -> None:
         "timing_only": len(result["timing_only"]),
         "differs_expected": len(result["differs"]) - len(unexpected),
         "differs_unexpected": unexpected,
+        "moved": len(result["moved"]),
         "only_before": len(result["only_before"]),
         "only_after": len(result["only_after"]),
         "only_examples": (result["only_before"] + result["only_after"])[:10],

@@ -1,6 +1,6 @@
-# behaviour/{bhash}/{subset}: bhash names the model stage (base, prune, retrain, init, retrain_cf,
-# retrain_floor) together with the behaviour config and the reference statistics, so one rule
-# serves them all (unlearned models: rule behaviour_unlearn).
+# behaviour/{bhash}/{subset}: bhash names the model stage (base, prune, init) together with the
+# behaviour config and the reference statistics, so one rule serves them all (unlearned and retrained
+# models are evaluated in batches: rules behaviour_unlearn and behaviour_retrained).
 rule behaviour:
     input:
         unpack(model_inputs),
@@ -13,7 +13,7 @@ rule behaviour:
     benchmark:
         path("behaviour", "benchmark")
     wildcard_constraints:
-        bhash="|".join(h for h, src in BEHAVIOUR_SOURCE.items() if src != "unlearn"),
+        bhash="|".join(h for h, src in BEHAVIOUR_SOURCE.items() if src not in BATCH_RULE),
     group:
         GROUPS.get("behaviour")
     conda:

@@ -5,11 +5,11 @@ rule budget:
         unpack(baseline_budget_inputs),
         unpack(seed_inputs),
         matrix=rules.matrix.output.matrix,
-        baseline=[behaviour_json("behaviour_retrain", sid) for sid in BASELINE_IDS],
+        baseline=behaviour_batches(BASELINE_IDS, "retrain"),
         subsets=sorted({chunk_json(sid) for sid in BASELINE_IDS}),
         retrain_bench=[path("retrain", "benchmark", subset=sid) for sid in BASELINE_IDS + MATRIX_TEST_IDS],
         retrain_eval_bench=[
-            path("behaviour_retrain", "benchmark", subset=sid) for sid in BASELINE_IDS + MATRIX_TEST_IDS
+            path("behaviour_retrain", "benchmark", batch=b) for b in eval_batches_of(BASELINE_IDS + MATRIX_TEST_IDS)
         ],
         unlearn_bench=[path("unlearn", "benchmark", batch=batch) for batch in BATCHES],
         unlearn_eval_bench=[path("behaviour_unlearn", "benchmark", batch=batch) for batch in BATCHES],
@@ -37,6 +37,10 @@ rule budget:
         spec=spec("budget"),
         # (models the matrix holds, models trained) per batch: the cost is charged to the former.
         batch_models=[SUBSETS.train_batch_models[batch] for batch in BATCHES],
+        # per retrained model: its evaluation batch's place in retrain_eval_bench and size (the
+        # batch's cost is shared by its models)
+        retrain_eval=eval_shares(BASELINE_IDS + MATRIX_TEST_IDS),
+        ids=BEHAVIOUR_IDS,
         grid=config["budget"]["grid"],
         datamodel=config["datamodel"],
         lds={k: config["lds"][k] for k in ("n_bootstrap", "ci_level", "seed")},

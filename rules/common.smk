@@ -27,9 +27,10 @@ from diffattr.core.families import (
     UNLEARN_FAMILIES,
     base_id,
 )
+from diffattr.workflow.draws import evaluation_batches
 from diffattr.workflow.layout import LOGS, Layout, run_dir, view_marker
 from diffattr.workflow.addressing import build_plan
-from diffattr.core.registry import CLUSTER_RULES, MODEL_KINDS, REGISTRY, RESOURCES_KEY, SAMPLE_STAGE
+from diffattr.core.registry import BATCH_RULE, CLUSTER_RULES, MODEL_KINDS, REGISTRY, RESOURCES_KEY, SAMPLE_STAGE
 from diffattr.core.resources import env_resources, rule_resources
 from diffattr.core.settings import Sampling
 from diffattr.workflow.slurm_limits import KEYS as LIMIT_KEYS, Limits, derived as derived_limits, fixed as fixed_limits
@@ -42,7 +43,14 @@ try:
     PLAN = build_plan(config)
 except ValueError as exc:
     raise WorkflowError(str(exc)) from None
-LAYOUT = Layout(PLAN.hashes, SUBSETS.chunk_of)
+# The retrained models this config evaluates, in evaluation batches (draws.evaluation_batches): model
+# kind -> batch -> model ids; the counterfactual's, once its plan exists (cf_batches).
+EVAL_BATCHES = SUBSETS.eval_batches
+LAYOUT = Layout(
+    PLAN.hashes,
+    SUBSETS.chunk_of,
+    batch_of={f"behaviour_{kind}": table for kind, table in SUBSETS.eval_batch_of.items()},
+)
 # A domain classifier already in the store (trained under a config that did not use it, or under
 # lower thresholds) passes the same gate as a new one before anything uses it.
 CLASSIFIER_GATE = ClassifierGate.from_config(config)
@@ -71,6 +79,15 @@ CEILING_IDS = SUBSETS.ceiling
 # seeds 2..s (seed 2 of a ceiling subset is its second retraining above).
 TEST_SEEDS = SUBSETS.test_seeds
 SEED_IDS = SUBSETS.seed_ids
+# Per input key of the analysis rules that read retrained models' behaviour batches: the model ids
+# wanted from them (layout.wanted_behaviours).
+BEHAVIOUR_IDS = {
+    "baseline": BASELINE_IDS,
+    "retrained": BASELINE_IDS,
+    "ceiling": CEILING_IDS,
+    "seeds": SEED_IDS,
+    "baseline_seeds": PAIR_IDS,
+}
 # The untrained model's row, v(empty), where an estimator needs it (Shapley).
 WITH_INIT = any(EMPTY in ESTIMATORS[e].needs for e in config["datamodel"]["estimators"])
 RUN_DIR = run_dir(config["run_name"])
@@ -180,14 +197,53 @@ def behaviour_json(stage, sid):
     return path(stage, "behaviour", subset=sid)
 
 
-def behaviour_batches(sids):
-    """The behaviour batch folders holding the unlearned models `sids`."""
-    return sorted({path("behaviour_unlearn", "batch", subset=sid) for sid in sids})
+def behaviour_batches(sids, kind="unlearn"):
+    """The behaviour batch folders holding the models `sids` of model kind `kind` (unlearned models:
+    their unlearning batches; retrained ones: their evaluation batches)."""
+    return sorted({path(f"behaviour_{kind}", "batch", subset=sid) for sid in sids})
+
+
+def eval_batches_of(sids):
+    """The evaluation batches (names, sorted) holding the retrained models `sids`."""
+    return sorted({SUBSETS.eval_batch_of["retrain"][sid] for sid in sids})
+
+
+def eval_shares(sids):
+    """Per retrained model of `sids`: (its evaluation batch's place in eval_batches_of(sids), the
+    models that batch evaluates), so the budget charges each model its share of the batch."""
+    names = eval_batches_of(sids)
+    of = SUBSETS.eval_batch_of["retrain"]
+    return [(names.index(of[sid]), len(EVAL_BATCHES["retrain"][of[sid]])) for sid in sids]
+
+
+def cf_batches():
+    """The counterfactual retrainings' evaluation batches (batch -> model ids), known once checkpoint
+    cf_plan has run."""
+    plan = read_json(checkpoints.cf_plan.get().output.plan)
+    return evaluation_batches(sorted(plan["subsets"]), SUBSETS.chunk_of, SUBSETS.per_job)
+
+
+def batch_members(wildcards):
+    """The model ids of evaluation batch {batch} of the retrained kind {bhash} names."""
+    kind = BEHAVIOUR_SOURCE[wildcards.bhash]
+    batches = cf_batches() if kind == "retrain_cf" else EVAL_BATCHES[kind]
+    return batches[wildcards.batch]
+
+
+def batch_models(wildcards):
+    """The checkpoints and training records that evaluation batch {bhash}/{batch} evaluates."""
+    stage = MODEL_KINDS[BEHAVIOUR_SOURCE[wildcards.bhash]]
+    members = batch_members(wildcards)
+    return {
+        "models": [path(stage, "model", subset=sid) for sid in members],
+        "trains": [path(stage, "train", subset=sid) for sid in members],
+    }
 
 
 def model_inputs(wildcards):
-    """The checkpoint and training record that behaviour {bhash}/{subset} evaluates (unlearned
-    models are evaluated per batch by rule behaviour_unlearn)."""
+    """The checkpoint and training record that behaviour {bhash}/{subset} evaluates (the base, pruned
+    and untrained models; the others are evaluated per batch: rules behaviour_unlearn and
+    behaviour_retrained)."""
     stage = MODEL_KINDS[BEHAVIOUR_SOURCE[wildcards.bhash]]
     return {
         "model": path(stage, "model", subset=wildcards.subset),
@@ -201,7 +257,7 @@ def ceiling_inputs(wildcards):
     every seed, the ceiling's second retrainings among them: none."""
     if not CEILING_IDS or TEST_SEEDS > 1:
         return {}
-    return {"ceiling": [behaviour_json("behaviour_retrain_floor", sid) for sid in CEILING_IDS]}
+    return {"ceiling": behaviour_batches(CEILING_IDS, "retrain_floor")}
 
 
 def seed_inputs(wildcards):
@@ -209,7 +265,7 @@ def seed_inputs(wildcards):
     target averages with the matrix's seed 1 (none at 1 seed)."""
     if TEST_SEEDS < 2:
         return {}
-    return {"seeds": [behaviour_json("behaviour_retrain_floor", mid) for mid in SEED_IDS]}
+    return {"seeds": behaviour_batches(SEED_IDS, "retrain_floor")}
 
 
 def baseline_seed_inputs(wildcards):
@@ -217,7 +273,7 @@ def baseline_seed_inputs(wildcards):
     baseline subset has two: the pair subsets' second retrainings (Table 1's floor)."""
     if TEST_SEEDS < 2 or not PAIR_IDS:
         return {}
-    return {"baseline_seeds": [behaviour_json("behaviour_retrain_floor", sid) for sid in PAIR_IDS]}
+    return {"baseline_seeds": behaviour_batches(PAIR_IDS, "retrain_floor")}
 
 
 def sample_model(wildcards):
@@ -229,9 +285,8 @@ def sample_model(wildcards):
 
 
 def cf_behaviours(wildcards):
-    """The behaviours of the counterfactual retrainings, known once checkpoint cf_plan has run."""
-    plan = read_json(checkpoints.cf_plan.get().output.plan)
-    return [behaviour_json("behaviour_retrain_cf", sid) for sid in sorted(plan["subsets"])]
+    """The behaviour batches of the counterfactual retrainings, known once checkpoint cf_plan has run."""
+    return [path("behaviour_retrain_cf", "batch", batch=batch) for batch in sorted(cf_batches())]
 
 
 def baseline_model(wildcards):

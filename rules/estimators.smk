@@ -33,5 +33,6 @@ rule estimators:
         spec=spec("estimators"),
         datamodel=config["datamodel"],
         lds=hashed("estimators", "lds"),
+        ids=BEHAVIOUR_IDS,
     script:
         "../workflow/scripts/estimators.py"

@@ -9,7 +9,7 @@ rule lds:
         unpack(baseline_seed_inputs),
         datamodel=rules.datamodel.output.info,
         matrix=rules.datamodel.output.fitted,
-        baseline=[behaviour_json("behaviour_retrain", sid) for sid in BASELINE_IDS],
+        baseline=behaviour_batches(BASELINE_IDS, "retrain"),
     output:
         lds=path("lds", "lds"),
     log:
@@ -22,5 +22,6 @@ rule lds:
     params:
         spec=spec("lds"),
         cfg=hashed("lds", "lds"),
+        ids=BEHAVIOUR_IDS,
     script:
         "../workflow/scripts/lds.py"

@@ -4,7 +4,7 @@
 rule matrix:
     input:
         unlearn=behaviour_batches(UNLEARN_IDS),
-        retrain=[behaviour_json("behaviour_retrain", sid) for sid in RETRAIN_TEST_IDS],
+        retrain=behaviour_batches(RETRAIN_TEST_IDS, "retrain"),
         init=[behaviour_json("behaviour_init", EMPTY)] if WITH_INIT else [],
         subsets=sorted({chunk_json(sid) for sid in UNLEARN_IDS + RETRAIN_TEST_IDS}),
     output:
@@ -20,6 +20,7 @@ rule matrix:
         spec=spec("matrix"),
         config_hash=PLAN.hashes["matrix"],
         unlearn_ids=UNLEARN_IDS,
+        retrain_ids=RETRAIN_TEST_IDS,
         subset_report=SUBSETS.report(),
     script:
         "../workflow/scripts/matrix.py"

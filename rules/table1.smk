@@ -6,7 +6,7 @@ rule table1:
         pruned=behaviour_json("behaviour_prune", FULL_DATA),
         base_train=rules.train_base.output.info,
         prune_train=rules.prune.output.info,
-        retrained=[behaviour_json("behaviour_retrain", sid) for sid in BASELINE_IDS],
+        retrained=behaviour_batches(BASELINE_IDS, "retrain"),
         unlearned=behaviour_batches(MATRIX_TRAIN_IDS),
         pairs=[path("pairs", "pair", subset=sid) for sid in PAIR_IDS],
     output:
@@ -29,6 +29,7 @@ rule table1:
     params:
         spec=spec("table1"),
         train_ids=MATRIX_TRAIN_IDS,
+        ids=BEHAVIOUR_IDS,
         target=config["behaviour"]["target"],
     script:
         "../workflow/scripts/table1.py"

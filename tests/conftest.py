@@ -207,7 +207,7 @@ def remove_for_rerun(
 ) -> None:
     """Leaves a copy of the smoke run's results as a half-finished run would: without the unlearning
     `batches`, the `retrained` test models, the `floor` second retrainings and (`counterfactual`) the
-    first counterfactual retraining, each with its behaviours and log, the stores of the `leaves`
+    first counterfactual retraining, each with its log and the behaviours of its batch, the stores of the `leaves`
     stages (models and images nothing but the analysis reads: `init` with its behaviour, `samples`,
     `pairs`, `baseline_images`, `baselines`), the `baselines` methods' scores (one baseline's job
     without the others), and without the analysis and the run view. Snakemake rebuilds a lost file
@@ -232,7 +232,8 @@ def remove_for_rerun(
         models.append(("retrain_cf", min(p.name for p in store.glob("retrain_cf/*/cf-*"))))
     for stage, sid in models:
         shutil.rmtree(next(store.glob(f"{stage}/*/{sid}")))
-        (behaviours[f"behaviour_{stage}"] / f"{sid}.json").unlink()
+        for evaluated in behaviours[f"behaviour_{stage}"].glob(f"*/{sid}.json"):  # its evaluation batch
+            shutil.rmtree(evaluated.parent, ignore_errors=True)
         next(logs.glob(f"{stage}/*/{sid}.log")).unlink()
     for stage in ANALYSIS_STORES:
         shutil.rmtree(store / stage)

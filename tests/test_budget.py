@@ -25,8 +25,10 @@ def test_benchmark_file_gives_wall_and_cpu_seconds(tmp_path):
         benchmark_seconds(tmp_path / "empty.tsv")
 
 
-def test_cost_model_unit_is_the_median_retrain_job_plus_its_evaluation(tmp_path):
-    retrain = [(bench(tmp_path, f"r{i}", s), bench(tmp_path, f"re{i}", 10)) for i, s in enumerate([90, 100, 300])]
+def test_cost_model_unit_is_the_median_retrain_job_plus_its_share_of_the_evaluation(tmp_path):
+    """Each retrained model costs its training and an equal share of its evaluation batch's job."""
+    evaluation = bench(tmp_path, "re", 30)  # one batch evaluates the three: 10 s each
+    retrain = [(bench(tmp_path, f"r{i}", s), evaluation, 3) for i, s in enumerate([90, 100, 300])]
     unlearn = [
         (bench(tmp_path, "u0", 40), bench(tmp_path, "ue0", 10), 5, 5),
         (bench(tmp_path, "u1", 30), bench(tmp_path, "ue1", 20), 5, 5),
@@ -54,7 +56,7 @@ def test_cost_model_unit_is_the_median_retrain_job_plus_its_evaluation(tmp_path)
 def test_unlearning_cost_is_charged_to_the_models_the_matrix_holds(tmp_path):
     """A batch trains every candidate of its chunk, skipped and excluded ones too; its whole cost
     belongs to the method and is divided by the models the datamodel is fitted on."""
-    retrain = [(bench(tmp_path, "r", 100), bench(tmp_path, "re", 10))]
+    retrain = [(bench(tmp_path, "r", 100), bench(tmp_path, "re", 10), 1)]
     unlearn = [
         (bench(tmp_path, "u0", 40), bench(tmp_path, "ue0", 10), 4, 5),  # one candidate equals a test subset
         (bench(tmp_path, "u1", 30), bench(tmp_path, "ue1", 20), 4, 5),

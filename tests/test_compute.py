@@ -63,6 +63,7 @@ MODEL_ENTRY_POINTS = {
     "retrain",
     "evaluate_model",
     "evaluate_batch",
+    "evaluate_retrained",
     "pair_fids",
     "make_reference",
     "sample_grid",

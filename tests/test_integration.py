@@ -174,9 +174,16 @@ def test_behaviour_json_records_value_seeds_and_times(smoke_run):
     assert beh["source"] == "unlearn" and beh["metrics"]["fid"] > 0 and beh["n_samples"] == 100
     for key in ("noise_seed", "train_seconds", "train_cpu_seconds", "eval_seconds", "eval_cpu_seconds"):
         assert beh[key] is not None
-    # A model evaluated on its own (here a retrained one) carries its job's start-up.
-    retrained = next((smoke_run / "results/store/behaviour").glob("*/test-0000.json"))
-    assert json.loads(retrained.read_text())["startup_seconds"] > 0
+    # Retrained models are evaluated in batches too, one per subsets chunk they read (named by a digest
+    # of its members); a model evaluated on its own (the base model) carries its job's start-up.
+    retrained = list((smoke_run / "results/store/behaviour").glob("*/test-0000-0003.*/test-0000.json"))
+    assert len(retrained) == 2  # the retraining and the ceiling's second retraining
+    for path in retrained:
+        assert json.loads(path.read_text())["source"] in ("retrain", "retrain_floor")
+        job = json.loads((path.parent / "job.json").read_text())
+        assert job["subsets"][0] == "test-0000" and 0 < job["startup_share"] < 1
+    base = next((smoke_run / "results/store/behaviour").glob("*/full.json"))
+    assert json.loads(base.read_text())["startup_seconds"] > 0
     log = next((smoke_run / "results/logs/retrain").glob("*/test-0000.log")).read_text()
     assert "steps/s" in log and "ETA" in log and "start-up" in log
 

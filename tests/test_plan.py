@@ -80,6 +80,14 @@ def test_steps_and_images_follow_the_config(smoke_wf, smoke_dag):
     n = cfg["behaviour"]["n_samples"]
     assert base["behaviour"]["images"] == (base["behaviour"]["jobs"] + base["behaviour"]["pending_jobs"]) * n
     assert base["behaviour_unlearn"]["images"] == unlearned * n
+    # retrained models in evaluation batches, the counterfactual's forecast at its upper bound
+    subsets = smoke_dag.globals["SUBSETS"]
+    retrained = sum(len(b) for batches in subsets.eval_batches.values() for b in batches.values())
+    cf = len(cfg["datamodel"]["estimators"]) + cfg["counterfactual"]["n_random"]
+    per_job = cfg["unlearn"]["subsets_per_job"]
+    pending = base["behaviour_retrained"]["pending_jobs"]
+    assert pending == -(-cf // per_job) and pending * per_job >= cf
+    assert base["behaviour_retrained"]["images"] == (retrained + pending * min(per_job, cf)) * n
     # the checkpoint's retrainings: at most one per estimator and random draw
     assert base["retrain_cf"]["pending_jobs"] == len(cfg["datamodel"]["estimators"]) + cfg["counterfactual"]["n_random"]
 

@@ -209,14 +209,20 @@ def test_a_finished_store_gains_only_the_new_seeds_retrainings(smoke_run, tmp_pa
         out = snakemake(smoke_run, "-n", *SMOKE, str(tmp_path / f"s{s}.yaml")).stdout
         jobs = job_counts(out)
         assert jobs["retrain_floor"] == new, jobs
-        assert jobs["behaviour"] == new + len(plan.pairs)  # and the pair subsets' second retraining's
+        # Their behaviours and the pair subsets' second retrainings', in evaluation batches: every
+        # batch of the second retrainings holds other models than at 1 seed, so each is new.
+        config = load_configs([str(smoke_run / p) for p in SMOKE[1:]] + [str(tmp_path / f"s{s}.yaml")])
+        batches = SubsetPlan(config).eval_batches["retrain_floor"]
+        assert {m for members in batches.values() for m in members} >= set(plan.pairs) | set(ceiling)
+        assert jobs["behaviour_retrained"] == len(batches) and "behaviour" not in jobs, jobs
         assert not any(f"/{sid}/model" in out for sid in ceiling)  # seed 2 of a ceiling subset: in the store
         assert not {"retrain", "unlearn", "matrix", "datamodel", "cf_plan", "retrain_cf", "table1"} & set(jobs)
 
 
 def test_the_plan_counts_the_new_seeds_retrainings(tmp_path):
     """`make plan` forecasts from Snakemake's DAG: at 3 seeds, every test subset's seeds 2 and 3 less
-    the ceiling's second retrainings are further retrain_floor jobs, each with its behaviour."""
+    the ceiling's second retrainings are further retrain_floor jobs, evaluated in the second
+    retrainings' evaluation batches (one per subsets chunk), which replace the ceiling's."""
     work = copy_workflow(tmp_path / "wf")
     (work / "s3.yaml").write_text("lds: {test_seeds: 3}\n")
     one, three = needed_jobs(work, SMOKE[1:], 2), needed_jobs(work, [*SMOKE[1:], "s3.yaml"], 2)
@@ -227,5 +233,18 @@ def test_the_plan_counts_the_new_seeds_retrainings(tmp_path):
         return sum(j.rule == rule for j in dag.jobs)
 
     assert count(three, "retrain_floor") == count(one, "retrain_floor") + added
-    assert count(three, "behaviour") == count(one, "behaviour") + added + len(subsets.pairs)
+    floor = {name: dag.globals["EVAL_BATCHES"]["retrain_floor"] for name, dag in (("one", one), ("three", three))}
+    assert count(three, "behaviour_retrained") == count(one, "behaviour_retrained") - len(floor["one"]) + len(
+        floor["three"]
+    )
+    assert count(three, "behaviour") == count(one, "behaviour")
+    source = three.globals["BEHAVIOUR_SOURCE"]
+    evaluated = [
+        m
+        for j in three.jobs
+        if j.rule == "behaviour_retrained" and source[j.wildcards["bhash"]] == "retrain_floor"
+        for m in floor["three"][j.wildcards["batch"]]
+    ]
+    # every second retraining (the pair subsets' and the test seeds') evaluated once
+    assert sorted(evaluated) == sorted(set(evaluated)) and len(evaluated) == count(three, "retrain_floor")
     assert count(three, "retrain") == count(one, "retrain") and count(three, "retrain_cf") == count(one, "retrain_cf")

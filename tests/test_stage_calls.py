@@ -49,6 +49,8 @@ NOT_FILES = {
     "batch_models",
     "train_ids",
     "unlearn_ids",
+    "retrain_ids",
+    "retrain_eval",
     "config_hash",
     "subset_report",
     "n",

@@ -41,15 +41,31 @@ def load_configs(paths: Sequence[str]) -> dict:
 
 def missing_subsets(config: Mapping[str, Any], root: str | Path = ".") -> list[str]:
     """Used subset ids of every family (unlearned and retrained) whose behaviour JSON is not in the
-    store (a candidate skipped for equalling a test subset is never needed)."""
+    store (a candidate skipped for equalling a test subset is never needed). A retrained model whose
+    evaluation batch never ran because another member's retraining failed is not named: excluding
+    the failed one names a new batch, which evaluates it."""
     subsets = SubsetPlan(config)
-    layout = Layout(build_plan(config).hashes, subsets.chunk_of)
+    batches = subsets.eval_batches["retrain"]
+    layout = Layout(
+        build_plan(config).hashes, subsets.chunk_of, batch_of={"behaviour_retrain": subsets.eval_batch_of["retrain"]}
+    )
+
+    def exists(stage: str, name: str, sid: str) -> bool:
+        return (Path(root) / layout.path(stage, name, subset=sid)).exists()
+
+    def lacks(model: str, sid: str) -> bool:
+        if model == "unlearn":
+            return not exists("behaviour_unlearn", "behaviour", sid)
+        if sid not in subsets.eval_batch_of["retrain"]:  # excluded: in no batch of this config
+            return True
+        if exists("behaviour_retrain", "behaviour", sid):
+            return False
+        batch = batches[subsets.eval_batch_of["retrain"][sid]]
+        return not exists("retrain", "model", sid) or all(exists("retrain", "model", m) for m in batch)
+
     out = []
     for family in subsets.draws:  # in family order: train, test, then the other estimators' families
-        stage = f"behaviour_{FAMILIES[family].model}"
-        out += [
-            s for s in subsets.used(family) if not (Path(root) / layout.path(stage, "behaviour", subset=s)).exists()
-        ]
+        out += [s for s in subsets.used(family) if lacks(FAMILIES[family].model, s)]
     return out
 
 

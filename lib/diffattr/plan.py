@@ -30,7 +30,7 @@ from .core.progress import duration
 from .core.registry import RESOURCES_KEY
 from .workflow import calibration
 from .workflow.dag import Dag, Job, needed_jobs, schedule
-from .workflow.forecast import Context, Cost, context, cost, model_sizes, rule_work
+from .workflow.forecast import Context, Cost, cf_retrainings, context, cost, model_sizes, rule_work
 from .workflow.layout import run_dir
 from .workflow.slurm_limits import Limits, requested
 
@@ -41,31 +41,47 @@ PROFILE = Path("profiles") / "slurm" / "config.yaml"
 
 
 def pending_cf_jobs(dag: Dag) -> list[Job]:
-    """The counterfactual retrainings (and their behaviours) that checkpoint cf_plan adds once it has
-    run: at most one per estimator and random draw at each fraction (rankings that pick the same units
-    share one)."""
+    """The counterfactual retrainings that checkpoint cf_plan adds once it has run, at most
+    forecast.cf_retrainings, and their evaluation batches (unlearn.subsets_per_job models each)."""
     cf_plan = [j for j in dag.jobs if j.rule == "cf_plan"]
     if not cf_plan:
         return []
-    cfg = dag.config
-    cf = cfg["counterfactual"]
-    n = len(cf["fractions"]) * (len(cfg["datamodel"]["estimators"]) + int(cf["n_random"]))
+    n = cf_retrainings(dag.config)
+    per_batch = int(dag.config["unlearn"]["subsets_per_job"])
     bhash = next(h for h, src in dag.globals["BEHAVIOUR_SOURCE"].items() if src == "retrain_cf")
-    res = {r: dag.globals["RESOURCES_OF"][r] for r in ("retrain_cf", "behaviour")}
+    rule = "behaviour_retrained"
+    res = {r: dag.globals["RESOURCES_OF"][r] for r in ("retrain_cf", rule)}
     threads = dag.globals["THREADS_OF"]
     consumers = [j for j in dag.jobs if j.rule == "counterfactual"]
     out, next_id = [], max(j.id for j in dag.jobs) + 1
-    for i in range(n):
-        sid = f"cf-pending-{i}"
-        retrain = Job(next_id, "retrain_cf", {"subset": sid}, threads["retrain_cf"], res["retrain_cf"], [cf_plan[0].id])
+    for start in range(0, n, per_batch):
+        retrains = []
+        for i in range(start, min(n, start + per_batch)):
+            retrain = Job(
+                next_id,
+                "retrain_cf",
+                {"subset": f"cf-pending-{i}"},
+                threads["retrain_cf"],
+                res["retrain_cf"],
+                [cf_plan[0].id],
+            )
+            retrains.append(retrain)
+            next_id += 1
+        # a batch name no plan holds: the forecast takes the counterfactual batches' upper bound
         behave = Job(
-            next_id + 1, "behaviour", {"bhash": bhash, "subset": sid}, threads["behaviour"], res["behaviour"], [next_id]
+            next_id,
+            rule,
+            {"bhash": bhash, "batch": f"cf-pending-{start}"},
+            threads[rule],
+            res[rule],
+            [r.id for r in retrains],
         )
-        retrain.pending = behave.pending = True
+        next_id += 1
+        for j in (*retrains, behave):
+            j.pending = True
         for c in consumers:
             c.deps.append(behave.id)
-        out += [retrain, behave]
-        next_id += 2
+        out += [*retrains, behave]
     return out
 
 

@@ -53,7 +53,7 @@ def write_stated(path: Path) -> Path:
 
 # Rules whose forecast needs the run's subsets or behaviour sources (their wildcards name a batch, a
 # behaviour hash or a grid): under STATED their jobs sit at both floors.
-FLOORED = {"unlearn", "behaviour", "behaviour_unlearn", "samples"}
+FLOORED = {"unlearn", "behaviour", "behaviour_unlearn", "behaviour_retrained", "samples"}
 
 
 def expected(config: Mapping[str, Any], rule: str, wildcards: Mapping[str, str] | None = None) -> dict[str, int]:

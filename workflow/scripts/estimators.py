@@ -7,21 +7,21 @@ from diffattr.attribution.lds import metrics_by_subset
 from diffattr.core.jobs import start
 from diffattr.core.settings import Bootstrap, Datamodels
 from diffattr.stages.estimators import estimator_table
-from diffattr.workflow.layout import write_spec
+from diffattr.workflow.layout import wanted_behaviours, write_spec
 
 sm = snakemake  # noqa: F821
 log, _ = start(sm.log[0])
-inp = sm.input
+inp = wanted_behaviours(sm.input.items(), sm.params.ids)
 out = estimator_table(
-    matrix=inp.matrix,
+    matrix=inp["matrix"],
     **sm.output,
     datamodel=Datamodels.from_config(sm.params.datamodel),
     settings=Bootstrap.from_config(sm.params.lds),
     # A second retraining of the test subsets, where the workflow has one, gives the LDS ceiling.
-    ceiling=metrics_by_subset(inp.ceiling) if inp.get("ceiling") else None,
+    ceiling=metrics_by_subset(inp["ceiling"]) if inp.get("ceiling") else None,
     # The cheap baselines' unit support, where datamodel.estimators lists one.
-    baselines=read_supports(inp.baselines) if inp.get("baselines") else None,
-    seeds=metrics_by_subset(inp.seeds) if inp.get("seeds") else None,
+    baselines=read_supports(inp["baselines"]) if inp.get("baselines") else None,
+    seeds=metrics_by_subset(inp["seeds"]) if inp.get("seeds") else None,
     test_seeds=sm.params.lds.get("test_seeds", 1),  # in the hashed lds section only above 1
 )
 write_spec(sm.params.spec)

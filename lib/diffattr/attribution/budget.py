@@ -50,19 +50,20 @@ UNLEARN_COST_RULE = (
 
 
 def cost_model(
-    retrain_jobs: Sequence[tuple[PathLike, PathLike]],
+    retrain_jobs: Sequence[tuple[PathLike, PathLike, int]],
     unlearn_jobs: Sequence[tuple[PathLike, PathLike, int, int]],
     one_off: Mapping[str, PathLike],
     base_imported: bool = False,
 ) -> dict[str, Any]:
-    """retrain_jobs: (retrain benchmark, its evaluation benchmark) per retrained model;
+    """retrain_jobs: (retrain benchmark, its evaluation batch's benchmark, the models that batch
+    evaluates) per retrained model, charged its training and an equal share of the batch;
     unlearn_jobs: (unlearn batch benchmark, its evaluation benchmark, models of the batch the
     datamodel uses, models the batch trains); one_off: name -> benchmark of a job the unlearning
     method pays once. A batch's whole cost is charged to the models used (UNLEARN_COST_RULE). With
     `base_imported` (base_model.path) the base model's training was paid outside this run: its
     one-off entry is only the import, and the note says so."""
-    retrain = [benchmark_seconds(t)["wall"] + benchmark_seconds(e)["wall"] for t, e in retrain_jobs]
-    retrain_train = [benchmark_seconds(t)["wall"] for t, _ in retrain_jobs]
+    retrain = [benchmark_seconds(t)["wall"] + benchmark_seconds(e)["wall"] / n for t, e, n in retrain_jobs]
+    retrain_train = [benchmark_seconds(t)["wall"] for t, *_ in retrain_jobs]
     if not retrain:
         raise ValueError("budget: no retrain job to define the unit")
     unit = float(np.median(retrain))

@@ -87,18 +87,29 @@ def _retraining(name: str, keys: tuple[str, ...]) -> Stage:
     )
 
 
+# Model kinds evaluated in batches: unlearned models per unlearning batch (rule behaviour_unlearn),
+# retrained ones per evaluation batch (rule behaviour_retrained, draws.evaluation_batches).
+BATCH_RULE = {
+    "unlearn": "behaviour_unlearn",
+    "retrain": "behaviour_retrained",
+    "retrain_floor": "behaviour_retrained",
+    "retrain_cf": "behaviour_retrained",
+}
+
+
 def _behaviour(kind: str, model: str, version: str = "2") -> Stage:
-    """The behaviour of model stage `model`: one rule (behaviour) and folder serve them all, its {bhash}
-    wildcard says which (behaviour_unlearn: its own rule, per unlearning batch)."""
-    unlearn = kind == "unlearn"
+    """The behaviour of model stage `model`, in the one folder they share, the {bhash} wildcard
+    saying which: one model per job for the base, pruned and untrained models (rule behaviour), a
+    batch per job for the others (BATCH_RULE)."""
+    batched = kind in BATCH_RULE
     return Stage(
         f"behaviour_{kind}",
         version,
         ("behaviour",),
         ("reference", model),
-        files=_batch(_BEHAVIOUR_BATCH) if unlearn else BEHAVIOUR,
+        files=_batch(_BEHAVIOUR_BATCH) if batched else BEHAVIOUR,
         env=TORCH,
-        rule="behaviour_unlearn" if unlearn else "behaviour",
+        rule=BATCH_RULE.get(kind, "behaviour"),
         resources="behaviour",
         folder="behaviour",
         computed=True,
@@ -408,8 +419,8 @@ COMPUTED_STAGES = {s.name for s in _ROWS if s.computed}
 # Rules whose jobs start a model job (torch, a device): the heavy start-up.
 MODEL_JOB_RULES = {s.rule for s in _ROWS if s.model_job}
 BASELINE_STAGES = tuple(s.name for s in _ROWS if s.baseline)
-# Rules sent to the cluster; each takes resources.<rule> over resources.default (behaviour_unlearn
-# takes the behaviour rule's).
+# Rules sent to the cluster; each takes resources.<rule> over resources.default (behaviour_unlearn and
+# behaviour_retrained take the behaviour rule's).
 CLUSTER_RULES = list(dict.fromkeys(s.resources for s in _ROWS if s.resources))
 # cluster rule -> the resources.<key> entry it takes.
 RESOURCES_KEY = {s.rule: s.resources for s in _ROWS if s.resources}
@@ -421,7 +432,8 @@ SAMPLE_STAGE = {s.grid: s.name for s in _ROWS if s.grid}
 # have one entry each besides the folder's.
 FILES: dict[str, dict[str, str]] = {
     **{s.name: dict(s.files) for s in _ROWS},
-    "behaviour": dict(BEHAVIOUR),
+    # rule behaviour_retrained's output and benchmark, under its {bhash}
+    "behaviour": {**BEHAVIOUR, "batch": "{batch}", "batch_benchmark": "benchmarks/{batch}.tsv"},
     "samples": dict(SAMPLES),
 }
 SHARED_FOLDERS = {s.folder for s in _ROWS if s.folder != s.name}

@@ -4,7 +4,9 @@ the share of one class and the entropy of the class histogram (the domain classi
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -278,3 +280,30 @@ class Evaluator:
             "eval_cpu_seconds": time.process_time() - cpu_start,
             "startup_seconds": startup,
         }
+
+
+def evaluate_batch(  # noqa: PLR0913  (the evaluator, the models, where each behaviour goes and the job's timing; keyword-only)
+    *,
+    evaluate: Evaluator,
+    members: Sequence[tuple[str, str | os.PathLike, str | os.PathLike]],
+    source: str,
+    behaviour_path: Callable[[str], str | os.PathLike],
+    job_path: str | os.PathLike,
+    log: logging.Logger,
+    job_start: float,
+    startup: float | None = None,
+) -> dict:
+    """Every (model id, checkpoint, training record) of `members`, models of stage kind `source`,
+    evaluated by one `evaluate` (the extractor and the reference statistics loaded once for all), its
+    behaviour written to `behaviour_path(model id)`; then the job's record (its model ids, seconds
+    since `job_start` with the start-up and the start-up's share) to `job_path`, and returned."""
+    from ..core.atomic import write_json
+    from ..core.jobs import job_timing
+
+    for sid, model, train in members:
+        out = evaluate(model, train, source, sid)
+        write_json(behaviour_path(sid), out)
+        log.info(f"{source} {sid}: {out['metrics']} in {out['eval_seconds']:.1f}s")
+    record = {"subsets": [sid for sid, *_ in members], **job_timing(job_start, startup)}
+    write_json(job_path, record)
+    return record

@@ -95,6 +95,7 @@ def make_budget(  # noqa: PLR0913  (its rule's input and output keys; keyword-on
     budget: PathLike,
     figure: PathLike,
     batch_models: Sequence[tuple[int, int]],
+    retrain_eval: Sequence[tuple[int, int]],
     settings: BudgetSettings,
     baselines: Sequence[PathLike] | None = None,
     baseline_images_bench: PathLike | None = None,
@@ -103,7 +104,8 @@ def make_budget(  # noqa: PLR0913  (its rule's input and output keys; keyword-on
     test_seeds: int = 1,
 ) -> dict[str, Any]:
     """The costs from the benchmark files (each retrained model's job, `retrain_bench`, and its
-    evaluation, `retrain_eval_bench`; each unlearning batch's, `unlearn_bench`, its evaluation,
+    share of its evaluation batch: `retrain_eval` holds per model (its batch's place in
+    `retrain_eval_bench`, the models the batch evaluates); each unlearning batch's, `unlearn_bench`, its evaluation,
     `unlearn_eval_bench`, and `batch_models`: (its models the matrix holds, the models it trains);
     what unlearning pays once: `base_bench`, `prune_bench`), then the comparison on `matrix` against
     the retraining baseline (`baseline`: its behaviour files, `subsets`: their subsets files), written
@@ -120,7 +122,7 @@ def make_budget(  # noqa: PLR0913  (its rule's input and output keys; keyword-on
 
     one_off = {"train_base": base_bench, "prune_finetune": prune_bench}
     costs = cost_model(
-        list(zip(retrain_bench, retrain_eval_bench)),
+        [(t, retrain_eval_bench[i], n) for t, (i, n) in zip(retrain_bench, retrain_eval, strict=True)],
         [(b, e, used, trained) for b, e, (used, trained) in zip(unlearn_bench, unlearn_eval_bench, batch_models)],
         one_off,
         base_imported=read_json(base_train).get("pretrained") is not None,

@@ -27,18 +27,20 @@ def make_matrix(
     unlearn: Sequence[PathLike],
     unlearn_ids: Sequence[str],
     retrain: Sequence[PathLike],
+    retrain_ids: Sequence[str],
     init: Sequence[PathLike],
     subsets: Sequence[PathLike],
     matrix: PathLike,
     config_hash: str,
     subset_report: Mapping[str, Any] | None = None,
 ) -> Matrix:
-    """Rows: the unlearned models `unlearn_ids` (found in their behaviour batch folders), the retrained
-    test models and the untrained one (its subset is the empty set), each with its subset record."""
+    """Rows: the unlearned models `unlearn_ids` and the retrained test models `retrain_ids` (each found
+    in its behaviour batch folders, `unlearn` and `retrain`) and the untrained one (its subset is the
+    empty set), each with its subset record."""
     records = with_empty(read_subsets(subsets))
     behaviours = {
         "unlearn": batch_behaviours(list(unlearn), list(unlearn_ids)),
-        "retrain": retrain,
+        "retrain": batch_behaviours(list(retrain), list(retrain_ids)),
         "init": init,
     }
     return build_matrix(subset_rows(records, behaviours), matrix, config_hash, subset_report)

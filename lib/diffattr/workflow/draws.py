@@ -6,19 +6,23 @@ expand. `SubsetPlan` draws once; the rules, the config checks and `missing` read
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from ..core.families import (
+    CF,
     COMPARED_FAMILIES,
+    EVAL_DIGEST,
     FIXED_ALPHA,
     SKIPPING_FAMILIES,
     TEST_FAMILIES,
+    base_id,
     chunk_name,
     family_of,
     seed_id,
@@ -225,6 +229,27 @@ def subset_chunks(family: str, n: int, per_job: int) -> dict[str, list[str]]:
     return out
 
 
+def evaluation_batches(model_ids: Sequence[str], chunk_of: Mapping[str, str], per_job: int) -> dict[str, list[str]]:
+    """Retrained models evaluated together, one job a batch: batch name -> its model ids (sorted).
+    A model joins the batch of the subsets chunk its subset lies in (`chunk_of`; a test seed's, its
+    subset's), a counterfactual removal (absent from `chunk_of`) one of `per_job` consecutive sorted
+    removals. The name is the chunk (or `cf`) and a digest of the members: whatever changes which
+    models a batch holds (lds.ceiling_models, baseline.n_models, subsets.exclude, a new
+    counterfactual plan) names a new batch, and a batch's content never changes under one name."""
+    groups: dict[str, list[str]] = {}
+    for mid in sorted(set(model_ids)):
+        groups.setdefault(chunk_of.get(base_id(mid), CF), []).append(mid)
+    if CF in groups:
+        removals = groups.pop(CF)
+        for start in range(0, len(removals), per_job):
+            groups[f"{CF}#{start}"] = removals[start : start + per_job]
+    out = {}
+    for key, members in groups.items():
+        digest = hashlib.sha256(",".join(members).encode()).hexdigest()[:EVAL_DIGEST]
+        out[f"{key.partition('#')[0]}.{digest}"] = members
+    return out
+
+
 class SubsetPlan:
     """Every subset of a config, drawn once: the families' draws, the chunks (one subsets file and,
     for unlearned families, one unlearning batch each) and the id lists the stages take. Refuses,
@@ -309,6 +334,32 @@ class SubsetPlan:
         second retraining, reused."""
         tests = self.ids_of(TEST_FAMILIES)
         return [seed_id(sid, k) for k in range(2, self.test_seeds + 1) for sid in tests]
+
+    @cached_property
+    def evaluated(self) -> dict[str, list[str]]:
+        """The retrained models whose behaviours this config reads, per model kind (retrain_cf's are
+        known only once its plan exists): retrain, the test subsets and the retraining baseline's;
+        retrain_floor, the LDS ceiling's second retrainings (one test seed) or the test seeds 2..s and
+        the pair subsets' second retrainings (lds.test_seeds above 1)."""
+        floor = [*self.seed_ids]
+        if self.test_seeds > 1:
+            floor += self.pairs
+        else:
+            floor += self.ceiling
+        return {"retrain": [*self.ids_of(TEST_FAMILIES), *self.baseline], "retrain_floor": floor}
+
+    @cached_property
+    def eval_batches(self) -> dict[str, dict[str, list[str]]]:
+        """Per model kind of `evaluated`: its evaluation batches (evaluation_batches)."""
+        return {kind: evaluation_batches(ids, self.chunk_of, self.per_job) for kind, ids in self.evaluated.items()}
+
+    @cached_property
+    def eval_batch_of(self) -> dict[str, dict[str, str]]:
+        """Per model kind of `evaluated`: model id -> its evaluation batch."""
+        return {
+            kind: {mid: name for name, members in batches.items() for mid in members}
+            for kind, batches in self.eval_batches.items()
+        }
 
     def report(self) -> dict[str, dict]:
         """Per family: candidates drawn, used, skipped for equalling a test subset (ids; train), kept

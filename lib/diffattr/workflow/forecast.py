@@ -44,7 +44,8 @@ FULL_TRAINING = {"train_base", "retrain", "retrain_floor", "retrain_cf", "prune"
 @dataclass(frozen=True)
 class Context:
     """What a job's work depends on beyond its wildcards: the config, the members of each subset chunk
-    (unlearning batches), the model stage of each behaviour hash, and the training set's size."""
+    (unlearning batches) and of each retrained models' evaluation batch, the model stage of each
+    behaviour hash, and the training set's size."""
 
     config: Mapping[str, Any]
     chunks: Mapping[str, list[str]]
@@ -52,6 +53,16 @@ class Context:
     n_images: int
     image_values: int  # channels x height x width
     matrix_values: int = 0  # subsets x units: what the attribution jobs hold as float64 arrays
+    eval_batches: Mapping[str, list[str]] = field(default_factory=dict)
+    # the models of a counterfactual evaluation batch, unknown before its plan: at most this many
+    cf_batch_models: int = 1
+
+
+def cf_retrainings(config: Mapping[str, Any]) -> int:
+    """The counterfactual retrainings checkpoint cf_plan can add, at most: one per estimator and random
+    draw at each fraction (rankings that pick the same units share one)."""
+    cf = config["counterfactual"]
+    return len(cf["fractions"]) * (len(config["datamodel"]["estimators"]) + int(cf["n_random"]))
 
 
 def context(config: Mapping[str, Any], subsets: Any, behaviour_source: Mapping[str, str]) -> Context:
@@ -70,6 +81,8 @@ def context(config: Mapping[str, Any], subsets: Any, behaviour_source: Mapping[s
         n_images=int(sample_count(source)),
         image_values=int(shape[0] * shape[1] * shape[2]),
         matrix_values=rows * int(subsets.n_units),
+        eval_batches={name: ids for batches in subsets.eval_batches.values() for name, ids in batches.items()},
+        cf_batch_models=max(1, min(int(subsets.per_job), cf_retrainings(config))),
     )
 
 
@@ -130,6 +143,11 @@ def rule_work(rule: str, wildcards: Mapping[str, str], ctx: Context, params: Map
     if rule == "behaviour":
         model = BEHAVIOUR_MODEL[ctx.behaviour_source[wildcards["bhash"]]]
         return Work(**_sampling(model, n, ddim), startup=startup)
+    if rule == "behaviour_retrained":
+        model = BEHAVIOUR_MODEL[ctx.behaviour_source[wildcards["bhash"]]]
+        members = ctx.eval_batches.get(wildcards["batch"])
+        m = len(members) if members is not None else ctx.cf_batch_models
+        return Work(**_sampling(model, n, ddim, m), startup=startup)
     if rule == "behaviour_unlearn":
         return Work(**_sampling("pruned", n, ddim, len(ctx.chunks[wildcards["batch"]])), startup=startup)
     if rule == "pairs":

@@ -11,7 +11,7 @@ folder models.save_model writes) and train.json (its training record) beside ben
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,22 +70,37 @@ def batch_members(batch_dir: str | Path, stage: str) -> list[str]:
     return list(read_json(in_batch(batch_dir, stage, "job"))["subsets"])
 
 
-def batch_behaviours(batch_dirs: list[str | Path], subset_ids: list[str]) -> list[str]:
-    """The behaviour JSON of each wanted subset inside behaviour batch folders (a subset excluded
-    from the matrix may share a batch with included ones)."""
+def batch_behaviours(batch_dirs: Sequence[str | Path], subset_ids: Sequence[str] | None = None) -> list[str]:
+    """The behaviour JSON of each wanted model (`subset_ids`; None: every member, in batch order)
+    inside behaviour batch folders, of unlearned or of retrained models (a batch may hold models the
+    caller does not want: a subset excluded from the matrix, a ceiling model beside a seed)."""
     found = {}
     for d in batch_dirs:
         for sid in batch_members(d, "behaviour_unlearn"):
             found[sid] = str(in_batch(d, "behaviour_unlearn", "behaviour", sid))
+    if subset_ids is None:
+        return list(found.values())
     missing = [s for s in subset_ids if s not in found]
     if missing:
         raise ValueError(f"no behaviour JSON for {missing[:5]} in {list(batch_dirs)[:2]}...; rerun the workflow")
     return [found[s] for s in subset_ids]
 
 
+def wanted_behaviours(
+    inputs: Mapping[str, Any] | Iterable[tuple[str, Any]], ids: Mapping[str, Sequence[str]]
+) -> dict[str, Any]:
+    """A job's named inputs (a mapping or its items) with every key of `ids` that it has (batch folders) replaced by the
+    behaviour files of that key's model ids inside them (batch_behaviours)."""
+    out = dict(inputs)
+    out |= {key: batch_behaviours(out[key], wanted) for key, wanted in ids.items() if key in out}
+    return out
+
+
 class Layout:
     """The artifact paths of one plan. `hashes`: stage -> hash (plan.Plan.hashes); `chunk_of`: subset
-    id -> its chunk (draws.SubsetPlan.chunk_of), so a subset alone finds its unlearning batch."""
+    id -> its chunk (draws.SubsetPlan.chunk_of), so a subset alone finds its unlearning batch;
+    `batch_of`: stage -> model id -> batch where a stage batches otherwise (the retrained models'
+    evaluation batches, draws.SubsetPlan.eval_batch_of)."""
 
     def __init__(
         self,
@@ -94,8 +109,10 @@ class Layout:
         store: str = STORE,
         logs: str = LOGS,
         resume: str = RESUME,
+        batch_of: Mapping[str, Mapping[str, str]] | None = None,
     ):
         self.hashes, self.chunk_of = dict(hashes), dict(chunk_of or {})
+        self.batch_of = {stage: dict(m) for stage, m in (batch_of or {}).items()}
         self.store, self.logs, self.resume_root = store, logs, resume
 
     def dir(self, stage: str) -> str:
@@ -110,7 +127,7 @@ class Layout:
     def path(self, stage: str, name: str, **wildcards: Any) -> str:
         pattern = _files(stage)[name]
         if "{batch}" in pattern and "batch" not in wildcards and "subset" in wildcards:
-            wildcards["batch"] = self.chunk_of[wildcards["subset"]]
+            wildcards["batch"] = self.batch_of.get(stage, self.chunk_of)[wildcards["subset"]]
         return f"{self.dir(stage)}/{_fill(pattern, wildcards)}"
 
     def _keyed(self, root: str, stage: str, wildcards: tuple[str, ...], suffix: str) -> str:

@@ -1,0 +1,26 @@
+"""Stage behaviour of retrained models: one evaluation batch, from the shared noises."""
+
+import _libpath  # noqa: F401  (lib/ on sys.path)
+
+from diffattr.core.settings import job_settings
+from diffattr.modelling.compute import start_model_job
+from diffattr.stages.behaviour_retrained import evaluate_retrained
+from diffattr.workflow.layout import write_spec
+
+sm = snakemake  # noqa: F821
+log, startup, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))
+p = sm.params
+record = evaluate_retrained(
+    **sm.input,
+    **sm.output,
+    settings=job_settings("behaviour", p.behaviour, sm.config, scheduler=p.scheduler),
+    source=p.source,
+    members=p.members,
+    log=log,
+    startup=startup,
+    compute=compute,
+)
+write_spec(p.spec)
+log.info(
+    f"{len(record['subsets'])} models in {record['job_seconds']:.1f}s (start-up {record.get('startup_share', 0):.1%})"
+)
