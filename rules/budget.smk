@@ -40,7 +40,7 @@ rule budget:
         # per retrained model: its evaluation batch's place in retrain_eval_bench and size (the
         # batch's cost is shared by its models)
         retrain_eval=eval_shares(BASELINE_IDS + MATRIX_TEST_IDS),
-        ids=BEHAVIOUR_IDS,
+        ids=behaviour_ids("baseline", "seeds"),
         grid=config["budget"]["grid"],
         datamodel=config["datamodel"],
         lds={k: config["lds"][k] for k in ("n_bootstrap", "ci_level", "seed")},

@@ -80,7 +80,8 @@ CEILING_IDS = SUBSETS.ceiling
 TEST_SEEDS = SUBSETS.test_seeds
 SEED_IDS = SUBSETS.seed_ids
 # Per input key of the analysis rules that read retrained models' behaviour batches: the model ids
-# wanted from them (layout.wanted_behaviours).
+# wanted from them (layout.wanted_behaviours; a rule's params take only its own keys, behaviour_ids,
+# so that another key's ids never rerun it).
 BEHAVIOUR_IDS = {
     "baseline": BASELINE_IDS,
     "retrained": BASELINE_IDS,
@@ -88,6 +89,12 @@ BEHAVIOUR_IDS = {
     "seeds": SEED_IDS,
     "baseline_seeds": PAIR_IDS,
 }
+
+
+def behaviour_ids(*keys):
+    return {key: BEHAVIOUR_IDS[key] for key in keys}
+
+
 # The untrained model's row, v(empty), where an estimator needs it (Shapley).
 WITH_INIT = any(EMPTY in ESTIMATORS[e].needs for e in config["datamodel"]["estimators"])
 RUN_DIR = run_dir(config["run_name"])

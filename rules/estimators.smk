@@ -33,6 +33,6 @@ rule estimators:
         spec=spec("estimators"),
         datamodel=config["datamodel"],
         lds=hashed("estimators", "lds"),
-        ids=BEHAVIOUR_IDS,
+        ids=behaviour_ids("ceiling", "seeds"),
     script:
         "../workflow/scripts/estimators.py"

@@ -22,6 +22,6 @@ rule lds:
     params:
         spec=spec("lds"),
         cfg=hashed("lds", "lds"),
-        ids=BEHAVIOUR_IDS,
+        ids=behaviour_ids("baseline", "ceiling", "seeds", "baseline_seeds"),
     script:
         "../workflow/scripts/lds.py"

@@ -29,7 +29,7 @@ rule table1:
     params:
         spec=spec("table1"),
         train_ids=MATRIX_TRAIN_IDS,
-        ids=BEHAVIOUR_IDS,
+        ids=behaviour_ids("retrained"),
         target=config["behaviour"]["target"],
     script:
         "../workflow/scripts/table1.py"

@@ -102,7 +102,7 @@ def test_own_data_page_runs_through_the_cli(tmp_path):
             # The counts the page quotes for this data.
             text = PAGE.read_text()
             assert jobs["unlearn"] == int(re.search(r"; (\d+) with the test's 12 units", text)[1]), jobs
-            assert sum(jobs.values()) == int(re.search(r"model; (\d+) jobs here", text)[1]), jobs
+            assert sum(jobs.values()) == int(re.search(r"; (\d+) jobs here", text)[1]), jobs
         else:
             args = snakemake_args(block)
             assert args[-1].endswith(".yaml"), "the run command must end with its --configfile list"
