@@ -10,7 +10,7 @@ from diffattr.workflow.layout import write_spec
 sm = snakemake  # noqa: F821
 log, startup, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))
 p = sm.params
-record = evaluate_batch(
+evaluate_batch(
     **sm.input,
     **sm.output,
     settings=job_settings("behaviour", p.behaviour, sm.config, scheduler=p.scheduler),
@@ -19,6 +19,3 @@ record = evaluate_batch(
     compute=compute,
 )
 write_spec(p.spec)
-log.info(
-    f"{len(record['subsets'])} models in {record['job_seconds']:.1f}s (start-up {record.get('startup_share', 0):.1%})"
-)

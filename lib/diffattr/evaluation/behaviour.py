@@ -306,4 +306,6 @@ def evaluate_batch(  # noqa: PLR0913  (the evaluator, the models, where each beh
         log.info(f"{source} {sid}: {out['metrics']} in {out['eval_seconds']:.1f}s")
     record = {"subsets": [sid for sid, *_ in members], **job_timing(job_start, startup)}
     write_json(job_path, record)
+    share = record.get("startup_share")
+    log.info(f"{len(members)} models in {record['job_seconds']:.1f}s" + (f" (start-up {share:.1%})" if share else ""))
     return record
