@@ -45,10 +45,8 @@ def missing_subsets(config: Mapping[str, Any], root: str | Path = ".") -> list[s
     evaluation batch never ran because another member's retraining failed is not named: excluding
     the failed one names a new batch, which evaluates it."""
     subsets = SubsetPlan(config)
-    batches = subsets.eval_batches["retrain"]
-    layout = Layout(
-        build_plan(config).hashes, subsets.chunk_of, batch_of={"behaviour_retrain": subsets.eval_batch_of["retrain"]}
-    )
+    batches, batch_of = subsets.eval_batches["retrain"], subsets.eval_batch_of["retrain"]
+    layout = Layout(build_plan(config).hashes, subsets.chunk_of, batch_of={"behaviour_retrain": batch_of})
 
     def exists(stage: str, name: str, sid: str) -> bool:
         return (Path(root) / layout.path(stage, name, subset=sid)).exists()
@@ -56,11 +54,11 @@ def missing_subsets(config: Mapping[str, Any], root: str | Path = ".") -> list[s
     def lacks(model: str, sid: str) -> bool:
         if model == "unlearn":
             return not exists("behaviour_unlearn", "behaviour", sid)
-        if sid not in subsets.eval_batch_of["retrain"]:  # excluded: in no batch of this config
+        if sid not in batch_of:  # excluded: in no batch of this config
             return True
         if exists("behaviour_retrain", "behaviour", sid):
             return False
-        batch = batches[subsets.eval_batch_of["retrain"][sid]]
+        batch = batches[batch_of[sid]]
         return not exists("retrain", "model", sid) or all(exists("retrain", "model", m) for m in batch)
 
     out = []

@@ -236,18 +236,20 @@ def evaluation_batches(model_ids: Sequence[str], chunk_of: Mapping[str, str], pe
     removals. The name is the chunk (or `cf`) and a digest of the members: whatever changes which
     models a batch holds (lds.ceiling_models, baseline.n_models, subsets.exclude, a new
     counterfactual plan) names a new batch, and a batch's content never changes under one name."""
-    groups: dict[str, list[str]] = {}
+    by_chunk: dict[str, list[str]] = {}
+    removals = []
     for mid in sorted(set(model_ids)):
-        groups.setdefault(chunk_of.get(base_id(mid), CF), []).append(mid)
-    if CF in groups:
-        removals = groups.pop(CF)
-        for start in range(0, len(removals), per_job):
-            groups[f"{CF}#{start}"] = removals[start : start + per_job]
-    out = {}
-    for key, members in groups.items():
-        digest = hashlib.sha256(",".join(members).encode()).hexdigest()[:EVAL_DIGEST]
-        out[f"{key.partition('#')[0]}.{digest}"] = members
-    return out
+        chunk = chunk_of.get(base_id(mid))
+        if chunk is None:
+            removals.append(mid)
+        else:
+            by_chunk.setdefault(chunk, []).append(mid)
+    groups = [*by_chunk.items(), *((CF, removals[i : i + per_job]) for i in range(0, len(removals), per_job))]
+
+    def digest(ids: list[str]) -> str:
+        return hashlib.sha256(",".join(ids).encode()).hexdigest()[:EVAL_DIGEST]
+
+    return {f"{key}.{digest(ids)}": ids for key, ids in groups}
 
 
 class SubsetPlan:
