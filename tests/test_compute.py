@@ -7,6 +7,7 @@ import torch
 from conftest import SCHED, write_reference
 
 from diffattr.core.progress import get_logger
+from diffattr.core.registry import DRAWING_STAGES
 from diffattr.core.settings import Recipe
 from diffattr.modelling.compute import CPU, Compute, resolve_compute
 from diffattr.modelling.models import build_unet, ddim_scheduler, ddpm_scheduler
@@ -53,6 +54,43 @@ def test_precision_names_the_computed_artifacts_and_device_does_not(config):
     changed = {s for s, h in build_plan(cfg).hashes.items() if h != base[s]}
     assert changed >= COMPUTED_STAGES and "data" not in changed and "classifier" not in changed
     assert "subsets" not in changed and "init" not in changed
+
+
+def test_sampling_precision_draws_in_bf16_and_leaves_training_exact(tmp_path):
+    """bf16 sampling with fp32 training: the training is fp32's bit for bit, the images are the
+    all-bf16 run's for the same model, and they differ from fp32's."""
+    images = torch.rand(16, 1, 8, 8) * 2 - 1
+    recipe = Recipe(steps=3, batch_size=8, lr=1e-3, grad_clip=1.0, ema_max_decay=0.999, ema_power=0.75, seed=0)
+    log = get_logger(tmp_path / "log")
+    mixed = resolve_compute({"device": "cpu", "precision": "fp32", "sampling_precision": "bf16"})
+    assert mixed.drawing_precision == "bf16" and CPU.drawing_precision == "fp32"
+    assert Compute(torch.device("cpu"), "bf16").drawing_precision == "bf16"  # null follows precision
+    trained = {}
+    for name, compute in (("fp32", CPU), ("mixed", mixed)):
+        torch.manual_seed(1)
+        trained[name] = train_ddpm(build_unet(TINY, 8, 1), images, recipe, ddpm_scheduler(SCHED), log, compute=compute)
+    (ema, ref), (ema_mixed, stats) = trained["fp32"], trained["mixed"]
+    assert stats["final_loss"] == ref["final_loss"]
+    assert all(torch.equal(a, b) for a, b in zip(ema.state_dict().values(), ema_mixed.state_dict().values()))
+    draw = {
+        name: ddim_sample(ema, ddim_scheduler(SCHED), 4, 3, seed=0, batch_size=4, compute=compute)
+        for name, compute in (("fp32", CPU), ("mixed", mixed), ("bf16", Compute(torch.device("cpu"), "bf16")))
+    }
+    assert torch.equal(draw["mixed"], draw["bf16"]) and not torch.equal(draw["mixed"], draw["fp32"])
+
+
+def test_sampling_precision_names_only_the_stages_that_draw(config):
+    base = build_plan(config).hashes
+    cfg = copy.deepcopy(config)
+    cfg["compute"]["sampling_precision"] = "bf16"
+    changed = {s for s, h in build_plan(cfg).hashes.items() if h != base[s]}
+    drawing = DRAWING_STAGES & set(base)
+    assert drawing >= {"behaviour_base", "behaviour_unlearn", "behaviour_retrain", "pairs"}
+    # what draws, and what reads the images' behaviours downstream; no model is retrained
+    assert changed >= drawing
+    assert not changed & {"train_base", "prune", "unlearn", "retrain", "retrain_floor", "data", "reference"}
+    cfg["compute"]["sampling_precision"] = None
+    assert build_plan(cfg).hashes == base
 
 
 # Library entry points that train, sample or extract features, and therefore need a device.

@@ -26,7 +26,8 @@ class Stage:
     """One stage. `version`: bump it when the stage's code changes what it writes or how its folder is
     laid out, so old artifacts are not reused. `rule`/`resources` default to the stage's name;
     `folder`: the store folder several stages share (behaviour, samples). `computed`: it trains or
-    samples, so compute.precision/tf32 are hashed into it. `model_job`: its script starts a model job
+    samples, so compute.precision/tf32 are hashed into it. `draws`: it draws images with DDIM, so
+    compute.sampling_precision is hashed into it too. `model_job`: its script starts a model job
     (compute.start_model_job: torch imported, a device chosen). `baseline`: planned only when
     datamodel.estimators lists a cheap baseline. `model_kind`: a model stage's short name (the
     behaviour stage evaluating it is behaviour_<kind>; baselines.model and behaviour's `source` use it);
@@ -43,6 +44,7 @@ class Stage:
     resources: str | None = ""
     folder: str = ""
     computed: bool = False
+    draws: bool = False
     model_job: bool = False
     baseline: bool = False
     model_kind: str | None = None
@@ -113,6 +115,7 @@ def _behaviour(kind: str, model: str, version: str = "2") -> Stage:
         resources="behaviour",
         folder="behaviour",
         computed=True,
+        draws=True,
         model_job=True,
         model=model,
     )
@@ -133,6 +136,7 @@ def _samples(model: str, grid: str) -> Stage:
         resources="samples",
         folder="samples",
         computed=True,
+        draws=True,
         model_job=True,
         model=model,
         grid=grid,
@@ -255,6 +259,7 @@ _ROWS: tuple[Stage, ...] = (
         files={"images": "images.npz", "info": "images.json", "benchmark": "benchmark.tsv"},
         env=TORCH,
         model_job=True,
+        draws=True,
         baseline=True,
     ),
     Stage(
@@ -351,6 +356,7 @@ _ROWS: tuple[Stage, ...] = (
         env=TORCH,
         model_job=True,
         computed=True,
+        draws=True,
     ),
     # 2: the paired gap at every budget. 3: an unlearning batch's cost charged to the models the matrix
     # holds (not to every candidate it trains).
@@ -416,6 +422,7 @@ STAGES: dict[str, tuple[str, list[str], list[str]]] = {
     s.name: (s.version, list(s.hashed_keys), list(s.upstream)) for s in _ROWS
 }
 COMPUTED_STAGES = {s.name for s in _ROWS if s.computed}
+DRAWING_STAGES = {s.name for s in _ROWS if s.draws}
 # Rules whose jobs start a model job (torch, a device): the heavy start-up.
 MODEL_JOB_RULES = {s.rule for s in _ROWS if s.model_job}
 BASELINE_STAGES = tuple(s.name for s in _ROWS if s.baseline)

@@ -1,4 +1,5 @@
-"""Where and in what precision a job computes: `compute` in config (device, precision, tf32)."""
+"""Where and in what precision a job computes: `compute` in config (device, precision,
+sampling_precision, tf32)."""
 
 from __future__ import annotations
 
@@ -17,13 +18,20 @@ import torch
 class Compute:
     device: torch.device
     precision: str = "fp32"  # "fp32" or "bf16" (autocast of the forward passes)
+    sampling_precision: str | None = None  # DDIM sampling's forward passes; None: as `precision`
 
     @property
     def is_cuda(self) -> bool:
         return self.device.type == "cuda"
 
-    def autocast(self):
-        if self.precision == "bf16":
+    @property
+    def drawing_precision(self) -> str:
+        return self.sampling_precision or self.precision
+
+    def autocast(self, precision: str | None = None):
+        """Autocast of a forward pass at `precision` (default: the training precision); sampling
+        passes `drawing_precision`."""
+        if (precision or self.precision) == "bf16":
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
@@ -48,7 +56,7 @@ def resolve_compute(cfg: Mapping[str, Any] | None) -> Compute:
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = bool(cfg.get("tf32", False))
         torch.backends.cudnn.allow_tf32 = bool(cfg.get("tf32", False))
-    return Compute(device, cfg.get("precision", "fp32"))
+    return Compute(device, cfg.get("precision", "fp32"), cfg.get("sampling_precision"))
 
 
 # What a model job imports before its start-up is measured: the start-up share covers them.
@@ -73,5 +81,8 @@ def start_model_job(
     logger, startup = start(log_path)
     compute = resolve_compute(compute_cfg)
     name = torch.cuda.get_device_name(compute.device) if compute.is_cuda else "cpu"
-    logger.info(f"compute: device {compute.device} ({name}), precision {compute.precision}")
+    logger.info(
+        f"compute: device {compute.device} ({name}), precision {compute.precision}, "
+        f"sampling precision {compute.drawing_precision}"
+    )
     return logger, startup, compute

@@ -57,7 +57,7 @@ def ddim_sample(
         x = initial_noise(shape, seed, start, count).to(compute.device)
         eta_noise = _EtaNoise(shape, seed, start, count) if eta > 0 else None
         for t in scheduler.timesteps:
-            with compute.autocast():
+            with compute.autocast(compute.drawing_precision):
                 eps = model(x, t).sample
             extra = {"variance_noise": eta_noise.next().to(compute.device)} if eta_noise else {}
             x = scheduler.step(eps.float(), t, x, eta=eta, **extra).prev_sample

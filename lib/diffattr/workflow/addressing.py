@@ -17,7 +17,7 @@ from ..attribution.baselines import MODEL_STAGE as BASELINE_MODEL_STAGE
 from ..attribution.baselines import configured as configured_baselines
 from ..core.hashing import select, stage_hash, stage_spec
 from ..core.pretrained import sha256 as pretrained_sha256
-from ..core.registry import BASELINE_STAGES, COMPUTED_STAGES, STAGES
+from ..core.registry import BASELINE_STAGES, COMPUTED_STAGES, DRAWING_STAGES, STAGES
 from ..core.settings import UNHASHED
 
 # Keys added after stores existed, hashed only away from their default, so that adding them renamed
@@ -63,6 +63,9 @@ UNIT_SETTINGS = ("kmeans", "csv")
 # compute settings that change the numbers, with their defaults (hashed only when changed into the
 # stages that train or sample: registry.COMPUTED_STAGES).
 NUMERICS = {"precision": "fp32", "tf32": False}
+# ...and the one that changes only the images drawn (hashed only when set into registry.DRAWING_STAGES:
+# a trained model's store is shared by every sampling precision).
+SAMPLING_NUMERICS = {"sampling_precision": None}
 DATA_SETTINGS = {"path": ("cifar10", "imagefolder"), "resolution": ("imagefolder",)}
 
 
@@ -94,6 +97,9 @@ def stage_config(config: Mapping[str, Any], stage: str) -> dict:
     numerics = {k: v for k, v in (config.get("compute") or {}).items() if k in NUMERICS and v != NUMERICS[k]}
     if numerics and stage in COMPUTED_STAGES:
         selected["compute"] = numerics
+    sampling = {k: v for k, v in (config.get("compute") or {}).items() if k in SAMPLING_NUMERICS and v is not None}
+    if sampling and stage in DRAWING_STAGES:
+        selected.setdefault("compute", {}).update(sampling)
     if stage == "baselines" and baseline_device(config) != "cpu":
         # dattri projects the gradients with another random matrix on a GPU (CudaProjector) than on the
         # CPU (BasicProjector), and TF32 changes the gradients: GPU scores never share the CPU's path.

@@ -96,7 +96,7 @@ def calibration_key(config: Mapping[str, Any], threads: int) -> dict[str, Any]:
     from ..core.settings import DataSource
 
     source = DataSource.from_config(config["data"])
-    return {
+    key = {
         "format": FORMAT,
         "cpu_model": cpu_model(),
         "device": device_name(config["compute"]["device"]),
@@ -116,6 +116,9 @@ def calibration_key(config: Mapping[str, Any], threads: int) -> dict[str, Any]:
             "sample": int(min(config["behaviour"]["batch_size"], config["behaviour"]["n_samples"])),
         },
     }
+    if config["compute"].get("sampling_precision"):  # only when set, so older caches still match
+        key["sampling_precision"] = config["compute"]["sampling_precision"]
+    return key
 
 
 def cache_path(key: Mapping[str, Any], cache_dir: str | os.PathLike = CACHE_DIR) -> Path:
@@ -230,7 +233,7 @@ def _work(config: Mapping[str, Any], probe: str) -> None:
     model = initial_unet(config["model"], ds.images, 0)
     if probe == "train_pruned":
         model = _pruned(model, config["prune"])
-    compute = Compute(torch.device("cpu"), config["compute"]["precision"])
+    compute = Compute(torch.device("cpu"), config["compute"]["precision"], config["compute"].get("sampling_precision"))
     if probe == "sample_full":
         n = int(min(config["behaviour"]["batch_size"], config["behaviour"]["n_samples"]))
         ddim_sample(model, ddim_scheduler(config["scheduler"]), n, 1, 0, n, 0.0, compute)
@@ -277,7 +280,11 @@ def measure(config: Mapping[str, Any], threads: int, steps: int = 4, repeats: in
 
     torch.set_num_threads(max(1, int(threads)))
     key = calibration_key(config, threads)
-    compute = Compute(torch.device("cpu" if key["device"] == "cpu" else "cuda"), config["compute"]["precision"])
+    compute = Compute(
+        torch.device("cpu" if key["device"] == "cpu" else "cuda"),
+        config["compute"]["precision"],
+        config["compute"].get("sampling_precision"),
+    )
     quiet = _quiet_logger()
     ds = load_source(DataSource.from_config(config["data"]))
     images = torch.from_numpy(ds.images)
