@@ -231,10 +231,8 @@ def cf_batches():
 
 
 def cf_subset(wildcards):
-    """What determines counterfactual removal {subset}'s retraining, from the plan: its id, units and
-    sample indices (not its place in the plan, so another plan with that removal keeps the params)."""
-    record = read_json(checkpoints.cf_plan.get().output.plan)["subsets"][wildcards.subset]
-    return {key: record[key] for key in ("id", "unit_ids", "sample_indices")}
+    """The record (unit ids, sample indices) of counterfactual removal {subset}, from the plan."""
+    return read_json(checkpoints.cf_plan.get().output.plan)["subsets"][wildcards.subset]
 
 
 def batch_members(wildcards):
