@@ -230,11 +230,6 @@ def cf_batches():
     return evaluation_batches(sorted(plan["subsets"]), SUBSETS.chunk_of, SUBSETS.per_job)
 
 
-def cf_subset(wildcards):
-    """The record (unit ids, sample indices) of counterfactual removal {subset}, from the plan."""
-    return read_json(checkpoints.cf_plan.get().output.plan)["subsets"][wildcards.subset]
-
-
 def batch_members(wildcards):
     """The model ids of evaluation batch {batch} of the retrained kind {bhash} names."""
     kind = BEHAVIOUR_SOURCE[wildcards.bhash]

@@ -1,10 +1,8 @@
 # Retraining from scratch without the removed units: the same recipe and seed scheme as `retrain`.
-# The removal's record comes from the plan as a param, not the plan file as an input: a removal is
-# named by its units (cf-<hash>), so a new plan that removes the same units (another datamodel or
-# behaviour upstream) reuses its retraining instead of rerunning it for an updated input.
 use rule retrain as retrain_cf with:
     input:
         data=rules.data.output.data,
+        subsets=rules.cf_plan.output.plan,
     output:
         model=directory(path("retrain_cf", "model")),
         info=path("retrain_cf", "train"),
@@ -22,4 +20,3 @@ use rule retrain as retrain_cf with:
         recipe=hashed("retrain_cf", "train_base"),
         seed=config["retrain"]["seed"],
         resume=LAYOUT.resume("retrain_cf", "subset"),
-        subset_record=cf_subset,

@@ -40,7 +40,6 @@ NOT_FILES = {
     "gate",
     "resume",
     "subset",
-    "subset_record",
     "source",
     "method",
     "model_kind",
@@ -202,17 +201,3 @@ def test_the_rule_reader_sees_inputs_outputs_and_unpacked_keys():
     assert {"baselines", "baseline_images_bench", "baselines_bench", "matrix"} <= RULES["budget"]["input"]
     assert RULES["retrain_floor"]["input"] == RULES["retrain"]["input"] == {"data", "subsets"}
     assert RULES["retrain_floor"]["script"] == "retrain"
-
-
-def test_retrain_takes_a_subsets_file_or_the_subsets_record_not_both():
-    """retrain_cf passes a removal's record (from its plan, as a param); the other retrain rules a
-    subsets file. Neither or both, or a record of another subset, is refused before any work."""
-    from diffattr.stages.retrain import retrain
-
-    kw = {"data": "unused.npz", "settings": None, "model": "m", "info": "i", "log": None}
-    with pytest.raises(ValueError, match="either a subsets file or a subset's record"):
-        retrain(subset="cf-0", **kw)
-    with pytest.raises(ValueError, match="either a subsets file or a subset's record"):
-        retrain(subset="cf-0", subsets="s.json", subset_record={"id": "cf-0"}, **kw)
-    with pytest.raises(ValueError, match="'cf-1', not 'cf-0'"):
-        retrain(subset="cf-0", subset_record={"id": "cf-1"}, **kw)

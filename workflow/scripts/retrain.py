@@ -14,7 +14,6 @@ retrain(
     **sm.input,
     **sm.output,
     subset=sm.wildcards.subset,
-    subset_record=p.get("subset_record"),
     settings=job_settings("train_base", p.recipe, sm.config, scheduler=p.scheduler, model=p.model, seed=p.seed),
     resume=p.resume,
     log=log,

@@ -6,8 +6,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Mapping
-from typing import Any
 
 from ..core.settings import Job
 
@@ -17,9 +15,8 @@ PathLike = str | os.PathLike
 def retrain(  # noqa: PLR0913  (its rule's input and output keys, the job's settings and run handles; keyword-only)
     *,
     data: PathLike,
+    subsets: PathLike,
     subset: str,
-    subsets: PathLike | None = None,
-    subset_record: Mapping[str, Any] | None = None,
     settings: Job,
     model: PathLike,
     info: PathLike,
@@ -28,11 +25,10 @@ def retrain(  # noqa: PLR0913  (its rule's input and output keys, the job's sett
     resume: PathLike | None = None,
     compute=None,
 ) -> dict:
-    """Retrain the architecture `settings.model` on subset `subset` of the subsets file `subsets`
-    (or on `subset_record`, that subset's record itself: a counterfactual removal's, from its plan)
-    with the recipe and forward process of `settings`, its seed derived from (`settings.seed`,
-    subset); `model`, `info`: the checkpoint and its training record. A test seed's id
-    (families.seed_id, e.g. test-0003-seed3) trains on its subset (test-0003)."""
+    """Retrain the architecture `settings.model` on subset `subset` of the subsets file `subsets` with
+    the recipe and forward process of `settings`, its seed derived from (`settings.seed`, subset);
+    `model`, `info`: the checkpoint and its training record. A test seed's id (families.seed_id, e.g.
+    test-0003-seed3) trains on its subset (test-0003)."""
     import numpy as np
 
     from ..attribution.subsets import read_subsets
@@ -42,12 +38,8 @@ def retrain(  # noqa: PLR0913  (its rule's input and output keys, the job's sett
     from ..modelling.models import initial_unet
     from ..modelling.training import ModelOutput, TrainRun, train_and_save
 
-    if (subsets is None) == (subset_record is None):
-        raise ValueError("retrain takes either a subsets file or a subset's record")
-    if subset_record is not None and subset_record.get("id") != base_id(subset):
-        raise ValueError(f"the subset record given is {subset_record.get('id')!r}, not {base_id(subset)!r}")
     ds = load_dataset(data)
-    sub = subset_record if subset_record is not None else read_subsets(subsets)[base_id(subset)]
+    sub = read_subsets(subsets)[base_id(subset)]
     images = ds.images[np.asarray(sub["sample_indices"], dtype=np.int64)]
     recipe = dataclasses.replace(settings.recipe, seed=derived_seed(settings.seed, subset))
     return train_and_save(
