@@ -89,8 +89,15 @@ def test_sampling_precision_names_only_the_stages_that_draw(config):
     # what draws, and what reads the images' behaviours downstream; no model is retrained
     assert changed >= drawing
     assert not changed & {"train_base", "prune", "unlearn", "retrain", "retrain_floor", "data", "reference"}
-    cfg["compute"]["sampling_precision"] = None
-    assert build_plan(cfg).hashes == base
+    for same in (None, "fp32"):  # as precision: drawn as before, so named as before
+        cfg["compute"]["sampling_precision"] = same
+        assert build_plan(cfg).hashes == base
+    # bf16 training with fp32 sampling: the drawing stages differ from all-bf16's, the models do not
+    cfg["compute"].update(precision="bf16", sampling_precision=None)
+    all_bf16 = build_plan(cfg).hashes
+    cfg["compute"]["sampling_precision"] = "fp32"
+    moved = {s for s, h in build_plan(cfg).hashes.items() if h != all_bf16[s]}
+    assert moved >= drawing and not moved & {"train_base", "prune", "unlearn", "retrain", "retrain_floor"}
 
 
 # Library entry points that train, sample or extract features, and therefore need a device.

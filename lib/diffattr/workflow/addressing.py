@@ -63,9 +63,10 @@ UNIT_SETTINGS = ("kmeans", "csv")
 # compute settings that change the numbers, with their defaults (hashed only when changed into the
 # stages that train or sample: registry.COMPUTED_STAGES).
 NUMERICS = {"precision": "fp32", "tf32": False}
-# ...and the one that changes only the images drawn (hashed only when set into registry.DRAWING_STAGES:
-# a trained model's store is shared by every sampling precision).
-SAMPLING_NUMERICS = {"sampling_precision": None}
+# ...and the one that changes only the images drawn: hashed into registry.DRAWING_STAGES alone (a
+# trained model's store is shared by every sampling precision), and only when it differs from
+# `precision` (null, or the same value, draws as before).
+SAMPLING_NUMERICS = ("sampling_precision",)
 DATA_SETTINGS = {"path": ("cifar10", "imagefolder"), "resolution": ("imagefolder",)}
 
 
@@ -97,7 +98,9 @@ def stage_config(config: Mapping[str, Any], stage: str) -> dict:
     numerics = {k: v for k, v in (config.get("compute") or {}).items() if k in NUMERICS and v != NUMERICS[k]}
     if numerics and stage in COMPUTED_STAGES:
         selected["compute"] = numerics
-    sampling = {k: v for k, v in (config.get("compute") or {}).items() if k in SAMPLING_NUMERICS and v is not None}
+    compute = config.get("compute") or {}
+    precision = compute.get("precision", NUMERICS["precision"])
+    sampling = {k: compute[k] for k in SAMPLING_NUMERICS if compute.get(k) not in (None, precision)}
     if sampling and stage in DRAWING_STAGES:
         selected.setdefault("compute", {}).update(sampling)
     if stage == "baselines" and baseline_device(config) != "cpu":

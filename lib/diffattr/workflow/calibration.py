@@ -116,8 +116,9 @@ def calibration_key(config: Mapping[str, Any], threads: int) -> dict[str, Any]:
             "sample": int(min(config["behaviour"]["batch_size"], config["behaviour"]["n_samples"])),
         },
     }
-    if config["compute"].get("sampling_precision"):  # only when set, so older caches still match
-        key["sampling_precision"] = config["compute"]["sampling_precision"]
+    sampling = config["compute"].get("sampling_precision")
+    if sampling not in (None, config["compute"]["precision"]):  # only when it matters: older caches match
+        key["sampling_precision"] = sampling
     return key
 
 
