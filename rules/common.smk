@@ -16,6 +16,7 @@ from diffattr.attribution.baselines import BASELINES, MODEL_STAGE as BASELINE_MO
 from diffattr.attribution.baselines import configured as configured_baselines
 from diffattr.core.classifier_gate import ClassifierGate
 from diffattr.workflow.config import validate_config
+from diffattr.workflow.config_checks import bf16_warning, cpu_flags
 from diffattr.attribution.estimators import ESTIMATORS, LEVEL_BY_DESIGN
 from diffattr.core.families import (
     BATCH_PATTERN,
@@ -51,6 +52,14 @@ LAYOUT = Layout(
     SUBSETS.chunk_of,
     batch_of={f"behaviour_{kind}": table for kind, table in SUBSETS.eval_batch_of.items()},
 )
+# bf16 on a CPU without bf16 arithmetic is many times slower: say so before a local run starts (torch is
+# imported only when bf16 is asked for, to see whether a GPU will take it).
+if not workflow.remote_exec and "bf16" in (config["compute"]["precision"], config["compute"].get("sampling_precision")):
+    import torch
+
+    _BF16 = bf16_warning(config["compute"], cpu_flags(), torch.cuda.is_available())
+    if _BF16:
+        logger.warning(_BF16)
 # A domain classifier already in the store (trained under a config that did not use it, or under
 # lower thresholds) passes the same gate as a new one before anything uses it.
 CLASSIFIER_GATE = ClassifierGate.from_config(config)

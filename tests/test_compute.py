@@ -199,3 +199,21 @@ def test_generation_stages_hand_their_device_down(tmp_path, monkeypatch):
     )
     assert seen["sample"] == [marker] * 4  # three models of the pair, one grid
     assert seen["extract"] == [marker.device] * 2  # reference, pair
+
+
+def test_bf16_on_a_cpu_without_bf16_arithmetic_is_warned_of(tmp_path):
+    from diffattr.workflow.config_checks import bf16_warning, cpu_flags
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 fma\n")
+    avx2 = cpu_flags(info)
+    assert avx2 == {"fpu", "sse", "avx2", "fma"} and cpu_flags(tmp_path / "none") is None
+    sampling = {"device": "auto", "precision": "fp32", "sampling_precision": "bf16"}
+    assert "compute.sampling_precision: bf16 on this CPU" in bf16_warning(sampling, avx2, gpu_visible=False)
+    assert "compute.precision" in bf16_warning({**sampling, "precision": "bf16"}, avx2, gpu_visible=False)
+    # not where the CPU has bf16 arithmetic, a GPU takes it, nothing asks for bf16, or the CPU is unknown
+    assert bf16_warning(sampling, avx2 | {"avx512_bf16"}, gpu_visible=False) is None
+    assert bf16_warning(sampling, avx2, gpu_visible=True) is None
+    assert bf16_warning({**sampling, "device": "cuda"}, avx2, gpu_visible=False) is None
+    assert bf16_warning({**sampling, "sampling_precision": None}, avx2, gpu_visible=False) is None
+    assert bf16_warning(sampling, None, gpu_visible=False) is None

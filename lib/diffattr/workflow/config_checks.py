@@ -206,3 +206,31 @@ def slurm_limit_problems(limits: Mapping[str, Any], resources: Mapping[str, Mapp
                 )
             )
     return out
+
+
+# CPU flags of native bf16 arithmetic (Linux /proc/cpuinfo names); without one, torch emulates it.
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> set[str] | None:
+    """The first CPU's flags, or None where /proc/cpuinfo cannot be read (not Linux)."""
+    try:
+        with open(cpuinfo) as fh:
+            line = next(line for line in fh if line.startswith("flags"))
+    except (OSError, StopIteration):
+        return None
+    return set(line.split(":", 1)[1].split())
+
+
+def bf16_warning(compute: Mapping[str, Any], flags: set[str] | None, gpu_visible: bool) -> str | None:
+    """A warning where compute.precision or compute.sampling_precision asks for bf16 on a CPU without
+    bf16 arithmetic and no GPU will take it: there bf16 runs many times slower than fp32 (13x for
+    sampling on an AVX2 EPYC, docs/results.md). None where it does not apply or cannot be known."""
+    keys = [k for k in ("precision", "sampling_precision") if compute.get(k) == "bf16"]
+    if not keys or compute.get("device") == "cuda" or gpu_visible or flags is None or flags & set(BF16_FLAGS):
+        return None
+    return (
+        f"compute.{keys[0]}: bf16 on this CPU, which has no {' or '.join(BF16_FLAGS)} and no GPU: bf16 "
+        "runs many times slower than fp32 here (docs/results.md); use fp32 here, bf16 on a GPU or a CPU "
+        "with AVX512-BF16"
+    )
