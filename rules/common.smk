@@ -300,6 +300,12 @@ def sample_model(wildcards):
     return path(stage, name, subset=PAIR_IDS[0])
 
 
+def cf_removals(wildcards):
+    """The counterfactual removals' records (rule cf_removal), known once checkpoint cf_plan has run."""
+    plan = read_json(checkpoints.cf_plan.get().output.plan)
+    return [path("cf_removal", "removal", subset=sid) for sid in sorted(plan["subsets"])]
+
+
 def cf_behaviours(wildcards):
     """The behaviour batches of the counterfactual retrainings, known once checkpoint cf_plan has run."""
     return [path("behaviour_retrain_cf", "batch", batch=batch) for batch in sorted(cf_batches())]

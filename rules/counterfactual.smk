@@ -3,6 +3,7 @@
 rule counterfactual:
     input:
         plan=rules.cf_plan.output.plan,
+        removals=cf_removals,
         behaviours=cf_behaviours,
         base=behaviour_json("behaviour_base", FULL_DATA),
     output:

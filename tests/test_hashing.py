@@ -54,7 +54,7 @@ BEHAVIOURS = {name for name in STAGES if name.startswith("behaviour_")}
         (lambda c: c["attribution"].update(kmeans={"k": 3, "seed": 1}, csv="elsewhere.csv"), set()),
         (
             lambda c: c["attribution"].update(unit="kmeans"),
-            {"subsets", "unlearn", "retrain", "retrain_floor", "retrain_cf"}
+            {"subsets", "unlearn", "retrain", "retrain_floor", "cf_removal", "retrain_cf"}
             | {s for s in STAGES if s.startswith(("behaviour_u", "behaviour_retrain", "samples_u", "samples_r"))}
             | {"pairs"}
             | ANALYSIS,

@@ -410,6 +410,29 @@ def test_estimator_table_covers_every_estimator_behaviour_and_test_set(smoke_run
         assert len(highest) == 1 and float(highest[0]["lds"]) == max(float(r["lds"]) for r in finite)
 
 
+def test_a_new_counterfactual_plan_retrains_only_what_it_adds(smoke_run, tmp_path):
+    """Fewer random removals give the plan a new hash but remove no new units: one invocation rewrites
+    the records and the counterfactual and retrains nothing (the retrainings read their records,
+    named by the units, as ancient()). Reading the plan itself, whose path moves with its hash,
+    retrained every removal; records without the counterfactual reading them left Snakemake's DAG
+    after the checkpoint without the counterfactual, so the run stopped short."""
+    import shutil
+
+    work = tmp_path / "wf"
+    shutil.copytree(smoke_run, work, symlinks=True)
+    models = sorted((work / "results/store/retrain_cf").glob("*/cf-*/model"))
+    before = {m: (m / "diffusion_pytorch_model.safetensors").stat().st_mtime_ns for m in models}
+    (work / "fewer.yaml").write_text("counterfactual: {n_random: 1}\n")
+    snakemake(work, "--cores", "2", *SMOKE, "fewer.yaml")
+    assert {m: (m / "diffusion_pytorch_model.safetensors").stat().st_mtime_ns for m in models} == before
+    assert sorted((work / "results/store/retrain_cf").glob("*/cf-*/model")) == models
+    assert planned_jobs(work, *SMOKE, "fewer.yaml") == {}  # one invocation finished the run
+    manifests = (d / "results/runs/smoke/manifest.json" for d in (work, smoke_run))
+    stores, old = (json.loads(m.read_text())["stores"] for m in manifests)
+    assert stores["cf_plan"] != old["cf_plan"]
+    assert (work / stores["counterfactual"] / "counterfactual.csv").is_file()
+
+
 def test_counterfactual_retrains_each_distinct_removal_once(smoke_run):
     info = json.loads(next((smoke_run / "results/store/counterfactual").glob("*/counterfactual.json")).read_text())
     # Every estimator removes its top units, but one whose scores are all tied (no ranking).

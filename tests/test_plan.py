@@ -90,6 +90,7 @@ def test_steps_and_images_follow_the_config(smoke_wf, smoke_dag):
     assert base["behaviour_retrained"]["images"] == (retrained + pending * min(per_job, cf)) * n
     # the checkpoint's retrainings: at most one per estimator and random draw
     assert base["retrain_cf"]["pending_jobs"] == len(cfg["datamodel"]["estimators"]) + cfg["counterfactual"]["n_random"]
+    assert base["cf_removal"]["pending_jobs"] == base["retrain_cf"]["pending_jobs"]  # a record each
 
     # one job's cost, as a Slurm runtime would be derived: 60 steps of 0.1 s and the 5 s start-up
     ctx = plan.context_of(smoke_dag)

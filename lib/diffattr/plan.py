@@ -42,7 +42,8 @@ PROFILE = Path("profiles") / "slurm" / "config.yaml"
 
 def pending_cf_jobs(dag: Dag) -> list[Job]:
     """The counterfactual retrainings that checkpoint cf_plan adds once it has run, at most
-    forecast.cf_retrainings, and their evaluation batches (unlearn.subsets_per_job models each)."""
+    forecast.cf_retrainings, each after its removal's record (rule cf_removal, a local job), and their
+    evaluation batches (unlearn.subsets_per_job models each)."""
     cf_plan = [j for j in dag.jobs if j.rule == "cf_plan"]
     if not cf_plan:
         return []
@@ -55,18 +56,20 @@ def pending_cf_jobs(dag: Dag) -> list[Job]:
     consumers = [j for j in dag.jobs if j.rule == "counterfactual"]
     out, next_id = [], max(j.id for j in dag.jobs) + 1
     for start in range(0, n, per_batch):
-        retrains = []
+        retrains, records = [], []
         for i in range(start, min(n, start + per_batch)):
+            record = Job(next_id, "cf_removal", {"subset": f"cf-pending-{i}"}, 1, {}, [cf_plan[0].id])
             retrain = Job(
-                next_id,
+                next_id + 1,
                 "retrain_cf",
                 {"subset": f"cf-pending-{i}"},
                 threads["retrain_cf"],
                 res["retrain_cf"],
-                [cf_plan[0].id],
+                [record.id],
             )
             retrains.append(retrain)
-            next_id += 1
+            records.append(record)
+            next_id += 2
         # a batch name no plan holds: the forecast takes the counterfactual batches' upper bound
         behave = Job(
             next_id,
@@ -77,11 +80,11 @@ def pending_cf_jobs(dag: Dag) -> list[Job]:
             [r.id for r in retrains],
         )
         next_id += 1
-        for j in (*retrains, behave):
+        for j in (*records, *retrains, behave):
             j.pending = True
         for c in consumers:
-            c.deps.append(behave.id)
-        out += [*retrains, behave]
+            c.deps += [behave.id, *(r.id for r in records)]
+        out += [*records, *retrains, behave]
     return out
 
 

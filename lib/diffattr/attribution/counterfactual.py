@@ -2,9 +2,9 @@
 compare the behaviour change with removing as many random units.
 
 A removal set is named by the units it removes (cf-<hash>), so estimators that pick the same units
-share one retraining and a rerun with the same plan reuses it. A new plan (another cf_plan hash:
-another datamodel or behaviour upstream) retrains even the removals it shares with the old one, since
-every retraining reads the plan file as an input (docs/results.md, "bf16 on a CPU with AVX512-BF16").
+share one retraining, and a new plan (another datamodel or behaviour upstream) retrains only the
+removals it adds: each removal's record is copied to a file named by the data and units alone (stage
+cf_removal), which its retraining reads as ancient().
 """
 
 from __future__ import annotations

@@ -337,6 +337,17 @@ _ROWS: tuple[Stage, ...] = (
     # Counterfactual check: the removal sets follow the attributions; their retrainings are named by
     # the removed units, so estimators that agree share one retraining.
     Stage("cf_plan", "1", ("counterfactual",), ("datamodel", "subsets"), files={"plan": "plan.json"}, env=ANALYSIS),
+    # One removal's record from the plan, named by the data and units alone (the removal's id names its
+    # units): retrain_cf reads it, so a new plan that removes the same units retrains nothing.
+    Stage(
+        "cf_removal",
+        "1",
+        (),
+        ("data", "subsets"),
+        files={"removal": "{subset}.json"},
+        env=ANALYSIS,
+        resources=None,
+    ),
     _retraining("retrain_cf", _RETRAIN_KEYS),
     _behaviour("retrain_cf", "retrain_cf"),
     Stage(

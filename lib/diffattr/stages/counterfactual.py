@@ -20,6 +20,7 @@ def counterfactual_table(
     plan: PathLike,
     behaviours: Sequence[PathLike],
     base: PathLike,
+    removals: Sequence[PathLike] = (),
     info: PathLike,
     table: PathLike,
     figure: PathLike,
@@ -29,6 +30,10 @@ def counterfactual_table(
     from ..reporting.figures import counterfactual_figure
 
     removal_plan = read_json(plan)
+    # the records the retrainings read (stage cf_removal) must be this plan's removals
+    recorded = {sid for r in removals for sid in read_json(r)["subsets"]}
+    if removals and recorded != set(removal_plan["subsets"]):
+        raise ValueError(f"the removal records {sorted(recorded)} are not the plan's {sorted(removal_plan['subsets'])}")
     target = removal_plan["target"]
     value = {Path(p).stem: float(read_json(p)["metrics"][target]) for p in behaviours}
     base_value = float(read_json(base)["metrics"][target])
