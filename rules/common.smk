@@ -232,11 +232,14 @@ def eval_shares(sids):
     return [(names.index(of[sid]), len(EVAL_BATCHES["retrain"][of[sid]])) for sid in sids]
 
 
+def cf_removal_ids():
+    """The counterfactual removals' ids (cf-<hash>), known once checkpoint cf_plan has run."""
+    return sorted(read_json(checkpoints.cf_plan.get().output.plan)["subsets"])
+
+
 def cf_batches():
-    """The counterfactual retrainings' evaluation batches (batch -> model ids), known once checkpoint
-    cf_plan has run."""
-    plan = read_json(checkpoints.cf_plan.get().output.plan)
-    return evaluation_batches(sorted(plan["subsets"]), SUBSETS.chunk_of, SUBSETS.per_job)
+    """The counterfactual retrainings' evaluation batches (batch -> model ids)."""
+    return evaluation_batches(cf_removal_ids(), SUBSETS.chunk_of, SUBSETS.per_job)
 
 
 def batch_members(wildcards):
@@ -301,9 +304,8 @@ def sample_model(wildcards):
 
 
 def cf_removals(wildcards):
-    """The counterfactual removals' records (rule cf_removal), known once checkpoint cf_plan has run."""
-    plan = read_json(checkpoints.cf_plan.get().output.plan)
-    return [path("cf_removal", "removal", subset=sid) for sid in sorted(plan["subsets"])]
+    """The counterfactual removals' records (rule cf_removal)."""
+    return [path("cf_removal", "removal", subset=sid) for sid in cf_removal_ids()]
 
 
 def cf_behaviours(wildcards):

@@ -63,10 +63,16 @@ UNIT_SETTINGS = ("kmeans", "csv")
 # compute settings that change the numbers, with their defaults (hashed only when changed into the
 # stages that train or sample: registry.COMPUTED_STAGES).
 NUMERICS = {"precision": "fp32", "tf32": False}
-# ...and the one that changes only the images drawn: hashed into registry.DRAWING_STAGES alone (a
-# trained model's store is shared by every sampling precision), and only when it differs from
-# `precision` (null, or the same value, draws as before).
-SAMPLING_NUMERICS = ("sampling_precision",)
+
+
+def sampling_override(compute: Mapping[str, Any]) -> str | None:
+    """compute.sampling_precision where it differs from compute.precision, else None (null, or the
+    same value, draws as before). Only then is it hashed, into registry.DRAWING_STAGES alone (a
+    trained model's store is shared by every sampling precision), and into the calibration key."""
+    sampling = compute.get("sampling_precision")
+    return None if sampling in (None, compute.get("precision", NUMERICS["precision"])) else sampling
+
+
 DATA_SETTINGS = {"path": ("cifar10", "imagefolder"), "resolution": ("imagefolder",)}
 
 
@@ -98,11 +104,9 @@ def stage_config(config: Mapping[str, Any], stage: str) -> dict:
     numerics = {k: v for k, v in (config.get("compute") or {}).items() if k in NUMERICS and v != NUMERICS[k]}
     if numerics and stage in COMPUTED_STAGES:
         selected["compute"] = numerics
-    compute = config.get("compute") or {}
-    precision = compute.get("precision", NUMERICS["precision"])
-    sampling = {k: compute[k] for k in SAMPLING_NUMERICS if compute.get(k) not in (None, precision)}
+    sampling = sampling_override(config.get("compute") or {})
     if sampling and stage in DRAWING_STAGES:
-        selected.setdefault("compute", {}).update(sampling)
+        selected.setdefault("compute", {})["sampling_precision"] = sampling
     if stage == "baselines" and baseline_device(config) != "cpu":
         # dattri projects the gradients with another random matrix on a GPU (CudaProjector) than on the
         # CPU (BasicProjector), and TF32 changes the gradients: GPU scores never share the CPU's path.

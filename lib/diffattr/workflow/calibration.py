@@ -94,6 +94,7 @@ def calibration_key(config: Mapping[str, Any], threads: int) -> dict[str, Any]:
 
     from ..core.data import image_shape, sample_count
     from ..core.settings import DataSource
+    from .addressing import sampling_override
 
     source = DataSource.from_config(config["data"])
     key = {
@@ -116,8 +117,8 @@ def calibration_key(config: Mapping[str, Any], threads: int) -> dict[str, Any]:
             "sample": int(min(config["behaviour"]["batch_size"], config["behaviour"]["n_samples"])),
         },
     }
-    sampling = config["compute"].get("sampling_precision")
-    if sampling not in (None, config["compute"]["precision"]):  # only when it matters: older caches match
+    sampling = sampling_override(config["compute"])
+    if sampling:  # only when it changes the draws, so older caches still match
         key["sampling_precision"] = sampling
     return key
 
