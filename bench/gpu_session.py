@@ -15,9 +15,11 @@
    CIFAR-format data set written here, Inception features from a weights file of the right shapes
    made here (random values: no download; the loading and feature path is real, the FIDs are not),
    at short step counts.
+4. `calibrate`: `python -m diffattr.plan --calibrate-only` of the paper preset on this device (the
+   speeds a Slurm forecast reads from `slurm_limits.calibration`), kept in the summary JSON.
 
 The summary JSON is rewritten after every section, so a run cut short keeps what it measured.
-`--quick` runs on a CPU with tiny sizes (gpu_check and cifar) and the full smoke preset: it checks
+`--quick` runs on a CPU with tiny sizes (gpu_check, cifar and calibrate) and the full smoke preset: it checks
 the script and writes the CPU reference for step 2.
 """
 
@@ -71,14 +73,14 @@ MODEL_LOG_DIRS = (
 )
 
 
-def run_limited(cmd: list[str], cwd: Path, timeout: float, log: Path) -> dict:
+def run_limited(cmd: list[str], cwd: Path, timeout: float, log: Path, env: dict | None = None) -> dict:
     """Run cmd with its output in `log`; past `timeout`, kill its whole process group (a killed
     snakemake would otherwise leave its jobs running into the next section)."""
     import signal
 
     start = time.perf_counter()
     with open(log, "w") as fh:
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, env=env)
         try:
             rc = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -281,7 +283,7 @@ def main() -> None:
     ap.add_argument("--cpu-reference", default="", help="folder written by a --quick run (its smoke_reference/)")
     ap.add_argument("--work", default="/tmp/gpu_session")
     ap.add_argument("--cores", type=int, default=8)
-    ap.add_argument("--sections", default="gpu_check,smoke,cifar")
+    ap.add_argument("--sections", default="gpu_check,smoke,cifar,calibrate")
     ap.add_argument(
         "--timeout-scale",
         type=float,
@@ -411,6 +413,39 @@ def main() -> None:
         with tarfile.open(out_dir / "cifar_logs.tar.gz", "w:gz") as tar:
             if (work / "results/logs").exists():
                 tar.add(work / "results/logs", arcname="logs")
+        save()
+    if "calibrate" in sections and (work_root / "cifar/data/cifar-10-batches-py").is_dir():
+        # diffattr.plan's calibration of the paper preset on this device (its batch sizes, the
+        # behaviour's 1,000-image sampling batch), on the cifar section's synthetic data (so its
+        # classifier epoch is of that data's size): what slurm_limits.calibration would read.
+        work = work_root / "cifar"
+        overlay = {
+            "data": {"path": str(work / "data/cifar-10-batches-py")},
+            "behaviour": {"inception_weights": str(work / "data/inception.pth")},
+            "compute": {"device": args.device},
+        }
+        if args.quick:  # the paper's batches take minutes per step on a CPU: check the path only
+            overlay["train_base"] = {"batch_size": 4}
+            overlay["unlearn"] = {"batch_size": 4}
+            overlay["behaviour"].update(n_samples=8, batch_size=8)
+        (work / "calibrate.yaml").write_text(json.dumps(overlay))
+        configs = ["config/config.yaml", "config/presets/cifar10-paper.yaml", "calibrate.yaml"]
+        run = run_limited(
+            [sys.executable, "-m", "diffattr.plan", "--calibrate-only", "--recalibrate", "--configfile", *configs],
+            work,
+            90 * scale,
+            work / "calibrate.log",
+            env={
+                **os.environ,
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(work / "lib"), os.environ.get("PYTHONPATH")])),
+            },
+        )
+        files = sorted((work / "results/.calibration").glob("*.json"))
+        summary["sections"]["calibrate"] = {
+            **run,
+            "log": (work / "calibrate.log").read_text()[-2000:],
+            "calibration": json.loads(files[-1].read_text()) if files else None,
+        }
         save()
     summary["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
     save()

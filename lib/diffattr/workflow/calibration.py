@@ -235,7 +235,10 @@ def _work(config: Mapping[str, Any], probe: str) -> None:
     model = initial_unet(config["model"], ds.images, 0)
     if probe == "train_pruned":
         model = _pruned(model, config["prune"])
-    compute = Compute(torch.device("cpu"), config["compute"]["precision"], config["compute"].get("sampling_precision"))
+    # On the device a job gets (device_name): a GPU job's host memory is its CUDA context and
+    # staging, and one batch of a GPU-sized model on one CPU thread would take minutes.
+    device = torch.device("cpu" if device_name(config["compute"]["device"]) == "cpu" else "cuda")
+    compute = Compute(device, config["compute"]["precision"], config["compute"].get("sampling_precision"))
     if probe == "sample_full":
         n = int(min(config["behaviour"]["batch_size"], config["behaviour"]["n_samples"]))
         ddim_sample(model, ddim_scheduler(config["scheduler"]), n, 1, 0, n, 0.0, compute)
