@@ -215,6 +215,24 @@ def test_the_calibration_times_the_configured_models(monkeypatch, config):
     assert wall > 0 and cpu > 0
 
 
+@pytest.mark.parametrize("tf32", [False, True])
+def test_the_calibration_times_with_the_numerics_jobs_get(monkeypatch, config, tf32):
+    # On a GPU a job's TF32 follows compute.tf32 (resolve_compute); PyTorch's default turns cuDNN's
+    # on, so a calibration that built its device by hand timed TF32 convolutions for fp32 jobs. The
+    # flags are plain settings, so a pretended GPU shows which ones the calibration leaves set.
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "pretended GPU")
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", not tf32)
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", not tf32)
+    compute = calibration.job_compute({**config, "compute": {**config["compute"], "device": "auto", "tf32": tf32}})
+    assert compute.device.type == "cuda"
+    assert torch.backends.cudnn.allow_tf32 is tf32 and torch.backends.cuda.matmul.allow_tf32 is tf32
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert calibration.job_compute(config).device.type == "cpu"
+
+
 def test_a_device_not_present_is_said_so(smoke_dag):
     cuda = dataclasses.replace(smoke_dag, config={**smoke_dag.config, "compute": {"device": "cuda"}})
     notes = plan.device_notes(cuda, SPEEDS, slurm_calibrated=False, argv_configs=CONFIGS)

@@ -224,7 +224,6 @@ def _work(config: Mapping[str, Any], probe: str) -> None:
 
     from ..core.data import load_source
     from ..core.settings import DataSource
-    from ..modelling.compute import Compute
     from ..modelling.models import ddim_scheduler, ddpm_scheduler, initial_unet
     from ..modelling.sampling import ddim_sample
     from ..modelling.training import train_ddpm
@@ -235,10 +234,9 @@ def _work(config: Mapping[str, Any], probe: str) -> None:
     model = initial_unet(config["model"], ds.images, 0)
     if probe == "train_pruned":
         model = _pruned(model, config["prune"])
-    # On the device a job gets (device_name): a GPU job's host memory is its CUDA context and
-    # staging, and one batch of a GPU-sized model on one CPU thread would take minutes.
-    device = torch.device("cpu" if device_name(config["compute"]["device"]) == "cpu" else "cuda")
-    compute = Compute(device, config["compute"]["precision"], config["compute"].get("sampling_precision"))
+    # On the device a job gets: a GPU job's host memory is its CUDA context and staging, and one
+    # batch of a GPU-sized model on one CPU thread would take minutes.
+    compute = job_compute(config)
     if probe == "sample_full":
         n = int(min(config["behaviour"]["batch_size"], config["behaviour"]["n_samples"]))
         ddim_sample(model, ddim_scheduler(config["scheduler"]), n, 1, 0, n, 0.0, compute)
@@ -246,6 +244,16 @@ def _work(config: Mapping[str, Any], probe: str) -> None:
     batch = int(config["train_base" if probe == "train_full" else "unlearn"]["batch_size"])
     recipe = _timing_recipe(steps=2, batch_size=batch)
     train_ddpm(model, torch.from_numpy(ds.images), recipe, ddpm_scheduler(config["scheduler"]), quiet, compute=compute)
+
+
+def job_compute(config: Mapping[str, Any]):
+    """The Compute a job of this config gets on this machine, through resolve_compute as jobs get it:
+    on a GPU that also sets TF32 as `compute.tf32` says (PyTorch's own default turns cuDNN's on,
+    which once made a GPU calibration time TF32 convolutions for fp32 jobs)."""
+    from ..modelling.compute import resolve_compute
+
+    device = "cpu" if device_name(config["compute"]["device"]) == "cpu" else "cuda"
+    return resolve_compute({**config["compute"], "device": device})
 
 
 def _pruned(model, prune: Mapping[str, Any]):
@@ -278,18 +286,13 @@ def measure(config: Mapping[str, Any], threads: int, steps: int = 4, repeats: in
     from ..core.data import load_source
     from ..core.settings import DataSource
     from ..evaluation.classifier import train_classifier
-    from ..modelling.compute import Compute
     from ..modelling.models import count_params, ddim_scheduler, ddpm_scheduler, initial_unet
     from ..modelling.sampling import ddim_sample
     from ..modelling.training import train_ddpm
 
     torch.set_num_threads(max(1, int(threads)))
     key = calibration_key(config, threads)
-    compute = Compute(
-        torch.device("cpu" if key["device"] == "cpu" else "cuda"),
-        config["compute"]["precision"],
-        config["compute"].get("sampling_precision"),
-    )
+    compute = job_compute(config)
     quiet = _quiet_logger()
     ds = load_source(DataSource.from_config(config["data"]))
     images = torch.from_numpy(ds.images)
