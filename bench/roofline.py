@@ -37,7 +37,8 @@ from pathlib import Path
 
 import torch
 import yaml
-from machine import cpu_model  # bench/machine.py: bench/ is on sys.path when a bench script runs
+from job_records import STARTUP, benchmark_seconds, job_logs  # bench/ is on sys.path when a bench script runs
+from machine import cpu_model
 from torch.utils.flop_counter import FlopCounterMode
 
 from diffattr.core.atomic import write_json
@@ -48,7 +49,6 @@ from diffattr.modelling.pruning import prune_unet
 from diffattr.workflow.forecast import BEHAVIOUR_MODEL, SAMPLES_MODEL
 
 LAYERS = (torch.nn.Conv2d, torch.nn.Linear)
-STARTUP = re.compile(r"start-up \(interpreter \+ imports\): ([\d.]+)s")
 TRAIN = re.compile(r"^\S+ .*: (\d+) images, (\d+) params, Recipe\(steps=(\d+), batch_size=(\d+)")
 BEHAVIOUR = re.compile(r"^\S+ (\S+) \S+: \{.*\} in [\d.]+s$")
 SAMPLES = re.compile(r"^\S+ (\S+): (\d+) samples -> ")
@@ -183,23 +183,6 @@ def model_side(model: torch.nn.Module, size: tuple[int, ...], train_batch: int, 
     return {"params": count_params(model), "train": train, "sample": sample}
 
 
-def _benchmark_seconds(store: Path, stage: str, rel: Path) -> float | None:
-    # a job's Snakemake benchmark: <hash>/benchmark.tsv (one job per hash), <hash>/<name>/benchmark.tsv
-    # or <hash>/benchmarks/<name>.tsv
-    h = rel.parts[0]
-    name = rel.stem if len(rel.parts) > 1 else None
-    candidates = (
-        [store / stage / h / "benchmark.tsv"]
-        if name is None
-        else [store / stage / h / name / "benchmark.tsv", store / stage / h / "benchmarks" / f"{name}.tsv"]
-    )
-    for c in candidates:
-        if c.is_file():
-            lines = c.read_text().splitlines()
-            return float(lines[1].split("\t")[0])
-    return None
-
-
 def job_work(log: Path, cfg: dict, kinds: dict[int, str]) -> tuple[float | None, list[tuple[str, str, int]]]:
     """(start-up seconds, [(model kind, train|sample, images or image-steps)]) from a job's log."""
     beh = cfg["behaviour"]
@@ -223,13 +206,11 @@ def job_work(log: Path, cfg: dict, kinds: dict[int, str]) -> tuple[float | None,
 def stages(results: Path, cfg: dict, models: dict) -> list[dict]:
     kinds = {m["params"]: kind for kind, m in models.items()}
     groups: dict = defaultdict(lambda: defaultdict(float))
-    for log in sorted((results / "logs").rglob("*.log")):
-        stage = log.relative_to(results / "logs").parts[0]
-        rel = log.relative_to(results / "logs" / stage)
+    for stage, rel, log in job_logs(results):
         startup, work = job_work(log, cfg, kinds)
         if not work:
             continue
-        wall = _benchmark_seconds(results / "store", stage, rel.with_suffix(""))
+        wall = benchmark_seconds(results / "store", stage, rel)
         kind_set = sorted({(k, w) for k, w, _ in work})
         label = f"{stage} ({'+'.join(f'{k} {w}' for k, w in kind_set)})"
         g = groups[label]

@@ -2,8 +2,10 @@
 
 Writes bench/out/startup.json: for each unlearn job and each evaluation batch job (unlearned models'
 and retrained models') its start-up seconds, job seconds and share, the mean evaluation time of an
-unlearned model, and the retrainings' mean start-up and training time.
-Usage: python bench/startup.py [--run results/runs/default]
+unlearned model, and the retrainings' mean start-up and training time; and `model_jobs`, issue 23
+item 4's measure: per stage, every job that runs a model (its log names its device), its start-up
+over its benchmark's wall, with how many jobs exceed 5 %.
+Usage: python bench/startup.py [--run results/runs/default] [--results results]
 """
 
 from __future__ import annotations
@@ -13,14 +15,42 @@ import json
 from pathlib import Path
 
 import numpy as np
+from job_records import MODEL_JOB, benchmark_seconds, job_logs, startup_seconds  # bench/ is on sys.path
 
 from diffattr.core.atomic import read_json, write_json
 from diffattr.workflow.layout import Layout, batch_members, in_batch
+
+LIMIT = 0.05  # issue 23 item 4: start-up at most 5 % of every model job's wall
+
+
+def model_jobs(results: Path) -> dict[str, dict]:
+    """Per stage: the start-up share of every job that runs a model, from its log and benchmark."""
+    shares: dict[str, list[tuple[float, float]]] = {}
+    for stage, rel, log in job_logs(results):
+        text = log.read_text(errors="replace")
+        startup = startup_seconds(text)
+        wall = benchmark_seconds(results / "store", stage, rel)
+        if MODEL_JOB.search(text) and startup is not None and wall:
+            shares.setdefault(stage, []).append((startup, wall))
+    out = {}
+    for stage, jobs in sorted(shares.items()):
+        share = np.array([st / w for st, w in jobs])
+        out[stage] = {
+            "jobs": len(jobs),
+            "startup_seconds_median": float(np.median([st for st, _ in jobs])),
+            "wall_seconds_median": float(np.median([w for _, w in jobs])),
+            "share_min": float(share.min()),
+            "share_median": float(np.median(share)),
+            "share_max": float(share.max()),
+            "jobs_over_limit": int((share > LIMIT).sum()),
+        }
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", default="results/runs/default")
+    ap.add_argument("--results", default=None, help="the run's results/ (default: three levels above --run)")
     ap.add_argument("--out", default="bench/out/startup.json")
     args = ap.parse_args()
     stores = read_json(Path(args.run) / "manifest.json")["stores"]
@@ -60,6 +90,8 @@ def main() -> None:
         },
         "retrain_startup_mean": float(np.mean([r["startup_seconds"] for r in retr])),
         "retrain_train_mean": float(np.mean([r["train_seconds"] for r in retr])),
+        "model_jobs_limit": LIMIT,
+        "model_jobs": model_jobs(Path(args.results) if args.results else Path(args.run).parents[1]),
     }
     write_json(args.out, out)
     print(json.dumps(out, indent=2))
