@@ -8,6 +8,8 @@ rule init:
         info=path("init", "train"),
     log:
         LAYOUT.log("init"),
+    benchmark:
+        path("init", "benchmark")
     conda:
         "../envs/torch.yaml"
     threads: THREADS_OF["init"]
