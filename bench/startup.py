@@ -50,7 +50,7 @@ def model_jobs(results: Path) -> dict[str, dict]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", default="results/runs/default")
-    ap.add_argument("--results", default=None, help="the run's results/ (default: three levels above --run)")
+    ap.add_argument("--results", default=None, help="the run's results/ (default: the one holding --run)")
     ap.add_argument("--out", default="bench/out/startup.json")
     args = ap.parse_args()
     stores = read_json(Path(args.run) / "manifest.json")["stores"]
