@@ -186,7 +186,7 @@ def save_reference(work: Path, dest: Path) -> None:
         "base": next(store.glob("train_base/*/model")),
         "pruned": next(store.glob("prune/*/model")),
         "unlearned": next(store.glob("unlearn/*/train-0000-*/train-0000/model")),
-        "retrained": next(store.glob("retrain/*/test-0000/model")),
+        "retrained": next(store.glob("retrain/*/*/test-0000/model")),
     }
     for name, path in picks.items():
         target = dest / name if path.is_dir() else dest / f"{name}.pt"

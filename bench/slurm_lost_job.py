@@ -103,14 +103,16 @@ def main() -> int:
     if (Path(args.source) / ".snakemake").is_dir():
         shutil.copytree(Path(args.source) / ".snakemake", wf / ".snakemake", ignore=shutil.ignore_patterns("locks"))
     (wf / "limits.yaml").write_text(yaml.safe_dump({"slurm_limits": {"floor_minutes": args.floor_minutes}}))
-    # one retrained test model lost: its group job (retrain + behaviour) is submitted again
+    # one retraining batch of test models lost: its group job (retrain + behaviour) is submitted again
     store = wf / "results" / "store"
-    victim = min(p.name for p in store.glob("retrain/*/test-*"))
-    shutil.rmtree(next(store.glob(f"retrain/*/{victim}")))
-    # its behaviour, the run's target: the group job alone (the analysis after it is not the point)
-    targets = [str(p.relative_to(wf)) for p in store.glob(f"behaviour/*/{victim}.json")]
+    victim = min(store.glob("retrain/*/test-*"))
+    first = json.loads((victim / "job.json").read_text())["subsets"][0]
+    shutil.rmtree(victim)
+    # its first model's evaluation batch, the run's target: the group job alone (the analysis after it
+    # is not the point)
+    targets = [str(p.parent.relative_to(wf)) for p in store.glob(f"behaviour/*/*/{first}.json")]
     for p in targets:
-        (wf / p).unlink()
+        shutil.rmtree(wf / p)
     env = {**os.environ, **ENV}
     # the calibration the limits come from, measured before the clock starts (a run would do it once)
     subprocess.run(

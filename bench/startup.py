@@ -2,7 +2,8 @@
 
 Writes bench/out/startup.json: for each unlearn job and each evaluation batch job (unlearned models'
 and retrained models') its start-up seconds, job seconds and share, the mean evaluation time of an
-unlearned model, and the retrainings' mean start-up and training time; and `model_jobs`, issue 23
+unlearned model, each retraining batch job's start-up share and the retrainings' mean training
+time; and `model_jobs`, issue 23
 item 4's measure: per stage, every job that runs a model (its log names its device), its start-up
 over its benchmark's wall, with how many jobs exceed 5 %.
 Usage: python bench/startup.py [--run results/runs/default] [--results results]
@@ -18,7 +19,7 @@ import numpy as np
 from job_records import MODEL_JOB, benchmark_seconds, job_logs, startup_seconds  # bench/ is on sys.path
 
 from diffattr.core.atomic import read_json, write_json
-from diffattr.workflow.layout import Layout, batch_members, in_batch
+from diffattr.workflow.layout import batch_members, in_batch
 
 LIMIT = 0.05  # issue 23 item 4: start-up at most 5 % of every model job's wall
 
@@ -71,8 +72,14 @@ def main() -> None:
         for stage in ("behaviour_unlearn", "behaviour_retrain", "behaviour_retrain_floor", "behaviour_retrain_cf")
         if stage in stores
     }
-    layout = Layout(read_json(Path(args.run) / "manifest.json")["hashes"])
-    retr = [read_json(layout.path("retrain", "train", subset=p.name)) for p in Path(stores["retrain"]).glob("test-*")]
+    # every retraining batch job's record (retrain, retrain_floor, retrain_cf)
+    retrainings = [
+        read_json(in_batch(d, "retrain", "job"))
+        for stage in ("retrain", "retrain_floor", "retrain_cf")
+        if stage in stores
+        for d in sorted(Path(stores[stage]).iterdir())
+        if in_batch(d, "retrain", "job").is_file()
+    ]
     out = {
         "unlearn_jobs": [{k: j[k] for k in ("startup_seconds", "job_seconds", "startup_share")} for j in jobs],
         "unlearn_max_startup_share": max(j["startup_share"] for j in jobs),
@@ -88,8 +95,12 @@ def main() -> None:
         "evaluation_max_startup_share": {
             stage: max(j["startup_share"] for j in js) for stage, js in evaluations.items() if js
         },
-        "retrain_startup_mean": float(np.mean([r["startup_seconds"] for r in retr])),
-        "retrain_train_mean": float(np.mean([r["train_seconds"] for r in retr])),
+        "retrain_jobs": [
+            {"models": len(j["subsets"]), **{k: j[k] for k in ("startup_seconds", "job_seconds", "startup_share")}}
+            for j in retrainings
+        ],
+        "retrain_max_startup_share": max(j["startup_share"] for j in retrainings),
+        "retrain_train_mean": float(np.mean([s for j in retrainings for s in j["train_seconds"].values()])),
         "model_jobs_limit": LIMIT,
         "model_jobs": model_jobs(Path(args.results) if args.results else Path(args.run).parents[1]),
     }

@@ -124,7 +124,8 @@ def difference(a: Path, b: Path, rel: str) -> str | None:
 def moved(only_before: set[str], only_after: set[str]) -> dict[str, str]:
     """Files that a layout change moved inside their stage's folder: a file only BEFORE holds and one
     only AFTER holds with the same store folder, hash folder and file name, each the only one of its
-    kind on its side (e.g. behaviour/<hash>/test-0000.json -> behaviour/<hash>/<batch>/test-0000.json)."""
+    kind on its side (e.g. behaviour/<hash>/test-0000.json -> behaviour/<hash>/<batch>/test-0000.json),
+    or one that a batch folder now holds at the same place below it."""
 
     def key(rel: str) -> tuple[str, ...]:
         parts = Path(rel).parts
@@ -137,7 +138,17 @@ def moved(only_before: set[str], only_after: set[str]) -> dict[str, str]:
         return {k: v[0] for k, v in seen.items() if len(v) == 1}
 
     a, b = unique(only_before), unique(only_after)
-    return {a[k]: b[k] for k in sorted(set(a) & set(b)) if Path(a[k]).name not in ("job.json", "spec.json")}
+    out = {a[k]: b[k] for k in sorted(set(a) & set(b)) if Path(a[k]).name not in ("job.json", "spec.json")}
+    # a file that a batch folder now holds: <folder>/<hash>/<rest> -> <folder>/<hash>/<batch>/<rest>
+    # (e.g. retrain/<hash>/test-0000/model/... -> retrain/<hash>/test-0000-0003.<digest>/test-0000/model/...)
+    taken = set(out.values())
+    deeper = {
+        str(Path(*Path(rel).parts[:2], *Path(rel).parts[3:])): rel for rel in only_after if len(Path(rel).parts) > 3
+    }
+    out |= {
+        rel: deeper[rel] for rel in sorted(only_before) if rel not in out and rel in deeper and deeper[rel] not in taken
+    }
+    return out
 
 
 def compare(before: Path, after: Path) -> dict:

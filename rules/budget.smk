@@ -7,7 +7,10 @@ rule budget:
         matrix=rules.matrix.output.matrix,
         baseline=behaviour_batches(BASELINE_IDS, "retrain"),
         subsets=sorted({chunk_json(sid) for sid in BASELINE_IDS}),
-        retrain_bench=[path("retrain", "benchmark", subset=sid) for sid in BASELINE_IDS + MATRIX_TEST_IDS],
+        retrain_batches=retrain_batch_dirs(BASELINE_IDS + MATRIX_TEST_IDS),
+        retrain_bench=[
+            path("retrain", "benchmark", batch=b) for b in retrain_batch_names(BASELINE_IDS + MATRIX_TEST_IDS)
+        ],
         retrain_eval_bench=[
             path("behaviour_retrain", "benchmark", batch=b) for b in eval_batches_of(BASELINE_IDS + MATRIX_TEST_IDS)
         ],
@@ -37,8 +40,10 @@ rule budget:
         spec=spec("budget"),
         # (models the matrix holds, models trained) per batch: the cost is charged to the former.
         batch_models=[SUBSETS.train_batch_models[batch] for batch in BATCHES],
-        # per retrained model: its evaluation batch's place in retrain_eval_bench and size (the
+        # the retrained models charged (each its training and a share of its retraining batch's
+        # job) and per model its evaluation batch's place in retrain_eval_bench and size (the
         # batch's cost is shared by its models)
+        retrain_ids=BASELINE_IDS + MATRIX_TEST_IDS,
         retrain_eval=eval_shares(BASELINE_IDS + MATRIX_TEST_IDS),
         ids=behaviour_ids("baseline", "seeds"),
         grid=config["budget"]["grid"],

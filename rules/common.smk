@@ -28,7 +28,7 @@ from diffattr.core.families import (
     UNLEARN_FAMILIES,
     base_id,
 )
-from diffattr.workflow.draws import evaluation_batches
+from diffattr.workflow.draws import evaluation_batches, retraining_batches
 from diffattr.workflow.layout import LOGS, Layout, run_dir, view_marker
 from diffattr.workflow.addressing import build_plan
 from diffattr.core.registry import BATCH_RULE, CLUSTER_RULES, MODEL_KINDS, REGISTRY, RESOURCES_KEY, SAMPLE_STAGE
@@ -47,10 +47,17 @@ except ValueError as exc:
 # The retrained models this config evaluates, in evaluation batches (draws.evaluation_batches): model
 # kind -> batch -> model ids; the counterfactual's, once its plan exists (cf_batches).
 EVAL_BATCHES = SUBSETS.eval_batches
+# The retrained models this config trains, in retraining batches of retrain.models_per_job (one job
+# each; draws.SubsetPlan.retrain_batches): model kind -> batch -> model ids; the counterfactual's,
+# once its plan exists (cf_retrain_batches).
+RETRAIN_BATCHES = SUBSETS.retrain_batches
 LAYOUT = Layout(
     PLAN.hashes,
     SUBSETS.chunk_of,
-    batch_of={f"behaviour_{kind}": table for kind, table in SUBSETS.eval_batch_of.items()},
+    batch_of={
+        **{f"behaviour_{kind}": table for kind, table in SUBSETS.eval_batch_of.items()},
+        **SUBSETS.retrain_batch_of,
+    },
 )
 # bf16 on a CPU without bf16 arithmetic is many times slower: say so before a local run starts (torch is
 # imported only when bf16 is asked for, to see whether a GPU will take it).
@@ -219,6 +226,16 @@ def behaviour_batches(sids, kind="unlearn"):
     return sorted({path(f"behaviour_{kind}", "batch", subset=sid) for sid in sids})
 
 
+def retrain_batch_names(sids):
+    """The retraining batches (names, sorted) of rule retrain holding the models `sids`."""
+    return sorted({SUBSETS.retrain_batch_of["retrain"][sid] for sid in sids})
+
+
+def retrain_batch_dirs(sids):
+    """Their folders, in the same order."""
+    return [path("retrain", "batch", batch=b) for b in retrain_batch_names(sids)]
+
+
 def eval_batches_of(sids):
     """The evaluation batches (names, sorted) holding the retrained models `sids`."""
     return sorted({SUBSETS.eval_batch_of["retrain"][sid] for sid in sids})
@@ -242,6 +259,60 @@ def cf_batches():
     return evaluation_batches(cf_removal_ids(), SUBSETS.chunk_of, SUBSETS.per_job)
 
 
+def cf_retrain_batches():
+    """The counterfactual retrainings' retraining batches (batch -> model ids)."""
+    return retraining_batches(cf_removal_ids(), SUBSETS.models_per_job)
+
+
+def retrain_batches_of(stage):
+    """Retraining batch -> its model ids, of retraining stage `stage`."""
+    return cf_retrain_batches() if stage == "retrain_cf" else RETRAIN_BATCHES[stage]
+
+
+def retrain_members(stage):
+    """The model ids retraining batch {batch} of `stage` trains, as a function of the wildcards."""
+
+    def members(wildcards):
+        return retrain_batches_of(stage)[wildcards.batch]
+
+    return members
+
+
+def retrain_subsets(stage):
+    """The subsets files of the models of retraining batch {batch} of `stage` (retrain, retrain_floor;
+    retrain_cf reads its removals' records: cf_removal_records)."""
+
+    def files(wildcards):
+        return sorted({chunk_json(sid) for sid in retrain_batches_of(stage)[wildcards.batch]})
+
+    return files
+
+
+def cf_removal_records(wildcards):
+    """The removals' records of counterfactual retraining batch {batch}, as ancient(): a rewritten
+    record (a new plan with the same removal) retrains nothing."""
+    return [ancient(path("cf_removal", "removal", subset=sid)) for sid in cf_retrain_batches()[wildcards.batch]]
+
+
+def retrain_resumes(stage):
+    """Per model of retraining batch {batch} of `stage`: where it keeps its resumable state (keyed by
+    the model, so a renamed batch resumes it too)."""
+    pattern = LAYOUT.resume(stage, "subset")
+
+    def resumes(wildcards):
+        return {sid: pattern.replace("{subset}", sid) for sid in retrain_batches_of(stage)[wildcards.batch]}
+
+    return resumes
+
+
+def retrained_batch(stage, sid):
+    """The retraining batch folder holding model `sid` of retraining stage `stage`."""
+    if stage == "retrain_cf":
+        batch = next(b for b, ids in cf_retrain_batches().items() if sid in ids)
+        return path(stage, "batch", batch=batch)
+    return path(stage, "batch", subset=sid)
+
+
 def batch_members(wildcards):
     """The model ids of evaluation batch {batch} of the retrained kind {bhash} names."""
     kind = BEHAVIOUR_SOURCE[wildcards.bhash]
@@ -250,13 +321,9 @@ def batch_members(wildcards):
 
 
 def batch_models(wildcards):
-    """The checkpoints and training records that evaluation batch {bhash}/{batch} evaluates."""
+    """The retraining batch folders holding the models evaluation batch {bhash}/{batch} evaluates."""
     stage = MODEL_KINDS[BEHAVIOUR_SOURCE[wildcards.bhash]]
-    members = batch_members(wildcards)
-    return {
-        "models": [path(stage, "model", subset=sid) for sid in members],
-        "trains": [path(stage, "train", subset=sid) for sid in members],
-    }
+    return {"retrained": sorted({retrained_batch(stage, sid) for sid in batch_members(wildcards)})}
 
 
 def model_inputs(wildcards):
@@ -299,7 +366,7 @@ def sample_model(wildcards):
     """The model a sample grid draws: for the unlearned and the retrained one, the first pair subset's
     (it has both)."""
     stage = REGISTRY[SAMPLE_STAGE[wildcards.kind]].model
-    name = "batch" if stage == "unlearn" else "model"
+    name = "batch" if "batch" in REGISTRY[stage].files else "model"
     return path(stage, name, subset=PAIR_IDS[0])
 
 

@@ -3,8 +3,8 @@
 rule pairs:
     input:
         unlearned=lambda w: path("unlearn", "batch", subset=w.subset),
-        retrained=path("retrain", "model"),
-        floor=path("retrain_floor", "model"),
+        retrained=lambda w: path("retrain", "batch", subset=w.subset),
+        floor=lambda w: path("retrain_floor", "batch", subset=w.subset),
         classifier=rules.classifier.output.weights,
     output:
         pair=path("pairs", "pair"),

@@ -1,14 +1,16 @@
-# Training from scratch on one subset with the base recipe: the ground truth the LDS is measured
-# against, and the retraining baseline's own models.
+# Training from scratch with the base recipe: the ground truth the LDS is measured against, and the
+# retraining baseline's own models. One job trains a batch of retrain.models_per_job models (start-up
+# paid once a batch), each with its own seed and checkpoint, {batch}/{subset}/model; a batch is a run
+# of one family's models named by a digest of them (draws.retraining_batches), and a model that a
+# renamed batch still holds is copied from the old one, not retrained.
 rule retrain:
     input:
         data=rules.data.output.data,
-        subsets=lambda w: chunk_json(w.subset),
+        subsets=retrain_subsets("retrain"),
     output:
-        model=directory(path("retrain", "model")),
-        info=path("retrain", "train"),
+        batch=directory(path("retrain", "batch")),
     log:
-        LAYOUT.log("retrain", "subset"),
+        LAYOUT.log("retrain", "batch"),
     benchmark:
         path("retrain", "benchmark")
     group:
@@ -20,10 +22,11 @@ rule retrain:
         **RESOURCES_OF["retrain"],
     params:
         spec=spec("retrain"),
+        members=retrain_members("retrain"),
         model=config["model"],
         scheduler=config["scheduler"],
         recipe=hashed("retrain", "train_base"),
         seed=config["retrain"]["seed"],
-        resume=LAYOUT.resume("retrain", "subset"),
+        resume=retrain_resumes("retrain"),
     script:
         "../workflow/scripts/retrain.py"

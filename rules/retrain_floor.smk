@@ -1,11 +1,13 @@
 # A second retraining (seed table1.floor_seed) of the pair subsets, Table 1's FID2 floor, and of the
-# first lds.ceiling_models test subsets, the LDS ceiling.
+# first lds.ceiling_models test subsets, the LDS ceiling; in batches as rule retrain's.
 use rule retrain as retrain_floor with:
+    input:
+        data=rules.data.output.data,
+        subsets=retrain_subsets("retrain_floor"),
     output:
-        model=directory(path("retrain_floor", "model")),
-        info=path("retrain_floor", "train"),
+        batch=directory(path("retrain_floor", "batch")),
     log:
-        LAYOUT.log("retrain_floor", "subset"),
+        LAYOUT.log("retrain_floor", "batch"),
     benchmark:
         path("retrain_floor", "benchmark")
     threads: THREADS_OF["retrain_floor"]
@@ -13,8 +15,9 @@ use rule retrain as retrain_floor with:
         **RESOURCES_OF["retrain_floor"],
     params:
         spec=spec("retrain_floor"),
+        members=retrain_members("retrain_floor"),
         model=config["model"],
         scheduler=config["scheduler"],
         recipe=hashed("retrain_floor", "train_base"),
         seed=config["table1"]["floor_seed"],
-        resume=LAYOUT.resume("retrain_floor", "subset"),
+        resume=retrain_resumes("retrain_floor"),

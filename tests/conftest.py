@@ -206,8 +206,9 @@ def remove_for_rerun(
     baselines: tuple[str, ...] = (),
 ) -> None:
     """Leaves a copy of the smoke run's results as a half-finished run would: without the unlearning
-    `batches`, the `retrained` test models, the `floor` second retrainings and (`counterfactual`) the
-    first counterfactual retraining, each with its log and the behaviours of its batch, the stores of the `leaves`
+    `batches`, the retraining batches of the `retrained` test models, of the `floor` second retrainings
+    and (`counterfactual`) of the first counterfactual retraining, each with its log and the
+    behaviours of its models' evaluation batches, the stores of the `leaves`
     stages (models and images nothing but the analysis reads: `init` with its behaviour, `samples`,
     `pairs`, `baseline_images`, `baselines`), the `baselines` methods' scores (one baseline's job
     without the others), and without the analysis and the run view. Snakemake rebuilds a lost file
@@ -229,12 +230,16 @@ def remove_for_rerun(
         next(logs.glob(f"baselines/*/{method}.log")).unlink()
     models = [("retrain", sid) for sid in retrained] + [("retrain_floor", sid) for sid in floor]
     if counterfactual:
-        models.append(("retrain_cf", min(p.name for p in store.glob("retrain_cf/*/cf-*"))))
+        models.append(("retrain_cf", min(p.name for p in store.glob("retrain_cf/*/*/cf-*"))))
     for stage, sid in models:
-        shutil.rmtree(next(store.glob(f"{stage}/*/{sid}")))
-        for evaluated in behaviours[f"behaviour_{stage}"].glob(f"*/{sid}.json"):  # its evaluation batch
-            shutil.rmtree(evaluated.parent, ignore_errors=True)
-        next(logs.glob(f"{stage}/*/{sid}.log")).unlink()
+        # the retraining batch holding the model, its log, and its models' evaluation batches
+        batch = next(store.glob(f"{stage}/*/*/{sid}")).parent
+        members = json.loads((batch / "job.json").read_text())["subsets"]
+        shutil.rmtree(batch)
+        next(logs.glob(f"{stage}/*/{batch.name}.log")).unlink()
+        for member in members:
+            for evaluated in behaviours[f"behaviour_{stage}"].glob(f"*/{member}.json"):
+                shutil.rmtree(evaluated.parent, ignore_errors=True)
     for stage in ANALYSIS_STORES:
         shutil.rmtree(store / stage)
     shutil.rmtree(work / "results/runs")

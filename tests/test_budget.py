@@ -5,7 +5,13 @@ import csv
 import numpy as np
 import pytest
 
-from diffattr.attribution.budget import benchmark_seconds, budget_curve, cost_model, models_within
+from diffattr.attribution.budget import (
+    benchmark_seconds,
+    budget_curve,
+    cost_model,
+    models_within,
+    retrain_batch_costs,
+)
 from diffattr.core.settings import Bootstrap, DatamodelFit
 from diffattr.stages.table1 import table1
 
@@ -28,7 +34,7 @@ def test_benchmark_file_gives_wall_and_cpu_seconds(tmp_path):
 def test_cost_model_unit_is_the_median_retrain_job_plus_its_share_of_the_evaluation(tmp_path):
     """Each retrained model costs its training and an equal share of its evaluation batch's job."""
     evaluation = bench(tmp_path, "re", 30)  # one batch evaluates the three: 10 s each
-    retrain = [(bench(tmp_path, f"r{i}", s), evaluation, 3) for i, s in enumerate([90, 100, 300])]
+    retrain = [(s, evaluation, 3) for s in [90, 100, 300]]
     unlearn = [
         (bench(tmp_path, "u0", 40), bench(tmp_path, "ue0", 10), 5, 5),
         (bench(tmp_path, "u1", 30), bench(tmp_path, "ue1", 20), 5, 5),
@@ -53,10 +59,25 @@ def test_cost_model_unit_is_the_median_retrain_job_plus_its_share_of_the_evaluat
     assert imported["one_off_units"] == pytest.approx(57 / 110)
 
 
+def test_a_retraining_batch_charges_each_model_its_training_and_a_share_of_the_rest(tmp_path):
+    """A batch job's start-up, data loading and saving are shared equally; each model keeps its own
+    train seconds. A model copied from an earlier batch brings its own train seconds and takes no
+    part of this job's training time."""
+    job = {"subsets": ["test-0000", "test-0001"], "train_seconds": {"test-0000": 60.0, "test-0001": 80.0}}
+    assert retrain_batch_costs(bench(tmp_path, "b", 150), job) == {"test-0000": 65.0, "test-0001": 85.0}
+    copied = {**job, "reused": {"test-0000": "test-0000-0001.0123abcd"}}
+    # the job trained test-0001 only: 150 - 80 = 70 s of the rest, 35 each
+    assert retrain_batch_costs(bench(tmp_path, "c", 150), copied) == {"test-0000": 95.0, "test-0001": 115.0}
+    # a job faster than its records' sum (timers' rounding) charges no negative rest
+    assert retrain_batch_costs(bench(tmp_path, "d", 139), job) == {"test-0000": 60.0, "test-0001": 80.0}
+    with pytest.raises(ValueError, match="trained no model"):
+        retrain_batch_costs(bench(tmp_path, "e", 1), {"subsets": [], "train_seconds": {}})
+
+
 def test_unlearning_cost_is_charged_to_the_models_the_matrix_holds(tmp_path):
     """A batch trains every candidate of its chunk, skipped and excluded ones too; its whole cost
     belongs to the method and is divided by the models the datamodel is fitted on."""
-    retrain = [(bench(tmp_path, "r", 100), bench(tmp_path, "re", 10), 1)]
+    retrain = [(100.0, bench(tmp_path, "re", 10), 1)]
     unlearn = [
         (bench(tmp_path, "u0", 40), bench(tmp_path, "ue0", 10), 4, 5),  # one candidate equals a test subset
         (bench(tmp_path, "u1", 30), bench(tmp_path, "ue1", 20), 4, 5),

@@ -105,7 +105,7 @@ MODEL_ENTRY_POINTS = {
     "train_base",
     "prune_and_finetune",
     "unlearn_batch",
-    "retrain",
+    "retrain_batch",
     "evaluate_model",
     "evaluate_batch",
     "evaluate_retrained",

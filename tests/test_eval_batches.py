@@ -5,6 +5,7 @@ a batch is named, that a batch's behaviours equal one-model jobs' bit for bit, a
 import json
 import logging
 import re
+import shutil
 
 import pytest
 import torch
@@ -14,7 +15,7 @@ from diffattr.core.families import EVAL_BATCH_PATTERN, UNLEARN_BATCH_PATTERN
 from diffattr.core.settings import job_settings
 from diffattr.modelling.models import build_unet, save_model
 from diffattr.workflow.draws import SubsetPlan, evaluation_batches
-from diffattr.workflow.layout import Layout, batch_behaviours
+from diffattr.workflow.layout import Layout, batch_behaviours, in_batch
 
 CHUNKS = {f"test-{i:04d}": "test-0000-0003" if i < 4 else "test-0004-0007" for i in range(8)}
 CHUNKS |= {f"train-{i:04d}": "train-0000-0005" for i in range(6)}
@@ -90,16 +91,19 @@ def test_a_batch_gives_each_model_the_behaviour_its_own_job_gives(tmp_path):
     write_reference(tmp_path)
     sampling = {"metrics": ["fid", "class_entropy"], "n_samples": 20, "ddim_steps": 2, "seed": 0, "eta": 0.0}
     settings = job_settings("behaviour", sampling, {"behaviour": {"batch_size": 20}}, scheduler=SCHED)
-    models, trains = [], []
+    # the two models in two retraining batches (batch folders of rule retrain), listed in their job records
+    models, trains, folders = [], [], []
     for i in range(2):
-        save_model(_tiny(i), tmp_path / f"m{i}")
-        (tmp_path / f"t{i}.json").write_text(json.dumps({"train_seconds": 1.0, "steps": 3}))
-        models.append(tmp_path / f"m{i}")
-        trains.append(tmp_path / f"t{i}.json")
+        folder, sid = tmp_path / f"retrained{i}", f"test-000{i}"
+        save_model(_tiny(i), in_batch(folder, "retrain", "model", sid))
+        in_batch(folder, "retrain", "train", sid).write_text(json.dumps({"train_seconds": 1.0, "steps": 3}))
+        in_batch(folder, "retrain", "job").write_text(json.dumps({"subsets": [sid]}))
+        models.append(in_batch(folder, "retrain", "model", sid))
+        trains.append(in_batch(folder, "retrain", "train", sid))
+        folders.append(folder)
     common = {"classifier": tmp_path / "clf.pt", "reference": tmp_path / "ref.npz", "settings": settings}
     record = evaluate_retrained(
-        models=models,
-        trains=trains,
+        retrained=folders,
         **common,
         source="retrain",
         members=["test-0000", "test-0001"],
@@ -120,10 +124,9 @@ def test_a_batch_gives_each_model_the_behaviour_its_own_job_gives(tmp_path):
         got = json.loads((tmp_path / "batch" / f"test-000{i}.json").read_text())
         assert got["metrics"] == one["metrics"] and got["subset"] == one["subset"] == f"test-000{i}"
     assert alone[0]["metrics"] != alone[1]["metrics"]  # two models, two behaviours: the check can fail
-    with pytest.raises(ValueError, match="2 model ids, 1 models"):
+    with pytest.raises(ValueError, match=r"no model of \['test-0001'\]"):
         evaluate_retrained(
-            models=models[:1],
-            trains=trains,
+            retrained=folders[:1],
             **common,
             source="retrain",
             members=["test-0000", "test-0001"],
@@ -134,9 +137,11 @@ def test_a_batch_gives_each_model_the_behaviour_its_own_job_gives(tmp_path):
 
 
 def test_missing_names_the_failed_retraining_not_its_batch_mates(config, tmp_path):
-    """A retraining that failed leaves its evaluation batch unrun: `missing` names that subset only
-    (excluding it names a new batch, which evaluates the others); where every model of the batch exists
-    but its evaluation failed, it names them all."""
+    """A retraining that failed takes its retraining batch with it and leaves its evaluation batch
+    unrun: `missing` names that subset only, the member the batch's log shows starting last (excluding
+    it names new batches, which train and evaluate the others); with no log to tell, every member of
+    the lost batch; where every model of an evaluation batch exists but its evaluation failed, all
+    of them."""
     from diffattr.missing import missing_subsets
     from diffattr.workflow.addressing import build_plan
 
@@ -144,7 +149,7 @@ def test_missing_names_the_failed_retraining_not_its_batch_mates(config, tmp_pat
     layout = Layout(
         build_plan(config).hashes,
         plan.chunk_of,
-        batch_of={"behaviour_retrain": plan.eval_batch_of["retrain"]},
+        batch_of={"behaviour_retrain": plan.eval_batch_of["retrain"], "retrain": plan.retrain_batch_of["retrain"]},
     )
 
     def touch(rel: str) -> None:
@@ -158,14 +163,27 @@ def test_missing_names_the_failed_retraining_not_its_batch_mates(config, tmp_pat
                 touch(layout.path(stage, "behaviour", subset=sid))
     tests = plan.ids_of(("test", "test25", "test75"))
     first = plan.eval_batches["retrain"][plan.eval_batch_of["retrain"][tests[0]]]
+    lost_batch = plan.retrain_batch_of["retrain"][first[1]]
+    lost = plan.retrain_batches["retrain"][lost_batch]
+    assert len(lost) > 2 and lost[1] == first[1]  # batch mates before and after the failed one
     for sid in tests:
         touch(layout.path("retrain", "train", subset=sid))  # a model folder's presence stands for the model
         (tmp_path / layout.path("retrain", "model", subset=sid)).mkdir(parents=True, exist_ok=True)
         if sid not in first:
             touch(layout.path("behaviour_retrain", "behaviour", subset=sid))
-    (tmp_path / layout.path("retrain", "model", subset=first[1])).rmdir()  # its retraining failed
+    batch_dir = tmp_path / layout.path("retrain", "batch", batch=lost_batch)
+    shutil.rmtree(batch_dir)  # the retraining of lost[1] failed: its batch is not stored
+    assert missing_subsets(config, tmp_path) == [s for s in tests if s in lost]  # no log: cannot tell
+    log = tmp_path / layout.log("retrain", "batch").format(batch=lost_batch)
+    log.parent.mkdir(parents=True)
+    log.write_text(
+        f"retrain {lost[0]}: 30 images, ...\nretrain {lost[0]}: step 5/5\nretrain {lost[1]}: 30 images, ...\n"
+        f"FloatingPointError: retrain {lost[1]}: loss became nan at step 3; lower the lr\n"
+    )
     assert missing_subsets(config, tmp_path) == [first[1]]
-    (tmp_path / layout.path("retrain", "model", subset=first[1])).mkdir()  # all trained; the evaluation failed
+    for sid in lost:  # all trained; the evaluation failed
+        touch(layout.path("retrain", "train", subset=sid))
+        (tmp_path / layout.path("retrain", "model", subset=sid)).mkdir(parents=True, exist_ok=True)
     assert missing_subsets(config, tmp_path) == [s for s in tests if s in first]
 
 

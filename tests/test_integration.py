@@ -52,7 +52,7 @@ def test_smoke_run_writes_every_final_output(smoke_run):
     ceiling_n = smoke["lds"]["ceiling_models"]
     assert lds["ceiling"]["subsets"] == [f"test-{i:04d}" for i in range(ceiling_n)]
     assert lds["ceiling"]["n_subsets"] == ceiling_n and lds["ceiling"]["spearman"] is not None
-    floors = list((smoke_run / "results/store/retrain_floor").glob("*/test-*/model"))
+    floors = list((smoke_run / "results/store/retrain_floor").glob("*/*/test-*/model"))
     assert len(floors) == ceiling_n
     for name, est in lds["estimators"].items():  # beside every LDS
         assert est["ceiling"]["spearman"] == lds["ceiling"]["spearman"], name
@@ -184,8 +184,24 @@ def test_behaviour_json_records_value_seeds_and_times(smoke_run):
         assert job["subsets"][0] == "test-0000" and 0 < job["startup_share"] < 1
     base = next((smoke_run / "results/store/behaviour").glob("*/full.json"))
     assert json.loads(base.read_text())["startup_seconds"] > 0
-    log = next((smoke_run / "results/logs/retrain").glob("*/test-0000.log")).read_text()
+    # Retrained models are trained in batches of retrain.models_per_job too, one family's models a batch
+    # (named by the range of subsets and a digest of its members), each with its own checkpoint.
+    smoke = yaml.safe_load((smoke_run / "config/presets/smoke.yaml").read_text())
+    per_job = smoke["retrain"]["models_per_job"]
+    batches = sorted((smoke_run / "results/store/retrain").glob("*/test-*.*"))
+    n_test = smoke["subsets"]["n_test"]
+    assert (
+        [b.name.split(".")[0] for b in batches]
+        == ["test-0000-0002", "test-0003-0003"]
+        == [f"test-{i:04d}-{min(i + per_job, n_test) - 1:04d}" for i in range(0, n_test, per_job)]
+    )
+    job = json.loads((batches[0] / "job.json").read_text())
+    assert job["subsets"] == ["test-0000", "test-0001", "test-0002"] and job["reused"] == {}
+    assert 0 < job["startup_share"] < 1 and all(s > 0 for s in job["train_seconds"].values())
+    assert all((batches[0] / sid / "model").is_dir() for sid in job["subsets"])
+    log = next((smoke_run / "results/logs/retrain").glob(f"*/{batches[0].name}.log")).read_text()
     assert "steps/s" in log and "ETA" in log and "start-up" in log
+    assert all(f"retrain {sid}: " in log for sid in job["subsets"])
 
 
 def test_second_run_has_nothing_to_do(smoke_run):
@@ -420,12 +436,18 @@ def test_a_new_counterfactual_plan_retrains_only_what_it_adds(smoke_run, tmp_pat
 
     work = tmp_path / "wf"
     shutil.copytree(smoke_run, work, symlinks=True)
-    models = sorted((work / "results/store/retrain_cf").glob("*/cf-*/model"))
+    models = sorted((work / "results/store/retrain_cf").glob("*/*/cf-*/model"))
     before = {m: (m / "diffusion_pytorch_model.safetensors").stat().st_mtime_ns for m in models}
     (work / "fewer.yaml").write_text("counterfactual: {n_random: 1}\n")
     snakemake(work, "--cores", "2", *SMOKE, "fewer.yaml")
     assert {m: (m / "diffusion_pytorch_model.safetensors").stat().st_mtime_ns for m in models} == before
-    assert sorted((work / "results/store/retrain_cf").glob("*/cf-*/model")) == models
+    # Fewer removals rename the retraining batches after the first one dropped; the new batches copy
+    # their models from the old ones and train none.
+    after = sorted((work / "results/store/retrain_cf").glob("*/*/cf-*/model"))
+    assert {m.parent.name for m in after} == {m.parent.name for m in models}
+    for batch in {m.parent.parent for m in after} - {m.parent.parent for m in models}:
+        job = json.loads((batch / "job.json").read_text())
+        assert sorted(job["reused"]) == sorted(job["subsets"])
     assert planned_jobs(work, *SMOKE, "fewer.yaml") == {}  # one invocation finished the run
     manifests = (d / "results/runs/smoke/manifest.json" for d in (work, smoke_run))
     stores, old = (json.loads(m.read_text())["stores"] for m in manifests)
@@ -444,7 +466,7 @@ def test_counterfactual_retrains_each_distinct_removal_once(smoke_run):
     assert len(info["random"]["0.2"]) == 2
     plan = json.loads(next((smoke_run / "results/store/cf_plan").glob("*/plan.json")).read_text())
     distinct = {r["id"] for r in plan["removals"]}
-    retrained = list((smoke_run / "results/store/retrain_cf").glob("*/cf-*/model"))
+    retrained = list((smoke_run / "results/store/retrain_cf").glob("*/*/cf-*/model"))
     assert len(retrained) == len(distinct) <= len(ESTIMATORS) - len(tied) + 2
     for sid, sub in plan["subsets"].items():
         assert len(sub["unit_ids"]) == 8 and sid.startswith("cf-")

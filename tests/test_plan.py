@@ -70,7 +70,14 @@ def test_steps_and_images_follow_the_config(smoke_wf, smoke_dag):
     base = plan.make_plan(smoke_dag, SPEEDS, cores=2, slurm_jobs=8)["stages"]
     steps = cfg["train_base"]["steps"]
     assert base["train_base"]["train_steps"] == steps
-    assert base["retrain"]["train_steps"] == base["retrain"]["jobs"] * steps
+    # retrainings in batches of retrain.models_per_job, each model its own steps
+    subsets = smoke_dag.globals["SUBSETS"]
+    per_retrain = cfg["retrain"]["models_per_job"]
+    for rule in ("retrain", "retrain_floor"):
+        batches = subsets.retrain_batches[rule]
+        assert base[rule]["jobs"] == len(batches) and base[rule]["models"] == len(subsets.trained[rule])
+        assert base[rule]["train_steps"] == base[rule]["models"] * steps
+        assert max(len(b) for b in batches.values()) == per_retrain < base[rule]["models"] or rule == "retrain_floor"
     assert base["prune"]["train_steps"] == cfg["prune"]["finetune"]["steps"]
     unlearned = base["unlearn"]["models"]
     # every train, uniform and kernel subset, one per unit (10 classes) and the full set, at least
@@ -81,20 +88,23 @@ def test_steps_and_images_follow_the_config(smoke_wf, smoke_dag):
     assert base["behaviour"]["images"] == (base["behaviour"]["jobs"] + base["behaviour"]["pending_jobs"]) * n
     assert base["behaviour_unlearn"]["images"] == unlearned * n
     # retrained models in evaluation batches, the counterfactual's forecast at its upper bound
-    subsets = smoke_dag.globals["SUBSETS"]
     retrained = sum(len(b) for batches in subsets.eval_batches.values() for b in batches.values())
     cf = len(cfg["datamodel"]["estimators"]) + cfg["counterfactual"]["n_random"]
     per_job = cfg["unlearn"]["subsets_per_job"]
     pending = base["behaviour_retrained"]["pending_jobs"]
     assert pending == -(-cf // per_job) and pending * per_job >= cf
     assert base["behaviour_retrained"]["images"] == (retrained + pending * min(per_job, cf)) * n
-    # the checkpoint's retrainings: at most one per estimator and random draw
-    assert base["retrain_cf"]["pending_jobs"] == len(cfg["datamodel"]["estimators"]) + cfg["counterfactual"]["n_random"]
-    assert base["cf_removal"]["pending_jobs"] == base["retrain_cf"]["pending_jobs"]  # a record each
+    # the checkpoint's retrainings: at most one per estimator and random draw, a record each, in
+    # retraining batches of retrain.models_per_job (each forecast at its upper bound, as evaluations)
+    assert base["cf_removal"]["pending_jobs"] == cf
+    assert base["retrain_cf"]["pending_jobs"] == -(-cf // per_retrain)
+    assert base["retrain_cf"]["models"] == base["retrain_cf"]["pending_jobs"] * min(per_retrain, cf) >= cf
 
-    # one job's cost, as a Slurm runtime would be derived: 60 steps of 0.1 s and the 5 s start-up
+    # one job's cost, as a Slurm runtime would be derived: 60 steps of 0.1 s a model and the 5 s start-up
     ctx = plan.context_of(smoke_dag)
-    assert forecast.job_seconds("retrain", {"subset": "test-0000"}, ctx, SPEEDS) == pytest.approx(60 * 0.1 + 5)
+    for batch, members in subsets.retrain_batches["retrain"].items():
+        seconds = forecast.job_seconds("retrain", {"batch": batch}, ctx, SPEEDS)
+        assert seconds == pytest.approx(len(members) * 60 * 0.1 + 5)
 
     changed = overlay_dag(
         smoke_wf,
@@ -124,14 +134,15 @@ def test_each_rule_s_slurm_limits_are_shown_and_jobs_over_them_named(smoke_wf):
     slow = dataclasses.replace(SPEEDS, train_step=(30.0, 30.0))  # a smoke retraining: 60 steps, 30 min
     out = plan.make_plan(dag, slow, cores=2, slurm_jobs=8)
     limits = out["slurm"]["limits"]
-    assert limits["retrain"]["runtime"] == -(-(60 * 30 + 5) * 2 // 60)  # the forecast x safety 2
+    k = dag.config["retrain"]["models_per_job"]  # the largest retraining batch's models
+    assert limits["retrain"]["runtime"] == -(-(k * 60 * 30 + 5) * 2 // 60)  # the forecast x safety 2
     assert limits["lds"]["runtime"] == 1 and out["slurm"]["over_runtime"] == []  # the floor
     # a cap below the forecast: the model jobs that train the full model are named
     capped = copy.deepcopy(dag.config)
     capped["slurm_limits"]["cap_minutes"] = 10
     out = plan.make_plan(dataclasses.replace(dag, config=capped), slow, cores=2, slurm_jobs=8)
     over = {o["rule"]: o["minutes"] for o in out["slurm"]["over_runtime"]}
-    assert over["retrain"] == pytest.approx((60 * 30 + 5) / 60, abs=0.1)
+    assert over["retrain"] == pytest.approx((k * 60 * 30 + 5) / 60, abs=0.1)
     assert {"retrain", "retrain_floor", "train_base"} <= set(over) and "lds" not in over
     # a rule's own fixed runtime wins over the derived one, and is checked against the forecast too
     fixed = copy.deepcopy(dag.config)

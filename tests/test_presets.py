@@ -62,9 +62,12 @@ def test_baseline_presets_plan_the_four_baselines_beside_their_estimators(defaul
     assert classes["baselines"] == 4 and classes["baseline_images"] == 1
     assert {k: v for k, v in classes.items() if k not in ("baselines", "baseline_images")} == plain
     # Sample level (1,797 units, no LOO): 40 train + 40 kernel subsets in batches of 10 and the full
-    # set for Shapley's v(full); 20 test + 8 retraining-baseline models; 8 ceiling + 2 Table 1 floors.
+    # set for Shapley's v(full); 20 test + 8 retraining-baseline models, 8 ceiling + 2 Table 1 floors,
+    # retrained in batches of retrain.models_per_job = 4 (one family's models a batch).
     assert samples["baselines"] == 4 and samples["baseline_images"] == 1
-    assert samples["unlearn"] == 4 + 4 + 1 and samples["retrain"] == 20 + 8 and samples["retrain_floor"] == 8 + 2
+    assert (
+        samples["unlearn"] == 4 + 4 + 1 and samples["retrain"] == 20 / 4 + 8 / 4 and samples["retrain_floor"] == 2 + 1
+    )
 
 
 def test_seeds_preset_adds_only_the_test_subsets_further_seeds(default_copy):
@@ -75,8 +78,9 @@ def test_seeds_preset_adds_only_the_test_subsets_further_seeds(default_copy):
     # test retrainings replace the ceiling's 8 (Table 1's 2 floors stay). Their evaluation batches
     # (one per subsets chunk of 10): the ceiling's one (its 8 subsets in the first chunk) gives way to
     # one per test chunk (2) and one for Table 1's 2 second retrainings, which are evaluated too: the
-    # proxy fidelity averages a baseline subset's two retrainings once seeds are averaged.
-    assert seeds["retrain_floor"] == 20 * 3 + 2 and samples["retrain_floor"] == 8 + 2
+    # proxy fidelity averages a baseline subset's two retrainings once seeds are averaged. Retrained
+    # in batches of retrain.models_per_job = 4 of one family: 60 test models in 15, Table 1's 2 in 1.
+    assert seeds["retrain_floor"] == 20 * 3 / 4 + 1 and samples["retrain_floor"] == 8 / 4 + 1
     assert seeds["behaviour_retrained"] - samples["behaviour_retrained"] == 3 - 1
     changed = ("retrain_floor", "behaviour_retrained")
     same = {k: v for k, v in seeds.items() if k not in changed}

@@ -41,15 +41,31 @@ def load_configs(paths: Sequence[str]) -> dict:
 
 def missing_subsets(config: Mapping[str, Any], root: str | Path = ".") -> list[str]:
     """Used subset ids of every family (unlearned and retrained) whose behaviour JSON is not in the
-    store (a candidate skipped for equalling a test subset is never needed). A retrained model whose
-    evaluation batch never ran because another member's retraining failed is not named: excluding
-    the failed one names a new batch, which evaluates it."""
+    store (a candidate skipped for equalling a test subset is never needed). A retrained model lost
+    with its retraining batch (one job trains retrain.models_per_job of them) is named only if its
+    own training failed, the one the batch's log shows last started; one whose evaluation batch
+    never ran because another member's retraining failed is not named either: excluding the failed
+    one names new batches, which train and evaluate the others."""
     subsets = SubsetPlan(config)
     batches, batch_of = subsets.eval_batches["retrain"], subsets.eval_batch_of["retrain"]
-    layout = Layout(build_plan(config).hashes, subsets.chunk_of, batch_of={"behaviour_retrain": batch_of})
+    trained_in = subsets.retrain_batch_of["retrain"]
+    layout = Layout(
+        build_plan(config).hashes,
+        subsets.chunk_of,
+        batch_of={"behaviour_retrain": batch_of, "retrain": trained_in},
+    )
 
     def exists(stage: str, name: str, sid: str) -> bool:
         return (Path(root) / layout.path(stage, name, subset=sid)).exists()
+
+    def failed(sid: str) -> bool:
+        """Model `sid`'s retraining failed: its batch is not stored and, where its log tells, it is the
+        member whose training started last."""
+        if exists("retrain", "model", sid):
+            return False
+        log = Path(root) / layout.log("retrain", "batch").format(batch=trained_in[sid])
+        members = subsets.retrain_batches["retrain"][trained_in[sid]]
+        return last_started(log, members) in (sid, None)
 
     def lacks(model: str, sid: str) -> bool:
         if model == "unlearn":
@@ -58,13 +74,25 @@ def missing_subsets(config: Mapping[str, Any], root: str | Path = ".") -> list[s
             return True
         if exists("behaviour_retrain", "behaviour", sid):
             return False
-        batch = batches[batch_of[sid]]
-        return not exists("retrain", "model", sid) or all(exists("retrain", "model", m) for m in batch)
+        if not exists("retrain", "model", sid):
+            return failed(sid)
+        return all(exists("retrain", "model", m) for m in batches[batch_of[sid]])
 
     out = []
     for family in subsets.draws:  # in family order: train, test, then the other estimators' families
         out += [s for s in subsets.used(family) if lacks(FAMILIES[family].model, s)]
     return out
+
+
+def last_started(log: Path, members: Sequence[str]) -> str | None:
+    """The member of a retraining batch whose training its log shows starting last (the batch trains
+    its members one after another, so a failed batch failed on it), or None without a log."""
+    if not log.is_file():
+        return None
+    text = log.read_text(errors="replace")
+    started = {sid: text.rfind(f"retrain {sid}: ") for sid in members}
+    sid, at = max(started.items(), key=lambda item: item[1])
+    return sid if at >= 0 else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

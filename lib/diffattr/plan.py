@@ -42,50 +42,50 @@ PROFILE = Path("profiles") / "slurm" / "config.yaml"
 
 def pending_cf_jobs(dag: Dag) -> list[Job]:
     """The counterfactual retrainings that checkpoint cf_plan adds once it has run, at most
-    forecast.cf_retrainings, each after its removal's record (rule cf_removal, a local job), and their
-    evaluation batches (unlearn.subsets_per_job models each)."""
+    forecast.cf_retrainings: each removal's record (rule cf_removal, a local job), their retraining
+    batches (retrain.models_per_job models each) and their evaluation batches
+    (unlearn.subsets_per_job models each)."""
     cf_plan = [j for j in dag.jobs if j.rule == "cf_plan"]
     if not cf_plan:
         return []
     n = cf_retrainings(dag.config)
+    per_retrain = int(dag.config["retrain"]["models_per_job"])
     per_batch = int(dag.config["unlearn"]["subsets_per_job"])
     bhash = next(h for h, src in dag.globals["BEHAVIOUR_SOURCE"].items() if src == "retrain_cf")
     rule = "behaviour_retrained"
     res = {r: dag.globals["RESOURCES_OF"][r] for r in ("retrain_cf", rule)}
     threads = dag.globals["THREADS_OF"]
     consumers = [j for j in dag.jobs if j.rule == "counterfactual"]
-    out, next_id = [], max(j.id for j in dag.jobs) + 1
-    for start in range(0, n, per_batch):
-        retrains, records = [], []
-        for i in range(start, min(n, start + per_batch)):
-            record = Job(next_id, "cf_removal", {"subset": f"cf-pending-{i}"}, 1, {}, [cf_plan[0].id])
-            retrain = Job(
-                next_id + 1,
-                "retrain_cf",
-                {"subset": f"cf-pending-{i}"},
-                threads["retrain_cf"],
-                res["retrain_cf"],
-                [record.id],
-            )
-            retrains.append(retrain)
-            records.append(record)
-            next_id += 2
-        # a batch name no plan holds: the forecast takes the counterfactual batches' upper bound
-        behave = Job(
-            next_id,
-            rule,
-            {"bhash": bhash, "batch": f"cf-pending-{start}"},
-            threads[rule],
-            res[rule],
-            [r.id for r in retrains],
-        )
+    next_id = max(j.id for j in dag.jobs) + 1
+
+    def job(name, wildcards, deps, rule_threads=1, resources=None):
+        nonlocal next_id
+        out = Job(next_id, name, wildcards, rule_threads, resources or {}, deps)
+        out.pending = True
         next_id += 1
-        for j in (*records, *retrains, behave):
-            j.pending = True
-        for c in consumers:
-            c.deps += [behave.id, *(r.id for r in records)]
-        out += [*records, *retrains, behave]
-    return out
+        return out
+
+    # batch names no plan holds: the forecast takes the counterfactual batches' upper bounds
+    records = [job("cf_removal", {"subset": f"cf-pending-{i}"}, [cf_plan[0].id]) for i in range(n)]
+    retrains = [
+        job(
+            "retrain_cf",
+            {"batch": f"cf-pending-{start}"},
+            [r.id for r in records[start : start + per_retrain]],
+            threads["retrain_cf"],
+            res["retrain_cf"],
+        )
+        for start in range(0, n, per_retrain)
+    ]
+    behaves = []
+    for start in range(0, n, per_batch):
+        trained_by = sorted({retrains[i // per_retrain].id for i in range(start, min(n, start + per_batch))})
+        behaves.append(
+            job(rule, {"bhash": bhash, "batch": f"cf-pending-{start}"}, trained_by, threads[rule], res[rule])
+        )
+    for c in consumers:
+        c.deps += [*(b.id for b in behaves), *(r.id for r in records)]
+    return [*records, *retrains, *behaves]
 
 
 def context_of(dag: Dag) -> Context:

@@ -14,6 +14,7 @@ out = make_budget(
     **wanted_behaviours(sm.input.items(), p.ids),
     **sm.output,
     batch_models=p.batch_models,
+    retrain_ids=p.retrain_ids,
     retrain_eval=p.retrain_eval,
     settings=BudgetSettings.from_config(p.grid, p.datamodel, p.lds, p.target),
     # lds.test_seeds as hashed into the budget (only above 1: no key in the spec = 1 seed)

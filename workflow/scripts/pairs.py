@@ -11,10 +11,10 @@ sm = snakemake  # noqa: F821
 log, _, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))
 p, sid, inp = sm.params, sm.wildcards.subset, sm.input
 out = pair_fids(
-    # the subset's model in its unlearning batch folder
+    # the subset's models in their unlearning and retraining batch folders
     unlearned=in_batch(inp.unlearned, "unlearn", "model", sid),
-    retrained=inp.retrained,
-    floor=inp.floor,
+    retrained=in_batch(inp.retrained, "retrain", "model", sid),
+    floor=in_batch(inp.floor, "retrain_floor", "model", sid),
     classifier=inp.classifier,
     **sm.output,
     settings=job_settings("behaviour", p.behaviour, sm.config, scheduler=p.scheduler),

@@ -1,19 +1,19 @@
-"""Stage retrain (rules retrain, retrain_floor, retrain_cf): retrain from scratch on one subset."""
+"""Stage retrain (rules retrain, retrain_floor, retrain_cf): retrain a batch of subsets from scratch."""
 
 import _libpath  # noqa: F401  (lib/ on sys.path)
 
 from diffattr.core.settings import job_settings
 from diffattr.modelling.compute import start_model_job
-from diffattr.stages.retrain import retrain
+from diffattr.stages.retrain import retrain_batch
 from diffattr.workflow.layout import write_spec
 
 sm = snakemake  # noqa: F821
 log, startup, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"))
 p = sm.params
-retrain(
+retrain_batch(
     **sm.input,
     **sm.output,
-    subset=sm.wildcards.subset,
+    members=p.members,
     settings=job_settings("train_base", p.recipe, sm.config, scheduler=p.scheduler, model=p.model, seed=p.seed),
     resume=p.resume,
     log=log,

@@ -1,7 +1,8 @@
 """Compute accounting and the equal-budget comparison of unlearning- and retraining-based datamodels.
 
 Costs are the wall seconds Snakemake's `benchmark:` files measured for each job. The unit is one
-retraining: the median over retrain jobs of (retrain job + its evaluation job). The unlearning
+retraining: the median over retrained models of (its share of its retraining batch's job + its share
+of its evaluation batch's job; RETRAIN_COST_RULE). The unlearning
 method pays its one-off costs (base training, pruning with its fine-tune) before its first model;
 the retraining method has none. Evaluation jobs that both methods need equally (the classifier,
 the reference statistics, the LDS test models) are not counted.
@@ -41,6 +42,24 @@ def benchmark_seconds(path: PathLike) -> dict[str, float]:
     return {"wall": num("s"), "cpu": num("cpu_time")}
 
 
+RETRAIN_COST_RULE = (
+    "a retrained model's training cost = its own train seconds plus an equal share of the rest of its "
+    "retraining batch's job (start-up, data, saving: the job's wall seconds less the train seconds of the "
+    "models it trained); a model copied from an earlier batch brings the train seconds it was trained in"
+)
+
+
+def retrain_batch_costs(bench: PathLike, job: Mapping[str, Any]) -> dict[str, float]:
+    """Each model of one retraining batch charged by RETRAIN_COST_RULE: `bench` is the batch job's
+    benchmark file, `job` its record (stages.retrain: members' train seconds, the copied ones)."""
+    seconds = {sid: float(s) for sid, s in job["train_seconds"].items()}
+    if not seconds:
+        raise ValueError(f"{bench}: its retraining batch trained no model; delete its folder and rerun")
+    reused = set(job.get("reused", {}))
+    rest = max(0.0, benchmark_seconds(bench)["wall"] - sum(s for sid, s in seconds.items() if sid not in reused))
+    return {sid: s + rest / len(seconds) for sid, s in seconds.items()}
+
+
 UNLEARN_COST_RULE = (
     "unlearn_seconds_per_model = the unlearning batches' wall seconds (training + evaluation) over the "
     "unlearned models the datamodel is fitted on (unlearn_models, the matrix's train rows); a batch also "
@@ -50,20 +69,21 @@ UNLEARN_COST_RULE = (
 
 
 def cost_model(
-    retrain_jobs: Sequence[tuple[PathLike, PathLike, int]],
+    retrain_jobs: Sequence[tuple[float, PathLike, int]],
     unlearn_jobs: Sequence[tuple[PathLike, PathLike, int, int]],
     one_off: Mapping[str, PathLike],
     base_imported: bool = False,
 ) -> dict[str, Any]:
-    """retrain_jobs: (retrain benchmark, its evaluation batch's benchmark, the models that batch
-    evaluates) per retrained model, charged its training and an equal share of the batch;
+    """retrain_jobs: (its training's seconds (retrain_batch_costs), its evaluation batch's benchmark,
+    the models that batch evaluates) per retrained model, charged its training and an equal share of
+    the evaluation batch;
     unlearn_jobs: (unlearn batch benchmark, its evaluation benchmark, models of the batch the
     datamodel uses, models the batch trains); one_off: name -> benchmark of a job the unlearning
     method pays once. A batch's whole cost is charged to the models used (UNLEARN_COST_RULE). With
     `base_imported` (base_model.path) the base model's training was paid outside this run: its
     one-off entry is only the import, and the note says so."""
-    retrain = [benchmark_seconds(t)["wall"] + benchmark_seconds(e)["wall"] / n for t, e, n in retrain_jobs]
-    retrain_train = [benchmark_seconds(t)["wall"] for t, *_ in retrain_jobs]
+    retrain = [float(t) + benchmark_seconds(e)["wall"] / n for t, e, n in retrain_jobs]
+    retrain_train = [float(t) for t, *_ in retrain_jobs]
     if not retrain:
         raise ValueError("budget: no retrain job to define the unit")
     unit = float(np.median(retrain))
@@ -87,6 +107,7 @@ def cost_model(
         "unit_seconds": unit,
         "retrain_seconds": retrain,
         "retrain_jobs": len(retrain),
+        "retrain_cost_rule": RETRAIN_COST_RULE,
         "unlearn_seconds_per_model": per_model,
         "unlearn_models": n_models,
         "unlearn_models_trained": n_trained,

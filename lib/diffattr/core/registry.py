@@ -58,9 +58,8 @@ class Stage:
 
 
 MODEL = {"model": "model", "train": "train.json", "benchmark": "benchmark.tsv"}
-PER_SUBSET_MODEL = {"model": "{subset}/model", "train": "{subset}/train.json", "benchmark": "{subset}/benchmark.tsv"}
-# Inside one batch folder: one entry per subset, and the job's record.
-_UNLEARN_BATCH = {"model": "{subset}/model", "train": "{subset}/train.json", "job": "job.json"}
+# Inside one batch folder of models (unlearned, retrained): one entry per subset, and the job's record.
+_MODEL_BATCH = {"model": "{subset}/model", "train": "{subset}/train.json", "job": "job.json"}
 _BEHAVIOUR_BATCH = {"behaviour": "{subset}.json", "job": "job.json"}
 BEHAVIOUR = {"behaviour": "{subset}.json", "benchmark": "benchmarks/{subset}.tsv"}
 SAMPLES = {"grid": "{kind}.png", "benchmark": "benchmarks/{kind}.tsv"}
@@ -75,13 +74,14 @@ def _batch(files: Mapping[str, str]) -> dict[str, str]:
 
 
 def _retraining(name: str, keys: tuple[str, ...]) -> Stage:
-    """A model trained from scratch on one subset per job with the base recipe (keys name its seed)."""
+    """Models trained from scratch, one per subset, with the base recipe (keys name its seed), a batch of
+    retrain.models_per_job per job (draws.SubsetPlan.retrain_batches) as unlearning batches are."""
     return Stage(
         name,
         "1",
         keys,
         ("data", "subsets"),
-        files=PER_SUBSET_MODEL,
+        files=_batch(_MODEL_BATCH),
         env=TORCH,
         model_job=True,
         computed=True,
@@ -147,7 +147,10 @@ _RETRAIN_KEYS = ("model", "scheduler", "train_base", "retrain")
 
 # Versions' history: prune 3: also keeps the raw weights; prune 4, unlearn 3: every model stage writes
 # model/ and train.json; unlearn 2: starts from the raw weights by default; behaviour 2, pairs 2,
-# samples 2: image j's initial noise depends only on (seed, j), no longer on the batch size.
+# samples 2: image j's initial noise depends only on (seed, j), no longer on the batch size. The
+# retrain stages keep version 1 although their models moved into batch folders ({batch}/{subset}/
+# model, was {subset}/model): the models are the same computation, and no old path can be read as
+# a new one.
 _ROWS: tuple[Stage, ...] = (
     Stage(
         "data",
@@ -212,7 +215,7 @@ _ROWS: tuple[Stage, ...] = (
         "3",
         ("unlearn",),
         ("prune", "subsets"),
-        files=_batch(_UNLEARN_BATCH),
+        files=_batch(_MODEL_BATCH),
         env=TORCH,
         model_job=True,
         computed=True,

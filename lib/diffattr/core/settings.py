@@ -21,6 +21,7 @@ UNHASHED = {
     "prune.finetune.log_every",
     "unlearn.log_every",
     "unlearn.subsets_per_job",
+    "retrain.models_per_job",
     "unlearn.concurrent",
     "unlearn.concurrent_mode",
     "train_base.checkpoint_every",

@@ -10,15 +10,14 @@ import time
 from collections.abc import Sequence
 
 from ..core.settings import Job
-from ..workflow.layout import in_batch
+from ..workflow.layout import batch_files, in_batch
 
 PathLike = str | os.PathLike
 
 
 def evaluate_retrained(  # noqa: PLR0913  (its rule's input and output keys, the job's settings and run handles; keyword-only)
     *,
-    models: Sequence[PathLike],
-    trains: Sequence[PathLike],
+    retrained: Sequence[PathLike],
     classifier: PathLike,
     reference: PathLike,
     settings: Job,
@@ -30,14 +29,14 @@ def evaluate_retrained(  # noqa: PLR0913  (its rule's input and output keys, the
     compute=None,
 ) -> dict:
     """The behaviour of each retrained model of kind `source` (model ids `members`, their checkpoints
-    `models` and training records `trains` in that order), one JSON each in the batch folder
-    `behaviour`, plus the job's record with its start-up share."""
+    and training records in the retraining batch folders `retrained`), one JSON each in the batch
+    folder `behaviour`, plus the job's record with its start-up share."""
     from ..core.atomic import atomic_dir
     from ..evaluation.behaviour import Evaluator, evaluate_batch
 
-    if not len(members) == len(models) == len(trains):
-        raise ValueError(f"{behaviour}: {len(members)} model ids, {len(models)} models, {len(trains)} records")
     job_start = time.perf_counter()
+    models = batch_files(retrained, source, "model", members)
+    trains = batch_files(retrained, source, "train", members)
     evaluate = Evaluator(
         classifier, reference, settings.scheduler, settings.recipe, settings.runtime.batch_size, compute
     )

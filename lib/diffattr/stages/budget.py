@@ -85,6 +85,7 @@ def make_budget(  # noqa: PLR0913  (its rule's input and output keys; keyword-on
     matrix: PathLike,
     baseline: Sequence[PathLike],
     subsets: Sequence[PathLike],
+    retrain_batches: Sequence[PathLike],
     retrain_bench: Sequence[PathLike],
     retrain_eval_bench: Sequence[PathLike],
     unlearn_bench: Sequence[PathLike],
@@ -95,6 +96,7 @@ def make_budget(  # noqa: PLR0913  (its rule's input and output keys; keyword-on
     budget: PathLike,
     figure: PathLike,
     batch_models: Sequence[tuple[int, int]],
+    retrain_ids: Sequence[str],
     retrain_eval: Sequence[tuple[int, int]],
     settings: BudgetSettings,
     baselines: Sequence[PathLike] | None = None,
@@ -103,9 +105,11 @@ def make_budget(  # noqa: PLR0913  (its rule's input and output keys; keyword-on
     seeds: Sequence[PathLike] | None = None,
     test_seeds: int = 1,
 ) -> dict[str, Any]:
-    """The costs from the benchmark files (each retrained model's job, `retrain_bench`, and its
-    share of its evaluation batch: `retrain_eval` holds per model (its batch's place in
-    `retrain_eval_bench`, the models the batch evaluates); each unlearning batch's, `unlearn_bench`, its evaluation,
+    """The costs from the benchmark files (each retrained model of `retrain_ids`: its share of its
+    retraining batch's job, `retrain_bench` beside the batch folders `retrain_batches` whose job
+    records give each model's train seconds (budget.retrain_batch_costs), and its share of its
+    evaluation batch: `retrain_eval` holds per model (its batch's place in `retrain_eval_bench`, the
+    models the batch evaluates); each unlearning batch's, `unlearn_bench`, its evaluation,
     `unlearn_eval_bench`, and `batch_models`: (its models the matrix holds, the models it trains);
     what unlearning pays once: `base_bench`, `prune_bench`), then the comparison on `matrix` against
     the retraining baseline (`baseline`: its behaviour files, `subsets`: their subsets files), written
@@ -116,13 +120,19 @@ def make_budget(  # noqa: PLR0913  (its rule's input and output keys; keyword-on
     as a point (cost, LDS) beside the two curves. With `test_seeds` above 1 the test models' behaviours
     are the mean over their seeds (`seeds`: the behaviour files of seeds 2..s; matrix.average_seeds),
     as the lds stage's."""
-    from ..attribution.budget import cost_model
+    from ..attribution.budget import cost_model, retrain_batch_costs
     from ..attribution.estimators import DATAMODELS
     from ..attribution.subsets import read_subsets
+    from ..workflow.layout import in_batch
 
     one_off = {"train_base": base_bench, "prune_finetune": prune_bench}
+    trained = {
+        sid: seconds
+        for folder, bench in zip(retrain_batches, retrain_bench, strict=True)
+        for sid, seconds in retrain_batch_costs(bench, read_json(in_batch(folder, "retrain", "job"))).items()
+    }
     costs = cost_model(
-        [(t, retrain_eval_bench[i], n) for t, (i, n) in zip(retrain_bench, retrain_eval, strict=True)],
+        [(trained[sid], retrain_eval_bench[i], n) for sid, (i, n) in zip(retrain_ids, retrain_eval, strict=True)],
         [(b, e, used, trained) for b, e, (used, trained) in zip(unlearn_bench, unlearn_eval_bench, batch_models)],
         one_off,
         base_imported=read_json(base_train).get("pretrained") is not None,

@@ -1,52 +1,149 @@
-"""Stage retrain (and retrain_floor, retrain_cf): a model trained from scratch on one subset with the
-base recipe, the ground truth the LDS is measured against."""
+"""Stage retrain (and retrain_floor, retrain_cf): models trained from scratch, one per subset, with the
+base recipe, the ground truth the LDS is measured against. One job trains a batch of them
+(retrain.models_per_job; draws.SubsetPlan.retrain_batches) so interpreter start-up is paid once per
+batch; each model still has its own seed, checkpoint and training record, {batch}/{subset}/."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
 import os
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from ..core.settings import Job
+from ..workflow.layout import batch_members, in_batch
 
 PathLike = str | os.PathLike
+# Every retraining stage lays out its batch folder alike (registry.FILES).
+STAGE = "retrain"
 
 
-def retrain(  # noqa: PLR0913  (its rule's input and output keys, the job's settings and run handles; keyword-only)
+def retrain_batch(  # noqa: PLR0913  (its rule's input and output keys, the job's settings and run handles; keyword-only)
     *,
     data: PathLike,
-    subsets: PathLike,
-    subset: str,
+    subsets: PathLike | Sequence[PathLike],
+    members: Sequence[str],
     settings: Job,
-    model: PathLike,
-    info: PathLike,
+    batch: PathLike,
     log: logging.Logger,
     startup: float | None = None,
-    resume: PathLike | None = None,
+    resume: Mapping[str, PathLike] | None = None,
     compute=None,
 ) -> dict:
-    """Retrain the architecture `settings.model` on subset `subset` of the subsets file `subsets` with
-    the recipe and forward process of `settings`, its seed derived from (`settings.seed`, subset);
-    `model`, `info`: the checkpoint and its training record. A test seed's id (families.seed_id, e.g.
-    test-0003-seed3) trains on its subset (test-0003)."""
-    import numpy as np
-
+    """Retrain the architecture `settings.model` on the subset of each model id of `members` (read from
+    the subsets files `subsets`) into the batch folder `batch`, each with the recipe and forward
+    process of `settings` and its seed derived from (`settings.seed`, id); `resume`: model id -> where
+    its resumable state lives. A test seed's id (families.seed_id, e.g. test-0003-seed3) trains on
+    its subset (test-0003). A model that a finished batch of the same stage folder holds (a batch
+    renamed because the config changed which models it trains) is copied from there, not retrained:
+    the stage's hash and the id determine it. job.json records the members, each one's train
+    seconds, the copied ones and the start-up share."""
     from ..attribution.subsets import read_subsets
+    from ..core.atomic import atomic_dir, write_json
     from ..core.data import load_dataset
     from ..core.families import base_id
+    from ..core.jobs import job_timing
+
+    job_start = time.perf_counter()
+    files = [subsets] if isinstance(subsets, str | os.PathLike) else list(subsets)
+    records = {sid: sub for f in files for sid, sub in read_subsets(f).items()}
+    missing = sorted({base_id(m) for m in members} - set(records))
+    if missing:
+        raise ValueError(f"{batch}: no subset {missing[:5]} in {files[:2]}; rerun the workflow")
+    images = None
+    seconds, reused = {}, {}
+    with atomic_dir(batch) as tmp:
+        for sid in members:
+            source = finished_copy(batch, sid)
+            if source is not None:
+                copy_member(source, tmp, sid)
+                reused[sid] = source.name
+                seconds[sid] = read_train_seconds(in_batch(tmp, STAGE, "train", sid))
+                log.info(f"retrain {sid}: copied from the finished batch {source.name}")
+                continue
+            if images is None:
+                images = load_dataset(data).images
+            seconds[sid] = one(
+                images=images,
+                sub=records[base_id(sid)],
+                sid=sid,
+                settings=settings,
+                out=tmp,
+                log=log,
+                resume=(resume or {}).get(sid),
+                compute=compute,
+            )
+        record = {
+            "subsets": list(members),
+            "train_seconds": seconds,
+            "reused": reused,
+            **job_timing(job_start, startup),
+        }
+        if startup is not None:
+            log.info(
+                f"retrain job: start-up {startup:.1f}s of {record['job_seconds']:.1f}s ({record['startup_share']:.1%})"
+            )
+        write_json(in_batch(tmp, STAGE, "job"), record)
+    return record
+
+
+def one(
+    *,
+    images,
+    sub: Mapping,
+    sid: str,
+    settings: Job,
+    out: Path,
+    log: logging.Logger,
+    resume: PathLike | None,
+    compute,
+) -> float:
+    """Retrain model `sid` on its subset `sub` into the batch folder `out`; its train seconds."""
+    import numpy as np
+
     from ..core.hashing import derived_seed
     from ..modelling.models import initial_unet
     from ..modelling.training import ModelOutput, TrainRun, train_and_save
 
-    ds = load_dataset(data)
-    sub = read_subsets(subsets)[base_id(subset)]
-    images = ds.images[np.asarray(sub["sample_indices"], dtype=np.int64)]
-    recipe = dataclasses.replace(settings.recipe, seed=derived_seed(settings.seed, subset))
-    return train_and_save(
-        initial_unet(settings.model, images, recipe.seed),
-        images,
+    own = images[np.asarray(sub["sample_indices"], dtype=np.int64)]
+    recipe = dataclasses.replace(settings.recipe, seed=derived_seed(settings.seed, sid))
+    stats = train_and_save(
+        initial_unet(settings.model, own, recipe.seed),
+        own,
         recipe,
         settings.scheduler,
-        run=TrainRun(settings.runtime, log, f"retrain {sub['id']}", startup, resume, compute),
-        out=ModelOutput(model, info),
+        run=TrainRun(settings.runtime, log, f"retrain {sid}", resume_path=resume, compute=compute),
+        out=ModelOutput(in_batch(out, STAGE, "model", sid), in_batch(out, STAGE, "train", sid)),
     )
+    return stats["train_seconds"]
+
+
+def finished_copy(batch: PathLike, sid: str) -> Path | None:
+    """A finished batch folder beside `batch` (its job record written, so complete: atomic_dir moves
+    a batch into place whole) that holds model `sid`, or None."""
+    here = Path(batch)
+    if not here.parent.is_dir():
+        return None
+    for other in sorted(here.parent.iterdir()):
+        if other.name.startswith(".") or other == here or not in_batch(other, STAGE, "job").is_file():
+            continue
+        if sid in batch_members(other, STAGE) and in_batch(other, STAGE, "train", sid).is_file():
+            return other
+    return None
+
+
+def copy_member(source: Path, out: Path, sid: str) -> None:
+    """Model `sid`'s checkpoint and training record from the batch folder `source` into `out`."""
+    model = in_batch(out, STAGE, "model", sid)
+    model.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(in_batch(source, STAGE, "model", sid), model)
+    shutil.copy2(in_batch(source, STAGE, "train", sid), in_batch(out, STAGE, "train", sid))
+
+
+def read_train_seconds(train_json: PathLike) -> float:
+    from ..core.atomic import read_json
+
+    return float(read_json(train_json)["train_seconds"])

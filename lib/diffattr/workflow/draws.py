@@ -246,6 +246,35 @@ def evaluation_batches(model_ids: Sequence[str], chunk_of: Mapping[str, str], pe
             by_chunk.setdefault(chunk, []).append(mid)
     groups = [*by_chunk.items(), *((CF, removals[i : i + per_job]) for i in range(0, len(removals), per_job))]
 
+    return _named(groups)
+
+
+def retraining_batches(model_ids: Sequence[str], per_job: int) -> dict[str, list[str]]:
+    """Retrained models trained together, one job a batch: batch name -> its model ids. Each family's
+    models (sorted; a test seed beside its subset) in runs of `per_job`, counterfactual removals in
+    runs of their own; a batch is named by the range of subsets it spans and a digest of its members,
+    so its content never changes under one name. A change of which models a config trains renames
+    the batches after it; their models already trained are copied, not retrained (stages.retrain)."""
+    by_family: dict[str, list[str]] = {}
+    for mid in sorted(set(model_ids)):
+        by_family.setdefault(family_of(mid), []).append(mid)
+    groups = []
+    for family, ids in by_family.items():
+        for i in range(0, len(ids), per_job):
+            run = ids[i : i + per_job]
+            key = CF if family == CF else chunk_name(family, _index(run[0]), _index(run[-1]))
+            groups.append((key, run))
+    return _named(groups)
+
+
+def _index(mid: str) -> int:
+    """The candidate index of a model id's subset (test-0003-seed3 -> 3)."""
+    return int(base_id(mid).split("-")[1])
+
+
+def _named(groups: Sequence[tuple[str, list[str]]]) -> dict[str, list[str]]:
+    """Batch name (`key`.<digest of its members>) -> members, per (key, members) group."""
+
     def digest(ids: list[str]) -> str:
         return hashlib.sha256(",".join(ids).encode()).hexdigest()[:EVAL_DIGEST]
 
@@ -265,6 +294,7 @@ class SubsetPlan:
         self.draws = _subset_draws(self.n_units, float(sub["alpha"]), int(sub["seed"]), tuple(sizes.items()))
         self.exclude = tuple(sub.get("exclude", []))
         self.per_job = int(config["unlearn"]["subsets_per_job"])
+        self.models_per_job = int(config["retrain"]["models_per_job"])
         self.n_baseline = int(config["baseline"]["n_models"])
         self.n_pairs = int(config["table1"]["n_pairs"])
         self.n_ceiling = int(config["lds"].get("ceiling_models", 0))
@@ -349,6 +379,33 @@ class SubsetPlan:
         else:
             floor += self.ceiling
         return {"retrain": [*self.ids_of(TEST_FAMILIES), *self.baseline], "retrain_floor": floor}
+
+    @cached_property
+    def trained(self) -> dict[str, list[str]]:
+        """The retrained models this config trains, per model kind (retrain_cf's are known only once
+        its plan exists): those `evaluated` and the pair subsets' (Table 1 reads both of their
+        retrainings; at one test seed their second ones are not evaluated)."""
+        evaluated = self.evaluated
+        return {
+            "retrain": evaluated["retrain"],
+            "retrain_floor": [
+                *evaluated["retrain_floor"],
+                *(s for s in self.pairs if s not in evaluated["retrain_floor"]),
+            ],
+        }
+
+    @cached_property
+    def retrain_batches(self) -> dict[str, dict[str, list[str]]]:
+        """Per model kind of `trained`: its retraining batches, one job each (retraining_batches)."""
+        return {kind: retraining_batches(ids, self.models_per_job) for kind, ids in self.trained.items()}
+
+    @cached_property
+    def retrain_batch_of(self) -> dict[str, dict[str, str]]:
+        """Per model kind of `trained`: model id -> its retraining batch."""
+        return {
+            kind: {mid: name for name, members in batches.items() for mid in members}
+            for kind, batches in self.retrain_batches.items()
+        }
 
     @cached_property
     def eval_batches(self) -> dict[str, dict[str, list[str]]]:

@@ -44,8 +44,8 @@ FULL_TRAINING = {"train_base", "retrain", "retrain_floor", "retrain_cf", "prune"
 @dataclass(frozen=True)
 class Context:
     """What a job's work depends on beyond its wildcards: the config, the members of each subset chunk
-    (unlearning batches) and of each retrained models' evaluation batch, the model stage of each
-    behaviour hash, and the training set's size."""
+    (unlearning batches), of each retraining batch and of each retrained models' evaluation batch,
+    the model stage of each behaviour hash, and the training set's size."""
 
     config: Mapping[str, Any]
     chunks: Mapping[str, list[str]]
@@ -56,6 +56,9 @@ class Context:
     eval_batches: Mapping[str, list[str]] = field(default_factory=dict)
     # the models of a counterfactual evaluation batch, unknown before its plan: at most this many
     cf_batch_models: int = 1
+    retrain_batches: Mapping[str, list[str]] = field(default_factory=dict)
+    # ... and of a counterfactual retraining batch
+    cf_retrain_models: int = 1
 
 
 def cf_retrainings(config: Mapping[str, Any]) -> int:
@@ -83,6 +86,9 @@ def context(config: Mapping[str, Any], subsets: Any, behaviour_source: Mapping[s
         matrix_values=rows * int(subsets.n_units),
         eval_batches={name: ids for batches in subsets.eval_batches.values() for name, ids in batches.items()},
         cf_batch_models=max(1, min(int(subsets.per_job), cf_retrainings(config))),
+        # a batch's name determines its members (a digest of them), so one table serves every kind
+        retrain_batches={name: ids for batches in subsets.retrain_batches.values() for name, ids in batches.items()},
+        cf_retrain_models=max(1, min(int(subsets.models_per_job), cf_retrainings(config))),
     )
 
 
@@ -127,7 +133,9 @@ def rule_work(rule: str, wildcards: Mapping[str, str], ctx: Context, params: Map
         steps = 0 if cfg["base_model"]["path"] else int(cfg["train_base"]["steps"])
         return Work(models=1, train_steps=steps, bytes=full_bytes, startup=startup)
     if rule in ("retrain", "retrain_floor", "retrain_cf"):
-        return Work(models=1, train_steps=int(cfg["train_base"]["steps"]), bytes=full_bytes, startup=startup)
+        members = ctx.retrain_batches.get(wildcards["batch"])
+        m = len(members) if members is not None else ctx.cf_retrain_models
+        return Work(models=m, train_steps=m * int(cfg["train_base"]["steps"]), bytes=m * full_bytes, startup=startup)
     if rule == "init":
         return Work(models=1, bytes=full_bytes, startup=startup)
     if rule == "prune":

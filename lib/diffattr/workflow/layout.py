@@ -57,33 +57,42 @@ def write_spec(spec: Mapping[str, Any], store: str = STORE) -> None:
 
 
 def in_batch(batch_dir: str | Path, stage: str, name: str, subset: str | None = None) -> Path:
-    """A file inside one batch folder of `stage` (unlearn, behaviour_unlearn): a subset's model,
-    training record or behaviour, or the job's record."""
+    """A file inside one batch folder of `stage` (unlearn, retrain, behaviour_unlearn, ...): a subset's
+    model, training record or behaviour, or the job's record."""
     rel = FILES[stage][name].removeprefix("{batch}/")
     return Path(batch_dir) / _fill(rel, {"subset": subset} if subset is not None else {})
 
 
 def batch_members(batch_dir: str | Path, stage: str) -> list[str]:
-    """The subsets of one batch folder of `stage` (unlearn, behaviour_unlearn), from its job record."""
+    """The subsets of one batch folder of `stage` (unlearn, retrain, behaviour_unlearn, ...), from its job
+    record."""
     from ..core.atomic import read_json
 
     return list(read_json(in_batch(batch_dir, stage, "job"))["subsets"])
 
 
-def batch_behaviours(batch_dirs: Sequence[str | Path], subset_ids: Sequence[str] | None = None) -> list[str]:
-    """The behaviour JSON of each wanted model (`subset_ids`; None: every member, in batch order)
-    inside behaviour batch folders, of unlearned or of retrained models (a batch may hold models the
-    caller does not want: a subset excluded from the matrix, a ceiling model beside a seed)."""
+def batch_files(
+    batch_dirs: Sequence[str | Path], stage: str, name: str, subset_ids: Sequence[str] | None = None
+) -> list[str]:
+    """File `name` of each wanted subset (`subset_ids`; None: every member, in batch order) inside
+    batch folders of `stage` (a batch may hold models the caller does not want: a subset excluded
+    from the matrix, a ceiling model beside a seed)."""
     found = {}
     for d in batch_dirs:
-        for sid in batch_members(d, "behaviour_unlearn"):
-            found[sid] = str(in_batch(d, "behaviour_unlearn", "behaviour", sid))
+        for sid in batch_members(d, stage):
+            found[sid] = str(in_batch(d, stage, name, sid))
     if subset_ids is None:
         return list(found.values())
     missing = [s for s in subset_ids if s not in found]
     if missing:
-        raise ValueError(f"no behaviour JSON for {missing[:5]} in {list(batch_dirs)[:2]}...; rerun the workflow")
+        raise ValueError(f"no {name} of {missing[:5]} in {list(batch_dirs)[:2]}...; rerun the workflow")
     return [found[s] for s in subset_ids]
+
+
+def batch_behaviours(batch_dirs: Sequence[str | Path], subset_ids: Sequence[str] | None = None) -> list[str]:
+    """The behaviour JSON of each wanted model inside behaviour batch folders, of unlearned or of
+    retrained models (batch_files)."""
+    return batch_files(batch_dirs, "behaviour_unlearn", "behaviour", subset_ids)
 
 
 def wanted_behaviours(
@@ -100,7 +109,7 @@ class Layout:
     """The artifact paths of one plan. `hashes`: stage -> hash (plan.Plan.hashes); `chunk_of`: subset
     id -> its chunk (draws.SubsetPlan.chunk_of), so a subset alone finds its unlearning batch;
     `batch_of`: stage -> model id -> batch where a stage batches otherwise (the retrained models'
-    evaluation batches, draws.SubsetPlan.eval_batch_of)."""
+    retraining and evaluation batches, draws.SubsetPlan.retrain_batch_of and eval_batch_of)."""
 
     def __init__(
         self,
