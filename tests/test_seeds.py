@@ -3,6 +3,7 @@ two halves of the seeds, the proxy fidelity against the mean retraining, and the
 is the ceiling's second retraining; raising s adds only the new seeds)."""
 
 import copy
+import json
 import re
 
 import numpy as np
@@ -199,8 +200,15 @@ def test_test_seeds_below_one_or_not_an_integer_is_a_one_line_error(config, sche
 
 def test_a_finished_store_gains_only_the_new_seeds_retrainings(smoke_run, tmp_path):
     """The smoke run (3 ceiling subsets of 4 + 4 test subsets) dry-run with more seeds: seed 2 of the
-    ceiling subsets is found in the store, so only the other test subsets' seed 2 (and at 3 seeds,
-    every seed 3) is retrained; at 1 seed, stated or not, nothing is to be done."""
+    ceiling subsets is in the store, so only the other test subsets' seed 2 (and at 3 seeds, every
+    seed 3) is retrained; a retraining batch the new seeds rename copies the ceiling's models from
+    the stored batch (stages.retrain), so only models no stored batch holds are trained. At 1 seed,
+    stated or not, nothing is to be done."""
+    stored = {
+        sid
+        for job in (smoke_run / "results/store/retrain_floor").glob("*/*/job.json")
+        for sid in json.loads(job.read_text())["subsets"]
+    }
     (tmp_path / "s1.yaml").write_text("lds: {test_seeds: 1}\n")
     assert "Nothing to be done" in snakemake(smoke_run, "-n", *SMOKE, str(tmp_path / "s1.yaml")).stdout
     plan = SubsetPlan(load_configs([str(smoke_run / p) for p in SMOKE[1:]]))
@@ -209,15 +217,16 @@ def test_a_finished_store_gains_only_the_new_seeds_retrainings(smoke_run, tmp_pa
         (tmp_path / f"s{s}.yaml").write_text(f"lds: {{test_seeds: {s}}}\n")
         out = snakemake(smoke_run, "-n", *SMOKE, str(tmp_path / f"s{s}.yaml")).stdout
         jobs = job_counts(out)
-        assert jobs["retrain_floor"] == new, jobs
+        config = load_configs([str(smoke_run / p) for p in SMOKE[1:]] + [str(tmp_path / f"s{s}.yaml")])
+        planned = re.findall(r"^rule retrain_floor:\n(?:\s+.*\n)*?\s+wildcards: batch=(\S+)", out, re.M)
+        assert len(planned) == jobs["retrain_floor"], (planned, jobs)
+        members = [m for b in planned for m in SubsetPlan(config).retrain_batches["retrain_floor"][b]]
+        assert len([m for m in members if m not in stored]) == new and set(ceiling) <= stored, (members, stored)
         # Their behaviours and the pair subsets' second retrainings', in evaluation batches: every
         # batch of the second retrainings holds other models than at 1 seed, so each is new.
-        config = load_configs([str(smoke_run / p) for p in SMOKE[1:]] + [str(tmp_path / f"s{s}.yaml")])
         batches = SubsetPlan(config).eval_batches["retrain_floor"]
         assert {m for members in batches.values() for m in members} >= set(plan.pairs) | set(ceiling)
         assert jobs["behaviour_retrained"] == len(batches) and "behaviour" not in jobs, jobs
-        outputs = " ".join(re.findall(r"^\s*output: (.*)$", out, re.M))
-        assert not any(f"/{sid}/model" in outputs for sid in ceiling)  # seed 2 of a ceiling subset: in the store
         assert not {"retrain", "unlearn", "matrix", "datamodel", "cf_plan", "retrain_cf", "table1"} & set(jobs)
 
 

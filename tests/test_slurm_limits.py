@@ -30,7 +30,7 @@ def preset(name: str | None) -> dict:
     return cfg
 
 
-def context(cfg: dict, batch: int = 3) -> Context:
+def context(cfg: dict, batch: int = 3, retrain_batches: dict | None = None) -> Context:
     # the work of a retraining or an unlearning batch needs only the config and the batch's members
     return Context(
         config=cfg,
@@ -38,6 +38,7 @@ def context(cfg: dict, batch: int = 3) -> Context:
         behaviour_source={},
         n_images=500,
         image_values=64,
+        retrain_batches=retrain_batches or {},
     )
 
 
@@ -55,12 +56,19 @@ def test_minutes_are_the_forecast_times_safety_between_floor_and_cap():
 
 def test_runtimes_scale_with_the_configured_steps_across_presets():
     cfgs = {name or "default": preset(name) for name in ("smoke", None, "cifar10-paper")}
-    seconds = {name: job_seconds("retrain", {"subset": "test-0000"}, context(c), SPEEDS) for name, c in cfgs.items()}
+    # a retraining batch of one model (the forecast's bound for a batch it does not know, at
+    # retrain.models_per_job 1) and of three
+    single = {name: context(c, retrain_batches={"b": ["test-0000"]}) for name, c in cfgs.items()}
+    seconds = {name: job_seconds("retrain", {"batch": "b"}, single[name], SPEEDS) for name in cfgs}
     steps = {name: c["train_base"]["steps"] for name, c in cfgs.items()}
     startup = SPEEDS.startup_heavy[0]
     for name in cfgs:  # the forecast is the steps at the calibrated step time plus the start-up
         assert seconds[name] == pytest.approx(steps[name] * SPEEDS.train_step[0] + startup)
-    minutes = {name: derived("retrain", {}, context(c), SPEEDS, LIMITS)["runtime"] for name, c in cfgs.items()}
+    triple = context(cfgs["default"], retrain_batches={"b": ["test-0000", "test-0001", "test-0002"]})
+    assert job_seconds("retrain", {"batch": "b"}, triple, SPEEDS) == pytest.approx(
+        3 * (seconds["default"] - startup) + startup
+    )
+    minutes = {name: derived("retrain", {"batch": "b"}, single[name], SPEEDS, LIMITS)["runtime"] for name in cfgs}
     assert minutes["smoke"] == LIMITS.floor_minutes  # 60 steps: well under the floor
     assert minutes["default"] == -(-(steps["default"] * 0.1 + startup) * 3 // 60)
     assert minutes["smoke"] <= minutes["default"] < minutes["cifar10-paper"] == LIMITS.cap_minutes
@@ -71,7 +79,14 @@ def test_runtimes_scale_with_the_configured_steps_across_presets():
     assert three == pytest.approx(3 * one) and one > 0
     # the paper preset fixes its GPU jobs' runtimes (no GPU speed measured): they win over the derived
     paper = cfgs["cifar10-paper"]
-    asked = requested("retrain", {}, ctx=context(paper), speeds=SPEEDS, limits=LIMITS, resources_cfg=paper["resources"])
+    asked = requested(
+        "retrain",
+        {"batch": "b"},
+        ctx=single["cifar10-paper"],
+        speeds=SPEEDS,
+        limits=LIMITS,
+        resources_cfg=paper["resources"],
+    )
     assert asked["runtime"] == paper["resources"]["retrain"]["runtime"]
     # ... while a rule without a fixed entry (the CPU's lds job) gets its floor
     assert requested("lds", {}, ctx=context(paper), speeds=SPEEDS, limits=LIMITS, resources_cfg=paper["resources"])[

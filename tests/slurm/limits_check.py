@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from diffattr.workflow.calibration import Speeds
-from diffattr.workflow.forecast import Context
+from diffattr.workflow.forecast import Context, cf_retrainings
 from diffattr.workflow.slurm_limits import Limits, derived
 
-# One training step of the full model takes 3 s: a smoke retraining (60 steps) 3 min + 5 s, so
-# 10 min at safety 3; everything else (sampling, pruned steps, start-up) is seconds: the floor.
+# One training step of the full model takes 3 s: a smoke retraining (60 steps) 3 min, a batch of 3
+# 9 min + 5 s, so 28 min at safety 3; everything else (sampling, pruned steps, start-up) is seconds: the floor.
 STATED = Speeds(
     train_step=(3.0, 3.0),
     pruned_step=(0.001, 0.001),
@@ -64,14 +64,20 @@ def expected(config: Mapping[str, Any], rule: str, wildcards: Mapping[str, str] 
     limits = Limits.from_config({**config["slurm_limits"], "calibration": ""})
     if rule in FLOORED:
         return {"runtime": limits.floor_minutes, "mem_mb": limits.mem_floor_mb}
+    from diffattr.workflow.draws import SubsetPlan
+
     source = DataSource.from_config(config["data"])
     c, h, w = image_shape(source)
+    subsets = SubsetPlan(config)
     ctx = Context(
         config=config,
         chunks={},
         behaviour_source={},
         n_images=int(sample_count(source)),
         image_values=c * h * w,
+        # a retraining job's time is its batch's models' (a counterfactual batch: the forecast's bound)
+        retrain_batches={name: ids for kind in subsets.retrain_batches.values() for name, ids in kind.items()},
+        cf_retrain_models=min(subsets.models_per_job, cf_retrainings(config)),
     )
     return derived(rule, wildcards or {}, ctx, STATED, limits)
 
