@@ -6,6 +6,7 @@ import json
 import logging
 import re
 
+import pytest
 import torch
 from conftest import SCHED
 
@@ -115,3 +116,42 @@ def test_a_renamed_batch_copies_what_a_finished_one_holds_and_trains_the_rest(tm
     retrain_batch(**common, members=["test-0002"], batch=alone)
     assert _same(_weights(renamed, "test-0002"), _weights(alone, "test-0002"))
     assert json.loads(in_batch(alone, "retrain", "job").read_text())["reused"] == {}
+
+
+def test_a_stopped_batch_s_rerun_takes_the_models_it_had_finished(tmp_path, config, monkeypatch):
+    """A job stopped in its second model (here: that training raises) stores no batch, but keeps its
+    first model beside that model's resume state; the rerun copies it and trains the second only, and
+    once the batch is in place nothing is kept. The models equal an uninterrupted batch's."""
+    import diffattr.stages.retrain as stage
+
+    common = _setup(tmp_path, config)
+    members = ["test-0000", "test-0001"]
+    resume = {sid: tmp_path / "resume" / f"{sid}.pt" for sid in members}
+    batch = tmp_path / "store" / "retrain" / "h" / "test-0000-0001.0000aaaa"
+    real = stage.one
+
+    def stopped(**kw):
+        if kw["sid"] == "test-0001":
+            raise KeyboardInterrupt("stopped")
+        return real(**kw)
+
+    monkeypatch.setattr(stage, "one", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        retrain_batch(**common, members=members, batch=batch, resume=resume)
+    assert not batch.exists() and stage.finished_keep(resume["test-0000"]).is_dir()
+    assert not stage.finished_keep(resume["test-0001"]).exists()
+    trained = []
+
+    def counting(**kw):
+        trained.append(kw["sid"])
+        return real(**kw)
+
+    monkeypatch.setattr(stage, "one", counting)
+    record = retrain_batch(**common, members=members, batch=batch, resume=resume)
+    assert trained == ["test-0001"] and record["reused"] == {"test-0000": stage.STOPPED}
+    assert not any(stage.finished_keep(p).exists() for p in resume.values())
+    whole = tmp_path / "other" / "test-0000-0001.0000bbbb"
+    monkeypatch.setattr(stage, "one", real)
+    retrain_batch(**common, members=members, batch=whole)
+    for sid in members:
+        assert _same(_weights(batch, sid), _weights(whole, sid)), sid

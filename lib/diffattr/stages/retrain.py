@@ -39,8 +39,10 @@ def retrain_batch(  # noqa: PLR0913  (its rule's input and output keys, the job'
     its resumable state lives. A test seed's id (families.seed_id, e.g. test-0003-seed3) trains on
     its subset (test-0003). A model that a finished batch of the same stage folder holds (a batch
     renamed because the config changed which models it trains) is copied from there, not retrained:
-    the stage's hash and the id determine it. job.json records the members, each one's train
-    seconds, the copied ones and the start-up share."""
+    the stage's hash and the id determine it. With `resume`, each finished model is also kept beside
+    its resume state until the whole batch is in place, so a stopped or timed-out job's rerun takes
+    the models it had finished and resumes the one in progress. job.json records the members, each
+    one's train seconds, the copied ones and the start-up share."""
     from ..attribution.subsets import read_subsets
     from ..core.atomic import atomic_dir, write_json
     from ..core.data import load_dataset
@@ -55,14 +57,18 @@ def retrain_batch(  # noqa: PLR0913  (its rule's input and output keys, the job'
         raise ValueError(f"{batch}: no subset {missing[:5]} in {files[:2]}; rerun the workflow")
     images = None
     seconds, reused = {}, {}
+    kept = {sid: finished_keep(path) for sid, path in (resume or {}).items() if sid in members}
     with atomic_dir(batch) as tmp:
         for sid in members:
             source = finished_copy(batch, sid)
+            if source is None and sid in kept and in_batch(kept[sid], STAGE, "job").is_file():
+                source = kept[sid]
             if source is not None:
                 copy_member(source, tmp, sid)
-                reused[sid] = source.name
+                reused[sid] = STOPPED if source == kept.get(sid) else source.name
                 seconds[sid] = read_train_seconds(in_batch(tmp, STAGE, "train", sid))
-                log.info(f"retrain {sid}: copied from the finished batch {source.name}")
+                where = STOPPED if source == kept.get(sid) else f"the finished batch {source.name}"
+                log.info(f"retrain {sid}: copied, not retrained: finished by {where}")
                 continue
             if images is None:
                 images = load_dataset(data).images
@@ -76,6 +82,8 @@ def retrain_batch(  # noqa: PLR0913  (its rule's input and output keys, the job'
                 resume=(resume or {}).get(sid),
                 compute=compute,
             )
+            if sid in kept:
+                keep_member(tmp, kept[sid], sid)
         record = {
             "subsets": list(members),
             "train_seconds": seconds,
@@ -87,6 +95,8 @@ def retrain_batch(  # noqa: PLR0913  (its rule's input and output keys, the job'
                 f"retrain job: start-up {startup:.1f}s of {record['job_seconds']:.1f}s ({record['startup_share']:.1%})"
             )
         write_json(in_batch(tmp, STAGE, "job"), record)
+    for path in kept.values():  # the batch is in place: its finished models need no keeping
+        shutil.rmtree(path, ignore_errors=True)
     return record
 
 
@@ -133,6 +143,26 @@ def finished_copy(batch: PathLike, sid: str) -> Path | None:
         if sid in batch_members(other, STAGE) and in_batch(other, STAGE, "train", sid).is_file():
             return other
     return None
+
+
+# What job.json's `reused` says of a model a stopped run of the same job had finished.
+STOPPED = "an earlier run of this job, stopped before its batch was finished"
+
+
+def finished_keep(resume: PathLike) -> Path:
+    """Where a model finished inside a batch is kept until the batch is in place: a folder beside its
+    resume state (<resume>.finished/), laid out as a one-model batch."""
+    return Path(f"{resume}.finished")
+
+
+def keep_member(out: Path, keep: Path, sid: str) -> None:
+    """Keep model `sid`, just trained into the batch folder `out`, at `keep` (whole: atomic_dir), with
+    a job record naming it, so a rerun of a stopped job finds it."""
+    from ..core.atomic import atomic_dir, write_json
+
+    with atomic_dir(keep) as tmp:
+        copy_member(out, tmp, sid)
+        write_json(in_batch(tmp, STAGE, "job"), {"subsets": [sid]})
 
 
 def copy_member(source: Path, out: Path, sid: str) -> None:
