@@ -99,8 +99,11 @@ def main() -> None:
             {"models": len(j["subsets"]), **{k: j[k] for k in ("startup_seconds", "job_seconds", "startup_share")}}
             for j in retrainings
         ],
-        "retrain_max_startup_share": max(j["startup_share"] for j in retrainings),
-        "retrain_train_mean": float(np.mean([s for j in retrainings for s in j["train_seconds"].values()])),
+        "retrain_max_startup_share": max((j["startup_share"] for j in retrainings), default=None),
+        # the models each job trained (not those it copied)
+        "retrain_train_mean": float(
+            np.mean([s for j in retrainings for sid, s in j["train_seconds"].items() if sid not in j.get("reused", {})])
+        ),
         "model_jobs_limit": LIMIT,
         "model_jobs": model_jobs(Path(args.results) if args.results else Path(args.run).parents[1]),
     }

@@ -1,8 +1,8 @@
 # Training from scratch with the base recipe: the ground truth the LDS is measured against, and the
 # retraining baseline's own models. One job trains a batch of retrain.models_per_job models (start-up
-# paid once a batch), each with its own seed and checkpoint, {batch}/{subset}/model; a batch is a run
-# of one family's models named by a digest of them (draws.retraining_batches), and a model that a
-# renamed batch still holds is copied from the old one, not retrained.
+# paid once a batch), each with its own seed and checkpoint, {batch}/{subset}/model; a batch is a block
+# of consecutive candidates of one family named by its range and a digest of its members
+# (draws.retraining_batches), and a model that a renamed batch still holds is copied, not retrained.
 rule retrain:
     input:
         data=rules.data.output.data,

@@ -184,16 +184,16 @@ def test_behaviour_json_records_value_seeds_and_times(smoke_run):
         assert job["subsets"][0] == "test-0000" and 0 < job["startup_share"] < 1
     base = next((smoke_run / "results/store/behaviour").glob("*/full.json"))
     assert json.loads(base.read_text())["startup_seconds"] > 0
-    # Retrained models are trained in batches of retrain.models_per_job too, one family's models a batch
-    # (named by the range of subsets and a digest of its members), each with its own checkpoint.
+    # Retrained models are trained in batches too: a block of retrain.models_per_job candidates of one
+    # family (named by its range and a digest of its members), each model with its own checkpoint.
     smoke = yaml.safe_load((smoke_run / "config/presets/smoke.yaml").read_text())
     per_job = smoke["retrain"]["models_per_job"]
     batches = sorted((smoke_run / "results/store/retrain").glob("*/test-*.*"))
     n_test = smoke["subsets"]["n_test"]
     assert (
         [b.name.split(".")[0] for b in batches]
-        == ["test-0000-0002", "test-0003-0003"]
-        == [f"test-{i:04d}-{min(i + per_job, n_test) - 1:04d}" for i in range(0, n_test, per_job)]
+        == ["test-0000-0002", "test-0003-0005"]
+        == [f"test-{i:04d}-{i + per_job - 1:04d}" for i in range(0, n_test, per_job)]
     )
     job = json.loads((batches[0] / "job.json").read_text())
     assert job["subsets"] == ["test-0000", "test-0001", "test-0002"] and job["reused"] == {}

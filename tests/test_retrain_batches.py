@@ -5,6 +5,7 @@ trained alone bit for bit, and that a renamed batch copies the models a finished
 import json
 import logging
 import re
+import shutil
 
 import pytest
 import torch
@@ -21,23 +22,31 @@ from diffattr.workflow.layout import in_batch
 LOG = logging.getLogger("test")
 
 
-def test_a_family_s_models_are_cut_into_runs_named_by_their_members():
+def test_a_family_s_models_are_cut_into_blocks_named_by_their_members():
     ids = ["test-0005", "test-0000", "test-0001", "test-0001-seed3", "train-0002", "cf-0123456789ab", "cf-fedcba987654"]
     batches = retraining_batches(ids, 2)
     assert list(batches.values()) == [
-        ["cf-0123456789ab", "cf-fedcba987654"],
         ["test-0000", "test-0001"],
-        ["test-0001-seed3", "test-0005"],  # a seed beside its subset
+        ["test-0001-seed3"],  # one test seed's models a batch
+        ["test-0005"],
         ["train-0002"],
+        ["cf-0123456789ab", "cf-fedcba987654"],  # removals have no index: runs of their own
     ]
     names = list(batches)
-    assert [n.split(".")[0] for n in names] == ["cf", "test-0000-0001", "test-0001-0005", "train-0002-0002"]
-    assert all(re.fullmatch(EVAL_BATCH_PATTERN, n) for n in names)
-    # One model fewer: the runs after it are renamed (their members changed), those before keep their
-    # name, and no name ever holds other members.
-    fewer = retraining_batches([i for i in ids if i != "test-0001-seed3"], 2)
-    assert names[1] in fewer and fewer[names[1]] == batches[names[1]]
-    assert names[2] not in fewer and names[3] in fewer
+    assert [n.split(".")[0] for n in names] == [
+        "test-0000-0001",
+        "test-0000-0001",
+        "test-0004-0005",
+        "train-0002-0003",
+        "cf",
+    ]
+    assert len(set(names)) == len(names) and all(re.fullmatch(EVAL_BATCH_PATTERN, n) for n in names)
+    # An excluded model renames its own block's batch only; a new test subset adds its block's batch
+    # or renames the block it joins; no name ever holds other members.
+    fewer = retraining_batches([i for i in ids if i != "test-0000"], 2)
+    assert set(names) - set(fewer) == {names[0]} and fewer[next(iter(set(fewer) - set(names)))] == ["test-0001"]
+    more = retraining_batches([*ids, "test-0004", "test-0006"], 2)
+    assert set(names) - set(more) == {names[2]} and len(set(more) - set(names)) == 2
     one_each = retraining_batches(ids, 1)
     assert sorted(m for b in one_each.values() for m in b) == sorted(ids) and {len(b) for b in one_each.values()} == {1}
 
@@ -97,6 +106,8 @@ def test_a_model_trained_in_a_batch_is_the_model_trained_alone(tmp_path, config)
 
 
 def test_a_renamed_batch_copies_what_a_finished_one_holds_and_trains_the_rest(tmp_path, config):
+    import diffattr.stages.retrain as stage
+
     common = _setup(tmp_path, config)
     stage_dir = tmp_path / "store" / "retrain" / "h"
     first = stage_dir / "test-0000-0001.0000aaaa"
@@ -116,6 +127,17 @@ def test_a_renamed_batch_copies_what_a_finished_one_holds_and_trains_the_rest(tm
     retrain_batch(**common, members=["test-0002"], batch=alone)
     assert _same(_weights(renamed, "test-0002"), _weights(alone, "test-0002"))
     assert json.loads(in_batch(alone, "retrain", "job").read_text())["reused"] == {}
+    # A store of one model per job ({subset}/model and train.json in the stage folder, as before the
+    # batches) gives its models too.
+    legacy = tmp_path / "legacy" / "retrain" / "h"
+    shutil.copytree(in_batch(alone, "retrain", "model", "test-0002"), legacy / "test-0002" / "model")
+    shutil.copy(in_batch(alone, "retrain", "train", "test-0002"), legacy / "test-0002" / "train.json")
+    (legacy / "test-0001" / "model").mkdir(parents=True)  # no train.json: unfinished, not taken
+    upgraded = legacy / "test-0000-0003.0000eeee"
+    record = retrain_batch(**common, members=["test-0001", "test-0002"], batch=upgraded)
+    assert record["reused"] == {"test-0002": stage.LEGACY}
+    assert _same(_weights(upgraded, "test-0002"), _weights(alone, "test-0002"))
+    assert _same(_weights(upgraded, "test-0001"), _weights(first, "test-0001"))
 
 
 def test_a_stopped_batch_s_rerun_takes_the_models_it_had_finished(tmp_path, config, monkeypatch):

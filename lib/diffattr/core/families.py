@@ -119,8 +119,8 @@ SUBSET_PATTERN = (
 )
 UNLEARN_BATCH_PATTERN = rf"({_alternatives(UNLEARN_FAMILIES)})-\d{{4}}-\d{{4}}"
 # A retrained models' evaluation batch (draws.evaluation_batches: the chunk of the subsets its models
-# train on) or retraining batch (draws.retraining_batches: the range of subsets its run of models
-# spans), or `cf` for counterfactual removals, then a digest of its members.
+# train on) or retraining batch (draws.retraining_batches: its block of retrain.models_per_job
+# candidates), or `cf` for counterfactual removals, then a digest of its members.
 EVAL_DIGEST = 8
 EVAL_BATCH_PATTERN = rf"(({_alternatives(RETRAINED)})-\d{{4}}-\d{{4}}|{CF})\.[0-9a-f]{{{EVAL_DIGEST}}}"
 BATCH_PATTERN = rf"{UNLEARN_BATCH_PATTERN}|{EVAL_BATCH_PATTERN}"

@@ -57,7 +57,8 @@ def retrain_batch(  # noqa: PLR0913  (its rule's input and output keys, the job'
         raise ValueError(f"{batch}: no subset {missing[:5]} in {files[:2]}; rerun the workflow")
     images = None
     seconds, reused = {}, {}
-    kept = {sid: finished_keep(path) for sid, path in (resume or {}).items() if sid in members}
+    # one model per job: its resume state is all a rerun needs
+    kept = {sid: finished_keep(path) for sid, path in (resume or {}).items() if sid in members and len(members) > 1}
     with atomic_dir(batch) as tmp:
         for sid in members:
             source = finished_copy(batch, sid)
@@ -65,10 +66,9 @@ def retrain_batch(  # noqa: PLR0913  (its rule's input and output keys, the job'
                 source = kept[sid]
             if source is not None:
                 copy_member(source, tmp, sid)
-                reused[sid] = STOPPED if source == kept.get(sid) else source.name
+                reused[sid] = {kept.get(sid): STOPPED, Path(batch).parent: LEGACY}.get(source, source.name)
                 seconds[sid] = read_train_seconds(in_batch(tmp, STAGE, "train", sid))
-                where = STOPPED if source == kept.get(sid) else f"the finished batch {source.name}"
-                log.info(f"retrain {sid}: copied, not retrained: finished by {where}")
+                log.info(f"retrain {sid}: copied, not retrained: finished in {reused[sid]}")
                 continue
             if images is None:
                 images = load_dataset(data).images
@@ -133,10 +133,14 @@ def one(
 
 def finished_copy(batch: PathLike, sid: str) -> Path | None:
     """A finished batch folder beside `batch` (its job record written, so complete: atomic_dir moves
-    a batch into place whole) that holds model `sid`, or None."""
+    a batch into place whole) that holds model `sid`; or the stage folder itself where it holds the
+    model in the layout of one model per job ({subset}/model and train.json, written last), which a
+    store made before the batches has; or None."""
     here = Path(batch)
     if not here.parent.is_dir():
         return None
+    if in_batch(here.parent, STAGE, "train", sid).is_file() and in_batch(here.parent, STAGE, "model", sid).is_dir():
+        return here.parent
     for other in sorted(here.parent.iterdir()):
         if other.name.startswith(".") or other == here or not in_batch(other, STAGE, "job").is_file():
             continue
@@ -145,8 +149,10 @@ def finished_copy(batch: PathLike, sid: str) -> Path | None:
     return None
 
 
-# What job.json's `reused` says of a model a stopped run of the same job had finished.
+# What job.json's `reused` says of a model a stopped run of the same job had finished, and the log of
+# one a store of one model per job holds.
 STOPPED = "an earlier run of this job, stopped before its batch was finished"
+LEGACY = "the stage folder's one-model-per-job layout"
 
 
 def finished_keep(resume: PathLike) -> Path:

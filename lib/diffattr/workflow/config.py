@@ -112,7 +112,7 @@ def validate_config(config: Mapping[str, Any], schema_path: str | os.PathLike) -
     subsets = None
     # What SubsetPlan reads: the units (data, attribution), the counts, and the id lists' sizes.
     plan_keys = ("data", "attribution", "subsets", "datamodel.estimators", "lds", "unlearn.subsets_per_job")
-    plan_keys += ("baseline.n_models", "table1.n_pairs")
+    plan_keys += ("baseline.n_models", "table1.n_pairs", "retrain.models_per_job")
     if found.ok(*plan_keys):
         try:
             subsets = SubsetPlan(config)

@@ -26,6 +26,7 @@ from ..core.families import (
     chunk_name,
     family_of,
     seed_id,
+    split_seed_id,
     subset_id,
 )
 
@@ -250,26 +251,32 @@ def evaluation_batches(model_ids: Sequence[str], chunk_of: Mapping[str, str], pe
 
 
 def retraining_batches(model_ids: Sequence[str], per_job: int) -> dict[str, list[str]]:
-    """Retrained models trained together, one job a batch: batch name -> its model ids. Each family's
-    models (sorted; a test seed beside its subset) in runs of `per_job`, counterfactual removals in
-    runs of their own; a batch is named by the range of subsets it spans and a digest of its members,
-    so its content never changes under one name. A change of which models a config trains renames
-    the batches after it; their models already trained are copied, not retrained (stages.retrain)."""
-    by_family: dict[str, list[str]] = {}
+    """Retrained models trained together, one job a batch: batch name -> its model ids (sorted). A
+    batch is a block of `per_job` consecutive candidate indices of one family (0-3, 4-7, ... at 4),
+    one test seed's models a batch (a seed's model beside its subset's others, not beside its own
+    other seeds), holding the block's models this config trains; counterfactual removals in runs of
+    `per_job` of their own. A batch is named by its block's range and a digest of its members, so its
+    content never changes under one name, and a change of which models a config trains (an excluded
+    subset, more test subsets, another ceiling) renames only the blocks whose members change; their
+    models already trained are copied, not retrained (stages.retrain)."""
+    blocks: dict[tuple, list[str]] = {}
+    removals = []
     for mid in sorted(set(model_ids)):
-        by_family.setdefault(family_of(mid), []).append(mid)
-    groups = []
-    for family, ids in by_family.items():
-        for i in range(0, len(ids), per_job):
-            run = ids[i : i + per_job]
-            key = CF if family == CF else chunk_name(family, _index(run[0]), _index(run[-1]))
-            groups.append((key, run))
+        family = family_of(mid)
+        if family == CF:
+            removals.append(mid)
+            continue
+        sid, seed = split_seed_id(mid)
+        first = _index(sid) // per_job * per_job
+        blocks.setdefault((family, first, seed), []).append(mid)
+    groups = [(chunk_name(family, first, first + per_job - 1), ids) for (family, first, _), ids in blocks.items()]
+    groups += [(CF, removals[i : i + per_job]) for i in range(0, len(removals), per_job)]
     return _named(groups)
 
 
-def _index(mid: str) -> int:
-    """The candidate index of a model id's subset (test-0003-seed3 -> 3)."""
-    return int(base_id(mid).split("-")[1])
+def _index(sid: str) -> int:
+    """The candidate index of a subset id (test-0003 -> 3)."""
+    return int(sid.split("-")[1])
 
 
 def _named(groups: Sequence[tuple[str, list[str]]]) -> dict[str, list[str]]:
