@@ -50,11 +50,10 @@ def retrain_batch(  # noqa: PLR0913  (its rule's input and output keys, the job'
     from ..core.jobs import job_timing
 
     job_start = time.perf_counter()
-    files = [subsets] if isinstance(subsets, str | os.PathLike) else list(subsets)
-    records = {sid: sub for f in files for sid, sub in read_subsets(f).items()}
+    records = read_subsets(subsets)
     missing = sorted({base_id(m) for m in members} - set(records))
     if missing:
-        raise ValueError(f"{batch}: no subset {missing[:5]} in {files[:2]}; rerun the workflow")
+        raise ValueError(f"{batch}: no subset {missing[:5]} in its subsets files; rerun the workflow")
     images = None
     seconds, reused = {}, {}
     # one model per job: its resume state is all a rerun needs

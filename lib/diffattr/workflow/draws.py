@@ -246,7 +246,6 @@ def evaluation_batches(model_ids: Sequence[str], chunk_of: Mapping[str, str], pe
         else:
             by_chunk.setdefault(chunk, []).append(mid)
     groups = [*by_chunk.items(), *((CF, removals[i : i + per_job]) for i in range(0, len(removals), per_job))]
-
     return _named(groups)
 
 
