@@ -67,6 +67,46 @@ if not workflow.remote_exec and "bf16" in (config["compute"]["precision"], confi
     _BF16 = bf16_warning(config["compute"], cpu_flags(), torch.cuda.is_available())
     if _BF16:
         logger.warning(_BF16)
+# compute.preload: a local run forks its model jobs from one process that imported torch and diffusers
+# at the run's start (lib/diffattr/core/preload.py); not for Slurm jobs (they start on other nodes),
+# nor with a deployment method (conda, apptainer: a job needs that environment's interpreter).
+_PRELOADED = {}
+
+
+def start_preload():
+    if not (
+        config["compute"].get("preload", True)
+        and workflow.local_exec
+        and workflow.is_main_process
+        and not workflow.deployment_settings.deployment_method
+    ):
+        return
+    from diffattr.core import preload
+
+    _PRELOADED["proc"], _PRELOADED["path"] = preload.start_server(LIBDIR)
+    os.environ[preload.PRELOAD_ENV] = _PRELOADED["path"]
+
+
+def stop_preload():
+    if _PRELOADED:
+        from diffattr.core import preload
+
+        os.environ.pop(preload.PRELOAD_ENV, None)
+        preload.stop_server(_PRELOADED.pop("proc"), _PRELOADED.pop("path"))
+
+
+onstart:
+    start_preload()
+
+
+onsuccess:
+    stop_preload()
+
+
+onerror:
+    stop_preload()
+
+
 # A domain classifier already in the store (trained under a config that did not use it, or under
 # lower thresholds) passes the same gate as a new one before anything uses it.
 CLASSIFIER_GATE = ClassifierGate.from_config(config)

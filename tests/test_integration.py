@@ -204,6 +204,19 @@ def test_behaviour_json_records_value_seeds_and_times(smoke_run):
     assert all(f"retrain {sid}: " in log for sid in job["subsets"])
 
 
+def test_model_jobs_ran_forked_from_the_runs_preloaded_process(smoke_run):
+    """compute.preload (on by default): every model job but the cheap baselines' scores (tqdm, see
+    workflow/scripts/baselines.py) ran forked from the preloaded process."""
+    forked, own = set(), set()
+    for log in (smoke_run / "results/logs").rglob("*.log"):
+        text = log.read_text(errors="replace")
+        if "compute: device " in text:
+            stage = log.relative_to(smoke_run / "results/logs").parts[0]
+            (forked if "forked from the run's preloaded process" in text else own).add(stage)
+    assert {"train_base", "prune", "unlearn", "retrain", "behaviour", "pairs", "samples"} <= forked
+    assert own <= {"baselines"} and not forked & own
+
+
 def test_second_run_has_nothing_to_do(smoke_run):
     assert planned_jobs(smoke_run, *SMOKE) == {}
 
@@ -257,7 +270,7 @@ def test_runtime_settings_change_plans_nothing(smoke_run):
     over.write_text(
         "train_base: {log_every: 3, checkpoint_every: 7}\n"
         "prune: {finetune: {log_every: 2, checkpoint_every: 5}}\n"
-        "unlearn: {log_every: 1}\nbehaviour: {batch_size: 50}\n"
+        "unlearn: {log_every: 1}\nbehaviour: {batch_size: 50}\ncompute: {preload: false}\n"
         "resources: {default: {threads: 1}, retrain: {mem_mb: 999, runtime: 7}}\n"
         "slurm_limits: {safety: 5.0, floor_minutes: 9, mem_floor_mb: 1500}\n"
     )

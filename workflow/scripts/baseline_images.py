@@ -1,6 +1,7 @@
 """Stage baseline_images: the attributed model's generated images, from the behaviour's shared noises."""
 
 import _libpath  # noqa: F401  (lib/ on sys.path)
+import _preloaded  # noqa: F401  (runs the rest forked from the run's preloaded process, if any)
 
 from diffattr.core.settings import job_settings
 from diffattr.modelling.compute import start_model_job

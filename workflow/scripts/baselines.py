@@ -3,6 +3,8 @@
 import os
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # dattri's progress bars would fill the log
+# Not handed to the preloaded process (core/preload.py): tqdm reads TQDM_DISABLE when it is imported,
+# and the server imported it (through diffusers) before this job set it.
 import _libpath  # noqa: F401,E402  (lib/ on sys.path)
 
 from diffattr.core.settings import Units, job_settings  # noqa: E402

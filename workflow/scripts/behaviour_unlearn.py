@@ -1,6 +1,7 @@
 """Stage behaviour_unlearn: behaviours of every unlearned model in one batch, from the shared noises."""
 
 import _libpath  # noqa: F401  (lib/ on sys.path)
+import _preloaded  # noqa: F401  (runs the rest forked from the run's preloaded process, if any)
 
 from diffattr.core.settings import job_settings
 from diffattr.modelling.compute import start_model_job

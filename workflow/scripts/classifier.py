@@ -1,6 +1,7 @@
 """Stage classifier: train the digits CNN used as the FID feature extractor."""
 
 import _libpath  # noqa: F401  (lib/ on sys.path)
+import _preloaded  # noqa: F401  (runs the rest forked from the run's preloaded process, if any)
 
 from diffattr.core.classifier_gate import ClassifierGate, ClassifierGateError
 from diffattr.core.settings import ClassifierTraining

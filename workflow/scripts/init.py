@@ -1,6 +1,7 @@
 """Stage init: save the untrained model (v(empty) for KernelSHAP)."""
 
 import _libpath  # noqa: F401  (lib/ on sys.path)
+import _preloaded  # noqa: F401  (runs the rest forked from the run's preloaded process, if any)
 
 from diffattr.core.settings import BaseModel
 from diffattr.modelling.compute import start_model_job

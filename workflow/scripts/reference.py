@@ -1,6 +1,7 @@
 """Stage reference: cache the feature statistics of the training images."""
 
 import _libpath  # noqa: F401  (lib/ on sys.path)
+import _preloaded  # noqa: F401  (runs the rest forked from the run's preloaded process, if any)
 
 from diffattr.modelling.compute import start_model_job
 from diffattr.stages.reference import make_reference

@@ -1,6 +1,7 @@
 """Stage samples: a grid of one model's samples from the shared initial noises."""
 
 import _libpath  # noqa: F401  (lib/ on sys.path)
+import _preloaded  # noqa: F401  (runs the rest forked from the run's preloaded process, if any)
 
 from diffattr.core.registry import REGISTRY, SAMPLE_STAGE
 from diffattr.core.settings import job_settings

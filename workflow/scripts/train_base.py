@@ -1,6 +1,7 @@
 """Stage train_base: train the base DDPM on all data (or import a pretrained one)."""
 
 import _libpath  # noqa: F401  (lib/ on sys.path)
+import _preloaded  # noqa: F401  (runs the rest forked from the run's preloaded process, if any)
 
 from diffattr.core.settings import BaseModel, job_settings
 from diffattr.modelling.compute import start_model_job

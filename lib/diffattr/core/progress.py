@@ -42,16 +42,36 @@ class StepLogger:
         self.logger.info(f"{self.label} step {done}/{self.total} loss {loss:.5f} {rate:.1f} steps/s ETA {eta:.0f}s")
 
 
-def process_age_seconds() -> float | None:
-    """Seconds since this process started (interpreter start-up + imports so far); Linux only."""
+# A job forked from the run's preloaded process (preload.py) counts its start-up from its own job
+# process's birth, which the hand-over sends; None: this process's own.
+_started_at: float | None = None
+
+
+def process_start_time() -> float | None:
+    """When this process started, seconds since the epoch (Linux only; None elsewhere). In a job forked
+    from the preloaded process: when the job's own process started."""
+    if _started_at is not None:
+        return _started_at
     try:
         start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
-        boot = next(
-            float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime")
-        )
-        return time.time() - (boot + start_ticks / os.sysconf("SC_CLK_TCK"))
-    except (OSError, ValueError, IndexError, StopIteration):
+        # The start in clock ticks since boot, against the clock since boot now: /proc/stat's btime is
+        # whole seconds, which put every start-up up to 1 s too long (0.57 s on the machine of
+        # docs/results.md "Start-up: one preloaded process").
+        return time.time() - (time.clock_gettime(time.CLOCK_BOOTTIME) - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError, AttributeError):
         return None
+
+
+def set_process_start_time(started_at: float | None) -> None:
+    global _started_at
+    _started_at = started_at
+
+
+def process_age_seconds() -> float | None:
+    """Seconds since this process started (interpreter start-up + imports so far; a forked job's:
+    since its job process started); Linux only."""
+    started = process_start_time()
+    return None if started is None else time.time() - started
 
 
 def duration(seconds: float | None) -> str:

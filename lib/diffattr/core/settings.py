@@ -34,6 +34,8 @@ UNHASHED = {
     # The domain classifier's gate (classifier_gate.py): whether a run may use it, not what it is.
     "classifier.min_heldout",
     "classifier.min_accuracy",
+    # Whether a local run forks its model jobs from one preloaded process (core/preload.py).
+    "compute.preload",
 }
 
 

@@ -1,0 +1,125 @@
+"""compute.preload (diffattr.core.preload): a job handed over to the preloaded process runs forked from
+it, with the job's own descriptors, directory, environment and exit status; signals reach it; it dies
+with its job's process; where no server answers, the job runs in its own process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from diffattr.core import preload
+
+LIB = ROOT / "lib"
+# A job's script as Snakemake runs it: `snakemake` defined, hand_over before the heavy imports.
+JOB = """
+import os, sys, time
+sys.path.insert(0, {lib!r})
+snakemake = {{"rule": "probe"}}
+from diffattr.core.preload import hand_over, in_fork
+if not in_fork():
+    time.sleep(float(os.environ.get("BEFORE", "0")))
+hand_over(snakemake, __file__)
+from diffattr.core.progress import process_age_seconds
+print(f"fork={{in_fork()}} pid={{os.getpid()}} cwd={{os.getcwd()}} env={{os.environ.get('PROBE')}} "
+      f"rule={{snakemake['rule']}} age={{process_age_seconds():.2f}} torch={{'torch' in sys.modules}}", flush=True)
+print("to stderr", file=sys.stderr, flush=True)
+time.sleep(float(os.environ.get("HOLD", "0")))
+sys.exit(int(os.environ.get("CODE", "0")))
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    proc, path = preload.start_server(LIB)
+    deadline = time.time() + 120
+    while not os.path.exists(path):
+        assert proc.poll() is None, "the preload server exited before it listened"
+        assert time.time() < deadline, "the preload server did not listen within 120 s"
+        time.sleep(0.1)
+    yield path
+    preload.stop_server(proc, path)
+    assert proc.returncode is not None and not os.path.exists(os.path.dirname(path))
+
+
+def job(tmp_path: Path, socket_path: str | None, **env: str) -> subprocess.Popen:
+    script = tmp_path / "job.py"
+    script.write_text(JOB.format(lib=str(LIB)))
+    full = {k: v for k, v in os.environ.items() if k != preload.PRELOAD_ENV}
+    full.update(env, PROBE="seen")
+    if socket_path:
+        full[preload.PRELOAD_ENV] = socket_path
+    return subprocess.Popen(
+        [sys.executable, str(script)], cwd=tmp_path, env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def fields(out: str) -> dict[str, str]:
+    return dict(f.split("=", 1) for f in out.split())
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a fork the server has not reaped yet is a zombie: dead for this purpose
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_a_handed_over_job_runs_forked_with_its_own_streams_directory_environment_and_status(server, tmp_path):
+    proc = job(tmp_path, server, CODE="3")
+    out, err = proc.communicate(timeout=60)
+    f = fields(out)
+    assert proc.returncode == 3, err
+    assert f["fork"] == "True" and int(f["pid"]) != proc.pid
+    assert f["cwd"] == str(tmp_path) and f["env"] == "seen" and f["rule"] == "probe"
+    assert f["torch"] == "True"  # imported by the server, not by this job
+    assert "to stderr" in err
+
+
+def test_start_up_counts_from_the_jobs_own_process(server, tmp_path):
+    """A fork is new, but the job's start-up is its own process's: the 1.5 s it spent before handing
+    over are in it."""
+    out, _ = job(tmp_path, server, BEFORE="1.5").communicate(timeout=60)
+    assert float(fields(out)["age"]) >= 1.5
+
+
+def test_without_a_server_the_job_runs_in_its_own_process(tmp_path):
+    for socket_path in (None, str(tmp_path / "no-such-socket")):
+        proc = job(tmp_path, socket_path, CODE="2")
+        out, _ = proc.communicate(timeout=120)
+        f = fields(out)
+        assert proc.returncode == 2 and f["fork"] == "False" and int(f["pid"]) == proc.pid
+
+
+def test_a_signal_to_the_job_stops_its_fork(server, tmp_path):
+    proc = job(tmp_path, server, HOLD="60")
+    pid = int(fields(proc.stdout.readline())["pid"])
+    assert alive(pid)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    assert proc.returncode != 0
+    deadline = time.time() + 10
+    while alive(pid) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not alive(pid)
+
+
+def test_a_killed_job_takes_its_fork_with_it(server, tmp_path):
+    """SIGKILL cannot be forwarded: the fork sees its job's connection close and exits, so nothing
+    writes after Snakemake has cleaned up the job's outputs."""
+    proc = job(tmp_path, server, HOLD="60")
+    pid = int(fields(proc.stdout.readline())["pid"])
+    proc.kill()
+    proc.wait(timeout=30)
+    deadline = time.time() + 10
+    while alive(pid) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not alive(pid)
