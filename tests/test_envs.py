@@ -57,6 +57,10 @@ def _imports(path: Path, package: str) -> set[str]:
     return out
 
 
+# The scripts' own helpers (workflow/scripts/) and what every job has without a conda package.
+LOCAL_MODULES = ("_libpath", "_preloaded", "snakemake", "__future__")
+
+
 def third_party(script: Path) -> set[str]:
     """Top-level third-party modules imported by a script and, transitively, by every diffattr module
     it reaches through any import statement."""
@@ -71,7 +75,7 @@ def third_party(script: Path) -> set[str]:
                     seen.add(module)
                     pkg = name if module.name == "__init__.py" else name.rsplit(".", 1)[0]
                     todo.append((module, pkg))
-            elif top not in sys.stdlib_module_names and top not in ("_libpath", "snakemake", "__future__"):
+            elif top not in sys.stdlib_module_names and top not in LOCAL_MODULES:
                 found.add(top)
     return found
 

@@ -123,3 +123,27 @@ def test_a_killed_job_takes_its_fork_with_it(server, tmp_path):
     while alive(pid) and time.time() < deadline:
         time.sleep(0.1)
     assert not alive(pid)
+
+
+def test_a_job_that_starts_while_the_server_imports_waits_for_it(tmp_path):
+    proc, path = preload.start_server(LIB)
+    try:
+        assert not os.path.exists(path)  # still importing
+        out, _ = job(tmp_path, path).communicate(timeout=120)
+        assert fields(out)["fork"] == "True"
+    finally:
+        preload.stop_server(proc, path)
+
+
+def test_a_server_that_fails_to_start_lets_its_jobs_run_on_their_own(tmp_path):
+    folder = tmp_path / "server"
+    folder.mkdir()
+    path = str(folder / "socket")
+    code = f"from diffattr.core.preload import serve; serve({path!r}, {os.getpid()}, ('no_such_module_here',))"
+    env = {**os.environ, "PYTHONPATH": str(LIB)}
+    failed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert failed.returncode != 0 and "no_such_module_here" in failed.stderr
+    assert not folder.exists()  # what tells waiting jobs that no server is coming
+    proc = job(tmp_path, path, CODE="4")
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 4 and fields(out)["fork"] == "False"

@@ -9,8 +9,9 @@ script calls `hand_over` (workflow/scripts/_preloaded.py) before its heavy impor
 variable is set and the server answers, the job's stdin, stdout and stderr, its working directory,
 environment and `snakemake` object go to the server, which forks; the fork runs the script from
 the top (its own `hand_over` returns at once), reports its process id and then its exit status,
-and the job's process exits with that status. Otherwise `hand_over` returns and the job imports
-and runs as before. Both ways run the same code from the same modules, seeds and inputs.
+and the job's process exits with that status. A job that starts while the server still imports
+waits for it. Otherwise (no variable, or the server failed or is gone) `hand_over` returns and the
+job imports and runs as before. Both ways run the same code from the same modules, seeds and inputs.
 
 What a job still controls: a signal the job's process gets (Snakemake stopping it) goes on to the
 fork; if the job's process dies, the fork kills itself (it watches their connection), so nothing
@@ -35,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 PRELOAD_ENV = "DIFFATTR_PRELOAD_SOCKET"
@@ -83,6 +85,8 @@ MODULES = (
         )
     ),
 )
+# Longest a job waits for a server that is still importing (it takes ~5 s on 2 idle cores).
+STARTING_WAIT = 60.0
 _HEADER = 8  # bytes of the request's length, sent with the job's three file descriptors
 
 # True in a forked job: its script's hand_over returns at once and runs the job there.
@@ -98,9 +102,15 @@ def hand_over(snakemake, script: str) -> None:
     preloaded process and exit with its status; return where there is none (or this is the fork)."""
     if _in_fork or not os.environ.get(PRELOAD_ENV):
         return
+    path = os.environ[PRELOAD_ENV]
+    # A job that starts while the server still imports waits for it, as it would for its own imports:
+    # the socket appears once the server listens, and its folder goes if the server fails to start.
+    deadline = time.monotonic() + STARTING_WAIT
+    while not os.path.exists(path) and os.path.isdir(os.path.dirname(path)) and time.monotonic() < deadline:
+        time.sleep(0.05)
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        conn.connect(os.environ[PRELOAD_ENV])
+        conn.connect(path)
     except OSError:  # the server is gone (the run is ending) or never came up: run here
         conn.close()
         return
@@ -216,8 +226,14 @@ def _die_with_job(conn: socket.socket) -> None:
 def serve(path: str, parent: int, modules: tuple[str, ...] = MODULES) -> None:
     """Import `modules`, then fork one job per connection on the socket `path` until `parent` (the
     Snakemake process) is gone or SIGTERM arrives."""
-    for name in modules:
-        importlib.import_module(name)
+    try:
+        for name in modules:
+            importlib.import_module(name)
+    except BaseException:
+        # No server: remove the socket's folder so that waiting jobs stop waiting and run on their own.
+        with contextlib.suppress(OSError):
+            os.rmdir(os.path.dirname(path))
+        raise
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

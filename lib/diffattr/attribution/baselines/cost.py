@@ -27,7 +27,9 @@ PathLike = str | os.PathLike
 def baseline_costs(
     images_bench: PathLike, method_benches: Mapping[str, PathLike], one_off: Mapping[str, PathLike], unit_seconds: float
 ) -> dict[str, dict[str, Any]]:
-    """Per method: wall and CPU seconds of its parts and its cost in retrain units."""
+    """Per method: wall and CPU seconds of its parts and its cost in retrain units. A part whose job
+    ran forked from a local run's preloaded process (compute.preload) has its whole wall in its
+    benchmark but not its CPU, which the server's fork used (docs/architecture.md "Start-up")."""
     if not unit_seconds > 0:
         raise ValueError(f"budget: unit of {unit_seconds} s; the retrain benchmarks are missing or empty")
     images = benchmark_seconds(images_bench)
