@@ -10,10 +10,11 @@ import shutil
 
 import pytest
 import yaml
-from conftest import SMOKE, copy_workflow, planned_jobs
+from conftest import ROOT, SMOKE, copy_workflow, planned_jobs
 
 from diffattr import plan
 from diffattr.attribution import power
+from diffattr.core import preload
 from diffattr.workflow import calibration, forecast
 from diffattr.workflow.dag import Job, needed_jobs, rerun_triggers, schedule
 
@@ -127,6 +128,36 @@ def test_more_cores_shorten_the_local_wall_time(smoke_dag):
     assert two["local"]["cpu_s"] == pytest.approx(one["local"]["cpu_s"])
     # Slurm: one job at a time pays the per-job overhead on top of the work
     assert one["slurm"]["wall_s"] > one["local"]["wall_s"]
+
+
+def test_a_local_run_with_preload_starts_its_model_jobs_light_and_slurm_keeps_them_heavy(smoke_dag):
+    """compute.preload: a local model job is forked from the preloaded process, so the local forecast
+    charges it a light start-up (1 s here) instead of importing torch (5 s); the cheap baselines'
+    scores job runs in its own process; Slurm jobs always import."""
+    off = dataclasses.replace(
+        smoke_dag, config={**smoke_dag.config, "compute": {**smoke_dag.config["compute"], "preload": False}}
+    )
+    on_plan = plan.make_plan(smoke_dag, SPEEDS, cores=1, slurm_jobs=1)
+    off_plan = plan.make_plan(off, SPEEDS, cores=1, slurm_jobs=1)
+    # the jobs planned and those pending (the counterfactual retrainings, known once its plan exists)
+    model_jobs = sum(
+        row["jobs"] + row["pending_jobs"]
+        for rule, row in on_plan["stages"].items()
+        if rule in forecast.HEAVY_RULES and rule not in preload.OWN_PROCESS_RULES
+    )
+    assert model_jobs > 20
+    assert off_plan["local"]["cpu_s"] - on_plan["local"]["cpu_s"] == pytest.approx(model_jobs * (5.0 - 1.0))
+    assert on_plan["slurm"] == off_plan["slurm"]
+    for rule in preload.OWN_PROCESS_RULES & set(on_plan["stages"]):
+        assert on_plan["stages"][rule] == off_plan["stages"][rule]
+
+
+def test_the_scripts_that_hand_over_are_the_model_jobs_less_those_kept_in_their_own_process():
+    scripts = ROOT / "workflow" / "scripts"
+    handing = {f.stem for f in scripts.glob("*.py") if "import _preloaded" in f.read_text()}
+    model_scripts = {f.stem for f in scripts.glob("*.py") if "start_model_job" in f.read_text()}
+    assert handing == model_scripts - preload.OWN_PROCESS_RULES
+    assert model_scripts >= preload.OWN_PROCESS_RULES
 
 
 def test_each_rule_s_slurm_limits_are_shown_and_jobs_over_them_named(smoke_wf):

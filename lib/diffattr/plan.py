@@ -13,6 +13,7 @@ of this machine (`calibration.py`, cached in results/.calibration/) and each job
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -26,11 +27,12 @@ import yaml
 
 from .attribution import power
 from .core.atomic import read_json
+from .core.preload import OWN_PROCESS_RULES
 from .core.progress import duration
 from .core.registry import RESOURCES_KEY
 from .workflow import calibration
 from .workflow.dag import Dag, Job, needed_jobs, schedule
-from .workflow.forecast import Context, Cost, cf_retrainings, context, cost, model_sizes, rule_work
+from .workflow.forecast import Context, Cost, Work, cf_retrainings, context, cost, model_sizes, rule_work
 from .workflow.layout import run_dir
 from .workflow.slurm_limits import Limits, requested
 
@@ -104,6 +106,15 @@ def slurm_overhead(job: Job, by_id: Mapping[int, Job], groups: Mapping[str, str]
     return SLURM_JOB_OVERHEAD_S
 
 
+def local_work(rule: str, work: Work, config: Mapping[str, Any]) -> Work:
+    """A job's work on a local run: with compute.preload a model job is forked from the run's
+    preloaded process (core/preload.py), so it starts as a light job does, not by importing torch.
+    Slurm jobs keep the heavy start-up."""
+    if work.startup == "heavy" and config["compute"].get("preload", True) and rule not in OWN_PROCESS_RULES:
+        return dataclasses.replace(work, startup="light")
+    return work
+
+
 def make_plan(
     dag: Dag,
     speeds: calibration.Speeds,
@@ -115,7 +126,7 @@ def make_plan(
     jobs = dag.jobs + pending_cf_jobs(dag)
     ctx = context_of(dag)
     work = {j.id: rule_work(j.rule, j.wildcards, ctx, model_sizes(speeds)) for j in jobs}
-    local = {j.id: cost(work[j.id], speeds) for j in jobs}
+    local = {j.id: cost(local_work(j.rule, work[j.id], dag.config), speeds) for j in jobs}
     slow = float(dag.config["slurm_limits"]["slowdown"])  # the nodes against their calibration
     remote = {j.id: scaled(cost(work[j.id], slurm_speeds or speeds), slow) for j in jobs}
     by_id = {j.id: j for j in jobs}

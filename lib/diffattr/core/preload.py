@@ -85,6 +85,8 @@ MODULES = (
         )
     ),
 )
+# Model jobs whose scripts do not hand over (workflow/scripts/baselines.py says why).
+OWN_PROCESS_RULES = frozenset({"baselines"})
 # Longest a job waits for a server that is still importing (it takes ~5 s on 2 idle cores).
 STARTING_WAIT = 60.0
 _HEADER = 8  # bytes of the request's length, sent with the job's three file descriptors
