@@ -99,13 +99,18 @@ def test_without_a_server_the_job_runs_in_its_own_process(tmp_path):
         assert proc.returncode == 2 and f["fork"] == "False" and int(f["pid"]) == proc.pid
 
 
-def test_a_signal_to_the_job_stops_its_fork(server, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_to_the_job_stops_its_fork(server, tmp_path, sig):
+    """Snakemake stopping a job (SIGTERM) or a Ctrl-C (SIGINT: KeyboardInterrupt in the fork, as in a
+    fresh interpreter, so its atomic writes clean up)."""
     proc = job(tmp_path, server, HOLD="60")
     pid = int(fields(proc.stdout.readline())["pid"])
     assert alive(pid)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     proc.wait(timeout=30)
     assert proc.returncode != 0
+    if sig == signal.SIGINT:
+        assert "KeyboardInterrupt" in proc.stderr.read()
     deadline = time.time() + 10
     while alive(pid) and time.time() < deadline:
         time.sleep(0.1)
@@ -133,6 +138,18 @@ def test_a_job_that_starts_while_the_server_imports_waits_for_it(tmp_path):
         assert fields(out)["fork"] == "True"
     finally:
         preload.stop_server(proc, path)
+
+
+def test_a_job_does_not_wait_for_a_server_that_is_gone(tmp_path):
+    """The socket's folder with the process id of a server that exited (killed before it listened):
+    the job runs on its own at once, not after STARTING_WAIT."""
+    folder = tmp_path / "server"
+    folder.mkdir()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (folder / preload.PID_FILE).write_text(gone.stdout.strip())
+    start = time.monotonic()
+    out, _ = job(tmp_path, str(folder / "socket")).communicate(timeout=120)
+    assert fields(out)["fork"] == "False" and time.monotonic() - start < preload.STARTING_WAIT
 
 
 def test_a_server_that_fails_to_start_lets_its_jobs_run_on_their_own(tmp_path):

@@ -89,6 +89,8 @@ MODULES = (
 OWN_PROCESS_RULES = frozenset({"baselines"})
 # Longest a job waits for a server that is still importing (it takes ~5 s on 2 idle cores).
 STARTING_WAIT = 60.0
+# Beside the socket: the server's process id, so that a job waits only for a server that is alive.
+PID_FILE = "server.pid"
 _HEADER = 8  # bytes of the request's length, sent with the job's three file descriptors
 
 # True in a forked job: its script's hand_over returns at once and runs the job there.
@@ -108,7 +110,7 @@ def hand_over(snakemake, script: str) -> None:
     # A job that starts while the server still imports waits for it, as it would for its own imports:
     # the socket appears once the server listens, and its folder goes if the server fails to start.
     deadline = time.monotonic() + STARTING_WAIT
-    while not os.path.exists(path) and os.path.isdir(os.path.dirname(path)) and time.monotonic() < deadline:
+    while not os.path.exists(path) and _starting(path) and time.monotonic() < deadline:
         time.sleep(0.05)
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -156,13 +158,26 @@ def hand_over(snakemake, script: str) -> None:
     os._exit(1)
 
 
+def _starting(path: str) -> bool:
+    """Whether the server of socket `path` is still starting: its folder is there (it goes if the
+    server fails to import) and the process start_server recorded beside it is alive."""
+    try:
+        pid = int(Path(path).with_name(PID_FILE).read_text())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def _run_fork(conn: socket.socket) -> None:
     """In the fork: take the job's descriptors and request, run its script, report, exit."""
     global _in_fork
     _in_fork = True
     code = 1
     try:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
+        # a fresh interpreter's handlers: Ctrl-C raises KeyboardInterrupt (atomic writes clean up)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
         header, fds, _flags, _addr = socket.recv_fds(conn, _HEADER, 3)
         size = int.from_bytes(header, "big")
@@ -232,12 +247,16 @@ def serve(path: str, parent: int, modules: tuple[str, ...] = MODULES) -> None:
         for name in modules:
             importlib.import_module(name)
     except BaseException:
-        # No server: remove the socket's folder so that waiting jobs stop waiting and run on their own.
+        # No server: remove the socket's folder so that waiting jobs stop waiting and run on their own
+        # (until Snakemake reaps it, this process would still look alive to them).
+        Path(path).with_name(PID_FILE).unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             os.rmdir(os.path.dirname(path))
         raise
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # stopped by SIGTERM (onsuccess, onerror) or its parent's exit, never by an interrupt
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path + ".tmp")
     os.replace(path + ".tmp", path)  # jobs see the socket only once it listens
@@ -286,7 +305,11 @@ def start_server(lib: str | os.PathLike) -> tuple[subprocess.Popen, str]:
         [sys.executable, "-m", "diffattr.core.preload", "--socket", path, "--parent", str(os.getpid())],
         env=env,
         stdin=subprocess.DEVNULL,
+        # its own session: a Ctrl-C in the terminal reaches Snakemake and the jobs' processes, which
+        # forward it to their forks once each, not the server and every fork a second time
+        start_new_session=True,
     )
+    Path(folder, PID_FILE).write_text(str(proc.pid))
     return proc, path
 
 
@@ -300,6 +323,7 @@ def stop_server(proc: subprocess.Popen, path: str, timeout: float = 10.0) -> Non
             proc.kill()
             proc.wait()
     Path(path).unlink(missing_ok=True)
+    Path(path).with_name(PID_FILE).unlink(missing_ok=True)
     with contextlib.suppress(OSError):
         os.rmdir(os.path.dirname(path))
 
