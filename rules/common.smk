@@ -69,29 +69,32 @@ if not workflow.remote_exec and "bf16" in (config["compute"]["precision"], confi
         logger.warning(_BF16)
 # compute.preload: a local run forks its model jobs from one process that imported torch and diffusers
 # at the run's start (lib/diffattr/core/preload.py); not for Slurm jobs (they start on other nodes),
-# nor with a deployment method (conda, apptainer: a job needs that environment's interpreter).
+# nor with a deployment method (conda, apptainer: a job needs that environment's interpreter), nor
+# where a job may use a GPU (CUDA cannot be initialised in such a fork).
 _PRELOADED = {}
 
 
 def start_preload():
+    from diffattr.core import handover, preload
+
+    # a variable inherited from another run (this one started inside its job) names its server, not ours
+    os.environ.pop(handover.PRELOAD_ENV, None)
     if not (
-        config["compute"].get("preload", True)
+        preload.preloads(config["compute"])
         and workflow.local_exec
         and workflow.is_main_process
         and not workflow.deployment_settings.deployment_method
     ):
         return
-    from diffattr.core import preload
-
     _PRELOADED["proc"], _PRELOADED["path"] = preload.start_server(LIBDIR)
-    os.environ[preload.PRELOAD_ENV] = _PRELOADED["path"]
+    os.environ[handover.PRELOAD_ENV] = _PRELOADED["path"]
 
 
 def stop_preload():
     if _PRELOADED:
-        from diffattr.core import preload
+        from diffattr.core import handover, preload
 
-        os.environ.pop(preload.PRELOAD_ENV, None)
+        os.environ.pop(handover.PRELOAD_ENV, None)
         preload.stop_server(_PRELOADED.pop("proc"), _PRELOADED.pop("path"))
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from diffattr.core import preload
+from diffattr.core import handover, preload
 
 LIB = ROOT / "lib"
 # A job's script as Snakemake runs it: `snakemake` defined, hand_over before the heavy imports.
@@ -22,13 +22,18 @@ JOB = """
 import os, sys, time
 sys.path.insert(0, {lib!r})
 snakemake = {{"rule": "probe"}}
-from diffattr.core.preload import hand_over, in_fork
+from diffattr.core.handover import hand_over, in_fork
 if not in_fork():
     time.sleep(float(os.environ.get("BEFORE", "0")))
 hand_over(snakemake, __file__)
 from diffattr.core.progress import process_age_seconds
+import random, tempfile
+import numpy  # its BLAS: loaded in the server, and here in a job of its own
+from threadpoolctl import threadpool_info
+blas = max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
 print(f"fork={{in_fork()}} pid={{os.getpid()}} cwd={{os.getcwd()}} env={{os.environ.get('PROBE')}} "
-      f"rule={{snakemake['rule']}} age={{process_age_seconds():.2f}} torch={{'torch' in sys.modules}}", flush=True)
+      f"rule={{snakemake['rule']}} age={{process_age_seconds():.2f}} torch={{'torch' in sys.modules}} "
+      f"blas={{blas}} tmp={{tempfile.gettempdir()}} draw={{random.random()}}", flush=True)
 print("to stderr", file=sys.stderr, flush=True)
 time.sleep(float(os.environ.get("HOLD", "0")))
 sys.exit(int(os.environ.get("CODE", "0")))
@@ -51,10 +56,10 @@ def server(tmp_path_factory):
 def job(tmp_path: Path, socket_path: str | None, **env: str) -> subprocess.Popen:
     script = tmp_path / "job.py"
     script.write_text(JOB.format(lib=str(LIB)))
-    full = {k: v for k, v in os.environ.items() if k != preload.PRELOAD_ENV}
+    full = {k: v for k, v in os.environ.items() if k != handover.PRELOAD_ENV}
     full.update(env, PROBE="seen")
     if socket_path:
-        full[preload.PRELOAD_ENV] = socket_path
+        full[handover.PRELOAD_ENV] = socket_path
     return subprocess.Popen(
         [sys.executable, str(script)], cwd=tmp_path, env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -82,6 +87,17 @@ def test_a_handed_over_job_runs_forked_with_its_own_streams_directory_environmen
     assert f["cwd"] == str(tmp_path) and f["env"] == "seen" and f["rule"] == "probe"
     assert f["torch"] == "True"  # imported by the server, not by this job
     assert "to stderr" in err
+
+
+def test_a_fork_takes_what_a_fresh_interpreter_takes_from_its_job(server, tmp_path):
+    """Thread pools sized by the job's OMP_NUM_THREADS (Snakemake sets it to the job's threads; numpy's
+    OpenBLAS had read the server's), the job's TMPDIR, and random state of its own."""
+    (tmp_path / "t").mkdir()
+    runs = [fields(job(tmp_path, server, OMP_NUM_THREADS="1", TMPDIR=str(tmp_path / "t")).communicate(timeout=60)[0])]
+    runs.append(fields(job(tmp_path, server, OMP_NUM_THREADS="1").communicate(timeout=60)[0]))
+    assert all(r["fork"] == "True" and r["blas"] == "1" for r in runs)
+    assert runs[0]["tmp"] == str(tmp_path / "t") and runs[1]["tmp"] != runs[0]["tmp"]
+    assert runs[0]["draw"] != runs[1]["draw"]
 
 
 def test_start_up_counts_from_the_jobs_own_process(server, tmp_path):
@@ -141,15 +157,19 @@ def test_a_job_that_starts_while_the_server_imports_waits_for_it(tmp_path):
 
 
 def test_a_job_does_not_wait_for_a_server_that_is_gone(tmp_path):
-    """The socket's folder with the process id of a server that exited (killed before it listened):
-    the job runs on its own at once, not after STARTING_WAIT."""
+    """The socket's folder with the process id of a server that died before it listened: the job runs
+    on its own at once, not after STARTING_WAIT."""
     folder = tmp_path / "server"
     folder.mkdir()
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    (folder / preload.PID_FILE).write_text(gone.stdout.strip())
+    # a server that died and that Snakemake has not reaped yet: a zombie, which kill(pid, 0) calls alive
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    while Path(f"/proc/{dead.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        time.sleep(0.05)
+    (folder / handover.PID_FILE).write_text(str(dead.pid))
     start = time.monotonic()
     out, _ = job(tmp_path, str(folder / "socket")).communicate(timeout=120)
-    assert fields(out)["fork"] == "False" and time.monotonic() - start < preload.STARTING_WAIT
+    dead.wait()
+    assert fields(out)["fork"] == "False" and time.monotonic() - start < handover.STARTING_WAIT
 
 
 def test_a_server_that_fails_to_start_lets_its_jobs_run_on_their_own(tmp_path):
@@ -164,3 +184,19 @@ def test_a_server_that_fails_to_start_lets_its_jobs_run_on_their_own(tmp_path):
     proc = job(tmp_path, path, CODE="4")
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 4 and fields(out)["fork"] == "False"
+
+
+@pytest.mark.parametrize(
+    ("compute", "gpu", "want"),
+    [
+        ({"device": "auto", "preload": True}, False, True),
+        ({"device": "auto", "preload": True}, True, False),  # a job may take the GPU: no fork
+        ({"device": "cpu", "preload": True}, True, True),  # the server hides the GPUs; jobs use the CPU
+        ({"device": "cuda", "preload": True}, False, False),
+        ({"device": "cpu", "preload": False}, False, False),
+        ({"device": "auto"}, False, True),  # on by default
+    ],
+)
+def test_a_run_preloads_only_where_no_job_can_use_a_gpu(monkeypatch, compute, gpu, want):
+    monkeypatch.setattr(preload, "gpu_present", lambda: gpu)
+    assert preload.preloads(compute) is want

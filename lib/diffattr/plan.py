@@ -27,7 +27,7 @@ import yaml
 
 from .attribution import power
 from .core.atomic import read_json
-from .core.preload import OWN_PROCESS_RULES
+from .core.preload import OWN_PROCESS_RULES, preloads
 from .core.progress import duration
 from .core.registry import RESOURCES_KEY
 from .workflow import calibration
@@ -107,10 +107,10 @@ def slurm_overhead(job: Job, by_id: Mapping[int, Job], groups: Mapping[str, str]
 
 
 def local_work(rule: str, work: Work, config: Mapping[str, Any]) -> Work:
-    """A job's work on a local run: with compute.preload a model job is forked from the run's
-    preloaded process (core/preload.py), so it starts as a light job does, not by importing torch.
-    Slurm jobs keep the heavy start-up."""
-    if work.startup == "heavy" and config["compute"].get("preload", True) and rule not in OWN_PROCESS_RULES:
+    """A job's work on a local run: where it preloads (compute.preload, no GPU: preload.preloads) a
+    model job is forked from the run's preloaded process, so it starts as a light job does, not by
+    importing torch. Slurm jobs keep the heavy start-up."""
+    if work.startup == "heavy" and preloads(config["compute"]) and rule not in OWN_PROCESS_RULES:
         return dataclasses.replace(work, startup="light")
     return work
 

@@ -4,7 +4,7 @@ their heavy imports. Where none serves the run, importing it does nothing."""
 
 import sys
 
-from diffattr.core.preload import hand_over
+from diffattr.core.handover import hand_over
 
 _main = sys.modules["__main__"]
 hand_over(_main.snakemake, _main.__file__)

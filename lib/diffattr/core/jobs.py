@@ -8,7 +8,7 @@ import os
 import subprocess
 import time
 
-from .preload import in_fork
+from .handover import in_fork
 from .progress import get_logger, process_age_seconds
 
 

@@ -36,10 +36,10 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
-PRELOAD_ENV = "DIFFATTR_PRELOAD_SOCKET"
+from .handover import _HEADER, PID_FILE, mark_fork
+
 # What the server imports before it serves: the libraries every model job needs, Snakemake's classes
 # that a job's `snakemake` object unpickles into, then the diffattr modules the model stages' scripts
 # import and those they import when they run. A fork inherits them imported.
@@ -87,92 +87,11 @@ MODULES = (
 )
 # Model jobs whose scripts do not hand over (workflow/scripts/baselines.py says why).
 OWN_PROCESS_RULES = frozenset({"baselines"})
-# Longest a job waits for a server that is still importing (it takes ~5 s on 2 idle cores).
-STARTING_WAIT = 60.0
-# Beside the socket: the server's process id, so that a job waits only for a server that is alive.
-PID_FILE = "server.pid"
-_HEADER = 8  # bytes of the request's length, sent with the job's three file descriptors
-
-# True in a forked job: its script's hand_over returns at once and runs the job there.
-_in_fork = False
-
-
-def in_fork() -> bool:
-    return _in_fork
-
-
-def hand_over(snakemake, script: str) -> None:
-    """Run the job whose script is `script` (the real path; Snakemake's __file__) in the run's
-    preloaded process and exit with its status; return where there is none (or this is the fork)."""
-    if _in_fork or not os.environ.get(PRELOAD_ENV):
-        return
-    path = os.environ[PRELOAD_ENV]
-    # A job that starts while the server still imports waits for it, as it would for its own imports:
-    # the socket appears once the server listens, and its folder goes if the server fails to start.
-    deadline = time.monotonic() + STARTING_WAIT
-    while not os.path.exists(path) and _starting(path) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        conn.connect(path)
-    except OSError:  # the server is gone (the run is ending) or never came up: run here
-        conn.close()
-        return
-    from .progress import process_start_time
-
-    request = pickle.dumps(
-        {
-            "script": str(Path(script).resolve()),
-            "cwd": os.getcwd(),
-            "env": dict(os.environ),
-            "argv": list(sys.argv),
-            "born": process_start_time(),
-            "snakemake": snakemake,
-        }
-    )
-    sys.stdout.flush()
-    sys.stderr.flush()
-    reader = None
-    try:
-        socket.send_fds(conn, [len(request).to_bytes(_HEADER, "big")], [0, 1, 2])
-        conn.sendall(request)
-        reader = conn.makefile("r")
-        first = reader.readline().split()
-    except OSError:
-        first = []
-    if first[:1] != ["pid"]:  # no fork was made: nothing ran, so run here
-        conn.close()
-        return
-    pid = int(first[1])
-
-    def forward(signum, _frame):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signum)
-
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
-        signal.signal(sig, forward)
-    last = reader.readline().split()
-    if last[:1] == ["exit"]:
-        os._exit(int(last[1]))
-    print(f"diffattr: the forked job (pid {pid}) died without an exit status; see its log", file=sys.stderr)
-    os._exit(1)
-
-
-def _starting(path: str) -> bool:
-    """Whether the server of socket `path` is still starting: its folder is there (it goes if the
-    server fails to import) and the process start_server recorded beside it is alive."""
-    try:
-        pid = int(Path(path).with_name(PID_FILE).read_text())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
-        return False
-    return True
 
 
 def _run_fork(conn: socket.socket) -> None:
     """In the fork: take the job's descriptors and request, run its script, report, exit."""
-    global _in_fork
-    _in_fork = True
+    mark_fork()
     code = 1
     try:
         # a fresh interpreter's handlers: Ctrl-C raises KeyboardInterrupt (atomic writes clean up)
@@ -196,6 +115,7 @@ def _run_fork(conn: socket.socket) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         sys.argv = request["argv"]
+        _as_fresh_process()
         from . import progress
 
         progress.set_process_start_time(request["born"])
@@ -206,6 +126,27 @@ def _run_fork(conn: socket.socket) -> None:
         with contextlib.suppress(OSError):
             conn.sendall(f"exit {code}\n".encode())
         os._exit(code)
+
+
+def _as_fresh_process() -> None:
+    """What a fresh interpreter would take from the job's environment but the server's imports fixed:
+    the BLAS and OpenMP thread pools' size (Snakemake sets OMP_NUM_THREADS and the like to the job's
+    threads; numpy's OpenBLAS read the server's when it loaded), the temporary folder, and unseeded
+    random state (every fork would otherwise draw what the others draw)."""
+    import random
+    import tempfile
+
+    import numpy as np
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    threads = os.environ.get("OMP_NUM_THREADS")
+    if threads and threads.isdigit():
+        threadpool_limits(limits=int(threads))
+    tempfile.tempdir = None
+    random.seed()
+    np.random.seed()
+    torch.seed()
 
 
 def _run_script(script: str, snakemake) -> int:
@@ -259,8 +200,8 @@ def serve(path: str, parent: int, modules: tuple[str, ...] = MODULES) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path + ".tmp")
-    os.replace(path + ".tmp", path)  # jobs see the socket only once it listens
     server.listen(64)
+    os.replace(path + ".tmp", path)  # jobs see the socket only once it listens
     server.settimeout(1.0)
     try:
         while not stop.is_set() and os.getppid() == parent:
@@ -274,13 +215,19 @@ def serve(path: str, parent: int, modules: tuple[str, ...] = MODULES) -> None:
                     break
                 raise
             conn.settimeout(None)
-            if os.fork() == 0:
+            try:
+                pid = os.fork()
+            except OSError:  # no fork (out of memory or processes): the job, told nothing, runs itself
+                conn.close()
+                continue
+            if pid == 0:
                 server.close()
                 _run_fork(conn)
             conn.close()
     finally:
         server.close()
         Path(path).unlink(missing_ok=True)
+        Path(path).with_name(PID_FILE).unlink(missing_ok=True)
         while _reap(block=True):
             pass
 
@@ -295,12 +242,32 @@ def _reap(block: bool = False) -> bool:
     return pid != 0
 
 
+def gpu_present() -> bool:
+    """Whether this machine has an NVIDIA GPU (its device files): a run that may use one does not
+    preload, because a forked job could not initialise CUDA where the server had."""
+    import glob
+
+    return bool(glob.glob("/dev/nvidia[0-9]*"))
+
+
+def preloads(compute: dict) -> bool:
+    """Whether a local run with config section `compute` forks its model jobs on this machine:
+    compute.preload on, and no job can use a GPU (device cpu, or auto on a machine without one). The
+    Snakefile adds the checks only it can make (a local executor, no deployment method)."""
+    device = compute.get("device", "auto")
+    return bool(compute.get("preload", True)) and (device == "cpu" or (device == "auto" and not gpu_present()))
+
+
 def start_server(lib: str | os.PathLike) -> tuple[subprocess.Popen, str]:
     """Start the server for this (Snakemake) process; returns it and its socket's path, which the
     caller exports as PRELOAD_ENV. `lib`: the folder holding diffattr."""
     folder = tempfile.mkdtemp(prefix="diffattr-preload-")
     path = os.path.join(folder, "socket")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(lib), os.environ.get("PYTHONPATH")]))}
+    # CUDA cannot be used in a fork of a process that initialised it (diffusers' import asks torch
+    # whether CUDA is there): hide the GPUs from the server. Runs that may use one do not preload
+    # (gpu_present).
+    env["CUDA_VISIBLE_DEVICES"] = ""
     proc = subprocess.Popen(
         [sys.executable, "-m", "diffattr.core.preload", "--socket", path, "--parent", str(os.getpid())],
         env=env,
@@ -337,8 +304,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    # Serve from the module under its own name: a fork's scripts import diffattr.core.preload, and
-    # must find it marked as the fork, not a second copy of this file run as __main__.
-    from diffattr.core import preload
-
-    preload.main()
+    main()
