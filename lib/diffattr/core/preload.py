@@ -1,27 +1,32 @@
 """A local run's preloaded process: it imports torch, diffusers and torch-fidelity once, and each
 model job's script hands itself over to it, to run forked from it, so the job skips the ~4 s those
-imports cost (issue 23 item 4; docs/architecture.md "Start-up").
+imports cost (issue 23 item 4; docs/architecture.md "Start-up: one preloaded process").
 
 The Snakefile's onstart starts the server (`start_server`) only for a local run without a
-deployment method (conda, apptainer: their jobs need their own interpreter) and with
-`compute.preload` on; it exports the socket's path as PRELOAD_ENV, which every job inherits. A job's
-script calls `hand_over` (workflow/scripts/_preloaded.py) before its heavy imports: when the
-variable is set and the server answers, the job's stdin, stdout and stderr, its working directory,
-environment and `snakemake` object go to the server, which forks; the fork runs the script from
-the top (its own `hand_over` returns at once), reports its process id and then its exit status,
-and the job's process exits with that status. A job that starts while the server still imports
-waits for it. Otherwise (no variable, or the server failed or is gone) `hand_over` returns and the
-job imports and runs as before. Both ways run the same code from the same modules, seeds and inputs.
+deployment method (conda, apptainer: their jobs need their own interpreter), with
+`compute.preload` on and no job able to use a GPU (`preloads`: CUDA cannot be initialised in a fork
+of a process that had initialised it, and diffusers' import asks torch about CUDA); it exports the
+socket's path as handover.PRELOAD_ENV, which every job inherits. A job's script calls
+`handover.hand_over` (workflow/scripts/_preloaded.py) before its heavy imports: when the variable is
+set and the server answers, the job's stdin, stdout and stderr, its working directory, environment
+and `snakemake` object go to the server, which forks; the fork takes from the job's environment what
+a fresh interpreter would (the BLAS and OpenMP thread pools' size, the temporary folder, unseeded
+random state), runs the script from the top (its own `hand_over` returns at once), reports its
+process id and then its exit status, and the job's process exits with that status. A job that
+starts while the server still imports waits for it. Otherwise (no variable, or the server failed or
+is gone) `hand_over` returns and the job imports and runs as before. Both ways run the same code on
+the same inputs with the same seeds.
 
-What a job still controls: a signal the job's process gets (Snakemake stopping it) goes on to the
-fork; if the job's process dies, the fork kills itself (it watches their connection), so nothing
-writes after Snakemake has cleaned up. The server reaps its forks (their CPU counts in /usr/bin/time
-of the whole run) and exits with Snakemake (onsuccess, onerror, or when its parent is gone).
+What a job still controls: a signal the job's process gets (Snakemake stopping it, a Ctrl-C) goes on
+to the fork; if the job's process dies, the fork exits as soon as it sees their connection close
+(a thread waits on it). The server reaps its forks (their CPU counts in /usr/bin/time of the whole
+run) and exits with Snakemake (onsuccess, onerror, or when its parent is gone).
 
 Not counted by Snakemake's `benchmark:` files: a forked job's CPU and memory are the server's
 children's, not the job process's, so a benchmark's cpu_time and max_rss are the hand-over's alone;
 its wall (`s`) is the job's. The jobs' own records (train_cpu_seconds, eval_cpu_seconds) are
-measured in the fork and stay true."""
+measured in the fork and stay true. Not carried over: the atexit handlers that the server's imports
+registered do not run when a fork ends (it ends with os._exit after flushing its logs)."""
 
 from __future__ import annotations
 
