@@ -28,22 +28,13 @@ from pathlib import Path
 from job_records import MODEL_JOB, benchmark_seconds, job_logs, startup_seconds  # bench/ is on sys.path
 from machine import commit, cpu_model
 from store_compare import DEFAULT_EXPECT_DIFFER, compare
+from workflow_copy import copy_workflow
+
+from diffattr.core.handover import FORKED_LOG
 
 ROOT = Path(__file__).resolve().parents[1]
-COPY = ["Snakefile", "rules", "workflow", "config", "lib", "profiles", "envs", "report"]
 SMOKE = ["--configfile", "config/config.yaml", "config/presets/smoke.yaml"]
 LIMIT = 0.05  # issue 23 item 4
-
-
-def fresh_copy(dest: Path) -> Path:
-    dest.mkdir(parents=True)
-    for name in COPY:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(src, dest / name)
-    return dest
 
 
 def run_smoke(work: Path, preload: bool) -> dict:
@@ -65,7 +56,7 @@ def run_smoke(work: Path, preload: bool) -> dict:
         startup, job_wall = startup_seconds(text), benchmark_seconds(results / "store", stage, rel)
         if MODEL_JOB.search(text) and startup is not None and job_wall:
             model_jobs += 1
-            forked += "forked from the run's preloaded process" in text
+            forked += FORKED_LOG in text
             startups.append(startup)
             shares.append(startup / job_wall)
     return {
@@ -96,7 +87,7 @@ def main() -> None:
         # alternate which way goes first, so a drift in the machine's speed does not favour one
         order = [("preload", True), ("own_process", False)]
         for name, preload in order if r % 2 == 0 else order[::-1]:
-            work = fresh_copy(base / f"{name}-{r}")
+            work = copy_workflow(base / f"{name}-{r}")
             runs[name].append(run_smoke(work, preload))
             stores[name] = work / "results" / "store"
     result = compare(stores["own_process"], stores["preload"])

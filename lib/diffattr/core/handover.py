@@ -20,6 +20,8 @@ STARTING_WAIT = 60.0
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 # Beside the socket: the server's process id, so that a job waits only for a server that is alive.
 PID_FILE = "server.pid"
+# What a forked job's log says (jobs.start), which the benchmarks count.
+FORKED_LOG = "forked from the run's preloaded process"
 _HEADER = 8  # bytes of the request's length, sent with the job's three file descriptors
 
 # True in a forked job: its script's hand_over returns at once and runs the job there.

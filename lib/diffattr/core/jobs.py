@@ -8,7 +8,7 @@ import os
 import subprocess
 import time
 
-from .handover import in_fork
+from .handover import FORKED_LOG, in_fork
 from .progress import get_logger, process_age_seconds
 
 
@@ -18,7 +18,7 @@ def start(log_path: str | os.PathLike | None) -> tuple[logging.Logger, float | N
     if startup is not None:
         logger.info(f"start-up (interpreter + imports): {startup:.2f}s")
     if in_fork():
-        logger.info("forked from the run's preloaded process (compute.preload)")
+        logger.info(f"{FORKED_LOG} (compute.preload)")
     if os.environ.get("SLURM_JOB_ID"):  # which cluster job ran this, for tracing failures and costs
         logger.info(
             f"slurm job {os.environ['SLURM_JOB_ID']} partition {os.environ.get('SLURM_JOB_PARTITION')} "

@@ -139,7 +139,6 @@ def _as_fresh_process() -> None:
     threads; numpy's OpenBLAS read the server's when it loaded), the temporary folder, and unseeded
     random state (every fork would otherwise draw what the others draw)."""
     import random
-    import tempfile
 
     import numpy as np
     import torch
@@ -195,9 +194,7 @@ def serve(path: str, parent: int, modules: tuple[str, ...] = MODULES) -> None:
     except BaseException:
         # No server: remove the socket's folder so that waiting jobs stop waiting and run on their own
         # (until Snakemake reaps it, this process would still look alive to them).
-        Path(path).with_name(PID_FILE).unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            os.rmdir(os.path.dirname(path))
+        _remove_files(path)
         raise
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -231,8 +228,7 @@ def serve(path: str, parent: int, modules: tuple[str, ...] = MODULES) -> None:
             conn.close()
     finally:
         server.close()
-        Path(path).unlink(missing_ok=True)
-        Path(path).with_name(PID_FILE).unlink(missing_ok=True)
+        _remove_files(path)
         while _reap(block=True):
             pass
 
@@ -294,6 +290,11 @@ def stop_server(proc: subprocess.Popen, path: str, timeout: float = 10.0) -> Non
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    _remove_files(path)
+
+
+def _remove_files(path: str) -> None:
+    """The socket `path`, the process id beside it and their folder (start_server's), where there."""
     Path(path).unlink(missing_ok=True)
     Path(path).with_name(PID_FILE).unlink(missing_ok=True)
     with contextlib.suppress(OSError):
