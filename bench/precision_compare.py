@@ -1,9 +1,10 @@
-"""Finished runs of one config that differ only in numerics (compute.precision, sampling_precision):
-their headline figures side by side, each run's LDS against the reference run's with a paired
-bootstrap over the shared test subsets (Holm-adjusted over the comparisons), how far the test
-models' actual behaviours moved, and each stage's summed job wall and CPU seconds.
+"""Finished runs of one config that differ in one setting that changes numbers but not the test
+subsets (compute.precision, sampling_precision, prune.round_to): their headline figures side by side,
+each run's LDS against the reference run's with a paired bootstrap over the shared test subsets
+(Holm-adjusted over the comparisons), how far the test models' actual behaviours moved, and each
+stage's summed job wall and CPU seconds.
 
-Writes bench/out/precision_compare.json.
+Writes bench/out/precision_compare.json (--out to write elsewhere).
 Usage: python bench/precision_compare.py --run fp32=/tmp/a/results/runs/default \
            --run bf16=/tmp/b/results/runs/default [--reference fp32]
 (paths in a run's manifest are relative to its workflow folder, three levels above the run folder)

@@ -117,15 +117,19 @@ def test_logging_and_batching_are_not_hashed(config, mutate):
 
 
 def test_prune_round_to_at_null_or_absent_renames_nothing(config):
-    """prune.round_to came after stores existed: at null (config.yaml's) it is left out of the prune
-    stage's hash, so its absence, an explicit null and the stores made before it all agree."""
-    assert config["prune"]["round_to"] is None
-    assert "round_to" not in build_plan(config).specs["prune"]["config"]["prune"]
-    assert _changed(config, lambda c: c["prune"].pop("round_to")) == set()
-    assert _changed(config, lambda c: c["prune"].update(round_to=16)) == _changed(
-        config, lambda c: c["prune"].update(ratio=0.5)
+    """prune.round_to came after stores existed: at null (the authors' rule) it is left out of the
+    prune stage's hash, so its absence, an explicit null and the stores made before it all agree;
+    config.yaml's 16 is hashed, and changes what a prune ratio change does."""
+    assert config["prune"]["round_to"] == 16
+    assert build_plan(config).specs["prune"]["config"]["prune"]["round_to"] == 16
+    authors = copy.deepcopy(config)
+    authors["prune"]["round_to"] = None
+    assert "round_to" not in build_plan(authors).specs["prune"]["config"]["prune"]
+    assert _changed(authors, lambda c: c["prune"].pop("round_to")) == set()
+    assert _changed(authors, lambda c: c["prune"].update(round_to=16)) == _changed(
+        authors, lambda c: c["prune"].update(ratio=0.5)
     )
-    assert "train_base" not in _changed(config, lambda c: c["prune"].update(round_to=16))
+    assert "train_base" not in _changed(authors, lambda c: c["prune"].update(round_to=16))
 
 
 def test_changing_back_restores_hashes(config):

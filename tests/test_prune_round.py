@@ -127,6 +127,7 @@ def test_the_calibration_prunes_as_the_stage_and_is_keyed_by_round_to_only_when_
     round_to only when set, so the caches measured before the key existed still match."""
     from diffattr.workflow import calibration
 
+    config["prune"]["round_to"] = None
     assert calibration.calibration_key(config, 1)["prune"] == {"ratio": 0.3, "importance_p": 2}
     config["prune"]["round_to"] = 8
     assert calibration.calibration_key(config, 1)["prune"] == {"ratio": 0.3, "importance_p": 2, "round_to": 8}
