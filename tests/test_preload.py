@@ -15,6 +15,7 @@ import pytest
 from conftest import ROOT
 
 from diffattr.core import handover, preload
+from diffattr.core.procstat import stat_fields
 
 LIB = ROOT / "lib"
 # A job's script as Snakemake runs it: `snakemake` defined, hand_over before the heavy imports.
@@ -75,7 +76,7 @@ def alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     # a fork the server has not reaped yet is a zombie: dead for this purpose
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return stat_fields(pid)[0] != "Z"
 
 
 def test_a_handed_over_job_runs_forked_with_its_own_streams_directory_environment_and_status(server, tmp_path):
@@ -163,7 +164,7 @@ def test_a_job_does_not_wait_for_a_server_that_is_gone(tmp_path):
     folder.mkdir()
     # a server that died and that Snakemake has not reaped yet: a zombie, which kill(pid, 0) calls alive
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    while Path(f"/proc/{dead.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+    while stat_fields(dead.pid)[0] != "Z":
         time.sleep(0.05)
     (folder / handover.PID_FILE).write_text(str(dead.pid))
     start = time.monotonic()

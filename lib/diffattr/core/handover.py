@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from .procstat import stat_fields
+
 PRELOAD_ENV = "DIFFATTR_PRELOAD_SOCKET"
 # Longest a job waits for a server that is still importing (it takes ~5 s on 2 idle cores).
 STARTING_WAIT = 60.0
@@ -66,7 +68,6 @@ def hand_over(snakemake, script: str) -> None:
     # Held back from the hand-over until they can be forwarded: a stop that arrives while the fork
     # starts reaches it (or, with no fork, this process) once the handlers are in place.
     signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
-    reader = None
     try:
         socket.send_fds(conn, [len(request).to_bytes(_HEADER, "big")], [0, 1, 2])
         conn.sendall(request)
@@ -100,7 +101,7 @@ def _starting(path: str) -> bool:
     try:
         pid = int(Path(path).with_name(PID_FILE).read_text())
         # a server that died is a zombie until Snakemake reaps it (stop_server): not starting
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        state = stat_fields(pid)[0]
     except (OSError, ValueError, IndexError):
         return False
     return state not in ("Z", "X")

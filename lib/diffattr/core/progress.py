@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from .procstat import stat_fields
+
 
 def get_logger(log_path: str | os.PathLike | None, name: str = "diffattr") -> logging.Logger:
     """A logger writing to the rule's log file (and stderr when no file is given)."""
@@ -53,7 +55,7 @@ def process_start_time() -> float | None:
     if _started_at is not None:
         return _started_at
     try:
-        start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        start_ticks = int(stat_fields()[19])
         # The start in clock ticks since boot, against the clock since boot now: /proc/stat's btime is
         # whole seconds, which put every start-up up to 1 s too long (0.57 s on the machine of
         # docs/results.md "Start-up: one preloaded process").
