@@ -267,7 +267,13 @@ def main() -> None:
     cfg = merged_config(args.config)
     ds = load_source(DataSource.from_config(cfg["data"]))
     full = initial_unet(cfg["model"], ds.images, 0)
-    pruned = prune_unet(copy.deepcopy(full), float(cfg["prune"]["ratio"]), int(cfg["prune"]["importance_p"]))
+    round_to = cfg["prune"].get("round_to")
+    pruned = prune_unet(
+        copy.deepcopy(full),
+        float(cfg["prune"]["ratio"]),
+        int(cfg["prune"]["importance_p"]),
+        round_to=None if round_to is None else int(round_to),
+    )
     size = tuple(ds.images.shape[1:])
     train_batch = int(cfg["train_base"]["batch_size"])
     sample_batch = int(min(cfg["behaviour"]["batch_size"], cfg["behaviour"]["n_samples"]))
