@@ -32,6 +32,7 @@ import torch
 import yaml
 from machine import commit, cpu_model  # bench/machine.py: bench/ is on sys.path when a bench script runs
 
+from diffattr.core.atomic import write_json
 from diffattr.core.data import load_source
 from diffattr.core.settings import DataSource, Recipe
 from diffattr.modelling.models import ddpm_scheduler, initial_unet
@@ -145,8 +146,7 @@ def main() -> None:
         "compile_caches": "off" if args.cold else "on",
         "rows": out_rows,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
+    write_json(args.out, out)
     print(json.dumps(out, indent=1))
 
 
