@@ -119,7 +119,7 @@ def test_logging_and_batching_are_not_hashed(config, mutate):
 def test_prune_round_to_at_null_or_absent_renames_nothing(config):
     """prune.round_to came after stores existed: at null (the authors' rule) it is left out of the
     prune stage's hash, so its absence, an explicit null and the stores made before it all agree;
-    config.yaml's 16 is hashed, and changes what a prune ratio change does."""
+    config.yaml's 16 is hashed, and setting it renames exactly what a ratio change renames."""
     assert config["prune"]["round_to"] == 16
     assert build_plan(config).specs["prune"]["config"]["prune"]["round_to"] == 16
     authors = copy.deepcopy(config)
