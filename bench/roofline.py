@@ -192,7 +192,14 @@ def job_work(log: Path, cfg: dict, kinds: dict[int, str]) -> tuple[float | None,
         if (m := STARTUP.search(line)) and startup is None:
             startup = float(m.group(1))
         elif m := TRAIN.match(line):
-            work.append((kinds[int(m.group(2))], "train", int(m.group(3)) * int(m.group(4))))
+            params = int(m.group(2))
+            if params not in kinds:
+                raise SystemExit(
+                    f"{log}: a model of {params:,} parameters, neither of the {sorted(kinds)} this config builds; "
+                    "pass the run's config with --config (a store pruned by the authors' rule: an overlay "
+                    "with prune: {round_to: null})"
+                )
+            work.append((kinds[params], "train", int(m.group(3)) * int(m.group(4))))
         elif m := BEHAVIOUR.match(line):
             work.append((BEHAVIOUR_MODEL[m.group(1)], "sample", n * ddim))
         elif m := SAMPLES.match(line):

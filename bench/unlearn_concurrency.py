@@ -41,7 +41,13 @@ def main() -> None:
     ds = load_digits_dataset()
     images = torch.from_numpy(ds.images)
     torch.manual_seed(0)
-    pruned = prune_unet(build_unet(cfg["model"], images.shape[-1], images.shape[1]), float(cfg["prune"]["ratio"]))
+    prune = cfg["prune"]
+    pruned = prune_unet(
+        build_unet(cfg["model"], images.shape[-1], images.shape[1]),
+        float(prune["ratio"]),
+        int(prune["importance_p"]),
+        round_to=prune.get("round_to"),
+    )
     compute = resolve_compute(cfg["compute"])
     result = side_by_side(pruned, images, compute, args.k, args.steps, int(cfg["unlearn"]["batch_size"]))
     out = {

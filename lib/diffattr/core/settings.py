@@ -344,7 +344,7 @@ class Pruning:
         """`cfg`: the prune section as hashed (the rule's params); `config`: the full config (run-time
         keys); `scheduler`: the forward process the fine-tune trains with."""
         # ratio as written (train.json records it), not coerced; round_to is absent from the hashed
-        # section at its default (addressing.HASHED_UNLESS_DEFAULT)
+        # section at null (addressing.HASHED_UNLESS_DEFAULT)
         round_to = cfg.get("round_to")
         return cls(
             cfg["ratio"],
