@@ -8,6 +8,7 @@ errors (estimate / actual - 1), the CPU model and the load average while calibra
 on the machine inflate the timings; CPU seconds less than wall).
 
 Usage: python bench/forecast.py [--smoke /tmp/share/smoke-wf] [--default /tmp/fresh] [--cores 2]
+       [--default-run-cpu SECONDS]
 (each a finished workflow directory holding results/ and .snakemake/log/; read only, the smoke
 store's benchmark files are copied first).
 """
@@ -137,9 +138,10 @@ def main() -> None:
     ap.add_argument("--smoke", default="/tmp/share/smoke-wf")
     ap.add_argument("--default", default="/tmp/fresh")
     ap.add_argument("--cores", type=int, default=2)
-    # the default run's user + system seconds as time(1) measured them (README "What it costs"); the
-    # benchmark files' cpu_time samples each job and misses some of it
-    ap.add_argument("--default-run-cpu", type=float, default=6172 + 550)
+    # the default run's user + system seconds as time(1) measured them (docs/results.md "The default
+    # run"); the benchmark files' cpu_time samples each job and misses some of it (and all of a job
+    # forked from the preloaded process)
+    ap.add_argument("--default-run-cpu", type=float, default=None, help="compared only when given")
     ap.add_argument("--out", default=str(ROOT / "bench/out/forecast.json"))
     args = ap.parse_args()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
