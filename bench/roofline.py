@@ -2,8 +2,8 @@
 layer shapes: a roofline in GFLOP/s.
 
 Limit: every Conv2d and Linear layer call of one real forward (sampling) or forward + backward
-(training) of the full and the pruned model (pruned with the library's prune_unet, as calibration.py
-does) is recorded with its input shape and run again in isolation on 1 thread, as jobs run; the limit
+(training) of the full and the pruned model (calibration.pruned_model: as the prune stage prunes it)
+is recorded with its input shape and run again in isolation on 1 thread, as jobs run; the limit
 is the model's layer FLOPs over the sum of those isolated times (fastest of `--repeats`), i.e. the
 throughput the model would reach if it spent time only in its layers, each as fast as alone. The
 in-process rate of the whole model (norms, activations, the Python between layers included) is
@@ -45,7 +45,7 @@ from diffattr.core.atomic import write_json
 from diffattr.core.data import load_source
 from diffattr.core.settings import DataSource
 from diffattr.modelling.models import count_params, initial_unet
-from diffattr.modelling.pruning import prune_unet
+from diffattr.workflow.calibration import pruned_model
 from diffattr.workflow.forecast import BEHAVIOUR_MODEL, SAMPLES_MODEL
 
 LAYERS = (torch.nn.Conv2d, torch.nn.Linear)
@@ -274,13 +274,7 @@ def main() -> None:
     cfg = merged_config(args.config)
     ds = load_source(DataSource.from_config(cfg["data"]))
     full = initial_unet(cfg["model"], ds.images, 0)
-    round_to = cfg["prune"].get("round_to")
-    pruned = prune_unet(
-        copy.deepcopy(full),
-        float(cfg["prune"]["ratio"]),
-        int(cfg["prune"]["importance_p"]),
-        round_to=None if round_to is None else int(round_to),
-    )
+    pruned = pruned_model(copy.deepcopy(full), cfg["prune"])
     size = tuple(ds.images.shape[1:])
     train_batch = int(cfg["train_base"]["batch_size"])
     sample_batch = int(min(cfg["behaviour"]["batch_size"], cfg["behaviour"]["n_samples"]))

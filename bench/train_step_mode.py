@@ -36,8 +36,8 @@ from diffattr.core.atomic import write_json
 from diffattr.core.data import load_source
 from diffattr.core.settings import DataSource, Recipe
 from diffattr.modelling.models import ddpm_scheduler, initial_unet
-from diffattr.modelling.pruning import prune_unet
 from diffattr.modelling.training import Draws
+from diffattr.workflow.calibration import pruned_model
 
 ROOT = Path(__file__).resolve().parents[1]
 WAYS = ("channels_last", "bf16", "compile", "foreach")
@@ -97,10 +97,7 @@ def main() -> None:
         inductor.force_disable_caches = True
     images = torch.from_numpy(load_source(DataSource.from_config(cfg["data"])).images)
     full = initial_unet(cfg["model"], images, 0)
-    prune = cfg["prune"]
-    pruned = prune_unet(
-        copy.deepcopy(full), float(prune["ratio"]), int(prune["importance_p"]), round_to=prune.get("round_to")
-    )
+    pruned = pruned_model(copy.deepcopy(full), cfg["prune"])
     recipe = Recipe.from_config(cfg["train_base"])
     alphas = ddpm_scheduler(cfg["scheduler"]).alphas_cumprod.to(torch.float32)
     ways = ["eager", *args.ways]

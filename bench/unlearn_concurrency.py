@@ -28,7 +28,7 @@ from gpu_check import side_by_side  # noqa: E402
 from diffattr.core.data import load_digits_dataset  # noqa: E402
 from diffattr.modelling.compute import resolve_compute  # noqa: E402
 from diffattr.modelling.models import build_unet, count_params  # noqa: E402
-from diffattr.modelling.pruning import prune_unet  # noqa: E402
+from diffattr.workflow.calibration import pruned_model  # noqa: E402
 
 
 def main() -> None:
@@ -41,13 +41,7 @@ def main() -> None:
     ds = load_digits_dataset()
     images = torch.from_numpy(ds.images)
     torch.manual_seed(0)
-    prune = cfg["prune"]
-    pruned = prune_unet(
-        build_unet(cfg["model"], images.shape[-1], images.shape[1]),
-        float(prune["ratio"]),
-        int(prune["importance_p"]),
-        round_to=prune.get("round_to"),
-    )
+    pruned = pruned_model(build_unet(cfg["model"], images.shape[-1], images.shape[1]), cfg["prune"])
     compute = resolve_compute(cfg["compute"])
     result = side_by_side(pruned, images, compute, args.k, args.steps, int(cfg["unlearn"]["batch_size"]))
     out = {

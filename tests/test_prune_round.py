@@ -132,7 +132,7 @@ def test_the_calibration_prunes_as_the_stage_and_is_keyed_by_round_to_only_when_
     config["prune"]["round_to"] = 8
     assert calibration.calibration_key(config, 1)["prune"] == {"ratio": 0.3, "importance_p": 2, "round_to": 8}
     torch.manual_seed(0)
-    timed = calibration._pruned(build_unet(TINY_UNET, 8, 1), config["prune"])
+    timed = calibration.pruned_model(build_unet(TINY_UNET, 8, 1), config["prune"])
     assert layer_widths(timed)["conv_in"] == (1, 8) and layer_widths(timed)["time_embedding.linear_1"] == (16, 40)
 
 

@@ -233,7 +233,7 @@ def _work(config: Mapping[str, Any], probe: str) -> None:
     ds = load_source(DataSource.from_config(config["data"]))
     model = initial_unet(config["model"], ds.images, 0)
     if probe == "train_pruned":
-        model = _pruned(model, config["prune"])
+        model = pruned_model(model, config["prune"])
     # On the device a job gets: a GPU job's host memory is its CUDA context and staging, and one
     # batch of a GPU-sized model on one CPU thread would take minutes.
     compute = job_compute(config)
@@ -256,8 +256,9 @@ def job_compute(config: Mapping[str, Any]):
     return resolve_compute({**config["compute"], "device": device})
 
 
-def _pruned(model, prune: Mapping[str, Any]):
-    """`model` pruned as the prune stage prunes it under the config's prune section."""
+def pruned_model(model, prune: Mapping[str, Any]):
+    """`model` pruned as the prune stage prunes it under the config's prune section (calibration and
+    the benchmarks that time the pruned model)."""
     from ..modelling.pruning import prune_unet
 
     round_to = prune.get("round_to")
@@ -298,7 +299,7 @@ def measure(config: Mapping[str, Any], threads: int, steps: int = 4, repeats: in
     images = torch.from_numpy(ds.images)
     sched = ddpm_scheduler(config["scheduler"])
     full = initial_unet(config["model"], ds.images, 0)
-    pruned = _pruned(copy.deepcopy(full), config["prune"])
+    pruned = pruned_model(copy.deepcopy(full), config["prune"])
 
     def train_cost(model, batch: int) -> tuple[float, float]:
         def run(n: int) -> tuple[float, float]:
