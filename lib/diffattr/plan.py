@@ -106,11 +106,11 @@ def slurm_overhead(job: Job, by_id: Mapping[int, Job], groups: Mapping[str, str]
     return SLURM_JOB_OVERHEAD_S
 
 
-def local_work(rule: str, work: Work, config: Mapping[str, Any]) -> Work:
-    """A job's work on a local run: where it preloads (compute.preload, no GPU: preload.preloads) a
-    model job is forked from the run's preloaded process, so it starts as a light job does, not by
-    importing torch. Slurm jobs keep the heavy start-up."""
-    if work.startup == "heavy" and preloads(config["compute"]) and rule not in OWN_PROCESS_RULES:
+def local_work(rule: str, work: Work, forked: bool) -> Work:
+    """A job's work on a local run: where the run forks its model jobs (`forked`: preload.preloads of
+    its compute section) a model job starts as a light job does, not by importing torch. Slurm jobs
+    keep the heavy start-up."""
+    if work.startup == "heavy" and forked and rule not in OWN_PROCESS_RULES:
         return dataclasses.replace(work, startup="light")
     return work
 
@@ -126,7 +126,8 @@ def make_plan(
     jobs = dag.jobs + pending_cf_jobs(dag)
     ctx = context_of(dag)
     work = {j.id: rule_work(j.rule, j.wildcards, ctx, model_sizes(speeds)) for j in jobs}
-    local = {j.id: cost(local_work(j.rule, work[j.id], dag.config), speeds) for j in jobs}
+    forked = preloads(dag.config["compute"])  # once: it looks for a GPU's device files
+    local = {j.id: cost(local_work(j.rule, work[j.id], forked), speeds) for j in jobs}
     slow = float(dag.config["slurm_limits"]["slowdown"])  # the nodes against their calibration
     remote = {j.id: scaled(cost(work[j.id], slurm_speeds or speeds), slow) for j in jobs}
     by_id = {j.id: j for j in jobs}
