@@ -24,7 +24,7 @@ FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signa
 PID_FILE = "server.pid"
 # What a forked job's log says (jobs.start), which the benchmarks count.
 FORKED_LOG = "forked from the run's preloaded process"
-_HEADER = 8  # bytes of the request's length, sent with the job's three file descriptors
+HEADER_BYTES = 8  # bytes of the request's length, sent with the job's three file descriptors
 
 # True in a forked job: its script's hand_over returns at once and runs the job there.
 _in_fork = False
@@ -69,7 +69,7 @@ def hand_over(snakemake, script: str) -> None:
     # starts reaches it (or, with no fork, this process) once the handlers are in place.
     signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
     try:
-        socket.send_fds(conn, [len(request).to_bytes(_HEADER, "big")], [0, 1, 2])
+        socket.send_fds(conn, [len(request).to_bytes(HEADER_BYTES, "big")], [0, 1, 2])
         conn.sendall(request)
         reader = conn.makefile("r")
         first = reader.readline().split()

@@ -43,7 +43,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from .handover import _HEADER, PID_FILE, mark_fork
+from .handover import HEADER_BYTES, PID_FILE, mark_fork
 
 # What the server imports before it serves: the libraries every model job needs, Snakemake's classes
 # that a job's `snakemake` object unpickles into, then the diffattr modules the model stages' scripts
@@ -103,7 +103,7 @@ def _run_fork(conn: socket.socket) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
-        header, fds, _flags, _addr = socket.recv_fds(conn, _HEADER, 3)
+        header, fds, _flags, _addr = socket.recv_fds(conn, HEADER_BYTES, 3)
         size = int.from_bytes(header, "big")
         chunks, got = [], 0
         while got < size:
