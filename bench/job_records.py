@@ -10,6 +10,8 @@ from pathlib import Path
 STARTUP = re.compile(r"start-up \(interpreter \+ imports\): ([\d.]+)s")
 # start_model_job logs the device of every job that trains, samples or extracts features
 MODEL_JOB = re.compile(r"compute: device ")
+# issue 23 item 4: start-up at most 5 % of every model job's wall
+STARTUP_LIMIT = 0.05
 
 
 def benchmark_seconds(store: Path, stage: str, rel: Path) -> float | None:
@@ -42,3 +44,13 @@ def startup_seconds(text: str) -> float | None:
     """The job's start-up (interpreter + imports) from its log's text, or None."""
     m = STARTUP.search(text)
     return float(m.group(1)) if m else None
+
+
+def model_job_records(results: Path) -> Iterator[tuple[str, str, float, float]]:
+    """(stage, its log's text, start-up seconds, wall seconds) for every job that runs a model and has
+    both records (issue 23 item 4's measure)."""
+    for stage, rel, log in job_logs(results):
+        text = log.read_text(errors="replace")
+        startup, wall = startup_seconds(text), benchmark_seconds(results / "store", stage, rel)
+        if MODEL_JOB.search(text) and startup is not None and wall:
+            yield stage, text, startup, wall

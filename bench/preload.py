@@ -25,16 +25,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from job_records import MODEL_JOB, benchmark_seconds, job_logs, startup_seconds  # bench/ is on sys.path
+from job_records import STARTUP_LIMIT, job_logs, model_job_records  # bench/ is on sys.path
 from machine import commit, cpu_model
 from store_compare import DEFAULT_EXPECT_DIFFER, compare
 from workflow_copy import copy_workflow
 
+from diffattr.core.atomic import write_json
 from diffattr.core.handover import FORKED_LOG
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ["--configfile", "config/config.yaml", "config/presets/smoke.yaml"]
-LIMIT = 0.05  # issue 23 item 4
 
 
 def run_smoke(work: Path, preload: bool) -> dict:
@@ -49,26 +49,20 @@ def run_smoke(work: Path, preload: bool) -> dict:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if rc != 0:
         raise SystemExit(f"the smoke run in {work} failed (rc {rc}); see {work / 'snakemake.log'}")
-    shares, startups, forked, model_jobs = [], [], 0, 0
     results = work / "results"
-    for stage, rel, log in job_logs(results):
-        text = log.read_text(errors="replace")
-        startup, job_wall = startup_seconds(text), benchmark_seconds(results / "store", stage, rel)
-        if MODEL_JOB.search(text) and startup is not None and job_wall:
-            model_jobs += 1
-            forked += FORKED_LOG in text
-            startups.append(startup)
-            shares.append(startup / job_wall)
+    records = list(model_job_records(results))
+    startups = [startup for _, _, startup, _ in records]
+    shares = [startup / job_wall for _, _, startup, job_wall in records]
     return {
         "wall_seconds": round(wall, 1),
         "cpu_user_seconds": round(after.ru_utime - before.ru_utime, 1),
         "cpu_system_seconds": round(after.ru_stime - before.ru_stime, 1),
         "jobs": sum(1 for _ in job_logs(results)),
-        "model_jobs": model_jobs,
-        "model_jobs_forked": forked,
+        "model_jobs": len(records),
+        "model_jobs_forked": sum(FORKED_LOG in text for _, text, _, _ in records),
         "startup_seconds_median": round(statistics.median(startups), 3),
         "startup_seconds_max": round(max(startups), 3),
-        "model_jobs_over_5_percent": sum(s > LIMIT for s in shares),
+        "model_jobs_over_5_percent": sum(s > STARTUP_LIMIT for s in shares),
         "startup_share_median": round(statistics.median(shares), 4),
     }
 
@@ -119,8 +113,7 @@ def main() -> None:
             "only_one_side": len(result["only_before"]) + len(result["only_after"]),
         },
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=1))
+    write_json(args.out, out)
     print(json.dumps({k: v for k, v in out.items() if k != "runs"}, indent=1))
     if not args.keep:
         shutil.rmtree(base, ignore_errors=True)

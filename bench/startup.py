@@ -16,23 +16,17 @@ import json
 from pathlib import Path
 
 import numpy as np
-from job_records import MODEL_JOB, benchmark_seconds, job_logs, startup_seconds  # bench/ is on sys.path
+from job_records import STARTUP_LIMIT, model_job_records  # bench/ is on sys.path
 
 from diffattr.core.atomic import read_json, write_json
 from diffattr.workflow.layout import batch_members, in_batch
-
-LIMIT = 0.05  # issue 23 item 4: start-up at most 5 % of every model job's wall
 
 
 def model_jobs(results: Path) -> dict[str, dict]:
     """Per stage: the start-up share of every job that runs a model, from its log and benchmark."""
     shares: dict[str, list[tuple[float, float]]] = {}
-    for stage, rel, log in job_logs(results):
-        text = log.read_text(errors="replace")
-        startup = startup_seconds(text)
-        wall = benchmark_seconds(results / "store", stage, rel)
-        if MODEL_JOB.search(text) and startup is not None and wall:
-            shares.setdefault(stage, []).append((startup, wall))
+    for stage, _text, startup, wall in model_job_records(results):
+        shares.setdefault(stage, []).append((startup, wall))
     out = {}
     for stage, jobs in sorted(shares.items()):
         share = np.array([st / w for st, w in jobs])
@@ -43,7 +37,7 @@ def model_jobs(results: Path) -> dict[str, dict]:
             "share_min": float(share.min()),
             "share_median": float(np.median(share)),
             "share_max": float(share.max()),
-            "jobs_over_limit": int((share > LIMIT).sum()),
+            "jobs_over_limit": int((share > STARTUP_LIMIT).sum()),
         }
     return out
 
@@ -104,7 +98,7 @@ def main() -> None:
         "retrain_train_mean": float(
             np.mean([s for j in retrainings for sid, s in j["train_seconds"].items() if sid not in j.get("reused", {})])
         ),
-        "model_jobs_limit": LIMIT,
+        "model_jobs_limit": STARTUP_LIMIT,
         "model_jobs": model_jobs(Path(args.results) if args.results else Path(args.run).parents[1]),
     }
     write_json(args.out, out)
