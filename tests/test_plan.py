@@ -257,6 +257,45 @@ def test_the_calibration_times_the_configured_models(monkeypatch, config):
     assert wall > 0 and cpu > 0
 
 
+def test_the_calibration_times_trak_s_gradients_only_where_the_config_lists_it(monkeypatch, config):
+    """TRAK's per-sample gradients cost far more than the training image the forecast once charged
+    each (9-43x too little on a CPU): a config that lists TRAK or D-TRAK is calibrated with dattri's own
+    gradients, under its own key; one that lists neither keeps its key and times none."""
+    monkeypatch.setattr(calibration, "startup_seconds", lambda imports: (1.0, 1.0))
+    monkeypatch.setattr(calibration, "peak_memory", lambda cfg: {"light": 1})
+    config["behaviour"]["batch_size"] = 20
+    plain = calibration.calibration_key(config, 1)
+    assert "baselines" not in plain and calibration.measure(config, 1, steps=2, repeats=1).grad_image is None
+    config["datamodel"]["estimators"] = ["ridge", "dtrak"]
+    config["baselines"].update(proj_dim=16, batch_size=8)
+    key = calibration.calibration_key(config, 1)
+    assert key["baselines"] == {k: config["baselines"][k] for k in calibration.GRADIENT_KEYS}
+    assert calibration.cache_path(key) != calibration.cache_path(plain)
+    speeds = calibration.measure(config, 1, steps=2, repeats=1)
+    wall, cpu = speeds.grad_image
+    # one image's gradient at 10 timesteps, projected, against one image's share of a training step
+    assert wall > 0 and cpu > 10 * speeds.train_step[1] / speeds.train_batch
+
+
+def test_a_gradient_baseline_is_charged_its_calibrated_gradients():
+    ctx = forecast.Context(
+        config={"behaviour": {"n_samples": 100, "ddim_steps": 10}, "baselines": {"timesteps": 10}},
+        chunks={},
+        behaviour_source={},
+        n_images=900,
+        image_values=64,
+    )
+    sizes = forecast.model_sizes(SPEEDS)
+    trak = forecast.rule_work("baselines", {"method": "trak"}, ctx, sizes)
+    assert (trak.grad_images, trak.grad_timesteps) == (1000, 10)
+    assert forecast.rule_work("baselines", {"method": "pixel"}, ctx, sizes).grad_images == 0
+    timed = dataclasses.replace(SPEEDS, grad_image=(0.02, 0.03))
+    assert forecast.cost(trak, timed).cpu == pytest.approx(1000 * 0.03 + SPEEDS.startup_heavy[1])
+    assert forecast.cost(trak, timed).wall == pytest.approx(1000 * 0.02 + SPEEDS.startup_heavy[0])
+    # a calibration without one (another config's file): each image and timestep as a training image
+    assert forecast.cost(trak, SPEEDS).cpu == pytest.approx(1000 * 10 / 128 * 0.1 + SPEEDS.startup_heavy[1])
+
+
 @pytest.mark.parametrize("tf32", [False, True])
 def test_the_calibration_times_with_the_numerics_jobs_get(monkeypatch, config, tf32):
     # On a GPU a job's TF32 follows compute.tf32 (resolve_compute); PyTorch's default turns cuDNN's

@@ -1,5 +1,6 @@
 """This machine's speeds for the configured models: a few timed training steps, one sampling batch,
-a classifier epoch and a job's process start-up, measured with the library's own functions; and the
+a classifier epoch, a job's process start-up and (where the config lists TRAK or D-TRAK) a few
+per-sample gradients, measured with the library's own functions; and the
 peak memory of a job process at each kind of work (a fresh interpreter each: `peak_memory`).
 
 `diffattr.plan` turns them into per-job costs (`forecast.py`). A calibration takes a few seconds and
@@ -9,7 +10,9 @@ per what the timings depend on (`calibration_key`), so a second plan re-times no
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import json
 import logging
 import os
@@ -35,6 +38,8 @@ PROBES = ("light", "train_full", "train_pruned", "sample_full")
 # What a job process imports before it works: the script preamble, and for model jobs the heavy
 # modules start_model_job imports (compute.HEAVY), so the start-up timed is the one jobs log.
 LIGHT_IMPORTS = "import snakemake.script, numpy, yaml"
+# What a TRAK / D-TRAK image's gradient costs depends on (baselines.seed and regularization do not).
+GRADIENT_KEYS = ("model", "timesteps", "proj_dim", "proj_type", "batch_size")
 HEAVY_IMPORTS = (
     LIGHT_IMPORTS + "; import torch, diffusers.models.unets.unet_2d, diffusers.training_utils, torch_fidelity"
 )
@@ -81,6 +86,9 @@ class Speeds:
     # Peak resident bytes of a job process (PROBES): start-up only, and with the data and one model
     # training one batch or sampling one batch.
     peak_rss: Mapping[str, int]
+    # One image's projected per-sample gradient for TRAK / D-TRAK (dattri, at the key's `baselines`
+    # settings: all its timesteps); measured only when the config lists one of them.
+    grad_image: tuple[float, float] | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Speeds:
@@ -120,7 +128,16 @@ def calibration_key(config: Mapping[str, Any], threads: int) -> dict[str, Any]:
     sampling = sampling_override(config["compute"])
     if sampling:  # only when it changes the draws, so older caches still match
         key["sampling_precision"] = sampling
+    if gradient_baselines(config):  # likewise only when timed, so the caches of other configs still match
+        key["baselines"] = {k: config["baselines"][k] for k in GRADIENT_KEYS}
     return key
+
+
+def gradient_baselines(config: Mapping[str, Any]) -> list[str]:
+    """The per-sample-gradient baselines (TRAK, D-TRAK) that `datamodel.estimators` lists."""
+    from ..attribution.baselines import GRADIENT
+
+    return [name for name in config["datamodel"]["estimators"] if name in GRADIENT]
 
 
 def cache_path(key: Mapping[str, Any], cache_dir: str | os.PathLike = CACHE_DIR) -> Path:
@@ -279,8 +296,10 @@ def _fastest(run, repeats: int) -> tuple[float, float]:
 
 def measure(config: Mapping[str, Any], threads: int, steps: int = 4, repeats: int = 3) -> Speeds:
     """Time `steps` training steps of the full and the pruned model, one sampling batch of each (two
-    DDIM steps) and one classifier epoch, the fastest of `repeats` each, and both job start-ups, on
-    this machine's device for the config (the CPU when the config asks for a device not present)."""
+    DDIM steps), one classifier epoch, both job start-ups and, where the config lists TRAK or
+    D-TRAK, one image's per-sample gradient (two batches more of them), the fastest of `repeats`
+    each, on this machine's device for the config (the CPU when the config asks for a device not
+    present)."""
     import numpy as np
     import torch
 
@@ -324,6 +343,38 @@ def measure(config: Mapping[str, Any], threads: int, steps: int = 4, repeats: in
 
         return _per_unit(run(1), run(2), 1)  # a small share of any run: timed once
 
+    def gradient_cost(method: str) -> tuple[float, float]:
+        # dattri's set-up (projector, kernel inverse) is per job: the marginal cost of more images
+        # leaves it out, as the forecast charges it per image
+        from ..attribution.baselines.gradient import gradient_support
+
+        cfg = config["baselines"]
+        model = full if cfg["model"] == "base" else pruned
+        batch = int(cfg["batch_size"])
+        long = min(3 * batch, len(ds.images))
+        short = max(1, min(batch, long // 3))
+
+        def run(n: int) -> tuple[float, float]:
+            with contextlib.redirect_stderr(io.StringIO()):  # dattri's progress bars (tqdm writes there)
+                return _timed(
+                    lambda: gradient_support(
+                        copy.deepcopy(model),
+                        ds.images[:n],
+                        ds.images[:1],
+                        method,
+                        cfg,
+                        sched.alphas_cumprod,
+                        batch,
+                        compute.device,
+                    )
+                )
+
+        run(short)  # warm-up: the first call allocates what later calls reuse
+        return _per_unit(
+            _fastest(lambda: run(short), repeats), _fastest(lambda: run(long), repeats), max(1, long - short)
+        )
+
+    gradient = gradient_baselines(config)
     n_sample = key["batch"]["sample"]
     return Speeds(
         train_step=train_cost(full, key["batch"]["train"]),
@@ -342,6 +393,7 @@ def measure(config: Mapping[str, Any], threads: int, steps: int = 4, repeats: in
         threads=int(threads),
         loadavg=tuple(round(x, 2) for x in os.getloadavg()),
         peak_rss=peak_memory(config),
+        grad_image=gradient_cost(gradient[0]) if gradient else None,
     )
 
 

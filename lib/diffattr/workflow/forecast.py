@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..attribution.baselines import GRADIENT as GRADIENT_BASELINES
 from ..attribution.baselines import MODEL_STAGE as BASELINE_MODEL_STAGE
 from ..core.registry import MODEL_JOB_RULES, MODEL_KINDS, REGISTRY, SAMPLE_STAGE, downstream
 from .calibration import Speeds
@@ -26,8 +27,6 @@ BASELINE_MODEL = {kind: BEHAVIOUR_MODEL[kind] for kind in BASELINE_MODEL_STAGE}
 HEAVY_RULES = MODEL_JOB_RULES
 # Target rules with no script: no process, no cost.
 NO_PROCESS = {"all"}
-# The baselines that take per-sample gradients (the others compare images).
-GRADIENT_BASELINES = {"trak", "dtrak"}
 FLOAT32 = 4
 FLOAT64 = 8
 # A model in training holds its weights, their gradients, Adam's two moments and the EMA copy.
@@ -100,7 +99,8 @@ class Work:
     pruned_scale: float = 1.0  # their batch size over unlearn.batch_size (the calibrated one)
     image_steps: Mapping[str, int] = field(default_factory=dict)  # {"full"|"pruned": images x DDIM steps}
     images: int = 0  # images sampled
-    grad_images: int = 0  # per-sample gradients of the full-size model (TRAK, D-TRAK)
+    grad_images: int = 0  # images whose per-sample gradient TRAK or D-TRAK projects
+    grad_timesteps: int = 0  # ... each at this many timesteps (baselines.timesteps)
     classifier_epochs: int = 0
     bytes: int = 0  # model weights and saved images (JSON, CSV, logs not counted)
     startup: str | None = "light"  # "heavy", "light" or None (no process)
@@ -169,11 +169,10 @@ def rule_work(rule: str, wildcards: Mapping[str, str], ctx: Context, params: Map
         sampled = _sampling(BASELINE_MODEL[cfg["baselines"]["model"]], n, ddim)
         return Work(**sampled, bytes=n * ctx.image_values * FLOAT32, startup=startup)
     if rule == "baselines":
-        grads = 0
-        if wildcards.get("method") in GRADIENT_BASELINES:
-            # every training and generated image's gradient at each of `timesteps` timesteps
-            grads = (ctx.n_images + n) * int(cfg["baselines"]["timesteps"])
-        return Work(grad_images=grads, startup=startup)
+        if wildcards.get("method") not in GRADIENT_BASELINES:
+            return Work(startup=startup)
+        # every training and generated image's gradient, averaged over `timesteps` timesteps
+        return Work(grad_images=ctx.n_images + n, grad_timesteps=int(cfg["baselines"]["timesteps"]), startup=startup)
     return Work(startup=startup)
 
 
@@ -183,6 +182,16 @@ def _unit(pair: tuple[float, float]) -> tuple[float, float]:
     return min(pair), pair[1]
 
 
+def _gradients(work: Work, speeds: Speeds) -> tuple[float, tuple[float, float]]:
+    """(count, seconds each) of a job's per-sample gradients: images at the calibration's timed cost
+    of one (speeds.grad_image), or, from a calibration of a config without TRAK (a --slurm-calibration
+    file), each image and timestep charged as one training image of the full model, which on a CPU
+    is 9-43x too little (docs/results.md "The cost estimate (make plan)")."""
+    if speeds.grad_image is not None:
+        return work.grad_images, speeds.grad_image
+    return work.grad_images * work.grad_timesteps / speeds.train_batch, speeds.train_step
+
+
 def cost(work: Work, speeds: Speeds) -> Cost:
     """Wall and CPU seconds of one job of `work` on the machine `speeds` were measured on."""
     terms = [
@@ -190,8 +199,7 @@ def cost(work: Work, speeds: Speeds) -> Cost:
         (work.pruned_steps * work.pruned_scale, speeds.pruned_step),
         (work.image_steps.get("full", 0), speeds.full_image_step),
         (work.image_steps.get("pruned", 0), speeds.pruned_image_step),
-        # a per-sample gradient costs about one training image (forward + backward of the full model)
-        (work.grad_images / speeds.train_batch, speeds.train_step),
+        _gradients(work, speeds),
         (work.classifier_epochs, speeds.classifier_epoch),
     ]
     if work.startup is not None:
