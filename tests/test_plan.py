@@ -277,6 +277,47 @@ def test_the_calibration_times_trak_s_gradients_only_where_the_config_lists_it(m
     assert wall > 0 and cpu > 10 * speeds.train_step[1] / speeds.train_batch
 
 
+def test_the_calibration_times_scoring_samples_with_the_configured_extractor(config, tmp_path):
+    """Scoring a model's samples is charged its feature extraction and metrics: milliseconds with the
+    domain classifier, a large multiple with Inception-v3 (behaviour.features: inception), which on a
+    CPU costs far more than sampling the image did."""
+    from conftest import write_inception_weights
+
+    from diffattr.core.data import load_source
+    from diffattr.core.settings import DataSource
+    from diffattr.modelling.compute import CPU
+
+    ds = load_source(DataSource.from_config(config["data"]))
+    config["behaviour"]["n_samples"] = 8  # one batch of 8 (jobs extract up to 500 at once)
+    per_image, per_model = calibration.evaluation_seconds(config, ds, CPU, repeats=1)
+    assert per_image[1] > 0 and per_model[1] > 0
+    config["behaviour"].update(features="inception", inception_weights=str(write_inception_weights(tmp_path / "w.pth")))
+    inception_image, inception_model = calibration.evaluation_seconds(config, ds, CPU, repeats=1)
+    assert inception_image[1] > 50 * per_image[1]
+    # FID on 2,048-d features (a 2,048 x 2,048 matrix square root) against 64-d ones
+    assert inception_model[1] > 10 * per_model[1]
+    # a training set smaller than a batch is timed on its images again
+    small = dataclasses.replace(ds, images=ds.images[:3], labels=ds.labels[:3])
+    assert calibration.evaluation_seconds(config, small, CPU, repeats=1)[0][1] > 0
+
+
+def test_a_behaviour_is_charged_its_samples_features_and_metrics():
+    ctx = forecast.Context(
+        config={"behaviour": {"n_samples": 100, "ddim_steps": 10}},
+        chunks={"train-b0": ["a", "b", "c"]},
+        behaviour_source={},
+        n_images=900,
+        image_values=64,
+    )
+    sizes = forecast.model_sizes(SPEEDS)
+    batch = forecast.rule_work("behaviour_unlearn", {"batch": "train-b0"}, ctx, sizes)
+    assert (batch.feature_images, batch.scored_models) == (300, 3)
+    assert forecast.rule_work("reference", {}, ctx, sizes).feature_images == 900
+    timed = dataclasses.replace(SPEEDS, feature_image=(0.01, 0.02), score_model=(1.0, 2.0))
+    extra = forecast.cost(batch, timed).cpu - forecast.cost(batch, SPEEDS).cpu
+    assert extra == pytest.approx(300 * 0.02 + 3 * 2.0)
+
+
 def test_a_gradient_baseline_is_charged_its_calibrated_gradients():
     ctx = forecast.Context(
         config={"behaviour": {"n_samples": 100, "ddim_steps": 10}, "baselines": {"timesteps": 10}},

@@ -13,6 +13,10 @@ import torch
 
 # torch-fidelity's own file, the one FeatureExtractorInceptionV3 downloads when given no path.
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
+# Images per feature-extraction batch. Not a setting: on a CPU Inception-v3 costs more per image in
+# larger batches (0.12 s at 4, 0.19 s at 128, 0.22 s at 500 on this project's CPU), and features
+# differ by ~1e-6 between batch sizes, which no stored reference should mix.
+FEATURE_BATCH = 500
 
 
 def make_extractor(
@@ -73,13 +77,13 @@ def _not_inception(exc: Exception) -> str:
 
 
 @torch.no_grad()
-def extract_features(extractor, images_uint8: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+def extract_features(extractor, images_uint8: torch.Tensor, batch_size: int = FEATURE_BATCH) -> torch.Tensor:
     return extract(extractor, images_uint8, batch_size)[0]
 
 
 @torch.no_grad()
 def extract(
-    extractor, images_uint8: torch.Tensor, batch_size: int = 500
+    extractor, images_uint8: torch.Tensor, batch_size: int = FEATURE_BATCH
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """(features, logits, class logits) of every image, float64; class logits None when the logits
     are the domain classifier's own."""

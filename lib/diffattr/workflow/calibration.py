@@ -1,6 +1,7 @@
 """This machine's speeds for the configured models: a few timed training steps, one sampling batch,
-a classifier epoch, a job's process start-up and (where the config lists TRAK or D-TRAK) a few
-per-sample gradients, measured with the library's own functions; and the
+a classifier epoch, a job's process start-up, the feature extraction and metrics of a model's
+samples and (where the config lists TRAK or D-TRAK) a few per-sample gradients, measured with the
+library's own functions; and the
 peak memory of a job process at each kind of work (a fresh interpreter each: `peak_memory`).
 
 `diffattr.plan` turns them into per-job costs (`forecast.py`). A calibration takes a few seconds and
@@ -32,7 +33,7 @@ from ..core.hashing import spec_hash
 
 CACHE_DIR = Path("results") / ".calibration"
 # Bumped when Speeds gains a measurement, so an older cached calibration is measured again.
-FORMAT = 2
+FORMAT = 3
 # What peak_memory runs in a fresh interpreter: the imports alone, or the data and one model at work.
 PROBES = ("light", "train_full", "train_pruned", "sample_full")
 # What a job process imports before it works: the script preamble, and for model jobs the heavy
@@ -89,6 +90,10 @@ class Speeds:
     # One image's projected per-sample gradient for TRAK / D-TRAK (dattri, at the key's `baselines`
     # settings: all its timesteps); measured only when the config lists one of them.
     grad_image: tuple[float, float] | None = None
+    # One image through the behaviour's feature extractors, and the metrics of one model's samples
+    # (evaluation_seconds); None in a file written before FORMAT 3.
+    feature_image: tuple[float, float] | None = None
+    score_model: tuple[float, float] | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Speeds:
@@ -119,6 +124,8 @@ def calibration_key(config: Mapping[str, Any], threads: int) -> dict[str, Any]:
         "prune": {
             k: config["prune"][k] for k in ("ratio", "importance_p", "round_to") if config["prune"].get(k) is not None
         },
+        # what scoring a model's samples costs depends on (evaluation_seconds)
+        "evaluation": {k: config["behaviour"][k] for k in ("features", "metrics", "n_samples", "kid_subsets")},
         "batch": {
             "train": int(config["train_base"]["batch_size"]),
             "unlearn": int(config["unlearn"]["batch_size"]),
@@ -296,10 +303,10 @@ def _fastest(run, repeats: int) -> tuple[float, float]:
 
 def measure(config: Mapping[str, Any], threads: int, steps: int = 4, repeats: int = 3) -> Speeds:
     """Time `steps` training steps of the full and the pruned model, one sampling batch of each (two
-    DDIM steps), one classifier epoch, both job start-ups and, where the config lists TRAK or
-    D-TRAK, one image's per-sample gradient (two batches more of them), the fastest of `repeats`
-    each, on this machine's device for the config (the CPU when the config asks for a device not
-    present)."""
+    DDIM steps), one classifier epoch, both job start-ups, the scoring of a model's samples
+    (evaluation_seconds) and, where the config lists TRAK or D-TRAK, one image's per-sample
+    gradient (gradient_seconds), the fastest of `repeats` each, on this machine's device for the
+    config (the CPU when the config asks for a device not present)."""
     import numpy as np
     import torch
 
@@ -343,38 +350,8 @@ def measure(config: Mapping[str, Any], threads: int, steps: int = 4, repeats: in
 
         return _per_unit(run(1), run(2), 1)  # a small share of any run: timed once
 
-    def gradient_cost(method: str) -> tuple[float, float]:
-        # dattri's set-up (projector, kernel inverse) is per job: the marginal cost of more images
-        # leaves it out, as the forecast charges it per image
-        from ..attribution.baselines.gradient import gradient_support
-
-        cfg = config["baselines"]
-        model = full if cfg["model"] == "base" else pruned
-        batch = int(cfg["batch_size"])
-        long = min(3 * batch, len(ds.images))
-        short = max(1, min(batch, long // 3))
-
-        def run(n: int) -> tuple[float, float]:
-            with contextlib.redirect_stderr(io.StringIO()):  # dattri's progress bars (tqdm writes there)
-                return _timed(
-                    lambda: gradient_support(
-                        copy.deepcopy(model),
-                        ds.images[:n],
-                        ds.images[:1],
-                        method,
-                        cfg,
-                        sched.alphas_cumprod,
-                        batch,
-                        compute.device,
-                    )
-                )
-
-        run(short)  # warm-up: the first call allocates what later calls reuse
-        return _per_unit(
-            _fastest(lambda: run(short), repeats), _fastest(lambda: run(long), repeats), max(1, long - short)
-        )
-
     gradient = gradient_baselines(config)
+    features, scoring = evaluation_seconds(config, ds, compute, repeats)
     n_sample = key["batch"]["sample"]
     return Speeds(
         train_step=train_cost(full, key["batch"]["train"]),
@@ -393,8 +370,90 @@ def measure(config: Mapping[str, Any], threads: int, steps: int = 4, repeats: in
         threads=int(threads),
         loadavg=tuple(round(x, 2) for x in os.getloadavg()),
         peak_rss=peak_memory(config),
-        grad_image=gradient_cost(gradient[0]) if gradient else None,
+        grad_image=gradient_seconds(config, full, pruned, ds.images, gradient[0], compute, repeats)
+        if gradient
+        else None,
+        feature_image=features,
+        score_model=scoring,
     )
+
+
+def gradient_seconds(  # noqa: PLR0913  (the config, the two models, the data and the timing's settings)
+    config: Mapping[str, Any], full, pruned, images, method: str, compute, repeats: int
+) -> tuple[float, float]:
+    """Seconds (wall, CPU) of one training image's projected per-sample gradient for `method` (trak
+    or dtrak) as the baselines job takes it (dattri, the config's `baselines` settings, the model
+    baselines.model names): the marginal cost of two batches more, so that dattri's per-job set-up
+    (projector, kernel inverse) is left out, as the forecast charges per image."""
+    from ..attribution.baselines.gradient import gradient_support
+    from ..modelling.models import ddpm_scheduler
+
+    cfg = config["baselines"]
+    model = full if cfg["model"] == "base" else pruned
+    alphas = ddpm_scheduler(config["scheduler"]).alphas_cumprod
+    batch = int(cfg["batch_size"])
+    long = min(3 * batch, len(images))
+    short = max(1, min(batch, long // 3))
+
+    def run(n: int) -> tuple[float, float]:
+        with contextlib.redirect_stderr(io.StringIO()):  # dattri's progress bars (tqdm writes there)
+            return _timed(
+                lambda: gradient_support(
+                    copy.deepcopy(model), images[:n], images[:1], method, cfg, alphas, batch, compute.device
+                )
+            )
+
+    run(short)  # warm-up: the first call allocates what later calls reuse
+    return _per_unit(_fastest(lambda: run(short), repeats), _fastest(lambda: run(long), repeats), max(1, long - short))
+
+
+def evaluation_seconds(
+    config: Mapping[str, Any], ds, compute, repeats: int
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """What scoring a model's samples costs beyond sampling them: seconds (wall, CPU) of one image
+    through the configured feature extractors (the domain classifier, an untrained one of the real
+    shape, and Inception-v3 from behaviour.inception_weights where behaviour.features is inception),
+    timed on one batch of the size jobs extract in (behaviour.FEATURE_BATCH, at most n_samples:
+    per image a CPU's Inception costs more in larger batches); and of the configured metrics on one
+    model's behaviour.n_samples features against a reference of the training set's size (FID's
+    matrix square root at 2048 dimensions, KID's subsets, precision's neighbours). With Inception on
+    a CPU a batch takes minutes (0.22 s an image at 500 on one thread of this project's CPU,
+    against 0.04 ms for the classifier): after the warm-up it is timed once."""
+    import tempfile
+
+    import torch
+
+    from ..evaluation.behaviour import FEATURE_BATCH, compute_metrics, extract, feature_statistics, make_extractor
+    from ..evaluation.classifier import DigitsCNN, save_classifier
+    from ..modelling.sampling import to_uint8_rgb
+
+    beh = config["behaviour"]
+    inception = beh["inception_weights"] if beh["features"] == "inception" else None
+    batch = max(1, min(FEATURE_BATCH, int(beh["n_samples"])))
+    rows = torch.arange(batch) % len(ds.images)  # a training set smaller than a batch: its images again
+    uint8 = to_uint8_rgb(torch.from_numpy(ds.images)[rows])
+    with tempfile.TemporaryDirectory() as tmp:
+        classifier = Path(tmp) / "classifier.pt"
+        save_classifier(DigitsCNN(n_classes=len(ds.class_names), channels=ds.images.shape[1]), classifier)
+        extractor = make_extractor(classifier, inception, compute.device)
+        feats, logits, class_logits = extract(extractor, uint8[:2])
+        # a first batch pays for its memory's page faults (on a CPU, Inception's first batch of 500
+        # took 0.30 s an image, the later ones of a job 0.21-0.22 s): warm up on a whole one
+        extract(extractor, uint8, batch)
+        wall, cpu = _fastest(lambda: _timed(lambda: extract(extractor, uint8, batch)), 1 if inception else repeats)
+    per_image = wall / batch, cpu / batch
+    n, gen = len(ds.images), torch.Generator().manual_seed(0)
+    m = int(beh["n_samples"])
+
+    def like(t, count: int):  # random values of the real widths: the metrics' cost does not depend on them
+        return None if t is None else torch.randn(count, t.shape[1], generator=gen, dtype=torch.float64)
+
+    train = like(feats, n)
+    reference = {**feature_statistics(train), "features": train.numpy(), "class_names": list(ds.class_names)}
+    share = beh["share_class"] if beh["share_class"] in ds.class_names else ds.class_names[0]
+    args = list(beh["metrics"]), like(feats, m), like(logits, m), reference, share, 0, int(beh["kid_subsets"])
+    scoring = _fastest(lambda: _timed(lambda: compute_metrics(*args, like(class_logits, m))), repeats)
+    return per_image, scoring
 
 
 def load_or_measure(

@@ -101,6 +101,8 @@ class Work:
     images: int = 0  # images sampled
     grad_images: int = 0  # images whose per-sample gradient TRAK or D-TRAK projects
     grad_timesteps: int = 0  # ... each at this many timesteps (baselines.timesteps)
+    feature_images: int = 0  # images through the behaviour's feature extractors
+    scored_models: int = 0  # models whose metrics are computed from their samples' features
     classifier_epochs: int = 0
     bytes: int = 0  # model weights and saved images (JSON, CSV, logs not counted)
     startup: str | None = "light"  # "heavy", "light" or None (no process)
@@ -114,6 +116,11 @@ class Cost:
 
 def _sampling(model: str, n: int, ddim_steps: int, models: int = 1) -> dict:
     return {"image_steps": {model: n * ddim_steps * models}, "images": n * models}
+
+
+def _evaluation(model: str, n: int, ddim_steps: int, models: int = 1) -> dict:
+    """Sampling `models` models' n images each, their features and their metrics (a behaviour)."""
+    return {**_sampling(model, n, ddim_steps, models), "feature_images": n * models, "scored_models": models}
 
 
 def rule_work(rule: str, wildcards: Mapping[str, str], ctx: Context, params: Mapping[str, int]) -> Work:
@@ -150,17 +157,26 @@ def rule_work(rule: str, wildcards: Mapping[str, str], ctx: Context, params: Map
         return Work(models=m, pruned_steps=m * int(cfg["unlearn"]["steps"]), bytes=m * pruned_bytes, startup=startup)
     if rule == "behaviour":
         model = BEHAVIOUR_MODEL[ctx.behaviour_source[wildcards["bhash"]]]
-        return Work(**_sampling(model, n, ddim), startup=startup)
+        return Work(**_evaluation(model, n, ddim), startup=startup)
     if rule == "behaviour_retrained":
         model = BEHAVIOUR_MODEL[ctx.behaviour_source[wildcards["bhash"]]]
         members = ctx.eval_batches.get(wildcards["batch"])
         m = len(members) if members is not None else ctx.cf_batch_models
-        return Work(**_sampling(model, n, ddim, m), startup=startup)
+        return Work(**_evaluation(model, n, ddim, m), startup=startup)
     if rule == "behaviour_unlearn":
-        return Work(**_sampling("pruned", n, ddim, len(ctx.chunks[wildcards["batch"]])), startup=startup)
+        return Work(**_evaluation("pruned", n, ddim, len(ctx.chunks[wildcards["batch"]])), startup=startup)
     if rule == "pairs":
-        # the unlearned model (pruned) against the retrained one and its second retraining
-        return Work(image_steps={"pruned": n * ddim, "full": 2 * n * ddim}, images=3 * n, startup=startup)
+        # the unlearned model (pruned) against the retrained one and its second retraining: three
+        # models' images and features, two FIDs between them (charged as two models' metrics)
+        return Work(
+            image_steps={"pruned": n * ddim, "full": 2 * n * ddim},
+            images=3 * n,
+            feature_images=3 * n,
+            scored_models=2,
+            startup=startup,
+        )
+    if rule == "reference":
+        return Work(feature_images=ctx.n_images, startup=startup)
     if rule == "samples":
         return Work(
             **_sampling(SAMPLES_MODEL[wildcards["kind"]], int(cfg["report"]["n_images"]), ddim), startup=startup
@@ -169,6 +185,8 @@ def rule_work(rule: str, wildcards: Mapping[str, str], ctx: Context, params: Map
         sampled = _sampling(BASELINE_MODEL[cfg["baselines"]["model"]], n, ddim)
         return Work(**sampled, bytes=n * ctx.image_values * FLOAT32, startup=startup)
     if rule == "baselines":
+        if wildcards.get("method") == "feature":  # the generated images' (the training images' are the reference's)
+            return Work(feature_images=n, startup=startup)
         if wildcards.get("method") not in GRADIENT_BASELINES:
             return Work(startup=startup)
         # every training and generated image's gradient, averaged over `timesteps` timesteps
@@ -200,6 +218,9 @@ def cost(work: Work, speeds: Speeds) -> Cost:
         (work.image_steps.get("full", 0), speeds.full_image_step),
         (work.image_steps.get("pruned", 0), speeds.pruned_image_step),
         _gradients(work, speeds),
+        # not in a calibration file written before they were timed (calibration.FORMAT 3)
+        (work.feature_images, speeds.feature_image or (0.0, 0.0)),
+        (work.scored_models, speeds.score_model or (0.0, 0.0)),
         (work.classifier_epochs, speeds.classifier_epoch),
     ]
     if work.startup is not None:
