@@ -1,11 +1,11 @@
 """This machine's speeds for the configured models: a few timed training steps, one sampling batch,
 a classifier epoch, a job's process start-up, the feature extraction and metrics of a model's
 samples and (where the config lists TRAK or D-TRAK) a few per-sample gradients, measured with the
-library's own functions; and the
-peak memory of a job process at each kind of work (a fresh interpreter each: `peak_memory`).
+library's own functions; and the peak memory of a job process at each kind of work (a fresh
+interpreter each: `peak_memory`).
 
-`diffattr.plan` turns them into per-job costs (`forecast.py`). A calibration takes a few seconds and
-is cached in `results/.calibration/` (never inside a store artifact), one file per CPU model and
+`diffattr.plan` turns them into per-job costs (`forecast.py`). A calibration takes about half a
+minute on a CPU (about 4 more with Inception features) and is cached in `results/.calibration/` (never inside a store artifact), one file per CPU model and
 per what the timings depend on (`calibration_key`), so a second plan re-times nothing.
 """
 
@@ -39,11 +39,11 @@ PROBES = ("light", "train_full", "train_pruned", "sample_full")
 # What a job process imports before it works: the script preamble, and for model jobs the heavy
 # modules start_model_job imports (compute.HEAVY), so the start-up timed is the one jobs log.
 LIGHT_IMPORTS = "import snakemake.script, numpy, yaml"
-# What a TRAK / D-TRAK image's gradient costs depends on (baselines.seed and regularization do not).
-GRADIENT_KEYS = ("model", "timesteps", "proj_dim", "proj_type", "batch_size")
 HEAVY_IMPORTS = (
     LIGHT_IMPORTS + "; import torch, diffusers.models.unets.unet_2d, diffusers.training_utils, torch_fidelity"
 )
+# What a TRAK / D-TRAK image's gradient costs depends on (baselines.seed and regularization do not).
+GRADIENT_KEYS = ("model", "timesteps", "proj_dim", "proj_type", "batch_size")
 
 
 def cpu_model() -> str:
