@@ -180,6 +180,13 @@ def limits_inputs():
 
     if SLURM_LIMITS.calibration:
         speeds = calibration.load_file(SLURM_LIMITS.calibration)
+        lacking = calibration.missing_timings(config, speeds)
+        if lacking:
+            logger.warning(
+                f"Slurm limits: {SLURM_LIMITS.calibration} was written by an older diffattr or for another "
+                f"config, so the time limits {' and '.join(lacking)}; write it again with `python -m "
+                "diffattr.plan --calibrate-only` on a node of the partition"
+            )
     else:
         logger.info("Slurm limits: calibrating this machine's speeds (once; cached in results/.calibration/)")
         speeds, where, _ = calibration.load_or_measure(config, THREADS_OF["retrain"])

@@ -318,6 +318,21 @@ def test_a_behaviour_is_charged_its_samples_features_and_metrics():
     assert extra == pytest.approx(300 * 0.02 + 3 * 2.0)
 
 
+def test_a_slurm_calibration_file_without_a_timing_the_config_needs_is_said_so(config):
+    # SPEEDS stands for a file an older diffattr wrote: no features, metrics or gradients timed
+    notes = plan.stated_calibration_notes(config, "gpu.json", SPEEDS, ["c.yaml"])
+    assert len(notes) == 1 and "gpu.json" in notes[0] and "features and metrics" in notes[0]
+    assert "TRAK" not in notes[0] and "--calibrate-only --configfile c.yaml" in notes[0]
+    timed = dataclasses.replace(SPEEDS, feature_image=(1e-4, 1e-4), score_model=(0.1, 0.1))
+    assert plan.stated_calibration_notes(config, "gpu.json", timed, []) == []
+    assert plan.stated_calibration_notes(config, "", None, []) == []
+    config["datamodel"]["estimators"] = ["ridge", "trak"]
+    (note,) = plan.stated_calibration_notes(config, "gpu.json", timed, [])
+    assert "TRAK" in note and "features" not in note
+    timed = dataclasses.replace(timed, grad_image=(0.02, 0.02))
+    assert calibration.missing_timings(config, timed) == []
+
+
 def test_a_gradient_baseline_is_charged_its_calibrated_gradients():
     ctx = forecast.Context(
         config={"behaviour": {"n_samples": 100, "ddim_steps": 10}, "baselines": {"timesteps": 10}},

@@ -201,10 +201,7 @@ def device_notes(
 ) -> list[str]:
     """Where an estimate is for a device this machine does not have (so its timings are not the jobs')."""
     notes = []
-    command = " ".join(
-        ["python -m diffattr.plan --calibrate-only", *(["--configfile", *argv_configs] if argv_configs else [])]
-    )
-    how = f"run `{command}` where the jobs run"
+    how = f"run `{calibrate_command(argv_configs)}` where the jobs run"
     if dag.config["compute"]["device"] == "cuda" and speeds.device == "cpu":
         notes.append(
             "compute.device is cuda but this machine has no GPU: the local estimate is for a device not "
@@ -219,6 +216,28 @@ def device_notes(
             "time limits)"
         )
     return notes
+
+
+def stated_calibration_notes(
+    config: Mapping[str, Any], stated: str, slurm_speeds: calibration.Speeds | None, argv_configs: Sequence[str]
+) -> list[str]:
+    """Where the Slurm calibration file `stated` (--slurm-calibration, slurm_limits.calibration) lacks a
+    timing this config needs, because an older diffattr or another config wrote it."""
+    effects = calibration.missing_timings(config, slurm_speeds) if slurm_speeds is not None else []
+    if not effects:
+        return []
+    return [
+        f"the Slurm calibration file {stated} was written by an older diffattr or for another config: the "
+        f"Slurm estimate and time limits {' and '.join(effects)}; run `{calibrate_command(argv_configs)}` on a "
+        "node of the partition again"
+    ]
+
+
+def calibrate_command(argv_configs: Sequence[str]) -> str:
+    """The command that writes a calibration of this config where it runs."""
+    return " ".join(
+        ["python -m diffattr.plan --calibrate-only", *(["--configfile", *argv_configs] if argv_configs else [])]
+    )
 
 
 def _cores(value: str) -> int:
@@ -382,7 +401,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "speeds": asdict(speeds),
     }
     out["slurm_limits"] = dict(dag.config["slurm_limits"])
-    out["notes"] = device_notes(dag, speeds, slurm_speeds is not None, configfiles)
+    out["notes"] = device_notes(dag, speeds, slurm_speeds is not None, configfiles) + stated_calibration_notes(
+        dag.config, stated, slurm_speeds, configfiles
+    )
     print(json.dumps(out, indent=2) if args.json else render(out))
     return 0
 

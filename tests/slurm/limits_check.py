@@ -20,7 +20,8 @@ from diffattr.workflow.forecast import Context, cf_retrainings
 from diffattr.workflow.slurm_limits import Limits, derived
 
 # One training step of the full model takes 3 s: a smoke retraining (60 steps) 3 min, a batch of 3
-# 9 min + 5 s, so 28 min at safety 3; everything else (sampling, pruned steps, start-up) is seconds: the floor.
+# 9 min + 5 s, so 28 min at safety 3; everything else (sampling, pruned steps, start-up, features,
+# metrics) is seconds: the floor.
 STATED = Speeds(
     train_step=(3.0, 3.0),
     pruned_step=(0.001, 0.001),
@@ -38,6 +39,10 @@ STATED = Speeds(
     threads=1,
     loadavg=(0.0, 0.0, 0.0),
     peak_rss={"light": 10**8, "train_full": 2 * 10**9, "train_pruned": 10**8, "sample_full": 10**8},
+    # a TRAK image's gradient 1 s: the gradient baselines' 1,897 images (smoke) over the floor
+    grad_image=(1.0, 1.0),
+    feature_image=(1e-6, 1e-6),
+    score_model=(0.01, 0.01),
 )
 # Rules whose jobs train the full-size model from scratch: above both floors.
 TRAINERS = {"train_base", "retrain", "retrain_floor", "retrain_cf"}

@@ -5,8 +5,9 @@ library's own functions; and the peak memory of a job process at each kind of wo
 interpreter each: `peak_memory`).
 
 `diffattr.plan` turns them into per-job costs (`forecast.py`). A calibration takes about half a
-minute on a CPU (about 4 more with Inception features) and is cached in `results/.calibration/` (never inside a store artifact), one file per CPU model and
-per what the timings depend on (`calibration_key`), so a second plan re-times nothing.
+minute on a CPU (about 4 more with Inception features) and is cached in `results/.calibration/`
+(never inside a store artifact), one file per CPU model and per what the timings depend on
+(`calibration_key`), so a second plan re-times nothing.
 """
 
 from __future__ import annotations
@@ -472,6 +473,17 @@ def load_or_measure(
         path, {"key": key, "speeds": asdict(speeds), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     )
     return speeds, path, False
+
+
+def missing_timings(config: Mapping[str, Any], speeds: Speeds) -> list[str]:
+    """What a forecast from `speeds` (a file an older diffattr, or another config, wrote) gets wrong
+    for `config` for want of a timing: one phrase each, empty when it has them all."""
+    effects = []
+    if speeds.feature_image is None:
+        effects.append("leave out the samples' features and metrics")
+    if gradient_baselines(config) and speeds.grad_image is None:
+        effects.append("charge TRAK's per-sample gradients as training images (9-43x too little on a CPU)")
+    return effects
 
 
 def load_file(path: str | os.PathLike) -> Speeds:
