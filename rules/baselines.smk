@@ -30,6 +30,7 @@ rule baselines:
         kmeans=config["attribution"]["kmeans"],
         csv=config["attribution"]["csv"],
         inception=Sampling.from_config(config["behaviour"]).inception_weights,
+        feature_batch=Sampling.from_config(config["behaviour"]).feature_batch,
         scheduler=config["scheduler"],
     script:
         "../workflow/scripts/baselines.py"

@@ -17,5 +17,6 @@ rule reference:
     params:
         spec=spec("reference"),
         inception=Sampling.from_config(config["behaviour"]).inception_weights,
+        feature_batch=Sampling.from_config(config["behaviour"]).feature_batch,
     script:
         "../workflow/scripts/reference.py"

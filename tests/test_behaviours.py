@@ -93,3 +93,36 @@ def test_reference_chain_from_data_to_statistics(tmp_path):
     rgb = to_uint8_rgb(grey)
     assert rgb.dtype == torch.uint8 and rgb.shape == (1, 3, 1, 3)
     assert rgb[0, :, 0].tolist() == [[0, 128, 255]] * 3
+
+
+def test_feature_batch_sets_the_extraction_batches_and_moves_features_only_by_rounding(tmp_path, monkeypatch):
+    """behaviour.feature_batch: the reference (and every behaviour, through Sampling) extracts its
+    features that many images at a time; other batch sizes give the same features up to float
+    rounding, which is why the setting is hashed rather than silent."""
+    from diffattr.core.settings import Sampling
+    from diffattr.evaluation import behaviour
+    from diffattr.evaluation.behaviour import load_statistics
+    from diffattr.stages.reference import make_reference
+
+    write_reference(tmp_path)  # data, classifier, and the reference at the default batch (500)
+    sizes = []
+    real = behaviour.make_extractor
+
+    def counting(*args, **kwargs):
+        extractor = real(*args, **kwargs)
+
+        def call(x):
+            sizes.append(len(x))
+            return extractor(x)
+
+        return call
+
+    monkeypatch.setattr(behaviour, "make_extractor", counting)
+    make_reference(
+        data=tmp_path / "data.npz", classifier=tmp_path / "clf.pt", stats=tmp_path / "r7.npz", feature_batch=7
+    )
+    assert sizes == [7] * (1797 // 7) + [1797 % 7]
+    default, small = load_statistics(tmp_path / "ref.npz"), load_statistics(tmp_path / "r7.npz")
+    np.testing.assert_allclose(small["features"], default["features"], rtol=1e-4, atol=1e-5)
+    assert Sampling.from_config({"ddim_steps": 2, "eta": 0.0, "seed": 0, "feature_batch": 7}).feature_batch == 7
+    assert Sampling.from_config({"ddim_steps": 2, "eta": 0.0, "seed": 0, "feature_batch": None}).feature_batch is None

@@ -82,6 +82,8 @@ BEHAVIOURS = {name for name in STAGES if name.startswith("behaviour_")}
             lambda c: c["classifier"].update(epochs=3),
             {"classifier", "reference", "pairs"} | BEHAVIOURS | ANALYSIS,
         ),
+        # Features differ by ~1e-6 between batch sizes: every stage that extracts them, and after them.
+        (lambda c: c["behaviour"].update(feature_batch=16), {"reference", "pairs"} | BEHAVIOURS | ANALYSIS),
     ],
 )
 def test_hash_sensitive_to_exactly_its_keys(config, mutate, expected):
@@ -130,6 +132,24 @@ def test_prune_round_to_at_null_or_absent_renames_nothing(config):
         authors, lambda c: c["prune"].update(ratio=0.5)
     )
     assert "train_base" not in _changed(authors, lambda c: c["prune"].update(round_to=16))
+
+
+def test_feature_batch_at_null_or_absent_renames_nothing(config, tmp_path):
+    """behaviour.feature_batch came after stores existed: at null (500 images a batch, as every store
+    was made) it is hashed nowhere, with the classifier's features or Inception's (whose reference is
+    named by the weights' content); set, it renames the reference either way."""
+    assert config["behaviour"]["feature_batch"] is None
+    assert _changed(config, lambda c: c["behaviour"].pop("feature_batch")) == set()
+    assert "feature_batch" not in build_plan(config).specs["behaviour_base"]["config"]["behaviour"]
+    weights = tmp_path / "w.pth"
+    weights.write_bytes(b"stand-in weights: only their sha256 is read here")
+    inception = copy.deepcopy(config)
+    inception["behaviour"].update(features="inception", inception_weights=str(weights))
+    assert _changed(inception, lambda c: c["behaviour"].pop("feature_batch")) == set()
+    changed = _changed(inception, lambda c: c["behaviour"].update(feature_batch=16))
+    assert {"reference", "pairs", "behaviour_unlearn"} <= changed and "samples_unlearn" not in changed
+    spec = build_plan({**inception, "behaviour": {**inception["behaviour"], "feature_batch": 16}}).specs["reference"]
+    assert spec["config"]["behaviour.feature_batch"] == 16
 
 
 def test_changing_back_restores_hashes(config):

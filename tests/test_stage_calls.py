@@ -27,6 +27,7 @@ NOT_FILES = {
     "scheduler",
     "units",
     "inception_weights",
+    "feature_batch",
     "datamodel",
     "target",
     "seed",

@@ -25,6 +25,7 @@ info = make_scores(
     units=Units(p.unit, p.kmeans, p.csv),
     settings=job_settings("baselines", p.baselines, sm.config, scheduler=p.scheduler),
     inception_weights=p.inception,
+    feature_batch=p.feature_batch,
     startup=startup,
     compute=compute,
     log=log,

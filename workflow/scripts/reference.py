@@ -9,6 +9,12 @@ from diffattr.workflow.layout import write_spec
 
 sm = snakemake  # noqa: F821
 log, _, compute = start_model_job(sm.log[0], sm.threads, sm.config.get("compute"), heavy=("torch", "torch_fidelity"))
-make_reference(**sm.input, **sm.output, inception_weights=sm.params.inception, compute=compute)
+make_reference(
+    **sm.input,
+    **sm.output,
+    inception_weights=sm.params.inception,
+    feature_batch=sm.params.feature_batch,
+    compute=compute,
+)
 write_spec(sm.params.spec)
 log.info("reference statistics written")

@@ -172,7 +172,7 @@ _ROWS: tuple[Stage, ...] = (
     Stage(
         "reference",
         "2",
-        (),
+        ("behaviour.feature_batch",),
         ("data", "classifier"),
         files={"stats": "stats.npz", "benchmark": "benchmark.tsv"},
         env=TORCH,

@@ -155,6 +155,7 @@ class Sampling:
     share_class: str | None = None
     kid_subsets: int = 100
     inception_weights: str | None = None  # local Inception-v3 weights when behaviour.features is inception
+    feature_batch: int | None = None  # images per feature-extraction batch; None: the jobs' 500
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> Sampling:
@@ -168,6 +169,7 @@ class Sampling:
             share_class=cfg.get("share_class"),
             kid_subsets=int(cfg.get("kid_subsets", 100)),
             inception_weights=inception or None,
+            feature_batch=None if cfg.get("feature_batch") is None else int(cfg["feature_batch"]),
         )
 
 

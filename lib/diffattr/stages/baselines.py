@@ -29,13 +29,14 @@ def per_image_support(  # noqa: PLR0913  (every method's inputs; the tail keywor
     reference_npz: PathLike | None = None,
     classifier_pt: PathLike | None = None,
     inception_weights: PathLike | None = None,
+    feature_batch: int | None = None,
     compute=None,
     logger=None,
 ) -> np.ndarray:
     """One method's support per training image (mean over the generated images). `job`:
     settings.job_settings("baselines", ..., scheduler=...) (the gradient methods' forward process);
     `inception_weights`: the feature baseline's extractor (behaviour.features: inception), else the
-    domain classifier's features."""
+    domain classifier's features; `feature_batch`: behaviour.feature_batch, as the reference's."""
     from ..modelling.compute import CPU
 
     compute = compute or CPU
@@ -67,7 +68,7 @@ def per_image_support(  # noqa: PLR0913  (every method's inputs; the tail keywor
         from ..modelling.sampling import to_uint8_rgb
 
         extractor = make_extractor(classifier_pt, inception_weights, compute.device)
-        generated = extract_features(extractor, to_uint8_rgb(torch.from_numpy(images))).numpy()
+        generated = extract_features(extractor, to_uint8_rgb(torch.from_numpy(images)), feature_batch).numpy()
         train = load_statistics(reference_npz)["features"]  # the training images' features, in data order
         if len(train) != len(train_images):
             raise ValueError(
@@ -91,6 +92,7 @@ def make_scores(  # noqa: PLR0913  (its rule's input and output keys, the job's 
     reference: PathLike | None = None,
     classifier: PathLike | None = None,
     inception_weights: PathLike | None = None,
+    feature_batch: int | None = None,
     startup: float | None = None,
     compute=None,
     log=None,
@@ -112,6 +114,7 @@ def make_scores(  # noqa: PLR0913  (its rule's input and output keys, the job's 
         reference_npz=reference,
         classifier_pt=classifier,
         inception_weights=inception_weights,
+        feature_batch=feature_batch,
         compute=compute,
         logger=log,
     )

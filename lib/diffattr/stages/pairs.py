@@ -36,7 +36,8 @@ def pair_fids(
 
     def stats_of(path: PathLike) -> dict:
         images = behaviour.generate(path, settings.scheduler, s, s.n_samples, settings.runtime.batch_size, compute)
-        return behaviour.feature_statistics(behaviour.extract_features(extractor, to_uint8_rgb(images)))
+        features = behaviour.extract_features(extractor, to_uint8_rgb(images), s.feature_batch)
+        return behaviour.feature_statistics(features)
 
     stats = {name: stats_of(path) for name, path in (("unlearn", unlearned), ("retrain", retrained), ("floor", floor))}
 

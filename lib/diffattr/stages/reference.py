@@ -11,6 +11,7 @@ def make_reference(
     classifier: str | os.PathLike,
     stats: str | os.PathLike,
     inception_weights: str | os.PathLike | None = None,
+    feature_batch: int | None = None,
     compute=None,
 ) -> None:
     import torch
@@ -22,5 +23,5 @@ def make_reference(
 
     ds = load_dataset(data)
     extractor = make_extractor(classifier, inception_weights, (compute or CPU).device)
-    feats = extract_features(extractor, to_uint8_rgb(torch.from_numpy(ds.images)))
+    feats = extract_features(extractor, to_uint8_rgb(torch.from_numpy(ds.images)), feature_batch)
     save_statistics(stats, feature_statistics(feats), feats.numpy(), ds.class_names)

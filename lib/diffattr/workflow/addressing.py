@@ -23,8 +23,9 @@ from ..core.settings import UNHASHED
 # Keys added after stores existed, hashed only away from their default, so that adding them renamed
 # nothing: lds.test_seeds (1: each test subset retrained once, the LDS target one retraining),
 # prune.round_to (null: the authors' pruned widths, the default until config.yaml set 16; still left
-# out of the hash at null, so the stores made with the authors' rule keep their names).
-HASHED_UNLESS_DEFAULT = {"lds.test_seeds": 1, "prune.round_to": None}
+# out of the hash at null, so the stores made with the authors' rule keep their names),
+# behaviour.feature_batch (null: the 500 images per feature batch every store was made with).
+HASHED_UNLESS_DEFAULT = {"lds.test_seeds": 1, "prune.round_to": None, "behaviour.feature_batch": None}
 
 
 def _lookup(config: Mapping[str, Any], dotted: str, default: Any) -> Any:
@@ -101,7 +102,12 @@ def stage_config(config: Mapping[str, Any], stage: str) -> dict:
             selected["behaviour"].pop(name, None)
     if stage == "reference" and features == "inception":
         path = config["behaviour"].get("inception_weights", "")
-        selected = {"features": "inception", "inception_sha256": file_sha256(path, "behaviour.inception_weights")}
+        selected = {
+            "features": "inception",
+            "inception_sha256": file_sha256(path, "behaviour.inception_weights"),
+            # the stage's own keys (its feature batch, only when set: HASHED_UNLESS_DEFAULT)
+            **selected,
+        }
     numerics = {k: v for k, v in (config.get("compute") or {}).items() if k in NUMERICS and v != NUMERICS[k]}
     if numerics and stage in COMPUTED_STAGES:
         selected["compute"] = numerics
