@@ -249,7 +249,14 @@ def test_the_calibration_times_the_configured_models(monkeypatch, config):
     config["behaviour"]["batch_size"] = 50  # one sampling batch: 50 images
     speeds = calibration.measure(config, 1, steps=2, repeats=1)
     assert speeds.params_pruned < speeds.params_full
-    for pair in (speeds.train_step, speeds.pruned_step, speeds.full_image_step, speeds.classifier_epoch):
+    for pair in (
+        speeds.train_step,
+        speeds.pruned_step,
+        speeds.full_image_step,
+        speeds.classifier_epoch,
+        speeds.feature_image,
+        speeds.score_model,
+    ):
         assert pair[0] > 0 and pair[1] > 0
     # a training step of 128 images costs more than one image through one sampling step
     assert speeds.train_step[1] > speeds.full_image_step[1]
@@ -303,22 +310,34 @@ def test_the_calibration_times_scoring_samples_with_the_configured_extractor(con
 
 def test_a_behaviour_is_charged_its_samples_features_and_metrics():
     ctx = forecast.Context(
-        config={"behaviour": {"n_samples": 100, "ddim_steps": 10}},
+        config={"behaviour": {"n_samples": 100, "ddim_steps": 10}, "baselines": {"timesteps": 1}},
         chunks={"train-b0": ["a", "b", "c"]},
-        behaviour_source={},
+        behaviour_source={"h": "retrain", "b": "base"},
         n_images=900,
         image_values=64,
+        eval_batches={"test-b0": ["t0", "t1"]},
     )
     sizes = forecast.model_sizes(SPEEDS)
     batch = forecast.rule_work("behaviour_unlearn", {"batch": "train-b0"}, ctx, sizes)
     assert (batch.feature_images, batch.scored_models) == (300, 3)
+    retrained = forecast.rule_work("behaviour_retrained", {"bhash": "h", "batch": "test-b0"}, ctx, sizes)
+    assert (retrained.feature_images, retrained.scored_models) == (200, 2)
+    one = forecast.rule_work("behaviour", {"bhash": "b"}, ctx, sizes)
+    assert (one.feature_images, one.scored_models) == (100, 1)
+    # three models' samples and two FIDs between them
+    assert (
+        forecast.rule_work("pairs", {}, ctx, sizes).feature_images,
+        forecast.rule_work("pairs", {}, ctx, sizes).scored_models,
+    ) == (300, 2)
+    assert forecast.rule_work("baselines", {"method": "feature"}, ctx, sizes).feature_images == 100
+    assert forecast.rule_work("baselines", {"method": "pixel"}, ctx, sizes).feature_images == 0
     assert forecast.rule_work("reference", {}, ctx, sizes).feature_images == 900
     timed = dataclasses.replace(SPEEDS, feature_image=(0.01, 0.02), score_model=(1.0, 2.0))
     extra = forecast.cost(batch, timed).cpu - forecast.cost(batch, SPEEDS).cpu
     assert extra == pytest.approx(300 * 0.02 + 3 * 2.0)
 
 
-def test_a_slurm_calibration_file_without_a_timing_the_config_needs_is_said_so(config):
+def test_a_slurm_calibration_file_without_a_timing_the_config_needs_is_said_so(config, tmp_path):
     # SPEEDS stands for a file an older diffattr wrote: no features, metrics or gradients timed
     notes = plan.stated_calibration_notes(config, "gpu.json", SPEEDS, ["c.yaml"])
     assert len(notes) == 1 and "gpu.json" in notes[0] and "features and metrics" in notes[0]
@@ -331,6 +350,19 @@ def test_a_slurm_calibration_file_without_a_timing_the_config_needs_is_said_so(c
     assert "TRAK" in note and "features" not in note
     timed = dataclasses.replace(timed, grad_image=(0.02, 0.02))
     assert calibration.missing_timings(config, timed) == []
+    # a file with every timing, but timed for another config: its key (as --calibrate-only writes it) says so
+    key = json.loads(json.dumps(calibration.calibration_key(config, 1)))
+    assert calibration.missing_timings(config, timed, {**key, "cpu_model": "a cluster node's"}) == []
+    other = copy.deepcopy(config)
+    other["behaviour"].update(features="inception", n_samples=10_000)
+    other["baselines"].update(proj_dim=32)
+    stale_key = json.loads(json.dumps(calibration.calibration_key(other, 1)))
+    (effect,) = calibration.missing_timings(config, timed, stale_key)
+    assert "another config" in effect and "evaluation, baselines" in effect
+    stated = tmp_path / "node.json"
+    stated.write_text(json.dumps({"key": stale_key, "speeds": dataclasses.asdict(timed)}))
+    (note,) = plan.stated_calibration_notes(config, str(stated), calibration.load_file(stated), [])
+    assert str(stated) in note and "another config" in note
 
 
 def test_a_gradient_baseline_is_charged_its_calibrated_gradients():

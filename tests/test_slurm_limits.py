@@ -123,6 +123,30 @@ def test_the_memory_probes_measure_each_kind_of_job(config):
     assert 10e6 < peaks["light"] < peaks["train_full"]
 
 
+def test_a_feature_batch_s_memory_is_probed_and_charged_to_the_jobs_that_extract(config, tmp_path):
+    """Inception-v3's activations at a feature batch take far more memory than the domain classifier's:
+    the `features` probe measures one batch through the configured extractors, and every job that
+    extracts features is charged at least that (a behaviour batch, the reference)."""
+    from conftest import write_inception_weights
+
+    config["behaviour"]["feature_batch"] = 8  # one batch of 8 images keeps the probe short
+    classifier = calibration.peak_memory(config, ("features",))["features"]
+    config["behaviour"].update(features="inception", inception_weights=str(write_inception_weights(tmp_path / "w.pth")))
+    inception = calibration.peak_memory(config, ("features",))["features"]
+    assert inception > classifier + 100e6  # Inception's weights alone are about 100 MB
+    speeds = dataclasses.replace(SPEEDS, peak_rss={**SPEEDS.peak_rss, "features": inception})
+    ctx = dataclasses.replace(context(config), behaviour_source={"b": "unlearn"})
+    for rule, wildcards in (("behaviour_unlearn", {"batch": "train-b0"}), ("reference", {})):
+        assert derived(rule, wildcards, ctx, speeds, LIMITS)["mem_mb"] >= inception * 1.5 / 1e6
+    # a calibration file without the probe (written before it) charges what it did
+    assert (
+        derived("reference", {}, ctx, SPEEDS, LIMITS)["mem_mb"]
+        == derived(
+            "reference", {}, ctx, dataclasses.replace(SPEEDS, peak_rss={**SPEEDS.peak_rss, "features": 0}), LIMITS
+        )["mem_mb"]
+    )
+
+
 def test_an_older_calibration_file_is_refused_with_the_fix(tmp_path):
     old = tmp_path / "old.json"
     speeds = dataclasses.asdict(SPEEDS)

@@ -222,8 +222,12 @@ def stated_calibration_notes(
     config: Mapping[str, Any], stated: str, slurm_speeds: calibration.Speeds | None, argv_configs: Sequence[str]
 ) -> list[str]:
     """Where the Slurm calibration file `stated` (--slurm-calibration, slurm_limits.calibration) lacks a
-    timing this config needs, because an older diffattr or another config wrote it."""
-    effects = calibration.missing_timings(config, slurm_speeds) if slurm_speeds is not None else []
+    timing this config needs or was timed for another config (its key's config parts differ)."""
+    if slurm_speeds is None:
+        return []
+    effects = calibration.missing_timings(
+        config, slurm_speeds, calibration.load_key(stated), calibration_threads(config)
+    )
     if not effects:
         return []
     return [

@@ -36,7 +36,7 @@ CACHE_DIR = Path("results") / ".calibration"
 # Bumped when Speeds gains a measurement, so an older cached calibration is measured again.
 FORMAT = 3
 # What peak_memory runs in a fresh interpreter: the imports alone, or the data and one model at work.
-PROBES = ("light", "train_full", "train_pruned", "sample_full")
+PROBES = ("light", "train_full", "train_pruned", "sample_full", "features")
 # What a job process imports before it works: the script preamble, and for model jobs the heavy
 # modules start_model_job imports (compute.HEAVY), so the start-up timed is the one jobs log.
 LIGHT_IMPORTS = "import snakemake.script, numpy, yaml"
@@ -86,7 +86,8 @@ class Speeds:
     threads: int
     loadavg: tuple[float, float, float]  # while calibrating: other processes inflate the timings
     # Peak resident bytes of a job process (PROBES): start-up only, and with the data and one model
-    # training one batch or sampling one batch.
+    # training one batch or sampling one batch, or the feature extractors on one batch ("features",
+    # absent from a file written before FORMAT 3).
     peak_rss: Mapping[str, int]
     # One image's projected per-sample gradient for TRAK / D-TRAK (dattri, at the key's `baselines`
     # settings: all its timesteps); measured only when the config lists one of them.
@@ -126,7 +127,10 @@ def calibration_key(config: Mapping[str, Any], threads: int) -> dict[str, Any]:
             k: config["prune"][k] for k in ("ratio", "importance_p", "round_to") if config["prune"].get(k) is not None
         },
         # what scoring a model's samples costs depends on (evaluation_seconds)
-        "evaluation": {k: config["behaviour"][k] for k in ("features", "metrics", "n_samples", "kid_subsets")},
+        "evaluation": {
+            **{k: config["behaviour"][k] for k in ("features", "metrics", "n_samples", "kid_subsets")},
+            "feature_batch": config["behaviour"].get("feature_batch"),
+        },
         "batch": {
             "train": int(config["train_base"]["batch_size"]),
             "unlearn": int(config["unlearn"]["batch_size"]),
@@ -136,9 +140,30 @@ def calibration_key(config: Mapping[str, Any], threads: int) -> dict[str, Any]:
     sampling = sampling_override(config["compute"])
     if sampling:  # only when it changes the draws, so older caches still match
         key["sampling_precision"] = sampling
-    if gradient_baselines(config):  # likewise only when timed, so the caches of other configs still match
+    if gradient_baselines(config):  # only where timed: a config without TRAK times no gradients
         key["baselines"] = {k: config["baselines"][k] for k in GRADIENT_KEYS}
     return key
+
+
+# The parts of a calibration's key the config decides (the others name the machine, which a file
+# written on a cluster's node differs in by design).
+CONFIG_PARTS = (
+    "precision",
+    "model",
+    "image_shape",
+    "n_images",
+    "prune",
+    "evaluation",
+    "batch",
+    "sampling_precision",
+    "baselines",
+)
+
+
+def config_differences(stated: Mapping[str, Any], config: Mapping[str, Any], threads: int) -> list[str]:
+    """The CONFIG_PARTS in which the key `stated` (a calibration file's) differs from this config's."""
+    own = json.loads(json.dumps(calibration_key(config, threads)))
+    return [part for part in CONFIG_PARTS if stated.get(part) != own.get(part)]
 
 
 def gradient_baselines(config: Mapping[str, Any]) -> list[str]:
@@ -227,7 +252,7 @@ def _timing_recipe(steps: int, batch_size: int):
 
 def _probe() -> None:
     """peak_memory's child: the imports alone, or one training step of a model at its batch size, or
-    one sampling batch; prints its peak resident bytes."""
+    one sampling batch, or one feature batch; prints its peak resident bytes."""
     job = json.loads(sys.argv[1])
     config, probe = job["config"], job["probe"]
     if probe != "light":
@@ -256,6 +281,14 @@ def _work(config: Mapping[str, Any], probe: str) -> None:
     torch.set_num_threads(1)
     quiet = _quiet_logger()
     ds = load_source(DataSource.from_config(config["data"]))
+    if probe == "features":
+        # the largest batch a job extracts: the reference's training images or a model's samples
+        from ..evaluation.behaviour import extract
+
+        batch = feature_batch(config, max(len(ds.images), int(config["behaviour"]["n_samples"])))
+        with _feature_extractor(config, ds, job_compute(config)) as extractor:
+            extract(extractor, _uint8_images(ds, batch), batch)
+        return
     model = initial_unet(config["model"], ds.images, 0)
     if probe == "train_pruned":
         model = pruned_model(model, config["prune"])
@@ -414,34 +447,31 @@ def evaluation_seconds(
     """What scoring a model's samples costs beyond sampling them: seconds (wall, CPU) of one image
     through the configured feature extractors (the domain classifier, an untrained one of the real
     shape, and Inception-v3 from behaviour.inception_weights where behaviour.features is inception),
-    timed on one batch of the size jobs extract in (behaviour.FEATURE_BATCH, at most n_samples:
-    per image a CPU's Inception costs more in larger batches); and of the configured metrics on one
-    model's behaviour.n_samples features against a reference of the training set's size (FID's
-    matrix square root at 2048 dimensions, KID's subsets, precision's neighbours). With Inception on
-    a CPU a batch takes minutes (0.22 s an image at 500 on one thread of this project's CPU,
-    against 0.04 ms for the classifier): after the warm-up it is timed once."""
-    import tempfile
-
+    timed on one batch of the size the behaviours extract in (behaviour.feature_batch, or
+    FEATURE_BATCH; at most n_samples: per image a CPU's Inception costs more in larger batches, so
+    with n_samples under the batch the reference's larger batches cost up to 1.2x more than
+    charged; the behaviours, one per model, are what a run repeats); and of the configured
+    metrics on one model's behaviour.n_samples features against a reference of the training set's
+    size (FID's matrix square root at 2048 dimensions, KID's subsets, precision's neighbours). With
+    Inception on a CPU a batch of 500 takes minutes (0.215 s an image on one thread of this project's
+    CPU, against 0.04 ms for the classifier): after the warm-up it is timed once."""
     import torch
 
-    from ..evaluation.behaviour import FEATURE_BATCH, compute_metrics, extract, feature_statistics, make_extractor
-    from ..evaluation.classifier import DigitsCNN, save_classifier
-    from ..modelling.sampling import to_uint8_rgb
+    from ..evaluation.behaviour import compute_metrics, extract, feature_statistics
 
     beh = config["behaviour"]
-    inception = beh["inception_weights"] if beh["features"] == "inception" else None
-    batch = max(1, min(FEATURE_BATCH, int(beh["n_samples"])))
-    rows = torch.arange(batch) % len(ds.images)  # a training set smaller than a batch: its images again
-    uint8 = to_uint8_rgb(torch.from_numpy(ds.images)[rows])
-    with tempfile.TemporaryDirectory() as tmp:
-        classifier = Path(tmp) / "classifier.pt"
-        save_classifier(DigitsCNN(n_classes=len(ds.class_names), channels=ds.images.shape[1]), classifier)
-        extractor = make_extractor(classifier, inception, compute.device)
+    batch = feature_batch(config, int(beh["n_samples"]))
+    uint8 = _uint8_images(ds, batch)
+    with _feature_extractor(config, ds, compute) as extractor:
         feats, logits, class_logits = extract(extractor, uint8[:2])
         # a first batch pays for its memory's page faults (on a CPU, Inception's first batch of 500
         # took 0.30 s an image, the later ones of a job 0.21-0.22 s): warm up on a whole one
         extract(extractor, uint8, batch)
-        wall, cpu = _fastest(lambda: _timed(lambda: extract(extractor, uint8, batch)), 1 if inception else repeats)
+
+        def run() -> tuple[float, float]:
+            return _timed(lambda: extract(extractor, uint8, batch))
+
+        wall, cpu = _fastest(run, 1 if beh["features"] == "inception" else repeats)
     per_image = wall / batch, cpu / batch
     n, gen = len(ds.images), torch.Generator().manual_seed(0)
     m = int(beh["n_samples"])
@@ -455,6 +485,40 @@ def evaluation_seconds(
     args = list(beh["metrics"]), like(feats, m), like(logits, m), reference, share, 0, int(beh["kid_subsets"])
     scoring = _fastest(lambda: _timed(lambda: compute_metrics(*args, like(class_logits, m))), repeats)
     return per_image, scoring
+
+
+def feature_batch(config: Mapping[str, Any], images: int) -> int:
+    """Images per feature batch of a job extracting `images` images (behaviour.feature_batch, or the
+    default FEATURE_BATCH; fewer when the job has fewer)."""
+    from ..evaluation.behaviour import FEATURE_BATCH
+
+    return max(1, min(config["behaviour"].get("feature_batch") or FEATURE_BATCH, int(images)))
+
+
+def _uint8_images(ds, n: int):
+    """`n` training images as extractors take them; a training set smaller than `n`: its images again."""
+    import torch
+
+    from ..modelling.sampling import to_uint8_rgb
+
+    return to_uint8_rgb(torch.from_numpy(ds.images)[torch.arange(n) % len(ds.images)])
+
+
+@contextlib.contextmanager
+def _feature_extractor(config: Mapping[str, Any], ds, compute):
+    """The configured feature extractors as a job builds them (make_extractor), with an untrained
+    domain classifier of the data's shape in a temporary file: their cost does not depend on its weights."""
+    import tempfile
+
+    from ..evaluation.behaviour import make_extractor
+    from ..evaluation.classifier import DigitsCNN, save_classifier
+
+    beh = config["behaviour"]
+    inception = beh["inception_weights"] if beh["features"] == "inception" else None
+    with tempfile.TemporaryDirectory() as tmp:
+        classifier = Path(tmp) / "classifier.pt"
+        save_classifier(DigitsCNN(n_classes=len(ds.class_names), channels=ds.images.shape[1]), classifier)
+        yield make_extractor(classifier, inception, compute.device)
 
 
 def load_or_measure(
@@ -475,15 +539,29 @@ def load_or_measure(
     return speeds, path, False
 
 
-def missing_timings(config: Mapping[str, Any], speeds: Speeds) -> list[str]:
-    """What a forecast from `speeds` (a file an older diffattr, or another config, wrote) gets wrong
-    for `config` for want of a timing: one phrase each, empty when it has them all."""
+def missing_timings(
+    config: Mapping[str, Any], speeds: Speeds, stated_key: Mapping[str, Any] | None = None, threads: int = 1
+) -> list[str]:
+    """What a forecast from `speeds` (a calibration file an older diffattr, or another config, wrote;
+    `stated_key` its key, where it has one) gets wrong for `config`: one phrase each, empty when
+    it was timed for this config with every timing."""
     effects = []
     if speeds.feature_image is None:
         effects.append("leave out the samples' features and metrics")
     if gradient_baselines(config) and speeds.grad_image is None:
         effects.append("charge TRAK's per-sample gradients as training images (9-43x too little on a CPU)")
+    differing = config_differences(stated_key, config, threads) if stated_key else []
+    if differing:
+        effects.append(f"use timings of another config (its {', '.join(differing)} differ from this one's)")
     return effects
+
+
+def load_key(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The key a calibration file was written under (None: a file without one)."""
+    try:
+        return read_json(path).get("key")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def load_file(path: str | os.PathLike) -> Speeds:

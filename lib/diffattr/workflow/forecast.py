@@ -1,7 +1,8 @@
-"""What one job of the workflow does (`Work`: models, training steps, images sampled, bytes) and what it
-costs on a calibrated machine (`cost`), from its rule, its wildcards and the config, as the stage code
-does it. `job_seconds(rule, wildcards, context, speeds)` and `job_memory` are the per-job cost and peak
-memory a Slurm `runtime` and `mem_mb` are derived from (slurm_limits.py).
+"""What one job of the workflow does (`Work`: models, training steps, images sampled, their features
+and metrics, TRAK's per-sample gradients, bytes) and what it costs on a calibrated machine (`cost`),
+from its rule, its wildcards and the config, as the stage code does it. `job_seconds(rule,
+wildcards, context, speeds)` and `job_memory` are the per-job cost and peak memory a Slurm
+`runtime` and `mem_mb` are derived from (slurm_limits.py).
 """
 
 from __future__ import annotations
@@ -248,11 +249,15 @@ def job_memory(rule: str, wildcards: Mapping[str, str], ctx: Context, speeds: Sp
 def work_memory(rule: str, work: Work, ctx: Context, speeds: Speeds) -> float:
     """Peak resident bytes of a job of `rule` doing `work`: the calibration's measured peak of a job
     process doing that kind of work with one model (speeds.peak_rss), plus what this job holds beyond
-    it: the other models of an unlearning batch, the images it samples, the matrix."""
+    it: the other models of an unlearning batch, the images it samples, the matrix. A job that
+    extracts features peaks at least where the `features` probe did (one batch through the configured
+    extractors: Inception's activations take gigabytes at 500 images) plus its images."""
     peak = speeds.peak_rss
     if work.startup is None:
         return 0.0
     images = work.images * ctx.image_values * FLOAT32
+    # a file written before the probe existed has no entry: the sampling peak stands for it, as before
+    features = peak.get("features", 0) + images if work.feature_images else 0
     if rule == "unlearn":
         return peak["train_pruned"] + (work.models - 1) * TRAIN_STATE_COPIES * speeds.params_pruned * FLOAT32
     if rule in FULL_TRAINING:
@@ -260,10 +265,10 @@ def work_memory(rule: str, work: Work, ctx: Context, speeds: Speeds) -> float:
     if rule == "baselines":
         # gradients are taken one batch at a time; every training and generated image is held
         n_generated = int(ctx.config["behaviour"]["n_samples"])
-        return peak["train_full"] + (ctx.n_images + n_generated) * ctx.image_values * FLOAT32
+        return max(peak["train_full"] + (ctx.n_images + n_generated) * ctx.image_values * FLOAT32, features)
     if work.startup == "heavy":
         # sampling (its images held until they are scored) or building a model
-        return peak["sample_full"] + images
+        return max(peak["sample_full"] + images, features)
     held = ctx.matrix_values * FLOAT64 * MATRIX_COPIES if rule in MATRIX_RULES else 0
     if rule == "data":
         held = 2 * ctx.n_images * ctx.image_values * FLOAT32  # the decoded images and their array

@@ -1,5 +1,6 @@
 """Each Slurm job's time limit and memory from the forecast of that job (forecast.py: its steps,
-images and models at the calibrated speed), times a safety factor, between a floor and a cap.
+images sampled, their features and metrics, TRAK's gradients and models at the calibrated speed),
+times a safety factor, between a floor and a cap.
 
 A fixed per-rule limit sized for the paper's scale makes a lost job (its node crashed, Slurm still
 lists it RUNNING) block a run until that limit, and keeps short jobs out of backfill; one sized for a
