@@ -184,7 +184,7 @@ def limits_inputs():
             config, speeds, calibration.load_key(SLURM_LIMITS.calibration), THREADS_OF["retrain"]
         )
         if lacking:
-            configs = " ".join(["--configfile", *workflow.configfiles]) if workflow.configfiles else ""
+            configs = " ".join(["--configfile", *map(str, workflow.configfiles)]) if workflow.configfiles else ""
             logger.warning(
                 f"Slurm limits: {SLURM_LIMITS.calibration} was written by an older diffattr or for another "
                 f"config, so the time limits {' and '.join(lacking)}; write it again with `python -m "

@@ -51,8 +51,9 @@ WILDCARDS = re.compile(r"^\s+wildcards: (.*)$")
 RESOURCES = re.compile(r"^\s+resources: (.*)$")
 
 
-def write_stated(path: Path) -> Path:
-    path.write_text(json.dumps({"speeds": dataclasses.asdict(STATED)}))
+def write_stated(path: Path, key: Mapping[str, Any] | None = None) -> Path:
+    """STATED as `--calibrate-only` writes a file; `key`, where given, the key it was timed under."""
+    path.write_text(json.dumps({**({"key": key} if key else {}), "speeds": dataclasses.asdict(STATED)}))
     return path
 
 

@@ -17,6 +17,7 @@ from limits_check import TRAINERS, expected, requested_in_log, time_limits, writ
 
 from diffattr.core.runlog import JOB_HEAD
 from diffattr.missing import load_configs
+from diffattr.workflow.calibration import calibration_key
 
 # One xdist group: the test cluster binds the machine's ports, so the Slurm tests run on one worker.
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("slurm")]
@@ -50,10 +51,11 @@ def cluster(tmp_path_factory):
     c.stop()
 
 
-def stated_limits(work: Path) -> str:
+def stated_limits(work: Path, key: dict | None = None) -> str:
     """An overlay naming a stated calibration (limits_check.STATED) for the jobs' Slurm limits, so no
-    run calibrates this machine and every job's limit is known in advance."""
-    stated = write_stated(work / "stated-calibration.json")
+    run calibrates this machine and every job's limit is known in advance; `key`: the key the file
+    says it was timed under."""
+    stated = write_stated(work / "stated-calibration.json", key)
     (work / "limits.yaml").write_text(f"slurm_limits:\n  calibration: {stated}\n")
     return "limits.yaml"
 
@@ -195,12 +197,17 @@ def test_the_upstream_rules_on_slurm_match_the_local_run(cluster, smoke_run, tmp
     work = copy_workflow(tmp_path / "wf")
     env = {"DIFFATTR_SLURM_PARTITION": "ci", "DIFFATTR_SLURM_ACCOUNT": "diffattr-ci"}
     upstream = ["data", "classifier", "reference", "train_base", "prune", "baseline_images"]
+    # A stated calibration timed for another config (10,000 samples a model) is named in the run's log.
+    key = json.loads(json.dumps(calibration_key(load_configs([str(work / f) for f in SMOKE[1:]]), 1)))
+    key["evaluation"]["n_samples"] = 10_000
     # Rule names as targets (these rules have no wildcards); `--until` stalls on the checkpoint.
-    args = ["--profile", "slurm", "-j", "8", *SMOKE, stated_limits(work), *KEEP_LOGS, *FAST_CHECKS]
+    args = ["--profile", "slurm", "-j", "8", *SMOKE, stated_limits(work, key), *KEEP_LOGS, *FAST_CHECKS]
     args += ["--", "prune", "reference", "baseline_images"]
     proc = snakemake(work, *args, check=False, env=env)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"{out[-4000:]}\n{cluster.logs()}"
+    warned = [line for line in out.splitlines() if "stated-calibration.json was written by" in line]
+    assert warned and "its evaluation differ" in warned[0] and "--calibrate-only --configfile" in warned[0], out[-3000:]
     assert set(upstream) <= _slurm_rules(work), out[-3000:]
     for stage in upstream:
         assert {p.name for p in (work / "results/store" / stage).iterdir()} == {
