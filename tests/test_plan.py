@@ -296,13 +296,13 @@ def test_the_calibration_times_scoring_samples_with_the_configured_extractor(con
 
     ds = load_source(DataSource.from_config(config["data"]))
     config["behaviour"]["n_samples"] = 8  # one batch of 8 (jobs extract up to 500 at once)
-    per_image, per_model = calibration.evaluation_seconds(config, ds, CPU, repeats=1)
-    assert per_image[1] > 0 and per_model[1] > 0
+    per_image, per_model, fid = calibration.evaluation_seconds(config, ds, CPU, repeats=1)
+    assert per_image[1] > 0 and per_model[1] > 0 and fid[1] > 0
     config["behaviour"].update(features="inception", inception_weights=str(write_inception_weights(tmp_path / "w.pth")))
-    inception_image, inception_model = calibration.evaluation_seconds(config, ds, CPU, repeats=1)
+    inception_image, inception_model, inception_fid = calibration.evaluation_seconds(config, ds, CPU, repeats=1)
     assert inception_image[1] > 50 * per_image[1]
     # FID on 2,048-d features (a 2,048 x 2,048 matrix square root) against 64-d ones
-    assert inception_model[1] > 10 * per_model[1]
+    assert inception_model[1] > 10 * per_model[1] and inception_fid[1] > 10 * fid[1]
     # a training set smaller than a batch is timed on its images again
     small = dataclasses.replace(ds, images=ds.images[:3], labels=ds.labels[:3])
     assert calibration.evaluation_seconds(config, small, CPU, repeats=1)[0][1] > 0
@@ -324,11 +324,11 @@ def test_a_behaviour_is_charged_its_samples_features_and_metrics():
     assert (retrained.feature_images, retrained.scored_models) == (200, 2)
     one = forecast.rule_work("behaviour", {"bhash": "b"}, ctx, sizes)
     assert (one.feature_images, one.scored_models) == (100, 1)
-    # three models' samples and two FIDs between them
-    assert (
-        forecast.rule_work("pairs", {}, ctx, sizes).feature_images,
-        forecast.rule_work("pairs", {}, ctx, sizes).scored_models,
-    ) == (300, 2)
+    # three models' samples and two FIDs between them, not two models' every metric
+    pairs = forecast.rule_work("pairs", {}, ctx, sizes)
+    assert (pairs.feature_images, pairs.scored_models, pairs.fids) == (300, 0, 2)
+    fid_only = dataclasses.replace(SPEEDS, feature_image=(0.0, 0.0), score_model=(5.0, 5.0), fid_model=(0.5, 0.5))
+    assert forecast.cost(pairs, fid_only).cpu - forecast.cost(pairs, SPEEDS).cpu == pytest.approx(2 * 0.5)
     assert forecast.rule_work("baselines", {"method": "feature"}, ctx, sizes).feature_images == 100
     assert forecast.rule_work("baselines", {"method": "pixel"}, ctx, sizes).feature_images == 0
     assert forecast.rule_work("reference", {}, ctx, sizes).feature_images == 900

@@ -96,6 +96,8 @@ class Speeds:
     # (evaluation_seconds); None in a file written before FORMAT 3.
     feature_image: tuple[float, float] | None = None
     score_model: tuple[float, float] | None = None
+    # FID alone on one model's features (the pairs compare models by FID only)
+    fid_model: tuple[float, float] | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Speeds:
@@ -385,7 +387,7 @@ def measure(config: Mapping[str, Any], threads: int, steps: int = 4, repeats: in
         return _per_unit(run(1), run(2), 1)  # a small share of any run: timed once
 
     gradient = gradient_baselines(config)
-    features, scoring = evaluation_seconds(config, ds, compute, repeats)
+    features, scoring, fid = evaluation_seconds(config, ds, compute, repeats)
     n_sample = key["batch"]["sample"]
     return Speeds(
         train_step=train_cost(full, key["batch"]["train"]),
@@ -409,6 +411,7 @@ def measure(config: Mapping[str, Any], threads: int, steps: int = 4, repeats: in
         else None,
         feature_image=features,
         score_model=scoring,
+        fid_model=fid,
     )
 
 
@@ -443,7 +446,7 @@ def gradient_seconds(  # noqa: PLR0913  (the config, the two models, the data an
 
 def evaluation_seconds(
     config: Mapping[str, Any], ds, compute, repeats: int
-) -> tuple[tuple[float, float], tuple[float, float]]:
+) -> tuple[tuple[float, float], tuple[float, float], tuple[float, float]]:
     """What scoring a model's samples costs beyond sampling them: seconds (wall, CPU) of one image
     through the configured feature extractors (the domain classifier, an untrained one of the real
     shape, and Inception-v3 from behaviour.inception_weights where behaviour.features is inception),
@@ -452,7 +455,8 @@ def evaluation_seconds(
     with n_samples under the batch the reference's larger batches cost up to 1.2x more than
     charged; the behaviours, one per model, are what a run repeats); and of the configured
     metrics on one model's behaviour.n_samples features against a reference of the training set's
-    size (FID's matrix square root at 2048 dimensions, KID's subsets, precision's neighbours). With
+    size (FID's matrix square root at 2048 dimensions, KID's subsets, precision's neighbours), and
+    of FID alone (what the pairs compute). With
     Inception on a CPU a batch of 500 takes minutes (0.215 s an image on one thread of this project's
     CPU, against 0.04 ms for the classifier): after the warm-up it is timed once."""
     import torch
@@ -484,7 +488,8 @@ def evaluation_seconds(
     share = beh["share_class"] if beh["share_class"] in ds.class_names else ds.class_names[0]
     args = list(beh["metrics"]), like(feats, m), like(logits, m), reference, share, 0, int(beh["kid_subsets"])
     scoring = _fastest(lambda: _timed(lambda: compute_metrics(*args, like(class_logits, m))), repeats)
-    return per_image, scoring
+    fid = _fastest(lambda: _timed(lambda: compute_metrics(["fid"], *args[1:], like(class_logits, m))), repeats)
+    return per_image, scoring, fid
 
 
 def feature_batch(config: Mapping[str, Any], images: int) -> int:

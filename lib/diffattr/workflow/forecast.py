@@ -104,6 +104,7 @@ class Work:
     grad_timesteps: int = 0  # ... each at this many timesteps (baselines.timesteps)
     feature_images: int = 0  # images through the behaviour's feature extractors
     scored_models: int = 0  # models whose metrics are computed from their samples' features
+    fids: int = 0  # FIDs between two models' samples (the pairs')
     classifier_epochs: int = 0
     bytes: int = 0  # model weights and saved images (JSON, CSV, logs not counted)
     startup: str | None = "light"  # "heavy", "light" or None (no process)
@@ -168,12 +169,12 @@ def rule_work(rule: str, wildcards: Mapping[str, str], ctx: Context, params: Map
         return Work(**_evaluation("pruned", n, ddim, len(ctx.chunks[wildcards["batch"]])), startup=startup)
     if rule == "pairs":
         # the unlearned model (pruned) against the retrained one and its second retraining: three
-        # models' images and features, two FIDs between them (charged as two models' metrics)
+        # models' images and features, two FIDs between them
         return Work(
             image_steps={"pruned": n * ddim, "full": 2 * n * ddim},
             images=3 * n,
             feature_images=3 * n,
-            scored_models=2,
+            fids=2,
             startup=startup,
         )
     if rule == "reference":
@@ -222,6 +223,7 @@ def cost(work: Work, speeds: Speeds) -> Cost:
         # not in a calibration file written before they were timed (calibration.FORMAT 3)
         (work.feature_images, speeds.feature_image or (0.0, 0.0)),
         (work.scored_models, speeds.score_model or (0.0, 0.0)),
+        (work.fids, speeds.fid_model or speeds.score_model or (0.0, 0.0)),
         (work.classifier_epochs, speeds.classifier_epoch),
     ]
     if work.startup is not None:
