@@ -180,16 +180,9 @@ def limits_inputs():
 
     if SLURM_LIMITS.calibration:
         speeds = calibration.load_file(SLURM_LIMITS.calibration)
-        lacking = calibration.missing_timings(
-            config, speeds, calibration.load_key(SLURM_LIMITS.calibration), THREADS_OF["retrain"]
-        )
-        if lacking:
-            configs = " ".join(["--configfile", *map(str, workflow.configfiles)]) if workflow.configfiles else ""
-            logger.warning(
-                f"Slurm limits: {SLURM_LIMITS.calibration} was written by an older diffattr or for another "
-                f"config, so the time limits {' and '.join(lacking)}; write it again with `python -m "
-                f"diffattr.plan --calibrate-only {configs}` on a node of the partition"
-            )
+        stale = calibration.stated_file_note(config, SLURM_LIMITS.calibration, speeds, workflow.configfiles)
+        if stale:
+            logger.warning(f"Slurm limits: {stale}")
     else:
         logger.info("Slurm limits: calibrating this machine's speeds (once; cached in results/.calibration/)")
         speeds, where, _ = calibration.load_or_measure(config, THREADS_OF["retrain"])

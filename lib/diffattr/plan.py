@@ -201,7 +201,7 @@ def device_notes(
 ) -> list[str]:
     """Where an estimate is for a device this machine does not have (so its timings are not the jobs')."""
     notes = []
-    how = f"run `{calibrate_command(argv_configs)}` where the jobs run"
+    how = f"run `{calibration.calibrate_command(argv_configs)}` where the jobs run"
     if dag.config["compute"]["device"] == "cuda" and speeds.device == "cpu":
         notes.append(
             "compute.device is cuda but this machine has no GPU: the local estimate is for a device not "
@@ -222,26 +222,9 @@ def stated_calibration_notes(
     config: Mapping[str, Any], stated: str, slurm_speeds: calibration.Speeds | None, argv_configs: Sequence[str]
 ) -> list[str]:
     """Where the Slurm calibration file `stated` (--slurm-calibration, slurm_limits.calibration) lacks a
-    timing this config needs or was timed for another config (its key's config parts differ)."""
-    if slurm_speeds is None:
-        return []
-    effects = calibration.missing_timings(
-        config, slurm_speeds, calibration.load_key(stated), calibration_threads(config)
-    )
-    if not effects:
-        return []
-    return [
-        f"the Slurm calibration file {stated} was written by an older diffattr or for another config: the "
-        f"Slurm estimate and time limits {' and '.join(effects)}; run `{calibrate_command(argv_configs)}` on a "
-        "node of the partition again"
-    ]
-
-
-def calibrate_command(argv_configs: Sequence[str]) -> str:
-    """The command that writes a calibration of this config where it runs."""
-    return " ".join(
-        ["python -m diffattr.plan --calibrate-only", *(["--configfile", *argv_configs] if argv_configs else [])]
-    )
+    timing this config needs or was timed for another config (calibration.stated_file_note)."""
+    note = calibration.stated_file_note(config, stated, slurm_speeds, argv_configs) if slurm_speeds else None
+    return [note] if note else []
 
 
 def _cores(value: str) -> int:

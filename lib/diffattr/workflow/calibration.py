@@ -106,21 +106,34 @@ class Speeds:
 
 
 def calibration_key(config: Mapping[str, Any], threads: int) -> dict[str, Any]:
-    """What the timings depend on: the machine, the device a job gets, the models and batch sizes."""
+    """What the timings depend on: the machine, the device a job gets (machine_key), the models,
+    batch sizes and what a model's scoring computes (config_key)."""
+    return {**machine_key(config, threads), **config_key(config)}
+
+
+def machine_key(config: Mapping[str, Any], threads: int) -> dict[str, Any]:
+    """The parts of a calibration's key that name the machine, which a file written on a cluster's
+    node differs in by design."""
     import torch
 
+    return {
+        "format": FORMAT,
+        "cpu_model": cpu_model(),
+        "device": device_name(config["compute"]["device"]),
+        "torch": torch.__version__,
+        "threads": int(threads),
+    }
+
+
+def config_key(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of a calibration's key that the config decides."""
     from ..core.data import image_shape, sample_count
     from ..core.settings import DataSource
     from .addressing import sampling_override
 
     source = DataSource.from_config(config["data"])
     key = {
-        "format": FORMAT,
-        "cpu_model": cpu_model(),
-        "device": device_name(config["compute"]["device"]),
         "precision": config["compute"]["precision"],
-        "torch": torch.__version__,
-        "threads": int(threads),
         "model": config["model"],
         "image_shape": list(image_shape(source)),
         "n_images": int(sample_count(source)),
@@ -147,25 +160,13 @@ def calibration_key(config: Mapping[str, Any], threads: int) -> dict[str, Any]:
     return key
 
 
-# The parts of a calibration's key the config decides (the others name the machine, which a file
-# written on a cluster's node differs in by design).
-CONFIG_PARTS = (
-    "precision",
-    "model",
-    "image_shape",
-    "n_images",
-    "prune",
-    "evaluation",
-    "batch",
-    "sampling_precision",
-    "baselines",
-)
-
-
-def config_differences(stated: Mapping[str, Any], config: Mapping[str, Any], threads: int) -> list[str]:
-    """The CONFIG_PARTS in which the key `stated` (a calibration file's) differs from this config's."""
-    own = json.loads(json.dumps(calibration_key(config, threads)))
-    return [part for part in CONFIG_PARTS if stated.get(part) != own.get(part)]
+def config_differences(stated: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    """The config-decided parts (config_key) in which the key `stated` (a calibration file's) differs
+    from this config's, in the key's order; the parts machine_key writes are not compared."""
+    own = json.loads(json.dumps(config_key(config)))
+    machine = set(machine_key(config, threads=1))
+    parts = [*own, *(part for part in stated if part not in own and part not in machine)]
+    return [part for part in parts if stated.get(part) != own.get(part)]
 
 
 def gradient_baselines(config: Mapping[str, Any]) -> list[str]:
@@ -456,9 +457,9 @@ def evaluation_seconds(
     charged; the behaviours, one per model, are what a run repeats); and of the configured
     metrics on one model's behaviour.n_samples features against a reference of the training set's
     size (FID's matrix square root at 2048 dimensions, KID's subsets, precision's neighbours), and
-    of FID alone (what the pairs compute). With
-    Inception on a CPU a batch of 500 takes minutes (0.215 s an image on one thread of this project's
-    CPU, against 0.04 ms for the classifier): after the warm-up it is timed once."""
+    of FID alone (what the pairs compute). With Inception on a CPU a batch of 500 takes minutes
+    (0.215 s an image on one thread of this project's CPU, against 0.04 ms for the classifier):
+    after the warm-up it is timed once."""
     import torch
 
     from ..evaluation.behaviour import compute_metrics, extract, feature_statistics
@@ -545,7 +546,7 @@ def load_or_measure(
 
 
 def missing_timings(
-    config: Mapping[str, Any], speeds: Speeds, stated_key: Mapping[str, Any] | None = None, threads: int = 1
+    config: Mapping[str, Any], speeds: Speeds, stated_key: Mapping[str, Any] | None = None
 ) -> list[str]:
     """What a forecast from `speeds` (a calibration file an older diffattr, or another config, wrote;
     `stated_key` its key, where it has one) gets wrong for `config`: one phrase each, empty when
@@ -555,10 +556,33 @@ def missing_timings(
         effects.append("leave out the samples' features and metrics")
     if gradient_baselines(config) and speeds.grad_image is None:
         effects.append("charge TRAK's per-sample gradients as training images (9-43x too little on a CPU)")
-    differing = config_differences(stated_key, config, threads) if stated_key else []
+    differing = config_differences(stated_key, config) if stated_key else []
     if differing:
         effects.append(f"use timings of another config (its {', '.join(differing)} differ from this one's)")
     return effects
+
+
+def stated_file_note(
+    config: Mapping[str, Any], path: str | os.PathLike, speeds: Speeds, configfiles: Sequence[str]
+) -> str | None:
+    """What `make plan` notes and a Slurm run logs of the calibration file `path` (slurm_limits.calibration
+    or --slurm-calibration, `speeds` read from it) where it lacks a timing `config` needs or was timed
+    for another config (missing_timings), with the command that writes it again; None where it fits."""
+    effects = missing_timings(config, speeds, load_key(path))
+    if not effects:
+        return None
+    return (
+        f"the Slurm calibration file {path} was written by an older diffattr or for another config: the "
+        f"Slurm estimate and time limits {' and '.join(effects)}; run `{calibrate_command(configfiles)}` on a "
+        "node of the partition again"
+    )
+
+
+def calibrate_command(configfiles: Sequence[str]) -> str:
+    """The command that writes a calibration of the config of `configfiles` where it runs."""
+    return " ".join(
+        ["python -m diffattr.plan --calibrate-only", *(["--configfile", *map(str, configfiles)] if configfiles else [])]
+    )
 
 
 def load_key(path: str | os.PathLike) -> dict[str, Any] | None:
